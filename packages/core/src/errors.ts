@@ -1,0 +1,76 @@
+/**
+ * Errors in layers (RFC 9113 §5.4): what was wrong with the bytes is classified once, at the
+ * codec boundary, as a stream error or a connection error. Misuse of the API is a plain
+ * `Http2UsageError`. Every class carries a stable `code` string; protocol errors also carry the
+ * numeric HTTP/2 error code sent on the wire.
+ */
+
+/** HTTP/2 error codes (RFC 9113 §7). An open set: unknown codes are kept and printed. */
+export const ErrorCode = {
+  NO_ERROR: 0x0,
+  PROTOCOL_ERROR: 0x1,
+  INTERNAL_ERROR: 0x2,
+  FLOW_CONTROL_ERROR: 0x3,
+  SETTINGS_TIMEOUT: 0x4,
+  STREAM_CLOSED: 0x5,
+  FRAME_SIZE_ERROR: 0x6,
+  REFUSED_STREAM: 0x7,
+  CANCEL: 0x8,
+  COMPRESSION_ERROR: 0x9,
+  CONNECT_ERROR: 0xa,
+  ENHANCE_YOUR_CALM: 0xb,
+  INADEQUATE_SECURITY: 0xc,
+  HTTP_1_1_REQUIRED: 0xd,
+} as const;
+
+const errorCodeNames = new Map<number, string>(Object.entries(ErrorCode).map(([k, v]) => [v, k]));
+
+/** `errorCodeName(0x1)` → `"PROTOCOL_ERROR"`; unknown codes print as `UNKNOWN(0x…)`. */
+export function errorCodeName(code: number): string {
+  return errorCodeNames.get(code) ?? `UNKNOWN(0x${code.toString(16)})`;
+}
+
+/** Base class of every error rhttp's HTTP/2 engine raises. */
+export class Http2Error extends Error {
+  /** Stable, machine-readable identifier, e.g. `ERR_HTTP2_CONNECTION`. */
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** The peer broke a rule that affects the whole connection: send GOAWAY with `errorCode`. */
+export class ConnectionError extends Http2Error {
+  readonly errorCode: number;
+  constructor(errorCode: number, message: string, options?: { cause?: unknown }) {
+    super('ERR_HTTP2_CONNECTION', `${errorCodeName(errorCode)}: ${message}`, options);
+    this.errorCode = errorCode;
+  }
+}
+
+/** The peer broke a rule that affects one stream only: send RST_STREAM with `errorCode`. */
+export class StreamError extends Http2Error {
+  readonly errorCode: number;
+  readonly streamId: number;
+  constructor(streamId: number, errorCode: number, message: string, options?: { cause?: unknown }) {
+    super('ERR_HTTP2_STREAM', `stream ${streamId}: ${errorCodeName(errorCode)}: ${message}`, options);
+    this.errorCode = errorCode;
+    this.streamId = streamId;
+  }
+}
+
+/** HPACK decoding failed; always a connection error of type COMPRESSION_ERROR (RFC 9113 §4.3). */
+export class CompressionError extends ConnectionError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCode.COMPRESSION_ERROR, message, options);
+  }
+}
+
+/** The caller used the API wrongly (e.g. wrote to a closed stream). Nothing is sent to the peer. */
+export class Http2UsageError extends Http2Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_HTTP2_USAGE', message, options);
+  }
+}
