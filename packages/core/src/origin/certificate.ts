@@ -306,7 +306,8 @@ async function buildPath(certs: ParsedCertificate[], anchors: ParsedCertificate[
       throw new CertificateError(
         'untrusted',
         selfSigned
-          ? `certificate "${current.subject}" is self-signed and is not one of the trust anchors`
+          ? `certificate "${current.subject}" is self-signed and is not one of the trust anchors` +
+              (current === certs[0] ? '' : ` (it issued the chain of "${certs[0].subject}")`)
           : `certificate "${current.subject}" was issued by "${current.issuer}", which is neither a trust anchor nor in the chain`,
       );
     }
