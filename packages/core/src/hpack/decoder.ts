@@ -105,6 +105,7 @@ export class HpackDecoder {
     const end = block.length;
 
     // Dynamic table size updates: only at the beginning of a block (RFC 7541 §4.2).
+    const sizeBefore = table.maxSize;
     let lowestSignaled = Infinity;
     while (cursor.pos < end && (block[cursor.pos] & 0xe0) === 0x20) {
       const size = decodeInteger(cursor, 5);
@@ -119,7 +120,7 @@ export class HpackDecoder {
     }
     // RFC 7541 §4.2: when the limit was reduced, the encoder MUST signal the smallest maximum
     // table size that occurred, at the beginning of the first header block after the change.
-    if (this.lowestMaxTableSize < table.maxSize && lowestSignaled > this.lowestMaxTableSize) {
+    if (this.lowestMaxTableSize < sizeBefore && lowestSignaled > this.lowestMaxTableSize) {
       cursor.buf = EMPTY;
       throw new CompressionError(`expected a dynamic table size update to at most ${this.lowestMaxTableSize}`);
     }
