@@ -74,3 +74,35 @@ export class Http2UsageError extends Http2Error {
     super('ERR_HTTP2_USAGE', message, options);
   }
 }
+
+/**
+ * A stream ended before its exchange completed: the peer reset it, we reset it (malformed
+ * message, cancelled request), or its connection went away. `retryable` is true only when the
+ * peer certainly did not process the request: REFUSED_STREAM (RFC 9113 §8.7) or a stream above
+ * the last-stream-id of a GOAWAY (§6.8).
+ */
+export class StreamResetError extends Http2Error {
+  readonly errorCode: number;
+  readonly streamId: number;
+  readonly retryable: boolean;
+  /** Who ended it: the peer (RST_STREAM/GOAWAY received) or this endpoint. */
+  readonly by: 'peer' | 'local' | 'connection';
+  constructor(streamId: number, errorCode: number, by: 'peer' | 'local' | 'connection', message: string, retryable = false, options?: { cause?: unknown }) {
+    super('ERR_HTTP2_STREAM_RESET', `stream ${streamId}: ${message} (${errorCodeName(errorCode)})`, options);
+    this.errorCode = errorCode;
+    this.streamId = streamId;
+    this.by = by;
+    this.retryable = retryable;
+  }
+}
+
+/** The connection is closed (or closing) and cannot carry the request. */
+export class SessionClosedError extends Http2Error {
+  readonly errorCode: number;
+  readonly retryable: boolean;
+  constructor(message: string, errorCode: number = ErrorCode.NO_ERROR, retryable = false, options?: { cause?: unknown }) {
+    super('ERR_HTTP2_SESSION_CLOSED', message, options);
+    this.errorCode = errorCode;
+    this.retryable = retryable;
+  }
+}

@@ -1,0 +1,161 @@
+import { ErrorCode, StreamError } from '../errors.js';
+import type { HeaderField } from '../frame/types.js';
+
+/**
+ * Connection-specific fields that HTTP/2 forbids (RFC 9113 §8.2.2). `te` is allowed with the
+ * value "trailers" only.
+ */
+export const CONNECTION_SPECIFIC_FIELDS = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
+
+/** What a received request's pseudo-header fields say (RFC 9113 §8.3.1, RFC 8441 §4). */
+export interface RequestHead {
+  method: string;
+  scheme: string;
+  authority: string;
+  path: string;
+  /** RFC 8441 extended CONNECT (`:protocol`), e.g. "websocket". */
+  protocol?: string;
+  headers: Headers;
+}
+
+export interface ResponseHead {
+  status: number;
+  headers: Headers;
+}
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/;
+
+/**
+ * Validate a received field block and split off its pseudo-header fields. Anything malformed
+ * is a stream error of type PROTOCOL_ERROR (RFC 9113 §8.1.1).
+ */
+export function splitFields(streamId: number, fields: HeaderField[], allowed: ReadonlySet<string>, trailers: boolean): { pseudo: Map<string, string>; headers: Headers } {
+  const pseudo = new Map<string, string>();
+  const headers = new Headers();
+  let regularSeen = false;
+  let cookies: string[] | undefined;
+  for (const [name, value] of fields) {
+    if (name.charCodeAt(0) === 0x3a /* : */) {
+      // §8.3: pseudo-header fields MUST NOT appear in trailers, MUST appear before regular
+      // fields, MUST NOT repeat, and only the defined ones are allowed.
+      if (trailers) throw malformed(streamId, `pseudo-header ${name} in trailers`);
+      if (regularSeen) throw malformed(streamId, `pseudo-header ${name} after a regular field`);
+      if (!allowed.has(name)) throw malformed(streamId, `pseudo-header ${name} is not allowed here`);
+      if (pseudo.has(name)) throw malformed(streamId, `pseudo-header ${name} repeated`);
+      pseudo.set(name, value);
+      continue;
+    }
+    regularSeen = true;
+    // §8.2: field names MUST be lower case and valid tokens; values MUST NOT contain NUL, CR or
+    // LF, nor start or end with whitespace.
+    if (!TOKEN.test(name)) throw malformed(streamId, `invalid field name ${JSON.stringify(name)}`);
+    if (!validValue(value)) throw malformed(streamId, `invalid value for field ${name}`);
+    // §8.2.2: connection-specific fields make the message malformed.
+    if (CONNECTION_SPECIFIC_FIELDS.has(name)) throw malformed(streamId, `connection-specific field ${name}`);
+    if (name === 'te' && value !== 'trailers') throw malformed(streamId, 'te other than "trailers"');
+    if (name === 'cookie') {
+      // §8.2.3: split cookie fields are joined with "; " when passed to HTTP/1.1 semantics.
+      (cookies ??= []).push(value);
+      continue;
+    }
+    headers.append(name, value);
+  }
+  if (cookies) headers.set('cookie', cookies.join('; '));
+  return { pseudo, headers };
+}
+
+function validValue(value: string): boolean {
+  const n = value.length;
+  if (n === 0) return true;
+  const first = value.charCodeAt(0);
+  const last = value.charCodeAt(n - 1);
+  if (first === 0x20 || first === 0x09 || last === 0x20 || last === 0x09) return false;
+  for (let i = 0; i < n; i++) {
+    const c = value.charCodeAt(i);
+    if (c === 0 || c === 0x0a || c === 0x0d) return false;
+  }
+  return true;
+}
+
+export function malformed(streamId: number, why: string): StreamError {
+  return new StreamError(streamId, ErrorCode.PROTOCOL_ERROR, `malformed message: ${why} (RFC 9113 §8.1.1)`);
+}
+
+/** Pseudo-headers of a received request, checked (RFC 9113 §8.3.1, RFC 8441 §4). */
+export function requestHead(streamId: number, fields: HeaderField[], connectProtocolEnabled: boolean): RequestHead {
+  const { pseudo, headers } = splitFields(streamId, fields, REQUEST_PSEUDO, false);
+  const method = pseudo.get(':method');
+  if (!method) throw malformed(streamId, 'missing :method');
+  const protocol = pseudo.get(':protocol');
+  let authority = pseudo.get(':authority') ?? headers.get('host') ?? '';
+  if (method === 'CONNECT' && protocol === undefined) {
+    // §8.5: CONNECT has only :method and :authority.
+    if (pseudo.has(':scheme') || pseudo.has(':path')) throw malformed(streamId, 'CONNECT with :scheme or :path');
+    if (!authority) throw malformed(streamId, 'CONNECT without :authority');
+    return { method, scheme: '', authority, path: '', headers };
+  }
+  if (protocol !== undefined) {
+    // RFC 8441 §4: :protocol only with CONNECT, and only once we enabled it.
+    if (method !== 'CONNECT') throw malformed(streamId, ':protocol on a method other than CONNECT');
+    if (!connectProtocolEnabled) throw malformed(streamId, ':protocol without SETTINGS_ENABLE_CONNECT_PROTOCOL');
+  }
+  const scheme = pseudo.get(':scheme');
+  const path = pseudo.get(':path');
+  // §8.3.1: all HTTP/2 requests MUST include exactly one valid value for :method, :scheme and :path (unless CONNECT).
+  if (!scheme) throw malformed(streamId, 'missing :scheme');
+  if (!path) throw malformed(streamId, 'missing or empty :path');
+  if (path[0] !== '/' && !(path === '*' && method === 'OPTIONS')) throw malformed(streamId, `:path ${JSON.stringify(path)} is not absolute`);
+  if (!authority) authority = 'localhost';
+  return { method, scheme, authority, path, protocol, headers };
+}
+
+const REQUEST_PSEUDO = new Set([':method', ':scheme', ':authority', ':path', ':protocol']);
+const RESPONSE_PSEUDO = new Set([':status']);
+
+/** Pseudo-headers of a received response (RFC 9113 §8.3.2). */
+export function responseHead(streamId: number, fields: HeaderField[]): ResponseHead {
+  const { pseudo, headers } = splitFields(streamId, fields, RESPONSE_PSEUDO, false);
+  const status = Number(pseudo.get(':status'));
+  if (!Number.isInteger(status) || status < 100 || status > 999) throw malformed(streamId, 'missing or invalid :status');
+  return { status, headers };
+}
+
+/** Fields of received trailers. */
+export function trailerHeaders(streamId: number, fields: HeaderField[]): Headers {
+  return splitFields(streamId, fields, RESPONSE_PSEUDO, true).headers;
+}
+
+/** Regular fields to send from a Headers object: lower-case, without connection-specific ones. */
+export function outgoingFields(out: HeaderField[], headers: Headers, skipHost: boolean): HeaderField[] {
+  for (const [name, value] of headers) {
+    if (CONNECTION_SPECIFIC_FIELDS.has(name)) continue;
+    if (name === 'te') {
+      if (value.toLowerCase().includes('trailers')) out.push(['te', 'trailers']);
+      continue;
+    }
+    if (skipHost && name === 'host') continue;
+    if (name === 'set-cookie') {
+      for (const cookie of headers.getSetCookie()) out.push(['set-cookie', cookie]);
+      continue;
+    }
+    if (name === 'cookie') {
+      // §8.2.3: sending cookies as separate fields compresses better with HPACK.
+      for (const crumb of value.split('; ')) out.push(['cookie', crumb]);
+      continue;
+    }
+    out.push([name, value]);
+  }
+  return out;
+}
+
+/** Fields of an outgoing request (RFC 9113 §8.3.1). */
+export function requestFields(method: string, url: URL, headers: Headers, protocol?: string): HeaderField[] {
+  const fields: HeaderField[] = [[':method', method]];
+  if (method === 'CONNECT' && !protocol) {
+    fields.push([':authority', url.host]);
+  } else {
+    fields.push([':scheme', url.protocol.slice(0, -1)], [':authority', url.host], [':path', (url.pathname || '/') + url.search]);
+    if (protocol) fields.push([':protocol', protocol]);
+  }
+  return outgoingFields(fields, headers, true);
+}

@@ -1,0 +1,919 @@
+import { CompressionError, ConnectionError, ErrorCode, Http2Error, Http2UsageError, SessionClosedError, StreamError, StreamResetError, errorCodeName } from '../errors.js';
+import { FrameReader } from '../codec/frame-reader.js';
+import { encodeFrame, encodeFrameHeader, encodeHeaderBlock } from '../frame/index.js';
+import { FRAME_HEADER_LENGTH, FrameType, Flag, SettingId, type Frame, type HeaderField, type DataFrame, type HeadersFrame, type SettingsFrame, type GoawayFrame, type WindowUpdateFrame } from '../frame/types.js';
+import { HeaderListTooLargeError, HpackDecoder, HpackEncoder } from '../hpack/index.js';
+import { FlowWindow, MAX_WINDOW_SIZE, ReceiveWindow, windowOverflow, DEFAULT_INITIAL_WINDOW_SIZE } from './flow-control.js';
+import { DEFAULT_LIMITS, type Limits } from './limits.js';
+import { CONNECTION_PREFACE, firstLocalStreamId, isPeerInitiated, processesOrigin, sendsPreface, type Role } from './role.js';
+import { DEFAULT_LOCAL_SETTINGS, INITIAL_SETTINGS, settingsToWire, type Settings } from './settings.js';
+import { localCanSend, peerCanSend, transition, type StreamState } from './stream-state.js';
+
+/** Where the connection's outbound bytes go: a socket, a WebSocket, a test. */
+export interface ConnectionSink {
+  /** Write bytes in order. Return false when the transport's buffer is full; call `Connection.resume()` when it drains. */
+  write(chunk: Uint8Array): boolean | void;
+  /** Optional: write several chunks at once (a Node socket can writev them). */
+  writev?(chunks: Uint8Array[]): boolean | void;
+  /** Close the transport; the connection is finished with it. */
+  close(error?: Error): void;
+}
+
+/** What the layer above hears about one stream. */
+export interface StreamListener {
+  /** A complete header block: informational, final, or trailers (`endStream` tells). */
+  onHeaders(fields: HeaderField[], endStream: boolean): void;
+  /** DATA payload (padding removed). Call `connection.consume(stream, data.length)` once delivered. */
+  onData(data: Uint8Array, endStream: boolean): void;
+  /** The stream ended abnormally: reset by the peer or by us, or its connection closed. */
+  onReset(error: Http2Error): void;
+}
+
+interface PendingWrite {
+  data: Uint8Array;
+  offset: number;
+  end: boolean;
+  trailers?: HeaderField[];
+  resolve: () => void;
+  reject: (e: Error) => void;
+}
+
+/** One HTTP/2 stream, as the connection keeps it. Only the connection changes `state`. */
+export class Stream {
+  state: StreamState = 'idle';
+  listener: StreamListener | undefined;
+  readonly sendWindow: FlowWindow;
+  readonly recvWindow: ReceiveWindow;
+  /** Outbound DATA waiting for flow-control credit or the transport. */
+  readonly pending: PendingWrite[] = [];
+  /** When the stream's DATA started waiting on a zero window (for the stall timeout). */
+  stalledSince = 0;
+  /** Octets received but not yet consumed by the application. */
+  unconsumed = 0;
+  /** Whatever the layer above wants to keep with the stream. */
+  context: unknown;
+
+  constructor(
+    readonly id: number,
+    sendWindow: number,
+    recvWindow: number,
+  ) {
+    this.sendWindow = new FlowWindow(sendWindow);
+    this.recvWindow = new ReceiveWindow(recvWindow);
+  }
+}
+
+export interface ConnectionOptions {
+  role: Role;
+  /** Our SETTINGS; unspecified values come from DEFAULT_LOCAL_SETTINGS. */
+  settings?: Partial<Settings>;
+  limits?: Partial<Limits>;
+  /** Server role: the origin set sent in an ORIGIN frame right after SETTINGS (RFC 8336). */
+  origins?: readonly string[];
+  /** Receive window of the whole connection (RFC 9113 §6.9.2 starts it at 65,535; we raise it). */
+  connectionWindow?: number;
+  /** Clock and timers, injected so tests are deterministic. */
+  now?: () => number;
+  setTimer?: (fn: () => void, ms: number) => () => void;
+}
+
+export interface ConnectionEvents {
+  /** Server role: the peer opened a stream with this header block. Set `stream.listener` synchronously. */
+  onStream?(stream: Stream, fields: HeaderField[], endStream: boolean): void;
+  /** Client role: an ORIGIN frame arrived on stream 0 (RFC 8336); `origins` is the whole set so far. */
+  onOrigin?(origins: readonly string[], added: readonly string[]): void;
+  onGoaway?(frame: GoawayFrame): void;
+  onRemoteSettings?(settings: Readonly<Settings>): void;
+  /** The connection is finished (after GOAWAY and drain, an error, or the transport ending). */
+  onClose?(error: Http2Error | undefined): void;
+  /** A stream slot became free (for callers waiting on MAX_CONCURRENT_STREAMS). */
+  onStreamClosed?(stream: Stream): void;
+}
+
+/** Connection-level receive window we grant by default: room for many streams in flight. */
+export const DEFAULT_CONNECTION_WINDOW = 16 << 20;
+/** How many recently closed stream ids we remember to tell "closed" from "idle" (RFC 9113 §5.1). */
+const CLOSED_STREAMS_REMEMBERED = 1_024;
+
+const EMPTY = new Uint8Array(0);
+
+const defaultSetTimer = (fn: () => void, ms: number) => {
+  const t = setTimeout(fn, ms) as unknown as { unref?: () => void };
+  t.unref?.();
+  return () => clearTimeout(t as unknown as number);
+};
+
+/**
+ * A sans-I/O HTTP/2 connection (RFC 9113) in either role. Bytes come in through `receive`, go out
+ * through the sink; the clock is injected. It owns stream states, flow control at both levels,
+ * SETTINGS, PING, GOAWAY and the defences in `Limits`; HTTP semantics live in `../http/`.
+ */
+export class Connection {
+  readonly role: Role;
+  readonly local: Settings;
+  /** Settings the peer has acknowledged (what our decoder/reader may rely on). */
+  private localAcked: Settings;
+  private readonly pendingLocal: Settings[] = [];
+  remote: Settings = { ...INITIAL_SETTINGS };
+  readonly limits: Limits;
+  readonly streams = new Map<number, Stream>();
+  /** Origin Set learned from ORIGIN frames (client role). */
+  readonly peerOrigins: string[] = [];
+  /** Highest stream id the peer opened (for GOAWAY's last-stream-id). */
+  lastPeerStreamId = 0;
+  private nextStreamId: number;
+  private readonly reader: FrameReader;
+  private readonly encoder: HpackEncoder;
+  private readonly decoder: HpackDecoder;
+  private readonly sendWindow = new FlowWindow(DEFAULT_INITIAL_WINDOW_SIZE);
+  private readonly recvWindow: ReceiveWindow;
+  private readonly closedStreams = new Map<number, 'reset' | 'ended'>();
+  private prefaceRemaining: number;
+  private settingsReceived = false;
+  private out: Uint8Array[] = [];
+  private flushScheduled = false;
+  private writable = true;
+  private queuedControl = 0;
+  private emptyDataRun = 0;
+  private resetTimes: number[] = [];
+  private readonly pings = new Map<string, { sent: number; resolve: (ms: number) => void; reject: (e: Error) => void }>();
+  private pingCounter = 0;
+  private settingsTimer: (() => void) | undefined;
+  private stallTimer: (() => void) | undefined;
+  private readonly now: () => number;
+  private readonly setTimer: (fn: () => void, ms: number) => () => void;
+  /** GOAWAY we sent (its last-stream-id) and the one we received. */
+  goawaySent: GoawayFrame | undefined;
+  goawayReceived: GoawayFrame | undefined;
+  closed = false;
+  closeError: Http2Error | undefined;
+  /** Round-trip time of the last PING, in ms. */
+  rttMs: number | undefined;
+  private readonly dataOrder: Stream[] = [];
+  private activeLocal = 0;
+  private activePeer = 0;
+
+  constructor(
+    readonly sink: ConnectionSink,
+    options: ConnectionOptions,
+    readonly events: ConnectionEvents = {},
+  ) {
+    this.role = options.role;
+    this.local = { ...DEFAULT_LOCAL_SETTINGS, ...options.settings };
+    if (this.role === 'server') this.local.enablePush = false;
+    this.localAcked = { ...INITIAL_SETTINGS };
+    this.limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.now = options.now ?? Date.now;
+    this.setTimer = options.setTimer ?? defaultSetTimer;
+    this.nextStreamId = firstLocalStreamId(this.role);
+    this.reader = new FrameReader({ maxFrameSize: Math.max(INITIAL_SETTINGS.maxFrameSize, this.local.maxFrameSize) });
+    this.encoder = new HpackEncoder();
+    // RFC 9113 §4.3: until the peer acknowledges our SETTINGS, it may still use the default table size.
+    this.decoder = new HpackDecoder({ maxTableSize: Math.max(INITIAL_SETTINGS.headerTableSize, this.local.headerTableSize), maxHeaderListSize: this.local.maxHeaderListSize });
+    this.recvWindow = new ReceiveWindow(DEFAULT_INITIAL_WINDOW_SIZE);
+    this.prefaceRemaining = sendsPreface(this.role) ? 0 : CONNECTION_PREFACE.length;
+
+    // RFC 9113 §3.4: the client sends the preface then SETTINGS; the server's preface is SETTINGS.
+    if (sendsPreface(this.role)) this.emit(CONNECTION_PREFACE);
+    this.pendingLocal.push({ ...this.local });
+    this.emit(encodeFrame({ kind: 'settings', ack: false, settings: settingsToWire(this.local) }));
+    this.settingsTimer = this.setTimer(() => this.fail(new ConnectionError(ErrorCode.SETTINGS_TIMEOUT, 'the peer did not acknowledge our SETTINGS in time (RFC 9113 §6.5.3)')), this.limits.settingsTimeoutMs);
+    const window = options.connectionWindow ?? DEFAULT_CONNECTION_WINDOW;
+    if (window > DEFAULT_INITIAL_WINDOW_SIZE) {
+      const increment = this.recvWindow.grow(window - DEFAULT_INITIAL_WINDOW_SIZE);
+      this.emit(encodeFrame({ kind: 'window-update', streamId: 0, increment }));
+    }
+    if (this.role === 'server' && options.origins && options.origins.length > 0) {
+      this.sendOrigin(options.origins);
+    }
+    this.scheduleFlush();
+  }
+
+  // ---------------------------------------------------------------- public API
+
+  /** Streams we opened that are still active, and streams the peer opened. */
+  get openStreams(): number {
+    return this.activeLocal + this.activePeer;
+  }
+
+  /** True when a new local stream may be opened now. */
+  get canOpenStream(): boolean {
+    return !this.closed && !this.goawayReceived && !this.goawaySent && this.activeLocal < this.remote.maxConcurrentStreams && this.nextStreamId <= this.limits.maxStreamId;
+  }
+
+  /** True once GOAWAY was sent or received: no new streams. */
+  get draining(): boolean {
+    return this.closed || this.goawayReceived !== undefined || this.goawaySent !== undefined;
+  }
+
+  /** Feed bytes received from the transport, split at any boundary. */
+  receive(chunk: Uint8Array): void {
+    if (this.closed) return;
+    try {
+      if (this.prefaceRemaining > 0) chunk = this.checkPreface(chunk);
+    } catch (error) {
+      this.handleError(error);
+      return;
+    }
+    // Each frame is handled on its own, so a stream error costs only its stream. The reader
+    // holds back a stream error met after other frames until the next push (frame-reader.ts).
+    let input = chunk;
+    while (!this.closed && (input.length > 0 || this.reader.hasPendingError || input !== chunk)) {
+      let frames: Frame[];
+      try {
+        frames = this.reader.push(input);
+      } catch (error) {
+        this.handleError(error);
+        input = EMPTY;
+        continue;
+      }
+      for (const frame of frames) {
+        if (this.closed) break;
+        try {
+          this.handleFrame(frame);
+        } catch (error) {
+          this.handleError(error);
+        }
+      }
+      if (!this.reader.hasPendingError) break;
+      input = EMPTY;
+    }
+    this.flush();
+  }
+
+  /** The transport ended (EOF or error). */
+  receiveEnd(error?: Error): void {
+    if (this.closed) return;
+    const reason = error ? `the transport failed: ${error.message}` : 'the peer closed the transport';
+    this.finish(new SessionClosedError(reason, ErrorCode.CANCEL, false, { cause: error }), false);
+  }
+
+  /** The transport can take more bytes again after `write` returned false. */
+  resume(): void {
+    this.writable = true;
+    this.queuedControl = 0;
+    this.flush();
+  }
+
+  /** Open a new stream (we are its initiator) and send its header block. */
+  openStream(fields: HeaderField[], endStream: boolean, listener: StreamListener): Stream {
+    if (this.closed) throw new SessionClosedError('the connection is closed');
+    if (this.goawayReceived || this.goawaySent) throw new SessionClosedError('the connection is shutting down (GOAWAY)', ErrorCode.NO_ERROR, true);
+    if (this.activeLocal >= this.remote.maxConcurrentStreams) throw new Http2UsageError('the peer allows no more concurrent streams (SETTINGS_MAX_CONCURRENT_STREAMS)');
+    if (this.nextStreamId > this.limits.maxStreamId) {
+      // §5.1.1: stream identifiers cannot be reused; a long-lived connection must be replaced.
+      this.goaway(ErrorCode.NO_ERROR, 'stream ids exhausted');
+      throw new SessionClosedError('stream ids exhausted on this connection; open a new one', ErrorCode.NO_ERROR, true);
+    }
+    const stream = new Stream(this.nextStreamId, this.remote.initialWindowSize, this.local.initialWindowSize);
+    this.nextStreamId += 2;
+    stream.listener = listener;
+    this.streams.set(stream.id, stream);
+    this.activeLocal++;
+    this.sendHeaders(stream, fields, endStream);
+    return stream;
+  }
+
+  /** Send a header block (response headers, informational, or trailers with endStream). */
+  sendHeaders(stream: Stream, fields: HeaderField[], endStream: boolean): void {
+    if (this.closed) throw new SessionClosedError('the connection is closed');
+    stream.state = transition(stream.id, stream.state, 'send-headers');
+    const block = this.encoder.encode(fields);
+    this.emit(encodeHeaderBlock(stream.id, block, { endStream, maxFrameSize: this.remote.maxFrameSize }));
+    if (endStream) this.endLocal(stream);
+    this.scheduleFlush();
+  }
+
+  /**
+   * Queue DATA (and optionally END_STREAM, or trailers after it). Resolves once the bytes were
+   * handed to the transport, which is the backpressure a body pump needs: flow control windows
+   * and the transport's buffer both hold it back.
+   */
+  sendData(stream: Stream, data: Uint8Array, end = false, trailers?: HeaderField[]): Promise<void> {
+    if (this.closed) return Promise.reject(this.closeError ?? new SessionClosedError('the connection is closed'));
+    if (!localCanSend(stream.state)) return Promise.reject(new Http2UsageError(`stream ${stream.id} cannot send DATA in state ${stream.state}`));
+    return new Promise((resolve, reject) => {
+      if (stream.pending.length === 0) this.dataOrder.push(stream);
+      stream.pending.push({ data, offset: 0, end: end && !trailers, trailers, resolve, reject });
+      this.flush();
+    });
+  }
+
+  /** Reset a stream (RST_STREAM) and tell its listener. */
+  resetStream(stream: Stream, errorCode: number, error?: Http2Error): void {
+    if (stream.state === 'closed' || stream.state === 'idle') return;
+    stream.state = transition(stream.id, stream.state, 'send-reset');
+    this.emit(encodeFrame({ kind: 'rst-stream', streamId: stream.id, errorCode }));
+    this.scheduleFlush();
+    this.closeStream(stream, 'reset', error ?? new StreamResetError(stream.id, errorCode, 'local', 'reset by this endpoint'));
+  }
+
+  /** The application delivered `octets` of this stream's DATA: return credit with WINDOW_UPDATE. */
+  consume(stream: Stream, octets: number): void {
+    if (octets <= 0 || this.closed) return;
+    stream.unconsumed -= octets;
+    this.releaseConnection(octets);
+    if (peerCanSend(stream.state)) {
+      const increment = stream.recvWindow.release(octets);
+      if (increment > 0) this.emit(encodeFrame({ kind: 'window-update', streamId: stream.id, increment }));
+    }
+    this.scheduleFlush();
+  }
+
+  /** Send PING; resolves with the round-trip time in ms. */
+  ping(): Promise<number> {
+    if (this.closed) return Promise.reject(this.closeError ?? new SessionClosedError('the connection is closed'));
+    const opaque = new Uint8Array(8);
+    new DataView(opaque.buffer).setUint32(4, ++this.pingCounter);
+    const key = opaqueKey(opaque);
+    return new Promise((resolve, reject) => {
+      this.pings.set(key, { sent: this.now(), resolve, reject });
+      this.emit(encodeFrame({ kind: 'ping', ack: false, opaque }));
+      this.scheduleFlush();
+    });
+  }
+
+  /** Server role: announce (more of) the origin set (RFC 8336). */
+  sendOrigin(origins: readonly string[]): void {
+    this.emit(encodeFrame({ kind: 'origin', streamId: 0, origins: [...origins] }));
+    this.scheduleFlush();
+  }
+
+  /**
+   * Graceful shutdown (RFC 9113 §6.8): no new streams, in-flight ones finish, then the transport
+   * closes. With an error code other than NO_ERROR, the connection closes at once.
+   */
+  goaway(errorCode: number = ErrorCode.NO_ERROR, debug = ''): void {
+    if (this.closed) return;
+    if (errorCode !== ErrorCode.NO_ERROR) {
+      this.fail(new ConnectionError(errorCode, debug || 'closed by this endpoint'));
+      return;
+    }
+    if (!this.goawaySent) {
+      this.goawaySent = { kind: 'goaway', lastStreamId: this.lastPeerStreamId, errorCode, debugData: new TextEncoder().encode(debug) };
+      this.emit(encodeFrame(this.goawaySent));
+    }
+    this.flush();
+    this.maybeFinishDrain();
+  }
+
+  /** Close now: RST every open stream with CANCEL via GOAWAY, and the transport. */
+  close(error?: Http2Error): void {
+    if (this.closed) return;
+    this.fail(error ?? new SessionClosedError('closed by this endpoint', ErrorCode.CANCEL));
+  }
+
+  // ---------------------------------------------------------------- receiving
+
+  private checkPreface(chunk: Uint8Array): Uint8Array {
+    const offset = CONNECTION_PREFACE.length - this.prefaceRemaining;
+    const n = Math.min(this.prefaceRemaining, chunk.length);
+    for (let i = 0; i < n; i++) {
+      if (chunk[i] !== CONNECTION_PREFACE[offset + i]) {
+        // §3.4: clients and servers MUST treat an invalid connection preface as a connection error of type PROTOCOL_ERROR.
+        throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'invalid connection preface: the peer does not speak HTTP/2 (RFC 9113 §3.4)');
+      }
+    }
+    this.prefaceRemaining -= n;
+    return chunk.subarray(n);
+  }
+
+  private handleFrame(frame: Frame): void {
+    if (!this.settingsReceived) {
+      // §3.4: the first frame the peer sends MUST be SETTINGS.
+      if (frame.kind !== 'settings' || frame.ack) {
+        throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `the peer's first frame was ${frame.kind.toUpperCase()}, not SETTINGS (RFC 9113 §3.4)`);
+      }
+    }
+    if (frame.kind !== 'data') this.emptyDataRun = 0;
+    switch (frame.kind) {
+      case 'data':
+        return this.onData(frame);
+      case 'headers':
+        return this.onHeaders(frame);
+      case 'priority':
+        // RFC 9113 §5.3.2 deprecates the priority scheme: parsed and ignored. §5.3.1: a stream
+        // cannot depend on itself (the frame decoder checks that).
+        return;
+      case 'rst-stream':
+        return this.onRstStream(frame.streamId, frame.errorCode);
+      case 'settings':
+        return this.onSettings(frame);
+      case 'push-promise':
+        // §8.4: a client that set ENABLE_PUSH to 0 MUST treat PUSH_PROMISE as a connection error
+        // of type PROTOCOL_ERROR; a server never receives it (§8.4, "A client cannot push").
+        throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'PUSH_PROMISE received, but push is disabled (RFC 9113 §8.4)');
+      case 'ping':
+        if (frame.ack) {
+          const waiter = this.pings.get(opaqueKey(frame.opaque));
+          if (waiter) {
+            this.pings.delete(opaqueKey(frame.opaque));
+            this.rttMs = this.now() - waiter.sent;
+            waiter.resolve(this.rttMs);
+          }
+          return;
+        }
+        // §6.7: receivers of a PING frame that does not include an ACK flag MUST send a PING
+        // frame with the ACK flag set in response, with an identical frame payload.
+        this.controlFrameQueued();
+        this.emit(encodeFrame({ kind: 'ping', ack: true, opaque: frame.opaque }));
+        return;
+      case 'goaway':
+        return this.onGoaway(frame);
+      case 'window-update':
+        return this.onWindowUpdate(frame);
+      case 'continuation':
+        // The reader assembles CONTINUATION into its HEADERS; a stray one is its error to raise.
+        throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'unexpected CONTINUATION (RFC 9113 §6.10)');
+      case 'origin':
+        // RFC 8336 §2.1: ORIGIN on a stream other than 0 is ignored; a server ignores it (§2.2).
+        if (frame.streamId !== 0 || !processesOrigin(this.role)) return;
+        {
+          const added: string[] = [];
+          for (const origin of frame.origins) {
+            if (!this.peerOrigins.includes(origin)) {
+              this.peerOrigins.push(origin);
+              added.push(origin);
+            }
+          }
+          this.events.onOrigin?.(this.peerOrigins, added);
+        }
+        return;
+      case 'unknown':
+        // §4.1 / §5.5: implementations MUST ignore and discard frames of unknown types.
+        return;
+    }
+  }
+
+  private onData(frame: DataFrame): void {
+    const length = frame.flowControlledLength ?? frame.data.length;
+    // §6.9.1: flow control applies to the connection even when the stream is gone.
+    if (!this.recvWindow.receive(length)) {
+      throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, 'the peer sent more DATA than the connection window allows (RFC 9113 §6.9.1)');
+    }
+    if (frame.data.length === 0 && !frame.endStream) {
+      if (++this.emptyDataRun > this.limits.maxEmptyDataFrames) {
+        throw new ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, `more than ${this.limits.maxEmptyDataFrames} empty DATA frames in a row`);
+      }
+    } else {
+      this.emptyDataRun = 0;
+    }
+    const stream = this.streams.get(frame.streamId);
+    if (!stream) {
+      this.releaseConnection(length);
+      this.onFrameForMissingStream(frame.streamId, 'DATA');
+      return;
+    }
+    if (!peerCanSend(stream.state)) {
+      this.releaseConnection(length);
+      // §6.1: if a DATA frame is received whose stream is not in the "open" or "half-closed
+      // (local)" state, the recipient MUST respond with a stream error of type STREAM_CLOSED.
+      throw new StreamError(stream.id, ErrorCode.STREAM_CLOSED, 'DATA after END_STREAM (RFC 9113 §6.1)');
+    }
+    if (!stream.recvWindow.receive(length)) {
+      this.releaseConnection(length);
+      throw new StreamError(stream.id, ErrorCode.FLOW_CONTROL_ERROR, 'the peer sent more DATA than the stream window allows (RFC 9113 §6.9.1)');
+    }
+    // Padding is flow-controlled but never delivered: give its credit back at once.
+    const padding = length - frame.data.length;
+    if (padding > 0) {
+      this.releaseConnection(padding);
+      const inc = stream.recvWindow.release(padding);
+      if (inc > 0 && !frame.endStream) this.emit(encodeFrame({ kind: 'window-update', streamId: stream.id, increment: inc }));
+    }
+    stream.unconsumed += frame.data.length;
+    if (frame.endStream) stream.state = transition(stream.id, stream.state, 'recv-end-stream');
+    stream.listener?.onData(frame.data, frame.endStream);
+    if (frame.endStream) this.maybeCloseStream(stream);
+  }
+
+  private onHeaders(frame: HeadersFrame): void {
+    // §4.3: header blocks MUST be decoded even when the stream is refused or reset, or the
+    // compression context would fall out of sync (a decoding error is a COMPRESSION_ERROR).
+    let fields: HeaderField[] | undefined;
+    let tooLarge: HeaderListTooLargeError | undefined;
+    try {
+      fields = this.decoder.decode(frame.fragment);
+    } catch (error) {
+      if (error instanceof HeaderListTooLargeError) tooLarge = error;
+      else if (error instanceof ConnectionError) throw error;
+      else throw new CompressionError(`header block could not be decoded: ${(error as Error).message}`, { cause: error });
+    }
+    if (frame.priority && frame.priority.dependency === frame.streamId) {
+      // §5.3.1: a stream cannot depend on itself → stream error of type PROTOCOL_ERROR.
+      throw new StreamError(frame.streamId, ErrorCode.PROTOCOL_ERROR, 'stream depends on itself (RFC 9113 §5.3.1)');
+    }
+    let stream = this.streams.get(frame.streamId);
+    if (!stream) {
+      if (!isPeerInitiated(this.role, frame.streamId)) {
+        // A stream we would have opened but did not: idle, or long closed.
+        if (frame.streamId >= this.nextStreamId) {
+          throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `HEADERS on idle stream ${frame.streamId} that this endpoint never opened (RFC 9113 §5.1)`);
+        }
+        this.onFrameForMissingStream(frame.streamId, 'HEADERS');
+        return;
+      }
+      if (frame.streamId <= this.lastPeerStreamId) {
+        this.onFrameForMissingStream(frame.streamId, 'HEADERS');
+        return;
+      }
+      // §5.1.1: a new stream id MUST be greater than all the peer opened before (checked above).
+      this.lastPeerStreamId = frame.streamId;
+      if (this.goawaySent) {
+        // §6.8: streams above our GOAWAY's last-stream-id are ignored (the peer will retry them).
+        return;
+      }
+      stream = new Stream(frame.streamId, this.remote.initialWindowSize, this.local.initialWindowSize);
+      stream.state = transition(stream.id, stream.state, 'recv-headers');
+      this.streams.set(stream.id, stream);
+      this.activePeer++;
+      if (this.activePeer > this.local.maxConcurrentStreams) {
+        // §5.1.2: an endpoint that receives a HEADERS frame that causes its advertised
+        // concurrent stream limit to be exceeded MUST treat this as a stream error of type
+        // PROTOCOL_ERROR or REFUSED_STREAM (REFUSED_STREAM lets the client retry, §8.7).
+        throw new StreamError(stream.id, ErrorCode.REFUSED_STREAM, `more than ${this.local.maxConcurrentStreams} concurrent streams`);
+      }
+      if (tooLarge) {
+        throw new StreamError(stream.id, ErrorCode.PROTOCOL_ERROR, tooLarge.message, { cause: tooLarge });
+      }
+      if (frame.endStream) stream.state = transition(stream.id, stream.state, 'recv-end-stream');
+      this.events.onStream?.(stream, fields!, frame.endStream);
+      if (!stream.listener && stream.state !== 'closed') {
+        this.resetStream(stream, ErrorCode.REFUSED_STREAM);
+      }
+      this.maybeCloseStream(stream);
+      return;
+    }
+    if (!peerCanSend(stream.state)) {
+      // §5.1: half-closed (remote) / closed: frames other than WINDOW_UPDATE, PRIORITY or
+      // RST_STREAM get a stream error of type STREAM_CLOSED.
+      throw new StreamError(stream.id, ErrorCode.STREAM_CLOSED, 'HEADERS after END_STREAM (RFC 9113 §5.1)');
+    }
+    if (tooLarge) throw new StreamError(stream.id, ErrorCode.PROTOCOL_ERROR, tooLarge.message, { cause: tooLarge });
+    stream.state = transition(stream.id, stream.state, 'recv-headers');
+    if (frame.endStream) stream.state = transition(stream.id, stream.state, 'recv-end-stream');
+    stream.listener?.onHeaders(fields!, frame.endStream);
+    if (frame.endStream) this.maybeCloseStream(stream);
+  }
+
+  /** A frame for a stream we no longer (or never) hold. */
+  private onFrameForMissingStream(streamId: number, what: string): void {
+    const how = this.closedStreams.get(streamId);
+    const peerStream = isPeerInitiated(this.role, streamId);
+    const idle = peerStream ? streamId > this.lastPeerStreamId : streamId >= this.nextStreamId;
+    if (idle) {
+      // §5.1: idle: receiving any frame other than HEADERS or PRIORITY on a stream in this state
+      // MUST be treated as a connection error of type PROTOCOL_ERROR.
+      throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `${what} on idle stream ${streamId} (RFC 9113 §5.1)`);
+    }
+    if (how === 'ended') {
+      // §5.1: closed: an endpoint that receives frames after END_STREAM in both directions MUST
+      // treat that as a connection error of type STREAM_CLOSED (for DATA, a stream error is enough).
+      if (what === 'DATA') throw new StreamError(streamId, ErrorCode.STREAM_CLOSED, `${what} on closed stream ${streamId} (RFC 9113 §5.1)`);
+      throw new ConnectionError(ErrorCode.STREAM_CLOSED, `${what} on closed stream ${streamId} (RFC 9113 §5.1)`);
+    }
+    // Reset by us (or forgotten): §5.1 says frames in flight MUST be ignored.
+  }
+
+  private onRstStream(streamId: number, errorCode: number): void {
+    const stream = this.streams.get(streamId);
+    if (!stream) {
+      const idle = isPeerInitiated(this.role, streamId) ? streamId > this.lastPeerStreamId : streamId >= this.nextStreamId;
+      if (idle) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `RST_STREAM on idle stream ${streamId} (RFC 9113 §6.4)`);
+      return;
+    }
+    if (isPeerInitiated(this.role, streamId)) this.countReset();
+    stream.state = transition(stream.id, stream.state, 'recv-reset');
+    // §8.7: REFUSED_STREAM means the request was not processed and can be retried.
+    const retryable = errorCode === ErrorCode.REFUSED_STREAM;
+    const message = retryable ? 'the peer refused the stream before processing it' : 'the peer reset the stream';
+    this.closeStream(stream, 'reset', new StreamResetError(streamId, errorCode, 'peer', message, retryable));
+  }
+
+  /** Rapid Reset defence (CVE-2023-44487): a bounded number of peer resets per time window. */
+  private countReset(): void {
+    const now = this.now();
+    this.resetTimes.push(now);
+    while (this.resetTimes.length > 0 && now - this.resetTimes[0] > this.limits.resetWindowMs) this.resetTimes.shift();
+    if (this.resetTimes.length > this.limits.maxResetsPerWindow) {
+      throw new ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, `more than ${this.limits.maxResetsPerWindow} stream resets within ${this.limits.resetWindowMs} ms (rapid reset)`);
+    }
+  }
+
+  private onSettings(frame: SettingsFrame): void {
+    if (frame.ack) {
+      const acked = this.pendingLocal.shift();
+      if (!acked) return; // An unsolicited ACK carries nothing to apply.
+      // Stream receive windows and the frame size limit use our advertised values from the
+      // start (a peer may apply them before we see the ACK, and both only ever grow here).
+      this.localAcked = acked;
+      this.decoder.setMaxTableSize(acked.headerTableSize);
+      if (this.pendingLocal.length === 0 && this.settingsTimer) {
+        this.settingsTimer();
+        this.settingsTimer = undefined;
+      }
+      return;
+    }
+    this.settingsReceived = true;
+    const next = { ...this.remote };
+    for (const [id, value] of frame.settings) {
+      switch (id) {
+        case SettingId.HEADER_TABLE_SIZE:
+          next.headerTableSize = value;
+          break;
+        case SettingId.ENABLE_PUSH:
+          // §6.5.2: a client MUST treat a SETTINGS_ENABLE_PUSH of 1 from a server as a connection error.
+          if (this.role === 'client' && value !== 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'a server may not enable push (RFC 9113 §6.5.2)');
+          next.enablePush = value === 1;
+          break;
+        case SettingId.MAX_CONCURRENT_STREAMS:
+          next.maxConcurrentStreams = value;
+          break;
+        case SettingId.INITIAL_WINDOW_SIZE:
+          next.initialWindowSize = value;
+          break;
+        case SettingId.MAX_FRAME_SIZE:
+          next.maxFrameSize = value;
+          break;
+        case SettingId.MAX_HEADER_LIST_SIZE:
+          next.maxHeaderListSize = value;
+          break;
+        case SettingId.ENABLE_CONNECT_PROTOCOL:
+          // RFC 8441 §3: once 1 has been sent, a sender MUST NOT send 0.
+          if (this.remote.enableConnectProtocol && value === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'SETTINGS_ENABLE_CONNECT_PROTOCOL went from 1 to 0 (RFC 8441 §3)');
+          if (value > 1) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'SETTINGS_ENABLE_CONNECT_PROTOCOL must be 0 or 1 (RFC 8441 §3)');
+          next.enableConnectProtocol = value === 1;
+          break;
+        default:
+          // §6.5.2: an endpoint that receives a SETTINGS frame with any unknown or unsupported identifier MUST ignore that setting.
+          break;
+      }
+    }
+    const delta = next.initialWindowSize - this.remote.initialWindowSize;
+    if (delta !== 0) {
+      // §6.9.2: a change of SETTINGS_INITIAL_WINDOW_SIZE adjusts every stream's window by the
+      // difference; a window above 2^31-1 MUST be treated as a connection error of type FLOW_CONTROL_ERROR.
+      for (const s of this.streams.values()) {
+        if (!s.sendWindow.adjust(delta)) throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, 'SETTINGS_INITIAL_WINDOW_SIZE change overflows a stream window (RFC 9113 §6.9.2)');
+      }
+    }
+    if (next.headerTableSize !== this.remote.headerTableSize) this.encoder.setMaxTableSize(Math.min(next.headerTableSize, 65_536));
+    this.remote = next;
+    // §6.5.3: upon receiving SETTINGS without ACK, the recipient MUST apply them and reply with ACK.
+    this.controlFrameQueued();
+    this.emit(encodeFrame({ kind: 'settings', ack: true, settings: [] }));
+    this.events.onRemoteSettings?.(this.remote);
+  }
+
+  private onGoaway(frame: GoawayFrame): void {
+    this.goawayReceived = frame;
+    this.events.onGoaway?.(frame);
+    const debug = new TextDecoder().decode(frame.debugData);
+    // §6.8: streams above last-stream-id were not processed and may be retried elsewhere.
+    for (const stream of [...this.streams.values()]) {
+      if (!isPeerInitiated(this.role, stream.id) && stream.id > frame.lastStreamId) {
+        stream.state = 'closed';
+        this.closeStream(stream, 'reset', new StreamResetError(stream.id, ErrorCode.REFUSED_STREAM, 'peer', `not processed: the peer sent GOAWAY with last-stream-id ${frame.lastStreamId}`, true));
+      }
+    }
+    if (frame.errorCode !== ErrorCode.NO_ERROR) {
+      const error = new SessionClosedError(`the peer closed the connection with ${errorCodeName(frame.errorCode)}${debug ? `: ${debug}` : ''}`, frame.errorCode);
+      this.finish(error, false);
+      return;
+    }
+    this.maybeFinishDrain();
+  }
+
+  private onWindowUpdate(frame: WindowUpdateFrame): void {
+    if (frame.streamId === 0) {
+      if (!this.sendWindow.increase(frame.increment)) windowOverflow(0);
+    } else {
+      const stream = this.streams.get(frame.streamId);
+      if (!stream) {
+        const idle = isPeerInitiated(this.role, frame.streamId) ? frame.streamId > this.lastPeerStreamId : frame.streamId >= this.nextStreamId;
+        if (idle) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `WINDOW_UPDATE on idle stream ${frame.streamId} (RFC 9113 §5.1)`);
+        return; // §6.9: WINDOW_UPDATE can arrive for a closed stream; ignore it.
+      }
+      if (!stream.sendWindow.increase(frame.increment)) windowOverflow(stream.id);
+    }
+  }
+
+  // ---------------------------------------------------------------- errors and closing
+
+  private handleError(error: unknown): void {
+    if (error instanceof StreamError) {
+      const stream = this.streams.get(error.streamId);
+      if (stream) this.resetStream(stream, error.errorCode, new StreamResetError(error.streamId, error.errorCode, 'local', error.message.replace(/^stream \d+: /, ''), false, { cause: error }));
+      else {
+        this.emit(encodeFrame({ kind: 'rst-stream', streamId: error.streamId, errorCode: error.errorCode }));
+        this.rememberClosed(error.streamId, 'reset');
+      }
+      return;
+    }
+    if (error instanceof ConnectionError) {
+      this.fail(error);
+      return;
+    }
+    this.fail(new ConnectionError(ErrorCode.INTERNAL_ERROR, `internal error: ${(error as Error)?.message ?? String(error)}`, { cause: error }));
+  }
+
+  /** Connection error: GOAWAY with the code and a reason, then close (RFC 9113 §5.4.1). */
+  private fail(error: Http2Error): void {
+    if (this.closed) return;
+    const errorCode = error instanceof ConnectionError ? error.errorCode : error instanceof SessionClosedError ? error.errorCode : ErrorCode.INTERNAL_ERROR;
+    if (!this.goawaySent || errorCode !== ErrorCode.NO_ERROR) {
+      this.goawaySent = { kind: 'goaway', lastStreamId: this.lastPeerStreamId, errorCode, debugData: new TextEncoder().encode(error.message.slice(0, 256)) };
+      this.emit(encodeFrame(this.goawaySent));
+    }
+    this.finish(error, true);
+  }
+
+  private finish(error: Http2Error | undefined, flushFirst: boolean): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.closeError = error;
+    this.settingsTimer?.();
+    this.stallTimer?.();
+    const streamError = (stream: Stream) =>
+      error instanceof SessionClosedError || error instanceof ConnectionError
+        ? new StreamResetError(stream.id, error.errorCode, 'connection', `the connection closed: ${error.message}`, false, { cause: error })
+        : new StreamResetError(stream.id, ErrorCode.CANCEL, 'connection', 'the connection closed', false, { cause: error });
+    for (const stream of [...this.streams.values()]) {
+      stream.state = 'closed';
+      this.closeStream(stream, 'reset', streamError(stream));
+    }
+    for (const p of this.pings.values()) p.reject(error ?? new SessionClosedError('the connection closed'));
+    this.pings.clear();
+    if (flushFirst) this.flush(true);
+    this.out = [];
+    this.sink.close(error && !(error instanceof SessionClosedError && error.errorCode === ErrorCode.NO_ERROR) ? error : undefined);
+    this.events.onClose?.(error);
+  }
+
+  private maybeFinishDrain(): void {
+    if (this.closed || (!this.goawaySent && !this.goawayReceived)) return;
+    if (this.streams.size > 0) return;
+    this.finish(undefined, true);
+  }
+
+  // ---------------------------------------------------------------- streams
+
+  private endLocal(stream: Stream): void {
+    stream.state = transition(stream.id, stream.state, 'send-end-stream');
+    this.maybeCloseStream(stream);
+  }
+
+  private maybeCloseStream(stream: Stream): void {
+    if (stream.state === 'closed') this.closeStream(stream, 'ended');
+  }
+
+  private closeStream(stream: Stream, how: 'reset' | 'ended', error?: Http2Error): void {
+    if (!this.streams.delete(stream.id)) return;
+    if (isPeerInitiated(this.role, stream.id)) this.activePeer--;
+    else this.activeLocal--;
+    this.rememberClosed(stream.id, how);
+    // Data the application never consumed still counts against the connection window.
+    if (stream.unconsumed > 0) {
+      this.releaseConnection(stream.unconsumed);
+      stream.unconsumed = 0;
+    }
+    for (const p of stream.pending.splice(0)) p.reject(error ?? new StreamResetError(stream.id, ErrorCode.STREAM_CLOSED, 'local', 'stream closed'));
+    const at = this.dataOrder.indexOf(stream);
+    if (at >= 0) this.dataOrder.splice(at, 1);
+    if (error) stream.listener?.onReset(error);
+    this.events.onStreamClosed?.(stream);
+    this.maybeFinishDrain();
+  }
+
+  private rememberClosed(id: number, how: 'reset' | 'ended'): void {
+    this.closedStreams.set(id, how);
+    if (this.closedStreams.size > CLOSED_STREAMS_REMEMBERED) {
+      const oldest = this.closedStreams.keys().next().value as number;
+      this.closedStreams.delete(oldest);
+    }
+  }
+
+  private releaseConnection(octets: number): void {
+    const increment = this.recvWindow.release(octets);
+    if (increment > 0) this.emit(encodeFrame({ kind: 'window-update', streamId: 0, increment }));
+  }
+
+  // ---------------------------------------------------------------- sending
+
+  private controlFrameQueued(): void {
+    if (this.writable) return;
+    // SETTINGS/PING flood: the peer makes us queue acks while it does not read its socket.
+    if (++this.queuedControl > this.limits.maxQueuedControlFrames) {
+      throw new ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, `more than ${this.limits.maxQueuedControlFrames} control frames queued while the peer is not reading`);
+    }
+  }
+
+  private emit(bytes: Uint8Array): void {
+    this.out.push(bytes);
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    queueMicrotask(() => {
+      this.flushScheduled = false;
+      this.flush();
+    });
+  }
+
+  /** Move DATA into the output as windows allow, then hand everything to the sink. */
+  private flush(final = false): void {
+    if (!final && this.closed) return;
+    if (!final && this.writable) this.scheduleData();
+    if (this.out.length === 0) return;
+    const chunks = this.out;
+    this.out = [];
+    let ok: boolean | void;
+    if (this.sink.writev) ok = this.sink.writev(chunks);
+    else if (chunks.length === 1) ok = this.sink.write(chunks[0]);
+    else ok = this.sink.write(concat(chunks));
+    if (ok === false) this.writable = false;
+  }
+
+  /** Round-robin DATA across streams with pending writes, within both windows and the frame size. */
+  private scheduleData(): void {
+    const maxFrame = this.remote.maxFrameSize;
+    let budget = 256 * 1024; // bytes per flush, so one flush does not monopolise the event loop
+    let progressed = true;
+    while (this.dataOrder.length > 0 && budget > 0 && progressed) {
+      progressed = false;
+      const round = this.dataOrder.length;
+      for (let i = 0; i < round && this.dataOrder.length > 0; i++) {
+        const stream = this.dataOrder.shift()!;
+        const write = stream.pending[0];
+        if (!write) continue;
+        const remaining = write.data.length - write.offset;
+        const size = Math.min(remaining, maxFrame, this.sendWindow.available, stream.sendWindow.available);
+        if (size === 0 && remaining > 0) {
+          if (stream.stalledSince === 0) stream.stalledSince = this.now();
+          this.armStallTimer();
+          this.dataOrder.push(stream);
+          continue;
+        }
+        stream.stalledSince = 0;
+        const last = size === remaining;
+        const endStream = last && write.end;
+        const header = new Uint8Array(FRAME_HEADER_LENGTH);
+        encodeFrameHeader({ length: size, type: FrameType.DATA, flags: endStream ? Flag.END_STREAM : 0, streamId: stream.id }, header);
+        this.out.push(header);
+        if (size > 0) this.out.push(write.data.subarray(write.offset, write.offset + size));
+        write.offset += size;
+        this.sendWindow.consume(size);
+        stream.sendWindow.consume(size);
+        budget -= size + FRAME_HEADER_LENGTH;
+        progressed = true;
+        if (last) {
+          stream.pending.shift();
+          if (write.trailers) {
+            this.sendHeaders(stream, write.trailers, true);
+          } else if (endStream) {
+            this.endLocal(stream);
+          }
+          write.resolve();
+        }
+        if (stream.pending.length > 0 && this.streams.has(stream.id)) this.dataOrder.push(stream);
+      }
+    }
+    if (this.dataOrder.length > 0 && budget <= 0) this.scheduleFlush();
+  }
+
+  private armStallTimer(): void {
+    if (this.stallTimer) return;
+    this.stallTimer = this.setTimer(() => {
+      this.stallTimer = undefined;
+      const now = this.now();
+      for (const stream of [...this.dataOrder]) {
+        if (stream.stalledSince > 0 && now - stream.stalledSince >= this.limits.stallTimeoutMs) {
+          this.resetStream(stream, ErrorCode.FLOW_CONTROL_ERROR, new StreamResetError(stream.id, ErrorCode.CANCEL, 'local', `the peer kept the flow-control window closed for ${this.limits.stallTimeoutMs} ms`));
+        }
+      }
+      if (this.dataOrder.some((s) => s.stalledSince > 0)) this.armStallTimer();
+      this.flush();
+    }, this.limits.stallTimeoutMs);
+  }
+}
+
+function opaqueKey(opaque: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < opaque.length; i++) s += opaque[i].toString(16).padStart(2, '0');
+  return s;
+}
+
+export function concat(chunks: Uint8Array[]): Uint8Array {
+  let length = 0;
+  for (const c of chunks) length += c.length;
+  const out = new Uint8Array(length);
+  let offset = 0;
+  for (const c of chunks) {
+    out.set(c, offset);
+    offset += c.length;
+  }
+  return out;
+}
+
+export { MAX_WINDOW_SIZE };

@@ -1,0 +1,49 @@
+import { Http2Session, type Http2SessionOptions } from '../http/session.js';
+
+/**
+ * The part of a Node-style socket (node:net / node:tls, also in Bun and Deno's Node layer) that
+ * the session needs. Typed structurally so @rhttp/core imports no runtime module.
+ */
+export interface NodeStyleSocket {
+  write(chunk: Uint8Array): boolean;
+  cork(): void;
+  uncork(): void;
+  end(): void;
+  destroy(error?: Error): void;
+  on(event: 'data', listener: (chunk: Uint8Array) => void): unknown;
+  on(event: 'drain', listener: () => void): unknown;
+  on(event: 'end', listener: () => void): unknown;
+  on(event: 'close', listener: () => void): unknown;
+  on(event: 'error', listener: (error: Error) => void): unknown;
+}
+
+/** Run an HTTP/2 session over a connected Node-style socket (already past TLS and ALPN). */
+export function connectSocket(socket: NodeStyleSocket, options: Http2SessionOptions): Http2Session {
+  let ended = false;
+  const session = new Http2Session(
+    {
+      write: (chunk) => socket.write(chunk),
+      writev(chunks) {
+        // One writev for the frames of one flush.
+        socket.cork();
+        let ok = true;
+        for (const c of chunks) ok = socket.write(c);
+        socket.uncork();
+        return ok;
+      },
+      close(error) {
+        if (ended) return;
+        ended = true;
+        if (error) setTimeout(() => socket.destroy(), 50).unref?.();
+        socket.end();
+      },
+    },
+    options,
+  );
+  socket.on('data', (chunk) => session.receive(chunk));
+  socket.on('drain', () => session.resume());
+  socket.on('end', () => session.receiveEnd());
+  socket.on('close', () => session.receiveEnd());
+  socket.on('error', (error) => session.receiveEnd(error));
+  return session;
+}
