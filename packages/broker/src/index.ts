@@ -1,1 +1,9 @@
-export {};
+export * from './session.js';
+export * from './origin-match.js';
+export * from './proxy-status.js';
+export * from './errors.js';
+export * from './hop-by-hop.js';
+export * from './forwarding-headers.js';
+export * from './slow-start.js';
+export * from './broker.js';
+export * from './registry.js';

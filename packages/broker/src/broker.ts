@@ -1,0 +1,478 @@
+/**
+ * One broker per key (registrable domain): the registry of reversed sessions for that domain's
+ * origins, and the dispatcher that sends browser requests over them. "Durable-Object style":
+ * single-threaded, all state in memory, no I/O of its own; it schedules over `BrokerSession`.
+ *
+ * @example
+ * const broker = new Broker({ key: 'example.com' });
+ * broker.register(session);                       // after the session's origin set is known
+ * const response = await broker.dispatch(request, { clientAddress: '203.0.113.7', scheme: 'https' });
+ */
+import {
+  BadRequestError, BrokerError, RequestRefusedError, ResponseTimeoutError, SessionLostError,
+  SessionsBusyError, NoSessionError, StreamResetError,
+} from './errors.js';
+import { forwardRequestHeaders, forwardResponseHeaders } from './forwarding-headers.js';
+import { originMatch, parseOrigin, requestOrigin, serializeOrigin, type ParsedOrigin } from './origin-match.js';
+import { DEFAULT_PROXY_NAME } from './proxy-status.js';
+import type { BrokerSession, DispatchInfo } from './session.js';
+import { slowStartLimit } from './slow-start.js';
+
+/** How long the origin gets to send response headers (nginx's proxy_read_timeout is 60 s; Cloudflare waits 100 s). */
+export const DEFAULT_RESPONSE_TIMEOUT_MS = 100_000;
+/** How long a request waits for a free stream when every session is full: long enough to ride out a burst, short enough that the browser hears back. */
+export const DEFAULT_QUEUE_TIMEOUT_MS = 5_000;
+/** Requests allowed to wait for a stream at once; beyond that the answer is an immediate 503 rather than unbounded memory. */
+export const DEFAULT_MAX_QUEUED = 1_024;
+/** While requests wait, how often session counters are re-read (the session interface has no "stream closed" event). */
+export const SLOT_POLL_INTERVAL_MS = 20;
+/** Errors kept for the status page: enough to see a pattern, bounded so a storm cannot grow memory. */
+export const RECENT_ERRORS_LIMIT = 50;
+/** Parsed origin-set entries kept; a session's set is re-read on every dispatch, parsing it each time is waste. */
+const ORIGIN_CACHE_LIMIT = 4_096;
+/** Statuses whose responses have no content (RFC 9110 §6.4.1); `new Response` refuses a body for them. */
+const NULL_BODY_STATUSES = new Set([204, 205, 304]);
+
+export interface BrokerOptions {
+  /** The key this broker serves (registrable domain), for status output. */
+  key?: string;
+  /** Time from sending a request until response headers must arrive; then 504. Default 100 s. */
+  responseTimeoutMs?: number;
+  /** Time a request may wait for a free stream when all sessions are full; then 503. Default 5 s. */
+  queueTimeoutMs?: number;
+  /** Most requests waiting for a stream at once. Default 1024. */
+  maxQueued?: number;
+  /** Name in `Proxy-Status` members of the broker's own error responses. Default `rhttp`. */
+  proxyName?: string;
+  /** Clock in ms (session ages, slow start, error timestamps). Default `Date.now`. */
+  now?: () => number;
+}
+
+/** One session as the status page shows it. JSON-able: unlimited concurrency is `null`. */
+export interface SessionStatus {
+  id: string;
+  origins: string[];
+  openStreams: number;
+  maxConcurrentStreams: number | null;
+  draining: boolean;
+  rttMs: number | null;
+  ageMs: number;
+}
+
+export interface RecentError {
+  /** ISO 8601 time. */
+  at: string;
+  code: string;
+  status: number;
+  message: string;
+  sessionId?: string;
+}
+
+export interface BrokerCounters {
+  /** Responses returned, by status class (`'2xx'`…), including the broker's own errors. */
+  requests: Record<'1xx' | '2xx' | '3xx' | '4xx' | '5xx', number>;
+  /** Requests sent a second time after a retryable refusal. */
+  retries: number;
+  /** Error responses the broker generated, by stable code. */
+  errors: Record<string, number>;
+  /** Dispatches that ended because the browser went away. */
+  aborted: number;
+}
+
+/** JSON-able snapshot of a broker. */
+export interface BrokerStatus {
+  key: string;
+  origins: string[];
+  sessions: SessionStatus[];
+  queued: number;
+  counters: BrokerCounters;
+  recentErrors: RecentError[];
+}
+
+interface SessionEntry {
+  readonly session: BrokerSession;
+  readonly registeredAt: number;
+  /** Requests handed to `session.fetch` and not settled yet: a floor for its open streams even if the session counts them late. */
+  pending: number;
+}
+
+/** True when the session's rejection says the origin certainly did not process the request. */
+function isRetryable(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { retryable?: unknown }).retryable === true;
+}
+
+/**
+ * Settles like `promise`, or rejects with the signal's reason as soon as it aborts, so a session
+ * that ignores the signal cannot hold a timed-out request. A late response's body is cancelled.
+ */
+function untilAborted(promise: Promise<Response>, signal: AbortSignal): Promise<Response> {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      reject(signal.reason);
+      promise.then((late) => late.body?.cancel().catch(() => {}), () => {});
+    };
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (r) => { signal.removeEventListener('abort', onAbort); resolve(r); },
+      (e) => { signal.removeEventListener('abort', onAbort); reject(e); },
+    );
+  });
+}
+
+/** A body can be sent again only if nobody has started reading it (we never buffer to make it so). */
+function bodyReplayable(request: Request): boolean {
+  return request.body === null || (!request.bodyUsed && !request.body.locked);
+}
+
+function statusClass(status: number): keyof BrokerCounters['requests'] {
+  const c = Math.min(5, Math.max(1, Math.floor(status / 100)));
+  return `${c}xx` as keyof BrokerCounters['requests'];
+}
+
+export class Broker {
+  readonly key: string;
+  readonly #entries = new Map<BrokerSession, SessionEntry>();
+  readonly #waiters = new Set<() => void>();
+  #pollTimer: ReturnType<typeof setInterval> | undefined;
+  readonly #originCache = new Map<string, ParsedOrigin | null>();
+  readonly #responseTimeoutMs: number;
+  readonly #queueTimeoutMs: number;
+  readonly #maxQueued: number;
+  readonly #proxyName: string;
+  readonly #now: () => number;
+  readonly #counters: BrokerCounters = {
+    requests: { '1xx': 0, '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0 },
+    retries: 0,
+    errors: {},
+    aborted: 0,
+  };
+  readonly #recentErrors: RecentError[] = [];
+
+  constructor(options: BrokerOptions = {}) {
+    this.key = options.key ?? '';
+    this.#responseTimeoutMs = options.responseTimeoutMs ?? DEFAULT_RESPONSE_TIMEOUT_MS;
+    this.#queueTimeoutMs = options.queueTimeoutMs ?? DEFAULT_QUEUE_TIMEOUT_MS;
+    this.#maxQueued = options.maxQueued ?? DEFAULT_MAX_QUEUED;
+    this.#proxyName = options.proxyName ?? DEFAULT_PROXY_NAME;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Adds a session; it starts taking requests at once, ramping up (slow start). Idempotent. */
+  register(session: BrokerSession): void {
+    if (this.#entries.has(session)) return;
+    this.#entries.set(session, { session, registeredAt: this.#now(), pending: 0 });
+    this.#wake();
+  }
+
+  /** Removes a session (closed sessions are also removed on their own at the next dispatch). In-flight requests on it are unaffected. */
+  unregister(session: BrokerSession): void {
+    if (this.#entries.delete(session)) this.#wake();
+  }
+
+  /**
+   * Tell the broker a session changed (a stream closed, ORIGIN or GOAWAY arrived) so queued
+   * requests look again now rather than at the next poll.
+   */
+  sessionChanged(): void {
+    this.#wake();
+  }
+
+  /** Registered sessions that are not closed, in registration order (draining ones included). */
+  get sessions(): BrokerSession[] {
+    this.#reap();
+    return [...this.#entries.keys()];
+  }
+
+  /** True when the broker has no sessions and nobody waiting: a registry may drop it. */
+  get idle(): boolean {
+    this.#reap();
+    return this.#entries.size === 0 && this.#waiters.size === 0;
+  }
+
+  /** Union of the origin sets of live, non-draining sessions (what this broker currently serves), deduplicated. */
+  origins(): string[] {
+    this.#reap();
+    const seen = new Set<string>();
+    for (const { session } of this.#entries.values()) {
+      if (session.draining) continue;
+      for (const o of session.origins) {
+        const parsed = this.#parse(o);
+        if (parsed) seen.add(serializeOrigin(parsed));
+      }
+    }
+    return [...seen];
+  }
+
+  /** JSON-able snapshot for status pages and metrics. */
+  status(): BrokerStatus {
+    this.#reap();
+    const now = this.#now();
+    return {
+      key: this.key,
+      origins: this.origins(),
+      sessions: [...this.#entries.values()].map(({ session, registeredAt }) => ({
+        id: session.id,
+        origins: [...session.origins],
+        openStreams: session.openStreams,
+        maxConcurrentStreams: Number.isFinite(session.maxConcurrentStreams) ? session.maxConcurrentStreams : null,
+        draining: session.draining,
+        rttMs: session.rttMs ?? null,
+        ageMs: Math.max(0, now - registeredAt),
+      })),
+      queued: this.#waiters.size,
+      counters: structuredClone(this.#counters),
+      recentErrors: this.#recentErrors.map((e) => ({ ...e })),
+    };
+  }
+
+  /**
+   * Sends `request` to its origin over the best session and returns the origin's response
+   * (headers rewritten, body streamed untouched), or the broker's own error response
+   * (503/502/504/400 with `Proxy-Status`). Rejects only when `info.signal` aborts, with its reason.
+   */
+  async dispatch(request: Request, info: DispatchInfo): Promise<Response> {
+    let response: Response;
+    try {
+      response = await this.#forward(request, info);
+    } catch (error) {
+      if (!(error instanceof BrokerError)) {
+        if (info.signal?.aborted) this.#counters.aborted++;
+        throw error;
+      }
+      this.#recordError(error);
+      response = error.toResponse(this.#proxyName);
+    }
+    this.#counters.requests[statusClass(response.status)]++;
+    return response;
+  }
+
+  async #forward(request: Request, info: DispatchInfo): Promise<Response> {
+    const target = requestOrigin(request.url);
+    if (target === undefined) throw new BadRequestError('This request has no http or https authority to forward to.');
+    const label = serializeOrigin(target);
+    if (request.bodyUsed) throw new BadRequestError('The request body was already read before it could be forwarded.');
+    const headers = forwardRequestHeaders(request.headers, {
+      clientAddress: info.clientAddress,
+      scheme: info.scheme,
+      host: new URL(request.url).host,
+      httpVersion: info.httpVersion ?? '1.1',
+      viaName: info.viaName,
+    });
+
+    const clientSignal = info.signal;
+    if (clientSignal?.aborted) throw clientSignal.reason;
+    // One signal for the stream: the browser leaving, or the response timeout, cancels it.
+    const controller = new AbortController();
+    const onClientAbort = () => controller.abort(clientSignal?.reason);
+    clientSignal?.addEventListener('abort', onClientAbort, { once: true });
+    let delivered = false;
+    let timedOut = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let exclude: BrokerSession | undefined;
+    try {
+      for (let attempt = 0; ; attempt++) {
+        const entry = await this.#acquire(target, label, exclude, controller.signal);
+        timer ??= setTimeout(() => {
+          timedOut = true;
+          controller.abort(new ResponseTimeoutError(label, this.#responseTimeoutMs, { sessionId: entry.session.id }));
+        }, this.#responseTimeoutMs);
+        const outgoing = new Request(request.url, {
+          method: request.method,
+          headers,
+          // Passed as is: no tee, no buffering. Node needs `duplex: 'half'` for a streaming body.
+          body: request.body,
+          duplex: 'half',
+          redirect: 'manual',
+        } as RequestInit);
+        const sessionId = entry.session.id;
+        let response: Response;
+        entry.pending++;
+        try {
+          response = await untilAborted(entry.session.fetch(outgoing, { signal: controller.signal }), controller.signal);
+        } catch (error) {
+          if (timedOut) throw new ResponseTimeoutError(label, this.#responseTimeoutMs, { sessionId, cause: error });
+          if (clientSignal?.aborted) throw clientSignal.reason;
+          if (isRetryable(error)) {
+            // DESIGN "Drain": refused/unprocessed streams are retried once on another session
+            // when the body has not been consumed.
+            if (attempt === 0 && bodyReplayable(request)) {
+              this.#counters.retries++;
+              exclude = entry.session;
+              continue;
+            }
+            throw new RequestRefusedError(label, { sessionId, cause: error });
+          }
+          throw this.#sessionFailure(entry.session, label, error);
+        } finally {
+          entry.pending--;
+          this.#wake();
+        }
+        clearTimeout(timer);
+        const forwarded = this.#toBrowser(response, info, sessionId, label);
+        delivered = true;
+        return forwarded;
+      }
+    } finally {
+      clearTimeout(timer);
+      // After delivery the listener stays: the browser leaving mid-body must still cancel the stream.
+      if (!delivered) clientSignal?.removeEventListener('abort', onClientAbort);
+    }
+  }
+
+  #toBrowser(response: Response, info: DispatchInfo, sessionId: string, label: string): Response {
+    if (response.status < 200 || response.status > 599) {
+      void response.body?.cancel().catch(() => {});
+      throw new StreamResetError(label, { sessionId, details: `origin sent unusable status ${response.status}` });
+    }
+    const headers = forwardResponseHeaders(response.headers, info.viaName);
+    let body = response.body;
+    if (NULL_BODY_STATUSES.has(response.status) && body !== null) {
+      void body.cancel().catch(() => {});
+      body = null;
+    }
+    return new Response(body, { status: response.status, statusText: response.statusText, headers });
+  }
+
+  /** Classifies a non-retryable rejection: the whole session died (502 connection_terminated) or just this stream was reset (502 http_protocol_error). */
+  #sessionFailure(session: BrokerSession, label: string, error: unknown): BrokerError {
+    const e = (typeof error === 'object' && error !== null ? error : {}) as { code?: unknown; errorCode?: unknown };
+    if (session.closed || e.code === 'ERR_HTTP2_SESSION_CLOSED') return new SessionLostError(label, { sessionId: session.id, cause: error });
+    const details = typeof e.errorCode === 'number'
+      ? `stream reset before response (HTTP/2 error 0x${e.errorCode.toString(16)})`
+      : 'stream reset before response';
+    return new StreamResetError(label, { sessionId: session.id, cause: error, details });
+  }
+
+  /** Waits until a session can take a stream for `target`; throws NoSession/Busy errors or the signal's reason. */
+  async #acquire(target: ParsedOrigin, label: string, exclude: BrokerSession | undefined, signal: AbortSignal): Promise<SessionEntry> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let timedOut = false;
+    try {
+      for (;;) {
+        if (signal.aborted) throw signal.reason;
+        const candidates = this.#candidates(target);
+        if (candidates.length === 0) throw new NoSessionError(label);
+        const chosen = this.#choose(candidates, exclude);
+        if (chosen) return chosen;
+        if (timedOut) throw new SessionsBusyError(label);
+        if (timer === undefined) {
+          if (this.#waiters.size >= this.#maxQueued) throw new SessionsBusyError(label, { details: 'wait queue full' });
+          timer = setTimeout(() => {
+            timedOut = true;
+            this.#wake();
+          }, this.#queueTimeoutMs);
+        }
+        await this.#nextWake(signal);
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Live, non-draining sessions whose origin set covers `target`. Exact beats wildcard: if any
+   * session lists the origin exactly, only those are candidates.
+   */
+  #candidates(target: ParsedOrigin): SessionEntry[] {
+    this.#reap();
+    const exact: SessionEntry[] = [];
+    const wildcard: SessionEntry[] = [];
+    for (const entry of this.#entries.values()) {
+      const { session } = entry;
+      // DESIGN "Drain": a session that sent or received GOAWAY takes no new streams.
+      if (session.draining || session.closed) continue;
+      let best: 'exact' | 'wildcard' | undefined;
+      for (const o of session.origins) {
+        const parsed = this.#parse(o);
+        const m = parsed && originMatch(parsed, target);
+        if (m === 'exact') {
+          best = m;
+          break;
+        }
+        if (m === 'wildcard') best = m;
+      }
+      if (best === 'exact') exact.push(entry);
+      else if (best === 'wildcard') wildcard.push(entry);
+    }
+    return exact.length > 0 ? exact : wildcard;
+  }
+
+  /**
+   * Picks the candidate with the fewest open streams that is below its peer's
+   * SETTINGS_MAX_CONCURRENT_STREAMS; prefers sessions within their slow-start allowance, but the
+   * ramp never makes a request wait (nor does it apply to a lone session). `exclude` (a session
+   * that just refused) is used only when no other candidate exists.
+   */
+  #choose(candidates: SessionEntry[], exclude: BrokerSession | undefined): SessionEntry | undefined {
+    let pool = exclude === undefined ? candidates : candidates.filter((e) => e.session !== exclude);
+    if (pool.length === 0) pool = candidates;
+    const load = (e: SessionEntry) => Math.max(e.session.openStreams, e.pending);
+    // RFC 9113 §5.1.2: "An endpoint that receives a HEADERS frame that causes its advertised
+    // concurrent stream limit to be exceeded MUST treat this as a stream error" — so never exceed it.
+    const open = pool.filter((e) => load(e) < e.session.maxConcurrentStreams);
+    if (open.length === 0) return undefined;
+    const now = this.#now();
+    const ramped = pool.length > 1
+      ? open.filter((e) => load(e) < slowStartLimit(now - e.registeredAt, e.session.maxConcurrentStreams))
+      : open;
+    const tier = ramped.length > 0 ? ramped : open;
+    let best = tier[0];
+    for (const e of tier) if (load(e) < load(best)) best = e;
+    return best;
+  }
+
+  #nextWake(signal: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const done = () => {
+        this.#waiters.delete(waiter);
+        signal.removeEventListener('abort', onAbort);
+        if (this.#waiters.size === 0 && this.#pollTimer !== undefined) {
+          clearInterval(this.#pollTimer);
+          this.#pollTimer = undefined;
+        }
+      };
+      const waiter = () => {
+        done();
+        resolve();
+      };
+      const onAbort = () => {
+        done();
+        reject(signal.reason);
+      };
+      this.#waiters.add(waiter);
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.#pollTimer ??= setInterval(() => this.#wake(), SLOT_POLL_INTERVAL_MS);
+    });
+  }
+
+  #wake(): void {
+    for (const waiter of [...this.#waiters]) waiter();
+  }
+
+  #reap(): void {
+    for (const session of this.#entries.keys()) if (session.closed) this.#entries.delete(session);
+  }
+
+  #parse(serialized: string): ParsedOrigin | undefined {
+    let parsed = this.#originCache.get(serialized);
+    if (parsed === undefined) {
+      if (this.#originCache.size >= ORIGIN_CACHE_LIMIT) this.#originCache.clear();
+      parsed = parseOrigin(serialized) ?? null;
+      this.#originCache.set(serialized, parsed);
+    }
+    return parsed ?? undefined;
+  }
+
+  #recordError(error: BrokerError): void {
+    this.#counters.errors[error.code] = (this.#counters.errors[error.code] ?? 0) + 1;
+    this.#recentErrors.push({
+      at: new Date(this.#now()).toISOString(),
+      code: error.code,
+      status: error.status,
+      message: error.message,
+      ...(error.sessionId === undefined ? {} : { sessionId: error.sessionId }),
+    });
+    if (this.#recentErrors.length > RECENT_ERRORS_LIMIT) this.#recentErrors.shift();
+  }
+}
