@@ -1,0 +1,57 @@
+/**
+ * What the agent reports while it runs: one event per thing that happened, as data (for
+ * `--log json` and programs) and as one plain sentence (for people reading stderr).
+ */
+
+export type AgentEvent =
+  /** A connection slot starts dialing the intermediary. */
+  | { type: 'connecting'; connection: number; intermediary: string }
+  /** TLS and ALPN succeeded; SETTINGS and ORIGIN are on their way. */
+  | { type: 'connected'; connection: number; intermediary: string; origins: string[]; tlsVersion: string | null }
+  /** The intermediary ended the session with an error (GOAWAY) or spoke the wrong protocol: a setup problem, retried slowly. */
+  | { type: 'refused'; connection: number; reason: string; errorCode?: string }
+  /** TCP or TLS failed before a session existed. */
+  | { type: 'connect-failed'; connection: number; reason: string }
+  /** A live session ended. */
+  | { type: 'disconnected'; connection: number; reason: string }
+  /** A PING went unanswered: the connection is taken for dead. */
+  | { type: 'ping-timeout'; connection: number; timeoutMs: number }
+  | { type: 'reconnecting'; connection: number; delayMs: number }
+  /** `stop({ graceful: true })` began: GOAWAY was sent on every connection. */
+  | { type: 'draining'; inFlight: number; connections: number }
+  | { type: 'stopped' }
+  /** The handler or upstream failed on a request (it was answered with 500 or reset). */
+  | { type: 'request-error'; connection: number; message: string };
+
+/** `1.5s`, `30s`, `5 min`: durations as people say them. */
+export function formatDelay(ms: number): string {
+  if (ms >= 60_000 && ms % 60_000 === 0) return `${ms / 60_000} min`;
+  if (ms >= 10_000) return `${Math.round(ms / 1000)}s`;
+  return `${(ms / 1000).toFixed(1)}s`;
+}
+
+/** The event as one plain sentence, without a trailing newline. */
+export function describeAgentEvent(event: AgentEvent): string {
+  switch (event.type) {
+    case 'connecting':
+      return `connection ${event.connection}: connecting to ${event.intermediary}`;
+    case 'connected':
+      return `connection ${event.connection}: connected to ${event.intermediary}${event.tlsVersion ? ` (${event.tlsVersion}, h2-reverse)` : ''}; serving ${event.origins.join(', ')}`;
+    case 'refused':
+      return `connection ${event.connection}: the intermediary refused this agent: ${event.reason}${event.errorCode ? ` (GOAWAY ${event.errorCode})` : ''}`;
+    case 'connect-failed':
+      return `connection ${event.connection}: could not connect: ${event.reason}`;
+    case 'disconnected':
+      return `connection ${event.connection}: disconnected: ${event.reason}`;
+    case 'ping-timeout':
+      return `connection ${event.connection}: no answer to PING within ${formatDelay(event.timeoutMs)}; closing it as dead`;
+    case 'reconnecting':
+      return `connection ${event.connection}: reconnecting in ${formatDelay(event.delayMs)}`;
+    case 'draining':
+      return `draining ${event.inFlight} in-flight request${event.inFlight === 1 ? '' : 's'} on ${event.connections} connection${event.connections === 1 ? '' : 's'}`;
+    case 'stopped':
+      return 'stopped';
+    case 'request-error':
+      return `connection ${event.connection}: a request failed: ${event.message}`;
+  }
+}
