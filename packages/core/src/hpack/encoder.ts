@@ -8,7 +8,7 @@ import { Http2UsageError } from '../errors.js';
 import type { HeaderField } from '../frame/types.js';
 import { DEFAULT_HEADER_TABLE_SIZE } from './decoder.js';
 import { DynamicTable, ENTRY_OVERHEAD } from './dynamic-table.js';
-import { huffmanEncode, huffmanEncodedLength } from './huffman.js';
+import { huffmanEncode } from './huffman.js';
 import { encodeInteger } from './integer.js';
 import { STATIC_TABLE } from './static-table.js';
 
@@ -58,6 +58,9 @@ interface DynamicName {
 const HUFFMAN_AUTO = 0;
 const HUFFMAN_ALWAYS = 1;
 const HUFFMAN_NEVER = 2;
+
+/** Holds a multi-octet string length while the Huffman output is moved to make room for it. */
+const LENGTH_SCRATCH = new Uint8Array(8);
 
 /** Room for the integers and opcode of one field (two 6-octet integers, slack). */
 const FIELD_OVERHEAD = 16;
@@ -197,10 +200,19 @@ export class HpackEncoder {
   private writeString(pos: number, s: string): number {
     const buf = this.buf;
     if (this.huffman !== HUFFMAN_NEVER) {
-      const huffmanLength = huffmanEncodedLength(s);
-      if (this.huffman === HUFFMAN_ALWAYS || huffmanLength < s.length) {
-        pos = encodeInteger(buf, pos, huffmanLength, 7, 0x80);
-        return huffmanEncode(s, buf, pos);
+      // One pass: Huffman-code straight after a one-octet length, then fix up if that guess was wrong.
+      const start = pos + 1;
+      const end = huffmanEncode(s, buf, start);
+      const length = end - start;
+      if (this.huffman === HUFFMAN_ALWAYS || length < s.length) {
+        if (length < 0x7f) {
+          buf[pos] = 0x80 | length;
+          return end;
+        }
+        const lengthEnd = encodeInteger(LENGTH_SCRATCH, 0, length, 7, 0x80);
+        buf.copyWithin(pos + lengthEnd, start, end);
+        buf.set(LENGTH_SCRATCH.subarray(0, lengthEnd), pos);
+        return pos + lengthEnd + length;
       }
     }
     pos = encodeInteger(buf, pos, s.length, 7, 0x00);

@@ -112,8 +112,9 @@ export function huffmanEncodedLength(s: string): number {
 }
 
 /**
- * Writes the Huffman coding of `s` (Latin-1, already checked by huffmanEncodedLength) into `out`
- * at `pos`, padded with the EOS prefix; returns the position after it.
+ * Writes the Huffman coding of `s` into `out` at `pos`, padded with the EOS prefix; returns the
+ * position after it. `out` needs room for 4 octets per char. Throws Http2UsageError if `s` has a
+ * char above U+00FF.
  */
 export function huffmanEncode(s: string, out: Uint8Array, pos: number): number {
   const codes = HUFFMAN_CODES;
@@ -121,7 +122,8 @@ export function huffmanEncode(s: string, out: Uint8Array, pos: number): number {
   let acc = 0; // holds `n` < 8 pending bits between symbols
   let n = 0;
   for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i) & 0xff;
+    const c = s.charCodeAt(i);
+    if (c > 0xff) throw new Http2UsageError(`header field has a non-Latin-1 character at ${i}`);
     const code = codes[c];
     const len = lengths[c];
     if (n + len > 31) {
