@@ -80,6 +80,10 @@ export class HpackEncoder {
   private readonly cap: number;
   private readonly huffman: number;
   private readonly neverIndex: ReadonlySet<string>;
+  /** Per static name index: whether `neverIndex` lists that name (saves a lookup per field). */
+  private readonly neverIndexStatic = new Uint8Array(STATIC_TABLE.length + 1);
+  /** Whether `neverIndex` lists any name outside the static table. */
+  private readonly neverIndexOther: boolean;
   private readonly dynamicNames = new Map<string, DynamicName>();
   /** The table size the peer's decoder last heard from us (initially the protocol default). */
   private signaledSize = DEFAULT_HEADER_TABLE_SIZE;
@@ -92,6 +96,13 @@ export class HpackEncoder {
     this.huffman =
       options.huffman === 'always' ? HUFFMAN_ALWAYS : options.huffman === 'never' ? HUFFMAN_NEVER : HUFFMAN_AUTO;
     this.neverIndex = new Set(options.neverIndex ?? DEFAULT_NEVER_INDEX);
+    let other = false;
+    for (const name of this.neverIndex) {
+      const stat = STATIC_NAMES.get(name);
+      if (stat !== undefined) this.neverIndexStatic[stat.index] = 1;
+      else other = true;
+    }
+    this.neverIndexOther = other;
     // Until the peer's SETTINGS say otherwise its table holds 4096 octets; a smaller cap is
     // signaled in the first block.
     const size = Math.min(this.cap, DEFAULT_HEADER_TABLE_SIZE);
@@ -151,8 +162,8 @@ export class HpackEncoder {
         }
         nameIndex = stat.index;
       }
-      const never =
-        this.neverIndex.has(name) && (name !== 'cookie' || value.length < NEVER_INDEX_COOKIE_BELOW);
+      const listed = nameIndex !== 0 ? this.neverIndexStatic[nameIndex] === 1 : this.neverIndexOther && this.neverIndex.has(name);
+      const never = listed && (name !== 'cookie' || value.length < NEVER_INDEX_COOKIE_BELOW);
       const dyn = this.dynamicNames.get(name);
       if (dyn !== undefined) {
         if (!never) {
