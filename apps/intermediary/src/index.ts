@@ -1,1 +1,4 @@
-export {};
+export * from './intermediary.js';
+export * from './agent-session.js';
+export * from './browser-exchange.js';
+export * from './browser-listeners.js';

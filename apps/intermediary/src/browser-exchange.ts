@@ -1,0 +1,204 @@
+/**
+ * One browser request/response on a node:http or node:http2 listener, turned into a web
+ * `Request` and answered with a web `Response`, both streaming: the request body is read as the
+ * origin consumes it, each response chunk is written as it arrives (Server-Sent Events arrive
+ * event by event), and a response body that fails midway destroys the browser's stream so the
+ * failure is visible rather than a truncated success.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Http2ServerResponse, type Http2ServerRequest } from 'node:http2';
+import { Readable } from 'node:stream';
+
+/** What the answering function learns besides the Request. */
+export interface ExchangeInfo {
+  /** The browser's IP address (IPv4-mapped IPv6 shown as IPv4), empty when unknown. */
+  clientAddress: string;
+  scheme: 'http' | 'https';
+  httpVersion: '1.0' | '1.1' | '2';
+  /** Aborts when the browser goes away before the response is complete. */
+  signal: AbortSignal;
+}
+
+/** Answers one request; should not reject except when `info.signal` aborted. */
+export type Answer = (request: Request, info: ExchangeInfo) => Promise<Response>;
+
+type NodeRequest = IncomingMessage | Http2ServerRequest;
+type NodeResponse = ServerResponse | Http2ServerResponse;
+
+/**
+ * Connection-specific fields: RFC 9113 §8.2.2 forbids them in HTTP/2 (node:http2 throws on
+ * them) and node:http manages its own framing. The broker strips hop-by-hop fields already;
+ * this is the last line of defence at the socket.
+ */
+const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
+/** Statuses whose responses never have content (RFC 9110 §6.4.1). */
+const NULL_BODY_STATUSES = new Set([204, 205, 304]);
+/** Characters that cannot appear in an authority we forward (they would change the URL's meaning). */
+const BAD_AUTHORITY = /[\s/\\?#@]/;
+
+/** An error answered to the browser directly, before anything reached the broker. */
+function plainResponse(status: number, text: string): Response {
+  return new Response(`${text}\n`, { status, headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' } });
+}
+
+/** The browser's address without the IPv4-mapped prefix. */
+export function clientAddressOf(req: NodeRequest): string {
+  const address = req.socket?.remoteAddress ?? '';
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+}
+
+/**
+ * Builds the URL from the listener's scheme and `:authority` (HTTP/2) or `Host` (HTTP/1.1), or
+ * the absolute-form target (RFC 9112 §3.2.2: then Host is ignored). Returns a string saying
+ * what is wrong instead when the request cannot be addressed.
+ */
+export function requestUrl(req: NodeRequest, scheme: 'http' | 'https'): URL | string {
+  const target = req.url ?? '';
+  const headers = req.headers as Record<string, string | string[] | undefined>;
+  if (/^https?:\/\//i.test(target)) {
+    try {
+      const absolute = new URL(target);
+      return new URL(`${scheme}://${absolute.host}${absolute.pathname}${absolute.search}`);
+    } catch {
+      return `the request target ${JSON.stringify(target.slice(0, 100))} is not a valid URL`;
+    }
+  }
+  if (!target.startsWith('/')) return `the request target ${JSON.stringify(target.slice(0, 100))} is not supported here (origin-form "/path" expected)`;
+  const authority = first(headers[':authority']) ?? first(headers.host);
+  if (authority === undefined || authority === '') return 'the request has no Host header (or :authority), so it cannot be routed to an origin';
+  if (BAD_AUTHORITY.test(authority)) return `the Host ${JSON.stringify(authority.slice(0, 100))} is not a valid authority`;
+  try {
+    return new URL(`${scheme}://${authority}${target}`);
+  } catch {
+    return `the Host ${JSON.stringify(authority.slice(0, 100))} or the target is not valid`;
+  }
+}
+
+function first(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** True when the browser sends (or may send) a request body. */
+function hasBody(req: NodeRequest, http2: boolean): boolean {
+  if (http2) return !(req as Http2ServerRequest).stream.endAfterHeaders;
+  const h = req.headers;
+  return h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0');
+}
+
+/** Converts the node request to a web Request (streaming body, abort tied to the browser leaving). */
+export function toWebRequest(req: NodeRequest, url: URL, signal: AbortSignal): Request {
+  const http2 = req.httpVersionMajor === 2;
+  const headers = new Headers();
+  const raw = req.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i];
+    if (name.startsWith(':')) continue; // HTTP/2 pseudo-header fields are not header fields
+    try {
+      headers.append(name, raw[i + 1]);
+    } catch {
+      // A field the Fetch API cannot hold (node already rejected anything invalid on the wire).
+    }
+  }
+  const method = req.method ?? 'GET';
+  const bodyless = method === 'GET' || method === 'HEAD' || !hasBody(req, http2);
+  if (bodyless) req.resume(); // the Fetch API cannot carry a GET body; let node discard it
+  const body = bodyless ? null : (Readable.toWeb(req as Readable) as unknown as ReadableStream<Uint8Array>);
+  return new Request(url, { method, headers, body, signal, duplex: 'half', redirect: 'manual' } as RequestInit);
+}
+
+/** Waits until `res` can take more data, or is gone. */
+function drained(res: NodeResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
+
+/** Node-style header object from a Response's headers (Set-Cookie kept as separate lines). */
+function nodeHeaders(headers: Headers): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  headers.forEach((value, name) => {
+    if (name === 'set-cookie' || CONNECTION_SPECIFIC.has(name)) return;
+    out[name] = value;
+  });
+  const cookies = headers.getSetCookie();
+  if (cookies.length > 0) out['set-cookie'] = cookies;
+  return out;
+}
+
+/**
+ * Serves one exchange: builds the Request, asks `answer`, writes the Response back streaming.
+ * Never throws; failures end in an error status or a destroyed stream.
+ */
+export async function serveExchange(req: NodeRequest, res: NodeResponse, scheme: 'http' | 'https', answer: Answer): Promise<void> {
+  const controller = new AbortController();
+  res.once('close', () => {
+    if (!res.writableFinished) controller.abort(new Error('the browser went away before the response was complete'));
+  });
+  const httpVersion = req.httpVersionMajor === 2 ? '2' : req.httpVersion === '1.0' ? '1.0' : '1.1';
+  let response: Response;
+  const url = requestUrl(req, scheme);
+  if (typeof url === 'string') {
+    req.resume();
+    response = plainResponse(400, `Bad request: ${url}.`);
+  } else {
+    try {
+      const request = toWebRequest(req, url, controller.signal);
+      response = await answer(request, { clientAddress: clientAddressOf(req), scheme, httpVersion, signal: controller.signal });
+    } catch (error) {
+      if (controller.signal.aborted) return; // the browser left; nobody to answer
+      response = plainResponse(502, `Bad gateway: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  await writeResponse(req, res, response, controller.signal);
+}
+
+/** Writes status, headers and the streaming body; destroys the browser's stream if the body fails. */
+async function writeResponse(req: NodeRequest, res: NodeResponse, response: Response, signal: AbortSignal): Promise<void> {
+  const body = response.body;
+  if (res.destroyed || signal.aborted) {
+    await body?.cancel().catch(() => {});
+    return;
+  }
+  try {
+    (res as ServerResponse).writeHead(response.status, nodeHeaders(response.headers));
+  } catch (error) {
+    await body?.cancel().catch(() => {});
+    res.destroy(error instanceof Error ? error : new Error(String(error)));
+    return;
+  }
+  if (body === null || req.method === 'HEAD' || NULL_BODY_STATUSES.has(response.status)) {
+    await body?.cancel().catch(() => {});
+    res.end();
+    return;
+  }
+  // Headers go out now, not with the first chunk: a stream that starts late (SSE) shows its status
+  // at once. (node:http2's writeHead already sends HEADERS.)
+  if (!(res instanceof Http2ServerResponse)) res.flushHeaders();
+  const reader = body.getReader();
+  const onAbort = () => {
+    reader.cancel(signal.reason).catch(() => {});
+  };
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      if (res.destroyed) return;
+      if (!(res as ServerResponse).write(value)) await drained(res);
+    }
+    res.end();
+  } catch (error) {
+    if (signal.aborted || res.destroyed) return;
+    // The origin's body failed midway: a plain end() would look like a complete response. Destroying
+    // resets the HTTP/2 stream (RST_STREAM) or closes the HTTP/1.1 connection before the last chunk.
+    res.destroy(error instanceof Error ? error : new Error(String(error)));
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+}

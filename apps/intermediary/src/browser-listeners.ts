@@ -1,0 +1,153 @@
+/**
+ * The listeners browsers reach: cleartext (HTTP/1.1 and h2c with prior knowledge on one port,
+ * told apart by the first bytes) and TLS (HTTP/2 and HTTP/1.1 by ALPN). node:http and
+ * node:http2 are fine on this side; the reversed connection uses only our engine.
+ */
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import {
+  createSecureServer,
+  createServer as createHttp2Server,
+  type Http2SecureServer,
+  type Http2Server,
+  type Http2ServerRequest,
+  type Http2ServerResponse,
+  type ServerHttp2Session,
+} from 'node:http2';
+import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
+import { serveExchange, type Answer } from './browser-exchange.js';
+
+/** RFC 9113 §3.4: the client connection preface starts with these octets; enough to tell h2c from HTTP/1.x. */
+const H2_PREFACE_START = Buffer.from('PRI * HTTP/2.0');
+/** A browser that has not sent its first bytes within this time holds a socket for nothing. */
+export const FIRST_BYTES_TIMEOUT_MS = 30_000;
+/** Keep-alive idle time for HTTP/1.1 browser connections (node's default of 5 s is short for browsers behind a proxy). */
+const KEEP_ALIVE_TIMEOUT_MS = 65_000;
+/** Time to receive a request's header section; the whole request has no time limit (uploads may be long). */
+const HEADERS_TIMEOUT_MS = 60_000;
+
+/** Everything a listener tracks so `close()` can end it. */
+export interface BrowserListener {
+  readonly server: NetServer | Http2SecureServer;
+  /** Stops accepting; open HTTP/2 sessions get GOAWAY, idle HTTP/1.1 connections close. */
+  close(): Promise<void>;
+  /** Ends every remaining connection now. */
+  destroyAll(): void;
+}
+
+function track(sockets: Set<Socket>, socket: Socket): void {
+  sockets.add(socket);
+  socket.once('close', () => sockets.delete(socket));
+}
+
+function closeServer(server: NetServer): Promise<void> {
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+/**
+ * `--http`: one TCP port for HTTP/1.1 and h2c. The first bytes decide: the HTTP/2 preface goes
+ * to a node:http2 server, anything else to a node:http server.
+ */
+export function createCleartextListener(answer: Answer): BrowserListener {
+  const sockets = new Set<Socket>();
+  const sessions = new Set<ServerHttp2Session>();
+  const onRequest = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => {
+    void serveExchange(req, res, 'http', answer);
+  };
+  const http1: HttpServer = createHttpServer({ requestTimeout: 0, headersTimeout: HEADERS_TIMEOUT_MS, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS }, onRequest);
+  refuseUpgrades(http1);
+  const h2c: Http2Server = createHttp2Server({}, onRequest);
+  h2c.on('session', (session) => {
+    sessions.add(session);
+    session.once('close', () => sessions.delete(session));
+  });
+  const server = createNetServer((socket) => {
+    track(sockets, socket);
+    let buffered: Buffer = Buffer.alloc(0);
+    socket.setTimeout(FIRST_BYTES_TIMEOUT_MS, () => socket.destroy());
+    const onData = (chunk: Buffer) => {
+      buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
+      const n = Math.min(buffered.length, H2_PREFACE_START.length);
+      const isH2 = buffered.subarray(0, n).equals(H2_PREFACE_START.subarray(0, n));
+      if (isH2 && n < H2_PREFACE_START.length) return; // not enough bytes to decide yet
+      socket.off('data', onData);
+      socket.pause();
+      socket.setTimeout(0);
+      socket.unshift(buffered);
+      (isH2 ? h2c : http1).emit('connection', socket);
+    };
+    socket.on('data', onData);
+    socket.on('error', () => socket.destroy());
+  });
+  return {
+    server,
+    async close() {
+      const closing = closeServer(server);
+      for (const session of sessions) session.close();
+      http1.closeIdleConnections();
+      await closing;
+    },
+    destroyAll() {
+      for (const socket of sockets) socket.destroy();
+    },
+  };
+}
+
+/**
+ * `--https`: TLS with ALPN h2 and http/1.1. Each new HTTP/2 session gets an ORIGIN frame
+ * (RFC 8336) listing the origins currently served, so browsers that honour it coalesce
+ * connections; sessions already open get the origins added later (`announce`).
+ */
+export function createTlsListener(
+  answer: Answer,
+  tls: { cert: string; key: string },
+  servedOrigins: () => string[],
+): BrowserListener & { announce(origins: readonly string[]): void } {
+  const sockets = new Set<Socket>();
+  const sessions = new Set<ServerHttp2Session>();
+  const server = createSecureServer({ cert: tls.cert, key: tls.key, allowHTTP1: true }, (req, res) => {
+    void serveExchange(req, res, 'https', answer);
+  });
+  server.on('connection', (socket: Socket) => track(sockets, socket));
+  server.on('session', (session: ServerHttp2Session) => {
+    sessions.add(session);
+    session.once('close', () => sessions.delete(session));
+    sendOrigins(session, servedOrigins());
+  });
+  return {
+    server,
+    announce(origins) {
+      for (const session of sessions) sendOrigins(session, origins);
+    },
+    async close() {
+      const closing = closeServer(server);
+      for (const session of sessions) session.close();
+      await closing;
+    },
+    destroyAll() {
+      for (const socket of sockets) socket.destroy();
+    },
+  };
+}
+
+/**
+ * Sends an ORIGIN frame with the exact `https://` origins (node:http2 refuses wildcard strings,
+ * and RFC 8336 has no wildcards). Errors (a closing session, an origin node does not accept) are
+ * ignored: ORIGIN is an optimisation, never required.
+ */
+function sendOrigins(session: ServerHttp2Session, origins: readonly string[]): void {
+  const exact = origins.filter((o) => o.startsWith('https://') && !o.includes('*'));
+  if (exact.length === 0 || session.destroyed || session.closed) return;
+  try {
+    session.origin(...exact);
+  } catch {
+    // Not fatal: the browser simply does not coalesce.
+  }
+}
+
+/** WebSocket and other HTTP/1.1 upgrades are not forwarded yet (extended CONNECT is planned): say so. */
+function refuseUpgrades(server: HttpServer): void {
+  server.on('upgrade', (_req: IncomingMessage, socket: Socket) => {
+    const text = 'Upgrades (WebSocket) are not forwarded by rhttp yet.\n';
+    socket.end(`HTTP/1.1 501 Not Implemented\r\ncontent-type: text/plain; charset=utf-8\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
+  });
+}
