@@ -92,7 +92,7 @@ export interface BrokerStatus {
 interface SessionEntry {
   readonly session: BrokerSession;
   readonly registeredAt: number;
-  /** Requests handed to `session.fetch` and not settled yet: a floor for its open streams even if the session counts them late. */
+  /** Streams reserved by `#acquire` whose `session.fetch` has not settled: a floor for its open streams even if the session counts them late. */
   pending: number;
 }
 
@@ -272,11 +272,6 @@ export class Broker {
     let exclude: BrokerSession | undefined;
     try {
       for (let attempt = 0; ; attempt++) {
-        const entry = await this.#acquire(target, label, exclude, controller.signal);
-        timer ??= setTimeout(() => {
-          timedOut = true;
-          controller.abort(new ResponseTimeoutError(label, this.#responseTimeoutMs, { sessionId: entry.session.id }));
-        }, this.#responseTimeoutMs);
         const outgoing = new Request(request.url, {
           method: request.method,
           headers,
@@ -285,9 +280,13 @@ export class Broker {
           duplex: 'half',
           redirect: 'manual',
         } as RequestInit);
+        const entry = await this.#acquire(target, label, exclude, controller.signal);
+        timer ??= setTimeout(() => {
+          timedOut = true;
+          controller.abort(new ResponseTimeoutError(label, this.#responseTimeoutMs, { sessionId: entry.session.id }));
+        }, this.#responseTimeoutMs);
         const sessionId = entry.session.id;
         let response: Response;
-        entry.pending++;
         try {
           response = await untilAborted(entry.session.fetch(outgoing, { signal: controller.signal }), controller.signal);
         } catch (error) {
@@ -344,7 +343,7 @@ export class Broker {
     return new StreamResetError(label, { sessionId: session.id, cause: error, details });
   }
 
-  /** Waits until a session can take a stream for `target`; throws NoSession/Busy errors or the signal's reason. */
+  /** Waits until a session can take a stream for `target` and reserves it (`pending`, released by the caller); throws NoSession/Busy errors or the signal's reason. */
   async #acquire(target: ParsedOrigin, label: string, exclude: BrokerSession | undefined, signal: AbortSignal): Promise<SessionEntry> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     let timedOut = false;
@@ -354,7 +353,11 @@ export class Broker {
         const candidates = this.#candidates(target);
         if (candidates.length === 0) throw new NoSessionError(label);
         const chosen = this.#choose(candidates, exclude);
-        if (chosen) return chosen;
+        if (chosen) {
+          // Reserve the stream now: between here and `session.fetch` other dispatches may choose too.
+          chosen.pending++;
+          return chosen;
+        }
         if (timedOut) throw new SessionsBusyError(label);
         if (timer === undefined) {
           if (this.#waiters.size >= this.#maxQueued) throw new SessionsBusyError(label, { details: 'wait queue full' });
