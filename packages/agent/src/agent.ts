@@ -114,10 +114,10 @@ const DEFAULT_TLS_PORT = 443;
 export function parseIntermediary(text: string): IntermediaryAddress {
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(text)?.[1]?.toLowerCase();
   if (scheme === 'ws' || scheme === 'wss') {
-    throw new TypeError(`--intermediary ${text}: the WebSocket carrier (${scheme}://) is not supported yet; use tls://host:port`);
+    throw new TypeError(`--intermediary must be tls://host:port for now: the WebSocket carrier (${scheme}://, as in ${text}) is not supported yet`);
   }
   if (scheme === undefined) {
-    throw new TypeError(`--intermediary ${text}: bare names (SVCB discovery) are not supported yet; use tls://host:port`);
+    throw new TypeError(`--intermediary must be tls://host:port for now: bare names with SVCB discovery (${text}) are not supported yet`);
   }
   if (scheme !== 'tls') throw new TypeError(`--intermediary must be tls://host:port, got ${text}`);
   let url: URL;
@@ -327,6 +327,8 @@ export class Agent {
           // Carrier 1 of the design: TLS 1.3 only.
           minVersion: 'TLSv1.3',
         });
+        // HTTP/2 frames are already batched per flush; Nagle would only add delayed-ACK stalls.
+        socket.setNoDelay(true);
       } catch (error) {
         // Bad PEM in cert/key/ca fails here, synchronously.
         const reason = `the TLS setup failed: ${(error as Error).message}`;
@@ -408,10 +410,13 @@ export class Agent {
 
     const goaway = session.connection.goawayReceived;
     if (goaway && goaway.errorCode !== ErrorCode.NO_ERROR) {
-      const debug = new TextDecoder().decode(goaway.debugData).trim();
+      const codeName = errorCodeName(goaway.errorCode);
+      let debug = new TextDecoder().decode(goaway.debugData).trim();
+      // Our engine prefixes the code name to the debug text; the event carries the code separately.
+      if (debug.startsWith(`${codeName}: `)) debug = debug.slice(codeName.length + 2);
       const reason = debug || 'no reason given';
       slot.lastError = reason;
-      this.emit({ type: 'refused', connection: slot.index, reason, errorCode: errorCodeName(goaway.errorCode) });
+      this.emit({ type: 'refused', connection: slot.index, reason, errorCode: codeName });
       return { refused: true, healthy: false };
     }
     let reason: string;

@@ -12,7 +12,6 @@ import { parseArgs } from 'node:util';
 import { parseOrigin } from '@rhttp/core';
 import { Agent, DEFAULT_CONNECTIONS, DEFAULT_DRAIN_TIMEOUT_MS, MAX_CONNECTIONS, parseIntermediary } from './agent.js';
 import { describeAgentEvent, type AgentEvent } from './agent-events.js';
-import { writeDevCertificates } from './certs.js';
 import { loadHandlerModule } from './handler-module.js';
 
 /** Exit status for a bad command line (as in BSD sysexits' tradition of 2 for usage errors). */
@@ -279,6 +278,8 @@ async function runCerts(argv: string[]): Promise<number> {
   const names = values['intermediary-name'] as string[] | undefined;
   const files = ['ca.pem', 'ca.key', 'intermediary.pem', 'intermediary.key', 'origin.pem', 'origin.key'];
   const before = new Map(files.map((f) => [f, modifiedAt(join(dir, f))]));
+  // Loaded on demand: certificate generation pulls in @peculiar/x509, which running the agent does not need.
+  const { writeDevCertificates } = await import('./certs.js');
   const paths = await writeDevCertificates(dir, { origins, intermediaryNames: names, force: values.force === true });
   const out: string[] = [];
   for (const f of files) {

@@ -1,0 +1,111 @@
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { makeCertificates, startIntermediary, type TestIntermediary } from './intermediary-peer.js';
+
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+const cli = join(root, 'packages/agent/dist/cli.js');
+
+beforeAll(() => {
+  // The CLI is tested as users run it: the built file.
+  const build = spawnSync('npx', ['tsc', '-b', 'packages/agent'], { cwd: root, encoding: 'utf8' });
+  expect(build.status, build.stdout + build.stderr).toBe(0);
+}, 120_000);
+
+function run(args: string[], cwd = root) {
+  return spawnSync(process.execPath, [cli, ...args], { cwd, encoding: 'utf8' });
+}
+
+describe('rhttp-agent command line', () => {
+  it('--help describes the command-line contract', () => {
+    const r = run(['--help']);
+    expect(r.status).toBe(0);
+    for (const flag of ['--intermediary tls://HOST:PORT', '--origin URL', '--upstream URL', '--handler MODULE', '--cert FILE', '--key FILE', '--ca FILE', '--connections N', 'rhttp-agent certs']) {
+      expect(r.stdout).toContain(flag);
+    }
+  });
+
+  it('certs --help and --version', () => {
+    const h = run(['certs', '--help']);
+    expect(h.status).toBe(0);
+    expect(h.stdout).toContain('--dir DIR');
+    const v = run(['--version']);
+    expect(v.status).toBe(0);
+    const pkg = JSON.parse(readFileSync(join(root, 'packages/agent/package.json'), 'utf8')) as { version: string };
+    expect(v.stdout.trim()).toBe(`rhttp-agent ${pkg.version}`);
+  });
+
+  it.each([
+    [['--bogus'], 'unknown flag --bogus'],
+    [['--intermediary', 'tls://127.0.0.1:8443', '--upstream', 'http://127.0.0.1:3000'], '--origin is required'],
+    [['--intermediary', 'ws://127.0.0.1:8787', '--origin', 'https://a.example'], '--intermediary must be tls://host:port'],
+    [['--intermediary', 'wss://edge.example.net', '--origin', 'https://a.example'], 'not supported yet'],
+    [['--intermediary', 'proxy.example.net', '--origin', 'https://a.example'], 'bare names'],
+    [['--intermediary', 'tls://127.0.0.1:8443', '--origin', 'https://a.example/path'], '--origin: origin "https://a.example/path" has a path'],
+    [['--intermediary', 'tls://127.0.0.1:8443', '--origin', 'https://a.example', '--upstream', 'http://x', '--cert', '/nonexistent/origin.pem', '--key', 'k'], 'cannot read --cert /nonexistent/origin.pem: no such file'],
+    [['--intermediary', 'tls://127.0.0.1:8443', '--origin', 'https://a.example', '--cert', 'c', '--key', 'k'], '--upstream URL or --handler MODULE is required'],
+    [['--intermediary', 'tls://127.0.0.1:8443', '--origin', 'https://a.example', '--upstream', 'http://x', '--cert', 'c', '--key', 'k', '--connections', '0'], '--connections must be a whole number'],
+    [['--origin'], '--origin needs a value'],
+    [['discover', 'proxy.example.net'], 'not supported yet'],
+    [['frobnicate'], 'unknown command frobnicate'],
+  ])('exits 2 with a clear message for %j', (args, message) => {
+    const r = run(args);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(message);
+    expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace for a usage error
+  });
+
+  it('certs writes the dev CA, intermediary and origin certificates and prints the flags', () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'rhttp-agent-cli-')), 'state');
+    const r = run(['certs', '--dir', dir, '--origin', 'https://app.example.com']);
+    expect(r.status, r.stderr).toBe(0);
+    for (const f of ['ca.pem', 'ca.key', 'intermediary.pem', 'intermediary.key', 'origin.pem', 'origin.key']) {
+      expect(existsSync(join(dir, f))).toBe(true);
+      expect(r.stdout).toContain(`wrote ${join(dir, f)}`);
+    }
+    expect(r.stdout).toContain(`--cert ${join(dir, 'origin.pem')} --key ${join(dir, 'origin.key')} --ca ${join(dir, 'ca.pem')}`);
+    const again = run(['certs', '--dir', dir, '--origin', 'https://app.example.com']);
+    expect(again.status).toBe(0);
+    expect(again.stdout).toContain(`kept  ${join(dir, 'ca.pem')}`);
+  });
+});
+
+describe('rhttp-agent process', () => {
+  let child: ChildProcess | undefined;
+  let intermediary: TestIntermediary | undefined;
+  afterEach(async () => {
+    child?.kill('SIGKILL');
+    await intermediary?.close();
+  });
+
+  it('serves a --handler module, then drains and exits 0 on SIGTERM', async () => {
+    const certs = await makeCertificates(['app.example.com']);
+    intermediary = await startIntermediary(certs);
+    const dir = mkdtempSync(join(tmpdir(), 'rhttp-agent-proc-'));
+    writeFileSync(join(dir, 'origin.pem'), certs.origin.chainPem);
+    writeFileSync(join(dir, 'origin.key'), certs.origin.keyPem);
+    writeFileSync(join(dir, 'ca.pem'), certs.ca.certPem);
+    writeFileSync(join(dir, 'app.mjs'), `export default { fetch: (request) => new Response('served by the CLI: ' + new URL(request.url).pathname) };\n`);
+    child = spawn(
+      process.execPath,
+      [cli, '--intermediary', `tls://127.0.0.1:${intermediary.port}`, '--origin', 'https://app.example.com', '--handler', './app.mjs', '--cert', 'origin.pem', '--key', 'origin.key', '--ca', 'ca.pem', '--connections', '1'],
+      { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr!.on('data', (c) => (stderr += c));
+    const exited = new Promise<number | null>((r) => child!.on('exit', (code) => r(code)));
+    const peer = await intermediary.next();
+    expect(await peer.origins).toEqual(['https://app.example.com']);
+    const res = await peer.session.fetch('https://app.example.com/hello');
+    expect(await res.text()).toBe('served by the CLI: /hello');
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(stderr).toContain('connection 1: connecting to tls://127.0.0.1:');
+    expect(stderr).toContain('serving https://app.example.com');
+    expect(stderr).toContain('draining 0 in-flight requests');
+    expect(stderr).toContain('rhttp-agent: stopped');
+  });
+});
