@@ -10,7 +10,7 @@
  */
 import {
   BadRequestError, BrokerError, RequestRefusedError, ResponseTimeoutError, SessionLostError,
-  SessionsBusyError, NoSessionError, StreamResetError,
+  SessionsBusyError, NoSessionError, OriginResetError,
 } from './errors.js';
 import { forwardRequestHeaders, forwardResponseHeaders } from './forwarding-headers.js';
 import { originMatch, parseOrigin, requestOrigin, serializeOrigin, type ParsedOrigin } from './origin-match.js';
@@ -322,7 +322,7 @@ export class Broker {
   #toBrowser(response: Response, info: DispatchInfo, sessionId: string, label: string): Response {
     if (response.status < 200 || response.status > 599) {
       void response.body?.cancel().catch(() => {});
-      throw new StreamResetError(label, { sessionId, details: `origin sent unusable status ${response.status}` });
+      throw new OriginResetError(label, { sessionId, details: `origin sent unusable status ${response.status}` });
     }
     const headers = forwardResponseHeaders(response.headers, info.viaName);
     let body = response.body;
@@ -340,7 +340,7 @@ export class Broker {
     const details = typeof e.errorCode === 'number'
       ? `stream reset before response (HTTP/2 error 0x${e.errorCode.toString(16)})`
       : 'stream reset before response';
-    return new StreamResetError(label, { sessionId: session.id, cause: error, details });
+    return new OriginResetError(label, { sessionId: session.id, cause: error, details });
   }
 
   /** Waits until a session can take a stream for `target` and reserves it (`pending`, released by the caller); throws NoSession/Busy errors or the signal's reason. */

@@ -97,7 +97,7 @@ export class SessionLostError extends BrokerError {
 }
 
 /** The origin reset the stream before response headers → 502 `http_protocol_error`. */
-export class StreamResetError extends BrokerError {
+export class OriginResetError extends BrokerError {
   constructor(origin: string, options: BrokerErrorOptions = {}) {
     super('ERR_BROKER_STREAM_RESET', 502, ProxyErrorType.HTTP_PROTOCOL_ERROR,
       `The origin server for ${origin} abandoned the request before answering.`,

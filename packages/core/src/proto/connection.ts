@@ -128,6 +128,8 @@ export class Connection {
   private readonly sendWindow = new FlowWindow(DEFAULT_INITIAL_WINDOW_SIZE);
   private readonly recvWindow: ReceiveWindow;
   private readonly closedStreams = new Map<number, 'reset' | 'ended'>();
+  /** Highest id dropped from `closedStreams`: an unknown id at or below it may be a forgotten stream. */
+  private forgottenUpTo = 0;
   private prefaceRemaining: number;
   private settingsReceived = false;
   private out: Uint8Array[] = [];
@@ -521,6 +523,7 @@ export class Connection {
       this.lastPeerStreamId = frame.streamId;
       if (this.goawaySent) {
         // §6.8: streams above our GOAWAY's last-stream-id are ignored (the peer will retry them).
+        this.rememberClosed(frame.streamId, 'reset');
         return;
       }
       stream = new Stream(frame.streamId, this.remote.initialWindowSize, this.local.initialWindowSize);
@@ -571,6 +574,12 @@ export class Connection {
       // treat that as a connection error of type STREAM_CLOSED (for DATA, a stream error is enough).
       if (what === 'DATA') throw new StreamError(streamId, ErrorCode.STREAM_CLOSED, `${what} on closed stream ${streamId} (RFC 9113 §5.1)`);
       throw new ConnectionError(ErrorCode.STREAM_CLOSED, `${what} on closed stream ${streamId} (RFC 9113 §5.1)`);
+    }
+    if (how === undefined && peerStream && streamId > this.forgottenUpTo) {
+      // §5.1.1: the first use of a new stream identifier implicitly closes all streams in the
+      // "idle" state ... with a lower-valued stream identifier. An endpoint that receives an
+      // unexpected stream identifier MUST respond with a connection error of type PROTOCOL_ERROR.
+      throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `${what} on stream ${streamId}, below stream ${this.lastPeerStreamId} that the peer opened later (RFC 9113 §5.1.1)`);
     }
     // Reset by us (or forgotten): §5.1 says frames in flight MUST be ignored.
   }
@@ -790,6 +799,7 @@ export class Connection {
     if (this.closedStreams.size > CLOSED_STREAMS_REMEMBERED) {
       const oldest = this.closedStreams.keys().next().value as number;
       this.closedStreams.delete(oldest);
+      if (oldest > this.forgottenUpTo) this.forgottenUpTo = oldest;
     }
   }
 
