@@ -3,16 +3,16 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { buildAgent, cliPath, repoRoot } from './build-cli.js';
 import { makeCertificates, startIntermediary, type TestIntermediary } from './intermediary-peer.js';
 
-const root = fileURLToPath(new URL('../../../', import.meta.url));
-const cli = join(root, 'packages/agent/dist/cli.js');
+const root = repoRoot;
+const cli = cliPath;
 
 beforeAll(() => {
   // The CLI is tested as users run it: the built file.
-  const build = spawnSync('npx', ['tsc', '-b', 'packages/agent'], { cwd: root, encoding: 'utf8' });
-  expect(build.status, build.stdout + build.stderr).toBe(0);
+  const build = buildAgent();
+  expect(build.status, build.output).toBe(0);
 }, 120_000);
 
 function run(args: string[], cwd = root) {
