@@ -303,7 +303,13 @@ export class Connection {
 
   /** Reset a stream (RST_STREAM) and tell its listener. */
   resetStream(stream: Stream, errorCode: number, error?: Http2Error): void {
-    if (stream.state === 'closed' || stream.state === 'idle') return;
+    if (stream.state === 'idle') return;
+    if (stream.state === 'closed') {
+      // The frame that closed the stream is being delivered and the layer above found it
+      // malformed: §5.1 forbids RST_STREAM on a closed stream, but the listener must still fail.
+      if (this.streams.get(stream.id) === stream) this.closeStream(stream, 'reset', error ?? new StreamResetError(stream.id, errorCode, 'local', 'reset by this endpoint'));
+      return;
+    }
     stream.state = transition(stream.id, stream.state, 'send-reset');
     this.emit(encodeFrame({ kind: 'rst-stream', streamId: stream.id, errorCode }));
     this.scheduleFlush();
