@@ -6,3 +6,4 @@ export * from './hpack/index.js';
 export * from './proto/index.js';
 export * from './http/index.js';
 export * from './transport/index.js';
+export * from './signature/index.js';
