@@ -273,6 +273,9 @@ export class Connection {
     this.streams.set(stream.id, stream);
     this.activeLocal++;
     this.sendHeaders(stream, fields, endStream);
+    // The last stream id is used: drain now, so callers waiting for a slot move to a new
+    // connection (retryably) instead of waiting for one that never comes.
+    if (this.nextStreamId > this.limits.maxStreamId) this.goaway(ErrorCode.NO_ERROR, 'stream ids exhausted');
     return stream;
   }
 

@@ -365,7 +365,7 @@ export class ScriptedPeer {
   async expectAlive(): Promise<void> {
     const opaque = Uint8Array.of(0xa, 0xb, 0xc, 0xd, 1, 2, 3, 4);
     this.send({ kind: 'ping', ack: false, opaque });
-    const pong = await this.expectEventually('ping', (f) => f.ack);
+    const pong = await this.expectEventually('ping', (f) => f.ack && f.opaque[0] === opaque[0] && f.opaque[7] === opaque[7]);
     expect(Array.from(pong.opaque)).toEqual(Array.from(opaque));
     expect(this.connection.closed).toBe(false);
   }
