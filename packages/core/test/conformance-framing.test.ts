@@ -241,6 +241,23 @@ describe('RFC 9113 §6.2 HEADERS', () => {
   });
 });
 
+describe('RFC 9113 §5.3.1 stream dependencies', () => {
+  it('server: frames in flight on a self-dependent stream after our RST are ignored', async () => {
+    const peer = await ScriptedPeer.start({ role: 'server' });
+    peer.headers(1, [[':method', 'POST'], [':scheme', 'https'], [':authority', 'a'], [':path', '/']], false, {
+      priority: { exclusive: false, dependency: 1, weight: 16 },
+    });
+    await peer.expectRst(1, ErrorCode.PROTOCOL_ERROR);
+    peer.data(1, 'body already on its way');
+    peer.send({ kind: 'window-update', streamId: 1, increment: 1 });
+    await peer.expectAlive();
+    // The id counts as used: it cannot open a new stream.
+    peer.request(1);
+    await peer.settle();
+    expect(peer.streams.has(1)).toBe(false);
+  });
+});
+
 describe('RFC 9113 §6.3 PRIORITY', () => {
   for (const role of roles) {
     it(`${role}: PRIORITY is accepted and ignored, even for an idle stream`, async () => {

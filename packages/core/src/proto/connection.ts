@@ -512,6 +512,8 @@ export class Connection {
     }
     if (frame.priority && frame.priority.dependency === frame.streamId) {
       // §5.3.1: a stream cannot depend on itself → stream error of type PROTOCOL_ERROR.
+      // The HEADERS still used its id (§5.1.1): later frames on it are in flight after our RST, not on an idle stream.
+      if (isPeerInitiated(this.role, frame.streamId) && frame.streamId > this.lastPeerStreamId) this.lastPeerStreamId = frame.streamId;
       throw new StreamError(frame.streamId, ErrorCode.PROTOCOL_ERROR, 'stream depends on itself (RFC 9113 §5.3.1)');
     }
     let stream = this.streams.get(frame.streamId);
