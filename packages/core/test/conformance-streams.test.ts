@@ -127,6 +127,29 @@ describe('RFC 9113 §5.1 stream states: half-closed (remote) and closed', () => 
       await peer.expectRst(id, ErrorCode.STREAM_CLOSED);
     });
 
+    it(`${role}: DATA or HEADERS after the peer's own RST_STREAM is a stream error of type STREAM_CLOSED`, async () => {
+      const peer = await ScriptedPeer.start({ role });
+      const id = await peerSendingStream(peer);
+      peer.send({ kind: 'rst-stream', streamId: id, errorCode: ErrorCode.CANCEL });
+      peer.send({ kind: 'priority', streamId: id, priority: { exclusive: false, dependency: 0, weight: 16 } });
+      await peer.expectAlive();
+      peer.data(id, 'after reset');
+      await peer.expectRst(id, ErrorCode.STREAM_CLOSED);
+      // Our RST closes the matter: later frames on the stream are ignored, not answered again.
+      peer.headers(id, [['x-trailer', '1']], true);
+      peer.data(id, 'again');
+      await peer.expectSilence();
+    });
+
+    it(`${role}: HEADERS after the peer's own RST_STREAM is a stream error of type STREAM_CLOSED`, async () => {
+      const peer = await ScriptedPeer.start({ role });
+      const id = await peerSendingStream(peer);
+      peer.send({ kind: 'rst-stream', streamId: id, errorCode: ErrorCode.CANCEL });
+      peer.headers(id, [['x-trailer', '1']], true);
+      await peer.expectRst(id, ErrorCode.STREAM_CLOSED);
+      await peer.expectAlive();
+    });
+
     it(`${role}: frames in flight after our RST_STREAM are ignored, and their DATA is credited back`, async () => {
       const peer = await ScriptedPeer.start({ role, connectionWindow: 65_535 });
       const id = await peerSendingStream(peer);

@@ -127,7 +127,8 @@ export class Connection {
   private readonly decoder: HpackDecoder;
   private readonly sendWindow = new FlowWindow(DEFAULT_INITIAL_WINDOW_SIZE);
   private readonly recvWindow: ReceiveWindow;
-  private readonly closedStreams = new Map<number, 'reset' | 'ended'>();
+  /** How recently closed streams ended: reset by us, reset by the peer, or END_STREAM both ways. */
+  private readonly closedStreams = new Map<number, 'reset' | 'peer-reset' | 'ended'>();
   /** Highest id dropped from `closedStreams`: an unknown id at or below it may be a forgotten stream. */
   private forgottenUpTo = 0;
   private prefaceRemaining: number;
@@ -580,6 +581,11 @@ export class Connection {
       // MUST be treated as a connection error of type PROTOCOL_ERROR.
       throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `${what} on idle stream ${streamId} (RFC 9113 §5.1)`);
     }
+    if (how === 'peer-reset') {
+      // §5.1: an endpoint that receives any frame other than PRIORITY after receiving a
+      // RST_STREAM MUST treat that as a stream error of type STREAM_CLOSED.
+      throw new StreamError(streamId, ErrorCode.STREAM_CLOSED, `${what} after the peer reset stream ${streamId} (RFC 9113 §5.1)`);
+    }
     if (how === 'ended') {
       // §5.1: closed: an endpoint that receives frames after END_STREAM in both directions MUST
       // treat that as a connection error of type STREAM_CLOSED (for DATA, a stream error is enough).
@@ -607,7 +613,7 @@ export class Connection {
     // §8.7: REFUSED_STREAM means the request was not processed and can be retried.
     const retryable = errorCode === ErrorCode.REFUSED_STREAM;
     const message = retryable ? 'the peer refused the stream before processing it' : 'the peer reset the stream';
-    this.closeStream(stream, 'reset', new StreamResetError(streamId, errorCode, 'peer', message, retryable));
+    this.closeStream(stream, 'peer-reset', new StreamResetError(streamId, errorCode, 'peer', message, retryable));
   }
 
   /** Rapid Reset defence (CVE-2023-44487): a bounded number of peer resets per time window. */
@@ -787,7 +793,7 @@ export class Connection {
     if (stream.state === 'closed') this.closeStream(stream, 'ended');
   }
 
-  private closeStream(stream: Stream, how: 'reset' | 'ended', error?: Http2Error): void {
+  private closeStream(stream: Stream, how: 'reset' | 'peer-reset' | 'ended', error?: Http2Error): void {
     if (!this.streams.delete(stream.id)) return;
     if (isPeerInitiated(this.role, stream.id)) this.activePeer--;
     else this.activeLocal--;
@@ -805,7 +811,7 @@ export class Connection {
     this.maybeFinishDrain();
   }
 
-  private rememberClosed(id: number, how: 'reset' | 'ended'): void {
+  private rememberClosed(id: number, how: 'reset' | 'peer-reset' | 'ended'): void {
     this.closedStreams.set(id, how);
     if (this.closedStreams.size > CLOSED_STREAMS_REMEMBERED) {
       const oldest = this.closedStreams.keys().next().value as number;
