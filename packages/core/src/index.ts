@@ -7,3 +7,4 @@ export * from './proto/index.js';
 export * from './http/index.js';
 export * from './transport/index.js';
 export * from './signature/index.js';
+export * from './dns/index.js';
