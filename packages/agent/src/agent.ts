@@ -381,6 +381,14 @@ export class Agent {
   /** Run the HTTP/2 server session on an established socket until it closes. */
   private async serve(slot: Slot, socket: tls.TLSSocket, socketError: () => Error | undefined): Promise<Outcome> {
     let pingTimedOut = false;
+    // In TLS 1.3 the server checks our certificate after our side of the handshake is done; when it
+    // refuses it, Node's client sees only the connection end. Silence until then tells us that much.
+    let heardFromPeer = false;
+    const onFirstData = () => {
+      heardFromPeer = true;
+      socket.off('data', onFirstData);
+    };
+    socket.on('data', onFirstData);
     const session = connectSocket(socket, {
       role: 'server',
       // RFC 8336 / draft §2: the agent sends SETTINGS and then, immediately, ORIGIN with the origins it claims.
@@ -418,6 +426,14 @@ export class Agent {
       slot.lastError = reason;
       this.emit({ type: 'refused', connection: slot.index, reason, errorCode: codeName });
       return { refused: true, healthy: false };
+    }
+    if (!heardFromPeer && !socketError() && !pingTimedOut) {
+      const reason =
+        'the intermediary closed the connection right after the TLS handshake without a word: it probably does not accept our certificate ' +
+        '(check --cert/--key and that the intermediary trusts the CA that issued them)';
+      slot.lastError = reason;
+      this.emit({ type: 'connect-failed', connection: slot.index, reason });
+      return { refused: false, healthy: false };
     }
     let reason: string;
     if (pingTimedOut) reason = 'the intermediary stopped answering PINGs';

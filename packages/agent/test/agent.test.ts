@@ -221,8 +221,9 @@ describe('reconnecting', () => {
   it('reconnects after the intermediary closes the connection', async () => {
     const { intermediary, events } = await setup();
     const first = await connected(intermediary);
+    expect((await first.session.fetch(`${ORIGIN}/echo-request`)).status).toBe(200);
     first.socket.destroy();
-    await events.waitFor('disconnected');
+    expect((await events.waitFor('disconnected')).reason).toMatch(/closed|reset/);
     await events.waitFor('reconnecting');
     const second = await connected(intermediary);
     expect(second.session.peerOrigins).toEqual([ORIGIN, WILDCARD]);
@@ -272,6 +273,13 @@ describe('refusing bad peers', () => {
     const { events } = await setup({ ca: certs.otherCa.certPem });
     const failed = await events.waitFor('connect-failed');
     expect(failed.reason).toMatch(/we do not trust the intermediary's certificate .*--ca/);
+  });
+
+  it('explains an intermediary that rejects our certificate in the TLS handshake', async () => {
+    const { events } = await setup({}, { rejectClientsNotSignedBy: certs.otherCa.certPem });
+    const failed = await events.waitFor('connect-failed');
+    // TLS 1.3: the rejection comes after our handshake finished, as an alert or a bare close.
+    expect(failed.reason).toMatch(/(rejected our certificate during the TLS handshake|it probably does not accept our certificate).*check --cert\/--key/);
   });
 
   it('explains a connection refused at TCP level', async () => {

@@ -49,7 +49,7 @@ export interface TestIntermediary {
  * Listen on 127.0.0.1 for agents. `alpn: null` offers no ALPN at all; the default is h2-reverse.
  * Client certificates are requested but not checked by TLS, as in the design (we check them ourselves).
  */
-export async function startIntermediary(certs: TestCertificates, options: { alpn?: string[] | null } = {}): Promise<TestIntermediary> {
+export async function startIntermediary(certs: TestCertificates, options: { alpn?: string[] | null; rejectClientsNotSignedBy?: string } = {}): Promise<TestIntermediary> {
   const queue: PeerConnection[] = [];
   const waiting: Array<(c: PeerConnection) => void> = [];
   const sockets = new Set<tls.TLSSocket>();
@@ -60,7 +60,8 @@ export async function startIntermediary(certs: TestCertificates, options: { alpn
       key: certs.intermediary.keyPem,
       ...(options.alpn === null ? {} : { ALPNProtocols: options.alpn ?? ['h2-reverse'] }),
       requestCert: true,
-      rejectUnauthorized: false,
+      // Only for the test of a TLS-level rejection; the design checks client certificates after the handshake.
+      ...(options.rejectClientsNotSignedBy ? { rejectUnauthorized: true, ca: options.rejectClientsNotSignedBy } : { rejectUnauthorized: false }),
       minVersion: 'TLSv1.3',
     },
     (socket) => {
@@ -106,7 +107,7 @@ export async function startIntermediary(certs: TestCertificates, options: { alpn
 /** Records agent events and lets a test wait for one. */
 export class EventLog {
   readonly events: AgentEvent[] = [];
-  private waiters: Array<{ match: (e: AgentEvent) => boolean; resolve: (e: AgentEvent) => void; from: number }> = [];
+  private waiters: Array<{ match: (e: AgentEvent) => boolean; resolve: (e: AgentEvent) => void }> = [];
 
   readonly log = (event: AgentEvent): void => {
     this.events.push(event);
@@ -123,7 +124,7 @@ export class EventLog {
     const test = (e: AgentEvent) => e.type === type && match(e as Extract<AgentEvent, { type: T }>);
     const seen = this.events.find(test);
     if (seen) return Promise.resolve(seen as Extract<AgentEvent, { type: T }>);
-    return new Promise((resolve) => this.waiters.push({ match: test, resolve: resolve as (e: AgentEvent) => void, from: this.events.length }));
+    return new Promise((resolve) => this.waiters.push({ match: test, resolve: resolve as (e: AgentEvent) => void }));
   }
 
   count(type: AgentEvent['type']): number {
