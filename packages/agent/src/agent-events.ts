@@ -23,10 +23,11 @@ export type AgentEvent =
   /** The handler or upstream failed on a request (it was answered with 500 or reset). */
   | { type: 'request-error'; connection: number; message: string };
 
-/** `1.5s`, `30s`, `5 min`: durations as people say them. */
+/** `40ms`, `1.5s`, `30s`, `5 min`: durations as people say them. */
 export function formatDelay(ms: number): string {
   if (ms >= 60_000 && ms % 60_000 === 0) return `${ms / 60_000} min`;
   if (ms >= 10_000) return `${Math.round(ms / 1000)}s`;
+  if (ms < 1000) return `${Math.round(ms)}ms`;
   return `${(ms / 1000).toFixed(1)}s`;
 }
 

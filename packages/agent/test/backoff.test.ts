@@ -23,7 +23,8 @@ describe('reconnect backoff (exponential, full jitter)', () => {
   });
 
   it('formats delays for people', () => {
-    expect(formatDelay(400)).toBe('0.4s');
+    expect(formatDelay(40)).toBe('40ms');
+    expect(formatDelay(1500)).toBe('1.5s');
     expect(formatDelay(12_400)).toBe('12s');
     expect(formatDelay(300_000)).toBe('5 min');
   });
