@@ -438,7 +438,8 @@ export class Connection {
         // The reader assembles CONTINUATION into its HEADERS; a stray one is its error to raise.
         throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'unexpected CONTINUATION (RFC 9113 §6.10)');
       case 'origin':
-        // RFC 8336 §2.1: ORIGIN on a stream other than 0 is ignored; a server ignores it (§2.2).
+        // RFC 8336 §2.1: the ORIGIN frame MUST be sent on stream 0; an ORIGIN frame on any other
+        // stream is invalid and MUST be ignored. Only clients process it (§2.2).
         if (frame.streamId !== 0 || !processesOrigin(this.role)) return;
         {
           const added: string[] = [];
@@ -520,7 +521,9 @@ export class Connection {
     let stream = this.streams.get(frame.streamId);
     if (!stream) {
       if (!isPeerInitiated(this.role, frame.streamId)) {
-        // A stream we would have opened but did not: idle, or long closed.
+        // A stream we would have opened but did not: idle, or long closed. §5.1.1: an endpoint
+        // that receives an unexpected stream identifier MUST respond with a connection error of
+        // type PROTOCOL_ERROR.
         if (frame.streamId >= this.nextStreamId) {
           throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `HEADERS on idle stream ${frame.streamId} that this endpoint never opened (RFC 9113 §5.1)`);
         }
@@ -605,6 +608,8 @@ export class Connection {
     const stream = this.streams.get(streamId);
     if (!stream) {
       const idle = isPeerInitiated(this.role, streamId) ? streamId > this.lastPeerStreamId : streamId >= this.nextStreamId;
+      // §6.4: if a RST_STREAM frame identifying an idle stream is received, the recipient MUST
+      // treat this as a connection error of type PROTOCOL_ERROR.
       if (idle) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `RST_STREAM on idle stream ${streamId} (RFC 9113 §6.4)`);
       return;
     }
@@ -717,6 +722,8 @@ export class Connection {
       const stream = this.streams.get(frame.streamId);
       if (!stream) {
         const idle = isPeerInitiated(this.role, frame.streamId) ? frame.streamId > this.lastPeerStreamId : frame.streamId >= this.nextStreamId;
+        // §5.1: idle: receiving any frame other than HEADERS or PRIORITY on a stream in this state
+        // MUST be treated as a connection error of type PROTOCOL_ERROR.
         if (idle) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `WINDOW_UPDATE on idle stream ${frame.streamId} (RFC 9113 §5.1)`);
         return; // §6.9: WINDOW_UPDATE can arrive for a closed stream; ignore it.
       }
