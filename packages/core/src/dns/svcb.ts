@@ -180,6 +180,8 @@ function setParam(params: SvcParams, key: number, value: Uint8Array): void {
       for (let i = 0; i < value.length; i += 4) params.ipv4hint.push(ipv4FromBytes(value.subarray(i, i + 4)));
       return;
     case SvcParamKey.ECH:
+      // The value is an ECHConfigList, which starts with its own 2-octet length: never empty.
+      if (value.length === 0) throw new SvcbFormatError('ech has an empty value');
       params.ech = value.slice();
       return;
     case SvcParamKey.IPV6HINT:
