@@ -73,7 +73,15 @@ export function createCleartextListener(answer: Answer): BrowserListener {
       socket.pause();
       socket.setTimeout(0);
       socket.unshift(buffered);
-      (isH2 ? h2c : http1).emit('connection', socket);
+      if (isH2) {
+        // node:http2 feeds the bytes already buffered in the socket to its session itself.
+        h2c.emit('connection', socket);
+      } else {
+        http1.emit('connection', socket);
+        // node:http reads the socket's handle directly once it owns it; resuming lets the bytes
+        // we unshifted flow to its parser first (without this, HTTP/1.1 requests hang).
+        socket.resume();
+      }
     };
     socket.on('data', onData);
     socket.on('error', () => socket.destroy());

@@ -1,0 +1,112 @@
+/**
+ * Test pieces: a dev PKI, a minimal agent (TLS `h2-reverse` + our engine in the SERVER role), and
+ * browser clients over HTTP/1.1 (node:http) and h2c/h2 (node:http2).
+ */
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { connect as http2Connect, type ClientHttp2Session } from 'node:http2';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { connectSocket, type Handler, type Http2Session } from '@rhttp/core';
+import { createDevCa, issueCertificate, type IssuedCertificate } from '../../../packages/agent/src/certs.js';
+
+export interface Pki {
+  ca: IssuedCertificate;
+  intermediary: IssuedCertificate;
+  /** Origin certificate for app.example.com (and *.app.example.com), chained to `ca`. */
+  origin: IssuedCertificate;
+}
+
+export async function makePki(): Promise<Pki> {
+  const ca = await createDevCa({ commonName: 'Intermediary Test CA', days: 30 });
+  const intermediary = await issueCertificate(ca, { dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
+  const origin = await issueCertificate(ca, { dnsNames: ['app.example.com', '*.app.example.com'], extendedKeyUsage: ['serverAuth'] });
+  return { ca, intermediary, origin };
+}
+
+export interface TestAgent {
+  socket: TLSSocket;
+  session: Http2Session;
+  /** The GOAWAY the intermediary sent, if any, with its debug data decoded. */
+  goaway: Promise<{ errorCode: number; debug: string }>;
+  /** Resolves when the reversed session is finished. */
+  closed: Promise<unknown>;
+}
+
+/** A minimal agent: TLS with ALPN h2-reverse and a client certificate, our engine as HTTP/2 server. */
+export function connectAgent(opts: {
+  port: number;
+  caPem: string;
+  cert?: Pick<IssuedCertificate, 'chainPem' | 'keyPem'>;
+  origins: string[];
+  handler: Handler;
+  alpn?: string[];
+}): Promise<TestAgent> {
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect({
+      host: '127.0.0.1',
+      port: opts.port,
+      servername: 'localhost',
+      ca: opts.caPem,
+      ALPNProtocols: opts.alpn ?? ['h2-reverse'],
+      ...(opts.cert ? { cert: opts.cert.chainPem, key: opts.cert.keyPem } : {}),
+    });
+    socket.once('error', reject);
+    socket.once('secureConnect', () => {
+      let goawayResolve!: (g: { errorCode: number; debug: string }) => void;
+      const goaway = new Promise<{ errorCode: number; debug: string }>((r) => (goawayResolve = r));
+      const session = connectSocket(socket, {
+        role: 'server',
+        origins: opts.origins,
+        handler: opts.handler,
+        onGoaway: (frame) => goawayResolve({ errorCode: frame.errorCode, debug: new TextDecoder().decode(frame.debugData) }),
+      });
+      socket.on('error', () => {});
+      resolve({ socket, session, goaway, closed: session.closed });
+    });
+  });
+}
+
+/** Polls (no fixed sleeps) until `check` is true. */
+export async function until(check: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 1000; i++) {
+    if (check()) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+export interface Http1Result {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+/** One HTTP/1.1 request with an explicit Host (which fetch() would not let us set). */
+export function http1(port: number, host: string, path: string, init: { method?: string; body?: string; headers?: Record<string, string> } = {}): Promise<Http1Result> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, path, method: init.method ?? 'GET', headers: { host, ...init.headers }, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(init.body);
+  });
+}
+
+/** An HTTP/2 request on an open client session; resolves with status, headers and body. */
+export function http2Get(client: ClientHttp2Session, authority: string, path: string): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
+  return new Promise((resolve, reject) => {
+    const stream = client.request({ ':method': 'GET', ':path': path, ':authority': authority });
+    let headers: Record<string, unknown> = {};
+    let body = '';
+    stream.setEncoding('utf8');
+    stream.on('response', (h) => (headers = h));
+    stream.on('data', (c: string) => (body += c));
+    stream.on('end', () => resolve({ status: Number(headers[':status']), headers, body }));
+    stream.on('error', reject);
+  });
+}
+
+export { http2Connect };
