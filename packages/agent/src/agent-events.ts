@@ -17,6 +17,8 @@ export type AgentEvent =
   /** A PING went unanswered: the connection is taken for dead. */
   | { type: 'ping-timeout'; connection: number; timeoutMs: number }
   | { type: 'reconnecting'; connection: number; delayMs: number }
+  /** The connection reached its maximum age: GOAWAY sent, it drains and is replaced. */
+  | { type: 'rotating'; connection: number; ageMs: number }
   /** `stop({ graceful: true })` began: GOAWAY was sent on every connection. */
   | { type: 'draining'; inFlight: number; connections: number }
   | { type: 'stopped' }
@@ -48,6 +50,8 @@ export function describeAgentEvent(event: AgentEvent): string {
       return `connection ${event.connection}: no answer to PING within ${formatDelay(event.timeoutMs)}; closing it as dead`;
     case 'reconnecting':
       return `connection ${event.connection}: reconnecting in ${formatDelay(event.delayMs)}`;
+    case 'rotating':
+      return `connection ${event.connection}: replacing it after ${formatDelay(event.ageMs)} (maximum age); in-flight requests finish first`;
     case 'draining':
       return `draining ${event.inFlight} in-flight request${event.inFlight === 1 ? '' : 's'} on ${event.connections} connection${event.connections === 1 ? '' : 's'}`;
     case 'stopped':

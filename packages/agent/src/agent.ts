@@ -38,6 +38,8 @@ export const DEFAULT_PING_TIMEOUT_MS = 10_000;
 export const DEFAULT_CONNECT_TIMEOUT_MS = 15_000;
 /** How long `stop({ graceful: true })` waits for in-flight requests (SSE may never end), then closes; under Kubernetes' 30 s grace period. */
 export const DEFAULT_DRAIN_TIMEOUT_MS = 25_000;
+/** Rotation times are spread over the last tenth of the maximum age, so the connections of one agent do not all rotate at once. */
+const ROTATION_JITTER = 0.1;
 /** After our own GOAWAY has drained, how long we wait for the peer to close TLS before destroying the socket. */
 const SOCKET_LINGER_MS = 1_000;
 
@@ -70,6 +72,11 @@ export interface AgentOptions {
   backoff?: Partial<BackoffPolicy>;
   /** Random source for backoff jitter, in [0, 1). */
   random?: () => number;
+  /**
+   * Replace each connection after about this long (GOAWAY, drain, reconnect): the draft asks
+   * origins to change addresses regularly, and it spreads agents over intermediary instances.
+   */
+  maxConnectionAgeMs?: number;
   /** Time allowed for an upstream's response headers (see HttpUpstream). */
   upstreamHeadersTimeoutMs?: number;
 }
@@ -152,6 +159,8 @@ interface Outcome {
   refused: boolean;
   /** The session lived long enough to count as healthy: the backoff starts over. */
   healthy: boolean;
+  /** We closed it on purpose (rotation): reconnect at once. */
+  rotated?: boolean;
 }
 
 /**
@@ -167,6 +176,8 @@ export class Agent {
   private readonly upstream: HttpUpstream | undefined;
   private readonly slots: Slot[] = [];
   private readonly loops: Promise<void>[] = [];
+  /** Sessions replaced by rotation that are still draining. */
+  private readonly retired = new Set<Http2Session>();
   private state: AgentStatus['state'] = 'new';
   private stopping: Promise<void> | undefined;
 
@@ -206,6 +217,7 @@ export class Agent {
   get inFlight(): number {
     let n = 0;
     for (const s of this.slots) if (s.session && !s.session.isClosed) n += s.session.openStreams;
+    for (const session of this.retired) n += session.openStreams;
     return n;
   }
 
@@ -262,14 +274,15 @@ export class Agent {
     const wasStarted = this.state !== 'new';
     this.state = 'stopping';
     for (const slot of this.slots) slot.wake?.();
-    const live = this.slots.filter((s) => s.session && !s.session.isClosed);
+    const live = [...this.slots.filter((s) => s.session && !s.session.isClosed).map((s) => s.session!), ...this.retired];
     if (graceful && wasStarted) this.emit({ type: 'draining', inFlight: this.inFlight, connections: live.length });
     if (graceful && live.length > 0) {
-      for (const slot of live) slot.session!.goaway(ErrorCode.NO_ERROR, 'the agent is shutting down');
+      for (const session of live) session.goaway(ErrorCode.NO_ERROR, 'the agent is shutting down');
       let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([Promise.all(live.map((s) => s.session!.closed)), new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]);
+      await Promise.race([Promise.all(live.map((s) => s.closed)), new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]);
       clearTimeout(timer);
     }
+    for (const session of live) session.close();
     for (const slot of this.slots) {
       slot.session?.close();
       if (slot.state === 'connecting') slot.socket?.destroy();
@@ -285,6 +298,7 @@ export class Agent {
       const outcome = await this.connectOnce(slot);
       if (!this.running) break;
       if (outcome.healthy) slot.failures = 0;
+      if (outcome.rotated) continue;
       const delay = outcome.refused ? this.backoff.refusedMs : backoffDelay(slot.failures, this.backoff, this.options.random);
       slot.failures++;
       slot.state = 'waiting';
@@ -406,13 +420,32 @@ export class Agent {
       pingTimedOut = true;
       socket.destroy();
     });
-    const error = await session.closed;
-    stopKeepalive();
-    // Our side is done; give the peer a moment to close TLS cleanly, then make sure the socket is gone.
-    if (!socket.destroyed) {
-      const linger = setTimeout(() => socket.destroy(), SOCKET_LINGER_MS);
-      socket.once('close', () => clearTimeout(linger));
+    const closed = session.closed.then((error) => {
+      stopKeepalive();
+      this.retired.delete(session);
+      // Our side is done; give the peer a moment to close TLS cleanly, then make sure the socket is gone.
+      if (!socket.destroyed) {
+        const linger = setTimeout(() => socket.destroy(), SOCKET_LINGER_MS);
+        socket.once('close', () => clearTimeout(linger));
+      }
+      return { rotated: false as const, error };
+    });
+    let rotation: ReturnType<typeof setTimeout> | undefined;
+    const maxAge = this.options.maxConnectionAgeMs;
+    const rotated = new Promise<{ rotated: true }>((resolve) => {
+      if (maxAge === undefined || maxAge <= 0) return;
+      rotation = setTimeout(() => resolve({ rotated: true }), maxAge * (1 - ROTATION_JITTER * (this.options.random ?? Math.random)()));
+    });
+    const ended = await Promise.race([closed, rotated]);
+    clearTimeout(rotation);
+    if (ended.rotated) {
+      // The old session drains on its own (in-flight requests finish); this slot dials its replacement now.
+      this.emit({ type: 'rotating', connection: slot.index, ageMs: Date.now() - connectedAt });
+      this.retired.add(session);
+      session.goaway(ErrorCode.NO_ERROR, 'connection rotation (maximum age)');
+      return { refused: false, healthy: true, rotated: true };
     }
+    const error = ended.error;
     const healthy = Date.now() - connectedAt >= this.backoff.healthyAfterMs;
     if (!this.running) return { refused: false, healthy };
 

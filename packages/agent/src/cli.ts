@@ -54,6 +54,7 @@ Options:
   --servername NAME               the name to expect in the intermediary's certificate (default: its host)
   --connections N                 connections to hold for failover (default ${DEFAULT_CONNECTIONS}, at most ${MAX_CONNECTIONS})
   --drain-timeout SECONDS         on SIGTERM/SIGINT, how long to let in-flight requests finish (default ${DEFAULT_DRAIN_TIMEOUT_MS / 1000})
+  --max-connection-age SECONDS    replace each connection after about this long (default: never)
   --log text|json                 event lines on stderr as sentences (default) or JSON
   -h, --help                      show this help
   -v, --version                   print the version
@@ -150,6 +151,7 @@ async function runAgent(argv: string[]): Promise<number> {
         servername: { type: 'string' },
         connections: { type: 'string' },
         'drain-timeout': { type: 'string' },
+        'max-connection-age': { type: 'string' },
         log: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
@@ -198,6 +200,12 @@ async function runAgent(argv: string[]): Promise<number> {
     if (!Number.isFinite(seconds) || seconds < 0) throw new UsageError(`--drain-timeout must be a number of seconds, got ${values['drain-timeout']}`);
     drainTimeoutMs = seconds * 1000;
   }
+  let maxConnectionAgeMs: number | undefined;
+  if (values['max-connection-age'] !== undefined) {
+    const seconds = Number(values['max-connection-age']);
+    if (!Number.isFinite(seconds) || seconds <= 0) throw new UsageError(`--max-connection-age must be a positive number of seconds, got ${values['max-connection-age']}`);
+    maxConnectionAgeMs = seconds * 1000;
+  }
   const logFormat = (values.log ?? 'text') as string;
   if (logFormat !== 'text' && logFormat !== 'json') throw new UsageError(`--log must be text or json, got ${logFormat}`);
   const cert = readPem('--cert', values.cert as string);
@@ -226,6 +234,7 @@ async function runAgent(argv: string[]): Promise<number> {
       ca,
       connections,
       servername: values.servername as string | undefined,
+      maxConnectionAgeMs,
       log,
     });
   } catch (error) {

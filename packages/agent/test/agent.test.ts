@@ -255,6 +255,34 @@ describe('reconnecting', () => {
   });
 });
 
+describe('connection rotation (draft: origins change addresses regularly)', () => {
+  it('replaces a connection after its maximum age, letting its in-flight request finish', async () => {
+    const entered = deferred();
+    const release = deferred();
+    const { intermediary, events } = await setup({
+      maxConnectionAgeMs: 100,
+      handler: async (request: Request) => {
+        if (new URL(request.url).pathname === '/slow') {
+          entered.resolve();
+          await release.promise;
+        }
+        return new Response('done');
+      },
+    });
+    const first = await connected(intermediary);
+    const pending = first.session.fetch(`${ORIGIN}/slow`);
+    await entered.promise;
+    expect((await first.goaway).errorCode).toBe(ErrorCode.NO_ERROR);
+    expect((await events.waitFor('rotating')).connection).toBe(1);
+    // The replacement comes up while the old connection still drains.
+    const second = await connected(intermediary);
+    release.resolve();
+    expect(await (await pending).text()).toBe('done');
+    expect(await (await second.session.fetch(`${ORIGIN}/fast`)).text()).toBe('done');
+    expect(events.count('reconnecting')).toBe(0);
+  });
+});
+
 describe('refusing bad peers', () => {
   it('closes the connection when the intermediary selects no ALPN (draft §2: ALPN must be h2-reverse)', async () => {
     const { events, intermediary } = await setup({}, { alpn: null });
