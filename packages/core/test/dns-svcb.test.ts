@@ -245,4 +245,21 @@ describe('SVCB codec properties (fast-check)', () => {
       { numRuns: 2000 },
     );
   });
+  it('one flipped octet in a valid record decodes to a record that re-encodes to those octets, or throws SvcbFormatError', () => {
+    fc.assert(
+      fc.property(recordArb, fc.nat(), fc.integer({ min: 0, max: 255 }), (r, index, value) => {
+        const bytes = encodeSvcbRdata(r).slice();
+        bytes[index % bytes.length] = value;
+        let decoded: SvcbRecord;
+        try {
+          decoded = decodeSvcbRdata(bytes);
+        } catch (e) {
+          expect(e).toBeInstanceOf(SvcbFormatError);
+          return;
+        }
+        expect(encodeSvcbRdata(decoded)).toEqual(bytes);
+      }),
+      { numRuns: 2000 },
+    );
+  });
 });
