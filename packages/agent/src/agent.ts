@@ -140,6 +140,26 @@ export function parseIntermediary(text: string): IntermediaryAddress {
   return { carrier: 'tls', host, port: url.port ? Number(url.port) : DEFAULT_TLS_PORT };
 }
 
+/** Fail at construction, not on every reconnect, when the PEM material cannot work. */
+function checkTlsMaterial(options: Pick<AgentOptions, 'cert' | 'key' | 'ca'>): void {
+  try {
+    tls.createSecureContext({ cert: options.cert, key: options.key });
+  } catch (error) {
+    const e = error as NodeJS.ErrnoException;
+    if (e.code === 'ERR_OSSL_X509_KEY_VALUES_MISMATCH' || /key values mismatch/i.test(e.message)) {
+      throw new TypeError('the private key (key) does not belong to the certificate (cert)', { cause: error });
+    }
+    throw new TypeError(`the certificate (cert) or private key (key) is not usable PEM: ${e.message}`, { cause: error });
+  }
+  if (options.ca !== undefined) {
+    try {
+      tls.createSecureContext({ ca: options.ca });
+    } catch (error) {
+      throw new TypeError(`the CA certificate(s) (ca) are not usable PEM: ${(error as Error).message}`, { cause: error });
+    }
+  }
+}
+
 interface Slot {
   index: number;
   state: ConnectionStatus['state'];
@@ -187,6 +207,7 @@ export class Agent {
     if (!options.origins || options.origins.length === 0) throw new TypeError('an agent needs at least one origin');
     this.origins = options.origins.map((o) => serializeOrigin(parseOrigin(o)));
     if (!options.cert || !options.key) throw new TypeError('an agent needs a certificate chain (cert) and its private key (key)');
+    checkTlsMaterial(options);
     const count = options.connections ?? DEFAULT_CONNECTIONS;
     if (!Number.isInteger(count) || count < 1 || count > MAX_CONNECTIONS) {
       throw new TypeError(`connections must be a whole number from 1 to ${MAX_CONNECTIONS}, got ${count}`);

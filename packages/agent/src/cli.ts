@@ -238,7 +238,9 @@ async function runAgent(argv: string[]): Promise<number> {
       log,
     });
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    // Name the flags, not the option fields.
+    const message = (error as Error).message.replace('(key)', `(--key ${values.key})`).replace('(cert)', `(--cert ${values.cert})`).replace('(ca)', `(--ca ${values.ca})`);
+    throw new UsageError(message);
   }
 
   return new Promise<number>((resolve) => {

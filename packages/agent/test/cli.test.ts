@@ -58,6 +58,20 @@ describe('rhttp-agent command line', () => {
     expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace for a usage error
   });
 
+  it('exits 2 when the key does not belong to the certificate, naming the files', async () => {
+    const certs = await makeCertificates(['app.example.com']);
+    const dir = mkdtempSync(join(tmpdir(), 'rhttp-agent-cli-'));
+    writeFileSync(join(dir, 'origin.pem'), certs.origin.chainPem);
+    writeFileSync(join(dir, 'other.key'), certs.intermediary.keyPem);
+    writeFileSync(join(dir, 'garbage.pem'), 'not a certificate');
+    const mismatch = run(['--intermediary', 'tls://127.0.0.1:8443', '--origin', 'https://app.example.com', '--upstream', 'http://127.0.0.1:3000', '--cert', 'origin.pem', '--key', 'other.key'], dir);
+    expect(mismatch.status).toBe(2);
+    expect(mismatch.stderr).toContain('the private key (--key other.key) does not belong to the certificate (--cert origin.pem)');
+    const garbage = run(['--intermediary', 'tls://127.0.0.1:8443', '--origin', 'https://app.example.com', '--upstream', 'http://127.0.0.1:3000', '--cert', 'garbage.pem', '--key', 'other.key'], dir);
+    expect(garbage.status).toBe(2);
+    expect(garbage.stderr).toContain('is not usable PEM');
+  });
+
   it('certs writes the dev CA, intermediary and origin certificates and prints the flags', () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'rhttp-agent-cli-')), 'state');
     const r = run(['certs', '--dir', dir, '--origin', 'https://app.example.com']);
