@@ -1,0 +1,120 @@
+/**
+ * Command-line flags of `rhttp-intermediary` (DESIGN.md, "Command-line contract"), parsed with
+ * `node:util` parseArgs. Pure: no files, no network; `cli.ts` does the rest.
+ */
+import { parseArgs } from 'node:util';
+import type { ListenAddress } from './intermediary.js';
+
+/** A flag was wrong: the CLI prints the message and exits with status 2. */
+export class UsageError extends Error {
+  readonly code = 'ERR_RHTTP_USAGE';
+}
+
+export const HELP = `Usage: rhttp-intermediary [--agents HOST:PORT] [--http HOST:PORT] [--https HOST:PORT]
+                          [--cert FILE --key FILE --trust FILE] [--state-dir DIR]
+
+The self-hosted rhttp intermediary: origin agents dial in over TLS (ALPN h2-reverse, client
+certificate required) and browsers' requests are sent back to them over HTTP/2.
+
+Listeners:
+  --agents HOST:PORT        TLS listener for agents (default 127.0.0.1:8443)
+  --http HOST:PORT          browsers, cleartext HTTP/1.1 and h2c (default 127.0.0.1:8080 when
+                            neither --http nor --https is given)
+  --https HOST:PORT         browsers, TLS with HTTP/2 and HTTP/1.1 (uses --cert/--key)
+
+Certificates:
+  --cert FILE               the intermediary's certificate chain (PEM, leaf first)
+  --key FILE                its private key (PEM)
+  --trust FILE              CA certificate(s) (PEM) that agents' origin certificates must chain to
+  --state-dir DIR           where development certificates are made when --cert/--key/--trust are
+                            not given (default .rhttp): a dev CA (trusted for agents), an
+                            intermediary certificate and an origin certificate for app.localhost
+
+Other:
+  --response-timeout SECONDS  time for an origin's response headers before 504 (default 100)
+  -h, --help                show this help
+
+Examples:
+  rhttp-intermediary                                   # dev: certificates in .rhttp, prints the agent command
+  rhttp-intermediary --agents 0.0.0.0:8443 --https 0.0.0.0:443 \\
+                     --cert intermediary.pem --key intermediary.key --trust origin-ca.pem
+
+The intermediary answers GET /.rhttp/status on the browser listeners itself (JSON).
+`;
+
+/** What the flags ask for. */
+export interface CliConfig {
+  agents: ListenAddress;
+  http?: ListenAddress;
+  https?: ListenAddress;
+  /** All three given, or none (then development certificates are made in `stateDir`). */
+  files?: { cert: string; key: string; trust: string };
+  stateDir: string;
+  responseTimeoutMs?: number;
+}
+
+/** Parses `HOST:PORT` (`[::1]:8080` for IPv6; a bare port means 127.0.0.1). */
+export function parseListenAddress(flag: string, text: string): ListenAddress {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s[\]]+)):(\d{1,5})$/.exec(text) ?? /^()()(\d{1,5})$/.exec(text);
+  if (!m) throw new UsageError(`${flag} ${JSON.stringify(text)} is not HOST:PORT (e.g. 127.0.0.1:8443, [::1]:8443, 0.0.0.0:443)`);
+  const port = Number(m[3]);
+  if (port > 65535) throw new UsageError(`${flag} ${JSON.stringify(text)}: port ${port} is above 65535`);
+  return { host: m[1] || m[2] || '127.0.0.1', port };
+}
+
+/** Parses argv (without node and the script). Returns `'help'` for -h/--help; throws UsageError. */
+export function parseCliArgs(argv: string[]): CliConfig | 'help' {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        agents: { type: 'string' },
+        http: { type: 'string' },
+        https: { type: 'string' },
+        cert: { type: 'string' },
+        key: { type: 'string' },
+        trust: { type: 'string' },
+        'state-dir': { type: 'string' },
+        'response-timeout': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (error) {
+    throw new UsageError(`${error instanceof Error ? error.message : String(error)}\nRun 'rhttp-intermediary --help' for the flags.`);
+  }
+  if (values.help) return 'help';
+  const str = (name: string) => values[name] as string | undefined;
+  const config: CliConfig = {
+    agents: parseListenAddress('--agents', str('agents') ?? '127.0.0.1:8443'),
+    stateDir: str('state-dir') ?? '.rhttp',
+  };
+  if (str('http') !== undefined) config.http = parseListenAddress('--http', str('http')!);
+  if (str('https') !== undefined) config.https = parseListenAddress('--https', str('https')!);
+  if (!config.http && !config.https) config.http = parseListenAddress('--http', '127.0.0.1:8080');
+  const given = (['cert', 'key', 'trust'] as const).filter((f) => str(f) !== undefined);
+  if (given.length === 3) {
+    config.files = { cert: str('cert')!, key: str('key')!, trust: str('trust')! };
+  } else if (given.length > 0) {
+    const missing = (['cert', 'key', 'trust'] as const).filter((f) => str(f) === undefined).map((f) => `--${f}`);
+    throw new UsageError(
+      `${given.map((f) => `--${f}`).join(' and ')} given without ${missing.join(' and ')}: pass --cert, --key and --trust together, or none of them for development certificates in --state-dir`,
+    );
+  }
+  const timeout = str('response-timeout');
+  if (timeout !== undefined) {
+    const seconds = Number(timeout);
+    if (!Number.isFinite(seconds) || seconds <= 0) throw new UsageError(`--response-timeout ${JSON.stringify(timeout)} is not a positive number of seconds`);
+    config.responseTimeoutMs = Math.round(seconds * 1000);
+  }
+  const bound = [config.agents, config.http, config.https].filter((a): a is ListenAddress => a !== undefined && a.port !== 0);
+  const seen = new Set<string>();
+  for (const a of bound) {
+    const key = `${a.host}:${a.port}`;
+    if (seen.has(key)) throw new UsageError(`two listeners on ${key}: --agents, --http and --https need different ports`);
+    seen.add(key);
+  }
+  return config;
+}

@@ -1,0 +1,157 @@
+#!/usr/bin/env node
+/**
+ * `rhttp-intermediary`: runs the Node intermediary from the command line. With no
+ * --cert/--key/--trust it makes a development CA and certificates under --state-dir and prints
+ * the exact agent command to paste. SIGTERM/SIGINT stop it gracefully; a second signal exits now.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { HELP, UsageError, parseCliArgs, type CliConfig } from './cli-args.js';
+import { Intermediary, STATUS_PATH, formatAddress, type IntermediaryAddresses, type ListenAddress } from './intermediary.js';
+
+/** Host of the development origin: browsers resolve *.localhost to loopback (RFC 6761 §6.3), so it works with no DNS setup. */
+const DEV_ORIGIN_HOST = 'app.localhost';
+
+/** Where clients on this machine reach a listener: a wildcard bind address is not one you can connect to. */
+function reachable(address: ListenAddress): ListenAddress {
+  if (address.host === '0.0.0.0') return { host: '127.0.0.1', port: address.port };
+  if (address.host === '::') return { host: '::1', port: address.port };
+  return address;
+}
+
+function authorityFor(host: string, port: number, scheme: 'http' | 'https'): string {
+  return port === (scheme === 'http' ? 80 : 443) ? host : `${host}:${port}`;
+}
+
+async function readPem(flag: string, path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    const why = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message;
+    throw new UsageError(`${flag} ${path}: cannot read it (${why})`);
+  }
+}
+
+interface Certificates {
+  cert: string;
+  key: string;
+  trust: string;
+  dev?: { dir: string; caCert: string; originCert: string; originKey: string };
+}
+
+async function loadCertificates(config: CliConfig): Promise<Certificates> {
+  if (config.files) {
+    const [cert, key, trust] = await Promise.all([readPem('--cert', config.files.cert), readPem('--key', config.files.key), readPem('--trust', config.files.trust)]);
+    return { cert, key, trust };
+  }
+  const { writeDevCertificates } = await import('rhttp-agent/certs');
+  const names = new Set(['localhost', DEV_ORIGIN_HOST, '127.0.0.1', '::1']);
+  for (const a of [config.agents, config.https]) if (a && a.host !== '0.0.0.0' && a.host !== '::') names.add(a.host);
+  const paths = await writeDevCertificates(config.stateDir, { origins: [`https://${DEV_ORIGIN_HOST}`], intermediaryNames: [...names] });
+  const [cert, key, trust] = await Promise.all([readFile(paths.intermediaryCert, 'utf8'), readFile(paths.intermediaryKey, 'utf8'), readFile(paths.caCert, 'utf8')]);
+  return { cert, key, trust, dev: { dir: config.stateDir, caCert: paths.caCert, originCert: paths.originCert, originKey: paths.originKey } };
+}
+
+function banner(addresses: IntermediaryAddresses, certs: Certificates): string {
+  const agents = reachable(addresses.agents);
+  const lines = ['rhttp intermediary is running', `  agents connect to  tls://${formatAddress(agents)}  (ALPN h2-reverse, client certificate required)`];
+  const browserUrls: string[] = [];
+  if (addresses.http) {
+    const url = `http://${formatAddress(reachable(addresses.http))}`;
+    browserUrls.push(url);
+    lines.push(`  browsers (http)    ${url}  (HTTP/1.1 and h2c)`);
+  }
+  if (addresses.https) {
+    const url = `https://${formatAddress(reachable(addresses.https))}`;
+    browserUrls.push(url);
+    lines.push(`  browsers (https)   ${url}  (HTTP/2 and HTTP/1.1)`);
+  }
+  lines.push(`  status             ${browserUrls[0]}${STATUS_PATH}`);
+  if (certs.dev) {
+    const { dir, caCert, originCert, originKey } = certs.dev;
+    const origins: string[] = [];
+    if (addresses.http) origins.push(`http://${authorityFor(DEV_ORIGIN_HOST, addresses.http.port, 'http')}`);
+    if (addresses.https) origins.push(`https://${authorityFor(DEV_ORIGIN_HOST, addresses.https.port, 'https')}`);
+    lines.push(
+      '',
+      `Development certificates are in ${dir}/ (its CA, ${caCert}, is the only one trusted for agents).`,
+      `Serve the dev origin ${origins.join(' and ')} from an app on port 3000:`,
+      `  rhttp-agent --intermediary tls://${formatAddress(agents)} ${origins.map((o) => `--origin ${o}`).join(' ')} --upstream http://127.0.0.1:3000 --cert ${originCert} --key ${originKey} --ca ${caCert}`,
+      `then open ${origins[0]}/`,
+      `Certificate for another origin (same CA): delete ${join(dir, 'origin.pem')} and ${join(dir, 'origin.key')}, then`,
+      `  rhttp-agent certs --dir ${dir} --origin https://your-app.example`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+async function main(argv: string[]): Promise<number> {
+  let config: CliConfig | 'help';
+  try {
+    config = parseCliArgs(argv);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`rhttp-intermediary: ${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+  if (config === 'help') {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  let certs: Certificates;
+  try {
+    certs = await loadCertificates(config);
+  } catch (error) {
+    process.stderr.write(`rhttp-intermediary: ${error instanceof Error ? error.message : String(error)}\n`);
+    return error instanceof UsageError ? 2 : 1;
+  }
+  const intermediary = new Intermediary({
+    agents: config.agents,
+    http: config.http,
+    https: config.https,
+    cert: certs.cert,
+    key: certs.key,
+    trust: certs.trust,
+    responseTimeoutMs: config.responseTimeoutMs,
+    log: (line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`),
+  });
+  let addresses: IntermediaryAddresses;
+  try {
+    addresses = await intermediary.start();
+  } catch (error) {
+    const e = error as NodeJS.ErrnoException & { address?: string; port?: number };
+    const where = e.address !== undefined ? ` ${e.address}:${e.port}` : '';
+    const why = e.code === 'EADDRINUSE' ? `address${where} is already in use` : e.code === 'EACCES' ? `no permission to listen on${where}` : e.message;
+    process.stderr.write(`rhttp-intermediary: cannot listen: ${why}\n`);
+    await intermediary.stop();
+    return 1;
+  }
+  process.stdout.write(banner(addresses, certs));
+  await new Promise<void>((resolve) => {
+    let signals = 0;
+    const onSignal = (signal: NodeJS.Signals) => {
+      signals++;
+      if (signals > 1) {
+        process.stderr.write(`rhttp-intermediary: ${signal} again, exiting now\n`);
+        process.exit(130);
+      }
+      process.stderr.write(`rhttp-intermediary: ${signal}, stopping (send it again to exit at once)\n`);
+      void intermediary.stop().then(resolve);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`rhttp-intermediary: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exitCode = 1;
+  },
+);

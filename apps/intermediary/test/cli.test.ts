@@ -1,0 +1,93 @@
+import { execFile, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseCliArgs, parseListenAddress, UsageError } from '../src/cli-args.js';
+
+const run = promisify(execFile);
+const root = fileURLToPath(new URL('../../..', import.meta.url));
+const cli = join(root, 'apps/intermediary/dist/cli.js');
+
+describe('rhttp-intermediary flags (DESIGN.md, Command-line contract)', () => {
+  it('parses the documented invocation', () => {
+    const config = parseCliArgs(['--agents', '127.0.0.1:8443', '--http', '127.0.0.1:8080', '--https', '[::1]:8444', '--cert', 'i.pem', '--key', 'i.key', '--trust', 'ca.pem', '--state-dir', 'st']);
+    expect(config).toEqual({
+      agents: { host: '127.0.0.1', port: 8443 },
+      http: { host: '127.0.0.1', port: 8080 },
+      https: { host: '::1', port: 8444 },
+      files: { cert: 'i.pem', key: 'i.key', trust: 'ca.pem' },
+      stateDir: 'st',
+    });
+  });
+
+  it('defaults to dev mode on 127.0.0.1:8443 and :8080 with state in .rhttp', () => {
+    expect(parseCliArgs([])).toEqual({ agents: { host: '127.0.0.1', port: 8443 }, http: { host: '127.0.0.1', port: 8080 }, stateDir: '.rhttp' });
+    expect(parseCliArgs(['--help'])).toBe('help');
+  });
+
+  it.each([
+    [['--agents', 'localhost'], /--agents "localhost" is not HOST:PORT/],
+    [['--http', '127.0.0.1:99999'], /port 99999 is above 65535/],
+    [['--cert', 'a.pem', '--key', 'a.key'], /--cert and --key given without --trust/],
+    [['--nope'], /Unknown option '--nope'/],
+    [['--http', '127.0.0.1:8443'], /two listeners on 127\.0\.0\.1:8443/],
+    [['--response-timeout', 'soon'], /--response-timeout "soon" is not a positive number/],
+    [['positional'], /positional/],
+  ])('refuses %j with a clear message', (argv, message) => {
+    expect(() => parseCliArgs(argv as string[])).toThrow(UsageError);
+    expect(() => parseCliArgs(argv as string[])).toThrow(message);
+  });
+
+  it('reads HOST:PORT forms', () => {
+    expect(parseListenAddress('--x', '0.0.0.0:443')).toEqual({ host: '0.0.0.0', port: 443 });
+    expect(parseListenAddress('--x', '[2001:db8::1]:80')).toEqual({ host: '2001:db8::1', port: 80 });
+    expect(parseListenAddress('--x', '8080')).toEqual({ host: '127.0.0.1', port: 8080 });
+  });
+});
+
+describe('rhttp-intermediary process', () => {
+  let dir: string;
+  beforeAll(async () => {
+    await run('npx', ['tsc', '-b', 'apps/intermediary'], { cwd: root });
+    dir = await mkdtemp(join(tmpdir(), 'rhttp-intermediary-cli-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('prints --help and exits 0', async () => {
+    const { stdout } = await run(process.execPath, [cli, '--help']);
+    expect(stdout).toMatch(/^Usage: rhttp-intermediary/);
+    expect(stdout).toContain('--state-dir DIR');
+  });
+
+  it('exits 2 on a bad flag', async () => {
+    const error = await run(process.execPath, [cli, '--agents', 'nope']).then(
+      () => undefined,
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(error?.code).toBe(2);
+    expect(error?.stderr).toContain('--agents "nope" is not HOST:PORT');
+  });
+
+  it('makes dev certificates, prints the agent command, and stops on SIGTERM', async () => {
+    const child = spawn(process.execPath, [cli, '--agents', '127.0.0.1:0', '--http', '127.0.0.1:0', '--state-dir', join(dir, 'state')], { cwd: dir });
+    let stdout = '';
+    child.stdout.setEncoding('utf8');
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (c: string) => {
+        stdout += c;
+        if (stdout.includes('rhttp-agent certs')) resolve();
+      });
+      child.once('exit', (code) => reject(new Error(`exited early with ${code}`)));
+    });
+    expect(stdout).toMatch(/agents connect to {2}tls:\/\/127\.0\.0\.1:\d+/);
+    expect(stdout).toMatch(/rhttp-agent --intermediary tls:\/\/127\.0\.0\.1:\d+ --origin http:\/\/app\.localhost:\d+ --upstream http:\/\/127\.0\.0\.1:3000 --cert \S+origin\.pem --key \S+origin\.key --ca \S+ca\.pem/);
+    const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    expect(await exit).toBe(0);
+  });
+});
