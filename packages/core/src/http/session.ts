@@ -384,8 +384,8 @@ export class Http2Session {
  * takes chunks: a slow consumer slows the sender, and memory stays bounded by the stream window.
  */
 class IncomingBody {
-  readonly readable: ReadableStream<Uint8Array>;
   private readonly queue: Uint8Array[] = [];
+  private readableStream: ReadableStream<Uint8Array> | undefined;
   private waiting: (() => void) | undefined;
   private done = false;
   private failure: unknown;
@@ -394,8 +394,11 @@ class IncomingBody {
   private received = 0;
   private discarding = false;
 
-  constructor(private readonly connection: Connection) {
-    this.readable = new ReadableStream<Uint8Array>(
+  constructor(private readonly connection: Connection) {}
+
+  /** Made on first use: most GET requests never read a body, and a ReadableStream is costly to make. */
+  get readable(): ReadableStream<Uint8Array> {
+    return (this.readableStream ??= new ReadableStream<Uint8Array>(
       {
         pull: (controller) => {
           if (this.deliver(controller)) return;
@@ -412,7 +415,7 @@ class IncomingBody {
         },
       },
       { highWaterMark: 0 },
-    );
+    ));
   }
 
   /** Hand the reader one chunk (returning its credit), the end, or the error; false when there is nothing yet. */

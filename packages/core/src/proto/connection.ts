@@ -301,7 +301,8 @@ export class Connection {
     return new Promise((resolve, reject) => {
       if (stream.pending.length === 0) this.dataOrder.push(stream);
       stream.pending.push({ data, offset: 0, end: end && !trailers, trailers, resolve, reject });
-      this.flush();
+      // Not flushed here: frames queued in the same tick (many streams' responses) go out in one write.
+      this.scheduleFlush();
     });
   }
 
