@@ -44,9 +44,12 @@ export class Http2Error extends Error {
 /** The peer broke a rule that affects the whole connection: send GOAWAY with `errorCode`. */
 export class ConnectionError extends Http2Error {
   readonly errorCode: number;
+  /** The message without the error-code prefix: what goes in GOAWAY's debug data. */
+  readonly reason: string;
   constructor(errorCode: number, message: string, options?: { cause?: unknown }) {
     super('ERR_HTTP2_CONNECTION', `${errorCodeName(errorCode)}: ${message}`, options);
     this.errorCode = errorCode;
+    this.reason = message;
   }
 }
 

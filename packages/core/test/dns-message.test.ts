@@ -173,6 +173,10 @@ describe('names and addresses', () => {
     expect(namesEqual('Proxy.Example.NET', 'proxy.example.net.')).toBe(true);
     expect(namesEqual('\\097.example.', 'A.example.')).toBe(true);
   });
+  it('a label holding a backslash round-trips (escaped final dot)', () => {
+    const wire = Uint8Array.from([1, 0x5c, 0]);
+    expect(encodeName(decodeName(wire, 0).name)).toEqual(wire);
+  });
   it('names round-trip through the wire (fast-check)', () => {
     const label = fc.uint8Array({ minLength: 1, maxLength: 63 });
     fc.assert(

@@ -14,7 +14,11 @@ export const MAX_NAME_LENGTH = 255;
 /** `"proxy.example.net"` → `"proxy.example.net."`; `""` → `"."`. */
 export function fqdn(name: string): string {
   if (name === '' || name === '.') return '.';
-  return name.endsWith('.') && !name.endsWith('\\.') ? name : `${name}.`;
+  if (!name.endsWith('.')) return `${name}.`;
+  // The final dot ends the name unless it is escaped: an odd run of backslashes before it.
+  let backslashes = 0;
+  for (let i = name.length - 2; i >= 0 && name.charCodeAt(i) === 0x5c; i--) backslashes++;
+  return backslashes % 2 === 0 ? name : `${name}.`;
 }
 
 /** The labels of a presentation-format name, as octets (escapes resolved). Throws `TypeError`. */
