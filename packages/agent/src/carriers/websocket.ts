@@ -18,6 +18,7 @@
  * const carrier = await openWebSocketCarrier({ url: 'ws://127.0.0.1:8787', origins: ['https://app.example.com'], certChainPem, keyPem });
  * const session = connectWebStreams(carrier, { role: 'server', origins: carrier.origins, handler });
  */
+import { Duplex } from 'node:stream';
 import WebSocket from 'ws';
 import {
   encodeClientCert,
@@ -203,7 +204,10 @@ export async function openWebSocketCarrier(options: WebSocketCarrierOptions): Pr
       const where = new URL(url).host;
       if (error.code === 'ECONNREFUSED') done(new Error(`nothing accepts connections at ${where} (connection refused); is the edge running?`, { cause: error }));
       else if (/timed out/i.test(error.message)) done(new Error(`the edge at ${where} did not complete the WebSocket upgrade within ${timeoutMs / 1000} s`, { cause: error }));
-      else done(new Error(`cannot open the WebSocket to ${where}: ${error.message}`, { cause: error }));
+      else if (/subprotocol/i.test(error.message)) {
+        // ws enforces RFC 6455 §4.1 itself when the server picks none or another one.
+        done(new Error(`the edge did not agree to the ${WEBSOCKET_SUBPROTOCOL} WebSocket subprotocol (${error.message}); is ${options.url} an rhttp edge?`, { cause: error }));
+      } else done(new Error(`cannot open the WebSocket to ${where}: ${error.message}`, { cause: error }));
     });
   });
 
@@ -279,4 +283,31 @@ export function webSocketByteStream(ws: WebSocket): ByteDuplex {
     { highWaterMark: WRITE_HIGH_WATER_BYTES, size: (chunk) => chunk.byteLength },
   );
   return { readable, writable };
+}
+
+/** A Node-style socket over the carrier, for code written against TLS sockets (the Agent's `connectSocket` path). */
+export interface WebSocketCarrierSocket extends Duplex {
+  /** Always `h2-reverse`: the subprotocol the edge agreed to (mirrors a TLS socket's ALPN result). */
+  readonly alpnProtocol: string;
+  /** `"WebSocket"` (a TLS socket answers its TLS version here). */
+  getProtocol(): string;
+  /** The upgrade URL that was used. */
+  readonly url: string;
+}
+
+/**
+ * {@link openWebSocketCarrier}, returned as a Node-style Duplex socket so that
+ * `connectSocket(socket, { role: 'server', origins, handler })` runs our engine over it exactly as
+ * over a TLS socket. Rejects like {@link openWebSocketCarrier} (a {@link WebSocketRefusedError}
+ * with `refused === true` for 401/403: back off, do not retry in a tight loop).
+ */
+export async function openWebSocketSocket(options: WebSocketCarrierOptions): Promise<WebSocketCarrierSocket> {
+  const carrier = await openWebSocketCarrier(options);
+  const socket = Duplex.fromWeb({ readable: carrier.readable, writable: carrier.writable }) as WebSocketCarrierSocket;
+  Object.defineProperties(socket, {
+    alpnProtocol: { value: WEBSOCKET_SUBPROTOCOL },
+    url: { value: carrier.url },
+    getProtocol: { value: () => 'WebSocket' },
+  });
+  return socket;
 }
