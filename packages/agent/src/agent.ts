@@ -25,6 +25,7 @@ import { alpnMismatch, describeConnectError, H2_REVERSE_ALPN, isAlpnFailure } fr
 import type { AgentEvent } from './agent-events.js';
 import { toFetchHandler, type FetchHandlerLike } from './handler-module.js';
 import { HttpUpstream } from './upstream.js';
+import { openWebSocketSocket, WebSocketRefusedError, type WebSocketCarrierSocket } from './carriers/websocket.js';
 
 /** Connections held at once: one can fail or be rotated while the other carries traffic (cloudflared holds four). */
 export const DEFAULT_CONNECTIONS = 2;
@@ -45,7 +46,7 @@ const SOCKET_LINGER_MS = 1_000;
 
 /** Options of {@link Agent}. Exactly one of `upstream` and `handler` is required. */
 export interface AgentOptions {
-  /** Where to dial: `tls://host:port` (the only carrier so far). */
+  /** Where to dial: `tls://host:port` (carrier 1) or `ws://host:port` / `wss://host[:port]` (carrier 2, an edge). */
   intermediary: string;
   /** Origins this agent serves, sent in the ORIGIN frame (`https://app.example.com`, `https://*.app.example.com`). */
   origins: string[];
@@ -106,9 +107,11 @@ export interface AgentStatus {
 
 /** A parsed `--intermediary` value. */
 export interface IntermediaryAddress {
-  carrier: 'tls';
+  carrier: 'tls' | 'ws';
   host: string;
   port: number;
+  /** WebSocket carrier: the edge's `ws://` or `wss://` URL as given (without a trailing "/"). */
+  url?: string;
 }
 
 /** Default port of `tls://` intermediaries without one. */
@@ -121,7 +124,18 @@ const DEFAULT_TLS_PORT = 443;
 export function parseIntermediary(text: string): IntermediaryAddress {
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(text)?.[1]?.toLowerCase();
   if (scheme === 'ws' || scheme === 'wss') {
-    throw new TypeError(`--intermediary must be tls://host:port for now: the WebSocket carrier (${scheme}://, as in ${text}) is not supported yet`);
+    // Carrier 2 (DESIGN.md): the PTTH-shaped WebSocket to an edge (carriers/websocket.ts).
+    let ws: URL;
+    try {
+      ws = new URL(text);
+    } catch {
+      throw new TypeError(`--intermediary must be ${scheme}://host[:port], got ${text}`);
+    }
+    if (!ws.hostname || (ws.pathname !== '' && ws.pathname !== '/') || ws.search || ws.hash || ws.username) {
+      throw new TypeError(`--intermediary must be ${scheme}://host[:port], got ${text}`);
+    }
+    const port = ws.port ? Number(ws.port) : scheme === 'wss' ? 443 : 80;
+    return { carrier: 'ws', host: ws.hostname.replace(/^\[|\]$/g, ''), port, url: `${scheme}://${ws.host}` };
   }
   if (scheme === undefined) {
     throw new TypeError(`--intermediary must be tls://host:port for now: bare names with SVCB discovery (${text}) are not supported yet`);
@@ -230,6 +244,7 @@ export class Agent {
 
   /** The intermediary as written in events: `tls://host:port`. */
   get target(): string {
+    if (this.intermediary.url) return this.intermediary.url;
     const h = this.intermediary.host;
     return `tls://${h.includes(':') ? `[${h}]` : h}:${this.intermediary.port}`;
   }
@@ -340,6 +355,7 @@ export class Agent {
 
   /** One connection from dial to close. Never rejects. */
   private connectOnce(slot: Slot): Promise<Outcome> {
+    if (this.intermediary.carrier === 'ws') return this.connectWebSocketOnce(slot);
     const { host, port } = this.intermediary;
     const servername = this.options.servername ?? (isIP(host) ? undefined : host);
     slot.state = 'connecting';
@@ -411,6 +427,42 @@ export class Agent {
         resolve({ refused: failure.refused, healthy: false });
       });
     });
+  }
+
+  /** One connection over the WebSocket carrier (carriers/websocket.ts), then the same serve() as TLS. Never rejects. */
+  private async connectWebSocketOnce(slot: Slot): Promise<Outcome> {
+    slot.state = 'connecting';
+    slot.session = undefined;
+    slot.connectedAt = undefined;
+    this.emit({ type: 'connecting', connection: slot.index, intermediary: this.target });
+    let socket: WebSocketCarrierSocket;
+    try {
+      socket = await openWebSocketSocket({
+        url: this.intermediary.url!,
+        origins: this.origins,
+        certChainPem: this.options.cert,
+        keyPem: this.options.key,
+        ca: this.options.ca,
+        connectTimeoutMs: this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+      });
+    } catch (error) {
+      // 401/403 carry the edge's sentence; back off like any refusal instead of retrying in a tight loop.
+      const refused = error instanceof WebSocketRefusedError && error.refused;
+      const reason = (error as Error).message;
+      slot.lastError = reason;
+      this.emit(refused ? { type: 'refused', connection: slot.index, reason } : { type: 'connect-failed', connection: slot.index, reason });
+      return { refused, healthy: false };
+    }
+    if (!this.running) {
+      socket.destroy();
+      return { refused: false, healthy: false };
+    }
+    let socketError: Error | undefined;
+    socket.on('error', (error) => {
+      socketError ??= error;
+    });
+    slot.socket = socket as unknown as tls.TLSSocket;
+    return this.serve(slot, socket as unknown as tls.TLSSocket, () => socketError);
   }
 
   /** Run the HTTP/2 server session on an established socket until it closes. */

@@ -39,8 +39,9 @@ const RUN_HELP = `Usage: rhttp-agent --intermediary tls://HOST:PORT --origin URL
 Serve one or more origins through an intermediary.
 
 Required:
-  --intermediary tls://HOST:PORT  the intermediary's agent port (ws://, wss:// and bare names with
-                                  SVCB discovery are not supported yet)
+  --intermediary tls://HOST:PORT  the intermediary's agent port; or ws://HOST:PORT / wss://HOST for
+                                  an rhttp edge (WebSocket carrier; bare names with SVCB discovery
+                                  are not supported yet)
   --origin URL                    an origin to serve, e.g. https://app.example.com; repeat for more;
                                   wildcards like https://*.app.example.com are allowed
   --upstream URL                  forward requests to this local HTTP/1.1 app, e.g. http://127.0.0.1:3000

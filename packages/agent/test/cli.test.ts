@@ -41,8 +41,8 @@ describe('rhttp-agent command line', () => {
   it.each([
     [['--bogus'], 'unknown flag --bogus'],
     [['--intermediary', 'tls://127.0.0.1:8443', '--upstream', 'http://127.0.0.1:3000'], '--origin is required'],
-    [['--intermediary', 'ws://127.0.0.1:8787', '--origin', 'https://a.example'], '--intermediary must be tls://host:port'],
-    [['--intermediary', 'wss://edge.example.net', '--origin', 'https://a.example'], 'not supported yet'],
+    [['--intermediary', 'ws://127.0.0.1:8787/x', '--origin', 'https://a.example'], '--intermediary must be ws://host[:port]'],
+    [['--intermediary', 'wss://edge.example.net', '--origin', 'https://a.example'], '--upstream URL or --handler MODULE is required'],
     [['--intermediary', 'proxy.example.net', '--origin', 'https://a.example'], 'bare names'],
     [['--intermediary', 'tls://127.0.0.1:8443', '--origin', 'https://a.example/path'], '--origin: origin "https://a.example/path" has a path'],
     [['--intermediary', 'tls://127.0.0.1:8443', '--origin', 'https://a.example', '--upstream', 'http://x', '--cert', '/nonexistent/origin.pem', '--key', 'k'], 'cannot read --cert /nonexistent/origin.pem: no such file'],
