@@ -158,6 +158,7 @@ export class Http2Session {
       let settled = false;
       let response: Response | undefined;
       let trailersResolve: ((h: Headers) => void) | undefined;
+      const bodyAbort = new AbortController();
       const listener: StreamListener = {
         onHeaders: (received, endStream) => {
           try {
@@ -206,6 +207,7 @@ export class Http2Session {
         },
         onReset: (error) => {
           incoming.fail(error);
+          bodyAbort.abort(error);
           trailersResolve?.(new Headers());
           if (!settled) {
             settled = true;
@@ -232,16 +234,21 @@ export class Http2Session {
       }
       incoming.attach(stream);
       init.signal?.addEventListener('abort', onAbort, { once: true });
-      if (body) void this.pumpBody(stream, body);
+      if (body) void this.pumpBody(stream, body, undefined, bodyAbort.signal);
     });
   }
 
   /** Send a ReadableStream as DATA frames, waiting on flow control and the transport. */
-  private async pumpBody(stream: Stream, body: ReadableStream<Uint8Array>, trailers?: () => Headers | Promise<Headers>): Promise<void> {
+  private async pumpBody(stream: Stream, body: ReadableStream<Uint8Array>, trailers?: () => Headers | Promise<Headers>, signal?: AbortSignal): Promise<void> {
     const reader = body.getReader();
     const cancel = (reason: unknown) => {
       reader.cancel(reason).catch(() => {});
     };
+    // A reset stream releases the body's source at once: an idle one (Server-Sent Events, a slow
+    // upload) would otherwise hold its reader, and whatever produces it, forever.
+    const onAbort = () => cancel(signal?.reason);
+    if (signal?.aborted) onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
     try {
       // Each chunk goes out as soon as it is read (Server-Sent Events must not wait for the
       // next one); END_STREAM then rides on an empty DATA frame or on the trailers.
@@ -251,12 +258,15 @@ export class Http2Session {
         if (!value || value.length === 0) continue;
         await this.connection.sendData(stream, value instanceof Uint8Array ? value : new Uint8Array(value as ArrayBuffer));
       }
+      if (signal?.aborted) return;
       const fields = trailers ? outgoingFields([], await trailers(), false) : [];
       if (fields.length > 0) this.connection.sendHeaders(stream, fields, true);
       else await this.connection.sendData(stream, new Uint8Array(0), true);
     } catch (error) {
       cancel(error);
       if (stream.state !== 'closed') this.connection.resetStream(stream, ErrorCode.CANCEL, new StreamResetError(stream.id, ErrorCode.CANCEL, 'local', `the body could not be read: ${(error as Error)?.message}`));
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
     }
   }
 
@@ -366,7 +376,7 @@ export class Http2Session {
         this.options.onError?.(error);
         return;
       }
-      if (body) await this.pumpBody(stream, body, trailers);
+      if (body) await this.pumpBody(stream, body, trailers, abort.signal);
       else if (trailers) {
         const t = outgoingFields([], await trailers(), false);
         this.connection.sendHeaders(stream, t, true);
