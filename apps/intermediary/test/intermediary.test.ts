@@ -320,6 +320,41 @@ describe('failures reach the browser as failures', () => {
   });
 });
 
+describe('the browser going away', () => {
+  it('cancels the stream toward the origin when the browser disconnects mid-response', async () => {
+    let cancelled!: (reason: unknown) => void;
+    const originSawCancel = new Promise<unknown>((r) => (cancelled = r));
+    await agent({
+      handler: () =>
+        new Response(
+          new ReadableStream<Uint8Array>({
+            start(controller) {
+              controller.enqueue(new TextEncoder().encode('data: first\n\n'));
+            },
+            cancel(reason) {
+              cancelled(reason);
+            },
+          }),
+          { headers: { 'content-type': 'text/event-stream' } },
+        ),
+    });
+    await served(httpOrigin);
+    await new Promise<void>((resolve, reject) => {
+      const req = httpRequest({ host: '127.0.0.1', port: addresses.http!.port, path: '/events', headers: { host: httpHost }, agent: false }, (res) => {
+        res.once('data', () => {
+          req.destroy();
+          resolve();
+        });
+      });
+      req.on('error', () => {});
+      req.once('error', reject);
+      req.end();
+    });
+    await until(() => intermediary.status().sessions.every((s) => s.openStreams === 0), 'the stream to close');
+    await originSawCancel;
+  });
+});
+
 describe('browser-facing HTTPS (RFC 8336 ORIGIN frame) and the status page', () => {
   it('serves HTTP/2 over TLS and announces served origins with an ORIGIN frame', async () => {
     const httpsHost = `app.example.com:${addresses.https!.port}`;
@@ -341,6 +376,8 @@ describe('browser-facing HTTPS (RFC 8336 ORIGIN frame) and the status page', () 
   it(`answers ${STATUS_PATH} itself with origins, sessions and counters`, async () => {
     await agent({ handler: () => new Response('') });
     await served(httpOrigin);
+    // The first PING goes out when the session is authorized; its answer gives the RTT.
+    await until(() => intermediary.status().sessions.some((s) => s.rttMs !== null), 'a PING round trip');
     const res = await http1(addresses.http!.port, 'anything.example', STATUS_PATH);
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toMatch(/^application\/json/);
@@ -350,7 +387,9 @@ describe('browser-facing HTTPS (RFC 8336 ORIGIN frame) and the status page', () 
     expect(session?.state).toBe('authorized');
     expect(session?.subject).toBe('CN=app.example.com');
     expect(typeof session?.ageMs).toBe('number');
-    expect(status.counters.agentsRefused).toBeGreaterThan(0);
+    expect(typeof session?.rttMs).toBe('number');
+    expect(status.brokers[0].sessions[0].id).toBe(session?.id);
+    expect(status.counters.agentsAuthorized).toBeGreaterThan(0);
     expect(logLines.some((l) => /authorized for/.test(l))).toBe(true);
   });
 });
