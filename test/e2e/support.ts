@@ -541,7 +541,8 @@ export interface Tunnel {
 
 /**
  * Certificates (`rhttp-agent certs`), the upstream app, a `rhttp-intermediary` and `agentCount`
- * node agents claiming https://app.localhost; resolves once GET /hello answers 200 through it.
+ * node agents claiming https://app.localhost (default 1); resolves once GET /hello answers 200 through
+ * it (at once when there are none).
  */
 export async function startTunnel(prefix: string, opts: { agentCount?: number; agentExtra?: string[] } = {}): Promise<Tunnel> {
   requireBuiltClis();
@@ -563,8 +564,9 @@ export async function startTunnel(prefix: string, opts: { agentCount?: number; a
       agents.push(agent);
       return agent;
     };
-    for (let i = 0; i < (opts.agentCount ?? 1); i++) addAgent({ name: `rhttp-agent ${i + 1}` });
-    await waitForRoute(ports.http, appHost);
+    const count = opts.agentCount ?? 1;
+    for (let i = 0; i < count; i++) addAgent({ name: `rhttp-agent ${i + 1}` });
+    if (count > 0) await waitForRoute(ports.http, appHost);
     return {
       dir,
       certs,
