@@ -258,14 +258,18 @@ describe('Carrier 1 step 4: certificate and ORIGIN checks', () => {
     await a.closed;
   });
 
-  it('closes a connection that did not negotiate ALPN h2-reverse', async () => {
+  it.each([
+    ['no ALPN at all', []],
+    ['ALPN h2', ['h2']],
+  ])('closes a connection that did not negotiate ALPN h2-reverse (%s)', async (_what, alpn) => {
     const closed = await new Promise<boolean>((resolve) => {
-      connectAgent({ port: addresses.agents.port, caPem: pki.ca.certPem, cert: pki.origin, origins: [httpOrigin], handler: () => new Response(''), alpn: ['h2'] }).then(
+      connectAgent({ port: addresses.agents.port, caPem: pki.ca.certPem, cert: pki.origin, origins: [httpOrigin], handler: () => new Response(''), alpn }).then(
         (a) => {
           agents.push(a);
+          expect(a.socket.alpnProtocol).toBeFalsy();
           a.socket.once('close', () => resolve(true));
         },
-        () => resolve(true), // or the handshake itself fails (no_application_protocol)
+        () => resolve(true), // or the TLS handshake itself fails (no_application_protocol alert)
       );
     });
     expect(closed).toBe(true);
@@ -317,6 +321,51 @@ describe('failures reach the browser as failures', () => {
       req.end();
     });
     expect(outcome).not.toBe('complete');
+  });
+});
+
+describe('failures reach HTTP/2 browsers as failures', () => {
+  it('resets the browser stream (RST_STREAM) when the agent dies mid-response on h2c', async () => {
+    let a!: TestAgent;
+    a = await agent({
+      handler: () =>
+        new Response(
+          new ReadableStream<Uint8Array>({
+            start(controller) {
+              controller.enqueue(new TextEncoder().encode('partial'));
+            },
+            pull() {
+              setTimeout(() => a.socket.destroy(), 0);
+            },
+          }),
+        ),
+    });
+    await served(httpOrigin);
+    const client = http2Connect(`http://127.0.0.1:${addresses.http!.port}`);
+    client.on('error', () => {});
+    try {
+      const outcome = await http2Get(client, httpHost, '/').then(
+        () => 'complete',
+        (e: Error & { code?: string }) => e.code ?? e.message,
+      );
+      expect(outcome).toBe('ERR_HTTP2_STREAM_ERROR');
+    } finally {
+      client.close();
+    }
+  });
+
+  it('answers HTTP/1.1 upgrade requests (WebSocket) with 501 rather than hanging', async () => {
+    const status = await new Promise<string>((resolve, reject) => {
+      const req = httpRequest({ host: '127.0.0.1', port: addresses.http!.port, path: '/ws', headers: { host: httpHost, connection: 'upgrade', upgrade: 'websocket' }, agent: false });
+      req.on('response', (res) => {
+        res.resume();
+        resolve(String(res.statusCode));
+      });
+      req.on('upgrade', () => resolve('upgraded'));
+      req.on('error', reject);
+      req.end();
+    });
+    expect(status).toBe('501');
   });
 });
 
