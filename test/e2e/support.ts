@@ -11,6 +11,7 @@ import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runtimeBinary } from '../support/runtimes.js';
 
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 export const agentCli = join(repoRoot, 'packages/agent/dist/cli.js');
@@ -18,7 +19,7 @@ export const intermediaryCli = process.env.RHTTP_E2E_INTERMEDIARY_CLI ?? join(re
 export const CURL = '/usr/bin/curl';
 export const NGHTTP = '/usr/bin/nghttp';
 export const bunBin = join(repoRoot, 'node_modules/.bin/bun');
-export const denoBin = join(repoRoot, 'node_modules/.bin/deno');
+export const denoBin = runtimeBinary('deno');
 
 /** How long a process may take to print a readiness line: generous, CI machines are slow. */
 export const READY_TIMEOUT_MS = 20_000;

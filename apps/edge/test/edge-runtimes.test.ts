@@ -1,3 +1,4 @@
+import { runtimeBinary } from '../../../test/support/runtimes.js';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,7 +11,7 @@ import { browser, startLocalEdge, waitForSessions, type LocalEdge } from './harn
 /** The WebSocket carrier (built dist/) as a separate process under each runtime, against the edge in workerd. */
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 const script = fileURLToPath(new URL('./fixtures/ws-agent.mjs', import.meta.url));
-const bin = (name: string) => join(root, 'node_modules/.bin', name);
+const bin = (name: 'bun' | 'deno') => runtimeBinary(name);
 const runtimes = [
   { name: 'node', command: process.execPath, args: [] as string[] },
   { name: 'bun', command: bin('bun'), args: [] as string[] },

@@ -1,3 +1,4 @@
+import { runtimeBinary } from '../../../test/support/runtimes.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -13,7 +14,7 @@ import { makeCertificates, startIntermediary, type TestCertificates } from './in
  */
 const root = repoRoot;
 const cli = cliPath;
-const bin = (name: string) => join(root, 'node_modules/.bin', name);
+const bin = (name: 'bun' | 'deno') => runtimeBinary(name);
 const runtimes: Array<{ name: string; command: string; args: string[] }> = [
   { name: 'node', command: process.execPath, args: [] },
   { name: 'bun', command: bin('bun'), args: [] },
