@@ -18,7 +18,7 @@
 import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import { ErrorCode, registrableDomain, type Http2Error } from '@rhttp/core';
-import { BrokerRegistry, type BrokerStatus } from '@rhttp/broker';
+import { BrokerRegistry, originMatch, parseOrigin, requestOrigin, type BrokerStatus } from '@rhttp/broker';
 import { AgentSession, peerCertificateChain, type AgentSessionState } from './agent-session.js';
 import type { Answer } from './browser-exchange.js';
 import { createCleartextListener, createTlsListener, type BrowserListener } from './browser-listeners.js';
@@ -296,7 +296,29 @@ export class Intermediary {
   private async answer(request: Request, info: Parameters<Answer>[1]): Promise<Response> {
     this.counters.browserRequests++;
     if (new URL(request.url).pathname === STATUS_PATH) return this.statusResponse(request);
-    return this.registry.dispatch(request, info);
+    return this.registry.dispatch(this.routeCleartext(request, info.scheme), info);
+  }
+
+  /**
+   * On the cleartext listener, `http://host:port` is matched against the origin set as is and,
+   * when no agent serves that origin, as `https://host`: the listener then stands in front of the
+   * https origins, as in development or behind a TLS-terminating load balancer. The origin sees
+   * the https URL it serves; X-Forwarded-Proto still tells it the browser used http.
+   */
+  private routeCleartext(request: Request, scheme: 'http' | 'https'): Request {
+    if (scheme !== 'http') return request;
+    const url = new URL(request.url);
+    const served = this.servedOrigins().map((o) => parseOrigin(o)).filter((o) => o !== undefined);
+    const covers = (u: URL) => {
+      const target = requestOrigin(u);
+      return target !== undefined && served.some((o) => originMatch(o, target) !== undefined);
+    };
+    if (covers(url)) return request;
+    const secure = new URL(url);
+    secure.protocol = 'https:';
+    secure.port = '';
+    if (!covers(secure)) return request;
+    return new Request(secure, { method: request.method, headers: request.headers, body: request.body, signal: request.signal, duplex: 'half' } as RequestInit);
   }
 
   private statusResponse(request: Request): Response {

@@ -924,7 +924,9 @@ export class Connection {
       const now = this.now();
       for (const stream of [...this.dataOrder]) {
         if (stream.stalledSince > 0 && now - stream.stalledSince >= this.limits.stallTimeoutMs) {
-          this.resetStream(stream, ErrorCode.FLOW_CONTROL_ERROR, new StreamResetError(stream.id, ErrorCode.CANCEL, 'local', `the peer kept the flow-control window closed for ${this.limits.stallTimeoutMs} ms`));
+          // Keeping a window closed is not a protocol violation (RFC 9113 §6.9 lets a receiver
+          // withhold credit), so FLOW_CONTROL_ERROR would be wrong: we give up with CANCEL.
+          this.resetStream(stream, ErrorCode.CANCEL, new StreamResetError(stream.id, ErrorCode.CANCEL, 'local', `the peer kept the flow-control window closed for ${this.limits.stallTimeoutMs} ms`));
         }
       }
       if (this.dataOrder.some((s) => s.stalledSince > 0)) this.armStallTimer();
