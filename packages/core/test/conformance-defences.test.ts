@@ -119,7 +119,8 @@ describe('Zero-window stall: limits.stallTimeoutMs', () => {
       peer.clock.advance(4_999);
       await peer.expectSilence();
       peer.clock.advance(1);
-      await peer.expectRst(stream.id, ErrorCode.FLOW_CONTROL_ERROR);
+      // Not FLOW_CONTROL_ERROR: a closed window is the peer's right (RFC 9113 §6.9), so we cancel.
+      await peer.expectRst(stream.id, ErrorCode.CANCEL);
       await expect(sent).rejects.toBeDefined();
       expect(peer.streams.get(stream.id)!.reset).toBeDefined();
     });
