@@ -8,3 +8,4 @@ export * from './http/index.js';
 export * from './transport/index.js';
 export * from './signature/index.js';
 export * from './dns/index.js';
+export * from './websocket/index.js';

@@ -45,6 +45,23 @@ export function withTrailers(response: Response, trailers: () => Headers | Promi
 }
 
 /**
+ * Give `to`, a Response made from `from`'s body (a proxy that rewrites the headers), `from`'s
+ * trailers: `responseTrailers(to)` resolves to the trailers `from` received, and a server handler
+ * returning `to` sends them after its body. A bodyless `to` gets no trailers to send, so a
+ * trailers-only response (gRPC errors: one HEADERS frame with END_STREAM) keeps its shape.
+ *
+ * @example
+ * return carryTrailers(upstream, new Response(upstream.body, { status: upstream.status, headers }));
+ */
+export function carryTrailers(from: Response, to: Response): Response {
+  const received = trailersByResponse.get(from);
+  if (received) trailersByResponse.set(to, received);
+  const toSend = trailersToSend.get(from) ?? (received ? () => received : undefined);
+  if (toSend && to.body !== null) trailersToSend.set(to, toSend);
+  return to;
+}
+
+/**
  * An HTTP/2 session with the Fetch API on top of the sans-I/O `Connection`: `fetch()` in the
  * client role, a `handler` in the server role. Bytes go in with `receive()` and out through the
  * sink; any transport works (TLS socket, WebSocket, test pipe).
@@ -173,7 +190,9 @@ export class Http2Session {
               const nullBody = NULL_BODY_STATUSES.has(head.status) || init.method === 'HEAD';
               incoming.expectLength(head.headers.get('content-length'), init.method === 'HEAD' || head.status === 304);
               const trailers = new Promise<Headers>((r) => (trailersResolve = r));
-              response = new Response(nullBody ? null : incoming.readable, { status: head.status, headers: head.headers });
+              // A response that ends with its HEADERS gets a null body: forwarded, it stays one HEADERS
+              // frame with END_STREAM (a gRPC trailers-only response must not grow a DATA frame).
+              response = new Response(nullBody || endStream ? null : incoming.readable, { status: head.status, headers: head.headers });
               if (nullBody) incoming.discard();
               trailersByResponse.set(response, trailers);
               if (endStream) {

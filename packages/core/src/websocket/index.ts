@@ -1,0 +1,1 @@
+export * from './framing.js';
