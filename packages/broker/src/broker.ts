@@ -16,6 +16,7 @@ import { forwardRequestHeaders, forwardResponseHeaders } from './forwarding-head
 import { originMatch, parseOrigin, requestOrigin, serializeOrigin, type ParsedOrigin } from './origin-match.js';
 import { DEFAULT_PROXY_NAME } from './proxy-status.js';
 import type { BrokerSession, DispatchInfo } from './session.js';
+import { stripTunnelHandshakeFields } from './tunnel.js';
 import { slowStartLimit } from './slow-start.js';
 
 /** How long the origin gets to send response headers (nginx's proxy_read_timeout is 60 s; Cloudflare waits 100 s). */
@@ -232,9 +233,22 @@ export class Broker {
    * (503/502/504/400 with `Proxy-Status`). Rejects only when `info.signal` aborts, with its reason.
    */
   async dispatch(request: Request, info: DispatchInfo): Promise<Response> {
+    return this.#dispatch(request, info, undefined);
+  }
+
+  /**
+   * Like `dispatch`, but sends `request` (POST-like, see tunnel.ts) as an extended CONNECT with
+   * `:protocol` = `protocol` (RFC 8441) over a session that supports `connect`; same routing,
+   * timeouts and error responses. A 2xx response's body is the tunnel toward the browser.
+   */
+  async tunnel(request: Request, protocol: string, info: DispatchInfo): Promise<Response> {
+    return this.#dispatch(request, info, protocol);
+  }
+
+  async #dispatch(request: Request, info: DispatchInfo, protocol: string | undefined): Promise<Response> {
     let response: Response;
     try {
-      response = await this.#forward(request, info);
+      response = await this.#forward(request, info, protocol);
     } catch (error) {
       if (!(error instanceof BrokerError)) {
         if (info.signal?.aborted) this.#counters.aborted++;
@@ -247,7 +261,7 @@ export class Broker {
     return response;
   }
 
-  async #forward(request: Request, info: DispatchInfo): Promise<Response> {
+  async #forward(request: Request, info: DispatchInfo, protocol: string | undefined): Promise<Response> {
     const target = requestOrigin(request.url);
     if (target === undefined) throw new BadRequestError('This request has no http or https authority to forward to.');
     const label = serializeOrigin(target);
@@ -259,6 +273,7 @@ export class Broker {
       httpVersion: info.httpVersion ?? '1.1',
       viaName: info.viaName,
     });
+    if (protocol !== undefined) stripTunnelHandshakeFields(headers, protocol);
 
     const clientSignal = info.signal;
     if (clientSignal?.aborted) throw clientSignal.reason;
@@ -280,7 +295,7 @@ export class Broker {
           duplex: 'half',
           redirect: 'manual',
         } as RequestInit);
-        const entry = await this.#acquire(target, label, exclude, controller.signal);
+        const entry = await this.#acquire(target, label, exclude, controller.signal, protocol !== undefined);
         timer ??= setTimeout(() => {
           timedOut = true;
           controller.abort(new ResponseTimeoutError(label, this.#responseTimeoutMs, { sessionId: entry.session.id }));
@@ -288,7 +303,10 @@ export class Broker {
         const sessionId = entry.session.id;
         let response: Response;
         try {
-          response = await untilAborted(entry.session.fetch(outgoing, { signal: controller.signal }), controller.signal);
+          const sent = protocol === undefined
+            ? entry.session.fetch(outgoing, { signal: controller.signal })
+            : entry.session.connect!(outgoing, { protocol, signal: controller.signal });
+          response = await untilAborted(sent, controller.signal);
         } catch (error) {
           if (timedOut) throw new ResponseTimeoutError(label, this.#responseTimeoutMs, { sessionId, cause: error });
           if (clientSignal?.aborted) throw clientSignal.reason;
@@ -344,13 +362,13 @@ export class Broker {
   }
 
   /** Waits until a session can take a stream for `target` and reserves it (`pending`, released by the caller); throws NoSession/Busy errors or the signal's reason. */
-  async #acquire(target: ParsedOrigin, label: string, exclude: BrokerSession | undefined, signal: AbortSignal): Promise<SessionEntry> {
+  async #acquire(target: ParsedOrigin, label: string, exclude: BrokerSession | undefined, signal: AbortSignal, tunnel = false): Promise<SessionEntry> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     let timedOut = false;
     try {
       for (;;) {
         if (signal.aborted) throw signal.reason;
-        const candidates = this.#candidates(target);
+        const candidates = this.#candidates(target, tunnel);
         if (candidates.length === 0) throw new NoSessionError(label);
         const chosen = this.#choose(candidates, exclude);
         if (chosen) {
@@ -377,7 +395,7 @@ export class Broker {
    * Live, non-draining sessions whose origin set covers `target`. Exact beats wildcard: if any
    * session lists the origin exactly, only those are candidates.
    */
-  #candidates(target: ParsedOrigin): SessionEntry[] {
+  #candidates(target: ParsedOrigin, tunnel = false): SessionEntry[] {
     this.#reap();
     const exact: SessionEntry[] = [];
     const wildcard: SessionEntry[] = [];
@@ -385,6 +403,7 @@ export class Broker {
       const { session } = entry;
       // DESIGN "Drain": a session that sent or received GOAWAY takes no new streams.
       if (session.draining || session.closed) continue;
+      if (tunnel && session.connect === undefined) continue;
       let best: 'exact' | 'wildcard' | undefined;
       for (const o of session.origins) {
         const parsed = this.#parse(o);

@@ -7,3 +7,4 @@ export * from './forwarding-headers.js';
 export * from './slow-start.js';
 export * from './broker.js';
 export * from './registry.js';
+export * from './tunnel.js';

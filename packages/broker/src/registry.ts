@@ -115,6 +115,17 @@ export class BrokerRegistry {
     return broker.dispatch(request, info);
   }
 
+  /** Routes an extended CONNECT (`Broker.tunnel`) by the request's host, like `dispatch`. */
+  async tunnel(request: Request, protocol: string, info: DispatchInfo): Promise<Response> {
+    const target = requestOrigin(request.url);
+    if (target === undefined) {
+      return new BadRequestError('This request has no http or https authority to forward to.').toResponse();
+    }
+    const broker = this.#brokers.get(this.#keyFor(target.host));
+    if (broker === undefined) return new NoSessionError(serializeOrigin(target)).toResponse();
+    return broker.tunnel(request, protocol, info);
+  }
+
   /** Every broker's snapshot (idle brokers are dropped first). */
   status(): RegistryStatus {
     for (const [key, broker] of this.#brokers) if (broker.idle) this.#brokers.delete(key);

@@ -1,3 +1,5 @@
+import type { TunnelInit } from './tunnel.js';
+
 /**
  * The minimal view of one reversed HTTP/2 connection that the broker schedules over. The
  * intermediary adapts its engine's session to this shape; the broker never sees frames.
@@ -27,6 +29,12 @@ export interface BrokerSession {
   readonly rttMs?: number;
   /** Sends the request as a new stream. Rejects with an error whose `retryable === true` when the origin certainly did not process it (REFUSED_STREAM, or stream id above GOAWAY's last-stream-id); other rejections mean the session died or reset the stream. */
   fetch(request: Request, init?: { signal?: AbortSignal }): Promise<Response>;
+  /**
+   * Opens an extended CONNECT stream (RFC 8441) with `:protocol` = `init.protocol` toward
+   * `request.url`; `request.body` is the bytes toward the origin, a 2xx response's body the bytes
+   * back. Rejects like `fetch`. Optional: a session without it takes no tunnels (see tunnel.ts).
+   */
+  connect?(request: Request, init: TunnelInit): Promise<Response>;
   close(reason?: string): void;
 }
 

@@ -1,0 +1,40 @@
+/**
+ * Tunnels through the broker: a browser's WebSocket becomes an extended CONNECT (RFC 8441,
+ * `:protocol websocket`) on a reversed session, routed like any request to that origin
+ * (DESIGN.md, Broker semantics). The request travels as a POST-like web `Request` (the Fetch API
+ * refuses the CONNECT method): its URL gives `:scheme`/`:authority`/`:path`, its body is the bytes
+ * from the browser, and a 2xx response's body is the bytes to the browser.
+ */
+
+/** `:protocol` value for WebSockets (RFC 8441 §4, registered in the HTTP Upgrade Token Registry). */
+export const WEBSOCKET_PROTOCOL = 'websocket';
+
+/** Options of a tunnel: the `:protocol` pseudo-header and the cancellation signal. */
+export interface TunnelInit {
+  /** Extended CONNECT protocol, e.g. `websocket`. */
+  protocol: string;
+  signal?: AbortSignal;
+}
+
+/**
+ * Fields of an HTTP/1.1 WebSocket handshake that do not exist in the RFC 8441 form: the key and
+ * accept are replaced by `:protocol` (§5: "Implementations using this extended CONNECT to
+ * bootstrap WebSockets do not do the processing of the Sec-WebSocket-Key and
+ * Sec-WebSocket-Accept header fields"). Origin, Sec-WebSocket-Version, -Protocol and
+ * -Extensions are carried as in RFC 6455.
+ */
+const HANDSHAKE_ONLY_FIELDS = ['sec-websocket-key', 'sec-websocket-accept'] as const;
+
+/** Removes what the RFC 8441 form of a `protocol` tunnel does not carry, in place. */
+export function stripTunnelHandshakeFields(headers: Headers, protocol: string): void {
+  if (protocol !== WEBSOCKET_PROTOCOL) return;
+  for (const name of HANDSHAKE_ONLY_FIELDS) headers.delete(name);
+}
+
+/**
+ * The POST-like Request that stands for an extended CONNECT: `url` is the tunnel's target
+ * (`https://host/path?query`), `body` the bytes from the browser (`null` for none yet).
+ */
+export function tunnelRequest(url: string | URL, headers: Headers, body: ReadableStream<Uint8Array> | null, signal?: AbortSignal): Request {
+  return new Request(url, { method: 'POST', headers, body, signal, duplex: 'half', redirect: 'manual' } as RequestInit);
+}
