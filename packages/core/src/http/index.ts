@@ -1,2 +1,2 @@
-export { Http2Session, responseTrailers, withTrailers, type Handler, type Http2SessionOptions, type StreamInfo } from './session.js';
+export { Http2Session, carryTrailers, responseTrailers, withTrailers, type Handler, type Http2SessionOptions, type StreamInfo } from './session.js';
 export { CONNECTION_SPECIFIC_FIELDS, type RequestHead, type ResponseHead } from './fields.js';
