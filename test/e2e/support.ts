@@ -15,7 +15,7 @@ import { runtimeBinary } from '../support/runtimes.js';
 
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 export const agentCli = join(repoRoot, 'packages/agent/dist/cli.js');
-export const intermediaryCli = process.env.RHTTP_E2E_INTERMEDIARY_CLI ?? join(repoRoot, 'apps/intermediary/dist/cli.js');
+export const intermediaryCli = join(repoRoot, 'apps/intermediary/dist/cli.js');
 export const CURL = '/usr/bin/curl';
 export const NGHTTP = '/usr/bin/nghttp';
 export const bunBin = join(repoRoot, 'node_modules/.bin/bun');
