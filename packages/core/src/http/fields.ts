@@ -148,11 +148,15 @@ export function outgoingFields(out: HeaderField[], headers: Headers, skipHost: b
   return out;
 }
 
+/** Ports the WHATWG URL parser leaves out of `host`. */
+const DEFAULT_PORTS: Record<string, number> = { 'http:': 80, 'https:': 443, 'ws:': 80, 'wss:': 443 };
+
 /** Fields of an outgoing request (RFC 9113 §8.3.1). */
 export function requestFields(method: string, url: URL, headers: Headers, protocol?: string): HeaderField[] {
   const fields: HeaderField[] = [[':method', method]];
   if (method === 'CONNECT' && !protocol) {
-    fields.push([':authority', url.host]);
+    // §8.5: a CONNECT's :authority is the host and port to connect to; the URL leaves out a default port.
+    fields.push([':authority', url.port || !(url.protocol in DEFAULT_PORTS) ? url.host : `${url.host}:${DEFAULT_PORTS[url.protocol]}`]);
   } else {
     fields.push([':scheme', url.protocol.slice(0, -1)], [':authority', url.host], [':path', (url.pathname || '/') + url.search]);
     if (protocol) fields.push([':protocol', protocol]);
