@@ -4,6 +4,10 @@
  */
 
 export type AgentEvent =
+  /** SVCB discovery (DESIGN.md "Discovery") found these endpoints for a bare `--intermediary` name; looked up again after `ttlSeconds`. */
+  | { type: 'discovered'; name: string; endpoints: string[]; ttlSeconds: number }
+  /** SVCB discovery failed; `stale` endpoints from an earlier answer are used meanwhile, if any. */
+  | { type: 'discovery-failed'; name: string; reason: string; stale: boolean }
   /** A connection slot starts dialing the intermediary. */
   | { type: 'connecting'; connection: number; intermediary: string }
   /** TLS and ALPN succeeded; SETTINGS and ORIGIN are on their way. */
@@ -25,6 +29,44 @@ export type AgentEvent =
   /** The handler or upstream failed on a request (it was answered with 500 or reset). */
   | { type: 'request-error'; connection: number; message: string };
 
+/** How much an event matters, for `--log json` and log filters. */
+export type AgentEventLevel = 'info' | 'warn' | 'error';
+
+/** The level of each event type: failures the agent recovers from are warnings, refusals and request failures errors. */
+export function agentEventLevel(event: AgentEvent): AgentEventLevel {
+  switch (event.type) {
+    case 'refused':
+    case 'request-error':
+      return 'error';
+    case 'connect-failed':
+    case 'disconnected':
+    case 'ping-timeout':
+    case 'discovery-failed':
+      return 'warn';
+    default:
+      return 'info';
+  }
+}
+
+/**
+ * One `--log json` line's object. The shape is stable: `time` (ISO 8601), `level`, `event` (the
+ * event type) and `fields` (everything else the event carries, possibly `{}`), plus `message`,
+ * the plain sentence.
+ */
+export interface AgentLogRecord {
+  time: string;
+  level: AgentEventLevel;
+  event: string;
+  message: string;
+  fields: Record<string, unknown>;
+}
+
+/** The event as a {@link AgentLogRecord}. */
+export function agentLogRecord(event: AgentEvent, now: Date = new Date()): AgentLogRecord {
+  const { type, ...fields } = event;
+  return { time: now.toISOString(), level: agentEventLevel(event), event: type, message: describeAgentEvent(event), fields };
+}
+
 /** `40ms`, `1.5s`, `30s`, `5 min`: durations as people say them. */
 export function formatDelay(ms: number): string {
   if (ms >= 60_000 && ms % 60_000 === 0) return `${ms / 60_000} min`;
@@ -36,6 +78,10 @@ export function formatDelay(ms: number): string {
 /** The event as one plain sentence, without a trailing newline. */
 export function describeAgentEvent(event: AgentEvent): string {
   switch (event.type) {
+    case 'discovered':
+      return `found ${event.name} through SVCB: ${event.endpoints.join(', ')} (looked up again in ${formatDelay(event.ttlSeconds * 1000)})`;
+    case 'discovery-failed':
+      return `SVCB discovery of ${event.name} failed: ${event.reason}${event.stale ? '; using the endpoints found before' : ''}`;
     case 'connecting':
       return `connection ${event.connection}: connecting to ${event.intermediary}`;
     case 'connected':

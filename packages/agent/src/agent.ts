@@ -19,13 +19,18 @@
  */
 import * as tls from 'node:tls';
 import { isIP } from 'node:net';
-import { connectSocket, ErrorCode, errorCodeName, parseOrigin, serializeOrigin, type Http2Session, type StreamInfo } from '@rhttp/core';
+import { connectSocket, DEFAULT_DOH_URL, type Endpoint, ErrorCode, errorCodeName, parseOrigin, serializeOrigin, type Http2Session, type StreamInfo } from '@rhttp/core';
 import { DEFAULT_BACKOFF, backoffDelay, type BackoffPolicy } from './backoff.js';
 import { alpnMismatch, describeConnectError, H2_REVERSE_ALPN, isAlpnFailure } from './connect-errors.js';
 import type { AgentEvent } from './agent-events.js';
 import { toFetchHandler, type FetchHandlerLike } from './handler-module.js';
 import { HttpUpstream } from './upstream.js';
+import { H2cUpstream } from './h2c-upstream.js';
+import { ConnectRelay, isPlainConnect, relayTargetOf } from './connect-relay.js';
+import { carryTrailers } from '@rhttp/core';
+import type { IngressRouter } from './ingress.js';
 import { openWebSocketSocket, WebSocketRefusedError, type WebSocketCarrierSocket } from './carriers/websocket.js';
+import { discoverIntermediaryDetails, parseBareIntermediary, type BareIntermediary, type ResolveOptions } from './discover.js';
 
 /** Connections held at once: one can fail or be rotated while the other carries traffic (cloudflared holds four). */
 export const DEFAULT_CONNECTIONS = 2;
@@ -41,19 +46,37 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 15_000;
 export const DEFAULT_DRAIN_TIMEOUT_MS = 25_000;
 /** Rotation times are spread over the last tenth of the maximum age, so the connections of one agent do not all rotate at once. */
 const ROTATION_JITTER = 0.1;
+/** Shortest time discovered endpoints are kept: a TTL of 0 must not turn every reconnect into a DNS lookup. */
+export const MIN_DISCOVERY_TTL_S = 30;
+/** Longest time discovered endpoints are kept, whatever the TTL: an operator moving the intermediary should not wait a day. */
+export const MAX_DISCOVERY_TTL_S = 3600;
 /** After our own GOAWAY has drained, how long we wait for the peer to close TLS before destroying the socket. */
 const SOCKET_LINGER_MS = 1_000;
 
-/** Options of {@link Agent}. Exactly one of `upstream` and `handler` is required. */
+/** Options of {@link Agent}. Exactly one of `upstream`, `handler` and `ingress` is required. */
 export interface AgentOptions {
-  /** Where to dial: `tls://host:port` (carrier 1) or `ws://host:port` / `wss://host[:port]` (carrier 2, an edge). */
+  /**
+   * Where to dial: `tls://host:port` (carrier 1), `ws://host:port` / `wss://host[:port]` (carrier 2,
+   * an edge), or a bare name `proxy.example.net[:port]` found through SVCB over DNS-over-HTTPS.
+   */
   intermediary: string;
+  /** DoH resolver for a bare `intermediary` name (default `DEFAULT_DOH_URL`). */
+  doh?: string;
+  /** Other discovery options (tests pass `rng`, `fetch`). */
+  discovery?: Omit<ResolveOptions, 'doh'>;
+  /**
+   * Count request and response body bytes for {@link Agent.metrics} (default false: it costs one
+   * TransformStream per body, so it is on only when someone scrapes the numbers).
+   */
+  countBodyBytes?: boolean;
   /** Origins this agent serves, sent in the ORIGIN frame (`https://app.example.com`, `https://*.app.example.com`). */
   origins: string[];
-  /** Base URL of a local HTTP/1.1 app to forward to, e.g. `http://127.0.0.1:3000`. */
+  /** Base URL of a local app to forward to: HTTP/1.1 `http://127.0.0.1:3000`, or HTTP/2 prior knowledge `h2c://127.0.0.1:50051` (gRPC). */
   upstream?: string;
   /** In-process handler instead of an upstream: a function of a Request or an object with `fetch` (a Hono app). */
   handler?: FetchHandlerLike;
+  /** Or ingress rules: each request goes to the upstream of the first rule matching its host and path (closed on stop). */
+  ingress?: IngressRouter;
   /** Our certificate chain (PEM, leaf first); the intermediary checks that it covers every origin. */
   cert: string;
   /** Private key of `cert` (PEM). */
@@ -97,6 +120,23 @@ export interface ConnectionStatus {
   retryAt?: string;
 }
 
+/** Counters and gauges for Prometheus (see metrics.ts). */
+export interface AgentMetrics {
+  /** Connection slots per state (`draining` counts sessions replaced by rotation that still finish requests). */
+  connections: Record<ConnectionStatus['state'] | 'draining', number>;
+  /** Dials after a slot's first one (reconnects after failures, refusals and rotations). */
+  reconnects: number;
+  /** Times the intermediary refused this agent (GOAWAY with an error, wrong ALPN, 401/403). */
+  refusals: number;
+  /** Answered requests by status class (`2xx`…`5xx`), and `error` for handler/upstream failures. */
+  requests: Record<string, number>;
+  /** Body bytes: `in` from the intermediary (request bodies), `out` to it (response bodies); zero unless `countBodyBytes`. */
+  bytes: { in: number; out: number };
+  inFlight: number;
+  /** Last PING round trip of each connected slot. */
+  pingRttMs: { connection: number; rttMs: number }[];
+}
+
 export interface AgentStatus {
   state: 'new' | 'running' | 'stopping' | 'stopped';
   intermediary: string;
@@ -118,8 +158,8 @@ export interface IntermediaryAddress {
 const DEFAULT_TLS_PORT = 443;
 
 /**
- * Parse `tls://host:port`. Throws a TypeError with a plain explanation otherwise (the WebSocket
- * carrier and bare names with SVCB discovery come later).
+ * Parse `tls://host:port`, `ws://host:port` or `wss://host[:port]`. Throws a TypeError with a plain
+ * explanation otherwise; bare names go through SVCB discovery instead (`resolveIntermediary`).
  */
 export function parseIntermediary(text: string): IntermediaryAddress {
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(text)?.[1]?.toLowerCase();
@@ -138,7 +178,7 @@ export function parseIntermediary(text: string): IntermediaryAddress {
     return { carrier: 'ws', host: ws.hostname.replace(/^\[|\]$/g, ''), port, url: `${scheme}://${ws.host}` };
   }
   if (scheme === undefined) {
-    throw new TypeError(`--intermediary must be tls://host:port for now: bare names with SVCB discovery (${text}) are not supported yet`);
+    throw new TypeError(`--intermediary ${text} is a bare name: it is found through SVCB discovery (resolveIntermediary), not parsed as an address`);
   }
   if (scheme !== 'tls') throw new TypeError(`--intermediary must be tls://host:port, got ${text}`);
   let url: URL;
@@ -174,8 +214,28 @@ function checkTlsMaterial(options: Pick<AgentOptions, 'cert' | 'key' | 'ca'>): v
   }
 }
 
+/** One concrete place to dial: a fixed URL, or one address of a discovered endpoint. */
+interface Dial {
+  carrier: 'tls' | 'ws';
+  /** TLS: the host or address to connect to. */
+  host: string;
+  port: number;
+  /** TLS: the name to send (SNI) and check the certificate against. */
+  servername?: string;
+  /** WebSocket: the edge URL. */
+  url?: string;
+  /** As written in events: `tls://localhost:8443 (127.0.0.1)`. */
+  label: string;
+}
+
+function hostPort(host: string, port: number): string {
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
 interface Slot {
   index: number;
+  /** Dials made by this slot: all but the first are reconnects. */
+  dials: number;
   state: ConnectionStatus['state'];
   failures: number;
   socket?: tls.TLSSocket;
@@ -195,6 +255,8 @@ interface Outcome {
   healthy: boolean;
   /** We closed it on purpose (rotation): reconnect at once. */
   rotated?: boolean;
+  /** No session came about (TCP/TLS/upgrade failed, not a refusal): try the next endpoint at once. */
+  unreached?: boolean;
 }
 
 /**
@@ -202,22 +264,33 @@ interface Outcome {
  * Events go to `options.log`; nothing is printed by the library itself.
  */
 export class Agent {
-  readonly intermediary: IntermediaryAddress;
+  /** The parsed `tls://`/`ws://`/`wss://` address; undefined for a bare name found through SVCB. */
+  readonly intermediary: IntermediaryAddress | undefined;
+  /** The bare name to discover, when `intermediary` is one. */
+  readonly discoveryName: BareIntermediary | undefined;
   readonly origins: string[];
   private readonly options: AgentOptions;
   private readonly backoff: BackoffPolicy;
   private readonly handle: (request: Request, info: StreamInfo) => Response | Promise<Response>;
-  private readonly upstream: HttpUpstream | undefined;
+  private readonly upstream: HttpUpstream | H2cUpstream | undefined;
   private readonly slots: Slot[] = [];
   private readonly loops: Promise<void>[] = [];
   /** Sessions replaced by rotation that are still draining. */
   private readonly retired = new Set<Http2Session>();
   private state: AgentStatus['state'] = 'new';
   private stopping: Promise<void> | undefined;
+  /** Discovered dials, their expiry (ms epoch) and the lookup in progress (shared by the slots). */
+  private discovered: { dials: Dial[]; expiresAt: number } | undefined;
+  private discovering: Promise<Dial[]> | undefined;
+  private readonly counters = { refusals: 0, requests: new Map<string, number>(), bytesIn: 0, bytesOut: 0 };
 
   constructor(options: AgentOptions) {
     this.options = options;
-    this.intermediary = parseIntermediary(options.intermediary);
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(options.intermediary)) {
+      this.intermediary = parseIntermediary(options.intermediary);
+    } else {
+      this.discoveryName = parseBareIntermediary(options.intermediary);
+    }
     if (!options.origins || options.origins.length === 0) throw new TypeError('an agent needs at least one origin');
     this.origins = options.origins.map((o) => serializeOrigin(parseOrigin(o)));
     if (!options.cert || !options.key) throw new TypeError('an agent needs a certificate chain (cert) and its private key (key)');
@@ -226,27 +299,35 @@ export class Agent {
     if (!Number.isInteger(count) || count < 1 || count > MAX_CONNECTIONS) {
       throw new TypeError(`connections must be a whole number from 1 to ${MAX_CONNECTIONS}, got ${count}`);
     }
-    if ((options.upstream === undefined) === (options.handler === undefined)) {
-      throw new TypeError('an agent needs exactly one of upstream (a URL) and handler (a fetch handler)');
+    if ([options.upstream, options.handler, options.ingress].filter((x) => x !== undefined).length !== 1) {
+      throw new TypeError('an agent needs exactly one of upstream (a URL), handler (a fetch handler) and ingress (rules)');
     }
     this.backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
     if (options.upstream !== undefined) {
-      const upstream = new HttpUpstream(options.upstream, { headersTimeoutMs: options.upstreamHeadersTimeoutMs });
+      // h2c:// speaks HTTP/2 with prior knowledge (gRPC; trailers carried), http(s):// HTTP/1.1.
+      const upstream = /^h2c:/i.test(options.upstream)
+        ? new H2cUpstream(options.upstream, { headersTimeoutMs: options.upstreamHeadersTimeoutMs })
+        : new HttpUpstream(options.upstream, { headersTimeoutMs: options.upstreamHeadersTimeoutMs });
       this.upstream = upstream;
-      this.handle = (request, info) => upstream.fetch(request, info);
+      // Draft §3.1: a plain CONNECT to one of our origins is relayed to the upstream's host:port (connect-relay.ts).
+      const relay = new ConnectRelay(this.origins, relayTargetOf(upstream.base));
+      this.handle = (request, info) => this.answer(request, info, (r, i) => (isPlainConnect(i) ? relay.open(r, i) : upstream.fetch(r, i)));
+    } else if (options.ingress !== undefined) {
+      const router = options.ingress;
+      this.handle = (request, info) => this.answer(request, info, (r, i) => router.fetch(r, i));
     } else {
       const handler = toFetchHandler(options.handler);
       if (!handler) throw new TypeError('handler must be a function of a Request or an object with a fetch(request) method');
-      this.handle = handler;
+      this.handle = (request, info) => this.answer(request, info, handler);
     }
-    for (let i = 0; i < count; i++) this.slots.push({ index: i + 1, state: 'idle', failures: 0 });
+    for (let i = 0; i < count; i++) this.slots.push({ index: i + 1, dials: 0, state: 'idle', failures: 0 });
   }
 
-  /** The intermediary as written in events: `tls://host:port`. */
+  /** The intermediary as configured: `tls://host:port`, the edge URL, or the bare name. */
   get target(): string {
+    if (!this.intermediary) return this.options.intermediary;
     if (this.intermediary.url) return this.intermediary.url;
-    const h = this.intermediary.host;
-    return `tls://${h.includes(':') ? `[${h}]` : h}:${this.intermediary.port}`;
+    return `tls://${hostPort(this.intermediary.host, this.intermediary.port)}`;
   }
 
   /** Requests being answered right now, over all connections. */
@@ -294,7 +375,53 @@ export class Agent {
     };
   }
 
+  /** Counters and gauges for Prometheus; see {@link AgentMetrics}. */
+  metrics(): AgentMetrics {
+    const connections: AgentMetrics['connections'] = { idle: 0, connecting: 0, connected: 0, waiting: 0, stopped: 0, draining: this.retired.size };
+    for (const s of this.slots) connections[s.state]++;
+    const pingRttMs: AgentMetrics['pingRttMs'] = [];
+    for (const s of this.slots) {
+      const rttMs = s.state === 'connected' ? s.session?.rttMs : undefined;
+      if (rttMs !== undefined) pingRttMs.push({ connection: s.index, rttMs });
+    }
+    return {
+      connections,
+      reconnects: this.slots.reduce((n, s) => n + Math.max(0, s.dials - 1), 0),
+      refusals: this.counters.refusals,
+      requests: Object.fromEntries(this.counters.requests),
+      bytes: { in: this.counters.bytesIn, out: this.counters.bytesOut },
+      inFlight: this.inFlight,
+      pingRttMs,
+    };
+  }
+
+  /** Runs the handler, counting the answer's status class and (optionally) body bytes. */
+  private async answer(request: Request, info: StreamInfo, handler: (request: Request, info: StreamInfo) => Response | Promise<Response>): Promise<Response> {
+    const count = this.options.countBodyBytes === true;
+    if (count && request.body) {
+      const body = request.body.pipeThrough(byteCounter((n) => (this.counters.bytesIn += n)));
+      request = new Request(request, { body, duplex: 'half' } as RequestInit);
+    }
+    let response: Response;
+    try {
+      response = await handler(request, info);
+    } catch (error) {
+      this.countRequest('error');
+      throw error;
+    }
+    this.countRequest(`${Math.floor(response.status / 100)}xx`);
+    if (count && response.body) {
+      response = carryTrailers(response, new Response(response.body.pipeThrough(byteCounter((n) => (this.counters.bytesOut += n))), response));
+    }
+    return response;
+  }
+
+  private countRequest(statusClass: string): void {
+    this.counters.requests.set(statusClass, (this.counters.requests.get(statusClass) ?? 0) + 1);
+  }
+
   private emit(event: AgentEvent): void {
+    if (event.type === 'refused') this.counters.refusals++;
     try {
       this.options.log?.(event);
     } catch {
@@ -325,13 +452,14 @@ export class Agent {
     }
     await Promise.all(this.loops);
     this.upstream?.close();
+    this.options.ingress?.close();
     this.state = 'stopped';
     if (wasStarted) this.emit({ type: 'stopped' });
   }
 
   private async runSlot(slot: Slot): Promise<void> {
     while (this.running) {
-      const outcome = await this.connectOnce(slot);
+      const outcome = await this.attempt(slot);
       if (!this.running) break;
       if (outcome.healthy) slot.failures = 0;
       if (outcome.rotated) continue;
@@ -353,15 +481,82 @@ export class Agent {
     slot.state = 'stopped';
   }
 
+  /**
+   * One round: the endpoints in order, moving to the next at once when one cannot be reached
+   * (DESIGN.md "Discovery": fail over to the next record). When every endpoint failed, the next
+   * round looks the name up again. Never rejects.
+   */
+  private async attempt(slot: Slot): Promise<Outcome> {
+    let dials: Dial[];
+    try {
+      dials = await this.currentDials();
+    } catch (error) {
+      slot.lastError = (error as Error).message;
+      return { refused: false, healthy: false };
+    }
+    for (const dial of dials) {
+      if (!this.running) break;
+      const outcome = await this.connectOnce(slot, dial);
+      if (!outcome.unreached) return outcome;
+    }
+    // Every endpoint failed: the answer may be out of date.
+    if (this.discovered) this.discovered.expiresAt = 0;
+    return { refused: false, healthy: false };
+  }
+
+  /** The places to dial, best first: the fixed URL, or the discovered endpoints (looked up again after their TTL). */
+  private currentDials(): Promise<Dial[]> {
+    if (this.intermediary) {
+      const { carrier, host, port, url } = this.intermediary;
+      const servername = this.options.servername ?? (isIP(host) ? undefined : host);
+      return Promise.resolve([{ carrier, host, port, servername, url, label: this.target }]);
+    }
+    if (this.discovered && Date.now() < this.discovered.expiresAt) return Promise.resolve(this.discovered.dials);
+    this.discovering ??= this.discover().finally(() => (this.discovering = undefined));
+    return this.discovering;
+  }
+
+  private async discover(): Promise<Dial[]> {
+    const name = this.options.intermediary;
+    try {
+      const found = await discoverIntermediaryDetails(name, { ...this.options.discovery, doh: this.options.doh ?? DEFAULT_DOH_URL });
+      const ttl = Math.min(MAX_DISCOVERY_TTL_S, Math.max(MIN_DISCOVERY_TTL_S, Math.min(...found.records.map((r) => r.ttl))));
+      const dials = found.endpoints.flatMap((e) => this.dialsOf(e));
+      this.discovered = { dials, expiresAt: Date.now() + ttl * 1000 };
+      this.emit({ type: 'discovered', name, endpoints: dials.map((d) => d.label), ttlSeconds: ttl });
+      return dials;
+    } catch (error) {
+      const stale = this.discovered !== undefined && this.discovered.dials.length > 0;
+      this.emit({ type: 'discovery-failed', name, reason: (error as Error).message, stale });
+      // An unreachable resolver should not take down an agent that knows where to go.
+      if (stale) return this.discovered!.dials;
+      throw error;
+    }
+  }
+
+  /** A discovered endpoint as dials: TLS once per address (the name stays the TLS server name), WebSocket by URL. */
+  private dialsOf(e: Endpoint): Dial[] {
+    if (e.carrier === 'ws') return [{ carrier: 'ws', host: e.target, port: e.port, url: e.url, label: e.url }];
+    const servername = this.options.servername ?? e.target;
+    const addresses = e.addresses.length > 0 ? e.addresses : [e.target];
+    return addresses.map((address) => ({
+      carrier: 'tls' as const,
+      host: address,
+      port: e.port,
+      servername,
+      label: address === e.target ? e.url : `${e.url} (${address})`,
+    }));
+  }
+
   /** One connection from dial to close. Never rejects. */
-  private connectOnce(slot: Slot): Promise<Outcome> {
-    if (this.intermediary.carrier === 'ws') return this.connectWebSocketOnce(slot);
-    const { host, port } = this.intermediary;
-    const servername = this.options.servername ?? (isIP(host) ? undefined : host);
+  private connectOnce(slot: Slot, dial: Dial): Promise<Outcome> {
+    slot.dials++;
+    if (dial.carrier === 'ws') return this.connectWebSocketOnce(slot, dial);
+    const { host, port, servername } = dial;
     slot.state = 'connecting';
     slot.session = undefined;
     slot.connectedAt = undefined;
-    this.emit({ type: 'connecting', connection: slot.index, intermediary: this.target });
+    this.emit({ type: 'connecting', connection: slot.index, intermediary: dial.label });
     return new Promise<Outcome>((resolve) => {
       let socketError: Error | undefined;
       let failure: { refused: boolean; reason: string } | undefined;
@@ -408,7 +603,7 @@ export class Agent {
           socket.destroy();
           return;
         }
-        this.serve(slot, socket, () => socketError).then(resolve);
+        this.serve(slot, dial, socket, () => socketError).then(resolve);
       });
       socket.once('close', () => {
         clearTimeout(connectTimer);
@@ -424,21 +619,21 @@ export class Agent {
         }
         slot.lastError = failure.reason;
         this.emit(failure.refused ? { type: 'refused', connection: slot.index, reason: failure.reason } : { type: 'connect-failed', connection: slot.index, reason: failure.reason });
-        resolve({ refused: failure.refused, healthy: false });
+        resolve({ refused: failure.refused, healthy: false, unreached: !failure.refused });
       });
     });
   }
 
   /** One connection over the WebSocket carrier (carriers/websocket.ts), then the same serve() as TLS. Never rejects. */
-  private async connectWebSocketOnce(slot: Slot): Promise<Outcome> {
+  private async connectWebSocketOnce(slot: Slot, dial: Dial): Promise<Outcome> {
     slot.state = 'connecting';
     slot.session = undefined;
     slot.connectedAt = undefined;
-    this.emit({ type: 'connecting', connection: slot.index, intermediary: this.target });
+    this.emit({ type: 'connecting', connection: slot.index, intermediary: dial.label });
     let socket: WebSocketCarrierSocket;
     try {
       socket = await openWebSocketSocket({
-        url: this.intermediary.url!,
+        url: dial.url!,
         origins: this.origins,
         certChainPem: this.options.cert,
         keyPem: this.options.key,
@@ -451,7 +646,7 @@ export class Agent {
       const reason = (error as Error).message;
       slot.lastError = reason;
       this.emit(refused ? { type: 'refused', connection: slot.index, reason } : { type: 'connect-failed', connection: slot.index, reason });
-      return { refused, healthy: false };
+      return { refused, healthy: false, unreached: !refused };
     }
     if (!this.running) {
       socket.destroy();
@@ -462,11 +657,11 @@ export class Agent {
       socketError ??= error;
     });
     slot.socket = socket as unknown as tls.TLSSocket;
-    return this.serve(slot, socket as unknown as tls.TLSSocket, () => socketError);
+    return this.serve(slot, dial, socket as unknown as tls.TLSSocket, () => socketError);
   }
 
   /** Run the HTTP/2 server session on an established socket until it closes. */
-  private async serve(slot: Slot, socket: tls.TLSSocket, socketError: () => Error | undefined): Promise<Outcome> {
+  private async serve(slot: Slot, dial: Dial, socket: tls.TLSSocket, socketError: () => Error | undefined): Promise<Outcome> {
     let pingTimedOut = false;
     // In TLS 1.3 the server checks our certificate after our side of the handshake is done; when it
     // refuses it, Node's client sees only the connection end. Silence until then tells us that much.
@@ -487,7 +682,7 @@ export class Agent {
     slot.session = session;
     slot.connectedAt = connectedAt;
     slot.state = 'connected';
-    this.emit({ type: 'connected', connection: slot.index, intermediary: this.target, origins: [...this.origins], tlsVersion: socket.getProtocol() });
+    this.emit({ type: 'connected', connection: slot.index, intermediary: dial.label, origins: [...this.origins], tlsVersion: socket.getProtocol() });
 
     const stopKeepalive = this.keepalive(session, slot, () => {
       pingTimedOut = true;
@@ -544,7 +739,7 @@ export class Agent {
     let reason: string;
     if (pingTimedOut) reason = 'the intermediary stopped answering PINGs';
     else if (goaway) reason = `the intermediary is shutting down the connection (GOAWAY${goaway.debugData.length ? `: ${new TextDecoder().decode(goaway.debugData)}` : ''})`;
-    else if (socketError()) reason = describeConnectError(socketError(), { host: this.intermediary.host, port: this.intermediary.port, servername: this.options.servername });
+    else if (socketError()) reason = describeConnectError(socketError(), { host: dial.host, port: dial.port, servername: dial.servername });
     else if (error) reason = error.message;
     else reason = 'the intermediary closed the connection';
     slot.lastError = reason;
@@ -588,4 +783,14 @@ export class Agent {
       clearTimeout(timer);
     };
   }
+}
+
+/** A pass-through stream that reports the size of every chunk. */
+function byteCounter(add: (n: number) => void): TransformStream<Uint8Array, Uint8Array> {
+  return new TransformStream({
+    transform(chunk, controller) {
+      add(chunk.byteLength);
+      controller.enqueue(chunk);
+    },
+  });
 }

@@ -5,14 +5,19 @@
  * all three provide. Exit codes: 0 done, 1 failed while running, 2 bad command line.
  */
 import { readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { parseOrigin } from '@rhttp/core';
+import { DEFAULT_DOH_URL, DiscoveryError, parseOrigin } from '@rhttp/core';
 import { Agent, DEFAULT_CONNECTIONS, DEFAULT_DRAIN_TIMEOUT_MS, MAX_CONNECTIONS, parseIntermediary } from './agent.js';
-import { describeAgentEvent, type AgentEvent } from './agent-events.js';
+import { agentLogRecord, describeAgentEvent, type AgentEvent, type AgentEventLevel } from './agent-events.js';
+import { ConfigError, loadAgentConfig, type AgentConfig } from './config.js';
+import { discoverIntermediaryDetails, formatDiscovery, parseBareIntermediary } from './discover.js';
 import { loadHandlerModule } from './handler-module.js';
+import { IngressRouter, ingressOrigins } from './ingress.js';
+import { parseListenAddress, serveMetrics, type MetricsServer } from './metrics-server.js';
+import { checkServiceName, DEFAULT_SERVICE_NAME, DEFAULT_UNIT_DIR, installSystemdUnit, renderSystemdUnit, runtimeCommand, uninstallSystemdUnit } from './service.js';
 
 /** Exit status for a bad command line (as in BSD sysexits' tradition of 2 for usage errors). */
 const EXIT_USAGE = 2;
@@ -20,55 +25,127 @@ const EXIT_FAILURE = 1;
 
 const TOOL_HELP = `rhttp-agent — serve an origin through a Reverse HTTP intermediary (draft-bt-httpbis-reverse-http-01)
 
-The agent dials out to the intermediary over TLS 1.3 (ALPN h2-reverse), announces the origins it
-serves, and answers the requests the intermediary sends back — from a local app (--upstream) or an
-in-process fetch handler (--handler).
+The agent dials out to the intermediary over TLS 1.3 (ALPN h2-reverse) or a WebSocket, announces
+the origins it serves, and answers the requests the intermediary sends back — from a local app
+(--upstream), an in-process fetch handler (--handler) or ingress rules in a config file (--config).
 
 Usage:
-  rhttp-agent --intermediary tls://HOST:PORT --origin URL [--origin URL ...]
+  rhttp-agent --intermediary tls://HOST:PORT|ws://HOST:PORT|wss://HOST|NAME --origin URL [--origin URL ...]
               (--upstream URL | --handler MODULE) --cert FILE --key FILE [options]
+  rhttp-agent --config rhttp.yaml [flags that override it]
+  rhttp-agent discover NAME[:PORT] [--doh URL]
   rhttp-agent certs --dir DIR --origin URL [--origin URL ...] [--intermediary-name NAME ...] [--force]
-  rhttp-agent help [certs]
+  rhttp-agent service install|uninstall [--config FILE] [--name NAME] [--user USER] [--unit-dir DIR]
+  rhttp-agent help [run|certs|discover|service|config]
 
-Run 'rhttp-agent --help' for the agent's flags and 'rhttp-agent certs --help' for certificates.
+Run 'rhttp-agent --help' for the agent's flags and 'rhttp-agent COMMAND --help' for the others.
 `;
 
 const RUN_HELP = `Usage: rhttp-agent --intermediary tls://HOST:PORT --origin URL [--origin URL ...]
                    (--upstream URL | --handler MODULE) --cert FILE --key FILE [options]
+       rhttp-agent --config rhttp.yaml [options]
 
 Serve one or more origins through an intermediary.
 
-Required:
-  --intermediary tls://HOST:PORT  the intermediary's agent port; or ws://HOST:PORT / wss://HOST for
-                                  an rhttp edge (WebSocket carrier; bare names with SVCB discovery
-                                  are not supported yet)
+Required (on the command line or in --config):
+  --intermediary tls://HOST:PORT  the intermediary's agent port (TLS carrier, ALPN h2-reverse);
+                 ws://HOST:PORT   or an rhttp edge (WebSocket carrier; wss://HOST[:PORT] with TLS);
+                 NAME[:PORT]      or a bare name, found through its SVCB record
+                                  _http-reverse.NAME (_PORT._http-reverse.NAME) over DNS-over-HTTPS;
+                                  the endpoints are tried in order, the next when one fails
   --origin URL                    an origin to serve, e.g. https://app.example.com; repeat for more;
-                                  wildcards like https://*.app.example.com are allowed
+                                  wildcards like https://*.app.example.com are allowed (default with
+                                  --config: https://HOSTNAME of each ingress rule)
   --upstream URL                  forward requests to this local HTTP/1.1 app, e.g. http://127.0.0.1:3000
   --handler MODULE                or answer them in-process: a module whose default export has
                                   fetch(request) (a Hono app works as is) or is a function
+                                  (either one replaces the config file's ingress rules)
   --cert FILE                     our certificate chain (PEM, leaf first); it must cover every --origin
   --key FILE                      its private key (PEM)
 
 Options:
+  --config FILE                   read settings and ingress rules from a YAML file (see
+                                  'rhttp-agent help config'); flags given here override it
   --ca FILE                       CA certificate(s) to verify the intermediary with (default: the system's)
-  --servername NAME               the name to expect in the intermediary's certificate (default: its host)
+  --servername NAME               the name to expect in the intermediary's certificate (default: its
+                                  host, or the SVCB target name)
+  --doh URL                       DNS-over-HTTPS resolver for a bare --intermediary name
+                                  (default ${DEFAULT_DOH_URL})
   --connections N                 connections to hold for failover (default ${DEFAULT_CONNECTIONS}, at most ${MAX_CONNECTIONS})
   --drain-timeout SECONDS         on SIGTERM/SIGINT, how long to let in-flight requests finish (default ${DEFAULT_DRAIN_TIMEOUT_MS / 1000})
   --max-connection-age SECONDS    replace each connection after about this long (default: never)
-  --log text|json                 event lines on stderr as sentences (default) or JSON
+  --metrics HOST:PORT             serve Prometheus metrics at http://HOST:PORT/metrics (e.g. 127.0.0.1:9101)
+  --log text|json                 event lines on stderr as sentences (default) or JSON objects
+                                  {"time","level","event","message","fields"}
   -h, --help                      show this help
   -v, --version                   print the version
 
 The agent reconnects on its own (exponential backoff with jitter). On SIGTERM or SIGINT it sends
 GOAWAY, lets in-flight requests finish and exits 0; a second signal exits at once.
 
-Example:
+Examples:
   rhttp-agent --intermediary tls://127.0.0.1:8443 --origin https://app.example.com \\
               --upstream http://127.0.0.1:3000 --cert .rhttp/origin.pem --key .rhttp/origin.key --ca .rhttp/ca.pem
+  rhttp-agent --intermediary proxy.example.net --origin https://app.example.com \\
+              --upstream http://127.0.0.1:3000 --cert origin.pem --key origin.key
+  rhttp-agent --config /etc/rhttp/rhttp.yaml --metrics 127.0.0.1:9101 --log json
 
 Other commands:
+  rhttp-agent discover NAME       show the SVCB answer for NAME and what the agent would connect to
   rhttp-agent certs ...           make a development CA and certificates (see 'rhttp-agent certs --help')
+  rhttp-agent service install     write a systemd unit (see 'rhttp-agent service --help')
+`;
+
+const CONFIG_HELP = `The config file (--config rhttp.yaml): YAML, one file; flags on the command line override it.
+
+  intermediary: tls://127.0.0.1:8443     # or ws://…, wss://…, or a bare NAME[:PORT] (SVCB discovery)
+  doh: https://cloudflare-dns.com/dns-query
+  cert: origin.pem                       # relative paths are relative to the config file's folder
+  key: origin.key
+  ca: ca.pem
+  servername: proxy.example.net
+  connections: 2
+  drain-timeout: 25                      # seconds
+  max-connection-age: 3600               # seconds
+  log: json
+  metrics: 127.0.0.1:9101
+  origins: [https://app.example.com]     # default: https://HOSTNAME of each ingress rule
+  ingress:                               # first match wins
+    - hostname: app.example.com
+      path: /api/*                       # optional glob on the path (* matches anything, / included)
+      service: http://127.0.0.1:3000
+    - hostname: "*.app.example.com"      # one label under app.example.com
+      service: http://127.0.0.1:4000
+    - service: http_status:404           # catch-all (no hostname, no path), required last
+
+A service is http://HOST:PORT, https://HOST:PORT (a path prefixes request paths) or
+http_status:NNN. Mistakes are reported with the file, line and key.
+`;
+
+const DISCOVER_HELP = `Usage: rhttp-agent discover NAME[:PORT] [--doh URL]
+
+Look up the SVCB record of an intermediary (_http-reverse.NAME, or _PORT._http-reverse.NAME when a
+port other than 443 is given) over DNS-over-HTTPS, and print the answer and the endpoints the agent
+would connect to, in order. Exits 1 when there is no usable record.
+
+  --doh URL      the DNS-over-HTTPS resolver (default ${DEFAULT_DOH_URL})
+  -h, --help     show this help
+`;
+
+const SERVICE_HELP = `Usage: rhttp-agent service install --config FILE [--name NAME] [--user USER] [--unit-dir DIR]
+       rhttp-agent service uninstall [--name NAME] [--unit-dir DIR]
+
+install writes a systemd unit that runs 'rhttp-agent --config FILE' with this runtime and CLI
+(absolute paths), restarts it when it exits, stops it with SIGTERM (the agent drains) and confines
+it (ProtectSystem=strict, NoNewPrivileges, the config and certificates read-only). It prints the
+systemctl commands to run; it runs none. uninstall removes the unit file (run
+'systemctl disable --now NAME' first).
+
+  --config FILE      the agent's config file (required for install; made absolute)
+  --name NAME        unit name (default ${DEFAULT_SERVICE_NAME}: ${DEFAULT_UNIT_DIR}/${DEFAULT_SERVICE_NAME}.service)
+  --user USER        run as this user (default: root); it must be able to read the key
+  --unit-dir DIR     where to write the unit (default ${DEFAULT_UNIT_DIR})
+  -h, --help         show this help
 `;
 
 const CERTS_HELP = `Usage: rhttp-agent certs --dir DIR --origin URL [--origin URL ...] [--intermediary-name NAME ...] [--force]
@@ -110,6 +187,7 @@ function parseFlags<T extends Parameters<typeof parseArgs>[0]>(config: T, helpHi
   }
 }
 
+/** Reads a PEM file named by `flag` (`--cert`, or `cert (from rhttp.yaml)` for the config file's absolute paths). */
 function readPem(flag: string, path: string): string {
   try {
     return readFileSync(path, 'utf8');
@@ -132,9 +210,34 @@ function checkOrigins(origins: string[] | undefined): string[] {
   return origins;
 }
 
-function printer(format: 'text' | 'json'): (event: AgentEvent) => void {
-  if (format === 'json') return (event) => process.stderr.write(JSON.stringify({ time: new Date().toISOString(), ...event }) + '\n');
-  return (event) => process.stderr.write(`rhttp-agent: ${describeAgentEvent(event)}\n`);
+/** Writes agent events and the CLI's own lines to stderr, as sentences or as one JSON object a line. */
+interface Printer {
+  event(event: AgentEvent): void;
+  /** A line of the CLI itself (not an agent event), with the same JSON shape. */
+  line(level: AgentEventLevel, event: string, message: string, fields?: Record<string, unknown>): void;
+}
+
+function printer(format: 'text' | 'json'): Printer {
+  if (format === 'json') {
+    return {
+      event: (event) => process.stderr.write(JSON.stringify(agentLogRecord(event)) + '\n'),
+      line: (level, event, message, fields = {}) => process.stderr.write(JSON.stringify({ time: new Date().toISOString(), level, event, message, fields }) + '\n'),
+    };
+  }
+  return {
+    event: (event) => process.stderr.write(`rhttp-agent: ${describeAgentEvent(event)}\n`),
+    line: (_level, _event, message) => process.stderr.write(`rhttp-agent: ${message}\n`),
+  };
+}
+
+/** Accepts every --intermediary form; throws UsageError with the reason otherwise. */
+function checkIntermediary(value: string, from: string): void {
+  try {
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) parseIntermediary(value);
+    else parseBareIntermediary(value);
+  } catch (error) {
+    throw new UsageError(`${from === '--intermediary' ? '' : `${from}: `}${(error as Error).message}`);
+  }
 }
 
 async function runAgent(argv: string[]): Promise<number> {
@@ -142,7 +245,9 @@ async function runAgent(argv: string[]): Promise<number> {
     {
       args: argv,
       options: {
+        config: { type: 'string' },
         intermediary: { type: 'string' },
+        doh: { type: 'string' },
         origin: { type: 'string', multiple: true },
         upstream: { type: 'string' },
         handler: { type: 'string' },
@@ -153,6 +258,7 @@ async function runAgent(argv: string[]): Promise<number> {
         connections: { type: 'string' },
         'drain-timeout': { type: 'string' },
         'max-connection-age': { type: 'string' },
+        metrics: { type: 'string' },
         log: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
@@ -168,14 +274,37 @@ async function runAgent(argv: string[]): Promise<number> {
     process.stdout.write(`rhttp-agent ${version()}\n`);
     return 0;
   }
-  if (!values.intermediary) throw new UsageError('--intermediary is required (e.g. --intermediary tls://127.0.0.1:8443)');
-  try {
-    parseIntermediary(values.intermediary as string);
-  } catch (error) {
-    throw new UsageError((error as Error).message);
+  let config: AgentConfig = { path: '' };
+  if (values.config !== undefined) {
+    try {
+      config = loadAgentConfig(values.config as string);
+    } catch (error) {
+      if (error instanceof ConfigError) throw new UsageError(`--config ${error.message}`);
+      throw error;
+    }
   }
-  const origins = checkOrigins(values.origin as string[] | undefined);
-  if (values.upstream === undefined && values.handler === undefined) throw new UsageError('--upstream URL or --handler MODULE is required: what should answer the requests?');
+  const fromConfig = (key: string) => `${key} (from ${values.config as string})`;
+
+  const intermediary = (values.intermediary as string | undefined) ?? config.intermediary;
+  if (!intermediary) throw new UsageError('--intermediary is required (e.g. --intermediary tls://127.0.0.1:8443, or a name like proxy.example.net to discover)');
+  checkIntermediary(intermediary, values.intermediary !== undefined ? '--intermediary' : fromConfig('intermediary'));
+  const doh = (values.doh as string | undefined) ?? config.doh;
+  if (doh !== undefined && !/^https?:\/\/[^/]/i.test(doh)) throw new UsageError(`--doh must be the URL of a DNS-over-HTTPS resolver, like ${DEFAULT_DOH_URL}; got ${doh}`);
+
+  // --upstream/--handler on the command line replace the config file's ingress rules.
+  const flagServes = values.upstream !== undefined || values.handler !== undefined;
+  const ingress = flagServes ? undefined : config.ingress;
+  let origins: string[];
+  if (values.origin !== undefined) origins = checkOrigins(values.origin as string[]);
+  else if (config.origins !== undefined) origins = config.origins;
+  else if (ingress !== undefined) {
+    origins = ingressOrigins(ingress);
+    if (origins.length === 0) throw new UsageError(`--origin is required: the ingress rules of ${values.config as string} name no hostname to derive origins from`);
+  } else origins = checkOrigins(undefined);
+
+  if (values.upstream === undefined && values.handler === undefined && ingress === undefined) {
+    throw new UsageError('--upstream URL or --handler MODULE is required (or ingress rules in --config): what should answer the requests?');
+  }
   if (values.upstream !== undefined && values.handler !== undefined) throw new UsageError('--upstream and --handler exclude each other; pass one');
   if (values.upstream !== undefined) {
     let url: URL | undefined;
@@ -186,32 +315,47 @@ async function runAgent(argv: string[]): Promise<number> {
     }
     if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) throw new UsageError(`--upstream must be an http:// or https:// URL, got ${values.upstream}`);
   }
-  if (!values.cert) throw new UsageError('--cert is required: the certificate chain (PEM) covering the origins');
-  if (!values.key) throw new UsageError('--key is required: the private key (PEM) of --cert');
-  let connections = DEFAULT_CONNECTIONS;
+  const certPath = (values.cert as string | undefined) ?? config.cert;
+  const keyPath = (values.key as string | undefined) ?? config.key;
+  const caPath = (values.ca as string | undefined) ?? config.ca;
+  const certFlag = values.cert !== undefined ? '--cert' : fromConfig('cert');
+  const keyFlag = values.key !== undefined ? '--key' : fromConfig('key');
+  const caFlag = values.ca !== undefined ? '--ca' : fromConfig('ca');
+  if (!certPath) throw new UsageError('--cert is required: the certificate chain (PEM) covering the origins');
+  if (!keyPath) throw new UsageError('--key is required: the private key (PEM) of --cert');
+  let connections = config.connections ?? DEFAULT_CONNECTIONS;
   if (values.connections !== undefined) {
     connections = Number(values.connections);
     if (!Number.isInteger(connections) || connections < 1 || connections > MAX_CONNECTIONS) {
       throw new UsageError(`--connections must be a whole number from 1 to ${MAX_CONNECTIONS}, got ${values.connections}`);
     }
   }
-  let drainTimeoutMs = DEFAULT_DRAIN_TIMEOUT_MS;
+  let drainTimeoutMs = config.drainTimeoutSeconds !== undefined ? config.drainTimeoutSeconds * 1000 : DEFAULT_DRAIN_TIMEOUT_MS;
   if (values['drain-timeout'] !== undefined) {
     const seconds = Number(values['drain-timeout']);
     if (!Number.isFinite(seconds) || seconds < 0) throw new UsageError(`--drain-timeout must be a number of seconds, got ${values['drain-timeout']}`);
     drainTimeoutMs = seconds * 1000;
   }
-  let maxConnectionAgeMs: number | undefined;
+  let maxConnectionAgeMs = config.maxConnectionAgeSeconds !== undefined ? config.maxConnectionAgeSeconds * 1000 : undefined;
   if (values['max-connection-age'] !== undefined) {
     const seconds = Number(values['max-connection-age']);
     if (!Number.isFinite(seconds) || seconds <= 0) throw new UsageError(`--max-connection-age must be a positive number of seconds, got ${values['max-connection-age']}`);
     maxConnectionAgeMs = seconds * 1000;
   }
-  const logFormat = (values.log ?? 'text') as string;
+  const metricsAt = (values.metrics as string | undefined) ?? config.metrics;
+  let metricsAddress: { host: string; port: number } | undefined;
+  if (metricsAt !== undefined) {
+    try {
+      metricsAddress = parseListenAddress(metricsAt);
+    } catch (error) {
+      throw new UsageError(`--metrics: ${(error as Error).message}`);
+    }
+  }
+  const logFormat = ((values.log as string | undefined) ?? config.log ?? 'text') as string;
   if (logFormat !== 'text' && logFormat !== 'json') throw new UsageError(`--log must be text or json, got ${logFormat}`);
-  const cert = readPem('--cert', values.cert as string);
-  const key = readPem('--key', values.key as string);
-  const ca = values.ca !== undefined ? readPem('--ca', values.ca as string) : undefined;
+  const cert = readPem(certFlag, certPath);
+  const key = readPem(keyFlag, keyPath);
+  const ca = caPath !== undefined ? readPem(caFlag, caPath) : undefined;
 
   let handler;
   if (values.handler !== undefined) {
@@ -222,26 +366,39 @@ async function runAgent(argv: string[]): Promise<number> {
     }
   }
 
-  const log = printer(logFormat);
+  const out = printer(logFormat);
   let agent: Agent;
   try {
     agent = new Agent({
-      intermediary: values.intermediary as string,
+      intermediary,
+      doh,
       origins,
       upstream: values.upstream as string | undefined,
       handler,
+      ingress: ingress !== undefined ? new IngressRouter(ingress) : undefined,
       cert,
       key,
       ca,
       connections,
-      servername: values.servername as string | undefined,
+      servername: (values.servername as string | undefined) ?? config.servername,
       maxConnectionAgeMs,
-      log,
+      countBodyBytes: metricsAddress !== undefined,
+      log: out.event,
     });
   } catch (error) {
     // Name the flags, not the option fields.
-    const message = (error as Error).message.replace('(key)', `(--key ${values.key})`).replace('(cert)', `(--cert ${values.cert})`).replace('(ca)', `(--ca ${values.ca})`);
+    const message = (error as Error).message.replace('(key)', `(${keyFlag} ${keyPath})`).replace('(cert)', `(${certFlag} ${certPath})`).replace('(ca)', `(${caFlag} ${caPath})`);
     throw new UsageError(message);
+  }
+
+  let metrics: MetricsServer | undefined;
+  if (metricsAddress) {
+    try {
+      metrics = await serveMetrics(agent, metricsAddress.host, metricsAddress.port);
+    } catch (error) {
+      throw new UsageError(`--metrics ${metricsAt}: cannot listen: ${(error as Error).message}`);
+    }
+    out.line('info', 'metrics-listening', `Prometheus metrics at ${metrics.url}`, { url: metrics.url });
   }
 
   return new Promise<number>((resolve) => {
@@ -249,13 +406,16 @@ async function runAgent(argv: string[]): Promise<number> {
     const onSignal = (signal: NodeJS.Signals) => {
       signals++;
       if (signals > 1) {
-        process.stderr.write(`rhttp-agent: second ${signal}: exiting without waiting for in-flight requests\n`);
+        out.line('warn', 'exit-now', `second ${signal}: exiting without waiting for in-flight requests`, { signal });
         process.exit(EXIT_FAILURE);
       }
       agent.stop({ graceful: true, timeoutMs: drainTimeoutMs }).then(
-        () => resolve(0),
+        async () => {
+          await metrics?.close();
+          resolve(0);
+        },
         (error) => {
-          process.stderr.write(`rhttp-agent: stopping failed: ${(error as Error).message}\n`);
+          out.line('error', 'stop-failed', `stopping failed: ${(error as Error).message}`, { reason: (error as Error).message });
           resolve(EXIT_FAILURE);
         },
       );
@@ -264,6 +424,102 @@ async function runAgent(argv: string[]): Promise<number> {
     process.on('SIGINT', onSignal);
     agent.start();
   });
+}
+
+async function runDiscover(argv: string[]): Promise<number> {
+  const { values, positionals } = parseFlags(
+    { args: argv, allowPositionals: true, options: { doh: { type: 'string' }, help: { type: 'boolean', short: 'h' } } },
+    "see 'rhttp-agent discover --help'",
+  );
+  if (values.help) {
+    process.stdout.write(DISCOVER_HELP);
+    return 0;
+  }
+  if (positionals.length !== 1) throw new UsageError('discover needs one NAME, like: rhttp-agent discover proxy.example.net');
+  const name = positionals[0];
+  try {
+    parseBareIntermediary(name);
+  } catch (error) {
+    throw new UsageError((error as Error).message.replace('--intermediary', 'discover'));
+  }
+  const doh = (values.doh as string | undefined) ?? DEFAULT_DOH_URL;
+  try {
+    const found = await discoverIntermediaryDetails(name, { doh });
+    process.stdout.write(formatDiscovery(name, found, { doh }));
+    return 0;
+  } catch (error) {
+    const what = error instanceof DiscoveryError ? '' : 'the DNS-over-HTTPS lookup failed: ';
+    process.stderr.write(`rhttp-agent: discover ${name}: ${what}${(error as Error).message}\n`);
+    return EXIT_FAILURE;
+  }
+}
+
+async function runService(argv: string[]): Promise<number> {
+  const [action, ...rest] = argv;
+  const { values } = parseFlags(
+    {
+      args: rest,
+      options: {
+        config: { type: 'string' },
+        name: { type: 'string' },
+        user: { type: 'string' },
+        'unit-dir': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    },
+    "see 'rhttp-agent service --help'",
+  );
+  if (action === '--help' || action === '-h' || values.help) {
+    process.stdout.write(SERVICE_HELP);
+    return 0;
+  }
+  if (action !== 'install' && action !== 'uninstall') throw new UsageError(`service needs install or uninstall, got ${action ?? 'nothing'} (see 'rhttp-agent service --help')`);
+  let name: string;
+  try {
+    name = checkServiceName((values.name as string | undefined) ?? DEFAULT_SERVICE_NAME);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const unitDir = (values['unit-dir'] as string | undefined) ?? DEFAULT_UNIT_DIR;
+  if (action === 'uninstall') {
+    const removed = uninstallSystemdUnit(unitDir, name);
+    if (!removed) {
+      process.stderr.write(`rhttp-agent: no unit ${join(unitDir, `${name}.service`)} to remove\n`);
+      return EXIT_FAILURE;
+    }
+    process.stdout.write(`Removed ${removed}.\nNow run:\n  systemctl daemon-reload\n(If the agent was still running, 'systemctl stop ${name}' first; 'systemctl disable --now ${name}' before uninstalling is best.)\n`);
+    return 0;
+  }
+  if (values.config === undefined) throw new UsageError('service install needs --config FILE: the unit runs rhttp-agent --config FILE');
+  if (values.user !== undefined && !/^[a-z_][a-z0-9_.-]*\$?$/i.test(values.user as string)) throw new UsageError(`--user must be a user name, got ${values.user}`);
+  const configPath = resolve(values.config as string);
+  let config: AgentConfig;
+  try {
+    config = loadAgentConfig(configPath);
+  } catch (error) {
+    if (error instanceof ConfigError) throw new UsageError(`--config ${error.message}`);
+    throw error;
+  }
+  const cli = fileURLToPath(import.meta.url);
+  const unit = renderSystemdUnit({
+    name,
+    execStart: [...runtimeCommand(cli), '--config', configPath],
+    user: values.user as string | undefined,
+    readOnlyPaths: [configPath, ...[config.cert, config.key, config.ca].filter((p): p is string => p !== undefined)],
+    drainTimeoutSeconds: config.drainTimeoutSeconds,
+    workingDirectory: dirname(configPath),
+  });
+  let path: string;
+  try {
+    path = installSystemdUnit(unitDir, name, unit);
+  } catch (error) {
+    const e = error as NodeJS.ErrnoException;
+    const hint = e.code === 'EACCES' || e.code === 'EPERM' ? ' (permission denied: run it with sudo, or pass --unit-dir)' : '';
+    process.stderr.write(`rhttp-agent: cannot write ${join(unitDir, `${name}.service`)}: ${e.message}${hint}\n`);
+    return EXIT_FAILURE;
+  }
+  process.stdout.write(`Wrote ${path}.\nNow run:\n  systemctl daemon-reload && systemctl enable --now ${name}\nThen watch it with:\n  journalctl -u ${name} -f\n`);
+  return 0;
 }
 
 async function runCerts(argv: string[]): Promise<number> {
@@ -323,15 +579,19 @@ async function main(argv: string[]): Promise<number> {
     case 'certs':
       return runCerts(rest);
     case 'discover':
-      throw new UsageError('discover (SVCB lookup) is not supported yet');
-    case 'help':
-      process.stdout.write(rest[0] === 'certs' ? CERTS_HELP : rest[0] === 'run' ? RUN_HELP : TOOL_HELP + '\n' + RUN_HELP);
+      return runDiscover(rest);
+    case 'service':
+      return runService(rest);
+    case 'help': {
+      const topics: Record<string, string> = { certs: CERTS_HELP, run: RUN_HELP, discover: DISCOVER_HELP, service: SERVICE_HELP, config: CONFIG_HELP };
+      process.stdout.write(topics[rest[0] ?? ''] ?? TOOL_HELP + '\n' + RUN_HELP);
       return 0;
+    }
     case undefined:
       process.stderr.write(TOOL_HELP);
       return EXIT_USAGE;
     default:
-      if (!first.startsWith('-')) throw new UsageError(`unknown command ${first} (commands: certs, help; run 'rhttp-agent --help')`);
+      if (!first.startsWith('-')) throw new UsageError(`unknown command ${first} (commands: discover, certs, service, help; run 'rhttp-agent --help')`);
       return runAgent(argv);
   }
 }

@@ -11,6 +11,7 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { StreamInfo } from '@rhttp/core';
+import { openWebSocketUpstream } from './websocket-upstream.js';
 
 /** How long the upstream may take to send its response headers (the body may take longer). Cloudflare's proxy allows 100 s. */
 export const DEFAULT_UPSTREAM_HEADERS_TIMEOUT_MS = 100_000;
@@ -70,6 +71,10 @@ export class HttpUpstream {
     // The raw :path as received (URL parsing would normalize dot segments and escapes).
     const rawPath = info?.head.path && info.head.path.startsWith('/') ? info.head.path : url.pathname + url.search;
     const authority = info?.head.authority || url.host;
+    // RFC 8441: an extended CONNECT for a WebSocket becomes an HTTP/1.1 Upgrade to the upstream.
+    if (info?.head.method === 'CONNECT' && info.head.protocol === 'websocket') {
+      return openWebSocketUpstream(this.base, this.basePath + rawPath, authority, request, { handshakeTimeoutMs: this.headersTimeoutMs });
+    }
     const headers = requestHeaders(request.headers, authority);
     const body = request.body && request.method !== 'GET' && request.method !== 'HEAD' ? request.body : null;
     try {

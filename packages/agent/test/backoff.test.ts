@@ -41,7 +41,7 @@ describe('--intermediary addresses', () => {
     expect(parseIntermediary('ws://127.0.0.1:8787')).toEqual({ carrier: 'ws', host: '127.0.0.1', port: 8787, url: 'ws://127.0.0.1:8787' });
     expect(parseIntermediary('wss://edge.example.net/')).toEqual({ carrier: 'ws', host: 'edge.example.net', port: 443, url: 'wss://edge.example.net' });
     expect(() => parseIntermediary('ws://edge.example.net/path')).toThrow(/must be ws:\/\/host\[:port\]/);
-    expect(() => parseIntermediary('proxy.example.net')).toThrow(/bare names/);
+    expect(() => parseIntermediary('proxy.example.net')).toThrow(/is a bare name: it is found through SVCB discovery/);
     expect(() => parseIntermediary('https://proxy.example.net')).toThrow(/must be tls:\/\/host:port/);
     expect(() => parseIntermediary('tls://proxy.example.net/path')).toThrow(/must be tls:\/\/host:port/);
   });
