@@ -56,7 +56,8 @@ Required (on the command line or in --config):
   --origin URL                    an origin to serve, e.g. https://app.example.com; repeat for more;
                                   wildcards like https://*.app.example.com are allowed (default with
                                   --config: https://HOSTNAME of each ingress rule)
-  --upstream URL                  forward requests to this local HTTP/1.1 app, e.g. http://127.0.0.1:3000
+  --upstream URL                  forward requests to this local HTTP/1.1 app, e.g. http://127.0.0.1:3000,
+                                  or over HTTP/2 prior knowledge with h2c://127.0.0.1:50051 (gRPC)
   --handler MODULE                or answer them in-process: a module whose default export has
                                   fetch(request) (a Hono app works as is) or is a function
                                   (either one replaces the config file's ingress rules)
@@ -313,7 +314,7 @@ async function runAgent(argv: string[]): Promise<number> {
     } catch {
       url = undefined;
     }
-    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) throw new UsageError(`--upstream must be an http:// or https:// URL, got ${values.upstream}`);
+    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:' && url.protocol !== 'h2c:')) throw new UsageError(`--upstream must be an http://, https:// or h2c:// URL, got ${values.upstream}`);
   }
   const certPath = (values.cert as string | undefined) ?? config.cert;
   const keyPath = (values.key as string | undefined) ?? config.key;
