@@ -397,7 +397,8 @@ export class Agent {
 
   /** Runs the handler, counting the answer's status class and (optionally) body bytes. */
   private async answer(request: Request, info: StreamInfo, handler: (request: Request, info: StreamInfo) => Response | Promise<Response>): Promise<Response> {
-    const count = this.options.countBodyBytes === true;
+    // CONNECT tunnels (RFC 8441 WebSockets, RFC 9113 §8.5) are not bodies to count, and Request cannot be rebuilt with that method.
+    const count = this.options.countBodyBytes === true && info.head.method !== 'CONNECT';
     if (count && request.body) {
       const body = request.body.pipeThrough(byteCounter((n) => (this.counters.bytesIn += n)));
       request = new Request(request, { body, duplex: 'half' } as RequestInit);
