@@ -26,6 +26,8 @@ import {
   type Origin,
 } from '@rhttp/core';
 import type { BrokerSession } from '@rhttp/broker';
+import type { LogFunction } from './log-format.js';
+import type { RefusalReason } from './metrics.js';
 
 /** An agent sends ORIGIN right after its SETTINGS; one that has not within this time is broken or hostile, and holds a socket for nothing. */
 export const ORIGIN_FRAME_TIMEOUT_MS = 10_000;
@@ -47,7 +49,7 @@ export interface AgentSessionEvents {
   onOriginsChanged(session: AgentSession, added: readonly string[]): void;
   /** The session ended (refused, closed by either side, or the transport failed). */
   onClosed(session: AgentSession, error: Http2Error | undefined): void;
-  log(message: string): void;
+  log: LogFunction;
 }
 
 /**
@@ -83,6 +85,8 @@ export class AgentSession implements BrokerSession {
   identity: CertificateIdentity | undefined;
   /** Why the session was refused, as sent in GOAWAY's debug data. */
   refusal: string | undefined;
+  /** The kind of refusal, for metrics (a bounded label set). */
+  refusalKind: RefusalReason | undefined;
   private authorizedOrigins: string[] = [];
   private readonly events: AgentSessionEvents;
   private originTimer: ReturnType<typeof setTimeout> | undefined;
@@ -99,12 +103,16 @@ export class AgentSession implements BrokerSession {
       onOrigin: (all, added) => this.onOrigin(all, added),
       onGoaway: (frame) => {
         const debug = new TextDecoder().decode(frame.debugData);
-        this.events.log(`${this.name()} sent GOAWAY (${errorCodeName(frame.errorCode)})${debug ? `: ${debug}` : ''}; it takes no new requests`);
+        this.events.log(`${this.name()} sent GOAWAY (${errorCodeName(frame.errorCode)})${debug ? `: ${debug}` : ''}; it takes no new requests`, {
+          ...this.fields('info', 'agent.goaway'),
+          errorCode: errorCodeName(frame.errorCode),
+          debug,
+        });
       },
       onClose: (error) => this.onClose(error),
     });
     this.originTimer = setTimeout(() => {
-      this.refuse(ErrorCode.PROTOCOL_ERROR, `no ORIGIN frame within ${ORIGIN_FRAME_TIMEOUT_MS / 1000} s: an agent must list the origins it serves`);
+      this.refuse(ErrorCode.PROTOCOL_ERROR, `no ORIGIN frame within ${ORIGIN_FRAME_TIMEOUT_MS / 1000} s: an agent must list the origins it serves`, 'timeout');
     }, ORIGIN_FRAME_TIMEOUT_MS);
     this.originTimer.unref?.();
     verifyCertificateChain(chain, { trustAnchors: [trust] }).then(
@@ -115,7 +123,7 @@ export class AgentSession implements BrokerSession {
       (error: unknown) => {
         // INADEQUATE_SECURITY (RFC 9113 §7): "the peer is not exhibiting a behavior that meets the
         // minimum security level" — the closest code for a certificate we cannot trust.
-        this.refuse(ErrorCode.INADEQUATE_SECURITY, describeCertificateError(error));
+        this.refuse(ErrorCode.INADEQUATE_SECURITY, describeCertificateError(error), 'certificate');
       },
     );
   }
@@ -123,6 +131,11 @@ export class AgentSession implements BrokerSession {
   /** Name for log lines: id, address and, once known, the certificate subject. */
   name(): string {
     return `agent session ${this.id} from ${this.remoteAddress}${this.identity ? ` (${this.identity.subject})` : ''}`;
+  }
+
+  /** The fields every structured log line about this session carries. */
+  private fields(level: 'debug' | 'info' | 'warn' | 'error', event: string) {
+    return { level, event, session: this.id, remoteAddress: this.remoteAddress, subject: this.identity?.subject ?? null };
   }
 
   // ------------------------------------------------------------------ BrokerSession
@@ -157,7 +170,7 @@ export class AgentSession implements BrokerSession {
 
   private onOrigin(all: readonly string[], added: readonly string[]): void {
     if (all.length === 0) return; // an empty ORIGIN frame claims nothing yet; keep waiting
-    if (this.state === 'authorized') this.events.log(`${this.name()} claims more origins: ${added.join(', ')}`);
+    if (this.state === 'authorized') this.events.log(`${this.name()} claims more origins: ${added.join(', ')}`, { ...this.fields('info', 'agent.origins_claimed'), origins: [...added] });
     this.check(added);
   }
 
@@ -173,7 +186,7 @@ export class AgentSession implements BrokerSession {
         parsed.push(parseOrigin(text));
       } catch (error) {
         const why = error instanceof OriginError ? error.message : String(error);
-        this.refuse(ErrorCode.PROTOCOL_ERROR, `ORIGIN frame entry is not an origin: ${why}`);
+        this.refuse(ErrorCode.PROTOCOL_ERROR, `ORIGIN frame entry is not an origin: ${why}`, 'origin');
         return;
       }
     }
@@ -182,17 +195,17 @@ export class AgentSession implements BrokerSession {
       const sans = [...this.identity.dnsNames, ...this.identity.ipAddresses];
       const shown = sans.length > MAX_SANS_QUOTED ? `${sans.slice(0, MAX_SANS_QUOTED).join(', ')}, …` : sans.join(', ');
       // INADEQUATE_SECURITY: the peer claims authority its certificate does not give it.
-      this.refuse(ErrorCode.INADEQUATE_SECURITY, `origin ${serializeOrigin(uncovered[0])} is not covered by the certificate (SANs: ${shown || 'none'})`);
+      this.refuse(ErrorCode.INADEQUATE_SECURITY, `origin ${serializeOrigin(uncovered[0])} is not covered by the certificate (SANs: ${shown || 'none'})`, 'origin');
       return;
     }
     this.authorizedOrigins = [...new Set(parsed.map(serializeOrigin))];
     if (this.state === 'verifying') {
       this.state = 'authorized';
-      this.events.log(`${this.name()} authorized for ${this.authorizedOrigins.join(', ')}`);
+      this.events.log(`${this.name()} authorized for ${this.authorizedOrigins.join(', ')}`, { ...this.fields('info', 'agent.authorized'), origins: [...this.authorizedOrigins] });
       this.startPings();
       this.events.onAuthorized(this);
     } else if (added.length > 0) {
-      this.events.log(`${this.name()} now serves ${this.authorizedOrigins.join(', ')}`);
+      this.events.log(`${this.name()} now serves ${this.authorizedOrigins.join(', ')}`, { ...this.fields('info', 'agent.origins_changed'), origins: [...this.authorizedOrigins] });
       this.events.onOriginsChanged(this, added);
     }
   }
@@ -203,12 +216,13 @@ export class AgentSession implements BrokerSession {
    * Public so the intermediary can refuse what the broker will not register (origins spanning
    * several registrable domains).
    */
-  refuse(errorCode: number, reason: string): void {
+  refuse(errorCode: number, reason: string, kind: RefusalReason = 'other'): void {
     if (this.state === 'refused' || this.state === 'closed') return;
     this.state = 'refused';
     this.refusal = reason;
+    this.refusalKind = kind;
     clearTimeout(this.originTimer);
-    this.events.log(`refused ${this.name()}: ${reason}`);
+    this.events.log(`refused ${this.name()}: ${reason}`, { ...this.fields('warn', 'agent.refused'), reason: kind, detail: reason });
     this.http2.goaway(errorCode, reason);
   }
 
@@ -217,7 +231,7 @@ export class AgentSession implements BrokerSession {
       if (this.pingInFlight || this.http2.isClosed) return;
       this.pingInFlight = true;
       const timeout = setTimeout(() => {
-        this.events.log(`${this.name()} did not answer PING within ${PING_TIMEOUT_MS / 1000} s; closing it`);
+        this.events.log(`${this.name()} did not answer PING within ${PING_TIMEOUT_MS / 1000} s; closing it`, this.fields('warn', 'agent.ping_timeout'));
         this.http2.goaway(ErrorCode.CANCEL, `no PING answer within ${PING_TIMEOUT_MS / 1000} s`);
       }, PING_TIMEOUT_MS);
       timeout.unref?.();
@@ -239,7 +253,7 @@ export class AgentSession implements BrokerSession {
     clearInterval(this.pingTimer);
     const wasRefused = this.state === 'refused';
     this.state = 'closed';
-    if (!wasRefused) this.events.log(`${this.name()} closed${error ? `: ${error.message}` : ''}`);
+    if (!wasRefused) this.events.log(`${this.name()} closed${error ? `: ${error.message}` : ''}`, { ...this.fields(error ? 'warn' : 'info', 'agent.closed'), error: error?.message ?? null });
     this.events.onClosed(this, error);
   }
 }

@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import type { ListenAddress } from './intermediary.js';
+import type { LogFormat } from './log-format.js';
 
 /** A flag was wrong: the CLI prints the message and exits with status 2. */
 export class UsageError extends Error {
@@ -12,6 +13,8 @@ export class UsageError extends Error {
 
 export const HELP = `Usage: rhttp-intermediary [--agents HOST:PORT] [--http HOST:PORT] [--https HOST:PORT]
                           [--cert FILE --key FILE --trust FILE] [--state-dir DIR]
+                          [--metrics HOST:PORT] [--status-token TOKEN] [--log text|json]
+       rhttp-intermediary --print-svcb NAME [--agents HOST:PORT]
 
 The self-hosted rhttp intermediary: origin agents dial in over TLS (ALPN h2-reverse, client
 certificate required) and browsers' requests are sent back to them over HTTP/2.
@@ -20,7 +23,11 @@ Listeners:
   --agents HOST:PORT        TLS listener for agents (default 127.0.0.1:8443)
   --http HOST:PORT          browsers, cleartext HTTP/1.1 and h2c (default 127.0.0.1:8080 when
                             neither --http nor --https is given)
-  --https HOST:PORT         browsers, TLS with HTTP/2 and HTTP/1.1 (uses --cert/--key)
+  --https HOST:PORT         browsers, TLS with HTTP/2 and HTTP/1.1 (uses --cert/--key); each
+                            HTTP/2 connection gets an ORIGIN frame (RFC 8336) listing the served
+                            https origins that the certificate covers, so browsers can reuse it
+  --metrics HOST:PORT       Prometheus metrics at http://HOST:PORT/metrics (a separate listener;
+                            none by default)
 
 Certificates:
   --cert FILE               the intermediary's certificate chain (PEM, leaf first)
@@ -29,6 +36,19 @@ Certificates:
   --state-dir DIR           where development certificates are made when --cert/--key/--trust are
                             not given (default .rhttp): a dev CA (trusted for agents), an
                             intermediary certificate and an origin certificate for app.localhost
+  For --https, give a --cert whose SANs cover the origins browsers reach through it (e.g.
+  app.example.com or *.example.com): the intermediary cannot issue certificates for them.
+
+Status and logs:
+  --status-token TOKEN      require "Authorization: Bearer TOKEN" for /.rhttp/status (or set
+                            RHTTP_STATUS_TOKEN); without a token the page is served only to
+                            clients on this machine (loopback), since it shows agents' addresses
+  --log text|json           log format on stderr: plain words (default) or one JSON object per
+                            line {time, level, event, message, ...fields}
+
+DNS:
+  --print-svcb NAME         print the SVCB record to publish so that agents given
+                            "--intermediary NAME" find this intermediary's --agents port, and exit
 
 Other:
   --response-timeout SECONDS  time for an origin's response headers before 504 (default 100)
@@ -39,7 +59,8 @@ Examples:
   rhttp-intermediary --agents 0.0.0.0:8443 --https 0.0.0.0:443 \\
                      --cert intermediary.pem --key intermediary.key --trust origin-ca.pem
 
-The intermediary answers GET /.rhttp/status on the browser listeners itself (JSON).
+The intermediary answers GET /.rhttp/status on the browser listeners itself: an HTML page, or
+JSON with "Accept: application/json" or ?format=json.
 `;
 
 /** What the flags ask for. */
@@ -51,6 +72,11 @@ export interface CliConfig {
   files?: { cert: string; key: string; trust: string };
   stateDir: string;
   responseTimeoutMs?: number;
+  metrics?: ListenAddress;
+  statusToken?: string;
+  log: LogFormat;
+  /** `--print-svcb NAME`: print the record and exit. */
+  printSvcb?: string;
 }
 
 /** Parses `HOST:PORT` (`[::1]:8080` for IPv6; a bare port means 127.0.0.1). */
@@ -79,6 +105,10 @@ export function parseCliArgs(argv: string[]): CliConfig | 'help' {
         trust: { type: 'string' },
         'state-dir': { type: 'string' },
         'response-timeout': { type: 'string' },
+        metrics: { type: 'string' },
+        'status-token': { type: 'string' },
+        log: { type: 'string' },
+        'print-svcb': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -90,7 +120,27 @@ export function parseCliArgs(argv: string[]): CliConfig | 'help' {
   const config: CliConfig = {
     agents: parseListenAddress('--agents', str('agents') ?? '127.0.0.1:8443'),
     stateDir: str('state-dir') ?? '.rhttp',
+    log: 'text',
   };
+  const log = str('log');
+  if (log !== undefined) {
+    if (log !== 'text' && log !== 'json') throw new UsageError(`--log ${JSON.stringify(log)}: the format is "text" or "json"`);
+    config.log = log;
+  }
+  if (str('metrics') !== undefined) config.metrics = parseListenAddress('--metrics', str('metrics')!);
+  const token = str('status-token');
+  if (token !== undefined) {
+    // RFC 6750 §2.1 b64token: what may follow "Bearer " in an Authorization header.
+    if (!/^[A-Za-z0-9\-._~+/]+=*$/.test(token)) throw new UsageError('--status-token must be a non-empty bearer token (letters, digits and -._~+/ only)');
+    config.statusToken = token;
+  }
+  const svcbName = str('print-svcb');
+  if (svcbName !== undefined) {
+    if (!/^(?=.{1,253}\.?$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?)*\.?$/.test(svcbName)) {
+      throw new UsageError(`--print-svcb ${JSON.stringify(svcbName)} is not a DNS name (e.g. proxy.example.net)`);
+    }
+    config.printSvcb = svcbName;
+  }
   if (str('http') !== undefined) config.http = parseListenAddress('--http', str('http')!);
   if (str('https') !== undefined) config.https = parseListenAddress('--https', str('https')!);
   if (!config.http && !config.https) config.http = parseListenAddress('--http', '127.0.0.1:8080');
@@ -109,11 +159,11 @@ export function parseCliArgs(argv: string[]): CliConfig | 'help' {
     if (!Number.isFinite(seconds) || seconds <= 0) throw new UsageError(`--response-timeout ${JSON.stringify(timeout)} is not a positive number of seconds`);
     config.responseTimeoutMs = Math.round(seconds * 1000);
   }
-  const bound = [config.agents, config.http, config.https].filter((a): a is ListenAddress => a !== undefined && a.port !== 0);
+  const bound = [config.agents, config.http, config.https, config.metrics].filter((a): a is ListenAddress => a !== undefined && a.port !== 0);
   const seen = new Set<string>();
   for (const a of bound) {
     const key = `${a.host}:${a.port}`;
-    if (seen.has(key)) throw new UsageError(`two listeners on ${key}: --agents, --http and --https need different ports`);
+    if (seen.has(key)) throw new UsageError(`two listeners on ${key}: --agents, --http, --https and --metrics need different ports`);
     seen.add(key);
   }
   return config;

@@ -8,6 +8,9 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HELP, UsageError, parseCliArgs, type CliConfig } from './cli-args.js';
 import { Intermediary, STATUS_PATH, formatAddress, type IntermediaryAddresses, type ListenAddress } from './intermediary.js';
+import { createLogger, type LogFunction } from './log-format.js';
+import { METRICS_PATH } from './metrics.js';
+import { svcbRecordsFor } from './svcb-record.js';
 
 /** Host of the development origin: browsers resolve *.localhost to loopback (RFC 6761 §6.3), so it works with no DNS setup. */
 const DEV_ORIGIN_HOST = 'app.localhost';
@@ -52,7 +55,10 @@ async function loadCertificates(config: CliConfig): Promise<Certificates> {
   return { cert, key, trust, dev: { dir: config.stateDir, caCert: paths.caCert, originCert: paths.originCert, originKey: paths.originKey } };
 }
 
-function banner(addresses: IntermediaryAddresses, certs: Certificates): string {
+/** Name shown in the banner's SVCB example: the operator substitutes the name agents are given. */
+const SVCB_EXAMPLE_NAME = 'proxy.example.net';
+
+function banner(addresses: IntermediaryAddresses, certs: Certificates, statusToken: boolean): string {
   const agents = reachable(addresses.agents);
   const lines = ['rhttp intermediary is running', `  agents connect to  tls://${formatAddress(agents)}  (ALPN h2-reverse, client certificate required)`];
   const browserUrls: string[] = [];
@@ -66,7 +72,13 @@ function banner(addresses: IntermediaryAddresses, certs: Certificates): string {
     browserUrls.push(url);
     lines.push(`  browsers (https)   ${url}  (HTTP/2 and HTTP/1.1)`);
   }
-  lines.push(`  status             ${browserUrls[0]}${STATUS_PATH}`);
+  lines.push(`  status             ${browserUrls[0]}${STATUS_PATH}  (${statusToken ? 'needs Authorization: Bearer <status token>' : 'this machine only; --status-token opens it'})`);
+  if (addresses.metrics) lines.push(`  metrics            http://${formatAddress(reachable(addresses.metrics))}${METRICS_PATH}  (Prometheus)`);
+  const svcb = svcbRecordsFor(SVCB_EXAMPLE_NAME, addresses.agents).find((l) => !l.startsWith(';'))!;
+  lines.push(
+    `  DNS discovery      publish the SVCB record printed by 'rhttp-intermediary --print-svcb NAME --agents ${formatAddress(addresses.agents)}', e.g.`,
+    `                     ${svcb}`,
+  );
   if (certs.dev) {
     const { dir, caCert, originCert, originKey } = certs.dev;
     const origins: string[] = [];
@@ -100,11 +112,26 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
+  if (config.printSvcb !== undefined) {
+    if (config.agents.port === 0) {
+      process.stderr.write('rhttp-intermediary: --print-svcb needs the real --agents port, not 0\n');
+      return 2;
+    }
+    process.stdout.write(`${svcbRecordsFor(config.printSvcb, config.agents).join('\n')}\n`);
+    return 0;
+  }
+  const log: LogFunction = createLogger(config.log, (line) => process.stderr.write(line));
+  const format = config.log;
+  const fail = (message: string, event: string): void => {
+    if (format === 'text') process.stderr.write(`rhttp-intermediary: ${message}\n`);
+    else log(message, { level: 'error', event });
+  };
+  const statusToken = config.statusToken ?? (process.env.RHTTP_STATUS_TOKEN || undefined);
   let certs: Certificates;
   try {
     certs = await loadCertificates(config);
   } catch (error) {
-    process.stderr.write(`rhttp-intermediary: ${error instanceof Error ? error.message : String(error)}\n`);
+    fail(error instanceof Error ? error.message : String(error), 'certificates.failed');
     return error instanceof UsageError ? 2 : 1;
   }
   const intermediary = new Intermediary({
@@ -115,7 +142,9 @@ async function main(argv: string[]): Promise<number> {
     key: certs.key,
     trust: certs.trust,
     responseTimeoutMs: config.responseTimeoutMs,
-    log: (line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`),
+    metrics: config.metrics,
+    statusToken,
+    log,
   });
   let addresses: IntermediaryAddresses;
   try {
@@ -124,25 +153,29 @@ async function main(argv: string[]): Promise<number> {
     const e = error as NodeJS.ErrnoException & { address?: string; port?: number };
     const where = e.address !== undefined ? ` ${e.address}:${e.port}` : '';
     const why = e.code === 'EADDRINUSE' ? `address${where} is already in use` : e.code === 'EACCES' ? `no permission to listen on${where}` : e.message;
-    process.stderr.write(`rhttp-intermediary: cannot listen: ${why}\n`);
+    fail(`cannot listen: ${why}`, 'listener.failed');
     await intermediary.stop();
     return 1;
   }
-  process.stdout.write(banner(addresses, certs));
-  await new Promise<void>((resolve) => {
+  const stopped = new Promise<void>((resolve) => {
     let signals = 0;
     const onSignal = (signal: NodeJS.Signals) => {
       signals++;
       if (signals > 1) {
-        process.stderr.write(`rhttp-intermediary: ${signal} again, exiting now\n`);
+        fail(`${signal} again, exiting now`, 'signal.exit');
         process.exit(130);
       }
-      process.stderr.write(`rhttp-intermediary: ${signal}, stopping (send it again to exit at once)\n`);
+      if (format === 'json') log(`${signal}, stopping (send it again to exit at once)`, { level: 'info', event: 'signal.stop', signal });
+      else process.stderr.write(`rhttp-intermediary: ${signal}, stopping (send it again to exit at once)\n`);
       void intermediary.stop().then(resolve);
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
   });
+  // The banner goes out only once the signal handlers are in place: whoever reads it (a test, a
+  // supervisor) may send SIGTERM at once, and without a handler that kills the process outright.
+  process.stdout.write(banner(addresses, certs, statusToken !== undefined));
+  await stopped;
   return 0;
 }
 

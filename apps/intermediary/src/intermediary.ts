@@ -15,13 +15,18 @@
  * // …
  * await intermediary.stop();
  */
-import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
+import { X509Certificate } from 'node:crypto';
+import type { Server as HttpServer } from 'node:http';
+import { isIP, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
-import { ErrorCode, registrableDomain, type Http2Error } from '@rhttp/core';
+import { carryTrailers, ErrorCode, registrableDomain, type Http2Error } from '@rhttp/core';
 import { BrokerRegistry, originMatch, parseOrigin, requestOrigin, type BrokerStatus } from '@rhttp/broker';
 import { AgentSession, peerCertificateChain, type AgentSessionState } from './agent-session.js';
 import type { Answer } from './browser-exchange.js';
 import { createCleartextListener, createTlsListener, type BrowserListener } from './browser-listeners.js';
+import type { LogFunction } from './log-format.js';
+import { CODE_CLASSES, REFUSAL_REASONS, codeClass, countedBody, createMetricsServer, renderMetrics, type CodeClass, type RefusalReason } from './metrics.js';
+import { checkStatusAccess, statusPageResponse } from './status-page.js';
 
 /** ALPN protocol id of the reversed carrier (draft-bt-httpbis-reverse-http-01). */
 export const H2_REVERSE_ALPN = 'h2-reverse';
@@ -33,6 +38,8 @@ export const AGENT_HANDSHAKE_TIMEOUT_MS = 10_000;
 export const STOP_GRACE_MS = 5_000;
 /** Refusals remembered for the status page: enough to see a pattern, bounded against a flood of bad agents. */
 const RECENT_REFUSALS_LIMIT = 20;
+/** Agent errors remembered for the status page, bounded for the same reason. */
+const RECENT_ERRORS_LIMIT = 20;
 /** TCP keep-alive on agent sockets: NAT boxes drop idle flows after minutes; PING covers the HTTP/2 side. */
 const AGENT_TCP_KEEPALIVE_MS = 30_000;
 
@@ -56,10 +63,17 @@ export interface IntermediaryOptions {
   key: string;
   /** PEM trust anchors (one or several CA certificates) for agents' origin certificates. */
   trust: string;
-  /** Where plain-words log lines go. Default: nowhere. */
-  log?: (message: string) => void;
+  /** Where log lines go: a plain-words sentence and, for structured logs, its record. Default: nowhere. */
+  log?: LogFunction;
   /** Time for an origin's response headers before the browser gets 504. Default: the broker's (100 s). */
   responseTimeoutMs?: number;
+  /** Separate listener for Prometheus metrics (`GET /metrics`); none when absent. */
+  metrics?: ListenAddress;
+  /**
+   * When set, `/.rhttp/status` requires `Authorization: Bearer <statusToken>`; when absent it is
+   * served only to loopback clients (it shows agents' IP addresses).
+   */
+  statusToken?: string;
 }
 
 /** The addresses actually bound. */
@@ -67,6 +81,7 @@ export interface IntermediaryAddresses {
   agents: ListenAddress;
   http?: ListenAddress;
   https?: ListenAddress;
+  metrics?: ListenAddress;
 }
 
 /** One agent connection as the status page shows it. JSON-able. */
@@ -95,17 +110,25 @@ export interface IntermediaryStatus {
   counters: {
     agentConnections: number;
     agentsAuthorized: number;
+    /** Agent connections refused or failed before authorization (the sum of `refusals`). */
     agentsRefused: number;
     browserRequests: number;
+    refusals: Record<RefusalReason, number>;
+    /** Browser requests answered, by status class. */
+    responses: Record<CodeClass, number>;
+    /** Body bytes relayed, counted as they stream: browser to origin (`request`) and back (`response`). */
+    bodyBytes: { request: number; response: number };
   };
-  recentRefusals: { at: string; remoteAddress: string; reason: string }[];
+  recentRefusals: { at: string; remoteAddress: string; kind: RefusalReason; reason: string }[];
+  /** Authorized agent sessions that ended with an error. */
+  recentErrors: { at: string; session: string; message: string }[];
 }
 
 /** The Node intermediary: agent listener, browser listeners, and the broker between them. */
 export class Intermediary {
   readonly registry: BrokerRegistry;
   private readonly options: IntermediaryOptions;
-  private readonly log: (message: string) => void;
+  private readonly log: LogFunction;
   private readonly agents = new Set<AgentSession>();
   /** Agents the broker knows (authorized and registered). */
   private readonly registered = new Set<AgentSession>();
@@ -113,11 +136,25 @@ export class Intermediary {
   private agentServer: TlsServer | undefined;
   private httpListener: BrowserListener | undefined;
   private httpsListener: (BrowserListener & { announce(origins: readonly string[]): void }) | undefined;
+  private metricsServer: HttpServer | undefined;
+  /** Origins already sent to browsers in ORIGIN frames (RFC 8336 frames only add; nothing is withdrawn). */
+  private readonly announced = new Set<string>();
+  /** The https certificate's leaf, to tell which origins browsers would accept it for. */
+  private httpsLeaf: X509Certificate | undefined;
   private addresses: IntermediaryAddresses | undefined;
   private startedAt: Date | undefined;
   private stopping: Promise<void> | undefined;
-  private readonly counters = { agentConnections: 0, agentsAuthorized: 0, agentsRefused: 0, browserRequests: 0 };
+  private readonly counters: IntermediaryStatus['counters'] = {
+    agentConnections: 0,
+    agentsAuthorized: 0,
+    agentsRefused: 0,
+    browserRequests: 0,
+    refusals: Object.fromEntries(REFUSAL_REASONS.map((r) => [r, 0])) as Record<RefusalReason, number>,
+    responses: Object.fromEntries(CODE_CLASSES.map((c) => [c, 0])) as Record<CodeClass, number>,
+    bodyBytes: { request: 0, response: 0 },
+  };
   private readonly recentRefusals: IntermediaryStatus['recentRefusals'] = [];
+  private readonly recentErrors: IntermediaryStatus['recentErrors'] = [];
 
   constructor(options: IntermediaryOptions) {
     this.options = options;
@@ -145,7 +182,10 @@ export class Intermediary {
     });
     agentServer.on('secureConnection', (socket: TLSSocket) => this.onAgentConnection(socket));
     agentServer.on('tlsClientError', (error: Error, socket: TLSSocket) => {
-      this.log(`agent TLS handshake from ${socket.remoteAddress ?? 'unknown'} failed: ${error.message}`);
+      const from = `${socket.remoteAddress ?? 'unknown'}:${socket.remotePort ?? 0}`;
+      const kind: RefusalReason = (error as NodeJS.ErrnoException).code === 'ERR_TLS_HANDSHAKE_TIMEOUT' ? 'timeout' : 'other';
+      this.refused(from, kind, `TLS handshake failed: ${error.message}`);
+      this.log(`agent TLS handshake from ${from} failed: ${error.message}`, { level: 'warn', event: 'agent.tls_failed', remoteAddress: from, reason: kind, error: error.message });
     });
     this.agentServer = agentServer;
     const answer: Answer = (request, info) => this.answer(request, info);
@@ -155,14 +195,22 @@ export class Intermediary {
       addresses.http = await listen(this.httpListener.server, this.options.http);
     }
     if (this.options.https) {
-      this.httpsListener = createTlsListener(answer, { cert, key }, () => this.servedOrigins());
+      this.httpsLeaf = new X509Certificate(cert);
+      this.httpsListener = createTlsListener(answer, { cert, key }, () => this.originsForBrowsers());
       addresses.https = await listen(this.httpsListener.server, this.options.https);
+    }
+    if (this.options.metrics) {
+      this.metricsServer = createMetricsServer(() => this.metrics());
+      addresses.metrics = await listen(this.metricsServer, this.options.metrics);
     }
     this.addresses = addresses;
     this.startedAt = new Date();
-    this.log(`listening for agents on tls://${formatAddress(addresses.agents)} (ALPN ${H2_REVERSE_ALPN}, client certificate required)`);
-    if (addresses.http) this.log(`listening for browsers on http://${formatAddress(addresses.http)} (HTTP/1.1 and h2c)`);
-    if (addresses.https) this.log(`listening for browsers on https://${formatAddress(addresses.https)} (HTTP/2 and HTTP/1.1)`);
+    const started = (what: string, url: string, detail: string) =>
+      this.log(`listening for ${what} on ${url} (${detail})`, { level: 'info', event: 'listener.started', listener: what, url });
+    started('agents', `tls://${formatAddress(addresses.agents)}`, `ALPN ${H2_REVERSE_ALPN}, client certificate required`);
+    if (addresses.http) started('browsers', `http://${formatAddress(addresses.http)}`, 'HTTP/1.1 and h2c');
+    if (addresses.https) started('browsers', `https://${formatAddress(addresses.https)}`, 'HTTP/2 and HTTP/1.1');
+    if (addresses.metrics) started('metrics', `http://${formatAddress(addresses.metrics)}/metrics`, 'Prometheus text format');
     return addresses;
   }
 
@@ -176,9 +224,14 @@ export class Intermediary {
   }
 
   private async shutdown(): Promise<void> {
-    this.log('stopping: no new connections; in-flight requests may finish');
+    this.log('stopping: no new connections; in-flight requests may finish', { level: 'info', event: 'intermediary.stopping' });
     const closing: Promise<void>[] = [];
     if (this.agentServer) closing.push(new Promise((resolve) => this.agentServer!.close(() => resolve())));
+    if (this.metricsServer) {
+      const server = this.metricsServer;
+      closing.push(new Promise((resolve) => server.close(() => resolve())));
+      server.closeAllConnections();
+    }
     if (this.httpListener) closing.push(this.httpListener.close());
     if (this.httpsListener) closing.push(this.httpsListener.close());
     for (const agent of this.agents) agent.close('the intermediary is shutting down');
@@ -189,7 +242,7 @@ export class Intermediary {
     this.httpsListener?.destroyAll();
     for (const socket of this.agentSockets) socket.destroy();
     await Promise.all(closing);
-    this.log('stopped');
+    this.log('stopped', { level: 'info', event: 'intermediary.stopped' });
   }
 
   /** JSON-able snapshot: origins, agent sessions, brokers, counters, recent refusals. */
@@ -212,9 +265,20 @@ export class Intermediary {
         ageMs: now - a.connectedAt,
       })),
       brokers: this.registry.status().brokers,
-      counters: { ...this.counters },
+      counters: {
+        ...this.counters,
+        refusals: { ...this.counters.refusals },
+        responses: { ...this.counters.responses },
+        bodyBytes: { ...this.counters.bodyBytes },
+      },
       recentRefusals: this.recentRefusals.map((r) => ({ ...r })),
+      recentErrors: this.recentErrors.map((e) => ({ ...e })),
     };
+  }
+
+  /** Prometheus text exposition of the current state (what the `metrics` listener serves). */
+  metrics(): string {
+    return renderMetrics(this.status());
   }
 
   /** Origins served now: the union over authorized sessions that are not draining. */
@@ -231,9 +295,14 @@ export class Intermediary {
     const from = `${socket.remoteAddress ?? 'unknown'}:${socket.remotePort ?? 0}`;
     // DESIGN.md, Carrier 1 step 1: the reversed connection exists only under ALPN h2-reverse.
     if (socket.alpnProtocol !== H2_REVERSE_ALPN) {
-      this.counters.agentsRefused++;
-      this.remember(from, `ALPN was ${socket.alpnProtocol ? `"${socket.alpnProtocol}"` : 'not negotiated'}, not "${H2_REVERSE_ALPN}"`);
-      this.log(`refused connection from ${from}: ALPN ${socket.alpnProtocol ? `"${socket.alpnProtocol}"` : 'missing'}; agents must offer "${H2_REVERSE_ALPN}"`);
+      this.refused(from, 'alpn', `ALPN was ${socket.alpnProtocol ? `"${socket.alpnProtocol}"` : 'not negotiated'}, not "${H2_REVERSE_ALPN}"`);
+      this.log(`refused connection from ${from}: ALPN ${socket.alpnProtocol ? `"${socket.alpnProtocol}"` : 'missing'}; agents must offer "${H2_REVERSE_ALPN}"`, {
+        level: 'warn',
+        event: 'agent.refused',
+        remoteAddress: from,
+        reason: 'alpn',
+        alpn: socket.alpnProtocol || null,
+      });
       socket.destroy();
       return;
     }
@@ -247,7 +316,7 @@ export class Intermediary {
     socket.once('close', () => this.agentSockets.delete(socket));
     socket.on('error', () => {}); // the session sees the error through its transport; keep it from being unhandled
     const chain = peerCertificateChain(socket);
-    this.log(`agent connected from ${from}; checking its certificate and waiting for its ORIGIN frame`);
+    this.log(`agent connected from ${from}; checking its certificate and waiting for its ORIGIN frame`, { level: 'info', event: 'agent.connected', remoteAddress: from });
     const agent = new AgentSession(socket, chain, this.options.trust, {
       onAuthorized: (session) => this.onAuthorized(session),
       onOriginsChanged: (session) => this.onAuthorized(session),
@@ -257,7 +326,7 @@ export class Intermediary {
     this.agents.add(agent);
     if (chain.length === 0) {
       // INADEQUATE_SECURITY: the carrier requires a client certificate (DESIGN.md, Carrier 1 step 1).
-      agent.refuse(ErrorCode.INADEQUATE_SECURITY, 'no client certificate: an agent must present a certificate whose SANs cover its origins');
+      agent.refuse(ErrorCode.INADEQUATE_SECURITY, 'no client certificate: an agent must present a certificate whose SANs cover its origins', 'certificate');
     }
   }
 
@@ -268,35 +337,105 @@ export class Intermediary {
       this.registry.register(agent);
     } catch (error) {
       // PROTOCOL_ERROR: the connection breaks the profile's one-domain-per-connection rule.
-      agent.refuse(ErrorCode.PROTOCOL_ERROR, error instanceof Error ? error.message : String(error));
+      agent.refuse(ErrorCode.PROTOCOL_ERROR, error instanceof Error ? error.message : String(error), 'origin');
       return;
     }
     if (first) this.counters.agentsAuthorized++;
     this.registered.add(agent);
-    this.httpsListener?.announce(agent.origins);
+    this.announceOrigins();
   }
 
-  private onAgentClosed(agent: AgentSession, _error: Http2Error | undefined): void {
+  private onAgentClosed(agent: AgentSession, error: Http2Error | undefined): void {
+    const wasRegistered = this.registered.has(agent);
     this.agents.delete(agent);
     this.registered.delete(agent);
     this.registry.unregister(agent);
     if (agent.refusal !== undefined) {
-      this.counters.agentsRefused++;
-      this.remember(agent.remoteAddress, agent.refusal);
+      this.refused(agent.remoteAddress, agent.refusalKind ?? 'other', agent.refusal);
+    } else if (error !== undefined && wasRegistered) {
+      this.recentErrors.push({ at: new Date().toISOString(), session: agent.id, message: error.message });
+      if (this.recentErrors.length > RECENT_ERRORS_LIMIT) this.recentErrors.shift();
     }
+    this.announceOrigins();
   }
 
-  private remember(remoteAddress: string, reason: string): void {
-    this.recentRefusals.push({ at: new Date().toISOString(), remoteAddress, reason });
+  private refused(remoteAddress: string, kind: RefusalReason, reason: string): void {
+    this.counters.agentsRefused++;
+    this.counters.refusals[kind]++;
+    this.recentRefusals.push({ at: new Date().toISOString(), remoteAddress, kind, reason });
     if (this.recentRefusals.length > RECENT_REFUSALS_LIMIT) this.recentRefusals.shift();
+  }
+
+  // ------------------------------------------------------------------ ORIGIN to browsers
+
+  /**
+   * Served origins that can go in an ORIGIN frame to browsers on the https listener: exact
+   * `https://` origins (RFC 8336 has no wildcards) that the https certificate covers (RFC 8336
+   * §2.4: a client uses an origin from the frame only if the certificate is valid for it, so an
+   * uncovered one would only make the frame longer).
+   */
+  originsForBrowsers(): string[] {
+    return this.servedOrigins().filter((o) => o.startsWith('https://') && !o.includes('*') && this.httpsCovers(o));
+  }
+
+  private httpsCovers(origin: string): boolean {
+    if (!this.httpsLeaf) return false;
+    const host = new URL(origin).hostname.replace(/^\[|\]$/g, '');
+    return isIP(host) ? this.httpsLeaf.checkIP(host) !== undefined : this.httpsLeaf.checkHost(host) !== undefined;
+  }
+
+  /**
+   * Sends the origins not yet announced to every open browser HTTP/2 session on the https
+   * listener (new sessions get the whole list when they open). An origin that goes away cannot be
+   * withdrawn (RFC 8336 §2.3: each frame adds to the Origin Set); a browser that still sends its
+   * requests here gets 503 until an agent serves it again.
+   */
+  private announceOrigins(): void {
+    if (!this.httpsListener) return;
+    const served = this.servedOrigins();
+    // Forget origins that went away, so sessions opened since hear of them when they come back.
+    for (const origin of this.announced) if (!served.includes(origin)) this.announced.delete(origin);
+    const fresh: string[] = [];
+    for (const origin of served) {
+      if (this.announced.has(origin)) continue;
+      this.announced.add(origin);
+      if (!origin.startsWith('https://') || origin.includes('*')) continue;
+      if (!this.httpsCovers(origin)) {
+        this.log(`origin ${origin} is served but the https certificate does not cover it: browsers reaching it on the https listener will see a certificate error`, {
+          level: 'warn',
+          event: 'origin.not_covered',
+          origin,
+        });
+        continue;
+      }
+      fresh.push(origin);
+    }
+    if (fresh.length > 0) {
+      this.httpsListener.announce(fresh);
+      this.log(`announcing ${fresh.join(', ')} to browsers on the https listener (ORIGIN frame)`, { level: 'debug', event: 'origin.announced', origins: fresh });
+    }
   }
 
   // ------------------------------------------------------------------ browsers
 
   private async answer(request: Request, info: Parameters<Answer>[1]): Promise<Response> {
     this.counters.browserRequests++;
-    if (new URL(request.url).pathname === STATUS_PATH) return this.statusResponse(request);
-    return this.registry.dispatch(this.routeCleartext(request, info.scheme), info);
+    const response = new URL(request.url).pathname === STATUS_PATH ? this.statusResponse(request, info.clientAddress) : await this.forward(request, info);
+    const cls = codeClass(response.status);
+    if (cls) this.counters.responses[cls]++;
+    if (response.body === null) return response;
+    const body = countedBody(response.body, (n) => (this.counters.bodyBytes.response += n));
+    // carryTrailers: gRPC's status travels in trailers, which a plain new Response would drop.
+    return carryTrailers(response, new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers }));
+  }
+
+  private forward(request: Request, info: Parameters<Answer>[1]): Promise<Response> {
+    let routed = this.routeCleartext(request, info.scheme);
+    if (routed.body !== null) {
+      const body = countedBody(routed.body, (n) => (this.counters.bodyBytes.request += n));
+      routed = new Request(routed.url, { method: routed.method, headers: routed.headers, body, signal: routed.signal, duplex: 'half', redirect: 'manual' } as RequestInit);
+    }
+    return this.registry.dispatch(routed, info);
   }
 
   /**
@@ -321,13 +460,13 @@ export class Intermediary {
     return new Request(secure, { method: request.method, headers: request.headers, body: request.body, signal: request.signal, duplex: 'half' } as RequestInit);
   }
 
-  private statusResponse(request: Request): Response {
+  private statusResponse(request: Request, clientAddress: string): Response {
+    const denied = checkStatusAccess(request, clientAddress, { token: this.options.statusToken });
+    if (denied) return denied;
     if (request.method !== 'GET' && request.method !== 'HEAD') {
       return new Response('Only GET and HEAD are allowed here.\n', { status: 405, headers: { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' } });
     }
-    return new Response(`${JSON.stringify(this.status(), null, 2)}\n`, {
-      headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' },
-    });
+    return statusPageResponse(request, this.status());
   }
 }
 

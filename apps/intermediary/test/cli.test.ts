@@ -20,11 +20,12 @@ describe('rhttp-intermediary flags (DESIGN.md, Command-line contract)', () => {
       https: { host: '::1', port: 8444 },
       files: { cert: 'i.pem', key: 'i.key', trust: 'ca.pem' },
       stateDir: 'st',
+      log: 'text',
     });
   });
 
   it('defaults to dev mode on 127.0.0.1:8443 and :8080 with state in .rhttp', () => {
-    expect(parseCliArgs([])).toEqual({ agents: { host: '127.0.0.1', port: 8443 }, http: { host: '127.0.0.1', port: 8080 }, stateDir: '.rhttp' });
+    expect(parseCliArgs([])).toEqual({ agents: { host: '127.0.0.1', port: 8443 }, http: { host: '127.0.0.1', port: 8080 }, stateDir: '.rhttp', log: 'text' });
     expect(parseCliArgs(['--help'])).toBe('help');
   });
 

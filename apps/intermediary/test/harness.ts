@@ -17,7 +17,8 @@ export interface Pki {
 
 export async function makePki(): Promise<Pki> {
   const ca = await createDevCa({ commonName: 'Intermediary Test CA', days: 30 });
-  const intermediary = await issueCertificate(ca, { dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
+  // The https listener announces (RFC 8336 ORIGIN) only origins its certificate covers.
+  const intermediary = await issueCertificate(ca, { dnsNames: ['localhost', 'app.example.com', '*.app.example.com'], ipAddresses: ['127.0.0.1'] });
   const origin = await issueCertificate(ca, { dnsNames: ['app.example.com', '*.app.example.com'], extendedKeyUsage: ['serverAuth'] });
   return { ca, intermediary, origin };
 }

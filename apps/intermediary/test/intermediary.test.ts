@@ -427,7 +427,7 @@ describe('browser-facing HTTPS (RFC 8336 ORIGIN frame) and the status page', () 
     await served(httpOrigin);
     // The first PING goes out when the session is authorized; its answer gives the RTT.
     await until(() => intermediary.status().sessions.some((s) => s.rttMs !== null), 'a PING round trip');
-    const res = await http1(addresses.http!.port, 'anything.example', STATUS_PATH);
+    const res = await http1(addresses.http!.port, 'anything.example', STATUS_PATH, { headers: { accept: 'application/json' } });
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toMatch(/^application\/json/);
     const status = JSON.parse(res.body) as IntermediaryStatus;
