@@ -12,6 +12,7 @@ import {
   BadRequestError, BrokerError, RequestRefusedError, ResponseTimeoutError, SessionLostError,
   SessionsBusyError, NoSessionError, OriginResetError,
 } from './errors.js';
+import { carryTrailers } from '@rhttp/core';
 import { forwardRequestHeaders, forwardResponseHeaders } from './forwarding-headers.js';
 import { originMatch, parseOrigin, requestOrigin, serializeOrigin, type ParsedOrigin } from './origin-match.js';
 import { DEFAULT_PROXY_NAME } from './proxy-status.js';
@@ -348,7 +349,8 @@ export class Broker {
       void body.cancel().catch(() => {});
       body = null;
     }
-    return new Response(body, { status: response.status, statusText: response.statusText, headers });
+    // Trailers (gRPC status) ride along: the listener reads them with responseTrailers().
+    return carryTrailers(response, new Response(body, { status: response.status, statusText: response.statusText, headers }));
   }
 
   /** Classifies a non-retryable rejection: the whole session died (502 connection_terminated) or just this stream was reset (502 http_protocol_error). */
