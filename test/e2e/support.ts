@@ -11,15 +11,16 @@ import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runtimeBinary } from '../support/runtimes.js';
+import * as runtimes from '../support/runtimes.js';
 
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 export const agentCli = join(repoRoot, 'packages/agent/dist/cli.js');
 export const intermediaryCli = join(repoRoot, 'apps/intermediary/dist/cli.js');
 export const CURL = '/usr/bin/curl';
 export const NGHTTP = '/usr/bin/nghttp';
-export const bunBin = join(repoRoot, 'node_modules/.bin/bun');
-export const denoBin = runtimeBinary('deno');
+/** Bun and Deno binaries of this checkout; a missing one is reported (and skipped) by tunnel-runtimes, not thrown at import. */
+export const bunBin = runtimes.bunBin ?? join(repoRoot, 'node_modules/.bin/bun');
+export const denoBin = runtimes.denoBin ?? join(repoRoot, 'node_modules/.bin/deno');
 
 /** How long a process may take to print a readiness line: generous, CI machines are slow. */
 export const READY_TIMEOUT_MS = 20_000;
