@@ -8,6 +8,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Http2ServerResponse, type Http2ServerRequest } from 'node:http2';
 import { Readable } from 'node:stream';
+import { responseTrailers } from '@rhttp/core';
 
 /** What the answering function learns besides the Request. */
 export interface ExchangeInfo {
@@ -132,6 +133,31 @@ function nodeHeaders(headers: Headers): Record<string, string | string[]> {
 }
 
 /**
+ * Passes the origin's trailers (gRPC's status) on: HTTP/2 browsers always get them; HTTP/1.1 ones
+ * only when they said `TE: trailers` (RFC 9110 §6.5.1) and the body is chunked (node drops them
+ * otherwise).
+ */
+function addTrailers(req: NodeRequest, res: NodeResponse, trailers: Headers): void {
+  const fields: Record<string, string> = {};
+  let any = false;
+  trailers.forEach((value, name) => {
+    if (CONNECTION_SPECIFIC.has(name)) return;
+    fields[name] = value;
+    any = true;
+  });
+  if (!any || res.destroyed) return;
+  if (req.httpVersionMajor !== 2) {
+    const te = (req.headers.te ?? '').toString().toLowerCase();
+    if (!te.split(',').some((t) => t.trim().split(';')[0] === 'trailers')) return;
+  }
+  try {
+    res.addTrailers(fields);
+  } catch {
+    // A field node refuses in trailers: the body is complete, drop them rather than the response.
+  }
+}
+
+/**
  * Serves one exchange: builds the Request, asks `answer`, writes the Response back streaming.
  * Never throws; failures end in an error status or a destroyed stream.
  */
@@ -165,14 +191,22 @@ async function writeResponse(req: NodeRequest, res: NodeResponse, response: Resp
     await body?.cancel().catch(() => {});
     return;
   }
+  const bodyless = body === null || req.method === 'HEAD' || NULL_BODY_STATUSES.has(response.status);
   try {
-    (res as ServerResponse).writeHead(response.status, nodeHeaders(response.headers));
+    if (bodyless) {
+      // Status and fields go out with end(): on HTTP/2 one HEADERS frame with END_STREAM, the shape
+      // of a gRPC trailers-only response (writeHead would send HEADERS at once, then an empty DATA).
+      res.statusCode = response.status;
+      for (const [name, value] of Object.entries(nodeHeaders(response.headers))) res.setHeader(name, value);
+    } else {
+      (res as ServerResponse).writeHead(response.status, nodeHeaders(response.headers));
+    }
   } catch (error) {
     await body?.cancel().catch(() => {});
     res.destroy(error instanceof Error ? error : new Error(String(error)));
     return;
   }
-  if (body === null || req.method === 'HEAD' || NULL_BODY_STATUSES.has(response.status)) {
+  if (bodyless) {
     await body?.cancel().catch(() => {});
     res.end();
     return;
@@ -192,6 +226,7 @@ async function writeResponse(req: NodeRequest, res: NodeResponse, response: Resp
       if (res.destroyed) return;
       if (!(res as ServerResponse).write(value)) await drained(res);
     }
+    addTrailers(req, res, await responseTrailers(response));
     res.end();
   } catch (error) {
     if (signal.aborted || res.destroyed) return;
