@@ -689,13 +689,23 @@ export class Agent {
       pingTimedOut = true;
       socket.destroy();
     });
-    const closed = session.closed.then((error) => {
+    const closed = session.closed.then(async (error) => {
       stopKeepalive();
       this.retired.delete(session);
-      // Our side is done; give the peer a moment to close TLS cleanly, then make sure the socket is gone.
+      // Our side is done; give the peer a moment to close TLS cleanly, then make sure the socket is
+      // gone. Wait for it: the last response's final DATA frame may still sit in the socket's
+      // buffer, and a process that exits now (after stop()) would cut it off.
       if (!socket.destroyed) {
-        const linger = setTimeout(() => socket.destroy(), SOCKET_LINGER_MS);
-        socket.once('close', () => clearTimeout(linger));
+        await new Promise<void>((resolve) => {
+          const linger = setTimeout(() => {
+            socket.destroy();
+            resolve();
+          }, SOCKET_LINGER_MS);
+          socket.once('close', () => {
+            clearTimeout(linger);
+            resolve();
+          });
+        });
       }
       return { rotated: false as const, error };
     });
