@@ -92,7 +92,7 @@ export function parseAgentConfig(text: string, path: string): AgentConfig {
   };
   if (doc.errors.length > 0) {
     const e = doc.errors[0];
-    throw new ConfigError(`not valid YAML: ${e.message.split('\n')[0]}`, path, e.linePos?.[0].line);
+    throw new ConfigError(`not valid YAML: ${e.message.split('\n')[0]}`, path, lineCounter.linePos(e.pos[0]).line);
   }
   const config: AgentConfig = { path };
   if (doc.contents === null) return config; // an empty file sets nothing
@@ -105,8 +105,8 @@ export function parseAgentConfig(text: string, path: string): AgentConfig {
     const value = pair.value as Node | null;
     if (!(TOP_KEYS as readonly string[]).includes(key)) fail(`unknown key "${key}" (known keys: ${TOP_KEYS.join(', ')})`, keyNode);
     const at = value ?? keyNode;
-    const str = (): string => {
-      if (!isScalar(value) || typeof value.value !== 'string' || value.value === '') fail(`${key}: expected a string`, at);
+    const str = (what = 'a string'): string => {
+      if (!isScalar(value) || typeof value.value !== 'string' || value.value === '') fail(`${key}: expected ${what}${isScalar(value) ? `, got ${String(value.value)}` : ''}`, at);
       return (value as { value: string }).value;
     };
     const num = (): number => {
@@ -174,7 +174,7 @@ export function parseAgentConfig(text: string, path: string): AgentConfig {
         break;
       }
       case 'metrics': {
-        const v = str();
+        const v = str('HOST:PORT (like 127.0.0.1:9101)');
         check(() => parseListenAddress(v));
         config.metrics = v;
         break;
