@@ -25,7 +25,7 @@ import {
   type Http2Session,
   type Origin,
 } from '@rhttp/core';
-import type { BrokerSession } from '@rhttp/broker';
+import type { BrokerSession, TunnelInit } from '@rhttp/broker';
 import type { LogFunction } from './log-format.js';
 import type { RefusalReason } from './metrics.js';
 
@@ -160,6 +160,22 @@ export class AgentSession implements BrokerSession {
   }
   fetch(request: Request, init?: { signal?: AbortSignal }): Promise<Response> {
     return init?.signal ? this.http2.fetch(request, { signal: init.signal }) : this.http2.fetch(request);
+  }
+  /**
+   * A tunnel stream: RFC 8441 extended CONNECT with `:protocol` = `init.protocol`, or a plain
+   * CONNECT (RFC 9113 §8.5, `:authority` only) when `init.protocol` is empty (connect-proxy.ts).
+   * `request.body` is the bytes toward the agent; a 2xx response's body the bytes back.
+   */
+  async connect(request: Request, init: TunnelInit): Promise<Response> {
+    const { response } = await this.http2.request({
+      method: 'CONNECT',
+      url: new URL(request.url),
+      headers: request.headers,
+      body: request.body,
+      signal: init.signal,
+      protocol: init.protocol || undefined,
+    });
+    return response;
   }
   /** Graceful: GOAWAY(NO_ERROR), in-flight streams finish, then the transport closes. */
   close(reason = 'the intermediary is closing this session'): void {

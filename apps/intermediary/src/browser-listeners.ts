@@ -15,6 +15,7 @@ import {
 } from 'node:http2';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { serveExchange, type Answer } from './browser-exchange.js';
+import type { ConnectProxy } from './connect-proxy.js';
 
 /** RFC 9113 §3.4: the client connection preface starts with these octets; enough to tell h2c from HTTP/1.x. */
 const H2_PREFACE_START = Buffer.from('PRI * HTTP/2.0');
@@ -47,7 +48,7 @@ function closeServer(server: NetServer): Promise<void> {
  * `--http`: one TCP port for HTTP/1.1 and h2c. The first bytes decide: the HTTP/2 preface goes
  * to a node:http2 server, anything else to a node:http server.
  */
-export function createCleartextListener(answer: Answer): BrowserListener {
+export function createCleartextListener(answer: Answer, connectProxy?: ConnectProxy): BrowserListener {
   const sockets = new Set<Socket>();
   const sessions = new Set<ServerHttp2Session>();
   const onRequest = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => {
@@ -55,7 +56,12 @@ export function createCleartextListener(answer: Answer): BrowserListener {
   };
   const http1: HttpServer = createHttpServer({ requestTimeout: 0, headersTimeout: HEADERS_TIMEOUT_MS, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS }, onRequest);
   refuseUpgrades(http1);
+  if (connectProxy) {
+    // Draft §3.1 transport proxying (connect-proxy.ts); without a listener node would just close the connection.
+    http1.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => void connectProxy.http1(req, socket, head));
+  }
   const h2c: Http2Server = createHttp2Server({}, onRequest);
+  if (connectProxy) h2c.on('connect', (req: Http2ServerRequest, res: Http2ServerResponse) => void connectProxy.http2(req, res));
   h2c.on('session', (session) => {
     sessions.add(session);
     session.once('close', () => sessions.delete(session));

@@ -24,6 +24,7 @@ import { BrokerRegistry, originMatch, parseOrigin, requestOrigin, type BrokerSta
 import { AgentSession, peerCertificateChain, type AgentSessionState } from './agent-session.js';
 import type { Answer } from './browser-exchange.js';
 import { createCleartextListener, createTlsListener, type BrowserListener } from './browser-listeners.js';
+import { ConnectProxy, PLAIN_CONNECT } from './connect-proxy.js';
 import type { LogFunction } from './log-format.js';
 import { CODE_CLASSES, REFUSAL_REASONS, codeClass, countedBody, createMetricsServer, renderMetrics, type CodeClass, type RefusalReason } from './metrics.js';
 import { checkStatusAccess, statusPageResponse } from './status-page.js';
@@ -191,7 +192,12 @@ export class Intermediary {
     const answer: Answer = (request, info) => this.answer(request, info);
     const addresses: IntermediaryAddresses = { agents: await listen(agentServer, this.options.agents) };
     if (this.options.http) {
-      this.httpListener = createCleartextListener(answer);
+      // CONNECT host:port to a served origin goes down that agent's session (draft §3.1); others get 403.
+      const connectProxy = new ConnectProxy({
+        servedOrigins: () => this.servedOrigins(),
+        tunnel: (request, info) => this.registry.tunnel(request, PLAIN_CONNECT, info),
+      });
+      this.httpListener = createCleartextListener(answer, connectProxy);
       addresses.http = await listen(this.httpListener.server, this.options.http);
     }
     if (this.options.https) {
