@@ -1,6 +1,7 @@
 import { ErrorCode, Http2Error, Http2UsageError, SessionClosedError, StreamError, StreamResetError } from '../errors.js';
 import type { GoawayFrame, HeaderField } from '../frame/types.js';
 import { Connection, type ConnectionOptions, type ConnectionSink, type Stream, type StreamListener } from '../proto/connection.js';
+import { IncomingRequest } from './incoming-request.js';
 import { malformed, outgoingFields, requestFields, requestHead, responseHead, trailerHeaders, type RequestHead } from './fields.js';
 
 /** Information a server handler gets besides the Request. */
@@ -175,7 +176,7 @@ export class Http2Session {
       let settled = false;
       let response: Response | undefined;
       let trailersResolve: ((h: Headers) => void) | undefined;
-      const bodyAbort = new AbortController();
+      const bodyAbort = new PumpControl();
       const listener: StreamListener = {
         onHeaders: (received, endStream) => {
           try {
@@ -253,39 +254,47 @@ export class Http2Session {
       }
       incoming.attach(stream);
       init.signal?.addEventListener('abort', onAbort, { once: true });
-      if (body) void this.pumpBody(stream, body, undefined, bodyAbort.signal);
+      if (body) void this.pumpBody(stream, body, undefined, bodyAbort);
     });
   }
 
   /** Send a ReadableStream as DATA frames, waiting on flow control and the transport. */
-  private async pumpBody(stream: Stream, body: ReadableStream<Uint8Array>, trailers?: () => Headers | Promise<Headers>, signal?: AbortSignal): Promise<void> {
+  private async pumpBody(stream: Stream, body: ReadableStream<Uint8Array>, trailers?: () => Headers | Promise<Headers>, control?: PumpControl): Promise<void> {
     const reader = body.getReader();
     const cancel = (reason: unknown) => {
       reader.cancel(reason).catch(() => {});
     };
     // A reset stream releases the body's source at once: an idle one (Server-Sent Events, a slow
     // upload) would otherwise hold its reader, and whatever produces it, forever.
-    const onAbort = () => cancel(signal?.reason);
-    if (signal?.aborted) onAbort();
-    signal?.addEventListener('abort', onAbort, { once: true });
+    control?.listen(cancel);
     try {
-      // Each chunk goes out as soon as it is read (Server-Sent Events must not wait for the
-      // next one); END_STREAM then rides on an empty DATA frame or on the trailers.
+      // Each chunk is queued as soon as it is read (Server-Sent Events must not wait for the next
+      // one). The next read overlaps its sending, one chunk ahead at most, so that END_STREAM can
+      // ride on the last chunk's DATA frame when the body ends before that frame went out.
+      let sent: Promise<void> | undefined;
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;
         if (!value || value.length === 0) continue;
-        await this.connection.sendData(stream, value instanceof Uint8Array ? value : new Uint8Array(value as ArrayBuffer));
+        if (sent) await sent;
+        sent = this.connection.sendData(stream, value instanceof Uint8Array ? value : new Uint8Array(value as ArrayBuffer));
+        sent.catch(() => {}); // awaited above or below; a reset also reaches the catch through them
       }
-      if (signal?.aborted) return;
-      const fields = trailers ? outgoingFields([], await trailers(), false) : [];
-      if (fields.length > 0) this.connection.sendHeaders(stream, fields, true);
-      else await this.connection.sendData(stream, new Uint8Array(0), true);
+      if (control?.aborted) return;
+      if (trailers) {
+        if (sent) await sent;
+        const fields = outgoingFields([], await trailers(), false);
+        if (fields.length > 0) {
+          this.connection.sendHeaders(stream, fields, true);
+          return;
+        }
+      }
+      await this.connection.sendData(stream, EMPTY, true);
     } catch (error) {
       cancel(error);
       if (stream.state !== 'closed') this.connection.resetStream(stream, ErrorCode.CANCEL, new StreamResetError(stream.id, ErrorCode.CANCEL, 'local', `the body could not be read: ${(error as Error)?.message}`));
     } finally {
-      signal?.removeEventListener('abort', onAbort);
+      control?.listen(undefined);
     }
   }
 
@@ -327,7 +336,8 @@ export class Http2Session {
     const incoming = new IncomingBody(this.connection);
     incoming.attach(stream);
     incoming.expectLength(head.headers.get('content-length'), false);
-    const abort = new AbortController();
+    const control = new PumpControl();
+    let request: IncomingRequest | undefined;
     let responded = false;
     stream.listener = {
       onHeaders: (received, end) => {
@@ -349,32 +359,33 @@ export class Http2Session {
       },
       onReset: (error) => {
         incoming.fail(error);
-        abort.abort(error);
+        control.abort(error);
+        request?.abortWith(error);
       },
     };
     if (endStream) incoming.end(stream.id);
     const tunnel = head.method === 'CONNECT';
     const hasBody = !endStream && (tunnel || !BODYLESS_METHODS.has(head.method));
     if (!hasBody && !endStream) incoming.discard();
-    let request: Request;
     try {
       const url = tunnel && !head.protocol ? `https://${head.authority}/` : `${head.scheme}://${head.authority}${head.path}`;
-      request = new Request(url, {
+      // Its signal is made on first use and aborted from onReset (incoming-request.ts).
+      request = new IncomingRequest(url, {
         // The Fetch API refuses CONNECT; handlers see tunnels as POST-like requests and read `info.head`.
         method: tunnel ? 'POST' : head.method,
         headers: head.headers,
         body: hasBody ? incoming.readable : null,
-        signal: abort.signal,
         duplex: 'half',
       } as RequestInit);
     } catch (error) {
       this.connection.resetStream(stream, ErrorCode.PROTOCOL_ERROR, new StreamResetError(stream.id, ErrorCode.PROTOCOL_ERROR, 'local', `request rejected: ${(error as Error).message}`));
       return;
     }
+    const req = request;
     const respond = async () => {
       let response: Response;
       try {
-        response = await handler(request, { streamId: stream.id, session: this, head });
+        response = await handler(req, { streamId: stream.id, session: this, head });
         if (!(response instanceof Response)) throw new TypeError('the handler did not return a Response');
       } catch (error) {
         this.options.onError?.(error);
@@ -395,7 +406,7 @@ export class Http2Session {
         this.options.onError?.(error);
         return;
       }
-      if (body) await this.pumpBody(stream, body, trailers, abort.signal);
+      if (body) await this.pumpBody(stream, body, trailers, control);
       else if (trailers) {
         const t = outgoingFields([], await trailers(), false);
         this.connection.sendHeaders(stream, t, true);
@@ -405,6 +416,31 @@ export class Http2Session {
       this.options.onError?.(error);
       if (!responded && stream.state !== 'closed') this.connection.resetStream(stream, ErrorCode.INTERNAL_ERROR);
     });
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * Lets a stream's reset stop its body pump: one listener, no AbortSignal (costly to make per
+ * stream in Node 20, where every AbortSignal is made transferable).
+ */
+class PumpControl {
+  aborted = false;
+  private reason: unknown;
+  private onAbort: ((reason: unknown) => void) | undefined;
+
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    this.onAbort?.(reason);
+  }
+
+  /** Set (or clear, with undefined) the one listener; called at once if already aborted. */
+  listen(fn: ((reason: unknown) => void) | undefined): void {
+    this.onAbort = fn;
+    if (fn && this.aborted) fn(this.reason);
   }
 }
 
