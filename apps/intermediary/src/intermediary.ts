@@ -184,7 +184,9 @@ export class Intermediary {
     agentServer.on('secureConnection', (socket: TLSSocket) => this.onAgentConnection(socket));
     agentServer.on('tlsClientError', (error: Error, socket: TLSSocket) => {
       const from = `${socket.remoteAddress ?? 'unknown'}:${socket.remotePort ?? 0}`;
-      const kind: RefusalReason = (error as NodeJS.ErrnoException).code === 'ERR_TLS_HANDSHAKE_TIMEOUT' ? 'timeout' : 'other';
+      const code = (error as NodeJS.ErrnoException).code;
+      // An agent offering ALPN protocols without h2-reverse fails here (no_application_protocol alert).
+      const kind: RefusalReason = code === 'ERR_TLS_HANDSHAKE_TIMEOUT' ? 'timeout' : code === 'ERR_SSL_NO_APPLICATION_PROTOCOL' ? 'alpn' : 'other';
       this.refused(from, kind, `TLS handshake failed: ${error.message}`);
       this.log(`agent TLS handshake from ${from} failed: ${error.message}`, { level: 'warn', event: 'agent.tls_failed', remoteAddress: from, reason: kind, error: error.message });
     });
@@ -429,7 +431,8 @@ export class Intermediary {
     const response = new URL(request.url).pathname === STATUS_PATH ? this.statusResponse(request, info.clientAddress) : await this.forward(request, info);
     const cls = codeClass(response.status);
     if (cls) this.counters.responses[cls]++;
-    if (response.body === null) return response;
+    // The Response constructor takes only 200–599; anything else (an upgrade) passes uncounted.
+    if (response.body === null || response.status < 200 || response.status > 599) return response;
     const body = countedBody(response.body, (n) => (this.counters.bodyBytes.response += n));
     // carryTrailers: gRPC's status travels in trailers, which a plain new Response would drop.
     return carryTrailers(response, new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers }));

@@ -105,7 +105,7 @@ h1{font-size:1.5rem;margin:0 0 .25rem} h2{font-size:1.1rem;margin:2rem 0 .5rem}
 table{border-collapse:collapse;width:100%;background:#fff;box-shadow:0 1px 2px #0001}
 th,td{text-align:left;padding:.4rem .7rem;border-bottom:1px solid #e3e6eb;vertical-align:top}
 th{background:#eef1f5;font-weight:600;font-size:.85rem;text-transform:uppercase;letter-spacing:.03em;color:#3b4350}
-td{font-variant-numeric:tabular-nums} code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.9em}
+td{font-variant-numeric:tabular-nums} td:nth-child(n+5){white-space:nowrap} code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.9em}
 ul.origins{margin:0;padding-left:1.2rem} .counters{display:flex;flex-wrap:wrap;gap:.75rem}
 .counter{background:#fff;box-shadow:0 1px 2px #0001;padding:.6rem .9rem;min-width:9rem}
 .counter b{display:block;font-size:1.3rem} .counter span{color:#5b6472;font-size:.85rem}

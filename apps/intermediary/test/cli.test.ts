@@ -37,9 +37,22 @@ describe('rhttp-intermediary flags (DESIGN.md, Command-line contract)', () => {
     [['--http', '127.0.0.1:8443'], /two listeners on 127\.0\.0\.1:8443/],
     [['--response-timeout', 'soon'], /--response-timeout "soon" is not a positive number/],
     [['positional'], /positional/],
+    [['--log', 'xml'], /--log "xml": the format is "text" or "json"/],
+    [['--metrics', '127.0.0.1:8443'], /two listeners on 127\.0\.0\.1:8443/],
+    [['--status-token', 'has space'], /--status-token must be a non-empty bearer token/],
+    [['--print-svcb', 'not a name'], /--print-svcb "not a name" is not a DNS name/],
   ])('refuses %j with a clear message', (argv, message) => {
     expect(() => parseCliArgs(argv as string[])).toThrow(UsageError);
     expect(() => parseCliArgs(argv as string[])).toThrow(message);
+  });
+
+  it('parses the observability flags', () => {
+    expect(parseCliArgs(['--metrics', '127.0.0.1:9100', '--status-token', 'abc-123', '--log', 'json'])).toMatchObject({
+      metrics: { host: '127.0.0.1', port: 9100 },
+      statusToken: 'abc-123',
+      log: 'json',
+    });
+    expect(parseCliArgs(['--print-svcb', 'proxy.example.net'])).toMatchObject({ printSvcb: 'proxy.example.net' });
   });
 
   it('reads HOST:PORT forms', () => {
@@ -87,8 +100,46 @@ describe('rhttp-intermediary process', () => {
     });
     expect(stdout).toMatch(/agents connect to {2}tls:\/\/127\.0\.0\.1:\d+/);
     expect(stdout).toMatch(/rhttp-agent --intermediary tls:\/\/127\.0\.0\.1:\d+ --origin http:\/\/app\.localhost:\d+ --upstream http:\/\/127\.0\.0\.1:3000 --cert \S+origin\.pem --key \S+origin\.key --ca \S+ca\.pem/);
+    // The banner points at the SVCB record (RFC 9460) agents use to find the intermediary by name.
+    expect(stdout).toMatch(/--print-svcb NAME --agents 127\.0\.0\.1:\d+/);
+    expect(stdout).toMatch(/_http-reverse\.proxy\.example\.net\. 300 IN SVCB 1 proxy\.example\.net\. alpn=h2-reverse port=\d+/);
     const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     child.kill('SIGTERM');
     expect(await exit).toBe(0);
+  });
+
+  it('prints the SVCB record for --print-svcb NAME (RFC 9460 presentation format) and exits', async () => {
+    const { stdout } = await run(process.execPath, [cli, '--print-svcb', 'proxy.example.net', '--agents', '198.51.100.4:8443']);
+    const records = stdout.split('\n').filter((l) => l !== '' && !l.startsWith(';'));
+    expect(records).toEqual([
+      '_http-reverse.proxy.example.net. 300 IN SVCB 1 proxy.example.net. alpn=h2-reverse port=8443 ipv4hint=198.51.100.4',
+      '_8443._http-reverse.proxy.example.net. 300 IN SVCB 1 proxy.example.net. alpn=h2-reverse port=8443 ipv4hint=198.51.100.4',
+    ]);
+    const onDefault = await run(process.execPath, [cli, '--print-svcb', 'edge.example.org', '--agents', '0.0.0.0:443']);
+    expect(onDefault.stdout.split('\n').filter((l) => l !== '' && !l.startsWith(';'))).toEqual(['_http-reverse.edge.example.org. 300 IN SVCB 1 edge.example.org. alpn=h2-reverse']);
+  });
+
+  it('logs one JSON object per line with --log json, for every line it prints on stderr', async () => {
+    const child = spawn(process.execPath, [cli, '--agents', '127.0.0.1:0', '--http', '127.0.0.1:0', '--metrics', '127.0.0.1:0', '--log', 'json', '--state-dir', join(dir, 'state-json')], { cwd: dir });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', () => stdout.includes('rhttp-agent certs') && resolve());
+      child.once('exit', (code) => reject(new Error(`exited early with ${code}: ${stderr}`)));
+    });
+    expect(stdout).toMatch(/metrics {12}http:\/\/127\.0\.0\.1:\d+\/metrics/);
+    const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    expect(await exit).toBe(0);
+    const lines = stderr.trimEnd().split('\n');
+    const events = lines.map((line) => JSON.parse(line) as { time: string; level: string; event: string; message: string });
+    for (const e of events) {
+      expect(Number.isNaN(Date.parse(e.time))).toBe(false);
+      expect(e.level).toMatch(/^(debug|info|warn|error)$/);
+      expect(typeof e.message).toBe('string');
+    }
+    expect(events.map((e) => e.event)).toEqual(['listener.started', 'listener.started', 'listener.started', 'signal.stop', 'intermediary.stopping', 'intermediary.stopped']);
   });
 });
