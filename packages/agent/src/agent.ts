@@ -28,6 +28,7 @@ import { HttpUpstream } from './upstream.js';
 import { H2cUpstream } from './h2c-upstream.js';
 import { ConnectRelay, isPlainConnect, relayTargetOf } from './connect-relay.js';
 import { carryTrailers } from '@rhttp/core';
+import { ViaDiscovery } from './via-discovery.js';
 import type { IngressRouter } from './ingress.js';
 import { openWebSocketSocket, WebSocketRefusedError, type WebSocketCarrierSocket } from './carriers/websocket.js';
 import { discoverIntermediaryDetails, parseBareIntermediary, type BareIntermediary, type ResolveOptions } from './discover.js';
@@ -101,6 +102,11 @@ export interface AgentOptions {
    * origins to change addresses regularly, and it spreads agents over intermediary instances.
    */
   maxConnectionAgeMs?: number;
+  /**
+   * Draft §3.2: a request whose `Via` names an intermediary host we do not know makes us try it as a
+   * Reverse HTTP peer (its `_http-reverse` SVCB record; ALPN must confirm `h2-reverse`). Default false.
+   */
+  viaDiscovery?: boolean;
   /** Time allowed for an upstream's response headers (see HttpUpstream). */
   upstreamHeadersTimeoutMs?: number;
 }
@@ -273,6 +279,8 @@ export class Agent {
   private readonly backoff: BackoffPolicy;
   private readonly handle: (request: Request, info: StreamInfo) => Response | Promise<Response>;
   private readonly upstream: HttpUpstream | H2cUpstream | undefined;
+  /** `viaDiscovery`: peer connections to intermediaries seen in Via. */
+  readonly viaDiscovery: ViaDiscovery | undefined;
   private readonly slots: Slot[] = [];
   private readonly loops: Promise<void>[] = [];
   /** Sessions replaced by rotation that are still draining. */
@@ -321,6 +329,36 @@ export class Agent {
       this.handle = (request, info) => this.answer(request, info, handler);
     }
     for (let i = 0; i < count; i++) this.slots.push({ index: i + 1, dials: 0, state: 'idle', failures: 0 });
+    if (options.viaDiscovery) this.viaDiscovery = this.startViaDiscovery();
+  }
+
+  /** Draft §3.2: one extra single-connection agent per intermediary discovered in Via, sharing our handler. */
+  private startViaDiscovery(): ViaDiscovery {
+    const known = [this.intermediary?.host ?? this.discoveryName?.name ?? ''].filter(Boolean);
+    const discovery: ViaDiscovery = new ViaDiscovery({
+      known,
+      start: (host) => {
+        const peer = new Agent({
+          ...this.options,
+          intermediary: host,
+          servername: undefined,
+          connections: 1,
+          viaDiscovery: false,
+          upstream: undefined,
+          ingress: undefined,
+          handler: (request: Request, info?: StreamInfo) => this.handle(request, info!),
+          log: (event) => {
+            this.emit(event);
+            // No Reverse HTTP endpoint under that name, or it did not confirm h2-reverse by ALPN (the
+            // connection is then closed, draft §3.2): give up on this host.
+            if (event.type === 'discovery-failed' || event.type === 'refused') void discovery.forget(host);
+          },
+        });
+        peer.start();
+        return peer;
+      },
+    });
+    return discovery;
   }
 
   /** The intermediary as configured: `tls://host:port`, the edge URL, or the bare name. */
@@ -398,6 +436,7 @@ export class Agent {
   /** Runs the handler, counting the answer's status class and (optionally) body bytes. */
   private async answer(request: Request, info: StreamInfo, handler: (request: Request, info: StreamInfo) => Response | Promise<Response>): Promise<Response> {
     // CONNECT tunnels (RFC 8441 WebSockets, RFC 9113 §8.5) are not bodies to count, and Request cannot be rebuilt with that method.
+    this.viaDiscovery?.observe(request.headers.get('via'));
     const count = this.options.countBodyBytes === true && info.head.method !== 'CONNECT';
     if (count && request.body) {
       const body = request.body.pipeThrough(byteCounter((n) => (this.counters.bytesIn += n)));
@@ -452,6 +491,7 @@ export class Agent {
       if (slot.state === 'connecting') slot.socket?.destroy();
     }
     await Promise.all(this.loops);
+    await this.viaDiscovery?.stop();
     this.upstream?.close();
     this.options.ingress?.close();
     this.state = 'stopped';

@@ -75,6 +75,8 @@ Options:
   --connections N                 connections to hold for failover (default ${DEFAULT_CONNECTIONS}, at most ${MAX_CONNECTIONS})
   --drain-timeout SECONDS         on SIGTERM/SIGINT, how long to let in-flight requests finish (default ${DEFAULT_DRAIN_TIMEOUT_MS / 1000})
   --max-connection-age SECONDS    replace each connection after about this long (default: never)
+  --via-discovery                 also connect to intermediaries named in requests' Via field that have
+                                  a _http-reverse SVCB record (draft §3.2; ALPN must say h2-reverse)
   --metrics HOST:PORT             serve Prometheus metrics at http://HOST:PORT/metrics (e.g. 127.0.0.1:9101)
   --log text|json                 event lines on stderr as sentences (default) or JSON objects
                                   {"time","level","event","message","fields"}
@@ -259,6 +261,7 @@ async function runAgent(argv: string[]): Promise<number> {
         connections: { type: 'string' },
         'drain-timeout': { type: 'string' },
         'max-connection-age': { type: 'string' },
+        'via-discovery': { type: 'boolean' },
         metrics: { type: 'string' },
         log: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -383,6 +386,7 @@ async function runAgent(argv: string[]): Promise<number> {
       connections,
       servername: (values.servername as string | undefined) ?? config.servername,
       maxConnectionAgeMs,
+      viaDiscovery: values['via-discovery'] === true,
       countBodyBytes: metricsAddress !== undefined,
       log: out.event,
     });

@@ -14,7 +14,8 @@ export type FetchHandlerLike = FetchHandler | { fetch(request: Request): Respons
 
 /** Turn a handler object or function into a function (calling `fetch` as a method keeps its `this`). */
 export function toFetchHandler(value: unknown): FetchHandler | undefined {
-  if (typeof value === 'function') return (request) => (value as FetchHandler)(request);
+  // A function also gets the stream's info (the agent's own handlers need `info.head`).
+  if (typeof value === 'function') return (request, ...info: unknown[]) => (value as (request: Request, ...info: unknown[]) => Response | Promise<Response>)(request, ...info);
   if (value && typeof (value as { fetch?: unknown }).fetch === 'function') {
     const target = value as { fetch(request: Request): Response | Promise<Response> };
     // Only the request: a Hono app would take a second argument as its `env`.
