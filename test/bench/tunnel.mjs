@@ -1,0 +1,454 @@
+// rhttp's tunnel against the same upstream reached directly and through nginx as a classic
+// reverse proxy, side by side in one run: requests/s and latency under h2load, bulk MB/s for one
+// 256 MiB download and upload, and the intermediary's memory per idle held agent session. The
+// contenders alternate (A B C … then reversed) over several rounds and the medians are compared.
+// Prints the tables and writes them into docs/benchmarks.md between the bench:tunnel markers.
+// Figures only, no assertions.
+//
+//   npm run bench:tunnel                 (= tsc -b && node test/bench/tunnel.mjs)
+//
+// Every party runs in its own process (built code: apps/intermediary/dist, packages/agent/dist,
+// packages/core/dist): the upstream (tunnel-upstream.mjs, node:http and a node:http2 h2c twin),
+// the intermediary (tunnel-intermediary.mjs), the agent (tunnel-agent.mjs), nginx, h2load, curl.
+//
+// Environment: BENCH_ROUNDS (default 5), BENCH_DURATION (h2load seconds per run, default 4),
+// BENCH_BULK_MIB (default 256), BENCH_BULK_ROUNDS (default 3), BENCH_IDLE_SESSIONS (default 1000),
+// BENCH_NGINX_WORKERS (default 1), BENCH_NO_DOCS=1 to leave docs/benchmarks.md alone,
+// BENCH_ONLY=requests,bulk,memory to run a subset.
+import { execFileSync, fork, spawn, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { writeDevCertificates } from '../../packages/agent/dist/certs.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '../..');
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const DURATION = Number(process.env.BENCH_DURATION ?? 4);
+const BULK_MIB = Number(process.env.BENCH_BULK_MIB ?? 256);
+const BULK_ROUNDS = Number(process.env.BENCH_BULK_ROUNDS ?? 3);
+const IDLE_SESSIONS = Number(process.env.BENCH_IDLE_SESSIONS ?? 1000);
+const NGINX_WORKERS = Number(process.env.BENCH_NGINX_WORKERS ?? 1);
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'requests,bulk,memory').split(','));
+const H2LOAD = '/usr/bin/h2load';
+const NGINX = '/usr/sbin/nginx';
+const CURL = '/usr/bin/curl';
+const HOST = 'app.localhost';
+const ORIGIN = `https://${HOST}`;
+/** h2load load shape: 10 connections × 10 concurrent streams, one client thread. */
+const H2LOAD_ARGS = ['-c', '10', '-m', '10', '-t', '1', '-D', String(DURATION), '--warm-up-time', '1', '-H', `:authority: ${HOST}`];
+/** Agent connections in the throughput runs: the agent's default (`--connections 2`). */
+const AGENT_CONNECTIONS = 2;
+/** Per-session memory the issue asks for at most (KiB). */
+const TARGET_KIB_PER_SESSION = 32;
+const COMMAND = 'npm run bench:tunnel';
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// ------------------------------------------------------------------ processes
+
+const children = new Set();
+function track(child) {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+});
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(130));
+
+/** Waits until the child's stdout matches `pattern`; resolves with the match. */
+function awaitLine(child, pattern, label) {
+  return new Promise((resolveLine, reject) => {
+    let out = '';
+    const onExit = (code) => reject(new Error(`${label} exited (${code}) before printing ${pattern}: ${out}`));
+    child.once('exit', onExit);
+    const onData = (d) => {
+      out += d;
+      const m = pattern.exec(out);
+      if (m) {
+        child.removeListener('exit', onExit);
+        child.stdout.removeListener('data', onData);
+        child.stdout.resume();
+        resolveLine(m);
+      }
+    };
+    child.stdout.on('data', onData);
+  });
+}
+
+function startNode(args, label, nodeArgs = []) {
+  return track(spawn(process.execPath, [...nodeArgs, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] }));
+}
+
+/** The intermediary in a forked process (IPC for its memory figures). */
+async function startIntermediary(certs) {
+  const child = track(fork(join(here, 'tunnel-intermediary.mjs'), ['--certs', certs], { cwd: root, execArgv: ['--expose-gc'], stdio: ['ignore', 'pipe', 'inherit', 'ipc'] }));
+  const m = await awaitLine(child, /listening on http:\/\/127\.0\.0\.1:(\d+) agents 127\.0\.0\.1:(\d+)/, 'intermediary');
+  const memory = () =>
+    new Promise((resolveMemory) => {
+      child.once('message', resolveMemory);
+      child.send({ type: 'memory' });
+    });
+  return { child, http: Number(m[1]), agents: Number(m[2]), memory, stop: () => child.kill('SIGTERM') };
+}
+
+async function waitAuthorized(intermediary, n, what) {
+  for (let i = 0; i < 600; i++) {
+    const m = await intermediary.memory();
+    if (m.authorized >= n) return m;
+    await sleep(100);
+  }
+  throw new Error(`timed out waiting for ${n} authorized ${what}`);
+}
+
+function freePort() {
+  return new Promise((resolvePort, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolvePort(port));
+    });
+  });
+}
+
+/** Debian's nginx as a classic reverse proxy: h2c in front (prior knowledge), HTTP/1.1 keep-alive behind. */
+async function startNginx(dir, upstreamPort) {
+  const h2cPort = await freePort();
+  const h1Port = await freePort();
+  for (const d of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(join(dir, d), { recursive: true });
+  const config = `# generated by test/bench/tunnel.mjs
+${process.getuid?.() === 0 ? 'user root;\n' : ''}worker_processes ${NGINX_WORKERS};
+error_log ${dir}/error.log warn;
+pid ${dir}/nginx.pid;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  # h2load keeps 10 streams per connection; nginx 1.22's default allows 128.
+  http2_max_concurrent_streams 128;
+  upstream app {
+    server 127.0.0.1:${upstreamPort};
+    keepalive 32;
+  }
+  server {
+    listen 127.0.0.1:${h2cPort} http2;   # h2c, prior knowledge (nginx 1.22: "listen … http2")
+    listen 127.0.0.1:${h1Port};         # HTTP/1.1, for curl's bulk transfers
+    server_name ${HOST};
+    client_max_body_size 0;             # the 256 MiB upload
+    location / {
+      proxy_pass http://app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $host;
+      # Stream both ways like the tunnel does, rather than spooling 256 MiB bodies to disk.
+      proxy_request_buffering off;
+      proxy_buffering off;
+    }
+  }
+}
+`;
+  writeFileSync(join(dir, 'nginx.conf'), config);
+  const child = track(spawn(NGINX, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'], { stdio: ['ignore', 'inherit', 'inherit'] }));
+  for (let i = 0; i < 100; i++) {
+    try {
+      await run(CURL, ['-sS', '-o', '/dev/null', `http://127.0.0.1:${h1Port}/`]);
+      return { h2cPort, h1Port, stop: () => child.kill('SIGQUIT') };
+    } catch {
+      if (child.exitCode !== null) throw new Error(`nginx exited (${child.exitCode}); see ${dir}/error.log`);
+      await sleep(50);
+    }
+  }
+  throw new Error('nginx did not come up');
+}
+
+function run(cmd, args) {
+  return new Promise((resolveRun, reject) => {
+    const child = spawn(cmd, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolveRun(out) : reject(new Error(`${cmd} ${args.join(' ')} exited ${code}: ${err || out}`))));
+  });
+}
+
+// ------------------------------------------------------------------ requests/s
+
+const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+
+/** One h2load run; req/s from its summary, p50/p99 (ms) from its per-request log. */
+async function h2load(url, extra, logFile) {
+  const out = await run(H2LOAD, [...H2LOAD_ARGS, ...extra, '--log-file', logFile, url]);
+  const rate = /finished in [\d.]+m?s, ([\d.]+) req\/s/.exec(out);
+  const counts = /requests: (\d+) total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored/.exec(out);
+  const status = /status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx/.exec(out);
+  // In duration mode (-D) h2load's totals and status counts differ by the requests cut at the end,
+  // so only outright failures and error statuses disqualify a run.
+  if (!rate || !counts || Number(counts[4]) + Number(counts[5]) > 0 || !status || Number(status[3]) + Number(status[4]) > 0) {
+    throw new Error(`h2load ${url} saw failures (${counts?.[4]} failed, ${counts?.[5]} errored, ${status?.[3]} 4xx, ${status?.[4]} 5xx):\n${out}`);
+  }
+  // Columns: start (µs since epoch), status, µs until the end of the response.
+  const times = [];
+  for (const line of readFileSync(logFile, 'utf8').split('\n')) {
+    const [, code, us] = line.split('\t');
+    if (code === '200') times.push(Number(us) / 1000);
+  }
+  rmSync(logFile, { force: true });
+  times.sort((a, b) => a - b);
+  return { rps: Number(rate[1]), p50: percentile(times, 50), p99: percentile(times, 99) };
+}
+
+async function benchRequests(setup, tmp) {
+  const contenders = [
+    { key: 'rhttp', name: 'rhttp: h2c → intermediary → agent → HTTP/1.1 upstream', url: `http://127.0.0.1:${setup.intermediary.http}/`, extra: [] },
+    { key: 'nginx', name: `nginx ${setup.nginxVersion}: h2c → nginx → HTTP/1.1 upstream`, url: `http://127.0.0.1:${setup.nginx.h2cPort}/`, extra: [] },
+    { key: 'direct-h2c', name: 'direct: h2c → upstream (node:http2 twin)', url: `http://127.0.0.1:${setup.upstreamH2c}/`, extra: [] },
+    { key: 'direct-h1', name: 'direct: HTTP/1.1 → upstream (h2load --h1, -m 10 = pipelined)', url: `http://127.0.0.1:${setup.upstreamH1}/`, extra: ['--h1'] },
+  ];
+  const samples = Object.fromEntries(contenders.map((c) => [c.key, []]));
+  for (let round = 0; round < ROUNDS; round++) {
+    // Alternate the order, so drift (thermal, other load) hits every contender alike.
+    const order = round % 2 ? [...contenders].reverse() : contenders;
+    for (const c of order) samples[c.key].push(await h2load(c.url, c.extra, join(tmp, `h2load-${c.key}.log`)));
+    process.stderr.write(`  req/s round ${round + 1}/${ROUNDS}: ${contenders.map((c) => `${c.key} ${samples[c.key].at(-1).rps.toFixed(0)}`).join(', ')}\n`);
+  }
+  return contenders.map((c) => ({
+    ...c,
+    rps: median(samples[c.key].map((s) => s.rps)),
+    p50: median(samples[c.key].map((s) => s.p50)),
+    p99: median(samples[c.key].map((s) => s.p99)),
+  }));
+}
+
+// ------------------------------------------------------------------ bulk
+
+/** One curl transfer; MB/s = bytes moved / curl's total time (connect included, negligible at 256 MiB). */
+async function curlOnce(c, direction, bytes, uploadFile) {
+  const args = ['-sS', '--fail', '-o', '/dev/null', '-w', '%{size_download} %{size_upload} %{time_total}', ...c.curl];
+  if (direction === 'download') args.push(`${c.base}/bulk?bytes=${bytes}`);
+  else args.push('-T', uploadFile, '-H', 'Expect:', `${c.base}/upload`);
+  const [down, up, seconds] = (await run(CURL, args)).trim().split(' ').map(Number);
+  const moved = direction === 'download' ? down : up;
+  if (moved !== bytes) throw new Error(`${c.key} ${direction}: moved ${moved} bytes, expected ${bytes}`);
+  return moved / seconds / 1e6;
+}
+
+async function benchBulk(setup, tmp) {
+  const bytes = BULK_MIB * 1024 * 1024;
+  const uploadFile = join(tmp, 'upload.bin');
+  const fd = openSync(uploadFile, 'w');
+  const block = Buffer.alloc(1024 * 1024, 0x63);
+  for (let i = 0; i < BULK_MIB; i++) writeSync(fd, block);
+  closeSync(fd);
+  const host = ['-H', `:authority: ${HOST}`];
+  const contenders = [
+    { key: 'rhttp', name: 'rhttp, HTTP/1.1 browser leg', base: `http://127.0.0.1:${setup.intermediary.http}`, curl: host },
+    { key: 'rhttp-h2c', name: 'rhttp, h2c browser leg (curl --http2-prior-knowledge)', base: `http://127.0.0.1:${setup.intermediary.http}`, curl: [...host, '--http2-prior-knowledge'] },
+    { key: 'nginx', name: 'nginx, HTTP/1.1 browser leg', base: `http://127.0.0.1:${setup.nginx.h1Port}`, curl: host },
+    { key: 'direct', name: 'direct: curl → upstream, HTTP/1.1', base: `http://127.0.0.1:${setup.upstreamH1}`, curl: host },
+  ];
+  const result = Object.fromEntries(contenders.map((c) => [c.key, { ...c, download: [], upload: [] }]));
+  for (const direction of ['download', 'upload']) {
+    for (let round = 0; round < BULK_ROUNDS; round++) {
+      const order = round % 2 ? [...contenders].reverse() : contenders;
+      for (const c of order) result[c.key][direction].push(await curlOnce(c, direction, bytes, uploadFile));
+      process.stderr.write(`  bulk ${direction} round ${round + 1}/${BULK_ROUNDS}: ${contenders.map((c) => `${c.key} ${result[c.key][direction].at(-1).toFixed(0)}`).join(', ')} MB/s\n`);
+    }
+  }
+  rmSync(uploadFile, { force: true });
+  return contenders.map((c) => ({ ...c, download: median(result[c.key].download), upload: median(result[c.key].upload) }));
+}
+
+// ------------------------------------------------------------------ memory per idle session
+
+async function benchMemory(certs) {
+  // A fresh intermediary of its own, so the throughput runs leave nothing behind in it.
+  const intermediary = await startIntermediary(certs);
+  try {
+    // One session first and closed again: loads the code paths (TLS context, certificate parsing,
+    // broker) that the first session would otherwise be charged with.
+    const warm = startNode(['test/bench/tunnel-idle-agents.mjs', '--certs', certs, '--port', String(intermediary.agents), '--count', '1'], 'idle agents');
+    await awaitLine(warm, /connected (\d+)/, 'idle agents');
+    await waitAuthorized(intermediary, 1, 'warm-up session');
+    warm.kill('SIGTERM');
+    for (let i = 0; i < 100 && (await intermediary.memory()).sessions > 0; i++) await sleep(50);
+    await sleep(500);
+    const before = await intermediary.memory();
+    const agents = startNode(['test/bench/tunnel-idle-agents.mjs', '--certs', certs, '--port', String(intermediary.agents), '--count', String(IDLE_SESSIONS)], 'idle agents');
+    await awaitLine(agents, /connected (\d+)/, 'idle agents');
+    await waitAuthorized(intermediary, IDLE_SESSIONS, 'idle sessions');
+    // Let the first PINGs and any deferred work settle before measuring.
+    await sleep(2000);
+    const after = await intermediary.memory();
+    agents.kill('SIGTERM');
+    process.stderr.write(`  memory: ${before.sessions} → ${after.authorized} authorized sessions, RSS ${(before.rss / 2 ** 20).toFixed(1)} → ${(after.rss / 2 ** 20).toFixed(1)} MiB, heap ${(before.heapUsed / 2 ** 20).toFixed(1)} → ${(after.heapUsed / 2 ** 20).toFixed(1)} MiB\n`);
+    return { before, after, n: after.authorized - before.authorized };
+  } finally {
+    intermediary.stop();
+  }
+}
+
+// ------------------------------------------------------------------ output
+
+const int = (n) => (Number.isNaN(n) ? '—' : Math.round(n).toLocaleString('en-US'));
+const ms = (n) => (n < 10 ? n.toFixed(2) : n.toFixed(1));
+const x = (a, b) => `${(a / b).toFixed(2)}×`;
+const kib = (bytes) => (bytes / 1024).toFixed(1);
+const mib = (bytes) => (bytes / 2 ** 20).toFixed(1);
+
+function tables(requests, bulk, memory) {
+  const out = [];
+  if (requests) {
+    const nginx = requests.find((r) => r.key === 'nginx');
+    const direct = requests.find((r) => r.key === 'direct-h2c');
+    out.push(`**Requests/s and latency** (h2load \`${H2LOAD_ARGS.join(' ')}\`, GET / → 1 KiB body; medians of ${ROUNDS} rounds)`, '');
+    out.push('| Path | req/s | p50 ms | p99 ms | req/s vs nginx | req/s vs direct h2c |', '|---|---:|---:|---:|---:|---:|');
+    for (const r of requests) out.push(`| ${r.name} | ${int(r.rps)} | ${ms(r.p50)} | ${ms(r.p99)} | ${x(r.rps, nginx.rps)} | ${x(r.rps, direct.rps)} |`);
+    out.push('');
+  }
+  if (bulk) {
+    const direct = bulk.find((r) => r.key === 'direct');
+    out.push(`**Bulk, one ${BULK_MIB} MiB transfer with curl** (MB/s; medians of ${BULK_ROUNDS} rounds)`, '');
+    out.push('| Path | download | upload | download vs direct | upload vs direct |', '|---|---:|---:|---:|---:|');
+    for (const r of bulk) out.push(`| ${r.name} | ${int(r.download)} | ${int(r.upload)} | ${x(r.download, direct.download)} | ${x(r.upload, direct.upload)} |`);
+    out.push('');
+  }
+  if (memory) {
+    const { before, after, n } = memory;
+    const perRss = (after.rss - before.rss) / n;
+    const perHeap = (after.heapUsed - before.heapUsed) / n;
+    const perExternal = (after.external - before.external) / n;
+    out.push(`**Intermediary memory per idle held session** (${n} authorized sessions, after two forced GCs)`, '');
+    out.push('| Measure | 0 sessions | with sessions | per session (KiB) |', '|---|---:|---:|---:|');
+    out.push(`| RSS | ${mib(before.rss)} MiB | ${mib(after.rss)} MiB | **${kib(perRss)}** (target ≤ ${TARGET_KIB_PER_SESSION}) |`);
+    out.push(`| V8 heap used | ${mib(before.heapUsed)} MiB | ${mib(after.heapUsed)} MiB | ${kib(perHeap)} |`);
+    out.push(`| external (ArrayBuffers, TLS) | ${mib(before.external)} MiB | ${mib(after.external)} MiB | ${kib(perExternal)} |`);
+    out.push('');
+  }
+  return out.join('\n');
+}
+
+function machine(nginxVersion) {
+  const cpu = os.cpus()[0]?.model?.trim() ?? 'unknown CPU';
+  let h2loadVersion = 'h2load not installed';
+  try {
+    h2loadVersion = execFileSync(H2LOAD, ['--version'], { encoding: 'utf8' }).trim().split('\n')[0];
+  } catch {}
+  return `${os.availableParallelism()} cores (${cpu}), ${os.platform()} ${os.release()}, Node ${process.version}, ${h2loadVersion}, nginx ${nginxVersion}`;
+}
+
+function writeDocs(body, date, nginxVersion, loadBefore) {
+  const file = join(root, 'docs/benchmarks.md');
+  const start = '<!-- bench:tunnel start -->';
+  const end = '<!-- bench:tunnel end -->';
+  const section = [
+    start,
+    '## Tunnel: rhttp against direct and against nginx',
+    '',
+    `Measured ${date} on ${machine(nginxVersion)}; load average ${loadBefore} before and ${os.loadavg().map((l) => l.toFixed(1)).join(' / ')} (1/5/15 min) after the run — other work on the box makes the figures noisy.`,
+    '',
+    `Command: \`${COMMAND}\` (= \`tsc -b && node test/bench/tunnel.mjs\`; BENCH_ROUNDS=${ROUNDS}, BENCH_DURATION=${DURATION}, BENCH_BULK_MIB=${BULK_MIB}, BENCH_BULK_ROUNDS=${BULK_ROUNDS}, BENCH_IDLE_SESSIONS=${IDLE_SESSIONS}, BENCH_NGINX_WORKERS=${NGINX_WORKERS}).`,
+    '',
+    body,
+    'Within a round the contenders run one after the other, the order reversed every other round. Every party is its own process; on 2 cores they share the CPU with h2load or curl.',
+    '',
+    '- Upstream: `test/bench/tunnel-upstream.mjs`, node:http with keep-alive (`GET /` answers a fixed 1 KiB body, `GET /bulk?bytes=N` streams N bytes, `PUT /upload` reads the body); the same handler behind node:http2 (`--h2c`) is "direct h2c", so that h2load can reach the upstream without a proxy in the same protocol it uses against the proxies.',
+    `- rhttp: the built \`Intermediary\` (\`test/bench/tunnel-intermediary.mjs\`, \`--http\` listener, HTTP/1.1 and h2c) and the built \`Agent\` (\`test/bench/tunnel-agent.mjs\`, \`--upstream http://127.0.0.1:PORT\`, ${AGENT_CONNECTIONS} connections, the CLI default) over TLS 1.3 \`h2-reverse\` with dev certificates from \`writeDevCertificates\`; the agent talks HTTP/1.1 keep-alive to the upstream. h2load's \`-H ':authority: ${HOST}'\` (its \`-H 'host: …'\` would add a second field next to \`:authority: 127.0.0.1:PORT\`, and the intermediary routes by the authority) routes to the origin \`${ORIGIN}\`.`,
+    `- nginx: Debian's nginx with a generated config in a temp dir (\`nginx -p DIR -c DIR/nginx.conf -g 'daemon off;'\`): \`worker_processes ${NGINX_WORKERS}\`, \`listen 127.0.0.1:PORT http2\` (h2c with prior knowledge) plus a plain HTTP/1.1 listener for curl, \`proxy_pass\` to an \`upstream { keepalive 32; }\` with \`proxy_http_version 1.1; proxy_set_header Connection "";\`, access log off, \`proxy_buffering off; proxy_request_buffering off\` (streams bodies as the tunnel does).`,
+    `- Requests/s: \`h2load ${H2LOAD_ARGS.join(' ')} --log-file FILE http://127.0.0.1:PORT/\`; req/s from h2load's summary, p50/p99 from the per-request response times of \`--log-file\` (h2load itself prints only min/max/mean/sd), medians over rounds. "direct HTTP/1.1" adds \`--h1\`, where \`-m 10\` means 10 pipelined requests per connection.`,
+    `- Bulk: \`curl -sS --fail -o /dev/null -w '%{size_download} %{size_upload} %{time_total}' -H 'host: ${HOST}' URL/bulk?bytes=${BULK_MIB * 1024 * 1024}\` (download) and \`curl … -T FILE -H 'Expect:' URL/upload\` (upload of a ${BULK_MIB} MiB file); MB/s = bytes / curl's total time.`,
+    `- Memory: a fresh intermediary forked with \`--expose-gc\`; one agent session opened and closed first (warms code paths), then ${IDLE_SESSIONS} minimal agents (\`test/bench/tunnel-idle-agents.mjs\`: TLS \`h2-reverse\` + client certificate, @rhttp/core \`connectSocket\` in the server role sending SETTINGS and ORIGIN, nothing else) until the intermediary's \`status()\` shows them all authorized, 2 s to settle, then two \`gc()\` calls and \`process.memoryUsage()\` inside the intermediary; per session = (with − without) / sessions.`,
+    `- Targets (not tests): tunnel ≥ 1.0× nginx requests/s, bulk ≥ 0.8× direct, ≤ ${TARGET_KIB_PER_SESSION} KiB per idle session.`,
+    end,
+  ].join('\n');
+  let doc = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n\nFigures measured on one machine in one run, with the command that produced them.\n';
+  const a = doc.indexOf(start);
+  const b = doc.indexOf(end);
+  if (a >= 0 && b > a) doc = doc.slice(0, a) + section + doc.slice(b + end.length);
+  else doc = `${doc.trimEnd()}\n\n${section}\n`;
+  writeFileSync(file, doc);
+  return file;
+}
+
+// ------------------------------------------------------------------ main
+
+for (const [bin, pkg] of [
+  [H2LOAD, 'nghttp2-client'],
+  [NGINX, 'nginx'],
+  [CURL, 'curl'],
+]) {
+  if (!existsSync(bin)) {
+    console.error(`bench:tunnel needs ${bin}: apt-get install ${pkg}`);
+    process.exit(1);
+  }
+}
+// nginx -v prints to stderr.
+const nginxVersion = /nginx\/([\d.]+)/.exec(spawnSync(NGINX, ['-v'], { encoding: 'utf8' }).stderr ?? '')?.[1] ?? '?';
+const loadBefore = os.loadavg().map((l) => l.toFixed(1)).join(' / ');
+console.error(`bench:tunnel — ${machine(nginxVersion)}; ${ROUNDS} rounds`);
+const tmp = mkdtempSync(join(os.tmpdir(), 'bench-tunnel-'));
+let requests;
+let bulk;
+let memory;
+try {
+  const certs = join(tmp, 'certs');
+  await writeDevCertificates(certs, { origins: [ORIGIN], intermediaryNames: ['localhost', '127.0.0.1'] });
+  if (ONLY.has('requests') || ONLY.has('bulk')) {
+    const upH1 = startNode(['test/bench/tunnel-upstream.mjs'], 'upstream');
+    const upH2c = startNode(['test/bench/tunnel-upstream.mjs', '--h2c'], 'upstream h2c');
+    const upstreamH1 = Number((await awaitLine(upH1, /listening on http:\/\/127\.0\.0\.1:(\d+)/, 'upstream'))[1]);
+    const upstreamH2c = Number((await awaitLine(upH2c, /listening on http:\/\/127\.0\.0\.1:(\d+)/, 'upstream h2c'))[1]);
+    const intermediary = await startIntermediary(certs);
+    const agent = startNode(
+      ['test/bench/tunnel-agent.mjs', '--certs', certs, '--intermediary', `tls://127.0.0.1:${intermediary.agents}`, '--upstream', `http://127.0.0.1:${upstreamH1}`, '--origin', ORIGIN, '--connections', String(AGENT_CONNECTIONS)],
+      'agent',
+    );
+    await waitAuthorized(intermediary, AGENT_CONNECTIONS, 'agent connections');
+    const nginx = await startNginx(join(tmp, 'nginx'), upstreamH1);
+    const setup = { intermediary, nginx, upstreamH1, upstreamH2c, nginxVersion };
+    // Each path answers the 1 KiB body before anything is measured.
+    for (const [url, extra] of [
+      [`http://127.0.0.1:${intermediary.http}/`, ['--http2-prior-knowledge']],
+      [`http://127.0.0.1:${nginx.h2cPort}/`, ['--http2-prior-knowledge']],
+      [`http://127.0.0.1:${upstreamH2c}/`, ['--http2-prior-knowledge']],
+      [`http://127.0.0.1:${upstreamH1}/`, []],
+    ]) {
+      const size = (await run(CURL, ['-sS', '--fail', '-o', '/dev/null', '-w', '%{size_download}', '-H', `host: ${HOST}`, ...extra, url])).trim();
+      if (size !== '1024') throw new Error(`${url} answered ${size} bytes, not 1024`);
+    }
+    try {
+      if (ONLY.has('requests')) requests = await benchRequests(setup, tmp);
+      if (ONLY.has('bulk')) bulk = await benchBulk(setup, tmp);
+    } finally {
+      nginx.stop();
+      agent.kill('SIGTERM');
+      intermediary.stop();
+      upH1.kill('SIGTERM');
+      upH2c.kill('SIGTERM');
+    }
+  }
+  if (ONLY.has('memory')) memory = await benchMemory(certs);
+} finally {
+  await sleep(200);
+  rmSync(tmp, { recursive: true, force: true });
+}
+const body = tables(requests, bulk, memory);
+const date = new Date().toISOString().slice(0, 10);
+console.log(`\nrhttp tunnel vs direct / nginx — ${date}, ${machine(nginxVersion)}\n`);
+console.log(body);
+if (process.env.BENCH_NO_DOCS !== '1') console.log(`written to ${writeDocs(body, date, nginxVersion, loadBefore)}`);
+process.exit(0);
