@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FrameReader } from '../src/codec/frame-reader.js';
-import { ErrorCode, Http2Session, StreamResetError, type Frame, type Handler } from '../src/index.js';
+import { Connection, ErrorCode, Http2Session, StreamResetError, type Frame, type Handler } from '../src/index.js';
 
 /** Two sessions back to back through asynchronous delivery; `serverFrames` collects what the server sent. */
 function pair(handler: Handler) {
@@ -113,5 +113,27 @@ describe('RFC 9113 §6.1 END_STREAM on the last DATA frame', () => {
       expect(new TextDecoder().decode(value)).toBe(`event ${i}\n`);
     }
     expect((await reader.read()).done).toBe(true);
+  });
+});
+
+describe('Connection output: short frames of one flush reach the transport as one write', () => {
+  it('the preface, SETTINGS and WINDOW_UPDATE go out in a single write, in order', async () => {
+    const writes: Uint8Array[] = [];
+    let writevCalls = 0;
+    new Connection(
+      {
+        write: (chunk) => void writes.push(chunk.slice()),
+        writev: () => void writevCalls++,
+        close() {},
+      },
+      { role: 'client' },
+    );
+    await new Promise((r) => setTimeout(r, 5));
+    expect(writevCalls).toBe(0);
+    expect(writes).toHaveLength(1);
+    const preface = new TextEncoder().encode('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+    expect(writes[0].subarray(0, preface.length)).toEqual(preface);
+    const frames = new FrameReader().push(writes[0].subarray(preface.length));
+    expect(frames.map((f) => f.kind)).toEqual(['settings', 'window-update']);
   });
 });

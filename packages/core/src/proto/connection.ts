@@ -886,10 +886,11 @@ export class Connection {
     if (!final && this.closed) return;
     if (!final && this.writable) this.scheduleData();
     if (this.out.length === 0) return;
-    const chunks = this.out;
+    const chunks = this.out.length > 1 ? coalesce(this.out) : this.out;
     this.out = [];
     let ok: boolean | void;
-    if (this.sink.writev) ok = this.sink.writev(chunks);
+    if (chunks.length === 1) ok = this.sink.write(chunks[0]);
+    else if (this.sink.writev) ok = this.sink.writev(chunks);
     else if (chunks.length === 1) ok = this.sink.write(chunks[0]);
     else ok = this.sink.write(concat(chunks));
     if (ok === false) this.writable = false;
@@ -964,6 +965,45 @@ function opaqueKey(opaque: Uint8Array): string {
   let s = '';
   for (let i = 0; i < opaque.length; i++) s += opaque[i].toString(16).padStart(2, '0');
   return s;
+}
+
+/**
+ * Chunks shorter than this are copied together before the write: a flush of many small responses
+ * is hundreds of frame headers and short payloads, and one buffer costs the transport far less
+ * than hundreds (each write is an object and a syscall iovec). Longer payloads go as they are.
+ */
+const COALESCE_BELOW = 4_096;
+
+/** Join runs of short chunks into one buffer each; long chunks pass through uncopied. */
+function coalesce(chunks: Uint8Array[]): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let runStart = 0;
+  let runBytes = 0;
+  const closeRun = (end: number) => {
+    if (end - runStart === 1) out.push(chunks[runStart]);
+    else if (end > runStart) {
+      const joined = new Uint8Array(runBytes);
+      let at = 0;
+      for (let i = runStart; i < end; i++) {
+        joined.set(chunks[i], at);
+        at += chunks[i].length;
+      }
+      out.push(joined);
+    }
+  };
+  for (let i = 0; i < chunks.length; i++) {
+    const c = chunks[i];
+    if (c.length < COALESCE_BELOW) {
+      runBytes += c.length;
+      continue;
+    }
+    closeRun(i);
+    out.push(c);
+    runStart = i + 1;
+    runBytes = 0;
+  }
+  closeRun(chunks.length);
+  return out;
 }
 
 export function concat(chunks: Uint8Array[]): Uint8Array {
