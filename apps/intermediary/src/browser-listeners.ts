@@ -16,6 +16,7 @@ import {
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { serveExchange, type Answer } from './browser-exchange.js';
 import type { ConnectProxy } from './connect-proxy.js';
+import { isExtendedConnect, serveExtendedConnect, serveWebSocketUpgrade, type TunnelAnswer } from './websocket-upgrade.js';
 
 /** RFC 9113 §3.4: the client connection preface starts with these octets; enough to tell h2c from HTTP/1.x. */
 const H2_PREFACE_START = Buffer.from('PRI * HTTP/2.0');
@@ -48,20 +49,29 @@ function closeServer(server: NetServer): Promise<void> {
  * `--http`: one TCP port for HTTP/1.1 and h2c. The first bytes decide: the HTTP/2 preface goes
  * to a node:http2 server, anything else to a node:http server.
  */
-export function createCleartextListener(answer: Answer, connectProxy?: ConnectProxy): BrowserListener {
+export function createCleartextListener(answer: Answer, connectProxy?: ConnectProxy, websockets?: TunnelAnswer): BrowserListener {
   const sockets = new Set<Socket>();
   const sessions = new Set<ServerHttp2Session>();
   const onRequest = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => {
     void serveExchange(req, res, 'http', answer);
   };
   const http1: HttpServer = createHttpServer({ requestTimeout: 0, headersTimeout: HEADERS_TIMEOUT_MS, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS }, onRequest);
-  refuseUpgrades(http1);
+  // RFC 6455 upgrades become RFC 8441 extended CONNECTs on the reversed session (websocket-upgrade.ts).
+  if (websockets) http1.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => void serveWebSocketUpgrade(req, socket, head, 'http', websockets));
+  else refuseUpgrades(http1);
   if (connectProxy) {
     // Draft §3.1 transport proxying (connect-proxy.ts); without a listener node would just close the connection.
     http1.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => void connectProxy.http1(req, socket, head));
   }
-  const h2c: Http2Server = createHttp2Server({}, onRequest);
-  if (connectProxy) h2c.on('connect', (req: Http2ServerRequest, res: Http2ServerResponse) => void connectProxy.http2(req, res));
+  // RFC 8441 §3: SETTINGS_ENABLE_CONNECT_PROTOCOL lets h2 browsers open WebSockets with extended CONNECT.
+  const h2c: Http2Server = createHttp2Server(websockets ? { settings: { enableConnectProtocol: true } } : {}, onRequest);
+  if (connectProxy || websockets) {
+    h2c.on('connect', (req: Http2ServerRequest, res: Http2ServerResponse) => {
+      if (websockets && isExtendedConnect(req)) void serveExtendedConnect(req, 'http', websockets);
+      else if (connectProxy && !isExtendedConnect(req)) void connectProxy.http2(req, res);
+      else res.writeHead(501).end();
+    });
+  }
   h2c.on('session', (session) => {
     sessions.add(session);
     session.once('close', () => sessions.delete(session));
@@ -115,12 +125,22 @@ export function createTlsListener(
   answer: Answer,
   tls: { cert: string; key: string },
   servedOrigins: () => string[],
+  websockets?: TunnelAnswer,
 ): BrowserListener & { announce(origins: readonly string[]): void } {
   const sockets = new Set<Socket>();
   const sessions = new Set<ServerHttp2Session>();
-  const server = createSecureServer({ cert: tls.cert, key: tls.key, allowHTTP1: true }, (req, res) => {
+  const server = createSecureServer({ cert: tls.cert, key: tls.key, allowHTTP1: true, ...(websockets ? { settings: { enableConnectProtocol: true } } : {}) }, (req, res) => {
     void serveExchange(req, res, 'https', answer);
   });
+  if (websockets) {
+    // WebSockets: HTTP/1.1 upgrades (ALPN http/1.1) and RFC 8441 extended CONNECT (ALPN h2).
+    server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => void serveWebSocketUpgrade(req, socket, head, 'https', websockets));
+    server.on('connect', (req: Http2ServerRequest, res: Http2ServerResponse) => {
+      if (req.httpVersionMajor === 2 && isExtendedConnect(req)) void serveExtendedConnect(req, 'https', websockets);
+      else if (req.httpVersionMajor === 2) res.writeHead(501).end();
+      else (res as unknown as Socket).destroy(); // HTTP/1.1 CONNECT on the allowHTTP1 path: not served here, as before
+    });
+  }
   server.on('connection', (socket: Socket) => track(sockets, socket));
   server.on('session', (session: ServerHttp2Session) => {
     sessions.add(session);

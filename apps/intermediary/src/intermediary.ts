@@ -25,6 +25,7 @@ import { AgentSession, peerCertificateChain, type AgentSessionState } from './ag
 import type { Answer } from './browser-exchange.js';
 import { createCleartextListener, createTlsListener, type BrowserListener } from './browser-listeners.js';
 import { ConnectProxy, PLAIN_CONNECT } from './connect-proxy.js';
+import type { TunnelAnswer } from './websocket-upgrade.js';
 import type { LogFunction } from './log-format.js';
 import { CODE_CLASSES, REFUSAL_REASONS, codeClass, countedBody, createMetricsServer, renderMetrics, type CodeClass, type RefusalReason } from './metrics.js';
 import { checkStatusAccess, statusPageResponse } from './status-page.js';
@@ -192,6 +193,8 @@ export class Intermediary {
     });
     this.agentServer = agentServer;
     const answer: Answer = (request, info) => this.answer(request, info);
+    // Browser WebSockets → RFC 8441 extended CONNECT on the reversed session (websocket-upgrade.ts).
+    const websockets: TunnelAnswer = (request, protocol, info) => this.registry.tunnel(this.routeCleartext(request, info.scheme), protocol, info);
     const addresses: IntermediaryAddresses = { agents: await listen(agentServer, this.options.agents) };
     if (this.options.http) {
       // CONNECT host:port to a served origin goes down that agent's session (draft §3.1); others get 403.
@@ -199,12 +202,12 @@ export class Intermediary {
         servedOrigins: () => this.servedOrigins(),
         tunnel: (request, info) => this.registry.tunnel(request, PLAIN_CONNECT, info),
       });
-      this.httpListener = createCleartextListener(answer, connectProxy);
+      this.httpListener = createCleartextListener(answer, connectProxy, websockets);
       addresses.http = await listen(this.httpListener.server, this.options.http);
     }
     if (this.options.https) {
       this.httpsLeaf = new X509Certificate(cert);
-      this.httpsListener = createTlsListener(answer, { cert, key }, () => this.originsForBrowsers());
+      this.httpsListener = createTlsListener(answer, { cert, key }, () => this.originsForBrowsers(), websockets);
       addresses.https = await listen(this.httpsListener.server, this.options.https);
     }
     if (this.options.metrics) {

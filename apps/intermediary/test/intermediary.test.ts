@@ -354,9 +354,9 @@ describe('failures reach HTTP/2 browsers as failures', () => {
     }
   });
 
-  it('answers HTTP/1.1 upgrade requests (WebSocket) with 501 rather than hanging', async () => {
+  it('answers HTTP/1.1 upgrades other than WebSocket with 501 rather than hanging (WebSockets: websocket.test.ts)', async () => {
     const status = await new Promise<string>((resolve, reject) => {
-      const req = httpRequest({ host: '127.0.0.1', port: addresses.http!.port, path: '/ws', headers: { host: httpHost, connection: 'upgrade', upgrade: 'websocket' }, agent: false });
+      const req = httpRequest({ host: '127.0.0.1', port: addresses.http!.port, path: '/ws', headers: { host: httpHost, connection: 'upgrade', upgrade: 'example-protocol/1' }, agent: false });
       req.on('response', (res) => {
         res.resume();
         resolve(String(res.statusCode));

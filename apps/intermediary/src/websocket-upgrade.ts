@@ -1,0 +1,271 @@
+/**
+ * Browser WebSockets at the intermediary (DESIGN.md, Broker semantics: "Browser WebSockets reach
+ * the origin through extended CONNECT (RFC 8441) on the reversed session"). Two ways in:
+ *
+ * - HTTP/1.1 `Upgrade: websocket` (RFC 6455 §4) on `--http`/`--https` (node:http's `'upgrade'`);
+ * - RFC 8441 extended CONNECT from HTTP/2 browsers (node:http2's `'connect'`, with
+ *   SETTINGS_ENABLE_CONNECT_PROTOCOL on the listener).
+ *
+ * Both become an extended CONNECT (`:protocol websocket`) through the broker. When the origin
+ * answers 2xx, the browser gets 101 (HTTP/1.1, with Sec-WebSocket-Accept computed from its key)
+ * or 200 (HTTP/2), then bytes are relayed both ways untouched (the frames are end to end between
+ * the browser and the upstream). Backpressure: the browser's socket is paused while the reversed
+ * stream has no window, and the reversed stream's credit is returned only as bytes are written
+ * to the browser. A clean end on either side (FIN / END_STREAM) half-closes the other; an abrupt
+ * one (reset, destroyed socket) resets or destroys the other.
+ */
+import { createHash } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { constants as h2, type Http2ServerRequest, type ServerHttp2Stream } from 'node:http2';
+import type { Duplex } from 'node:stream';
+import { WEBSOCKET_PROTOCOL, tunnelRequest } from '@rhttp/broker';
+import { clientAddressOf, requestUrl, type ExchangeInfo } from './browser-exchange.js';
+
+/** Sends one tunnel through the broker (the intermediary binds this to `registry.tunnel`). */
+export type TunnelAnswer = (request: Request, protocol: string, info: ExchangeInfo) => Promise<Response>;
+
+/** RFC 6455 §1.3: the GUID appended to the key for Sec-WebSocket-Accept. */
+const WEBSOCKET_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
+/** Chunks read from the browser ahead of the reversed stream before its socket is paused. */
+const BROWSER_BUFFERED_CHUNKS = 16;
+/** Connection-specific fields (RFC 9113 §8.2.2, RFC 9110 §7.6.1) and the HTTP/1.1 handshake's own: never copied into a 101/200. */
+const NOT_COPIED = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'content-length', 'sec-websocket-accept', 'sec-websocket-key']);
+/** RFC 6455 §4.1: the key is a base64-encoded 16-octet value. */
+const WEBSOCKET_KEY = /^[A-Za-z0-9+/]{22}==$/;
+
+/** `Sec-WebSocket-Accept` for a key (RFC 6455 §4.2.2 step 5.4). */
+export function websocketAccept(key: string): string {
+  return createHash('sha1').update(key + WEBSOCKET_GUID).digest('base64');
+}
+
+/** True for an RFC 8441 extended CONNECT (it has `:protocol`), as opposed to a plain CONNECT (RFC 9113 §8.5). */
+export function isExtendedConnect(req: Http2ServerRequest): boolean {
+  return req.headers[':protocol'] !== undefined;
+}
+
+/** A complete HTTP/1.1 response with Connection: close, for refusals before any upgrade. */
+function rawResponse(status: number, text: string, extra: Record<string, string> = {}): string {
+  const body = `${text}\n`;
+  const lines = [`HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}`, 'content-type: text/plain; charset=utf-8', 'connection: close', `content-length: ${Buffer.byteLength(body)}`];
+  for (const [name, value] of Object.entries(extra)) lines.push(`${name}: ${value}`);
+  return `${lines.join('\r\n')}\r\n\r\n${body}`;
+}
+
+const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 426: 'Upgrade Required', 501: 'Not Implemented', 502: 'Bad Gateway' };
+
+function headersFrom(raw: string[]): Headers {
+  const headers = new Headers();
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    if (raw[i].startsWith(':')) continue;
+    try {
+      headers.append(raw[i], raw[i + 1]);
+    } catch {
+      // A value the Fetch API refuses; node already rejected anything invalid on the wire.
+    }
+  }
+  return headers;
+}
+
+/** The browser's bytes as a web stream: paused until read, and paused again whenever the reversed stream is behind. */
+function readableFrom(source: Duplex, head: Buffer | undefined, ended: () => void): ReadableStream<Uint8Array> {
+  let finished = false;
+  source.pause();
+  return new ReadableStream<Uint8Array>(
+    {
+      start(controller) {
+        if (head && head.length > 0) controller.enqueue(new Uint8Array(head));
+        source.on('data', (chunk: Buffer) => {
+          if (finished) return;
+          controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+          if ((controller.desiredSize ?? 1) <= 0) source.pause();
+        });
+        source.on('end', () => {
+          if (finished) return;
+          finished = true;
+          ended();
+          controller.close();
+        });
+        source.on('close', () => {
+          if (finished) return;
+          finished = true;
+          controller.error(new Error('the browser closed the WebSocket connection abruptly'));
+        });
+      },
+      pull() {
+        source.resume();
+      },
+      cancel() {
+        finished = true;
+        source.destroy();
+      },
+    },
+    new CountQueuingStrategy({ highWaterMark: BROWSER_BUFFERED_CHUNKS }),
+  );
+}
+
+/** Writes the tunnel's bytes to the browser, waiting for 'drain'; ends cleanly on END_STREAM, destroys on a reset. */
+async function pipeToBrowser(body: ReadableStream<Uint8Array> | null, target: Duplex, ended: () => void): Promise<void> {
+  if (!body) {
+    target.end();
+    ended();
+    return;
+  }
+  const reader = body.getReader();
+  const onClose = () => reader.cancel().catch(() => {});
+  target.once('close', onClose);
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      if (target.destroyed) return;
+      if (!target.write(value)) {
+        await new Promise<void>((resolve) => {
+          const go = () => {
+            target.off('drain', go);
+            target.off('close', go);
+            resolve();
+          };
+          target.on('drain', go);
+          target.on('close', go);
+        });
+      }
+    }
+    ended();
+    target.end();
+  } catch {
+    // The reversed stream was reset (the agent or upstream went away): no clean close to give.
+    target.destroy();
+  } finally {
+    target.off('close', onClose);
+  }
+}
+
+/** The fields of a 2xx tunnel response worth passing to the browser (Sec-WebSocket-Protocol/-Extensions, Set-Cookie, Via…). */
+function copiedFields(headers: Headers): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  headers.forEach((value, name) => {
+    if (!NOT_COPIED.has(name) && name !== 'set-cookie') out.push([name, value]);
+  });
+  for (const cookie of headers.getSetCookie()) out.push(['set-cookie', cookie]);
+  return out;
+}
+
+/**
+ * node:http's `'upgrade'` event (also on an HTTP/2 server with allowHTTP1): a WebSocket upgrade
+ * goes through `tunnel`; any other upgrade gets 501. Never throws.
+ */
+export async function serveWebSocketUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, scheme: 'http' | 'https', tunnel: TunnelAnswer): Promise<void> {
+  socket.on('error', () => socket.destroy());
+  const upgrade = (req.headers.upgrade ?? '').toLowerCase().split(',').map((t) => t.trim());
+  if (!upgrade.includes('websocket')) {
+    socket.end(rawResponse(501, `Upgrades to ${JSON.stringify(req.headers.upgrade ?? '')} are not forwarded by rhttp; WebSocket is.`));
+    return;
+  }
+  const key = req.headers['sec-websocket-key'];
+  // RFC 6455 §4.2.1: the handshake is a GET with a 16-octet base64 key and version 13.
+  if (req.method !== 'GET' || typeof key !== 'string' || !WEBSOCKET_KEY.test(key)) {
+    socket.end(rawResponse(400, 'Bad WebSocket handshake: a GET with a Sec-WebSocket-Key (16 octets, base64) is required (RFC 6455 §4.1).'));
+    return;
+  }
+  if (req.headers['sec-websocket-version'] !== '13') {
+    // RFC 6455 §4.4: answer 426 with the versions we understand.
+    socket.end(rawResponse(426, 'Only WebSocket version 13 is supported (RFC 6455).', { 'sec-websocket-version': '13' }));
+    return;
+  }
+  const url = requestUrl(req, scheme);
+  if (typeof url === 'string') {
+    socket.end(rawResponse(400, `Bad request: ${url}.`));
+    return;
+  }
+  const controller = new AbortController();
+  const clean = { up: false, down: false };
+  socket.once('close', () => {
+    if (!(clean.up && clean.down)) controller.abort(new Error('the browser closed the WebSocket connection'));
+  });
+  const body = readableFrom(socket, head, () => (clean.up = true));
+  const request = tunnelRequest(url, headersFrom(req.rawHeaders), body, controller.signal);
+  let response: Response;
+  try {
+    response = await tunnel(request, WEBSOCKET_PROTOCOL, { clientAddress: clientAddressOf(req), scheme, httpVersion: req.httpVersion === '1.0' ? '1.0' : '1.1', signal: controller.signal });
+  } catch (error) {
+    if (controller.signal.aborted) return;
+    socket.end(rawResponse(502, `Bad gateway: ${error instanceof Error ? error.message : String(error)}`));
+    return;
+  }
+  if (socket.destroyed) {
+    await response.body?.cancel().catch(() => {});
+    return;
+  }
+  if (response.status < 200 || response.status > 299) {
+    // The origin refused (or there is no session: 503 with Proxy-Status): a plain HTTP response, then
+    // close. The browser's body stream is left alone: cancelling it would destroy the socket first.
+    const bytes = Buffer.from(await response.arrayBuffer().catch(() => new ArrayBuffer(0)));
+    const lines = [`HTTP/1.1 ${response.status} ${response.statusText || STATUS_TEXT[response.status] || ''}`.trimEnd()];
+    for (const [name, value] of copiedFields(response.headers)) lines.push(`${name}: ${value}`);
+    lines.push('connection: close', `content-length: ${bytes.length}`);
+    socket.end(Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1'), bytes]));
+    return;
+  }
+  const lines = ['HTTP/1.1 101 Switching Protocols', 'upgrade: websocket', 'connection: Upgrade', `sec-websocket-accept: ${websocketAccept(key)}`];
+  for (const [name, value] of copiedFields(response.headers)) lines.push(`${name}: ${value}`);
+  socket.write(`${lines.join('\r\n')}\r\n\r\n`, 'latin1');
+  (socket as { setNoDelay?(v: boolean): void }).setNoDelay?.(true);
+  await pipeToBrowser(response.body, socket, () => (clean.down = true));
+}
+
+/**
+ * node:http2's `'connect'` event for an extended CONNECT (see {@link isExtendedConnect}):
+ * `:protocol websocket` goes through `tunnel`, another protocol gets 501. Never throws.
+ */
+export async function serveExtendedConnect(req: Http2ServerRequest, scheme: 'http' | 'https', tunnel: TunnelAnswer): Promise<void> {
+  const stream: ServerHttp2Stream = req.stream;
+  stream.on('error', () => {});
+  const protocol = req.headers[':protocol'];
+  if (protocol !== WEBSOCKET_PROTOCOL) {
+    // Another extended CONNECT protocol (connect-udp, …): not forwarded here.
+    stream.respond({ ':status': 501, 'content-type': 'text/plain; charset=utf-8' });
+    stream.end(`Extended CONNECT for ${JSON.stringify(protocol)} is not forwarded by rhttp; :protocol websocket is.\n`);
+    return;
+  }
+  const url = requestUrl(req, scheme);
+  if (typeof url === 'string') {
+    stream.respond({ ':status': 400, 'content-type': 'text/plain; charset=utf-8' });
+    stream.end(`Bad request: ${url}.\n`);
+    return;
+  }
+  const controller = new AbortController();
+  const clean = { up: false, down: false };
+  stream.once('close', () => {
+    if (!(clean.up && clean.down)) controller.abort(new Error('the browser closed the WebSocket stream'));
+  });
+  const body = readableFrom(stream, undefined, () => (clean.up = true));
+  const request = tunnelRequest(url, headersFrom(req.rawHeaders), body, controller.signal);
+  let response: Response;
+  try {
+    response = await tunnel(request, WEBSOCKET_PROTOCOL, { clientAddress: clientAddressOf(req), scheme, httpVersion: '2', signal: controller.signal });
+  } catch (error) {
+    if (controller.signal.aborted || stream.destroyed) return;
+    stream.respond({ ':status': 502, 'content-type': 'text/plain; charset=utf-8' });
+    stream.end(`Bad gateway: ${error instanceof Error ? error.message : String(error)}\n`);
+    return;
+  }
+  if (stream.destroyed || stream.closed) {
+    await response.body?.cancel().catch(() => {});
+    return;
+  }
+  const fields: Record<string, string | string[]> = { ':status': String(response.status) };
+  for (const [name, value] of copiedFields(response.headers)) {
+    const existing = fields[name];
+    fields[name] = existing === undefined ? value : ([] as string[]).concat(existing, value);
+  }
+  if (response.status < 200 || response.status > 299) {
+    stream.respond(fields);
+    const bytes = Buffer.from(await response.arrayBuffer().catch(() => new ArrayBuffer(0)));
+    stream.end(bytes);
+    return;
+  }
+  // RFC 8441 §5: a 2xx answers the extended CONNECT; DATA frames then carry the WebSocket bytes.
+  stream.respond(fields);
+  await pipeToBrowser(response.body, stream, () => (clean.down = true));
+  if (!clean.down && !stream.destroyed) stream.close(h2.NGHTTP2_CANCEL);
+}
