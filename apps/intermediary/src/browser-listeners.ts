@@ -16,7 +16,7 @@ import {
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { serveExchange, type Answer } from './browser-exchange.js';
 import type { ConnectProxy } from './connect-proxy.js';
-import { isExtendedConnect, serveExtendedConnect, serveWebSocketUpgrade, type TunnelAnswer } from './websocket-upgrade.js';
+import { isExtendedConnect, isWebSocketUpgrade, serveExtendedConnect, serveWebSocketUpgrade, type TunnelAnswer } from './websocket-upgrade.js';
 
 /** RFC 9113 §3.4: the client connection preface starts with these octets; enough to tell h2c from HTTP/1.x. */
 const H2_PREFACE_START = Buffer.from('PRI * HTTP/2.0');
@@ -57,8 +57,8 @@ export function createCleartextListener(answer: Answer, connectProxy?: ConnectPr
   };
   const http1: HttpServer = createHttpServer({ requestTimeout: 0, headersTimeout: HEADERS_TIMEOUT_MS, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS }, onRequest);
   // RFC 6455 upgrades become RFC 8441 extended CONNECTs on the reversed session (websocket-upgrade.ts).
-  if (websockets) http1.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => void serveWebSocketUpgrade(req, socket, head, 'http', websockets));
-  else refuseUpgrades(http1);
+  if (websockets) http1.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => isWebSocketUpgrade(req) && void serveWebSocketUpgrade(req, socket, head, 'http', websockets));
+  refuseUpgrades(http1, websockets !== undefined);
   if (connectProxy) {
     // Draft §3.1 transport proxying (connect-proxy.ts); without a listener node would just close the connection.
     http1.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => void connectProxy.http1(req, socket, head));
@@ -179,8 +179,9 @@ function sendOrigins(session: ServerHttp2Session, origins: readonly string[]): v
 }
 
 /** WebSocket and other HTTP/1.1 upgrades are not forwarded yet (extended CONNECT is planned): say so. */
-function refuseUpgrades(server: HttpServer): void {
+function refuseUpgrades(server: HttpServer, websocketsServed = false): void {
   server.on('upgrade', (_req: IncomingMessage, socket: Socket) => {
+    if (websocketsServed && isWebSocketUpgrade(_req)) return; // websocket-upgrade.ts answers those
     const text = 'Upgrades (WebSocket) are not forwarded by rhttp yet.\n';
     socket.end(`HTTP/1.1 501 Not Implemented\r\ncontent-type: text/plain; charset=utf-8\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
   });

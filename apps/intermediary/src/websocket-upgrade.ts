@@ -38,6 +38,11 @@ export function websocketAccept(key: string): string {
   return createHash('sha1').update(key + WEBSOCKET_GUID).digest('base64');
 }
 
+/** True when an HTTP/1.1 request asks to upgrade to WebSocket (RFC 6455 §4.1: `Upgrade` lists the token `websocket`). */
+export function isWebSocketUpgrade(req: IncomingMessage): boolean {
+  return (req.headers.upgrade ?? '').toLowerCase().split(',').some((t) => t.trim() === 'websocket');
+}
+
 /** True for an RFC 8441 extended CONNECT (it has `:protocol`), as opposed to a plain CONNECT (RFC 9113 §8.5). */
 export function isExtendedConnect(req: Http2ServerRequest): boolean {
   return req.headers[':protocol'] !== undefined;
@@ -156,8 +161,7 @@ function copiedFields(headers: Headers): Array<[string, string]> {
  */
 export async function serveWebSocketUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, scheme: 'http' | 'https', tunnel: TunnelAnswer): Promise<void> {
   socket.on('error', () => socket.destroy());
-  const upgrade = (req.headers.upgrade ?? '').toLowerCase().split(',').map((t) => t.trim());
-  if (!upgrade.includes('websocket')) {
+  if (!isWebSocketUpgrade(req)) {
     socket.end(rawResponse(501, `Upgrades to ${JSON.stringify(req.headers.upgrade ?? '')} are not forwarded by rhttp; WebSocket is.`));
     return;
   }
