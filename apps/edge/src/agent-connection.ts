@@ -22,7 +22,7 @@ import {
   type Http2Error,
   type Origin,
 } from '@rhttp/core';
-import type { BrokerSession } from '@rhttp/broker';
+import type { BrokerSession, TunnelInit } from '@rhttp/broker';
 
 /** Largest WebSocket message we send: "well under 1 MiB" (Cloudflare's limit is 1 MiB), and small enough to interleave streams. */
 export const MAX_MESSAGE_BYTES = 64 * 1024;
@@ -150,6 +150,11 @@ export class AgentConnection implements BrokerSession {
   }
   fetch(request: Request, init?: { signal?: AbortSignal }): Promise<Response> {
     return init?.signal ? this.http2.fetch(request, { signal: init.signal }) : this.http2.fetch(request);
+  }
+  /** An RFC 8441 extended CONNECT stream (`init.protocol`, e.g. websocket): `request.body` goes to the agent, a 2xx response's body comes back. */
+  async connect(request: Request, init: TunnelInit): Promise<Response> {
+    const { response } = await this.http2.request({ method: 'CONNECT', url: new URL(request.url), headers: request.headers, body: request.body, signal: init.signal, protocol: init.protocol || undefined });
+    return response;
   }
   close(reason = 'the edge is closing this session'): void {
     this.http2.goaway(ErrorCode.NO_ERROR, reason);

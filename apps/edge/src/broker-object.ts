@@ -11,6 +11,7 @@ import { IttyRouter } from 'itty-router';
 import { Broker } from '@rhttp/broker';
 import { OriginError, parseOriginList, registrableDomain, type Origin } from '@rhttp/core';
 import { AgentConnection } from './agent-connection.js';
+import { WEBSOCKET_PROTOCOL, isWebSocketUpgrade, relayWebSocket } from './websocket-relay.js';
 import { AgentRefusal, SIGNATURE_MAX_AGE_SECONDS, authenticateAgent } from './agent-authentication.js';
 import type { Env } from './env.js';
 import { NonceCache } from './nonce-cache.js';
@@ -95,12 +96,11 @@ export class BrokerObject implements DurableObject {
       request = new Request(url.toString(), request);
     }
     const version = cf?.httpProtocol === 'HTTP/2' ? '2' : cf?.httpProtocol === 'HTTP/3' ? '3' : cf?.httpProtocol === 'HTTP/1.0' ? '1.0' : '1.1';
-    return this.#brokerFor(url.hostname).dispatch(request, {
-      clientAddress: request.headers.get('cf-connecting-ip') ?? '',
-      scheme,
-      httpVersion: version,
-      viaName: 'rhttp-edge',
-    });
+    const info = { clientAddress: request.headers.get('cf-connecting-ip') ?? '', scheme, httpVersion: version, viaName: 'rhttp-edge' } as const;
+    const broker = this.#brokerFor(url.hostname);
+    // A browser WebSocket: terminated here and relayed over an RFC 8441 extended CONNECT (websocket-relay.ts).
+    if (isWebSocketUpgrade(request)) return relayWebSocket(request, (tunnel) => broker.tunnel(tunnel, WEBSOCKET_PROTOCOL, info));
+    return broker.dispatch(request, info);
   }
 }
 
