@@ -5,9 +5,11 @@
 //     prints "listening on http://127.0.0.1:HTTP agents 127.0.0.1:AGENTS"
 //   IPC { type: 'memory' } → { type: 'memory', sessions, authorized, rss, heapUsed, external, arrayBuffers }
 //     after two full GCs (when --expose-gc is given), with the session counts from status().
+//   IPC { type: 'snapshot', file } → { type: 'snapshot', file }: a V8 heap snapshot written there.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { writeHeapSnapshot } from 'node:v8';
 import { Intermediary } from '../../apps/intermediary/dist/index.js';
 
 const { values } = parseArgs({ options: { certs: { type: 'string' } } });
@@ -26,6 +28,11 @@ const addresses = await intermediary.start();
 console.log(`listening on http://127.0.0.1:${addresses.http.port} agents 127.0.0.1:${addresses.agents.port}`);
 
 process.on('message', async (message) => {
+  if (message?.type === 'snapshot') {
+    // For finding what the sessions hold (Chrome DevTools → Memory → Load).
+    process.send({ type: 'snapshot', file: writeHeapSnapshot(message.file) });
+    return;
+  }
   if (message?.type !== 'memory') return;
   if (globalThis.gc) {
     // Two passes with a turn between them, so that finalizers and weak callbacks have run.
@@ -34,8 +41,8 @@ process.on('message', async (message) => {
     globalThis.gc();
   }
   const sessions = intermediary.status().sessions;
-  const { rss, heapUsed, external, arrayBuffers } = process.memoryUsage();
-  process.send({ type: 'memory', sessions: sessions.length, authorized: sessions.filter((s) => s.state === 'authorized').length, rss, heapUsed, external, arrayBuffers });
+  const { rss, heapUsed, heapTotal, external, arrayBuffers } = process.memoryUsage();
+  process.send({ type: 'memory', sessions: sessions.length, authorized: sessions.filter((s) => s.state === 'authorized').length, rss, heapUsed, heapTotal, external, arrayBuffers });
 });
 process.on('SIGTERM', () => process.exit(0));
 process.on('disconnect', () => process.exit(0));

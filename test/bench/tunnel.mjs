@@ -88,16 +88,16 @@ function startNode(args, label, nodeArgs = []) {
   return track(spawn(process.execPath, [...nodeArgs, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] }));
 }
 
-/** The intermediary in a forked process (IPC for its memory figures). */
-async function startIntermediary(certs) {
-  const child = track(fork(join(here, 'tunnel-intermediary.mjs'), ['--certs', certs], { cwd: root, execArgv: ['--expose-gc'], stdio: ['ignore', 'pipe', 'inherit', 'ipc'] }));
-  const m = await awaitLine(child, /listening on http:\/\/127\.0\.0\.1:(\d+) agents 127\.0\.0\.1:(\d+)/, 'intermediary');
-  const memory = () =>
-    new Promise((resolveMemory) => {
-      child.once('message', resolveMemory);
-      child.send({ type: 'memory' });
+/** The intermediary (or, for the memory floor, tunnel-tls-floor.mjs) in a forked process, with IPC for its memory figures. */
+async function startIntermediary(certs, script = 'tunnel-intermediary.mjs') {
+  const child = track(fork(join(here, script), ['--certs', certs], { cwd: root, execArgv: ['--expose-gc'], stdio: ['ignore', 'pipe', 'inherit', 'ipc'] }));
+  const m = await awaitLine(child, /listening on http:\/\/127\.0\.0\.1:(\d+) agents 127\.0\.0\.1:(\d+)/, script);
+  const ask = (message) =>
+    new Promise((resolveAnswer) => {
+      child.once('message', resolveAnswer);
+      child.send(message);
     });
-  return { child, http: Number(m[1]), agents: Number(m[2]), memory, stop: () => child.kill('SIGTERM') };
+  return { child, http: Number(m[1]), agents: Number(m[2]), memory: () => ask({ type: 'memory' }), ask, stop: () => child.kill('SIGTERM') };
 }
 
 async function waitAuthorized(intermediary, n, what) {
@@ -137,11 +137,13 @@ http {
   fastcgi_temp_path ${dir}/fastcgi;
   uwsgi_temp_path ${dir}/uwsgi;
   scgi_temp_path ${dir}/scgi;
-  # h2load keeps 10 streams per connection; nginx 1.22's default allows 128.
-  http2_max_concurrent_streams 128;
+  # nginx closes a connection (GOAWAY for h2) after 1000 requests by default; h2load counts the
+  # streams in flight then as failed, and neither the tunnel nor the direct upstream does it.
+  keepalive_requests 1000000;
   upstream app {
     server 127.0.0.1:${upstreamPort};
     keepalive 32;
+    keepalive_requests 1000000;
   }
   server {
     listen 127.0.0.1:${h2cPort} http2;   # h2c, prior knowledge (nginx 1.22: "listen … http2")
@@ -191,7 +193,7 @@ function run(cmd, args) {
 const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 
 /** One h2load run; req/s from its summary, p50/p99 (ms) from its per-request log. */
-async function h2load(url, extra, logFile) {
+async function h2load(label, url, extra, logFile) {
   const out = await run(H2LOAD, [...H2LOAD_ARGS, ...extra, '--log-file', logFile, url]);
   const rate = /finished in [\d.]+m?s, ([\d.]+) req\/s/.exec(out);
   const counts = /requests: (\d+) total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored/.exec(out);
@@ -199,7 +201,7 @@ async function h2load(url, extra, logFile) {
   // In duration mode (-D) h2load's totals and status counts differ by the requests cut at the end,
   // so only outright failures and error statuses disqualify a run.
   if (!rate || !counts || Number(counts[4]) + Number(counts[5]) > 0 || !status || Number(status[3]) + Number(status[4]) > 0) {
-    throw new Error(`h2load ${url} saw failures (${counts?.[4]} failed, ${counts?.[5]} errored, ${status?.[3]} 4xx, ${status?.[4]} 5xx):\n${out}`);
+    throw new Error(`h2load against ${label} (${url}) saw failures (${counts?.[4]} failed, ${counts?.[5]} errored, ${status?.[3]} 4xx, ${status?.[4]} 5xx):\n${out}`);
   }
   // Columns: start (µs since epoch), status, µs until the end of the response.
   const times = [];
@@ -223,7 +225,7 @@ async function benchRequests(setup, tmp) {
   for (let round = 0; round < ROUNDS; round++) {
     // Alternate the order, so drift (thermal, other load) hits every contender alike.
     const order = round % 2 ? [...contenders].reverse() : contenders;
-    for (const c of order) samples[c.key].push(await h2load(c.url, c.extra, join(tmp, `h2load-${c.key}.log`)));
+    for (const c of order) samples[c.key].push(await h2load(c.key, c.url, c.extra, join(tmp, `h2load-${c.key}.log`)));
     process.stderr.write(`  req/s round ${round + 1}/${ROUNDS}: ${contenders.map((c) => `${c.key} ${samples[c.key].at(-1).rps.toFixed(0)}`).join(', ')}\n`);
   }
   return contenders.map((c) => ({
@@ -275,31 +277,41 @@ async function benchBulk(setup, tmp) {
 
 // ------------------------------------------------------------------ memory per idle session
 
-async function benchMemory(certs) {
-  // A fresh intermediary of its own, so the throughput runs leave nothing behind in it.
-  const intermediary = await startIntermediary(certs);
+/** Memory of `script`'s process with no agent sessions and with IDLE_SESSIONS idle ones. */
+async function idleSessions(certs, script) {
+  // A fresh process of its own, so the throughput runs leave nothing behind in it.
+  const server = await startIntermediary(certs, script);
+  const idleAgents = (count) => startNode(['test/bench/tunnel-idle-agents.mjs', '--certs', certs, '--port', String(server.agents), '--count', String(count)], 'idle agents');
   try {
     // One session first and closed again: loads the code paths (TLS context, certificate parsing,
     // broker) that the first session would otherwise be charged with.
-    const warm = startNode(['test/bench/tunnel-idle-agents.mjs', '--certs', certs, '--port', String(intermediary.agents), '--count', '1'], 'idle agents');
+    const warm = idleAgents(1);
     await awaitLine(warm, /connected (\d+)/, 'idle agents');
-    await waitAuthorized(intermediary, 1, 'warm-up session');
+    await waitAuthorized(server, 1, 'warm-up session');
     warm.kill('SIGTERM');
-    for (let i = 0; i < 100 && (await intermediary.memory()).sessions > 0; i++) await sleep(50);
+    for (let i = 0; i < 100 && (await server.memory()).sessions > 0; i++) await sleep(50);
     await sleep(500);
-    const before = await intermediary.memory();
-    const agents = startNode(['test/bench/tunnel-idle-agents.mjs', '--certs', certs, '--port', String(intermediary.agents), '--count', String(IDLE_SESSIONS)], 'idle agents');
+    const before = await server.memory();
+    const agents = idleAgents(IDLE_SESSIONS);
     await awaitLine(agents, /connected (\d+)/, 'idle agents');
-    await waitAuthorized(intermediary, IDLE_SESSIONS, 'idle sessions');
+    await waitAuthorized(server, IDLE_SESSIONS, 'idle sessions');
     // Let the first PINGs and any deferred work settle before measuring.
     await sleep(2000);
-    const after = await intermediary.memory();
+    const after = await server.memory();
+    if (process.env.BENCH_HEAP_SNAPSHOT && script === 'tunnel-intermediary.mjs') {
+      const { file } = await server.ask({ type: 'snapshot', file: resolve(process.env.BENCH_HEAP_SNAPSHOT) });
+      process.stderr.write(`  heap snapshot with ${after.authorized} sessions: ${file}\n`);
+    }
     agents.kill('SIGTERM');
-    process.stderr.write(`  memory: ${before.sessions} → ${after.authorized} authorized sessions, RSS ${(before.rss / 2 ** 20).toFixed(1)} → ${(after.rss / 2 ** 20).toFixed(1)} MiB, heap ${(before.heapUsed / 2 ** 20).toFixed(1)} → ${(after.heapUsed / 2 ** 20).toFixed(1)} MiB\n`);
+    process.stderr.write(`  memory (${script}): ${before.sessions} → ${after.authorized} sessions, RSS ${mib(before.rss)} → ${mib(after.rss)} MiB, heap used ${mib(before.heapUsed)} → ${mib(after.heapUsed)} MiB\n`);
     return { before, after, n: after.authorized - before.authorized };
   } finally {
-    intermediary.stop();
+    server.stop();
   }
+}
+
+async function benchMemory(certs) {
+  return { rhttp: await idleSessions(certs, 'tunnel-intermediary.mjs'), floor: await idleSessions(certs, 'tunnel-tls-floor.mjs') };
 }
 
 // ------------------------------------------------------------------ output
@@ -328,15 +340,17 @@ function tables(requests, bulk, memory) {
     out.push('');
   }
   if (memory) {
-    const { before, after, n } = memory;
-    const perRss = (after.rss - before.rss) / n;
-    const perHeap = (after.heapUsed - before.heapUsed) / n;
-    const perExternal = (after.external - before.external) / n;
-    out.push(`**Intermediary memory per idle held session** (${n} authorized sessions, after two forced GCs)`, '');
+    const { rhttp, floor } = memory;
+    const per = (m, key) => (m.after[key] - m.before[key]) / m.n;
+    out.push(`**Intermediary memory per idle held session** (${rhttp.n} authorized sessions, after two forced GCs; KiB per session = (with − without) / sessions)`, '');
     out.push('| Measure | 0 sessions | with sessions | per session (KiB) |', '|---|---:|---:|---:|');
-    out.push(`| RSS | ${mib(before.rss)} MiB | ${mib(after.rss)} MiB | **${kib(perRss)}** (target ≤ ${TARGET_KIB_PER_SESSION}) |`);
-    out.push(`| V8 heap used | ${mib(before.heapUsed)} MiB | ${mib(after.heapUsed)} MiB | ${kib(perHeap)} |`);
-    out.push(`| external (ArrayBuffers, TLS) | ${mib(before.external)} MiB | ${mib(after.external)} MiB | ${kib(perExternal)} |`);
+    out.push(`| RSS | ${mib(rhttp.before.rss)} MiB | ${mib(rhttp.after.rss)} MiB | **${kib(per(rhttp, 'rss'))}** (target ≤ ${TARGET_KIB_PER_SESSION}) |`);
+    out.push(`| V8 heap committed (heapTotal) | ${mib(rhttp.before.heapTotal)} MiB | ${mib(rhttp.after.heapTotal)} MiB | ${kib(per(rhttp, 'heapTotal'))} |`);
+    out.push(`| V8 heap used | ${mib(rhttp.before.heapUsed)} MiB | ${mib(rhttp.after.heapUsed)} MiB | ${kib(per(rhttp, 'heapUsed'))} |`);
+    out.push(`| external (ArrayBuffers, TLS wraps) | ${mib(rhttp.before.external)} MiB | ${mib(rhttp.after.external)} MiB | ${kib(per(rhttp, 'external'))} |`);
+    out.push(`| floor: RSS of a bare node:tls server holding the same ${floor.n} connections | ${mib(floor.before.rss)} MiB | ${mib(floor.after.rss)} MiB | ${kib(per(floor, 'rss'))} |`);
+    out.push(`| floor: its V8 heap used | ${mib(floor.before.heapUsed)} MiB | ${mib(floor.after.heapUsed)} MiB | ${kib(per(floor, 'heapUsed'))} |`);
+    out.push(`| rhttp above the floor (RSS) | | | ${kib(per(rhttp, 'rss') - per(floor, 'rss'))} |`);
     out.push('');
   }
   return out.join('\n');
