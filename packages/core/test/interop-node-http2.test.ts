@@ -182,13 +182,17 @@ for (const secure of [false, true]) {
     it('§6.8 GOAWAY from our server while a stream is open: it completes, new ones go elsewhere', async () => {
       let release!: () => void;
       const gate = new Promise<void>((r) => (release = r));
+      let entered!: () => void;
+      const handling = new Promise<void>((r) => (entered = r));
       const gated = await ourServer(async () => {
+        entered();
         await gate;
         return new Response('done');
       }, secure);
       const client = nodeClient(gated.url);
       const inflight = nodeRequest(client, { ':path': '/slow' });
-      await new Promise((r) => setTimeout(r, 50));
+      // The stream must be open on our side before GOAWAY (a fixed sleep lost the race to a slow TLS handshake under load).
+      await handling;
       const goaway = new Promise<number>((r) => client.once('goaway', (code) => r(code)));
       for (const s of gated.sessions) s.goaway();
       expect(await goaway).toBe(0);
