@@ -25,6 +25,9 @@ function signalOf(this: IncomingRequest): AbortSignal {
   return this.signal;
 }
 
+/** One descriptor for every instance (made once, not per request). */
+const SIGNAL_SLOT_DESCRIPTOR: PropertyDescriptor = Object.freeze({ get: signalOf, configurable: true });
+
 /** A server-side Request whose AbortSignal exists only once someone asks for it. */
 export class IncomingRequest extends Request {
   #controller: AbortController | undefined;
@@ -34,7 +37,7 @@ export class IncomingRequest extends Request {
   constructor(url: string, init: RequestInit) {
     super(url, init);
     // Copies made with `new Request(this, …)` read this slot: point it at the lazy signal too.
-    if (SIGNAL_SLOT !== undefined) Object.defineProperty(this, SIGNAL_SLOT, { get: signalOf, configurable: true });
+    if (SIGNAL_SLOT !== undefined) Object.defineProperty(this, SIGNAL_SLOT, SIGNAL_SLOT_DESCRIPTOR);
   }
 
   /** The lazily made signal (installed below as the `signal` getter, which Request declares as a property). */
