@@ -3,6 +3,7 @@
  * told apart by the first bytes) and TLS (HTTP/2 and HTTP/1.1 by ALPN). node:http and
  * node:http2 are fine on this side; the reversed connection uses only our engine.
  */
+import { serveIgnoringUpgrade } from './ignored-upgrade.js';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import {
   createSecureServer,
@@ -134,7 +135,10 @@ export function createTlsListener(
   });
   if (websockets) {
     // WebSockets: HTTP/1.1 upgrades (ALPN http/1.1) and RFC 8441 extended CONNECT (ALPN h2).
-    server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => void serveWebSocketUpgrade(req, socket, head, 'https', websockets));
+    server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+      if (!isWebSocketUpgrade(req) && serveIgnoringUpgrade(server as unknown as HttpServer, req, socket, head)) return;
+      void serveWebSocketUpgrade(req, socket, head, 'https', websockets);
+    });
     server.on('connect', (req: Http2ServerRequest, res: Http2ServerResponse) => {
       if (req.httpVersionMajor === 2 && isExtendedConnect(req)) void serveExtendedConnect(req, 'https', websockets);
       else if (req.httpVersionMajor === 2) res.writeHead(501).end();
@@ -178,11 +182,15 @@ function sendOrigins(session: ServerHttp2Session, origins: readonly string[]): v
   }
 }
 
-/** WebSocket and other HTTP/1.1 upgrades are not forwarded yet (extended CONNECT is planned): say so. */
+/**
+ * Upgrades other than WebSocket: one without a body (curl --http2 sends `Upgrade: h2c`) is served as
+ * the plain HTTP/1.1 request it also is (ignored-upgrade.ts); the rest get 501.
+ */
 function refuseUpgrades(server: HttpServer, websocketsServed = false): void {
-  server.on('upgrade', (_req: IncomingMessage, socket: Socket) => {
-    if (websocketsServed && isWebSocketUpgrade(_req)) return; // websocket-upgrade.ts answers those
-    const text = 'Upgrades (WebSocket) are not forwarded by rhttp yet.\n';
+  server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    if (websocketsServed && isWebSocketUpgrade(req)) return; // websocket-upgrade.ts answers those
+    if (serveIgnoringUpgrade(server, req, socket, head)) return;
+    const text = `Upgrades to ${JSON.stringify(req.headers.upgrade ?? '')} are not forwarded by rhttp; WebSocket is.\n`;
     socket.end(`HTTP/1.1 501 Not Implemented\r\ncontent-type: text/plain; charset=utf-8\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
   });
 }
