@@ -16,7 +16,7 @@
 // BENCH_NGINX_WORKERS (default 1), BENCH_NO_DOCS=1 to leave docs/benchmarks.md alone,
 // BENCH_ONLY=requests,bulk,memory to run a subset.
 import { execFileSync, fork, spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -167,7 +167,7 @@ http {
   for (let i = 0; i < 100; i++) {
     try {
       await run(CURL, ['-sS', '-o', '/dev/null', `http://127.0.0.1:${h1Port}/`]);
-      return { h2cPort, h1Port, stop: () => child.kill('SIGQUIT') };
+      return { h2cPort, h1Port, pids: () => withChildren(child.pid), stop: () => child.kill('SIGQUIT') };
     } catch {
       if (child.exitCode !== null) throw new Error(`nginx exited (${child.exitCode}); see ${dir}/error.log`);
       await sleep(50);
@@ -190,11 +190,43 @@ function run(cmd, args) {
 
 // ------------------------------------------------------------------ requests/s
 
+/** Clock ticks per second of /proc/PID/stat's utime and stime (USER_HZ; 100 on Linux). */
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+/** CPU seconds (user + system) used so far by these processes (Linux /proc; 0 where unreadable). */
+function cpuSeconds(pids) {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {}
+  }
+  return ticks / CLK_TCK;
+}
+
+/** The PIDs of a process and its direct children (nginx's master and workers). */
+function withChildren(pid) {
+  const pids = [pid];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (Number(readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1].split(' ')[1]) === pid) pids.push(Number(entry));
+    } catch {}
+  }
+  return pids;
+}
+
 const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 
 /** One h2load run; req/s from its summary, p50/p99 (ms) from its per-request log. */
-async function h2load(label, url, extra, logFile) {
+async function h2load(label, url, extra, logFile, proxyPids, upstreamPids) {
+  const started = performance.now();
+  const cpu0 = [cpuSeconds(proxyPids), cpuSeconds(upstreamPids)];
   const out = await run(H2LOAD, [...H2LOAD_ARGS, ...extra, '--log-file', logFile, url]);
+  const wall = (performance.now() - started) / 1000;
+  const cpu = [cpuSeconds(proxyPids) - cpu0[0], cpuSeconds(upstreamPids) - cpu0[1]];
   const rate = /finished in [\d.]+m?s, ([\d.]+) req\/s/.exec(out);
   const counts = /requests: (\d+) total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored/.exec(out);
   const status = /status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx/.exec(out);
@@ -211,21 +243,25 @@ async function h2load(label, url, extra, logFile) {
   }
   rmSync(logFile, { force: true });
   times.sort((a, b) => a - b);
-  return { rps: Number(rate[1]), p50: percentile(times, 50), p99: percentile(times, 99) };
+  const rps = Number(rate[1]);
+  // CPU per request: the processes' CPU over the whole run (warm-up included) divided by the
+  // requests of the same span, estimated as wall time × the measured rate.
+  const perRequestMs = (seconds) => (seconds / (wall * rps)) * 1000;
+  return { rps, p50: percentile(times, 50), p99: percentile(times, 99), proxyCpuMs: perRequestMs(cpu[0]), upstreamCpuMs: perRequestMs(cpu[1]) };
 }
 
 async function benchRequests(setup, tmp) {
   const contenders = [
-    { key: 'rhttp', name: 'rhttp: h2c → intermediary → agent → HTTP/1.1 upstream', url: `http://127.0.0.1:${setup.intermediary.http}/`, extra: [] },
-    { key: 'nginx', name: `nginx ${setup.nginxVersion}: h2c → nginx → HTTP/1.1 upstream`, url: `http://127.0.0.1:${setup.nginx.h2cPort}/`, extra: [] },
-    { key: 'direct-h2c', name: 'direct: h2c → upstream (node:http2 twin)', url: `http://127.0.0.1:${setup.upstreamH2c}/`, extra: [] },
-    { key: 'direct-h1', name: 'direct: HTTP/1.1 → upstream (h2load --h1, -m 10 = pipelined)', url: `http://127.0.0.1:${setup.upstreamH1}/`, extra: ['--h1'] },
+    { key: 'rhttp', name: 'rhttp: h2c → intermediary → agent → HTTP/1.1 upstream', url: `http://127.0.0.1:${setup.intermediary.http}/`, extra: [], proxy: () => [setup.intermediary.child.pid, setup.agent.pid], upstream: [setup.upH1.pid] },
+    { key: 'nginx', name: `nginx ${setup.nginxVersion}: h2c → nginx → HTTP/1.1 upstream`, url: `http://127.0.0.1:${setup.nginx.h2cPort}/`, extra: [], proxy: setup.nginx.pids, upstream: [setup.upH1.pid] },
+    { key: 'direct-h2c', name: 'direct: h2c → upstream (node:http2 twin)', url: `http://127.0.0.1:${setup.upstreamH2c}/`, extra: [], proxy: () => [], upstream: [setup.upH2c.pid] },
+    { key: 'direct-h1', name: 'direct: HTTP/1.1 → upstream (h2load --h1, -m 10 = pipelined)', url: `http://127.0.0.1:${setup.upstreamH1}/`, extra: ['--h1'], proxy: () => [], upstream: [setup.upH1.pid] },
   ];
   const samples = Object.fromEntries(contenders.map((c) => [c.key, []]));
   for (let round = 0; round < ROUNDS; round++) {
     // Alternate the order, so drift (thermal, other load) hits every contender alike.
     const order = round % 2 ? [...contenders].reverse() : contenders;
-    for (const c of order) samples[c.key].push(await h2load(c.key, c.url, c.extra, join(tmp, `h2load-${c.key}.log`)));
+    for (const c of order) samples[c.key].push(await h2load(c.key, c.url, c.extra, join(tmp, `h2load-${c.key}.log`), c.proxy(), c.upstream));
     process.stderr.write(`  req/s round ${round + 1}/${ROUNDS}: ${contenders.map((c) => `${c.key} ${samples[c.key].at(-1).rps.toFixed(0)}`).join(', ')}\n`);
   }
   return contenders.map((c) => ({
@@ -233,6 +269,8 @@ async function benchRequests(setup, tmp) {
     rps: median(samples[c.key].map((s) => s.rps)),
     p50: median(samples[c.key].map((s) => s.p50)),
     p99: median(samples[c.key].map((s) => s.p99)),
+    proxyCpuMs: median(samples[c.key].map((s) => s.proxyCpuMs)),
+    upstreamCpuMs: median(samples[c.key].map((s) => s.upstreamCpuMs)),
   }));
 }
 
@@ -256,7 +294,7 @@ async function benchBulk(setup, tmp) {
   const block = Buffer.alloc(1024 * 1024, 0x63);
   for (let i = 0; i < BULK_MIB; i++) writeSync(fd, block);
   closeSync(fd);
-  const host = ['-H', `:authority: ${HOST}`];
+  const host = ['-H', `host: ${HOST}`];
   const contenders = [
     { key: 'rhttp', name: 'rhttp, HTTP/1.1 browser leg', base: `http://127.0.0.1:${setup.intermediary.http}`, curl: host },
     { key: 'rhttp-h2c', name: 'rhttp, h2c browser leg (curl --http2-prior-knowledge)', base: `http://127.0.0.1:${setup.intermediary.http}`, curl: [...host, '--http2-prior-knowledge'] },
@@ -328,8 +366,11 @@ function tables(requests, bulk, memory) {
     const nginx = requests.find((r) => r.key === 'nginx');
     const direct = requests.find((r) => r.key === 'direct-h2c');
     out.push(`**Requests/s and latency** (h2load \`${H2LOAD_ARGS.join(' ')}\`, GET / → 1 KiB body; medians of ${ROUNDS} rounds)`, '');
-    out.push('| Path | req/s | p50 ms | p99 ms | req/s vs nginx | req/s vs direct h2c |', '|---|---:|---:|---:|---:|---:|');
-    for (const r of requests) out.push(`| ${r.name} | ${int(r.rps)} | ${ms(r.p50)} | ${ms(r.p99)} | ${x(r.rps, nginx.rps)} | ${x(r.rps, direct.rps)} |`);
+    out.push('| Path | req/s | p50 ms | p99 ms | req/s vs nginx | req/s vs direct h2c | proxy CPU ms/req | upstream CPU ms/req |', '|---|---:|---:|---:|---:|---:|---:|---:|');
+    for (const r of requests) {
+      const proxyCpu = r.key.startsWith('direct') ? '—' : r.proxyCpuMs.toFixed(3);
+      out.push(`| ${r.name} | ${int(r.rps)} | ${ms(r.p50)} | ${ms(r.p99)} | ${x(r.rps, nginx.rps)} | ${x(r.rps, direct.rps)} | ${proxyCpu} | ${r.upstreamCpuMs.toFixed(3)} |`);
+    }
     out.push('');
   }
   if (bulk) {
@@ -384,6 +425,7 @@ function writeDocs(body, date, nginxVersion, loadBefore) {
     `- rhttp: the built \`Intermediary\` (\`test/bench/tunnel-intermediary.mjs\`, \`--http\` listener, HTTP/1.1 and h2c) and the built \`Agent\` (\`test/bench/tunnel-agent.mjs\`, \`--upstream http://127.0.0.1:PORT\`, ${AGENT_CONNECTIONS} connections, the CLI default) over TLS 1.3 \`h2-reverse\` with dev certificates from \`writeDevCertificates\`; the agent talks HTTP/1.1 keep-alive to the upstream. h2load is given \`-H ':authority: ${HOST}'\`, which routes to the origin \`${ORIGIN}\` (its \`-H 'host: …'\` would add a second field beside \`:authority: 127.0.0.1:PORT\`, and the intermediary routes by the authority: 503).`,
     `- nginx: Debian's nginx with a generated config in a temp dir (\`nginx -p DIR -c DIR/nginx.conf -g 'daemon off;'\`): \`worker_processes ${NGINX_WORKERS}\`, \`listen 127.0.0.1:PORT http2\` (h2c with prior knowledge) plus a plain HTTP/1.1 listener for curl, \`proxy_pass\` to an \`upstream { keepalive 32; }\` with \`proxy_http_version 1.1; proxy_set_header Connection "";\`, access log off, \`proxy_buffering off; proxy_request_buffering off\` (streams bodies as the tunnel does).`,
     `- Requests/s: \`h2load ${H2LOAD_ARGS.join(' ')} --log-file FILE http://127.0.0.1:PORT/\`; req/s from h2load's summary, p50/p99 from the per-request response times of \`--log-file\` (h2load itself prints only min/max/mean/sd), medians over rounds. "direct HTTP/1.1" adds \`--h1\`, where \`-m 10\` means 10 pipelined requests per connection.`,
+    '- CPU ms/req: user + system CPU of the proxy processes (rhttp: intermediary + agent; nginx: master + workers) and of the upstream, read from /proc/PID/stat around each h2load run and divided by wall time × req/s (warm-up included in both); medians over rounds. On a shared 2-core box requests/s follows CPU per request.',
     `- Bulk: \`curl -sS --fail -o /dev/null -w '%{size_download} %{size_upload} %{time_total}' -H 'host: ${HOST}' URL/bulk?bytes=${BULK_MIB * 1024 * 1024}\` (download) and \`curl … -T FILE -H 'Expect:' URL/upload\` (upload of a ${BULK_MIB} MiB file); MB/s = bytes / curl's total time.`,
     `- Memory: a fresh intermediary forked with \`--expose-gc\`; one agent session opened and closed first (warms code paths), then ${IDLE_SESSIONS} minimal agents (\`test/bench/tunnel-idle-agents.mjs\`: TLS \`h2-reverse\` + client certificate, @rhttp/core \`connectSocket\` in the server role sending SETTINGS and ORIGIN, nothing else) until the intermediary's \`status()\` shows them all authorized, 2 s to settle, then two \`gc()\` calls and \`process.memoryUsage()\` inside the intermediary; per session = (with − without) / sessions. The floor is the same measurement against \`test/bench/tunnel-tls-floor.mjs\`, a bare node:tls server with the agent listener's options that answers the HTTP/2 preface and holds the sockets: what any Node TLS server pays per connection. \`BENCH_HEAP_SNAPSHOT=FILE\` writes the intermediary's heap snapshot with the sessions held.`,
     `- Targets (not tests): tunnel ≥ 1.0× nginx requests/s, bulk ≥ 0.8× direct, ≤ ${TARGET_KIB_PER_SESSION} KiB per idle session.`,
@@ -433,7 +475,7 @@ try {
     );
     await waitAuthorized(intermediary, AGENT_CONNECTIONS, 'agent connections');
     const nginx = await startNginx(join(tmp, 'nginx'), upstreamH1);
-    const setup = { intermediary, nginx, upstreamH1, upstreamH2c, nginxVersion };
+    const setup = { intermediary, agent, nginx, upH1, upH2c, upstreamH1, upstreamH2c, nginxVersion };
     // Each path answers the 1 KiB body before anything is measured.
     for (const [url, extra] of [
       [`http://127.0.0.1:${intermediary.http}/`, ['--http2-prior-knowledge']],
