@@ -775,7 +775,7 @@ export class Connection {
     if (this.closed) return;
     const errorCode = error instanceof ConnectionError ? error.errorCode : error instanceof SessionClosedError ? error.errorCode : ErrorCode.INTERNAL_ERROR;
     if (!this.goawaySent || errorCode !== ErrorCode.NO_ERROR) {
-      this.goawaySent = { kind: 'goaway', lastStreamId: this.lastPeerStreamId, errorCode, debugData: new TextEncoder().encode(error.message.slice(0, 256)) };
+      this.goawaySent = { kind: 'goaway', lastStreamId: this.lastPeerStreamId, errorCode, debugData: new TextEncoder().encode((error instanceof ConnectionError ? error.reason : error.message).slice(0, 512)) };
       this.emit(encodeFrame(this.goawaySent));
     }
     this.finish(error, true);
