@@ -1,18 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { sessionPair } from './support/session-pair.js';
 import { Http2Session, type Handler, type StreamInfo } from '../src/index.js';
 
-function pair(handler: Handler) {
-  let client!: Http2Session;
-  let server!: Http2Session;
-  const deliver = (to: () => Http2Session) => (chunk: Uint8Array) => {
-    const copy = chunk.slice();
-    setImmediate(() => to().receive(copy));
-    return true;
-  };
-  client = new Http2Session({ write: deliver(() => server), close: () => setImmediate(() => server.receiveEnd()) }, { role: 'client' });
-  server = new Http2Session({ write: deliver(() => client), close: () => setImmediate(() => client.receiveEnd()) }, { role: 'server', handler });
-  return { client, server };
-}
+const pair = sessionPair;
 
 describe('RFC 9113 §8.5 CONNECT through the session API', () => {
   it('the handler sees method CONNECT and host:port in info.head (default port filled in), the body is the client bytes, the response body the bytes back', async () => {

@@ -1,19 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { sessionPair } from './support/session-pair.js';
 import { Http2Session, type Handler, type StreamInfo } from '../src/index.js';
 
-/** Two sessions back to back through asynchronous delivery, as over a socket. */
-function pair(handler: Handler) {
-  let client!: Http2Session;
-  let server!: Http2Session;
-  const deliver = (to: () => Http2Session) => (chunk: Uint8Array) => {
-    const copy = chunk.slice();
-    setImmediate(() => to().receive(copy));
-    return true;
-  };
-  client = new Http2Session({ write: deliver(() => server), close: () => setImmediate(() => server.receiveEnd()) }, { role: 'client' });
-  server = new Http2Session({ write: deliver(() => client), close: () => setImmediate(() => client.receiveEnd()) }, { role: 'server', handler });
-  return { client, server };
-}
+const pair = sessionPair;
 
 async function settled(session: Http2Session) {
   // The client needs the server's SETTINGS (ENABLE_CONNECT_PROTOCOL) before an extended CONNECT.

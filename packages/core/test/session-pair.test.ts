@@ -1,19 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { sessionPair } from './support/session-pair.js';
 import { ErrorCode, Http2Session, responseTrailers, SessionClosedError, StreamResetError, withTrailers, type Handler, type Http2SessionOptions } from '../src/index.js';
 
-/** Two sessions wired back to back through queued (asynchronous) delivery, as over a socket. */
-function pair(handler: Handler, serverOptions: Partial<Http2SessionOptions> = {}, clientOptions: Partial<Http2SessionOptions> = {}) {
-  let client!: Http2Session;
-  let server!: Http2Session;
-  const deliver = (to: () => Http2Session) => (chunk: Uint8Array) => {
-    const copy = chunk.slice();
-    setImmediate(() => to().receive(copy));
-    return true;
-  };
-  client = new Http2Session({ write: deliver(() => server), close: () => setImmediate(() => server.receiveEnd()) }, { role: 'client', ...clientOptions });
-  server = new Http2Session({ write: deliver(() => client), close: () => setImmediate(() => client.receiveEnd()) }, { role: 'server', handler, ...serverOptions });
-  return { client, server };
-}
+const pair = sessionPair;
 
 function bytes(n: number, seed = 1): Uint8Array {
   const out = new Uint8Array(n);

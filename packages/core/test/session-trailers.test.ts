@@ -1,20 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { sessionPair } from './support/session-pair.js';
 import { carryTrailers, Http2Session, responseTrailers, withTrailers, type Handler } from '../src/index.js';
 import type { HeaderField } from '../src/frame/types.js';
 
-/** Two sessions back to back, recording the frames' header blocks the server sends (for the trailers-only shape). */
-function pair(handler: Handler) {
-  let client!: Http2Session;
-  let server!: Http2Session;
-  const deliver = (to: () => Http2Session) => (chunk: Uint8Array) => {
-    const copy = chunk.slice();
-    setImmediate(() => to().receive(copy));
-    return true;
-  };
-  client = new Http2Session({ write: deliver(() => server), close: () => setImmediate(() => server.receiveEnd()) }, { role: 'client' });
-  server = new Http2Session({ write: deliver(() => client), close: () => setImmediate(() => client.receiveEnd()) }, { role: 'server', handler });
-  return { client, server };
-}
+const pair = sessionPair;
 
 /** A relay: one pair's client answers the next pair's handler, like the agent forwarding to an h2c upstream. */
 function relay(origin: Handler, rewrite: (from: Response) => Response) {
