@@ -1,0 +1,208 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import * as http from 'node:http';
+import { canConnect, curl, httpGet, parseCurlResponse, sleep, startTunnel, waitUntil, type CurlResult, type Proc, type Tunnel } from './support.js';
+
+/**
+ * Connections replaced and processes stopped while browsers use the tunnel, through the real
+ * CLIs: connection rotation (draft-bt-httpbis-reverse-http §7.2, `--max-connection-age`) loses
+ * no request, the intermediary drains on SIGTERM, and the agent treats SIGINT like SIGTERM.
+ * Drains are GOAWAY(NO_ERROR) (RFC 9113 §6.8): streams already open finish, no new ones start.
+ */
+
+/** The body `/drip?chunks=N` sends: lines 1..N. */
+const dripBody = (chunks: number) => Array.from({ length: chunks }, (_, i) => `line ${i + 1}\n`).join('');
+
+/** One agent session as `/.rhttp/status?format=json` lists it (the fields read here). */
+interface StatusSession {
+  id: string;
+  state: string;
+  draining: boolean;
+}
+
+/** The intermediary's own status page as JSON (served to loopback clients without a token). */
+async function statusSessions(tunnel: Tunnel): Promise<StatusSession[]> {
+  const r = await httpGet(tunnel.ports.http, tunnel.appHost, '/.rhttp/status?format=json', { timeoutMs: 5000 });
+  if (r.status !== 200) throw new Error(`status page answered ${r.status}: ${r.body.toString().slice(0, 200)}`);
+  return (JSON.parse(r.body.toString()) as { sessions: StatusSession[] }).sessions;
+}
+
+/** A session that new requests can be routed to: authorized and not draining after a GOAWAY. */
+const isLive = (s: StatusSession) => s.state === 'authorized' && !s.draining;
+
+/**
+ * A slow streaming GET with curl (HTTP/1.1, `-i`); `started` resolves once `line 1` arrived, so
+ * the response is in flight at every hop when the caller acts.
+ */
+function slowDownload(tunnel: Tunnel, chunks: number, ms = 100): { started: Promise<void>; done: Promise<CurlResult> } {
+  let firstLine!: () => void;
+  const started = new Promise<void>((resolve) => (firstLine = resolve));
+  let seen = '';
+  const done = curl(['-N', '-i', '-H', `Host: ${tunnel.appHost}`, `${tunnel.base}/drip?chunks=${chunks}&ms=${ms}`], {
+    timeoutMs: 30_000,
+    onStdout: (chunk) => {
+      seen += chunk.toString();
+      if (seen.includes('line 1\n')) firstLine();
+    },
+  });
+  // A download that ends before its first line must not leave the caller waiting forever.
+  void done.then(() => firstLine());
+  return { started, done };
+}
+
+let tunnel: Tunnel | undefined;
+
+afterEach(async () => {
+  await tunnel?.close();
+  tunnel = undefined;
+});
+
+describe('draft §7.2 connection rotation (--max-connection-age) under load', () => {
+  /** Sampling period of the intermediary's status page. */
+  const SAMPLE_EVERY_MS = 150;
+  /** Slow streaming responses: 16 lines 100 ms apart (~1.5 s), so many of them span a rotation. */
+  const DRIP_CHUNKS = 16;
+
+  /**
+   * Parallel load for `loadMs` (two workers of quick requests, three of slow streaming ones,
+   * staggered) while the status page is sampled; every failure and every sample is returned.
+   */
+  async function loadWhileSampling(t: Tunnel, loadMs: number) {
+    const failures: string[] = [];
+    const counts = { quick: 0, drip: 0 };
+    const samples: { at: number; total: number; live: number; ids: string[] }[] = [];
+    const seenIds = new Set<string>();
+    const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 8 });
+    const startedAt = Date.now();
+    const running = () => Date.now() - startedAt < loadMs;
+
+    const check = async (label: string, path: string, expected: string) => {
+      try {
+        const r = await httpGet(t.ports.http, t.appHost, path, { agent: keepAlive, timeoutMs: 15_000 });
+        const body = r.body.toString();
+        if (r.status !== 200 || body !== expected) failures.push(`${label} ${path} at +${Date.now() - startedAt} ms: ${r.status} ${JSON.stringify(body.slice(0, 200))} proxy-status=${r.headers['proxy-status'] ?? ''}`);
+      } catch (error) {
+        failures.push(`${label} ${path} at +${Date.now() - startedAt} ms: ${(error as Error).message}`);
+      }
+    };
+    const quickWorker = async (w: number) => {
+      for (let i = 0; running(); i++) {
+        if (i % 2 === 0) await check(`quick ${w}.${i}`, '/hello', 'hello from upstream\n');
+        else await check(`quick ${w}.${i}`, '/slow?ms=40', 'slept 40 ms\n');
+        counts.quick++;
+      }
+    };
+    const dripWorker = async (w: number) => {
+      // Staggered so some stream is always open when a connection rotates.
+      await sleep(w * 500);
+      while (running()) {
+        await check(`drip ${w}`, `/drip?chunks=${DRIP_CHUNKS}&ms=100`, dripBody(DRIP_CHUNKS));
+        counts.drip++;
+      }
+    };
+    const sampler = async () => {
+      while (running()) {
+        try {
+          const sessions = await statusSessions(t);
+          for (const s of sessions) seenIds.add(s.id);
+          samples.push({ at: Date.now() - startedAt, total: sessions.length, live: sessions.filter(isLive).length, ids: sessions.map((s) => s.id) });
+        } catch (error) {
+          failures.push(`status page at +${Date.now() - startedAt} ms: ${(error as Error).message}`);
+        }
+        await sleep(SAMPLE_EVERY_MS);
+      }
+    };
+    try {
+      await Promise.all([quickWorker(1), quickWorker(2), dripWorker(0), dripWorker(1), dripWorker(2), sampler()]);
+    } finally {
+      keepAlive.destroy();
+    }
+    const context = (agent: Proc) =>
+      `${failures.join('\n')}\n--- samples (ms: live/total ids)\n${samples.map((s) => `${s.at}: ${s.live}/${s.total} [${s.ids.join(',')}]`).join('\n')}\n--- agent\n${agent.output().slice(-4000)}\n--- intermediary\n${t.intermediary.output().slice(-4000)}`;
+    return { failures, counts, samples, seenIds, context };
+  }
+
+  for (const { connections, loadMs } of [
+    { connections: 2, loadMs: 10_000 },
+    // One connection: its replacement must be registered before it stops taking requests.
+    { connections: 1, loadMs: 5_000 },
+  ]) {
+    it(`--connections ${connections} --max-connection-age 2: ${loadMs / 1000} s of parallel requests, zero failures, every body whole, always a live session`, async () => {
+      tunnel = await startTunnel(`rotation-${connections}`, { agentExtra: ['--connections', String(connections), '--max-connection-age', '2'] });
+      const agent = tunnel.agents[0];
+      await agent.waitFor(new RegExp(`connection ${connections}: connected`));
+
+      const { failures, counts, samples, seenIds, context } = await loadWhileSampling(tunnel, loadMs);
+
+      expect(failures, context(agent)).toEqual([]);
+      expect(counts.quick).toBeGreaterThan(10);
+      expect(counts.drip).toBeGreaterThanOrEqual(3);
+      // Rotations happened: the agent says so, and the intermediary saw sessions come and go.
+      const rotations = agent.output().match(/replacing it after .* \(maximum age\)/g) ?? [];
+      expect(rotations.length, agent.output()).toBeGreaterThanOrEqual(2);
+      expect(seenIds.size, context(agent)).toBeGreaterThanOrEqual(connections + 2);
+      // Never a moment without a session to route to; at most each slot's draining session and its replacement.
+      expect(samples.length).toBeGreaterThan(10);
+      expect(samples.filter((s) => s.live === 0), context(agent)).toEqual([]);
+      expect(Math.max(...samples.map((s) => s.total)), context(agent)).toBeLessThanOrEqual(2 * connections);
+      expect(agent.hasExited()).toBe(false);
+    }, 30_000);
+  }
+});
+
+describe('RFC 9113 §6.8 graceful stop of the intermediary (SIGTERM)', () => {
+  it('a slow response in flight completes, new connections are refused, exit 0', async () => {
+    tunnel = await startTunnel('intermediary-stop');
+    const t = tunnel;
+    const download = slowDownload(t, 15);
+    await download.started;
+    t.intermediary.kill('SIGTERM');
+    // The listeners close at once: nothing new gets in, on either port.
+    await waitUntil('the browser and agent ports to refuse connections', async () => ((await canConnect(t.ports.http)) || (await canConnect(t.ports.agents)) ? undefined : true), 5000, 50);
+    expect(t.intermediary.hasExited(), 'the intermediary must still be draining the response').toBe(false);
+    const r = await download.done;
+    expect(r.code, `curl: ${r.stderr}\n${t.intermediary.output()}`).toBe(0);
+    const response = parseCurlResponse(r.stdout);
+    expect(response.status).toBe(200);
+    expect(response.body.toString()).toBe(dripBody(15));
+    expect(await t.intermediary.exited, t.intermediary.output()).toBe(0);
+    expect(t.intermediary.output()).toMatch(/stopping/);
+  }, 30_000);
+});
+
+describe('the agent on SIGINT (as on SIGTERM)', () => {
+  it('first SIGINT: GOAWAY, the in-flight response completes, exit 0; a second SIGINT exits at once, non-zero', async () => {
+    tunnel = await startTunnel('agent-sigint', { agentExtra: ['--connections', '1'] });
+    const t = tunnel;
+    const first = t.agents[0];
+
+    const download = slowDownload(t, 15);
+    await download.started;
+    first.kill('SIGINT');
+    await first.waitFor(/draining 1 in-flight request/);
+    const r = await download.done;
+    expect(r.code, `curl: ${r.stderr}\n${first.output()}`).toBe(0);
+    const response = parseCurlResponse(r.stdout);
+    expect(response.status).toBe(200);
+    expect(response.body.toString()).toBe(dripBody(15));
+    expect(await first.exited, first.output()).toBe(0);
+    // Drained means gone: the origin has no session now.
+    const after = await httpGet(t.ports.http, t.appHost, '/hello');
+    expect(after.status).toBe(503);
+
+    // Second agent, a response far longer than anyone waits: SIGINT twice → out at once.
+    const second = t.addAgent({ name: 'rhttp-agent second' });
+    await second.waitFor(/connection 1: connected/);
+    await waitUntil('the second agent to be routable', async () => ((await httpGet(t.ports.http, t.appHost, '/hello')).status === 200 ? true : undefined));
+    const long = slowDownload(t, 300);
+    await long.started;
+    second.kill('SIGINT');
+    await second.waitFor(/draining 1 in-flight request/);
+    second.kill('SIGINT');
+    const code = await second.exited;
+    expect(code, second.output()).not.toBe(0);
+    expect(second.output()).toMatch(/second SIGINT: exiting without waiting/);
+    // It did not wait for the response (which would take 30 s): the download was cut off.
+    const cut = await long.done;
+    expect(cut.stdout.toString()).not.toContain('line 300\n');
+  }, 30_000);
+});
