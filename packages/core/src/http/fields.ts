@@ -46,13 +46,7 @@ export function splitFields(streamId: number, fields: HeaderField[], allowed: Re
       continue;
     }
     regularSeen = true;
-    // §8.2: field names MUST be lower case and valid tokens; values MUST NOT contain NUL, CR or
-    // LF, nor start or end with whitespace.
-    if (!TOKEN.test(name)) throw malformed(streamId, `invalid field name ${JSON.stringify(name)}`);
-    if (!validValue(value)) throw malformed(streamId, `invalid value for field ${name}`);
-    // §8.2.2: connection-specific fields make the message malformed.
-    if (CONNECTION_SPECIFIC_FIELDS.has(name)) throw malformed(streamId, `connection-specific field ${name}`);
-    if (name === 'te' && value !== 'trailers') throw malformed(streamId, 'te other than "trailers"');
+    checkRegularField(streamId, name, value);
     if (name === 'cookie') {
       // §8.2.3: split cookie fields are joined with "; " when passed to HTTP/1.1 semantics.
       (cookies ??= []).push(value);
@@ -62,6 +56,130 @@ export function splitFields(streamId: number, fields: HeaderField[], allowed: Re
   }
   if (cookies) headers.set('cookie', cookies.join('; '));
   return { pseudo, headers };
+}
+
+/** One received regular field, checked (RFC 9113 §8.2, §8.2.2); throws a PROTOCOL_ERROR stream error. */
+function checkRegularField(streamId: number, name: string, value: string): void {
+  // §8.2: field names MUST be lower case and valid tokens; values MUST NOT contain NUL, CR or
+  // LF, nor start or end with whitespace.
+  if (!TOKEN.test(name)) throw malformed(streamId, `invalid field name ${JSON.stringify(name)}`);
+  if (!validValue(value)) throw malformed(streamId, `invalid value for field ${name}`);
+  // §8.2.2: connection-specific fields make the message malformed.
+  if (CONNECTION_SPECIFIC_FIELDS.has(name)) throw malformed(streamId, `connection-specific field ${name}`);
+  if (name === 'te' && value !== 'trailers') throw malformed(streamId, 'te other than "trailers"');
+}
+
+/**
+ * A received request's pseudo-headers and raw fields, checked exactly as `requestHead` checks them
+ * (RFC 9113 §8.1.1, §8.2, §8.3.1, RFC 8441 §4) but without building a Headers object.
+ */
+export interface RequestFieldsHead {
+  method: string;
+  scheme: string;
+  authority: string;
+  path: string;
+  /** RFC 8441 extended CONNECT (`:protocol`), e.g. "websocket". */
+  protocol?: string;
+  /** The whole field block as received and validated, pseudo-header fields first. */
+  fields: HeaderField[];
+  /** The content-length field's value as a number, or -1 when absent or not a number. */
+  contentLength: number;
+}
+
+/** Like `requestHead`, without a Headers object: for the low-level server stream API. */
+export function requestHeadFields(streamId: number, fields: HeaderField[], connectProtocolEnabled: boolean): RequestFieldsHead {
+  let method: string | undefined;
+  let scheme: string | undefined;
+  let authority: string | undefined;
+  let path: string | undefined;
+  let protocol: string | undefined;
+  let host: string | undefined;
+  let contentLength = -1;
+  let regularSeen = false;
+  for (let i = 0; i < fields.length; i++) {
+    const name = fields[i][0];
+    const value = fields[i][1];
+    if (name.charCodeAt(0) === 0x3a /* : */) {
+      // §8.3: pseudo-header fields MUST appear before regular fields, MUST NOT repeat, and only
+      // the defined ones are allowed.
+      if (regularSeen) throw malformed(streamId, `pseudo-header ${name} after a regular field`);
+      let repeated: boolean;
+      switch (name) {
+        case ':method':
+          repeated = method !== undefined;
+          method = value;
+          break;
+        case ':scheme':
+          repeated = scheme !== undefined;
+          scheme = value;
+          break;
+        case ':authority':
+          repeated = authority !== undefined;
+          authority = value;
+          break;
+        case ':path':
+          repeated = path !== undefined;
+          path = value;
+          break;
+        case ':protocol':
+          repeated = protocol !== undefined;
+          protocol = value;
+          break;
+        default:
+          throw malformed(streamId, `pseudo-header ${name} is not allowed here`);
+      }
+      if (repeated) throw malformed(streamId, `pseudo-header ${name} repeated`);
+      continue;
+    }
+    regularSeen = true;
+    checkRegularField(streamId, name, value);
+    if (name === 'host') host ??= value;
+    else if (name === 'content-length' && contentLength === -1) {
+      const n = Number(value);
+      if (value !== '' && Number.isSafeInteger(n) && n >= 0) contentLength = n;
+    }
+  }
+  const head = checkRequestPseudo(streamId, method, scheme, authority ?? host ?? '', path, protocol, connectProtocolEnabled);
+  return { method: head.method, scheme: head.scheme, authority: head.authority, path: head.path, protocol: head.protocol, fields, contentLength };
+}
+
+/** The checks on a request's pseudo-header values shared by both request parsers. */
+function checkRequestPseudo(
+  streamId: number,
+  method: string | undefined,
+  scheme: string | undefined,
+  authority: string,
+  path: string | undefined,
+  protocol: string | undefined,
+  connectProtocolEnabled: boolean,
+): { method: string; scheme: string; authority: string; path: string; protocol?: string } {
+  if (!method) throw malformed(streamId, 'missing :method');
+  if (method === 'CONNECT' && protocol === undefined) {
+    // §8.5: CONNECT has only :method and :authority.
+    if (scheme !== undefined || path !== undefined) throw malformed(streamId, 'CONNECT with :scheme or :path');
+    if (!authority) throw malformed(streamId, 'CONNECT without :authority');
+    return { method, scheme: '', authority, path: '' };
+  }
+  if (protocol !== undefined) {
+    // RFC 8441 §4: :protocol only with CONNECT, and only once we enabled it.
+    if (method !== 'CONNECT') throw malformed(streamId, ':protocol on a method other than CONNECT');
+    if (!connectProtocolEnabled) throw malformed(streamId, ':protocol without SETTINGS_ENABLE_CONNECT_PROTOCOL');
+  }
+  // §8.3.1: all HTTP/2 requests MUST include exactly one valid value for :method, :scheme and :path (unless CONNECT).
+  if (!scheme) throw malformed(streamId, 'missing :scheme');
+  if (!path) throw malformed(streamId, 'missing or empty :path');
+  if (path[0] !== '/' && !(path === '*' && method === 'OPTIONS')) throw malformed(streamId, `:path ${JSON.stringify(path)} is not absolute`);
+  return { method, scheme, authority: authority || 'localhost', path, protocol };
+}
+
+/** Received trailer fields checked without a Headers object (RFC 9113 §8.1, §8.2). */
+export function checkTrailerFields(streamId: number, fields: HeaderField[]): void {
+  for (let i = 0; i < fields.length; i++) {
+    const name = fields[i][0];
+    // §8.1: trailers MUST NOT include pseudo-header fields.
+    if (name.charCodeAt(0) === 0x3a) throw malformed(streamId, `pseudo-header ${name} in trailers`);
+    checkRegularField(streamId, name, fields[i][1]);
+  }
 }
 
 function validValue(value: string): boolean {
@@ -84,29 +202,8 @@ export function malformed(streamId: number, why: string): StreamError {
 /** Pseudo-headers of a received request, checked (RFC 9113 §8.3.1, RFC 8441 §4). */
 export function requestHead(streamId: number, fields: HeaderField[], connectProtocolEnabled: boolean): RequestHead {
   const { pseudo, headers } = splitFields(streamId, fields, REQUEST_PSEUDO, false);
-  const method = pseudo.get(':method');
-  if (!method) throw malformed(streamId, 'missing :method');
-  const protocol = pseudo.get(':protocol');
-  let authority = pseudo.get(':authority') ?? headers.get('host') ?? '';
-  if (method === 'CONNECT' && protocol === undefined) {
-    // §8.5: CONNECT has only :method and :authority.
-    if (pseudo.has(':scheme') || pseudo.has(':path')) throw malformed(streamId, 'CONNECT with :scheme or :path');
-    if (!authority) throw malformed(streamId, 'CONNECT without :authority');
-    return { method, scheme: '', authority, path: '', headers };
-  }
-  if (protocol !== undefined) {
-    // RFC 8441 §4: :protocol only with CONNECT, and only once we enabled it.
-    if (method !== 'CONNECT') throw malformed(streamId, ':protocol on a method other than CONNECT');
-    if (!connectProtocolEnabled) throw malformed(streamId, ':protocol without SETTINGS_ENABLE_CONNECT_PROTOCOL');
-  }
-  const scheme = pseudo.get(':scheme');
-  const path = pseudo.get(':path');
-  // §8.3.1: all HTTP/2 requests MUST include exactly one valid value for :method, :scheme and :path (unless CONNECT).
-  if (!scheme) throw malformed(streamId, 'missing :scheme');
-  if (!path) throw malformed(streamId, 'missing or empty :path');
-  if (path[0] !== '/' && !(path === '*' && method === 'OPTIONS')) throw malformed(streamId, `:path ${JSON.stringify(path)} is not absolute`);
-  if (!authority) authority = 'localhost';
-  return { method, scheme, authority, path, protocol, headers };
+  const head = checkRequestPseudo(streamId, pseudo.get(':method'), pseudo.get(':scheme'), pseudo.get(':authority') ?? headers.get('host') ?? '', pseudo.get(':path'), pseudo.get(':protocol'), connectProtocolEnabled);
+  return { ...head, headers };
 }
 
 const REQUEST_PSEUDO = new Set([':method', ':scheme', ':authority', ':path', ':protocol']);

@@ -2,7 +2,8 @@ import { ErrorCode, Http2Error, Http2UsageError, SessionClosedError, StreamError
 import type { GoawayFrame, HeaderField } from '../frame/types.js';
 import { Connection, type ConnectionOptions, type ConnectionSink, type Stream, type StreamListener } from '../proto/connection.js';
 import { IncomingRequest } from './incoming-request.js';
-import { malformed, outgoingFields, requestFields, requestHead, responseHead, trailerHeaders, type RequestHead } from './fields.js';
+import { malformed, outgoingFields, requestFields, requestHead, requestHeadFields, responseHead, trailerHeaders, type RequestHead } from './fields.js';
+import { attachServerStream, type ServerStream, type ServerStreamHead } from './server-stream.js';
 
 /** Information a server handler gets besides the Request. */
 export interface StreamInfo {
@@ -18,6 +19,12 @@ export type Handler = (request: Request, info: StreamInfo) => Response | Promise
 export interface Http2SessionOptions extends ConnectionOptions {
   /** Server role: answers every request. */
   handler?: Handler;
+  /**
+   * Server role, low level (the counterpart of node:http2's `stream` event): each valid request
+   * as a ServerStream, without Request/Response objects. Used instead of `handler` when given.
+   * A throw answers nothing: the stream is reset with INTERNAL_ERROR and `onError` hears it.
+   */
+  onStream?: (stream: ServerStream, session: Http2Session) => void;
   /** Client role: the peer's ORIGIN frame arrived (RFC 8336). */
   onOrigin?(origins: readonly string[], added: readonly string[]): void;
   onGoaway?(frame: GoawayFrame): void;
@@ -322,14 +329,35 @@ export class Http2Session {
 
   // ---------------------------------------------------------------- server role
 
+  /** The low-level server API: a checked request becomes a ServerStream (server-stream.ts). */
+  private onServerStream(onStream: (stream: ServerStream, session: Http2Session) => void, stream: Stream, fields: HeaderField[], endStream: boolean): void {
+    let serverStream: ServerStream;
+    try {
+      const head: ServerStreamHead = requestHeadFields(stream.id, fields, this.connection.local.enableConnectProtocol);
+      serverStream = attachServerStream(this.connection, stream, head, endStream);
+    } catch (error) {
+      // RFC 9113 §8.1.1: malformed requests are stream errors of type PROTOCOL_ERROR; they never reach the application.
+      stream.listener = IGNORING_LISTENER;
+      this.connection.resetStream(stream, ErrorCode.PROTOCOL_ERROR, new StreamResetError(stream.id, ErrorCode.PROTOCOL_ERROR, 'local', (error as Error).message));
+      return;
+    }
+    try {
+      onStream(serverStream, this);
+    } catch (error) {
+      this.options.onError?.(error);
+      if (stream.state !== 'closed') this.connection.resetStream(stream, ErrorCode.INTERNAL_ERROR);
+    }
+  }
+
   private onRequest(stream: Stream, fields: HeaderField[], endStream: boolean): void {
+    if (this.options.onStream) return this.onServerStream(this.options.onStream, stream, fields, endStream);
     const handler = this.options.handler;
     if (!handler) return; // no listener → the connection refuses the stream
     let head: RequestHead;
     try {
       head = requestHead(stream.id, fields, this.connection.local.enableConnectProtocol);
     } catch (error) {
-      stream.listener = { onHeaders() {}, onData() {}, onReset() {} };
+      stream.listener = IGNORING_LISTENER;
       this.connection.resetStream(stream, ErrorCode.PROTOCOL_ERROR, new StreamResetError(stream.id, ErrorCode.PROTOCOL_ERROR, 'local', (error as Error).message));
       return;
     }
@@ -420,6 +448,9 @@ export class Http2Session {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** Listens to a stream that is being reset as malformed: nothing more to hear. */
+const IGNORING_LISTENER: StreamListener = { onHeaders() {}, onData() {}, onReset() {} };
 
 /**
  * Lets a stream's reset stop its body pump: one listener, no AbortSignal (costly to make per
