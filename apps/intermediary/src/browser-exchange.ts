@@ -20,8 +20,22 @@ export interface ExchangeInfo {
   signal: AbortSignal;
 }
 
-/** Answers one request; should not reject except when `info.signal` aborted. */
-export type Answer = (request: Request, info: ExchangeInfo) => Promise<Response>;
+/**
+ * Answers one request; should not reject except when `info.signal` aborted. The optional
+ * properties are hooks the exchange calls on its hot path, so that the answering side needs no
+ * second Request or extra stream layer of its own.
+ */
+export type Answer = ((request: Request, info: ExchangeInfo) => Promise<Response>) & ExchangeHooks;
+
+/** Optional hooks of an {@link Answer}. */
+export interface ExchangeHooks {
+  /** Chooses the URL the Request is built with (e.g. the cleartext listener standing in for https origins); called once per request. */
+  route?: (url: URL, scheme: 'http' | 'https') => URL;
+  /** Called with the size of each request body chunk read from the browser. */
+  requestBytes?: (bytes: number) => void;
+  /** Called with the size of each response body chunk written to the browser. */
+  responseBytes?: (bytes: number) => void;
+}
 
 type NodeRequest = IncomingMessage | Http2ServerRequest;
 type NodeResponse = ServerResponse | Http2ServerResponse;
@@ -87,7 +101,7 @@ function hasBody(req: NodeRequest, http2: boolean): boolean {
 }
 
 /** Converts the node request to a web Request (streaming body, abort tied to the browser leaving). */
-export function toWebRequest(req: NodeRequest, url: URL, signal: AbortSignal): Request {
+export function toWebRequest(req: NodeRequest, url: URL, signal: AbortSignal, countBytes?: (bytes: number) => void): Request {
   const http2 = req.httpVersionMajor === 2;
   const headers = new Headers();
   const raw = req.rawHeaders;
@@ -104,6 +118,8 @@ export function toWebRequest(req: NodeRequest, url: URL, signal: AbortSignal): R
   const bodyless = method === 'GET' || method === 'HEAD' || !hasBody(req, http2);
   if (bodyless) req.resume(); // the Fetch API cannot carry a GET body; let node discard it
   const body = bodyless ? null : (Readable.toWeb(req as Readable) as unknown as ReadableStream<Uint8Array>);
+  // Counted on node's side: a second 'data' listener sees every chunk, no extra stream layer.
+  if (body && countBytes) req.on('data', (chunk: Buffer) => countBytes(chunk.byteLength));
   return new Request(url, { method, headers, body, signal, duplex: 'half', redirect: 'manual' } as RequestInit);
 }
 
@@ -174,18 +190,18 @@ export async function serveExchange(req: NodeRequest, res: NodeResponse, scheme:
     response = plainResponse(400, `Bad request: ${url}.`);
   } else {
     try {
-      const request = toWebRequest(req, url, controller.signal);
+      const request = toWebRequest(req, answer.route ? answer.route(url, scheme) : url, controller.signal, answer.requestBytes);
       response = await answer(request, { clientAddress: clientAddressOf(req), scheme, httpVersion, signal: controller.signal });
     } catch (error) {
       if (controller.signal.aborted) return; // the browser left; nobody to answer
       response = plainResponse(502, `Bad gateway: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
-  await writeResponse(req, res, response, controller.signal);
+  await writeResponse(req, res, response, controller.signal, answer.responseBytes);
 }
 
 /** Writes status, headers and the streaming body; destroys the browser's stream if the body fails. */
-async function writeResponse(req: NodeRequest, res: NodeResponse, response: Response, signal: AbortSignal): Promise<void> {
+async function writeResponse(req: NodeRequest, res: NodeResponse, response: Response, signal: AbortSignal, countBytes?: (bytes: number) => void): Promise<void> {
   const body = response.body;
   if (res.destroyed || signal.aborted) {
     await body?.cancel().catch(() => {});
@@ -224,6 +240,7 @@ async function writeResponse(req: NodeRequest, res: NodeResponse, response: Resp
       const { value, done } = await reader.read();
       if (done) break;
       if (res.destroyed) return;
+      countBytes?.(value.byteLength);
       if (!(res as ServerResponse).write(value)) await drained(res);
     }
     addTrailers(req, res, await responseTrailers(response));

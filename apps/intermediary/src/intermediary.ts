@@ -19,7 +19,7 @@ import { X509Certificate } from 'node:crypto';
 import type { Server as HttpServer } from 'node:http';
 import { isIP, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
-import { carryTrailers, ErrorCode, registrableDomain, type Http2Error } from '@rhttp/core';
+import { ErrorCode, registrableDomain, type Http2Error } from '@rhttp/core';
 import { BrokerRegistry, originMatch, parseOrigin, requestOrigin, type BrokerStatus } from '@rhttp/broker';
 import { AgentSession, peerCertificateChain, type AgentSessionState } from './agent-session.js';
 import type { Answer } from './browser-exchange.js';
@@ -27,7 +27,7 @@ import { createCleartextListener, createTlsListener, type BrowserListener } from
 import { ConnectProxy, PLAIN_CONNECT } from './connect-proxy.js';
 import type { TunnelAnswer } from './websocket-upgrade.js';
 import type { LogFunction } from './log-format.js';
-import { CODE_CLASSES, REFUSAL_REASONS, codeClass, countedBody, createMetricsServer, renderMetrics, type CodeClass, type RefusalReason } from './metrics.js';
+import { CODE_CLASSES, REFUSAL_REASONS, codeClass, createMetricsServer, renderMetrics, type CodeClass, type RefusalReason } from './metrics.js';
 import { checkStatusAccess, statusPageResponse } from './status-page.js';
 
 /** ALPN protocol id of the reversed carrier (draft-bt-httpbis-reverse-http-01). */
@@ -192,9 +192,13 @@ export class Intermediary {
       this.log(`agent TLS handshake from ${from} failed: ${error.message}`, { level: 'warn', event: 'agent.tls_failed', remoteAddress: from, reason: kind, error: error.message });
     });
     this.agentServer = agentServer;
-    const answer: Answer = (request, info) => this.answer(request, info);
+    const answer: Answer = Object.assign((request: Request, info: Parameters<Answer>[1]) => this.answer(request, info), {
+      route: (url: URL, scheme: 'http' | 'https') => this.routeCleartext(url, scheme),
+      requestBytes: (n: number) => (this.counters.bodyBytes.request += n),
+      responseBytes: (n: number) => (this.counters.bodyBytes.response += n),
+    });
     // Browser WebSockets → RFC 8441 extended CONNECT on the reversed session (websocket-upgrade.ts).
-    const websockets: TunnelAnswer = (request, protocol, info) => this.registry.tunnel(this.routeCleartext(request, info.scheme), protocol, info);
+    const websockets: TunnelAnswer = (request, protocol, info) => this.registry.tunnel(this.routeRequest(request, info.scheme), protocol, info);
     const addresses: IntermediaryAddresses = { agents: await listen(agentServer, this.options.agents) };
     if (this.options.http) {
       // CONNECT host:port to a served origin goes down that agent's session (draft §3.1); others get 403.
@@ -431,45 +435,40 @@ export class Intermediary {
 
   private async answer(request: Request, info: Parameters<Answer>[1]): Promise<Response> {
     this.counters.browserRequests++;
-    const response = new URL(request.url).pathname === STATUS_PATH ? this.statusResponse(request, info.clientAddress) : await this.forward(request, info);
+    const response = new URL(request.url).pathname === STATUS_PATH ? this.statusResponse(request, info.clientAddress) : await this.registry.dispatch(request, info);
     const cls = codeClass(response.status);
     if (cls) this.counters.responses[cls]++;
-    // The Response constructor takes only 200–599; anything else (an upgrade) passes uncounted.
-    if (response.body === null || response.status < 200 || response.status > 599) return response;
-    const body = countedBody(response.body, (n) => (this.counters.bodyBytes.response += n));
-    // carryTrailers: gRPC's status travels in trailers, which a plain new Response would drop.
-    return carryTrailers(response, new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers }));
-  }
-
-  private forward(request: Request, info: Parameters<Answer>[1]): Promise<Response> {
-    let routed = this.routeCleartext(request, info.scheme);
-    if (routed.body !== null) {
-      const body = countedBody(routed.body, (n) => (this.counters.bodyBytes.request += n));
-      routed = new Request(routed.url, { method: routed.method, headers: routed.headers, body, signal: routed.signal, duplex: 'half', redirect: 'manual' } as RequestInit);
-    }
-    return this.registry.dispatch(routed, info);
+    return response;
   }
 
   /**
    * On the cleartext listener, `http://host:port` is matched against the origin set as is and,
    * when no agent serves that origin, as `https://host`: the listener then stands in front of the
    * https origins, as in development or behind a TLS-terminating load balancer. The origin sees
-   * the https URL it serves; X-Forwarded-Proto still tells it the browser used http.
+   * the https URL it serves; X-Forwarded-Proto still tells it the browser used http. Decided
+   * before the browser's Request is built (browser-exchange.ts), so it is built once.
    */
-  private routeCleartext(request: Request, scheme: 'http' | 'https'): Request {
-    if (scheme !== 'http') return request;
-    const url = new URL(request.url);
+  private routeCleartext(url: URL, scheme: 'http' | 'https'): URL {
+    if (scheme !== 'http') return url;
     const served = this.servedOrigins().map((o) => parseOrigin(o)).filter((o) => o !== undefined);
     const covers = (u: URL) => {
       const target = requestOrigin(u);
       return target !== undefined && served.some((o) => originMatch(o, target) !== undefined);
     };
-    if (covers(url)) return request;
+    if (covers(url)) return url;
     const secure = new URL(url);
     secure.protocol = 'https:';
     secure.port = '';
-    if (!covers(secure)) return request;
-    return new Request(secure, { method: request.method, headers: request.headers, body: request.body, signal: request.signal, duplex: 'half' } as RequestInit);
+    return covers(secure) ? secure : url;
+  }
+
+  /** {@link routeCleartext} for a Request that is already built (WebSocket upgrades): a copy only when the URL changes. */
+  private routeRequest(request: Request, scheme: 'http' | 'https'): Request {
+    if (scheme !== 'http') return request;
+    const url = new URL(request.url);
+    const routed = this.routeCleartext(url, scheme);
+    if (routed === url) return request;
+    return new Request(routed, { method: request.method, headers: request.headers, body: request.body, signal: request.signal, duplex: 'half' } as RequestInit);
   }
 
   private statusResponse(request: Request, clientAddress: string): Response {
