@@ -47,6 +47,12 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 15_000;
 export const DEFAULT_DRAIN_TIMEOUT_MS = 25_000;
 /** Rotation times are spread over the last tenth of the maximum age, so the connections of one agent do not all rotate at once. */
 const ROTATION_JITTER = 0.1;
+/**
+ * After a rotation's replacement connects, how long the old session still takes requests unless the
+ * replacement gets one first: the intermediary registers it only once it has checked our certificate
+ * and ORIGIN frame, and does not tell us when (a few round trips).
+ */
+const ROTATION_HANDOVER_MS = 1_000;
 /** Shortest time discovered endpoints are kept: a TTL of 0 must not turn every reconnect into a DNS lookup. */
 export const MIN_DISCOVERY_TTL_S = 30;
 /** Longest time discovered endpoints are kept, whatever the TTL: an operator moving the intermediary should not wait a day. */
@@ -251,6 +257,8 @@ interface Slot {
   retryAt?: number;
   /** Ends the current backoff wait early (stop). */
   wake?: () => void;
+  /** The session rotation replaces: it keeps taking requests until its replacement is registered. */
+  replaced?: Http2Session;
 }
 
 /** How one connection attempt ended. */
@@ -712,11 +720,15 @@ export class Agent {
       socket.off('data', onFirstData);
     };
     socket.on('data', onFirstData);
+    let handOver: (() => void) | undefined;
     const session = connectSocket(socket, {
       role: 'server',
       // RFC 8336 / draft §2: the agent sends SETTINGS and then, immediately, ORIGIN with the origins it claims.
       origins: this.origins,
-      handler: (request, info) => this.handle(request, info),
+      handler: (request, info) => {
+        handOver?.();
+        return this.handle(request, info);
+      },
       onError: (error) => this.emit({ type: 'request-error', connection: slot.index, message: (error as Error)?.message ?? String(error) }),
     });
     const connectedAt = Date.now();
@@ -724,6 +736,19 @@ export class Agent {
     slot.connectedAt = connectedAt;
     slot.state = 'connected';
     this.emit({ type: 'connected', connection: slot.index, intermediary: dial.label, origins: [...this.origins], tlsVersion: socket.getProtocol() });
+    // Make before break (draft §7.2): the session this one replaces stops taking requests only once
+    // this one is registered, which its first request proves (or we assume after a while).
+    const replaced = slot.replaced;
+    slot.replaced = undefined;
+    let handover: ReturnType<typeof setTimeout> | undefined;
+    if (replaced) {
+      handOver = () => {
+        handOver = undefined;
+        clearTimeout(handover);
+        replaced.goaway(ErrorCode.NO_ERROR, 'connection rotation (maximum age)');
+      };
+      handover = setTimeout(handOver, ROTATION_HANDOVER_MS);
+    }
 
     const stopKeepalive = this.keepalive(session, slot, () => {
       pingTimedOut = true;
@@ -732,6 +757,12 @@ export class Agent {
     const closed = session.closed.then(async (error) => {
       stopKeepalive();
       this.retired.delete(session);
+      if (handOver) {
+        // Gone before taking over: the old session keeps serving until the next replacement.
+        clearTimeout(handover);
+        handOver = undefined;
+        slot.replaced ??= replaced;
+      }
       // Our side is done; give the peer a moment to close TLS cleanly, then make sure the socket is
       // gone. Wait for it: the last response's final DATA frame may still sit in the socket's
       // buffer, and a process that exits now (after stop()) would cut it off.
@@ -758,10 +789,11 @@ export class Agent {
     const ended = await Promise.race([closed, rotated]);
     clearTimeout(rotation);
     if (ended.rotated) {
-      // The old session drains on its own (in-flight requests finish); this slot dials its replacement now.
+      // This slot dials the replacement now; the old session gets GOAWAY once that one serves and
+      // then drains on its own (in-flight requests finish).
       this.emit({ type: 'rotating', connection: slot.index, ageMs: Date.now() - connectedAt });
       this.retired.add(session);
-      session.goaway(ErrorCode.NO_ERROR, 'connection rotation (maximum age)');
+      slot.replaced = session;
       return { refused: false, healthy: true, rotated: true };
     }
     const error = ended.error;
