@@ -22,7 +22,7 @@ import {
   type Http2Error,
   type Origin,
 } from '@rhttp/core';
-import type { BrokerSession, TunnelInit } from '@rhttp/broker';
+import type { BrokerSession, OutgoingRequest, TunnelInit } from '@rhttp/broker';
 
 /** Largest WebSocket message we send: "well under 1 MiB" (Cloudflare's limit is 1 MiB), and small enough to interleave streams. */
 export const MAX_MESSAGE_BYTES = 64 * 1024;
@@ -150,6 +150,12 @@ export class AgentConnection implements BrokerSession {
   }
   fetch(request: Request, init?: { signal?: AbortSignal }): Promise<Response> {
     return init?.signal ? this.http2.fetch(request, { signal: init.signal }) : this.http2.fetch(request);
+  }
+  /** The broker's fast path: its already rewritten request goes out as is, no Request built (BrokerSession.send). */
+  async send(request: OutgoingRequest): Promise<Response> {
+    const bodyless = request.method === 'GET' || request.method === 'HEAD';
+    const { response } = await this.http2.request({ method: request.method, url: request.url, headers: request.headers, body: bodyless ? null : request.body, signal: request.signal });
+    return response;
   }
   /** An RFC 8441 extended CONNECT stream (`init.protocol`, e.g. websocket): `request.body` goes to the agent, a 2xx response's body comes back. */
   async connect(request: Request, init: TunnelInit): Promise<Response> {

@@ -25,7 +25,7 @@ import {
   type Http2Session,
   type Origin,
 } from '@rhttp/core';
-import type { BrokerSession, TunnelInit } from '@rhttp/broker';
+import type { BrokerSession, OutgoingRequest, TunnelInit } from '@rhttp/broker';
 import type { LogFunction } from './log-format.js';
 import type { RefusalReason } from './metrics.js';
 
@@ -160,6 +160,12 @@ export class AgentSession implements BrokerSession {
   }
   fetch(request: Request, init?: { signal?: AbortSignal }): Promise<Response> {
     return init?.signal ? this.http2.fetch(request, { signal: init.signal }) : this.http2.fetch(request);
+  }
+  /** The broker's fast path: its already rewritten request goes out as is, no Request built (BrokerSession.send). */
+  async send(request: OutgoingRequest): Promise<Response> {
+    const bodyless = request.method === 'GET' || request.method === 'HEAD';
+    const { response } = await this.http2.request({ method: request.method, url: request.url, headers: request.headers, body: bodyless ? null : request.body, signal: request.signal });
+    return response;
   }
   /**
    * A tunnel stream: RFC 8441 extended CONNECT with `:protocol` = `init.protocol`, or a plain

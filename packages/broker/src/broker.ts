@@ -13,7 +13,7 @@ import {
   SessionsBusyError, NoSessionError, OriginResetError,
 } from './errors.js';
 import { carryTrailers } from '@rhttp/core';
-import { forwardRequestHeaders, forwardResponseHeaders } from './forwarding-headers.js';
+import { forwardRequestHeaders, forwardResponseHeaders, rewriteResponseHeaders } from './forwarding-headers.js';
 import { originMatch, parseOrigin, requestOrigin, serializeOrigin, type ParsedOrigin } from './origin-match.js';
 import { DEFAULT_PROXY_NAME } from './proxy-status.js';
 import type { BrokerSession, DispatchInfo } from './session.js';
@@ -130,6 +130,18 @@ function bodyReplayable(request: Request): boolean {
 function statusClass(status: number): keyof BrokerCounters['requests'] {
   const c = Math.min(5, Math.max(1, Math.floor(status / 100)));
   return `${c}xx` as keyof BrokerCounters['requests'];
+}
+
+/** The Request a session's `fetch`/`connect` gets: the browser's, with the rewritten fields. */
+function outgoingRequest(request: Request, headers: Headers): Request {
+  return new Request(request.url, {
+    method: request.method,
+    headers,
+    // Passed as is: no tee, no buffering. Node needs `duplex: 'half'` for a streaming body.
+    body: request.body,
+    duplex: 'half',
+    redirect: 'manual',
+  } as RequestInit);
 }
 
 export class Broker {
@@ -263,14 +275,20 @@ export class Broker {
   }
 
   async #forward(request: Request, info: DispatchInfo, protocol: string | undefined): Promise<Response> {
-    const target = requestOrigin(request.url);
+    let url: URL;
+    try {
+      url = new URL(request.url);
+    } catch {
+      throw new BadRequestError('This request has no http or https authority to forward to.');
+    }
+    const target = requestOrigin(url);
     if (target === undefined) throw new BadRequestError('This request has no http or https authority to forward to.');
     const label = serializeOrigin(target);
     if (request.bodyUsed) throw new BadRequestError('The request body was already read before it could be forwarded.');
     const headers = forwardRequestHeaders(request.headers, {
       clientAddress: info.clientAddress,
       scheme: info.scheme,
-      host: new URL(request.url).host,
+      host: url.host,
       httpVersion: info.httpVersion ?? '1.1',
       viaName: info.viaName,
     });
@@ -288,14 +306,6 @@ export class Broker {
     let exclude: BrokerSession | undefined;
     try {
       for (let attempt = 0; ; attempt++) {
-        const outgoing = new Request(request.url, {
-          method: request.method,
-          headers,
-          // Passed as is: no tee, no buffering. Node needs `duplex: 'half'` for a streaming body.
-          body: request.body,
-          duplex: 'half',
-          redirect: 'manual',
-        } as RequestInit);
         const entry = await this.#acquire(target, label, exclude, controller.signal, protocol !== undefined);
         timer ??= setTimeout(() => {
           timedOut = true;
@@ -304,9 +314,13 @@ export class Broker {
         const sessionId = entry.session.id;
         let response: Response;
         try {
-          const sent = protocol === undefined
-            ? entry.session.fetch(outgoing, { signal: controller.signal })
-            : entry.session.connect!(outgoing, { protocol, signal: controller.signal });
+          const session = entry.session;
+          const sent = protocol === undefined && session.send
+            // The body is passed as is (no tee, no buffering) and no Request is built for it.
+            ? session.send({ method: request.method, url, headers, body: request.body, signal: controller.signal })
+            : protocol === undefined
+              ? session.fetch(outgoingRequest(request, headers), { signal: controller.signal })
+              : session.connect!(outgoingRequest(request, headers), { protocol, signal: controller.signal });
           response = await untilAborted(sent, controller.signal);
         } catch (error) {
           if (timedOut) throw new ResponseTimeoutError(label, this.#responseTimeoutMs, { sessionId, cause: error });
@@ -343,12 +357,22 @@ export class Broker {
       void response.body?.cancel().catch(() => {});
       throw new OriginResetError(label, { sessionId, details: `origin sent unusable status ${response.status}` });
     }
-    const headers = forwardResponseHeaders(response.headers, info.viaName);
     let body = response.body;
     if (NULL_BODY_STATUSES.has(response.status) && body !== null) {
       void body.cancel().catch(() => {});
       body = null;
+    } else {
+      // The session's Response is ours now: rewrite its fields in place rather than building
+      // another. Immutable headers (a Response from fetch()) throw at the first change, before
+      // anything changed; those get a copy below.
+      try {
+        rewriteResponseHeaders(response.headers, info.viaName);
+        return response;
+      } catch {
+        // fall through to the copy
+      }
     }
+    const headers = forwardResponseHeaders(response.headers, info.viaName);
     // Trailers (gRPC status) ride along: the listener reads them with responseTrailers().
     return carryTrailers(response, new Response(body, { status: response.status, statusText: response.statusText, headers }));
   }

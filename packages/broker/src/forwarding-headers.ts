@@ -78,7 +78,12 @@ export function forwardRequestHeaders(incoming: Headers, f: RequestForwarding): 
 /** Builds the headers sent to the browser: hop-by-hop fields removed, `Via: 2 <name>` appended (the origin answered over HTTP/2). */
 export function forwardResponseHeaders(incoming: Headers, name?: string): Headers {
   const headers = new Headers(incoming);
+  rewriteResponseHeaders(headers, name);
+  return headers;
+}
+
+/** {@link forwardResponseHeaders} in place, without a copy (throws on immutable headers). */
+export function rewriteResponseHeaders(headers: Headers, name?: string): void {
   stripHopByHop(headers);
   appendVia(headers, '2', name);
-  return headers;
 }

@@ -30,12 +30,31 @@ export interface BrokerSession {
   /** Sends the request as a new stream. Rejects with an error whose `retryable === true` when the origin certainly did not process it (REFUSED_STREAM, or stream id above GOAWAY's last-stream-id); other rejections mean the session died or reset the stream. */
   fetch(request: Request, init?: { signal?: AbortSignal }): Promise<Response>;
   /**
+   * Optional fast path of `fetch`: sends a request the broker already rewrote for the origin
+   * (`headers` are final, `body` is the browser's stream as is), so that no Request needs to be
+   * constructed for it. Rejects like `fetch`. When absent, the broker builds a Request and calls
+   * `fetch`.
+   */
+  send?(request: OutgoingRequest): Promise<Response>;
+  /**
    * Opens an extended CONNECT stream (RFC 8441) with `:protocol` = `init.protocol` toward
    * `request.url`; `request.body` is the bytes toward the origin, a 2xx response's body the bytes
    * back. Rejects like `fetch`. Optional: a session without it takes no tunnels (see tunnel.ts).
    */
   connect?(request: Request, init: TunnelInit): Promise<Response>;
   close(reason?: string): void;
+}
+
+/** A request as the broker hands it to {@link BrokerSession.send}. */
+export interface OutgoingRequest {
+  method: string;
+  url: URL;
+  /** The fields toward the origin, hop-by-hop fields removed and forwarding fields added. */
+  headers: Headers;
+  /** The browser's body stream, passed on untouched (null for none). */
+  body: ReadableStream<Uint8Array> | null;
+  /** Aborts when the browser goes away or the response timeout fires: the stream is then cancelled. */
+  signal: AbortSignal;
 }
 
 /** What the intermediary knows about the browser-side exchange that `dispatch` cannot see in the Request. */

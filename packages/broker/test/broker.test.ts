@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { Broker, SLOW_START_DURATION_MS, SLOW_START_INITIAL_STREAMS, type DispatchInfo } from '../src/index.js';
+import { Broker, SLOW_START_DURATION_MS, SLOW_START_INITIAL_STREAMS, type DispatchInfo, type OutgoingRequest } from '../src/index.js';
 import { deferred, FakeSession, FakeStreamError, get, INFO } from './fake-session.js';
 import { parseSfList } from './structured-field.js';
 
@@ -390,6 +390,41 @@ describe('RFC 9110 §7.6 header rewriting through dispatch', () => {
     expect(r.headers.get('via')).toBe('2 edge');
     expect(r.headers.get('x-app')).toBe('kept');
     for (const name of ['connection', 'x-internal', 'keep-alive']) expect(r.headers.has(name), name).toBe(false);
+  });
+
+  it('a session with send() gets the rewritten fields and the browser body as is, with no Request built', async () => {
+    const { broker } = setup();
+    const s = new FakeSession('s', ['https://app.example.com']);
+    const sent: OutgoingRequest[] = [];
+    const session = Object.assign(s, {
+      send: async (request: OutgoingRequest) => {
+        sent.push(request);
+        return new Response(await new Response(request.body).text(), { headers: { connection: 'close', 'x-app': 'kept' } });
+      },
+    });
+    broker.register(session);
+    const body = new ReadableStream<Uint8Array>({ start(c) { c.enqueue(new TextEncoder().encode('posted')); c.close(); } });
+    const req = new Request('https://app.example.com/p?q=1', { method: 'POST', body, headers: { connection: 'x-trace', 'x-trace': 'hop' }, duplex: 'half' } as RequestInit);
+    const r = await broker.dispatch(req, INFO);
+    expect(s.requests).toHaveLength(0); // fetch() not used
+    expect(sent).toHaveLength(1);
+    expect([sent[0].method, sent[0].url.href]).toEqual(['POST', 'https://app.example.com/p?q=1']);
+    expect(sent[0].body).toBe(req.body);
+    expect(sent[0].headers.get('via')).toBe('1.1 rhttp');
+    expect(sent[0].headers.has('x-trace')).toBe(false);
+    expect(await r.text()).toBe('posted');
+    expect(r.headers.get('via')).toBe('2 rhttp');
+    expect(r.headers.get('x-app')).toBe('kept');
+    expect(r.headers.has('connection')).toBe(false);
+  });
+
+  it('a response with immutable headers (from fetch()) is copied, its fields rewritten all the same', async () => {
+    const { broker } = setup();
+    const immutable = Response.redirect('https://app.example.com/next', 302);
+    broker.register(new FakeSession('s', ['https://app.example.com'], { handler: () => immutable }));
+    const r = await broker.dispatch(get('https://app.example.com/'), INFO);
+    expect(r).not.toBe(immutable);
+    expect([r.status, r.headers.get('location'), r.headers.get('via')]).toEqual([302, 'https://app.example.com/next', '2 rhttp']);
   });
 
   it('keeps status, statusText and null-body statuses', async () => {
