@@ -41,7 +41,7 @@ function startServer(args, label) {
       if (m) {
         child.removeAllListeners('exit');
         child.stdout.resume();
-        resolvePort({ port: Number(m[1]), stop: () => child.kill('SIGTERM') });
+        resolvePort({ port: Number(m[1]), pid: child.pid, stop: () => child.kill('SIGTERM') });
       }
     });
   });
@@ -59,8 +59,29 @@ function run(cmd, args) {
   });
 }
 
-async function h2load(port, extra) {
+/** Clock ticks per second of /proc/PID/stat's utime and stime. */
+const CLK_TCK = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** User + system CPU seconds a process has used so far (/proc/PID/stat fields 14 and 15). */
+function cpuSeconds(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+}
+
+/** One h2load run against a server; with its pid, also the server's CPU µs per request (CPU / (wall × req/s), warm-up included in both). */
+async function h2load(port, extra, pid) {
+  const cpu0 = pid ? cpuSeconds(pid) : 0;
+  const t0 = performance.now();
   const out = await run(H2LOAD, [...H2LOAD_ARGS, ...extra, `http://127.0.0.1:${port}/`]);
+  const wall = (performance.now() - t0) / 1000;
+  const cpu = pid ? cpuSeconds(pid) - cpu0 : NaN;
   const rate = /finished in [\d.]+m?s, ([\d.]+) req\/s/.exec(out);
   const counts = /requests: (\d+) total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored/.exec(out);
   const status = /status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx/.exec(out);
@@ -69,10 +90,17 @@ async function h2load(port, extra) {
   if (Number(counts[4]) + Number(counts[5]) > 0 || !status || Number(status[3]) + Number(status[4]) > 0) {
     throw new Error(`h2load saw failures (${counts[4]} failed, ${counts[5]} errored, ${status?.[3]} 4xx, ${status?.[4]} 5xx):\n${out}`);
   }
-  return Number(rate[1]);
+  const reqPerSec = Number(rate[1]);
+  return { reqPerSec, cpuUsPerRequest: (cpu * 1e6) / (wall * reqPerSec) };
 }
 
-async function benchRequests(rows) {
+/** Our two server APIs, each compared with node:http2's `stream` API doing the same work. */
+const OUR_APIS = [
+  { key: 'fetch', label: 'Fetch API (Request in, Response out)' },
+  { key: 'stream', label: 'stream API (ServerStream, `onStream`)' },
+];
+
+async function benchRequests(rows, cpuRows) {
   if (!existsSync(H2LOAD)) {
     console.log(`SKIP requests/s: ${H2LOAD} not found — install it with \`apt-get install nghttp2-client\``);
     rows.push({ section: 'Requests/s (h2load)', name: 'skipped: h2load not installed (apt-get install nghttp2-client)', ours: NaN, node: NaN, unit: 'req/s' });
@@ -82,27 +110,36 @@ async function benchRequests(rows) {
   const bodyFile = join(tmp, 'body-1k');
   writeFileSync(bodyFile, new Uint8Array(1024).fill(0x62));
   const servers = {
-    ours: await startServer(['examples/dist/h2-server.js', '--port', '0'], 'examples h2-server'),
+    fetch: await startServer(['examples/dist/h2-server.js', '--port', '0', '--api', 'fetch'], 'examples h2-server --api fetch'),
+    stream: await startServer(['examples/dist/h2-server.js', '--port', '0', '--api', 'stream'], 'examples h2-server --api stream'),
     node: await startServer(['test/bench/node-h2-server.mjs', '--port', '0'], 'node-h2-server'),
   };
+  const contenders = ['fetch', 'stream', 'node'];
   try {
     const variants = [
       { name: `GET, ${H2LOAD_ARGS.slice(0, 4).join(' ')}`, extra: [] },
       { name: `POST 1 KiB echoed, ${H2LOAD_ARGS.slice(0, 4).join(' ')}`, extra: ['-d', bodyFile] },
     ];
     for (const variant of variants) {
-      const samples = { ours: [], node: [] };
+      const samples = Object.fromEntries(contenders.map((c) => [c, []]));
+      const cpu = Object.fromEntries(contenders.map((c) => [c, []]));
       for (let round = 0; round < ROUNDS; round++) {
-        // Alternate which contender goes first, so drift (thermal, other load) hits both alike.
-        const order = round % 2 ? ['node', 'ours'] : ['ours', 'node'];
-        for (const who of order) samples[who].push(await h2load(servers[who].port, variant.extra));
-        process.stderr.write(`  req/s ${variant.name} round ${round + 1}/${ROUNDS}: ours ${samples.ours.at(-1).toFixed(0)}, node ${samples.node.at(-1).toFixed(0)}\n`);
+        // Rotate which contender goes first, so drift (thermal, other load) hits all alike.
+        const order = contenders.map((_, i) => contenders[(i + round) % contenders.length]);
+        for (const who of order) {
+          const r = await h2load(servers[who].port, variant.extra, servers[who].pid);
+          samples[who].push(r.reqPerSec);
+          cpu[who].push(r.cpuUsPerRequest);
+        }
+        process.stderr.write(`  req/s ${variant.name} round ${round + 1}/${ROUNDS}: ${contenders.map((c) => `${c} ${samples[c].at(-1).toFixed(0)} (${cpu[c].at(-1).toFixed(1)} µs CPU/req)`).join(', ')}\n`);
       }
-      rows.push({ section: 'Requests/s (h2load)', name: variant.name, ours: median(samples.ours), node: median(samples.node), unit: 'req/s' });
+      for (const api of OUR_APIS) {
+        rows.push({ section: 'Requests/s (h2load), against node:http2\'s `stream` API', name: `${variant.name} — ours: ${api.label}`, ours: median(samples[api.key]), node: median(samples.node), unit: 'req/s' });
+      }
+      cpuRows.push({ name: variant.name, fetch: median(cpu.fetch), stream: median(cpu.stream), node: median(cpu.node) });
     }
   } finally {
-    servers.ours.stop();
-    servers.node.stop();
+    for (const c of contenders) servers[c].stop();
     rmSync(tmp, { recursive: true, force: true });
   }
 }
@@ -181,6 +218,18 @@ function markdown(rows) {
   return lines.join('\n');
 }
 
+function cpuMarkdown(cpuRows) {
+  if (cpuRows.length === 0) return '';
+  const lines = [
+    '**Server CPU per request** (µs of user + system CPU of the server process, from `/proc/PID/stat` around each h2load run, divided by wall time × req/s; medians)',
+    '',
+    '| Load | ours: Fetch API | ours: stream API | node:http2 `stream` API | Fetch / node | stream / node |',
+    '|---|---:|---:|---:|---:|---:|',
+  ];
+  for (const r of cpuRows) lines.push(`| ${r.name} | ${r.fetch.toFixed(1)} | ${r.stream.toFixed(1)} | ${r.node.toFixed(1)} | ${(r.fetch / r.node).toFixed(2)}× | ${(r.stream / r.node).toFixed(2)}× |`);
+  return lines.join('\n');
+}
+
 function plain(rows) {
   const w = Math.max(...rows.map((r) => r.name.length)) + 2;
   const lines = [`${''.padEnd(w)}${'@rhttp/core'.padStart(14)}${'baseline'.padStart(14)}${'ours/base'.padStart(11)}`];
@@ -204,7 +253,7 @@ function machine() {
   return `${os.availableParallelism()} cores (${cpu}), ${os.platform()} ${os.release()}, Node ${process.version}, ${h2loadVersion}`;
 }
 
-function writeDocs(table, date) {
+function writeDocs(table, cpuTable, date) {
   const file = join(root, 'docs/benchmarks.md');
   const start = '<!-- bench:core start -->';
   const end = '<!-- bench:core end -->';
@@ -218,9 +267,10 @@ function writeDocs(table, date) {
     '',
     table,
     '',
+    ...(cpuTable ? [cpuTable, ''] : []),
     `Medians of ${ROUNDS} rounds; within a round the contenders run one after the other, order alternating between rounds.`,
     '',
-    '- Requests/s: `h2load ' + H2LOAD_ARGS.join(' ') + ' http://127.0.0.1:PORT/` (POST adds `-d` with a 1 KiB file) against `examples/dist/h2-server.js` (ours: Request in, Response out, body echoed or "ok") and `test/bench/node-h2-server.mjs` (node:http2 `stream` API doing the same work), each server in its own process. h2load takes one core, the server the other.',
+    '- Requests/s: `h2load ' + H2LOAD_ARGS.join(' ') + ' http://127.0.0.1:PORT/` (POST adds `-d` with a 1 KiB file) against `examples/dist/h2-server.js` twice — `--api fetch` (our Fetch API: Request in, Response out) and `--api stream` (our low-level ServerStream API, `onStream`, the counterpart of node\'s) — and `test/bench/node-h2-server.mjs` (node:http2 `stream` API); all three do the same work (200, the request body echoed or "ok", content-type copied), each server in its own process. Each of our rows is divided by the same node:http2 median. The three run one after the other, the first one rotating every round. h2load takes one core, the server the other.',
     '- Bulk: `test/bench/bulk-client.mjs` → `test/bench/bulk-server.mjs`, one stream over loopback TCP, timed in the client from request to last byte (download) or to the response (upload), after a 4 MiB warm-up on the same connection. node:http2 runs with our window sizes (1 MiB stream window, 16 MiB connection window, 64 KiB frames; `test/bench/bulk-settings.mjs`), not its 64 KiB defaults. "our server (node client)" compares node client → our server with node → node; "our client (node server)" compares our client → node server with node → node.',
     '- HPACK: `test/bench/hpack.mjs` (encode and decode every raw-data story of hpack-test-case, fresh context per story), against hpack.js.',
     '- Targets (not tests): ≥ 1.0× node:http2 for requests/s and bulk, ≥ 2× hpack.js for HPACK.',
@@ -237,10 +287,12 @@ function writeDocs(table, date) {
 
 const rows = [];
 console.error(`bench:core — ${machine()}; ${ROUNDS} rounds`);
-await benchRequests(rows);
+const cpuRows = [];
+await benchRequests(rows, cpuRows);
 await benchBulk(rows);
 await benchHpackRows(rows);
 const date = new Date().toISOString().slice(0, 10);
 console.log(`\n@rhttp/core vs node:http2 / hpack.js — ${date}, ${machine()}\n`);
 console.log(plain(rows));
-if (process.env.BENCH_NO_DOCS !== '1') console.log(`\nwritten to ${writeDocs(markdown(rows), date)}`);
+if (cpuRows.length > 0) console.log(`\nserver CPU µs/request (Fetch API / stream API / node:http2):\n${cpuRows.map((r) => `  ${r.name}: ${r.fetch.toFixed(1)} / ${r.stream.toFixed(1)} / ${r.node.toFixed(1)}`).join('\n')}`);
+if (process.env.BENCH_NO_DOCS !== '1') console.log(`\nwritten to ${writeDocs(markdown(rows), cpuMarkdown(cpuRows), date)}`);
