@@ -20,7 +20,7 @@ import type { Server as HttpServer } from 'node:http';
 import { isIP, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import { ErrorCode, registrableDomain, type Http2Error } from '@rhttp/core';
-import { BrokerRegistry, originMatch, parseOrigin, requestOrigin, type BrokerStatus } from '@rhttp/broker';
+import { BrokerRegistry, originMatch, parseOrigin, requestOrigin, type BrokerStatus, type ParsedOrigin } from '@rhttp/broker';
 import { AgentSession, peerCertificateChain, type AgentSessionState } from './agent-session.js';
 import type { Answer } from './browser-exchange.js';
 import { createCleartextListener, createTlsListener, type BrowserListener } from './browser-listeners.js';
@@ -141,6 +141,8 @@ export class Intermediary {
   private metricsServer: HttpServer | undefined;
   /** Origins already sent to browsers in ORIGIN frames (RFC 8336 frames only add; nothing is withdrawn). */
   private readonly announced = new Set<string>();
+  /** Cache of {@link parsedServedOrigins}, keyed by the served set it was parsed from. */
+  private parsedServed: { key: string; origins: ParsedOrigin[] } | undefined;
   /** The https certificate's leaf, to tell which origins browsers would accept it for. */
   private httpsLeaf: X509Certificate | undefined;
   private addresses: IntermediaryAddresses | undefined;
@@ -450,7 +452,7 @@ export class Intermediary {
    */
   private routeCleartext(url: URL, scheme: 'http' | 'https'): URL {
     if (scheme !== 'http') return url;
-    const served = this.servedOrigins().map((o) => parseOrigin(o)).filter((o) => o !== undefined);
+    const served = this.parsedServedOrigins();
     const covers = (u: URL) => {
       const target = requestOrigin(u);
       return target !== undefined && served.some((o) => originMatch(o, target) !== undefined);
@@ -460,6 +462,15 @@ export class Intermediary {
     secure.protocol = 'https:';
     secure.port = '';
     return covers(secure) ? secure : url;
+  }
+
+  /** The served origins parsed, re-parsed only when the set changed (routeCleartext runs per request). */
+  private parsedServedOrigins(): ParsedOrigin[] {
+    const key = this.servedOrigins().join(' ');
+    if (this.parsedServed?.key !== key) {
+      this.parsedServed = { key, origins: this.servedOrigins().map((o) => parseOrigin(o)).filter((o) => o !== undefined) };
+    }
+    return this.parsedServed.origins;
   }
 
   /** {@link routeCleartext} for a Request that is already built (WebSocket upgrades): a copy only when the URL changes. */
