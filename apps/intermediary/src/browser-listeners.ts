@@ -27,6 +27,28 @@ export const FIRST_BYTES_TIMEOUT_MS = 30_000;
 const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 /** Time to receive a request's header section; the whole request has no time limit (uploads may be long). */
 const HEADERS_TIMEOUT_MS = 60_000;
+/**
+ * Per-stream receive window for HTTP/2 browsers: node's default (64 KiB) lets an upload send one
+ * window per round trip through our event loop (≈30–50 MB/s here); 1 MiB is the reversed
+ * session's own stream window (@rhttp/core DEFAULT_LOCAL_SETTINGS).
+ */
+const BROWSER_STREAM_WINDOW = 1 << 20;
+/** Connection receive window for HTTP/2 browsers: what one browser connection may have in flight toward us across its streams. */
+const BROWSER_CONNECTION_WINDOW = 4 << 20;
+
+/** node:http2 server settings for browsers; extended CONNECT (RFC 8441 §3) only when WebSockets are served. */
+function browserHttp2Settings(websockets: boolean): { initialWindowSize: number; enableConnectProtocol?: boolean } {
+  return websockets ? { initialWindowSize: BROWSER_STREAM_WINDOW, enableConnectProtocol: true } : { initialWindowSize: BROWSER_STREAM_WINDOW };
+}
+
+/** Widens a browser session's connection window (SETTINGS cannot: it starts at 64 KiB and grows by WINDOW_UPDATE only). */
+function widenConnectionWindow(session: ServerHttp2Session): void {
+  try {
+    session.setLocalWindowSize(BROWSER_CONNECTION_WINDOW);
+  } catch {
+    // The session is already closing: nothing to widen.
+  }
+}
 
 /** Everything a listener tracks so `close()` can end it. */
 export interface BrowserListener {
@@ -65,7 +87,7 @@ export function createCleartextListener(answer: Answer, connectProxy?: ConnectPr
     http1.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => void connectProxy.http1(req, socket, head));
   }
   // RFC 8441 §3: SETTINGS_ENABLE_CONNECT_PROTOCOL lets h2 browsers open WebSockets with extended CONNECT.
-  const h2c: Http2Server = createHttp2Server(websockets ? { settings: { enableConnectProtocol: true } } : {}, onRequest);
+  const h2c: Http2Server = createHttp2Server({ settings: browserHttp2Settings(websockets !== undefined) }, onRequest);
   if (connectProxy || websockets) {
     h2c.on('connect', (req: Http2ServerRequest, res: Http2ServerResponse) => {
       if (websockets && isExtendedConnect(req)) void serveExtendedConnect(req, 'http', websockets);
@@ -74,6 +96,7 @@ export function createCleartextListener(answer: Answer, connectProxy?: ConnectPr
     });
   }
   h2c.on('session', (session) => {
+    widenConnectionWindow(session);
     sessions.add(session);
     session.once('close', () => sessions.delete(session));
   });
@@ -130,7 +153,7 @@ export function createTlsListener(
 ): BrowserListener & { announce(origins: readonly string[]): void } {
   const sockets = new Set<Socket>();
   const sessions = new Set<ServerHttp2Session>();
-  const server = createSecureServer({ cert: tls.cert, key: tls.key, allowHTTP1: true, ...(websockets ? { settings: { enableConnectProtocol: true } } : {}) }, (req, res) => {
+  const server = createSecureServer({ cert: tls.cert, key: tls.key, allowHTTP1: true, settings: browserHttp2Settings(websockets !== undefined) }, (req, res) => {
     void serveExchange(req, res, 'https', answer);
   });
   if (websockets) {
@@ -147,6 +170,7 @@ export function createTlsListener(
   }
   server.on('connection', (socket: Socket) => track(sockets, socket));
   server.on('session', (session: ServerHttp2Session) => {
+    widenConnectionWindow(session);
     sessions.add(session);
     session.once('close', () => sessions.delete(session));
     sendOrigins(session, servedOrigins());
