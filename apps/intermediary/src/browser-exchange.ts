@@ -16,7 +16,7 @@ export interface ExchangeInfo {
   clientAddress: string;
   scheme: 'http' | 'https';
   httpVersion: '1.0' | '1.1' | '2';
-  /** Aborts when the browser goes away before the response is complete. */
+  /** Aborts when the browser goes away before the response is complete (the Request's own `signal` does not). */
   signal: AbortSignal;
 }
 
@@ -100,8 +100,13 @@ function hasBody(req: NodeRequest, http2: boolean): boolean {
   return h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0');
 }
 
-/** Converts the node request to a web Request (streaming body, abort tied to the browser leaving). */
-export function toWebRequest(req: NodeRequest, url: URL, signal: AbortSignal, countBytes?: (bytes: number) => void): Request {
+/**
+ * Converts the node request to a web Request (streaming body). With `signal`, the Request's own
+ * signal follows it; without, the Request has none of its own that aborts (cheaper: undici ties
+ * a followed signal to the Request with listeners and a finalizer) and the caller tells of the
+ * browser leaving some other way (ExchangeInfo.signal).
+ */
+export function toWebRequest(req: NodeRequest, url: URL, signal?: AbortSignal, countBytes?: (bytes: number) => void): Request {
   const http2 = req.httpVersionMajor === 2;
   const headers = new Headers();
   const raw = req.rawHeaders;
@@ -120,7 +125,9 @@ export function toWebRequest(req: NodeRequest, url: URL, signal: AbortSignal, co
   const body = bodyless ? null : (Readable.toWeb(req as Readable) as unknown as ReadableStream<Uint8Array>);
   // Counted on node's side: a second 'data' listener sees every chunk, no extra stream layer.
   if (body && countBytes) req.on('data', (chunk: Buffer) => countBytes(chunk.byteLength));
-  return new Request(url, { method, headers, body, signal, duplex: 'half', redirect: 'manual' } as RequestInit);
+  const init = { method, headers, body, duplex: 'half', redirect: 'manual' } as RequestInit;
+  if (signal) init.signal = signal;
+  return new Request(url, init);
 }
 
 /** Waits until `res` can take more data, or is gone. */
@@ -190,7 +197,8 @@ export async function serveExchange(req: NodeRequest, res: NodeResponse, scheme:
     response = plainResponse(400, `Bad request: ${url}.`);
   } else {
     try {
-      const request = toWebRequest(req, answer.route ? answer.route(url, scheme) : url, controller.signal, answer.requestBytes);
+      // The browser leaving is told by info.signal: the Request gets no signal to follow.
+      const request = toWebRequest(req, answer.route ? answer.route(url, scheme) : url, undefined, answer.requestBytes);
       response = await answer(request, { clientAddress: clientAddressOf(req), scheme, httpVersion, signal: controller.signal });
     } catch (error) {
       if (controller.signal.aborted) return; // the browser left; nobody to answer
