@@ -3,7 +3,7 @@
  * roles where the rule applies to both.
  */
 import { describe, expect, it } from 'vitest';
-import { ErrorCode, FrameType, SessionClosedError, SettingId, StreamResetError, type Stream } from '../src/index.js';
+import { ErrorCode, FrameType, GOAWAY_ANNOUNCE_LAST_STREAM_ID, GOAWAY_FINAL_DELAY_MS, SessionClosedError, SettingId, StreamResetError, type Stream } from '../src/index.js';
 import { ScriptedPeer } from './support/scripted-peer.js';
 
 const roles = ['server', 'client'] as const;
@@ -290,22 +290,114 @@ describe('RFC 9113 §6.8 GOAWAY', () => {
     expect(headers.streamId).toBe(1);
   });
 
-  it('server: graceful GOAWAY carries the last stream id, ignores newer streams, and closes after the drain', async () => {
+  it('server: graceful GOAWAY goes in two phases: 2^31-1 first, streams racing it are served, then the real last id, then close after the drain', async () => {
     const peer = await ScriptedPeer.start({ role: 'server' });
     peer.request(1, true);
     await peer.settle();
     peer.connection.goaway();
-    const goaway = await peer.expectGoaway(ErrorCode.NO_ERROR, 1);
-    expect(goaway.errorCode).toBe(ErrorCode.NO_ERROR);
-    peer.request(3, true); // above last-stream-id: never processed
-    peer.request(5, false);
-    peer.data(5, 'body'); // ... and neither are the frames that follow on them
-    peer.headers(5, [['x-trailer', '1']], true);
+    // §6.8: the initial GOAWAY carries the last stream identifier 2^31-1 and NO_ERROR ...
+    const first = await peer.expectGoaway(ErrorCode.NO_ERROR, GOAWAY_ANNOUNCE_LAST_STREAM_ID);
+    expect(first.lastStreamId).toBe(2 ** 31 - 1);
+    // ... followed by a PING that measures the round trip.
+    const ping = await peer.expectFrame('ping', { ack: false });
+    expect(peer.connection.draining).toBe(true);
+    expect(() => peer.open()).toThrow(SessionClosedError);
+    // A request the peer sent before it read the GOAWAY is still served.
+    peer.request(3, false);
+    await peer.settle();
+    expect(peer.streams.get(3)?.headers).toHaveLength(1);
+    expect(peer.connection.streams.has(3)).toBe(true);
     await peer.expectSilence();
-    expect(peer.streams.has(3)).toBe(false);
+    // The PING ACK ends the wait: the final GOAWAY names the last stream the peer opened.
+    peer.send({ kind: 'ping', ack: true, opaque: ping.opaque });
+    const final = await peer.expectGoaway(ErrorCode.NO_ERROR, 3);
+    expect(final.lastStreamId).toBe(3);
+    // Streams above the final last-stream-id are never processed, nor the frames that follow on them.
+    peer.request(5, true);
+    peer.request(7, false);
+    peer.data(7, 'body');
+    peer.headers(7, [['x-trailer', '1']], true);
+    await peer.expectSilence();
+    expect(peer.streams.has(5)).toBe(false);
+    expect(peer.streams.has(7)).toBe(false);
+    // The stream opened between the two GOAWAYs works as any other.
+    peer.data(3, 'late body', true);
+    await peer.settle();
+    expect(new TextDecoder().decode(peer.streams.get(3)!.data[0])).toBe('late body');
+    expect(peer.streams.get(3)!.ended).toBe(true);
+    peer.connection.sendHeaders(peer.connection.streams.get(1)!, [[':status', '204']], true);
+    await peer.expectFrame('headers', { streamId: 1, endStream: true });
+    expect(peer.transportClosed).toBe(false);
+    peer.connection.sendHeaders(peer.connection.streams.get(3)!, [[':status', '204']], true);
+    await peer.expectFrame('headers', { streamId: 3, endStream: true });
+    expect(peer.transportClosed).toBe(true);
+    expect(peer.closeError).toBeUndefined();
+  });
+
+  it('server: a peer that never answers the PING gets the final GOAWAY after GOAWAY_FINAL_DELAY_MS', async () => {
+    const peer = await ScriptedPeer.start({ role: 'server' });
+    peer.connection.goaway();
+    await peer.expectGoaway(ErrorCode.NO_ERROR, GOAWAY_ANNOUNCE_LAST_STREAM_ID);
+    await peer.expectFrame('ping', { ack: false });
+    peer.request(1, true);
+    peer.clock.advance(GOAWAY_FINAL_DELAY_MS - 1);
+    await peer.expectSilence();
+    expect(peer.connection.streams.has(1)).toBe(true);
+    peer.clock.advance(1);
+    await peer.expectGoaway(ErrorCode.NO_ERROR, 1);
     expect(peer.transportClosed).toBe(false);
     peer.connection.sendHeaders(peer.connection.streams.get(1)!, [[':status', '204']], true);
     await peer.expectFrame('headers', { streamId: 1, endStream: true });
+    expect(peer.transportClosed).toBe(true);
+    expect(peer.clock.pendingTimers).toBe(0);
+  });
+
+  for (const role of roles) {
+    it(`${role}: an idle connection stays open until the final GOAWAY, then closes`, async () => {
+      const peer = await ScriptedPeer.start({ role });
+      peer.connection.goaway(ErrorCode.NO_ERROR, 'shutting down');
+      const first = await peer.expectGoaway(ErrorCode.NO_ERROR, GOAWAY_ANNOUNCE_LAST_STREAM_ID);
+      expect(new TextDecoder().decode(first.debugData)).toBe('shutting down');
+      const ping = await peer.expectFrame('ping', { ack: false });
+      await peer.settle();
+      expect(peer.transportClosed).toBe(false);
+      peer.send({ kind: 'ping', ack: true, opaque: ping.opaque });
+      const final = await peer.expectGoaway(ErrorCode.NO_ERROR, 0);
+      expect(new TextDecoder().decode(final.debugData)).toBe('shutting down');
+      await peer.settle();
+      expect(peer.transportClosed).toBe(true);
+      expect(peer.closeError).toBeUndefined();
+      // Calling it again changes nothing.
+      peer.connection.goaway();
+      await peer.expectSilence();
+    });
+
+    it(`${role}: a connection error during the first phase sends the real last stream id`, async () => {
+      const peer = await ScriptedPeer.start({ role });
+      if (role === 'server') peer.request(1, false);
+      peer.connection.goaway();
+      await peer.expectGoaway(ErrorCode.NO_ERROR, GOAWAY_ANNOUNCE_LAST_STREAM_ID);
+      await peer.expectFrame('ping', { ack: false });
+      peer.sendRaw(raw(FrameType.PING, 0, 0, new Uint8Array(7)));
+      await peer.expectGoaway(ErrorCode.FRAME_SIZE_ERROR, role === 'server' ? 1 : 0);
+      expect(peer.clock.pendingTimers).toBe(0);
+    });
+  }
+
+  it('client: graceful GOAWAY lets our in-flight request finish and closes after the final GOAWAY', async () => {
+    const peer = await ScriptedPeer.start({ role: 'client' });
+    const a = peer.open(undefined, true);
+    await peer.expectFrame('headers', { streamId: a.id });
+    peer.connection.goaway();
+    await peer.expectGoaway(ErrorCode.NO_ERROR, GOAWAY_ANNOUNCE_LAST_STREAM_ID);
+    const ping = await peer.expectFrame('ping', { ack: false });
+    peer.send({ kind: 'ping', ack: true, opaque: ping.opaque });
+    // A client's last-stream-id counts server-initiated (pushed) streams: none.
+    await peer.expectGoaway(ErrorCode.NO_ERROR, 0);
+    expect(peer.transportClosed).toBe(false);
+    peer.headers(a.id, [[':status', '200']], true);
+    await peer.settle();
+    expect(peer.streams.get(a.id)!.ended).toBe(true);
     expect(peer.transportClosed).toBe(true);
     expect(peer.closeError).toBeUndefined();
   });

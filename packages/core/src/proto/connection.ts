@@ -96,6 +96,14 @@ export const DEFAULT_CONNECTION_WINDOW = 16 << 20;
 const CLOSED_STREAMS_REMEMBERED = 1_024;
 
 const EMPTY = new Uint8Array(0);
+/** RFC 9113 §6.8: the first GOAWAY of a graceful shutdown carries the largest stream id, 2^31-1. */
+export const GOAWAY_ANNOUNCE_LAST_STREAM_ID = 2 ** 31 - 1;
+/**
+ * Longest wait between the announcing GOAWAY and the final one when the peer does not answer the
+ * PING sent with it: §6.8 asks for at least one round trip; 1 s covers slow links without holding
+ * a shutdown long (the PING ACK normally ends the wait after one RTT).
+ */
+export const GOAWAY_FINAL_DELAY_MS = 1_000;
 /** Microtasks a scheduled flush waits: 3 lets END_STREAM join a short body's DATA frame (measured: 1 and 2 do not). */
 const FLUSH_MICROTASK_HOPS = 3;
 
@@ -147,8 +155,13 @@ export class Connection {
   private stallTimer: (() => void) | undefined;
   private readonly now: () => number;
   private readonly setTimer: (fn: () => void, ms: number) => () => void;
-  /** GOAWAY we sent (its last-stream-id) and the one we received. */
+  /**
+   * GOAWAY we sent (its last-stream-id) and the one we received. During a graceful shutdown's
+   * first phase `goawaySent.lastStreamId` is 2^31-1 until the final GOAWAY replaces it.
+   */
   goawaySent: GoawayFrame | undefined;
+  /** Cancels the wait for the final GOAWAY while a graceful shutdown is in its first phase. */
+  private goawayTimer: (() => void) | undefined;
   goawayReceived: GoawayFrame | undefined;
   closed = false;
   closeError: Http2Error | undefined;
@@ -355,14 +368,7 @@ export class Connection {
   /** Send PING; resolves with the round-trip time in ms. */
   ping(): Promise<number> {
     if (this.closed) return Promise.reject(this.closeError ?? new SessionClosedError('the connection is closed'));
-    const opaque = new Uint8Array(8);
-    new DataView(opaque.buffer).setUint32(4, ++this.pingCounter);
-    const key = opaqueKey(opaque);
-    return new Promise((resolve, reject) => {
-      this.pings.set(key, { sent: this.now(), resolve, reject });
-      this.emit(encodeFrame({ kind: 'ping', ack: false, opaque }));
-      this.scheduleFlush();
-    });
+    return new Promise((resolve, reject) => this.sendPing(resolve, reject));
   }
 
   /** Server role: announce (more of) the origin set (RFC 8336). */
@@ -372,8 +378,11 @@ export class Connection {
   }
 
   /**
-   * Graceful shutdown (RFC 9113 §6.8): no new streams, in-flight ones finish, then the transport
-   * closes. With an error code other than NO_ERROR, the connection closes at once.
+   * Graceful shutdown (RFC 9113 §6.8), in two phases: GOAWAY with last-stream-id 2^31-1 (no new
+   * streams from now on, but those already on their way are served) and a PING; once the PING is
+   * answered, or after GOAWAY_FINAL_DELAY_MS, the final GOAWAY with the real last stream id.
+   * In-flight streams finish, then the transport closes. With an error code other than NO_ERROR,
+   * the connection closes at once.
    */
   goaway(errorCode: number = ErrorCode.NO_ERROR, debug = ''): void {
     if (this.closed) return;
@@ -382,11 +391,39 @@ export class Connection {
       return;
     }
     if (!this.goawaySent) {
-      this.goawaySent = { kind: 'goaway', lastStreamId: this.lastPeerStreamId, errorCode, debugData: new TextEncoder().encode(debug) };
+      // §6.8: a server that is attempting to gracefully shut down a connection SHOULD send an
+      // initial GOAWAY frame with the last stream identifier set to 2^31-1 and a NO_ERROR code.
+      this.goawaySent = { kind: 'goaway', lastStreamId: GOAWAY_ANNOUNCE_LAST_STREAM_ID, errorCode, debugData: new TextEncoder().encode(debug) };
       this.emit(encodeFrame(this.goawaySent));
+      // Frames arrive in order: once the peer answers a PING sent after our GOAWAY, every stream
+      // it opened before reading that GOAWAY has reached us (the round trip §6.8 asks for).
+      const final = () => this.sendFinalGoaway();
+      this.sendPing(final, noop);
+      this.goawayTimer = this.setTimer(final, GOAWAY_FINAL_DELAY_MS);
     }
     this.flush();
     this.maybeFinishDrain();
+  }
+
+  /** Second phase of a graceful shutdown: GOAWAY with the last stream id we let the peer open. */
+  private sendFinalGoaway(): void {
+    if (this.closed || !this.goawayTimer || !this.goawaySent) return;
+    this.goawayTimer();
+    this.goawayTimer = undefined;
+    // §6.8: after allowing time for any in-flight stream creation (at least one round-trip
+    // time), the server MAY send another GOAWAY frame with an updated last stream identifier.
+    this.goawaySent = { ...this.goawaySent, lastStreamId: this.lastPeerStreamId };
+    this.emit(encodeFrame(this.goawaySent));
+    this.flush();
+    this.maybeFinishDrain();
+  }
+
+  private sendPing(resolve: (ms: number) => void, reject: (e: Error) => void): void {
+    const opaque = new Uint8Array(8);
+    new DataView(opaque.buffer).setUint32(4, ++this.pingCounter);
+    this.pings.set(opaqueKey(opaque), { sent: this.now(), resolve, reject });
+    this.emit(encodeFrame({ kind: 'ping', ack: false, opaque }));
+    this.scheduleFlush();
   }
 
   /** Close now: RST every open stream with CANCEL via GOAWAY, and the transport. */
@@ -556,7 +593,7 @@ export class Connection {
       }
       // §5.1.1: a new stream id MUST be greater than all the peer opened before (checked above).
       this.lastPeerStreamId = frame.streamId;
-      if (this.goawaySent) {
+      if (this.goawaySent && frame.streamId > this.goawaySent.lastStreamId) {
         // §6.8: streams above our GOAWAY's last-stream-id are ignored (the peer will retry them).
         this.rememberClosed(frame.streamId, 'reset');
         return;
@@ -774,7 +811,8 @@ export class Connection {
   private fail(error: Http2Error): void {
     if (this.closed) return;
     const errorCode = error instanceof ConnectionError ? error.errorCode : error instanceof SessionClosedError ? error.errorCode : ErrorCode.INTERNAL_ERROR;
-    if (!this.goawaySent || errorCode !== ErrorCode.NO_ERROR) {
+    // A graceful shutdown still in its first phase has announced 2^31-1: the last word must be the real id.
+    if (!this.goawaySent || this.goawayTimer || errorCode !== ErrorCode.NO_ERROR) {
       this.goawaySent = { kind: 'goaway', lastStreamId: this.lastPeerStreamId, errorCode, debugData: new TextEncoder().encode((error instanceof ConnectionError ? error.reason : error.message).slice(0, 512)) };
       this.emit(encodeFrame(this.goawaySent));
     }
@@ -787,6 +825,8 @@ export class Connection {
     this.closeError = error;
     this.settingsTimer?.();
     this.stallTimer?.();
+    this.goawayTimer?.();
+    this.goawayTimer = undefined;
     const streamError = (stream: Stream) =>
       error instanceof SessionClosedError || error instanceof ConnectionError
         ? new StreamResetError(stream.id, error.errorCode, 'connection', `the connection closed: ${error.message}`, false, { cause: error })
@@ -806,6 +846,8 @@ export class Connection {
   private maybeFinishDrain(): void {
     if (this.closed || (!this.goawaySent && !this.goawayReceived)) return;
     if (this.streams.size > 0) return;
+    // Our graceful shutdown waits for its final GOAWAY: a stream may still be on its way (§6.8).
+    if (this.goawayTimer && !this.goawayReceived) return;
     this.finish(undefined, true);
   }
 
@@ -960,6 +1002,8 @@ export class Connection {
     }, this.limits.stallTimeoutMs);
   }
 }
+
+function noop(): void {}
 
 function opaqueKey(opaque: Uint8Array): string {
   let s = '';

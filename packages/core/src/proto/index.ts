@@ -1,4 +1,4 @@
-export { Connection, Stream, DEFAULT_CONNECTION_WINDOW, type ConnectionEvents, type ConnectionOptions, type ConnectionSink, type StreamListener } from './connection.js';
+export { Connection, Stream, DEFAULT_CONNECTION_WINDOW, GOAWAY_ANNOUNCE_LAST_STREAM_ID, GOAWAY_FINAL_DELAY_MS, type ConnectionEvents, type ConnectionOptions, type ConnectionSink, type StreamListener } from './connection.js';
 export { FlowWindow, ReceiveWindow, MAX_WINDOW_SIZE, DEFAULT_INITIAL_WINDOW_SIZE } from './flow-control.js';
 export { DEFAULT_LIMITS, type Limits } from './limits.js';
 export { CONNECTION_PREFACE, type Role } from './role.js';
