@@ -18,6 +18,8 @@ export interface ExchangeInfo {
   httpVersion: '1.0' | '1.1' | '2';
   /** Aborts when the browser goes away before the response is complete (the Request's own `signal` does not). */
   signal: AbortSignal;
+  /** The authority the browser asked for (Host / :authority), kept for X-Forwarded-Host and Forwarded when routing rewrote the URL. */
+  host?: string;
 }
 
 /**
@@ -199,7 +201,7 @@ export async function serveExchange(req: NodeRequest, res: NodeResponse, scheme:
     try {
       // The browser leaving is told by info.signal: the Request gets no signal to follow.
       const request = toWebRequest(req, answer.route ? answer.route(url, scheme) : url, undefined, answer.requestBytes);
-      response = await answer(request, { clientAddress: clientAddressOf(req), scheme, httpVersion, signal: controller.signal });
+      response = await answer(request, { clientAddress: clientAddressOf(req), scheme, httpVersion, signal: controller.signal, host: url.host });
     } catch (error) {
       if (controller.signal.aborted) return; // the browser left; nobody to answer
       response = plainResponse(502, `Bad gateway: ${error instanceof Error ? error.message : String(error)}`);

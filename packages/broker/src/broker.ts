@@ -288,7 +288,7 @@ export class Broker {
     const headers = forwardRequestHeaders(request.headers, {
       clientAddress: info.clientAddress,
       scheme: info.scheme,
-      host: url.host,
+      host: info.host ?? url.host,
       httpVersion: info.httpVersion ?? '1.1',
       viaName: info.viaName,
     });

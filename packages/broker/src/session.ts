@@ -69,4 +69,9 @@ export interface DispatchInfo {
   httpVersion?: '1.0' | '1.1' | '2' | '3';
   /** Aborts when the browser goes away; the stream toward the origin is then cancelled. */
   signal?: AbortSignal;
+  /**
+   * The authority the browser asked for, when it differs from the request URL's (the intermediary
+   * routed `http://host:port` to the `https://host` origin): what X-Forwarded-Host and Forwarded report.
+   */
+  host?: string;
 }
