@@ -80,7 +80,6 @@ export class FrameReader {
   #failure: unknown;
   /** A stream error met after other frames of a push, thrown by the next push. */
   #pendingStreamError: StreamError | undefined;
-  readonly #scratch = new Uint8Array(FRAME_HEADER_LENGTH);
 
   constructor(options: FrameReaderOptions = {}) {
     const maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
@@ -259,7 +258,7 @@ export class FrameReader {
       at = this.#offset;
       this.#advance(FRAME_HEADER_LENGTH);
     } else {
-      bytes = this.#scratch;
+      bytes = HEADER_SCRATCH;
       at = 0;
       this.#copyOut(bytes, FRAME_HEADER_LENGTH);
     }
@@ -327,6 +326,8 @@ export class FrameReader {
 }
 
 const EMPTY = new Uint8Array(0);
+/** A frame header split across chunks is copied here and decoded at once: one buffer serves every reader. */
+const HEADER_SCRATCH = new Uint8Array(FRAME_HEADER_LENGTH);
 
 function concat(parts: Uint8Array[], total: number): Uint8Array {
   if (parts.length === 1) return parts[0];

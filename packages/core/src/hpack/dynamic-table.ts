@@ -6,16 +6,21 @@
 /** RFC 7541 §4.1: an entry's size is its name and value lengths in octets plus 32. */
 export const ENTRY_OVERHEAD = 32;
 
-/** Ring slots allocated up front; the ring doubles when full (4096 octets hold at most 128 entries). */
-const INITIAL_SLOTS = 32;
+/**
+ * Ring slots allocated at the first insertion (none before: an idle connection's two tables stay
+ * empty); the ring doubles when full (4096 octets hold at most 128 entries).
+ */
+const INITIAL_SLOTS = 16;
+const NO_SLOTS: string[] = [];
 
 /** Called for each evicted entry, oldest first; `seq` is the entry's insertion number. */
 export type EvictionListener = (name: string, value: string, seq: number) => void;
 
 export class DynamicTable {
-  private names: string[] = new Array<string>(INITIAL_SLOTS).fill('');
-  private values: string[] = new Array<string>(INITIAL_SLOTS).fill('');
-  private mask = INITIAL_SLOTS - 1;
+  private names: string[] = NO_SLOTS;
+  private values: string[] = NO_SLOTS;
+  /** Slot count - 1; -1 before the first insertion (so that `length > mask` allocates). */
+  private mask = -1;
   /** Slot of the next insertion. */
   private head = 0;
   /** Number of entries. */
@@ -86,7 +91,7 @@ export class DynamicTable {
   }
 
   private grow(): void {
-    const slots = (this.mask + 1) * 2;
+    const slots = this.mask < 0 ? INITIAL_SLOTS : (this.mask + 1) * 2;
     const names = new Array<string>(slots).fill('');
     const values = new Array<string>(slots).fill('');
     for (let i = 0; i < this.length; i++) {

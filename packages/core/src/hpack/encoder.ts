@@ -47,6 +47,19 @@ for (let i = 0; i < STATIC_TABLE.length; i++) {
   if (!entry.values.has(value)) entry.values.set(value, i + 1);
 }
 
+/** Per static name index: whether DEFAULT_NEVER_INDEX lists it (shared by encoders using the default). */
+const DEFAULT_NEVER_INDEX_STATIC = neverIndexStaticOf(DEFAULT_NEVER_INDEX);
+const DEFAULT_NEVER_INDEX_SET: ReadonlySet<string> = new Set(DEFAULT_NEVER_INDEX);
+
+function neverIndexStaticOf(names: Iterable<string>): Uint8Array {
+  const flags = new Uint8Array(STATIC_TABLE.length + 1);
+  for (const name of names) {
+    const stat = STATIC_NAMES.get(name);
+    if (stat !== undefined) flags[stat.index] = 1;
+  }
+  return flags;
+}
+
 /** Dynamic table lookup by insertion number (`seq`): dynamic index = inserted - seq. */
 interface DynamicName {
   /** Newest entry with this name. */
@@ -61,6 +74,15 @@ const HUFFMAN_NEVER = 2;
 
 /** Holds a multi-octet string length while the Huffman output is moved to make room for it. */
 const LENGTH_SCRATCH = new Uint8Array(8);
+
+/**
+ * Output scratch shared by every encoder: `encode` is synchronous and returns a copy, so one
+ * buffer serves all connections and an idle connection holds none (it was 4 KiB each).
+ */
+let scratch = new Uint8Array(4096);
+const EMPTY_SCRATCH = new Uint8Array(0);
+/** A scratch grown past this by one huge header block is dropped after that block, not kept. */
+const SCRATCH_KEPT_MAX = 64 * 1024;
 
 /** Room for the integers and opcode of one field (two 6-octet integers, slack). */
 const FIELD_OVERHEAD = 16;
@@ -81,27 +103,26 @@ export class HpackEncoder {
   private readonly huffman: number;
   private readonly neverIndex: ReadonlySet<string>;
   /** Per static name index: whether `neverIndex` lists that name (saves a lookup per field). */
-  private readonly neverIndexStatic = new Uint8Array(STATIC_TABLE.length + 1);
+  private readonly neverIndexStatic: Uint8Array;
   /** Whether `neverIndex` lists any name outside the static table. */
   private readonly neverIndexOther: boolean;
-  private readonly dynamicNames = new Map<string, DynamicName>();
+  /** Created on the first indexed insertion (an idle connection never needs it). */
+  private dynamicNames: Map<string, DynamicName> | undefined;
   /** The table size the peer's decoder last heard from us (initially the protocol default). */
   private signaledSize = DEFAULT_HEADER_TABLE_SIZE;
   /** Smallest table size since the last block. */
   private lowestSize: number;
-  private buf = new Uint8Array(4096);
+  /** The shared scratch while `encode` runs. */
+  private buf = EMPTY_SCRATCH;
 
   constructor(options: HpackEncoderOptions = {}) {
     this.cap = options.maxTableSize ?? DEFAULT_HEADER_TABLE_SIZE;
     this.huffman =
       options.huffman === 'always' ? HUFFMAN_ALWAYS : options.huffman === 'never' ? HUFFMAN_NEVER : HUFFMAN_AUTO;
-    this.neverIndex = new Set(options.neverIndex ?? DEFAULT_NEVER_INDEX);
+    this.neverIndex = options.neverIndex === undefined ? DEFAULT_NEVER_INDEX_SET : new Set(options.neverIndex);
+    this.neverIndexStatic = options.neverIndex === undefined ? DEFAULT_NEVER_INDEX_STATIC : neverIndexStaticOf(this.neverIndex);
     let other = false;
-    for (const name of this.neverIndex) {
-      const stat = STATIC_NAMES.get(name);
-      if (stat !== undefined) this.neverIndexStatic[stat.index] = 1;
-      else other = true;
-    }
+    for (const name of this.neverIndex) if (!STATIC_NAMES.has(name)) other = true;
     this.neverIndexOther = other;
     // Until the peer's SETTINGS say otherwise its table holds 4096 octets; a smaller cap is
     // signaled in the first block.
@@ -133,6 +154,7 @@ export class HpackEncoder {
    */
   encode(fields: HeaderField[]): Uint8Array {
     const table = this.table;
+    this.buf = scratch;
     let pos = 0;
     this.ensure(0, 12);
     // RFC 7541 §4.2: a change of the maximum table size MUST be signaled at the beginning of the
@@ -164,7 +186,7 @@ export class HpackEncoder {
       }
       const listed = nameIndex !== 0 ? this.neverIndexStatic[nameIndex] === 1 : this.neverIndexOther && this.neverIndex.has(name);
       const never = listed && (name !== 'cookie' || value.length < NEVER_INDEX_COOKIE_BELOW);
-      const dyn = this.dynamicNames.get(name);
+      const dyn = this.dynamicNames?.get(name);
       if (dyn !== undefined) {
         if (!never) {
           const seq = dyn.values.get(value);
@@ -195,16 +217,21 @@ export class HpackEncoder {
         table.add(name, value);
         const seq = table.inserted - 1;
         // Re-read: the insertion may have evicted every older entry with this name.
-        const current = this.dynamicNames.get(name);
+        const names = (this.dynamicNames ??= new Map());
+        const current = names.get(name);
         if (current !== undefined) {
           current.seq = seq;
           current.values.set(value, seq);
         } else {
-          this.dynamicNames.set(name, { seq, values: new Map([[value, seq]]) });
+          names.set(name, { seq, values: new Map([[value, seq]]) });
         }
       }
     }
-    return this.buf.slice(0, pos);
+    const block = this.buf.slice(0, pos);
+    // Keep a grown scratch for the next block, unless one outsized block grew it.
+    if (this.buf.length <= SCRATCH_KEPT_MAX) scratch = this.buf;
+    this.buf = EMPTY_SCRATCH;
+    return block;
   }
 
   /** String Literal (RFC 7541 §5.2). */
@@ -245,10 +272,10 @@ export class HpackEncoder {
 
   /** Drops an evicted entry from the lookup maps. */
   private forget(name: string, value: string, seq: number): void {
-    const dyn = this.dynamicNames.get(name);
+    const dyn = this.dynamicNames?.get(name);
     if (dyn === undefined) return;
     // Entries leave oldest first: once the newest entry with this name goes, all of them are gone.
-    if (dyn.seq === seq) this.dynamicNames.delete(name);
+    if (dyn.seq === seq) this.dynamicNames!.delete(name);
     else if (dyn.values.get(value) === seq) dyn.values.delete(value);
   }
 }

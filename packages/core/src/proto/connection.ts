@@ -122,7 +122,7 @@ export class Connection {
   readonly role: Role;
   readonly local: Settings;
   /** Settings the peer has acknowledged (what our decoder/reader may rely on). */
-  private localAcked: Settings;
+  private localAcked: Readonly<Settings> = INITIAL_SETTINGS;
   private readonly pendingLocal: Settings[] = [];
   remote: Settings = { ...INITIAL_SETTINGS };
   readonly limits: Limits;
@@ -138,7 +138,7 @@ export class Connection {
   private readonly sendWindow = new FlowWindow(DEFAULT_INITIAL_WINDOW_SIZE);
   private readonly recvWindow: ReceiveWindow;
   /** How recently closed streams ended: reset by us, reset by the peer, or END_STREAM both ways. */
-  private readonly closedStreams = new Map<number, 'reset' | 'peer-reset' | 'ended'>();
+  private closedStreams: Map<number, 'reset' | 'peer-reset' | 'ended'> | undefined;
   /** Highest id dropped from `closedStreams`: an unknown id at or below it may be a forgotten stream. */
   private forgottenUpTo = 0;
   private prefaceRemaining: number;
@@ -149,7 +149,8 @@ export class Connection {
   private queuedControl = 0;
   private emptyDataRun = 0;
   private resetTimes: number[] = [];
-  private readonly pings = new Map<string, { sent: number; resolve: (ms: number) => void; reject: (e: Error) => void }>();
+  /** PINGs awaiting their ACK, by opaque data (created on the first PING: most connections never send one). */
+  private pings: Map<string, { sent: number; resolve: (ms: number) => void; reject: (e: Error) => void }> | undefined;
   private pingCounter = 0;
   private settingsTimer: (() => void) | undefined;
   private stallTimer: (() => void) | undefined;
@@ -179,7 +180,6 @@ export class Connection {
     this.role = options.role;
     this.local = { ...DEFAULT_LOCAL_SETTINGS, ...options.settings };
     if (this.role === 'server') this.local.enablePush = false;
-    this.localAcked = { ...INITIAL_SETTINGS };
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.now = options.now ?? Date.now;
     this.setTimer = options.setTimer ?? defaultSetTimer;
@@ -421,7 +421,7 @@ export class Connection {
   private sendPing(resolve: (ms: number) => void, reject: (e: Error) => void): void {
     const opaque = new Uint8Array(8);
     new DataView(opaque.buffer).setUint32(4, ++this.pingCounter);
-    this.pings.set(opaqueKey(opaque), { sent: this.now(), resolve, reject });
+    (this.pings ??= new Map()).set(opaqueKey(opaque), { sent: this.now(), resolve, reject });
     this.emit(encodeFrame({ kind: 'ping', ack: false, opaque }));
     this.scheduleFlush();
   }
@@ -474,9 +474,9 @@ export class Connection {
         throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'PUSH_PROMISE received, but push is disabled (RFC 9113 §8.4)');
       case 'ping':
         if (frame.ack) {
-          const waiter = this.pings.get(opaqueKey(frame.opaque));
+          const waiter = this.pings?.get(opaqueKey(frame.opaque));
           if (waiter) {
-            this.pings.delete(opaqueKey(frame.opaque));
+            this.pings!.delete(opaqueKey(frame.opaque));
             this.rttMs = this.now() - waiter.sent;
             waiter.resolve(this.rttMs);
           }
@@ -633,7 +633,7 @@ export class Connection {
 
   /** A frame for a stream we no longer (or never) hold. */
   private onFrameForMissingStream(streamId: number, what: string): void {
-    const how = this.closedStreams.get(streamId);
+    const how = this.closedStreams?.get(streamId);
     const peerStream = isPeerInitiated(this.role, streamId);
     const idle = peerStream ? streamId > this.lastPeerStreamId : streamId >= this.nextStreamId;
     if (idle) {
@@ -835,8 +835,8 @@ export class Connection {
       stream.state = 'closed';
       this.closeStream(stream, 'reset', streamError(stream));
     }
-    for (const p of this.pings.values()) p.reject(error ?? new SessionClosedError('the connection closed'));
-    this.pings.clear();
+    if (this.pings) for (const p of this.pings.values()) p.reject(error ?? new SessionClosedError('the connection closed'));
+    this.pings = undefined;
     if (flushFirst) this.flush(true);
     this.out = [];
     this.sink.close(error && !(error instanceof SessionClosedError && error.errorCode === ErrorCode.NO_ERROR) ? error : undefined);
@@ -881,10 +881,11 @@ export class Connection {
   }
 
   private rememberClosed(id: number, how: 'reset' | 'peer-reset' | 'ended'): void {
-    this.closedStreams.set(id, how);
-    if (this.closedStreams.size > CLOSED_STREAMS_REMEMBERED) {
-      const oldest = this.closedStreams.keys().next().value as number;
-      this.closedStreams.delete(oldest);
+    const closed = (this.closedStreams ??= new Map());
+    closed.set(id, how);
+    if (closed.size > CLOSED_STREAMS_REMEMBERED) {
+      const oldest = closed.keys().next().value as number;
+      closed.delete(oldest);
       if (oldest > this.forgottenUpTo) this.forgottenUpTo = oldest;
     }
   }
