@@ -22,7 +22,7 @@ import {
   type Http2Error,
   type Origin,
 } from '@rhttp/core';
-import type { BrokerSession, OutgoingRequest, TunnelInit } from '@rhttp/broker';
+import { Http2BrokerSession } from '@rhttp/broker';
 
 /** Largest WebSocket message we send: "well under 1 MiB" (Cloudflare's limit is 1 MiB), and small enough to interleave streams. */
 export const MAX_MESSAGE_BYTES = 64 * 1024;
@@ -46,7 +46,7 @@ export interface AgentConnectionEvents {
 let nextConnectionNumber = 1;
 
 /** A reversed HTTP/2 session over an accepted agent WebSocket, seen by the broker as a `BrokerSession`. */
-export class AgentConnection implements BrokerSession {
+export class AgentConnection extends Http2BrokerSession {
   readonly id = `ws-${nextConnectionNumber++}`;
   readonly http2: Http2Session;
   state: 'waiting-for-origin' | 'authorized' | 'refused' | 'closed' = 'waiting-for-origin';
@@ -67,6 +67,7 @@ export class AgentConnection implements BrokerSession {
   private heldBack: Uint8Array[] | null = [];
 
   constructor(socket: WebSocket, urlOrigins: Origin[], identity: CertificateIdentity, events: AgentConnectionEvents) {
+    super();
     this.socket = socket;
     this.urlOrigins = urlOrigins;
     this.identity = identity;
@@ -132,35 +133,6 @@ export class AgentConnection implements BrokerSession {
 
   get origins(): readonly string[] {
     return this.state === 'authorized' ? this.authorized : [];
-  }
-  get openStreams(): number {
-    return this.http2.openStreams;
-  }
-  get maxConcurrentStreams(): number {
-    return this.http2.maxConcurrentStreams;
-  }
-  get draining(): boolean {
-    return this.http2.draining;
-  }
-  get closed(): boolean {
-    return this.http2.isClosed;
-  }
-  get rttMs(): number | undefined {
-    return this.http2.rttMs;
-  }
-  fetch(request: Request, init?: { signal?: AbortSignal }): Promise<Response> {
-    return init?.signal ? this.http2.fetch(request, { signal: init.signal }) : this.http2.fetch(request);
-  }
-  /** The broker's fast path: its already rewritten request goes out as is, no Request built (BrokerSession.send). */
-  async send(request: OutgoingRequest): Promise<Response> {
-    const bodyless = request.method === 'GET' || request.method === 'HEAD';
-    const { response } = await this.http2.request({ method: request.method, url: request.url, headers: request.headers, body: bodyless ? null : request.body, signal: request.signal });
-    return response;
-  }
-  /** An RFC 8441 extended CONNECT stream (`init.protocol`, e.g. websocket): `request.body` goes to the agent, a 2xx response's body comes back. */
-  async connect(request: Request, init: TunnelInit): Promise<Response> {
-    const { response } = await this.http2.request({ method: 'CONNECT', url: new URL(request.url), headers: request.headers, body: request.body, signal: init.signal, protocol: init.protocol || undefined });
-    return response;
   }
   close(reason = 'the edge is closing this session'): void {
     this.http2.goaway(ErrorCode.NO_ERROR, reason);

@@ -25,7 +25,7 @@ import {
   type Http2Session,
   type Origin,
 } from '@rhttp/core';
-import type { BrokerSession, OutgoingRequest, TunnelInit } from '@rhttp/broker';
+import { Http2BrokerSession } from '@rhttp/broker';
 import type { LogFunction } from './log-format.js';
 import type { RefusalReason } from './metrics.js';
 
@@ -75,7 +75,7 @@ export function peerCertificateChain(socket: TLSSocket): Uint8Array[] {
 let nextSessionNumber = 1;
 
 /** A reversed HTTP/2 session from one agent, seen by the broker as a `BrokerSession`. */
-export class AgentSession implements BrokerSession {
+export class AgentSession extends Http2BrokerSession {
   readonly id: string;
   readonly remoteAddress: string;
   readonly connectedAt = Date.now();
@@ -94,6 +94,7 @@ export class AgentSession implements BrokerSession {
   private pingInFlight = false;
 
   constructor(socket: TLSSocket, chain: Uint8Array[], trust: string, events: AgentSessionEvents) {
+    super();
     this.events = events;
     this.remoteAddress = `${socket.remoteAddress ?? 'unknown'}:${socket.remotePort ?? 0}`;
     this.id = `agent-${nextSessionNumber++}`;
@@ -142,46 +143,6 @@ export class AgentSession implements BrokerSession {
 
   get origins(): readonly string[] {
     return this.state === 'authorized' ? this.authorizedOrigins : [];
-  }
-  get openStreams(): number {
-    return this.http2.openStreams;
-  }
-  get maxConcurrentStreams(): number {
-    return this.http2.maxConcurrentStreams;
-  }
-  get draining(): boolean {
-    return this.http2.draining;
-  }
-  get closed(): boolean {
-    return this.http2.isClosed;
-  }
-  get rttMs(): number | undefined {
-    return this.http2.rttMs;
-  }
-  fetch(request: Request, init?: { signal?: AbortSignal }): Promise<Response> {
-    return init?.signal ? this.http2.fetch(request, { signal: init.signal }) : this.http2.fetch(request);
-  }
-  /** The broker's fast path: its already rewritten request goes out as is, no Request built (BrokerSession.send). */
-  async send(request: OutgoingRequest): Promise<Response> {
-    const bodyless = request.method === 'GET' || request.method === 'HEAD';
-    const { response } = await this.http2.request({ method: request.method, url: request.url, headers: request.headers, body: bodyless ? null : request.body, signal: request.signal });
-    return response;
-  }
-  /**
-   * A tunnel stream: RFC 8441 extended CONNECT with `:protocol` = `init.protocol`, or a plain
-   * CONNECT (RFC 9113 §8.5, `:authority` only) when `init.protocol` is empty (connect-proxy.ts).
-   * `request.body` is the bytes toward the agent; a 2xx response's body the bytes back.
-   */
-  async connect(request: Request, init: TunnelInit): Promise<Response> {
-    const { response } = await this.http2.request({
-      method: 'CONNECT',
-      url: new URL(request.url),
-      headers: request.headers,
-      body: request.body,
-      signal: init.signal,
-      protocol: init.protocol || undefined,
-    });
-    return response;
   }
   /** Graceful: GOAWAY(NO_ERROR), in-flight streams finish, then the transport closes. */
   close(reason = 'the intermediary is closing this session'): void {

@@ -8,3 +8,4 @@ export * from './slow-start.js';
 export * from './broker.js';
 export * from './registry.js';
 export * from './tunnel.js';
+export { Http2BrokerSession } from './http2-broker-session.js';
