@@ -16,6 +16,7 @@
  */
 import * as net from 'node:net';
 import { originCovers, parseAuthority, parseOrigin, type Origin, type StreamInfo } from '@rhttp/core';
+import { pumpToSocket } from './socket-pump.js';
 
 /** TCP connect budget toward the upstream; the browser's proxy client is waiting for the 200. */
 export const DEFAULT_RELAY_CONNECT_TIMEOUT_MS = 10_000;
@@ -143,29 +144,3 @@ function readableOf(socket: net.Socket): ReadableStream<Uint8Array> {
   );
 }
 
-/** Bytes from the tunnel to the socket, waiting for 'drain'; the end of the stream half-closes the socket. */
-async function pumpToSocket(body: ReadableStream<Uint8Array>, socket: net.Socket): Promise<void> {
-  const reader = body.getReader();
-  try {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      if (socket.destroyed) throw new Error('the upstream connection closed');
-      if (!socket.write(value)) {
-        await new Promise<void>((resolve) => {
-          const go = () => {
-            socket.off('drain', go);
-            socket.off('close', go);
-            resolve();
-          };
-          socket.on('drain', go);
-          socket.on('close', go);
-        });
-      }
-    }
-    socket.end();
-  } catch (error) {
-    reader.cancel(error).catch(() => {});
-    socket.destroy();
-  }
-}

@@ -15,6 +15,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { Duplex } from 'node:stream';
+import { pumpToSocket } from './socket-pump.js';
 
 /** RFC 6455 §1.3: the GUID appended to the key to compute Sec-WebSocket-Accept. */
 const WEBSOCKET_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
@@ -187,34 +188,6 @@ function readableFrom(source: Duplex | http.IncomingMessage, head: Buffer): Read
     },
     new CountQueuingStrategy({ highWaterMark: UPSTREAM_BUFFERED_CHUNKS }),
   );
-}
-
-/** Copies the tunnel's bytes from the HTTP/2 stream to the upstream socket, waiting for 'drain'. */
-async function pumpToSocket(body: ReadableStream<Uint8Array>, socket: Duplex): Promise<void> {
-  const reader = body.getReader();
-  try {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      if (socket.destroyed) throw new Error('the upstream connection closed');
-      if (!socket.write(value)) {
-        await new Promise<void>((resolve) => {
-          const go = () => {
-            socket.off('drain', go);
-            socket.off('close', go);
-            resolve();
-          };
-          socket.on('drain', go);
-          socket.on('close', go);
-        });
-      }
-    }
-    // END_STREAM from the intermediary: half-close toward the upstream (RFC 9113 §8.5 for CONNECT).
-    socket.end();
-  } catch {
-    reader.cancel().catch(() => {});
-    socket.destroy();
-  }
 }
 
 /** A plain-text error answer with Proxy-Status (RFC 9209) naming this agent. */
