@@ -27,6 +27,7 @@ import {
   type HeadersFrame,
   type PushPromiseFrame,
 } from '../frame/types.js';
+import { concatBytes } from '../bytes.js';
 
 /**
  * CONTINUATION frames allowed after one HEADERS/PUSH_PROMISE. A legitimate sender needs one per
@@ -241,7 +242,7 @@ export class FrameReader {
         }
         if (!frame.endHeaders) return undefined;
         this.#block = undefined;
-        return { ...block.first, endHeaders: true, fragment: concat(block.fragments, block.fragmentBytes) };
+        return { ...block.first, endHeaders: true, fragment: concatBytes(block.fragments, block.fragmentBytes) };
       }
       default:
         return frame;
@@ -329,13 +330,3 @@ const EMPTY = new Uint8Array(0);
 /** A frame header split across chunks is copied here and decoded at once: one buffer serves every reader. */
 const HEADER_SCRATCH = new Uint8Array(FRAME_HEADER_LENGTH);
 
-function concat(parts: Uint8Array[], total: number): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-}

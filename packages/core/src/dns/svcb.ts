@@ -13,6 +13,7 @@
 import { SvcbFormatError } from './errors.js';
 import { ipv4FromBytes, ipv4ToBytes, ipv6FromBytes, ipv6ToBytes } from './ip-address.js';
 import { decodeName, encodeName } from './name.js';
+import { concatBytes } from '../bytes.js';
 
 /** SvcParamKeys registered by RFC 9460 §14.3.2. An open set: other numbers are valid keys. */
 export const SvcParamKey = {
@@ -238,11 +239,11 @@ export function encodeSvcParamValue(params: SvcParams, key: number): Uint8Array 
       return Uint8Array.of(p >> 8, p & 0xff);
     }
     case SvcParamKey.IPV4HINT:
-      return concat((params.ipv4hint ?? []).map((a) => wrapAddress(() => ipv4ToBytes(a))));
+      return concatBytes((params.ipv4hint ?? []).map((a) => wrapAddress(() => ipv4ToBytes(a))));
     case SvcParamKey.ECH:
       return params.ech ?? new Uint8Array(0);
     case SvcParamKey.IPV6HINT:
-      return concat((params.ipv6hint ?? []).map((a) => wrapAddress(() => ipv6ToBytes(a))));
+      return concatBytes((params.ipv6hint ?? []).map((a) => wrapAddress(() => ipv6ToBytes(a))));
     default:
       return params.unknown?.get(key) ?? new Uint8Array(0);
   }
@@ -256,15 +257,6 @@ function wrapAddress(f: () => Uint8Array): Uint8Array {
   }
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 /**
  * Encodes SVCB/HTTPS RDATA: keys in increasing order, TargetName uncompressed. The result is
@@ -290,7 +282,7 @@ export function encodeSvcbRdata(record: SvcbRecord): Uint8Array {
     if (value.length > 0xffff) throw new SvcbFormatError(`value of ${svcParamKeyName(key)} is longer than 65535 octets`);
     parts.push(Uint8Array.of(key >> 8, key & 0xff, value.length >> 8, value.length & 0xff), value);
   }
-  const rdata = concat(parts);
+  const rdata = concatBytes(parts);
   decodeSvcbRdata(rdata); // same rules both ways
   return rdata;
 }

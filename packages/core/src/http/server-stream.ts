@@ -2,6 +2,7 @@ import { ErrorCode, Http2UsageError, StreamResetError, type Http2Error } from '.
 import type { HeaderField } from '../frame/types.js';
 import type { Connection, Stream, StreamListener } from '../proto/connection.js';
 import { CONNECTION_SPECIFIC_FIELDS, checkTrailerFields, malformed, type RequestFieldsHead } from './fields.js';
+import { concatBytes } from '../bytes.js';
 
 /** What a server stream's request said: its pseudo-header fields and the raw field block. */
 export type ServerStreamHead = RequestFieldsHead;
@@ -145,16 +146,7 @@ export class ServerStream {
     const queue = this.queue;
     this.queue = undefined;
     if (queue === undefined || queue.length === 0) return EMPTY;
-    if (queue.length === 1) return queue[0];
-    let length = 0;
-    for (const c of queue) length += c.length;
-    const out = new Uint8Array(length);
-    let at = 0;
-    for (const c of queue) {
-      out.set(c, at);
-      at += c.length;
-    }
-    return out;
+    return concatBytes(queue);
   }
 
   private release(chunks: Uint8Array[] | undefined): void {

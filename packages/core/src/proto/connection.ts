@@ -8,6 +8,7 @@ import { DEFAULT_LIMITS, type Limits } from './limits.js';
 import { CONNECTION_PREFACE, firstLocalStreamId, isPeerInitiated, processesOrigin, sendsPreface, type Role } from './role.js';
 import { DEFAULT_LOCAL_SETTINGS, INITIAL_SETTINGS, settingsToWire, type Settings } from './settings.js';
 import { localCanSend, peerCanSend, transition, type StreamState } from './stream-state.js';
+import { concatBytes } from '../bytes.js';
 
 /** Where the connection's outbound bytes go: a socket, a WebSocket, a test. */
 export interface ConnectionSink {
@@ -935,7 +936,7 @@ export class Connection {
     if (chunks.length === 1) ok = this.sink.write(chunks[0]);
     else if (this.sink.writev) ok = this.sink.writev(chunks);
     else if (chunks.length === 1) ok = this.sink.write(chunks[0]);
-    else ok = this.sink.write(concat(chunks));
+    else ok = this.sink.write(concatBytes(chunks));
     if (ok === false) this.writable = false;
   }
 
@@ -1051,16 +1052,5 @@ function coalesce(chunks: Uint8Array[]): Uint8Array[] {
   return out;
 }
 
-export function concat(chunks: Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const c of chunks) length += c.length;
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const c of chunks) {
-    out.set(c, offset);
-    offset += c.length;
-  }
-  return out;
-}
 
 export { MAX_WINDOW_SIZE };
