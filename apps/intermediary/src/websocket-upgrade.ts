@@ -20,6 +20,7 @@ import { constants as h2, type Http2ServerRequest, type ServerHttp2Stream } from
 import type { Duplex } from 'node:stream';
 import { WEBSOCKET_PROTOCOL, tunnelRequest } from '@rhttp/broker';
 import { clientAddressOf, requestUrl, type ExchangeInfo } from './browser-exchange.js';
+import { readableFromSocket } from 'rhttp-agent/socket-streams';
 
 /** Sends one tunnel through the broker (the intermediary binds this to `registry.tunnel`). */
 export type TunnelAnswer = (request: Request, protocol: string, info: ExchangeInfo) => Promise<Response>;
@@ -28,6 +29,7 @@ export type TunnelAnswer = (request: Request, protocol: string, info: ExchangeIn
 const WEBSOCKET_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 /** Chunks read from the browser ahead of the reversed stream before its socket is paused. */
 const BROWSER_BUFFERED_CHUNKS = 16;
+const browserClosedAbruptly = () => new Error('the browser closed the WebSocket connection abruptly');
 /** Connection-specific fields (RFC 9113 §8.2.2, RFC 9110 §7.6.1) and the HTTP/1.1 handshake's own: never copied into a 101/200. */
 const NOT_COPIED = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'content-length', 'sec-websocket-accept', 'sec-websocket-key']);
 /** RFC 6455 §4.1: the key is a base64-encoded 16-octet value. */
@@ -71,42 +73,6 @@ function headersFrom(raw: string[]): Headers {
   return headers;
 }
 
-/** The browser's bytes as a web stream: paused until read, and paused again whenever the reversed stream is behind. */
-function readableFrom(source: Duplex, head: Buffer | undefined, ended: () => void): ReadableStream<Uint8Array> {
-  let finished = false;
-  source.pause();
-  return new ReadableStream<Uint8Array>(
-    {
-      start(controller) {
-        if (head && head.length > 0) controller.enqueue(new Uint8Array(head));
-        source.on('data', (chunk: Buffer) => {
-          if (finished) return;
-          controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-          if ((controller.desiredSize ?? 1) <= 0) source.pause();
-        });
-        source.on('end', () => {
-          if (finished) return;
-          finished = true;
-          ended();
-          controller.close();
-        });
-        source.on('close', () => {
-          if (finished) return;
-          finished = true;
-          controller.error(new Error('the browser closed the WebSocket connection abruptly'));
-        });
-      },
-      pull() {
-        source.resume();
-      },
-      cancel() {
-        finished = true;
-        source.destroy();
-      },
-    },
-    new CountQueuingStrategy({ highWaterMark: BROWSER_BUFFERED_CHUNKS }),
-  );
-}
 
 /** Writes the tunnel's bytes to the browser, waiting for 'drain'; ends cleanly on END_STREAM, destroys on a reset. */
 async function pipeToBrowser(body: ReadableStream<Uint8Array> | null, target: Duplex, ended: () => void): Promise<void> {
@@ -186,7 +152,7 @@ export async function serveWebSocketUpgrade(req: IncomingMessage, socket: Duplex
   socket.once('close', () => {
     if (!(clean.up && clean.down)) controller.abort(new Error('the browser closed the WebSocket connection'));
   });
-  const body = readableFrom(socket, head, () => (clean.up = true));
+  const body = readableFromSocket(socket, { head, highWaterMark: BROWSER_BUFFERED_CHUNKS, onEnd: () => (clean.up = true), abruptClose: browserClosedAbruptly });
   const request = tunnelRequest(url, headersFrom(req.rawHeaders), body, controller.signal);
   let response: Response;
   try {
@@ -242,7 +208,7 @@ export async function serveExtendedConnect(req: Http2ServerRequest, scheme: 'htt
   stream.once('close', () => {
     if (!(clean.up && clean.down)) controller.abort(new Error('the browser closed the WebSocket stream'));
   });
-  const body = readableFrom(stream, undefined, () => (clean.up = true));
+  const body = readableFromSocket(stream, { highWaterMark: BROWSER_BUFFERED_CHUNKS, onEnd: () => (clean.up = true), abruptClose: browserClosedAbruptly });
   const request = tunnelRequest(url, headersFrom(req.rawHeaders), body, controller.signal);
   let response: Response;
   try {

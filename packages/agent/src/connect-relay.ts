@@ -16,7 +16,7 @@
  */
 import * as net from 'node:net';
 import { originCovers, parseAuthority, parseOrigin, type Origin, type StreamInfo } from '@rhttp/core';
-import { pumpToSocket } from './socket-pump.js';
+import { pumpToSocket, readableFromSocket } from './socket-streams.js';
 
 /** TCP connect budget toward the upstream; the browser's proxy client is waiting for the 200. */
 export const DEFAULT_RELAY_CONNECT_TIMEOUT_MS = 10_000;
@@ -82,7 +82,7 @@ export class ConnectRelay {
     }
     if (request.body) void pumpToSocket(request.body, socket);
     else socket.end();
-    return new Response(readableOf(socket), { status: 200 });
+    return new Response(readableFromSocket(socket, { highWaterMark: RELAY_BUFFERED_CHUNKS, abruptClose: (hadError) => (hadError ? new Error('the upstream connection failed') : undefined) }), { status: 200 });
   }
 
   private dial(): Promise<net.Socket> {
@@ -109,38 +109,4 @@ function refusal(status: number, proxyError: string, message: string): Response 
   });
 }
 
-/** The socket's bytes as a web stream, pausing the socket while the HTTP/2 side is behind. */
-function readableOf(socket: net.Socket): ReadableStream<Uint8Array> {
-  let finished = false;
-  return new ReadableStream<Uint8Array>(
-    {
-      start(controller) {
-        socket.on('data', (chunk: Buffer) => {
-          controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-          if ((controller.desiredSize ?? 1) <= 0) socket.pause();
-        });
-        socket.on('end', () => {
-          if (finished) return;
-          finished = true;
-          controller.close();
-        });
-        socket.on('close', (hadError) => {
-          if (finished) return;
-          finished = true;
-          if (hadError) controller.error(new Error('the upstream connection failed'));
-          else controller.close();
-        });
-        socket.on('error', () => {});
-      },
-      pull() {
-        socket.resume();
-      },
-      cancel() {
-        finished = true;
-        socket.destroy();
-      },
-    },
-    new CountQueuingStrategy({ highWaterMark: RELAY_BUFFERED_CHUNKS }),
-  );
-}
 

@@ -15,7 +15,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { Duplex } from 'node:stream';
-import { pumpToSocket } from './socket-pump.js';
+import { pumpToSocket, readableFromSocket, type SocketReadableOptions } from './socket-streams.js';
 
 /** RFC 6455 §1.3: the GUID appended to the key to compute Sec-WebSocket-Accept. */
 const WEBSOCKET_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
@@ -23,6 +23,8 @@ const WEBSOCKET_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 const WEBSOCKET_VERSION = '13';
 /** Chunks read from the upstream socket ahead of the HTTP/2 stream before the socket is paused. */
 const UPSTREAM_BUFFERED_CHUNKS = 16;
+/** Closed without a clean end (reset, destroyed): the stream is reset rather than ended. */
+const UPSTREAM_READABLE: SocketReadableOptions = { highWaterMark: UPSTREAM_BUFFERED_CHUNKS, abruptClose: () => new Error('the upstream connection closed abruptly') };
 /** Time for the upstream's 101 (the connection itself may then last for ever). */
 export const DEFAULT_WEBSOCKET_HANDSHAKE_TIMEOUT_MS = 30_000;
 /** Fields that describe one connection or the RFC 6455 handshake itself; never copied across. */
@@ -111,7 +113,7 @@ export function openWebSocketUpstream(base: URL, path: string, authority: string
       }
       const nullBody = status === 204 || status === 205 || status === 304;
       if (nullBody) res.resume();
-      settle(new Response(nullBody ? null : readableFrom(res, Buffer.alloc(0)), { status, statusText: res.statusMessage, headers: responseHeaders(res.rawHeaders) }));
+      settle(new Response(nullBody ? null : readableFromSocket(res, UPSTREAM_READABLE), { status, statusText: res.statusMessage, headers: responseHeaders(res.rawHeaders) }));
     });
     req.on('upgrade', (res, socket: Duplex, head: Buffer) => {
       signal.removeEventListener('abort', onAbort);
@@ -130,7 +132,7 @@ export function openWebSocketUpstream(base: URL, path: string, authority: string
       if (request.body) void pumpToSocket(request.body, socket);
       else socket.end();
       // RFC 8441 §5: the extended CONNECT succeeds with a 2xx (200), not 101.
-      settle(new Response(readableFrom(socket, head), { status: 200, headers: responseHeaders(res.rawHeaders) }));
+      settle(new Response(readableFromSocket(socket, { ...UPSTREAM_READABLE, head }), { status: 200, headers: responseHeaders(res.rawHeaders) }));
     });
     req.end();
   });
@@ -153,42 +155,6 @@ function responseHeaders(raw: string[]): Headers {
   return headers;
 }
 
-/** A socket's bytes as a web stream, pausing the socket while the HTTP/2 stream is behind. */
-function readableFrom(source: Duplex | http.IncomingMessage, head: Buffer): ReadableStream<Uint8Array> {
-  let finished = false;
-  return new ReadableStream<Uint8Array>(
-    {
-      start(controller) {
-        if (head.length > 0) controller.enqueue(new Uint8Array(head));
-        source.on('data', (chunk: Buffer) => {
-          if (finished) return;
-          controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-          if ((controller.desiredSize ?? 1) <= 0) source.pause();
-        });
-        source.on('end', () => {
-          if (finished) return;
-          finished = true;
-          controller.close();
-        });
-        source.on('close', () => {
-          if (finished) return;
-          finished = true;
-          // Closed without a clean end (reset, destroyed): the stream is reset rather than ended.
-          controller.error(new Error('the upstream connection closed abruptly'));
-        });
-        source.on('error', () => {});
-      },
-      pull() {
-        source.resume();
-      },
-      cancel() {
-        finished = true;
-        source.destroy();
-      },
-    },
-    new CountQueuingStrategy({ highWaterMark: UPSTREAM_BUFFERED_CHUNKS }),
-  );
-}
 
 /** A plain-text error answer with Proxy-Status (RFC 9209) naming this agent. */
 function failure(status: number, proxyError: string, message: string): Response {
