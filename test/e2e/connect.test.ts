@@ -15,8 +15,9 @@ import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Intermediary } from '../../apps/intermediary/src/intermediary.js';
-import { Agent } from '../../packages/agent/src/agent.js';
+import type { Intermediary } from '../../apps/intermediary/src/intermediary.js';
+import type { Agent } from '../../packages/agent/src/agent.js';
+import { startInProcessTunnel } from './in-process-tunnel.js';
 import { createDevCa, issueCertificate } from '../../packages/agent/src/certs.js';
 
 const ORIGIN = 'https://app.example.com';
@@ -46,28 +47,7 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
   const upstreamPort = (upstream.address() as AddressInfo).port;
 
-  intermediary = new Intermediary({
-    agents: { host: '127.0.0.1', port: 0 },
-    http: { host: '127.0.0.1', port: 0 },
-    cert: intermediaryCert.chainPem,
-    key: intermediaryCert.keyPem,
-    trust: ca.certPem,
-  });
-  const addresses = await intermediary.start();
-  httpPort = addresses.http!.port;
-  agent = new Agent({
-    intermediary: `tls://127.0.0.1:${addresses.agents.port}`,
-    servername: 'localhost',
-    origins: [ORIGIN],
-    upstream: `https://127.0.0.1:${upstreamPort}`,
-    cert: originCert.chainPem,
-    key: originCert.keyPem,
-    ca: ca.certPem,
-    connections: 1,
-  });
-  agent.start();
-  for (let i = 0; i < 1000 && !intermediary.servedOrigins().includes(ORIGIN); i++) await new Promise((r) => setTimeout(r, 10));
-  expect(intermediary.servedOrigins()).toContain(ORIGIN);
+  ({ intermediary, agent, httpPort } = await startInProcessTunnel({ ca, intermediaryCert, originCert, origin: ORIGIN, upstream: `https://127.0.0.1:${upstreamPort}` }));
 });
 
 afterAll(async () => {

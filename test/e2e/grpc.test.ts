@@ -6,8 +6,9 @@
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as grpc from '@grpc/grpc-js';
-import { Intermediary } from '../../apps/intermediary/src/intermediary.js';
-import { Agent } from '../../packages/agent/src/agent.js';
+import type { Intermediary } from '../../apps/intermediary/src/intermediary.js';
+import type { Agent } from '../../packages/agent/src/agent.js';
+import { startInProcessTunnel } from './in-process-tunnel.js';
 import { createDevCa, issueCertificate } from '../../packages/agent/src/certs.js';
 
 const ORIGIN = 'https://app.example.com';
@@ -61,28 +62,7 @@ beforeAll(async () => {
   const ca = await createDevCa({ commonName: 'gRPC Test CA', days: 30 });
   const intermediaryCert = await issueCertificate(ca, { dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
   const originCert = await issueCertificate(ca, { dnsNames: ['app.example.com'], extendedKeyUsage: ['serverAuth'] });
-  intermediary = new Intermediary({
-    agents: { host: '127.0.0.1', port: 0 },
-    http: { host: '127.0.0.1', port: 0 },
-    cert: intermediaryCert.chainPem,
-    key: intermediaryCert.keyPem,
-    trust: ca.certPem,
-  });
-  const addresses = await intermediary.start();
-  httpPort = addresses.http!.port;
-  agent = new Agent({
-    intermediary: `tls://127.0.0.1:${addresses.agents.port}`,
-    servername: 'localhost',
-    origins: [ORIGIN],
-    upstream: `h2c://127.0.0.1:${grpcPort}`,
-    cert: originCert.chainPem,
-    key: originCert.keyPem,
-    ca: ca.certPem,
-    connections: 1,
-  });
-  agent.start();
-  for (let i = 0; i < 1000 && !intermediary.servedOrigins().includes(ORIGIN); i++) await new Promise((r) => setTimeout(r, 10));
-  expect(intermediary.servedOrigins()).toContain(ORIGIN);
+  ({ intermediary, agent, httpPort } = await startInProcessTunnel({ ca, intermediaryCert, originCert, origin: ORIGIN, upstream: `h2c://127.0.0.1:${grpcPort}` }));
   const Client = grpc.makeGenericClientConstructor(service, 'Echo');
   // h2c with prior knowledge to the intermediary; :authority names the origin.
   client = new Client(`127.0.0.1:${httpPort}`, grpc.credentials.createInsecure(), { 'grpc.default_authority': 'app.example.com' }) as typeof client;
