@@ -7,6 +7,7 @@ import { connect as http2Connect, type ClientHttp2Session } from 'node:http2';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { connectSocket, type Handler, type Http2Session } from '@rhttp/core';
 import { createDevCa, issueCertificate, type IssuedCertificate } from '../../../packages/agent/src/certs.js';
+import type { IntermediaryOptions } from '../src/intermediary.js';
 
 export interface Pki {
   ca: IssuedCertificate;
@@ -111,3 +112,19 @@ export function http2Get(client: ClientHttp2Session, authority: string, path: st
 }
 
 export { http2Connect };
+
+/**
+ * An intermediary on loopback with ephemeral ports (agents, http, https) and the certificates of
+ * `pki`; `extra` adds listeners or options, or removes one with `undefined`.
+ */
+export function intermediaryOptions(pki: Pki, extra: Partial<IntermediaryOptions> = {}): IntermediaryOptions {
+  return {
+    agents: { host: '127.0.0.1', port: 0 },
+    http: { host: '127.0.0.1', port: 0 },
+    https: { host: '127.0.0.1', port: 0 },
+    cert: pki.intermediary.chainPem,
+    key: pki.intermediary.keyPem,
+    trust: pki.ca.certPem,
+    ...extra,
+  };
+}

@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { encodeFrame, ErrorCode } from '@rhttp/core';
 import { issueCertificate, createDevCa } from '../../../packages/agent/src/certs.js';
 import { Intermediary, STATUS_PATH, type IntermediaryAddresses, type IntermediaryStatus } from '../src/intermediary.js';
-import { connectAgent, http1, http2Connect, http2Get, makePki, until, type Pki, type TestAgent } from './harness.js';
+import { connectAgent, http1, http2Connect, http2Get, makePki, until, type Pki, type TestAgent, intermediaryOptions } from './harness.js';
 
 let pki: Pki;
 let intermediary: Intermediary;
@@ -17,15 +17,7 @@ let httpHost: string;
 
 beforeAll(async () => {
   pki = await makePki();
-  intermediary = new Intermediary({
-    agents: { host: '127.0.0.1', port: 0 },
-    http: { host: '127.0.0.1', port: 0 },
-    https: { host: '127.0.0.1', port: 0 },
-    cert: pki.intermediary.chainPem,
-    key: pki.intermediary.keyPem,
-    trust: pki.ca.certPem,
-    log: (line) => logLines.push(line),
-  });
+  intermediary = new Intermediary(intermediaryOptions(pki, { log: (line) => logLines.push(line) }));
   addresses = await intermediary.start();
   httpHost = `app.example.com:${addresses.http!.port}`;
   httpOrigin = `http://${httpHost}`;

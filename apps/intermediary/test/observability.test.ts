@@ -9,7 +9,7 @@ import { Intermediary, STATUS_PATH, type IntermediaryAddresses, type Intermediar
 import { formatLogLine, type LogRecord } from '../src/log-format.js';
 import { METRICS_CONTENT_TYPE, countedBody, renderMetrics } from '../src/metrics.js';
 import { checkStatusAccess, escapeHtml, isLoopback, renderStatusPage, wantsJson } from '../src/status-page.js';
-import { connectAgent, http1, makePki, until, type Pki, type TestAgent } from './harness.js';
+import { connectAgent, http1, makePki, until, type Pki, type TestAgent, intermediaryOptions } from './harness.js';
 
 const run = promisify(execFile);
 const CHROMIUM = '/usr/bin/chromium';
@@ -25,16 +25,7 @@ let httpsOrigin: string;
 
 beforeAll(async () => {
   pki = await makePki();
-  intermediary = new Intermediary({
-    agents: { host: '127.0.0.1', port: 0 },
-    http: { host: '127.0.0.1', port: 0 },
-    https: { host: '127.0.0.1', port: 0 },
-    metrics: { host: '127.0.0.1', port: 0 },
-    cert: pki.intermediary.chainPem,
-    key: pki.intermediary.keyPem,
-    trust: pki.ca.certPem,
-    log: (message, record) => records.push({ message, record }),
-  });
+  intermediary = new Intermediary(intermediaryOptions(pki, { metrics: { host: '127.0.0.1', port: 0 }, log: (message, record) => records.push({ message, record }) }));
   addresses = await intermediary.start();
   httpOrigin = `http://app.example.com:${addresses.http!.port}`;
   httpsOrigin = `https://app.example.com:${addresses.https!.port}`;
@@ -186,14 +177,7 @@ describe('status page (/.rhttp/status)', () => {
   });
 
   it('requires Authorization: Bearer <token> from every client when a token is set (RFC 6750 §3)', async () => {
-    const guarded = new Intermediary({
-      agents: { host: '127.0.0.1', port: 0 },
-      http: { host: '127.0.0.1', port: 0 },
-      cert: pki.intermediary.chainPem,
-      key: pki.intermediary.keyPem,
-      trust: pki.ca.certPem,
-      statusToken: 's3cret-token',
-    });
+    const guarded = new Intermediary(intermediaryOptions(pki, { https: undefined, statusToken: 's3cret-token' }));
     const a = await guarded.start();
     try {
       const none = await http1(a.http!.port, 'x.example', STATUS_PATH);

@@ -1,18 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '@rhttp/core';
 import { Intermediary } from '../src/intermediary.js';
-import { connectAgent, http1, makePki, until } from './harness.js';
+import { connectAgent, http1, makePki, until, intermediaryOptions } from './harness.js';
 
 describe('Intermediary.stop() (RFC 9113 §6.8 graceful GOAWAY)', () => {
   it('lets an in-flight request finish, sends the agent GOAWAY(NO_ERROR), and closes the listeners', async () => {
     const pki = await makePki();
-    const intermediary = new Intermediary({
-      agents: { host: '127.0.0.1', port: 0 },
-      http: { host: '127.0.0.1', port: 0 },
-      cert: pki.intermediary.chainPem,
-      key: pki.intermediary.keyPem,
-      trust: pki.ca.certPem,
-    });
+    const intermediary = new Intermediary(intermediaryOptions(pki, { https: undefined }));
     const addresses = await intermediary.start();
     const host = `app.example.com:${addresses.http!.port}`;
     let release!: () => void;

@@ -11,7 +11,7 @@ import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { WebSocketFrameDecoder, WebSocketOpcode, closeFramePayload, encodeWebSocketFrame, type WebSocketEvent } from '@rhttp/core';
 import { Agent } from '../../../packages/agent/src/agent.js';
 import { Intermediary, type IntermediaryAddresses } from '../src/intermediary.js';
-import { makePki, until, type Pki } from './harness.js';
+import { makePki, until, type Pki, intermediaryOptions } from './harness.js';
 
 const ORIGIN = 'https://app.example.com';
 let pki: Pki;
@@ -44,14 +44,7 @@ beforeAll(async () => {
       else ws.send(data, { binary: isBinary });
     });
   });
-  intermediary = new Intermediary({
-    agents: { host: '127.0.0.1', port: 0 },
-    http: { host: '127.0.0.1', port: 0 },
-    https: { host: '127.0.0.1', port: 0 },
-    cert: pki.intermediary.chainPem,
-    key: pki.intermediary.keyPem,
-    trust: pki.ca.certPem,
-  });
+  intermediary = new Intermediary(intermediaryOptions(pki));
   addresses = await intermediary.start();
   agent = new Agent({
     intermediary: `tls://127.0.0.1:${addresses.agents.port}`,
