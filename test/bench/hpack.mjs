@@ -20,7 +20,7 @@ const WARMUP_ROUNDS = 3;
 const ROUNDS = 9;
 
 function loadStories() {
-  const dir = join(process.env.HPACK_VECTORS_DIR ?? resolve(here, '../../../shared/vectors/hpack'), 'raw-data');
+  const dir = join(process.env.HPACK_VECTORS_DIR ?? resolve(here, '../vectors/hpack'), 'raw-data');
   const files = readdirSync(dir).filter((f) => /^story_.*\.json$/.test(f)).sort();
   if (files.length === 0) throw new Error(`no story_*.json in ${dir}`);
   return files.map((f) =>

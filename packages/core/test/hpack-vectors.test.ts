@@ -3,7 +3,7 @@
  * every story of every implementation is decoded case by case with one decoder per story, and
  * every raw-data story is encoded by us and decoded by us and by hpack.js.
  *
- * Corpus: $HPACK_VECTORS_DIR, or <repo root>/../shared/vectors/hpack.
+ * Corpus: $HPACK_VECTORS_DIR, or <repo root>/test/vectors/hpack (a copy of the corpus, with its LICENSE).
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -24,7 +24,7 @@ interface Story {
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
-const vectorsDir = process.env.HPACK_VECTORS_DIR ?? resolve(here, '../../../../shared/vectors/hpack');
+const vectorsDir = process.env.HPACK_VECTORS_DIR ?? resolve(here, '../../../test/vectors/hpack');
 
 function listStories(): Array<{ folder: string; file: string; path: string }> {
   if (!existsSync(vectorsDir)) return [];
