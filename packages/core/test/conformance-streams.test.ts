@@ -427,11 +427,79 @@ describe('RFC 9113 §6.9 flow control', () => {
     it(`${role}: DATA beyond the connection window is a connection error of type FLOW_CONTROL_ERROR`, async () => {
       const peer = await ScriptedPeer.start({ role, connectionWindow: 65_535 });
       const id = await peerSendingStream(peer);
-      for (let i = 0; i < 3; i++) peer.data(id, new Uint8Array(16_384));
-      peer.data(id, new Uint8Array(16_383));
-      await peer.expectAlive();
-      peer.data(id, new Uint8Array(1));
+      // One frame fills the window exactly; the credit comes back on receipt (see below), so the
+      // window is 65,535 again and one frame one octet larger overruns it.
+      peer.data(id, new Uint8Array(65_535));
+      await peer.expectEventually('window-update', (f) => f.streamId === 0 && f.increment === 65_535);
+      peer.data(id, new Uint8Array(65_536));
       await peer.expectGoaway(ErrorCode.FLOW_CONTROL_ERROR);
+    });
+
+    it(`${role}: a stream whose reader does not read holds its stream window, never the connection's`, async () => {
+      const peer = await ScriptedPeer.start({ role, connectionWindow: 65_535, settings: { initialWindowSize: 65_535 } });
+      const stalled = await peerSendingStream(peer);
+      // Nobody consumes stream 1's DATA (the bare Connection's listener records without consuming).
+      peer.data(stalled, new Uint8Array(65_535));
+      const update = await peer.expectEventually('window-update', (f) => f.streamId === 0);
+      expect(update.increment).toBe(65_535);
+      expect(peer.connection.bufferedBytes).toBe(65_535);
+      // The stalled stream's own window stays closed: one more octet on it is its error alone.
+      peer.data(stalled, new Uint8Array(1));
+      await peer.expectRst(stalled, ErrorCode.FLOW_CONTROL_ERROR);
+      await peer.expectAlive();
+      expect(peer.connection.bufferedBytes).toBe(0);
+    });
+
+    it(`${role}: beyond limits.maxBufferedBytes the stream whose reader went longest without reading is reset with CANCEL`, async () => {
+      const peer = await ScriptedPeer.start({ role, limits: { maxBufferedBytes: 100_000 } });
+      const ids: number[] = [];
+      if (role === 'server') {
+        for (const id of [1, 3, 5]) peer.request(id, false, [], 'POST');
+        ids.push(1, 3, 5);
+      } else {
+        for (let i = 0; i < 3; i++) {
+          const s = peer.open(undefined, true);
+          await peer.expectFrame('headers', { streamId: s.id });
+          peer.headers(s.id, [[':status', '200']], false);
+          ids.push(s.id);
+        }
+      }
+      const [first, second, third] = ids;
+      peer.data(first, new Uint8Array(40_000));
+      peer.data(second, new Uint8Array(40_000));
+      await peer.settle();
+      // The second stream's reader takes its DATA: the first is now the longest without reading.
+      peer.connection.consume(peer.connection.streams.get(second)!, 40_000);
+      peer.data(second, new Uint8Array(30_000));
+      peer.data(third, new Uint8Array(40_000));
+      await peer.expectRst(first, ErrorCode.CANCEL);
+      expect(peer.streams.get(first)!.reset?.message).toMatch(/maxBufferedBytes/);
+      expect(peer.streams.get(second)!.reset).toBeUndefined();
+      expect(peer.streams.get(third)!.reset).toBeUndefined();
+      expect(peer.connection.bufferedBytes).toBe(70_000);
+      expect(peer.connection.budgetResets).toBe(1);
+      await peer.expectAlive();
+    });
+
+    it(`${role}: a stream that ended with its DATA unread stays in the buffer budget until it is read`, async () => {
+      const peer = await ScriptedPeer.start({ role, limits: { maxBufferedBytes: 50_000 } });
+      const id = await peerSendingStream(peer, true);
+      peer.data(id, new Uint8Array(40_000), true);
+      await peer.settle();
+      expect(peer.connection.streams.has(id)).toBe(false);
+      expect(peer.connection.bufferedBytes).toBe(40_000);
+      const other = role === 'server' ? (peer.request(3, false, [], 'POST'), 3) : await (async () => {
+        const s = peer.open(undefined, true);
+        await peer.expectFrame('headers', { streamId: s.id });
+        peer.headers(s.id, [[':status', '200']], false);
+        return s.id;
+      })();
+      peer.data(other, new Uint8Array(20_000));
+      await peer.settle();
+      // The ended stream is written off (its reader hears a reset); nothing goes on the wire for it.
+      expect(peer.streams.get(id)!.reset?.message).toMatch(/maxBufferedBytes/);
+      expect(peer.connection.bufferedBytes).toBe(20_000);
+      expect(peer.streams.get(other)!.reset).toBeUndefined();
     });
 
     it(`${role}: WINDOW_UPDATE of 0 on a stream is a stream error of type PROTOCOL_ERROR`, async () => {

@@ -21,10 +21,12 @@ export interface Http2SessionOptions extends ConnectionOptions {
   handler?: Handler;
   /**
    * Server role, low level (the counterpart of node:http2's `stream` event): each valid request
-   * as a ServerStream, without Request/Response objects. Used instead of `handler` when given.
+   * as a ServerStream, without Request/Response objects. Used instead of `handler` when given;
+   * returning `false` (at once, from `stream.head`, before reading anything) leaves this request
+   * to `handler` instead, so a server can take its hot path on streams and the rest as Fetch.
    * A throw answers nothing: the stream is reset with INTERNAL_ERROR and `onError` hears it.
    */
-  onStream?: (stream: ServerStream, session: Http2Session) => void;
+  onStream?: (stream: ServerStream, session: Http2Session) => void | false;
   /** Client role: the peer's ORIGIN frame arrived (RFC 8336). */
   onOrigin?(origins: readonly string[], added: readonly string[]): void;
   onGoaway?(frame: GoawayFrame): void;
@@ -330,7 +332,7 @@ export class Http2Session {
   // ---------------------------------------------------------------- server role
 
   /** The low-level server API: a checked request becomes a ServerStream (server-stream.ts). */
-  private onServerStream(onStream: (stream: ServerStream, session: Http2Session) => void, stream: Stream, fields: HeaderField[], endStream: boolean): void {
+  private onServerStream(onStream: NonNullable<Http2SessionOptions['onStream']>, stream: Stream, fields: HeaderField[], endStream: boolean): void {
     let serverStream: ServerStream;
     try {
       const head: ServerStreamHead = requestHeadFields(stream.id, fields, this.connection.local.enableConnectProtocol);
@@ -341,18 +343,31 @@ export class Http2Session {
       this.connection.resetStream(stream, ErrorCode.PROTOCOL_ERROR, new StreamResetError(stream.id, ErrorCode.PROTOCOL_ERROR, 'local', (error as Error).message));
       return;
     }
+    let declined: boolean;
     try {
-      onStream(serverStream, this);
+      declined = onStream(serverStream, this) === false;
     } catch (error) {
       this.options.onError?.(error);
       if (stream.state !== 'closed') this.connection.resetStream(stream, ErrorCode.INTERNAL_ERROR);
+      return;
     }
+    // Declined synchronously, so no frame reached the ServerStream: the Fetch path takes the stream over.
+    if (declined) this.onFetchRequest(stream, fields, endStream);
   }
 
   private onRequest(stream: Stream, fields: HeaderField[], endStream: boolean): void {
     if (this.options.onStream) return this.onServerStream(this.options.onStream, stream, fields, endStream);
+    this.onFetchRequest(stream, fields, endStream);
+  }
+
+  /** The Fetch adapter: a Request for `handler`, its Response sent back. */
+  private onFetchRequest(stream: Stream, fields: HeaderField[], endStream: boolean): void {
     const handler = this.options.handler;
-    if (!handler) return; // no listener → the connection refuses the stream
+    if (!handler) {
+      // No listener → the connection refuses the stream; one onStream declined already has a listener, so refuse it here.
+      if (this.options.onStream) this.connection.resetStream(stream, ErrorCode.REFUSED_STREAM);
+      return;
+    }
     let head: RequestHead;
     try {
       head = requestHead(stream.id, fields, this.connection.local.enableConnectProtocol);
@@ -566,6 +581,8 @@ class IncomingBody {
   fail(error: unknown): void {
     if (this.done && this.queue.length === 0) return;
     this.failure = error;
+    // The body is incomplete either way: unread chunks go now, not when (or if) the reader comes back.
+    this.queue.length = 0;
     this.wake();
   }
 

@@ -51,6 +51,8 @@ export class Stream {
   stalledSince = 0;
   /** Octets received but not yet consumed by the application. */
   unconsumed = 0;
+  /** When the application last consumed this stream's DATA, as the connection's consume counter (for the buffer budget). */
+  lastConsumed = 0;
   /** Whatever the layer above wants to keep with the stream. */
   context: unknown;
 
@@ -172,6 +174,14 @@ export class Connection {
   private readonly dataOrder: Stream[] = [];
   private activeLocal = 0;
   private activePeer = 0;
+  /** Octets received on every stream and not yet consumed by the application (bounded by `limits.maxBufferedBytes`). */
+  private buffered = 0;
+  /** Streams that ended (END_STREAM both ways) while the application still holds their unread DATA: still in the budget. */
+  private held: Set<Stream> | undefined;
+  /** Ticks on every consume: orders streams by how recently their reader took data, without a clock read. */
+  private consumeTick = 0;
+  /** Streams reset because the connection's buffer budget was exceeded (a metric). */
+  budgetResets = 0;
 
   constructor(
     readonly sink: ConnectionSink,
@@ -213,6 +223,11 @@ export class Connection {
   /** Streams we opened that are still active, and streams the peer opened. */
   get openStreams(): number {
     return this.activeLocal + this.activePeer;
+  }
+
+  /** Octets received and not yet consumed by the application, over all streams. */
+  get bufferedBytes(): number {
+    return this.buffered;
   }
 
   /** True when a new local stream may be opened now. */
@@ -285,6 +300,7 @@ export class Connection {
       throw new SessionClosedError('stream ids exhausted on this connection; open a new one', ErrorCode.NO_ERROR, true);
     }
     const stream = new Stream(this.nextStreamId, this.remote.initialWindowSize, this.local.initialWindowSize);
+    stream.lastConsumed = this.consumeTick;
     this.nextStreamId += 2;
     stream.listener = listener;
     this.streams.set(stream.id, stream);
@@ -354,11 +370,18 @@ export class Connection {
     this.closeStream(stream, 'reset', error ?? new StreamResetError(stream.id, errorCode, 'local', 'reset by this endpoint'));
   }
 
-  /** The application delivered `octets` of this stream's DATA: return credit with WINDOW_UPDATE. */
+  /**
+   * The application delivered `octets` of this stream's DATA: return the stream's credit with
+   * WINDOW_UPDATE. (The connection's credit went back when the DATA was buffered: see `onData`.)
+   */
   consume(stream: Stream, octets: number): void {
+    // A stream reset for the budget had its unread octets written off already.
+    octets = Math.min(octets, stream.unconsumed);
     if (octets <= 0 || this.closed) return;
     stream.unconsumed -= octets;
-    this.releaseConnection(octets);
+    this.buffered -= octets;
+    stream.lastConsumed = ++this.consumeTick;
+    if (stream.unconsumed === 0) this.held?.delete(stream);
     if (peerCanSend(stream.state)) {
       const increment = stream.recvWindow.release(octets);
       if (increment > 0) this.emit(encodeFrame({ kind: 'window-update', streamId: stream.id, increment }));
@@ -552,10 +575,41 @@ export class Connection {
       const inc = stream.recvWindow.release(padding);
       if (inc > 0 && !frame.endStream) this.emit(encodeFrame({ kind: 'window-update', streamId: stream.id, increment: inc }));
     }
+    // The connection's credit goes back as soon as the DATA is buffered, the stream's only as the
+    // application takes it: a reader that stalls holds its own stream window and never the
+    // connection's, which every other stream (every other tenant, on a reversed connection) needs.
+    // Buffered octets stay bounded by the stream windows and by `limits.maxBufferedBytes`.
+    this.releaseConnection(frame.data.length);
     stream.unconsumed += frame.data.length;
+    this.buffered += frame.data.length;
     if (frame.endStream) stream.state = transition(stream.id, stream.state, 'recv-end-stream');
     stream.listener?.onData(frame.data, frame.endStream);
     if (frame.endStream) this.maybeCloseStream(stream);
+    if (this.buffered > this.limits.maxBufferedBytes) this.enforceBufferBudget();
+  }
+
+  /**
+   * Over the buffer budget: reset the streams whose readers went longest without taking data
+   * (a browser that never reads) until the buffered octets fit again. A stream whose reader keeps
+   * reading, however slowly, is chosen only after every stalled one.
+   */
+  private enforceBufferBudget(): void {
+    while (this.buffered > this.limits.maxBufferedBytes) {
+      let victim: Stream | undefined;
+      for (const s of this.streams.values()) if (s.unconsumed > 0 && staler(s, victim)) victim = s;
+      if (this.held) for (const s of this.held) if (staler(s, victim)) victim = s;
+      if (!victim) return;
+      this.budgetResets++;
+      const error = new StreamResetError(victim.id, ErrorCode.CANCEL, 'local', `the reader of stream ${victim.id} fell ${victim.unconsumed} octets behind while the connection buffered more than ${this.limits.maxBufferedBytes} (limits.maxBufferedBytes)`);
+      if (this.held?.delete(victim)) {
+        // Ended on the wire already: nothing to send, but its reader loses the unread DATA.
+        this.buffered -= victim.unconsumed;
+        victim.unconsumed = 0;
+        victim.listener?.onReset(error);
+      } else {
+        this.resetStream(victim, ErrorCode.CANCEL, error);
+      }
+    }
   }
 
   private onHeaders(frame: HeadersFrame): void {
@@ -600,6 +654,7 @@ export class Connection {
         return;
       }
       stream = new Stream(frame.streamId, this.remote.initialWindowSize, this.local.initialWindowSize);
+      stream.lastConsumed = this.consumeTick;
       stream.state = transition(stream.id, stream.state, 'recv-headers');
       this.streams.set(stream.id, stream);
       this.activePeer++;
@@ -868,10 +923,13 @@ export class Connection {
     if (isPeerInitiated(this.role, stream.id)) this.activePeer--;
     else this.activeLocal--;
     this.rememberClosed(stream.id, how);
-    // Data the application never consumed still counts against the connection window.
     if (stream.unconsumed > 0) {
-      this.releaseConnection(stream.unconsumed);
-      stream.unconsumed = 0;
+      // An ended stream's unread DATA stays in the budget until its reader takes it; a reset one's is dropped.
+      if (how === 'ended') (this.held ??= new Set()).add(stream);
+      else {
+        this.buffered -= stream.unconsumed;
+        stream.unconsumed = 0;
+      }
     }
     for (const p of stream.pending.splice(0)) p.reject(error ?? new StreamResetError(stream.id, ErrorCode.STREAM_CLOSED, 'local', 'stream closed'));
     const at = this.dataOrder.indexOf(stream);
@@ -1006,6 +1064,11 @@ export class Connection {
 }
 
 function noop(): void {}
+
+/** True when `a`'s reader went longer without reading than `b`'s (the older stream on a tie). */
+function staler(a: Stream, b: Stream | undefined): boolean {
+  return !b || a.lastConsumed < b.lastConsumed || (a.lastConsumed === b.lastConsumed && a.id < b.id);
+}
 
 function opaqueKey(opaque: Uint8Array): string {
   let s = '';

@@ -18,6 +18,11 @@ export interface Limits {
   idleTimeoutMs: number;
   /** Stream-id exhaustion: once our next stream id passes this, we stop opening streams and GOAWAY. */
   maxStreamId: number;
+  /**
+   * Readers that never read: DATA received and not yet taken by the application, over all streams.
+   * Beyond it the streams whose readers went longest without reading are reset (CANCEL).
+   */
+  maxBufferedBytes: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = {
@@ -36,4 +41,8 @@ export const DEFAULT_LIMITS: Readonly<Limits> = {
   idleTimeoutMs: 0,
   // Stream ids are 31 bits (RFC 9113 §5.1.1); leave headroom for in-flight opens.
   maxStreamId: 2 ** 31 - 1 - 1_000,
+  // The connection's credit is returned on receipt (so one stalled stream cannot starve the
+  // others), which leaves stream windows (1 MiB each) as the only other bound: 64 stalled
+  // streams' worth per connection, then the longest-stalled ones go.
+  maxBufferedBytes: 64 << 20,
 };
