@@ -100,7 +100,10 @@ export function createCleartextListener(answer: Answer, connectProxy?: ConnectPr
     sessions.add(session);
     session.once('close', () => sessions.delete(session));
   });
-  const server = createNetServer((socket) => {
+  // noDelay: node:http would set TCP_NODELAY on sockets it accepts itself, but it is handed these;
+  // with Nagle on, a response head, its body and the last chunk (separate small writes) wait for
+  // the browser's delayed ACK: ≈40 ms per keep-alive request.
+  const server = createNetServer({ noDelay: true }, (socket) => {
     track(sockets, socket);
     let buffered: Buffer = Buffer.alloc(0);
     socket.setTimeout(FIRST_BYTES_TIMEOUT_MS, () => socket.destroy());
