@@ -37,6 +37,11 @@ export interface ExchangeHooks {
   requestBytes?: (bytes: number) => void;
   /** Called with the size of each response body chunk written to the browser. */
   responseBytes?: (bytes: number) => void;
+  /**
+   * Admission of one exchange from `clientAddress`: returns the release to call when the exchange
+   * ends, or a Response that refuses it (a per-client budget).
+   */
+  admit?: (clientAddress: string) => (() => void) | Response;
 }
 
 type NodeRequest = IncomingMessage | Http2ServerRequest;
@@ -188,20 +193,35 @@ function addTrailers(req: NodeRequest, res: NodeResponse, trailers: Headers): vo
  */
 export async function serveExchange(req: NodeRequest, res: NodeResponse, scheme: 'http' | 'https', answer: Answer): Promise<void> {
   const controller = new AbortController();
+  const clientAddress = clientAddressOf(req);
+  const admitted = answer.admit?.(clientAddress);
   res.once('close', () => {
+    if (typeof admitted === 'function') admitted();
     if (!res.writableFinished) controller.abort(new Error('the browser went away before the response was complete'));
   });
   const httpVersion = req.httpVersionMajor === 2 ? '2' : req.httpVersion === '1.0' ? '1.0' : '1.1';
+  if (httpVersion === '2') {
+    // Rapid Reset (CVE-2023-44487): a stream reset in the same read as its HEADERS must never
+    // reach an agent. node reports the reset within the I/O turn that read it; one turn later we know.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    if (controller.signal.aborted || res.destroyed) {
+      req.resume();
+      return;
+    }
+  }
   let response: Response;
   const url = requestUrl(req, scheme);
-  if (typeof url === 'string') {
+  if (admitted instanceof Response) {
+    req.resume();
+    response = admitted;
+  } else if (typeof url === 'string') {
     req.resume();
     response = plainResponse(400, `Bad request: ${url}.`);
   } else {
     try {
       // The browser leaving is told by info.signal: the Request gets no signal to follow.
       const request = toWebRequest(req, answer.route ? answer.route(url, scheme) : url, undefined, answer.requestBytes);
-      response = await answer(request, { clientAddress: clientAddressOf(req), scheme, httpVersion, signal: controller.signal, host: url.host });
+      response = await answer(request, { clientAddress, scheme, httpVersion, signal: controller.signal, host: url.host });
     } catch (error) {
       if (controller.signal.aborted) return; // the browser left; nobody to answer
       response = plainResponse(502, `Bad gateway: ${error instanceof Error ? error.message : String(error)}`);

@@ -36,9 +36,23 @@ const BROWSER_STREAM_WINDOW = 1 << 20;
 /** Connection receive window for HTTP/2 browsers: what one browser connection may have in flight toward us across its streams. */
 const BROWSER_CONNECTION_WINDOW = 4 << 20;
 
-/** node:http2 server settings for browsers; extended CONNECT (RFC 8441 §3) only when WebSockets are served. */
-function browserHttp2Settings(websockets: boolean): { initialWindowSize: number; enableConnectProtocol?: boolean } {
-  return websockets ? { initialWindowSize: BROWSER_STREAM_WINDOW, enableConnectProtocol: true } : { initialWindowSize: BROWSER_STREAM_WINDOW };
+/** Concurrent streams per browser HTTP/2 connection (SETTINGS_MAX_CONCURRENT_STREAMS; node:http2 refuses more with REFUSED_STREAM). nginx and browsers use 100–128. */
+const BROWSER_MAX_CONCURRENT_STREAMS = 100;
+/**
+ * Rapid Reset (CVE-2023-44487): RST_STREAMs a browser connection may send in a burst, then per
+ * second, before node:http2 (nghttp2) ends it with GOAWAY. Browsers cancel a few streams on
+ * navigation; node's defaults (1,000 / 33) let an attacker churn thousands of streams first.
+ */
+const BROWSER_RESET_BURST = 200;
+const BROWSER_RESET_RATE = 33;
+
+/** node:http2 server options for browsers; extended CONNECT (RFC 8441 §3) only when WebSockets are served. */
+function browserHttp2Options(websockets: boolean) {
+  return {
+    settings: { initialWindowSize: BROWSER_STREAM_WINDOW, maxConcurrentStreams: BROWSER_MAX_CONCURRENT_STREAMS, ...(websockets ? { enableConnectProtocol: true } : {}) },
+    streamResetBurst: BROWSER_RESET_BURST,
+    streamResetRate: BROWSER_RESET_RATE,
+  };
 }
 
 /** Widens a browser session's connection window (SETTINGS cannot: it starts at 64 KiB and grows by WINDOW_UPDATE only). */
@@ -87,7 +101,7 @@ export function createCleartextListener(answer: Answer, connectProxy?: ConnectPr
     http1.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => void connectProxy.http1(req, socket, head));
   }
   // RFC 8441 §3: SETTINGS_ENABLE_CONNECT_PROTOCOL lets h2 browsers open WebSockets with extended CONNECT.
-  const h2c: Http2Server = createHttp2Server({ settings: browserHttp2Settings(websockets !== undefined) }, onRequest);
+  const h2c: Http2Server = createHttp2Server(browserHttp2Options(websockets !== undefined), onRequest);
   if (connectProxy || websockets) {
     h2c.on('connect', (req: Http2ServerRequest, res: Http2ServerResponse) => {
       if (websockets && isExtendedConnect(req)) void serveExtendedConnect(req, 'http', websockets);
@@ -156,7 +170,8 @@ export function createTlsListener(
 ): BrowserListener & { announce(origins: readonly string[]): void } {
   const sockets = new Set<Socket>();
   const sessions = new Set<ServerHttp2Session>();
-  const server = createSecureServer({ cert: tls.cert, key: tls.key, allowHTTP1: true, settings: browserHttp2Settings(websockets !== undefined) }, (req, res) => {
+  // noDelay as on the cleartext listener: responses are several small writes.
+  const server = createSecureServer({ cert: tls.cert, key: tls.key, allowHTTP1: true, noDelay: true, ...browserHttp2Options(websockets !== undefined) }, (req, res) => {
     void serveExchange(req, res, 'https', answer);
   });
   if (websockets) {

@@ -52,6 +52,9 @@ DNS:
 
 Other:
   --response-timeout SECONDS  time for an origin's response headers before 504 (default 100)
+  --max-requests-per-client N  requests one client address may have in flight at once; more get
+                            503 with Proxy-Status (default 512). Each browser HTTP/2 connection
+                            also takes at most 100 concurrent streams
   -h, --help                show this help
 
 Examples:
@@ -72,6 +75,7 @@ export interface CliConfig {
   files?: { cert: string; key: string; trust: string };
   stateDir: string;
   responseTimeoutMs?: number;
+  maxExchangesPerClient?: number;
   metrics?: ListenAddress;
   statusToken?: string;
   log: LogFormat;
@@ -105,6 +109,7 @@ export function parseCliArgs(argv: string[]): CliConfig | 'help' {
         trust: { type: 'string' },
         'state-dir': { type: 'string' },
         'response-timeout': { type: 'string' },
+        'max-requests-per-client': { type: 'string' },
         metrics: { type: 'string' },
         'status-token': { type: 'string' },
         log: { type: 'string' },
@@ -158,6 +163,12 @@ export function parseCliArgs(argv: string[]): CliConfig | 'help' {
     const seconds = Number(timeout);
     if (!Number.isFinite(seconds) || seconds <= 0) throw new UsageError(`--response-timeout ${JSON.stringify(timeout)} is not a positive number of seconds`);
     config.responseTimeoutMs = Math.round(seconds * 1000);
+  }
+  const perClient = str('max-requests-per-client');
+  if (perClient !== undefined) {
+    const n = Number(perClient);
+    if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`--max-requests-per-client ${JSON.stringify(perClient)} is not a positive whole number`);
+    config.maxExchangesPerClient = n;
   }
   const bound = [config.agents, config.http, config.https, config.metrics].filter((a): a is ListenAddress => a !== undefined && a.port !== 0);
   const seen = new Set<string>();

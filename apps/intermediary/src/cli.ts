@@ -142,6 +142,7 @@ async function main(argv: string[]): Promise<number> {
     key: certs.key,
     trust: certs.trust,
     responseTimeoutMs: config.responseTimeoutMs,
+    maxExchangesPerClient: config.maxExchangesPerClient,
     metrics: config.metrics,
     statusToken,
     log,

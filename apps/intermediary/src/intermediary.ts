@@ -20,10 +20,11 @@ import type { Server as HttpServer } from 'node:http';
 import { isIP, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import { ErrorCode, registrableDomain, type Http2Error } from '@rhttp/core';
-import { BrokerRegistry, originMatch, parseOrigin, requestOrigin, type BrokerStatus, type ParsedOrigin } from '@rhttp/broker';
+import { BrokerRegistry, ClientBudgetError, originMatch, parseOrigin, requestOrigin, type BrokerStatus, type ParsedOrigin } from '@rhttp/broker';
 import { AgentSession, peerCertificateChain, type AgentSessionState } from './agent-session.js';
 import type { Answer } from './browser-exchange.js';
 import { createCleartextListener, createTlsListener, type BrowserListener } from './browser-listeners.js';
+import { ClientBudget } from './client-budget.js';
 import { ConnectProxy, PLAIN_CONNECT } from './connect-proxy.js';
 import type { TunnelAnswer } from './websocket-upgrade.js';
 import type { LogFunction } from './log-format.js';
@@ -71,6 +72,8 @@ export interface IntermediaryOptions {
   responseTimeoutMs?: number;
   /** Separate listener for Prometheus metrics (`GET /metrics`); none when absent. */
   metrics?: ListenAddress;
+  /** Requests one client address may have in flight at once; more get 503. Default 512 (client-budget.ts). */
+  maxExchangesPerClient?: number;
   /**
    * When set, `/.rhttp/status` requires `Authorization: Bearer <statusToken>`; when absent it is
    * served only to loopback clients (it shows agents' IP addresses).
@@ -99,6 +102,10 @@ export interface AgentSessionStatus {
   draining: boolean;
   rttMs: number | null;
   ageMs: number;
+  /** Response bytes received from the agent and not yet taken by browsers (bounded per session, see @rhttp/core limits.maxBufferedBytes). */
+  bufferedBytes: number;
+  /** Streams reset because their browser stopped reading while the session's buffer was full. */
+  budgetResets: number;
 }
 
 /** JSON snapshot for `/.rhttp/status`. */
@@ -120,7 +127,11 @@ export interface IntermediaryStatus {
     responses: Record<CodeClass, number>;
     /** Body bytes relayed, counted as they stream: browser to origin (`request`) and back (`response`). */
     bodyBytes: { request: number; response: number };
+    /** Browser requests refused because their address had too many in flight. */
+    clientBudgetRefusals: number;
   };
+  /** Browser exchanges in flight now, and the addresses they come from. */
+  browserExchanges: { active: number; clients: number };
   recentRefusals: { at: string; remoteAddress: string; kind: RefusalReason; reason: string }[];
   /** Authorized agent sessions that ended with an error. */
   recentErrors: { at: string; session: string; message: string }[];
@@ -156,13 +167,16 @@ export class Intermediary {
     refusals: Object.fromEntries(REFUSAL_REASONS.map((r) => [r, 0])) as Record<RefusalReason, number>,
     responses: Object.fromEntries(CODE_CLASSES.map((c) => [c, 0])) as Record<CodeClass, number>,
     bodyBytes: { request: 0, response: 0 },
+    clientBudgetRefusals: 0,
   };
+  private readonly clientBudget: ClientBudget;
   private readonly recentRefusals: IntermediaryStatus['recentRefusals'] = [];
   private readonly recentErrors: IntermediaryStatus['recentErrors'] = [];
 
   constructor(options: IntermediaryOptions) {
     this.options = options;
     this.log = options.log ?? (() => {});
+    this.clientBudget = new ClientBudget(options.maxExchangesPerClient);
     this.registry = new BrokerRegistry({
       keyFor: registrableDomain,
       broker: options.responseTimeoutMs === undefined ? {} : { responseTimeoutMs: options.responseTimeoutMs },
@@ -198,6 +212,7 @@ export class Intermediary {
       route: (url: URL, scheme: 'http' | 'https') => this.routeCleartext(url, scheme),
       requestBytes: (n: number) => (this.counters.bodyBytes.request += n),
       responseBytes: (n: number) => (this.counters.bodyBytes.response += n),
+      admit: (clientAddress: string) => this.clientBudget.acquire(clientAddress) ?? new ClientBudgetError(this.clientBudget.maxPerClient).toResponse(),
     });
     // Browser WebSockets → RFC 8441 extended CONNECT on the reversed session (websocket-upgrade.ts).
     const websockets: TunnelAnswer = (request, protocol, info) => this.registry.tunnel(this.routeRequest(request, info.scheme), protocol, info);
@@ -280,6 +295,8 @@ export class Intermediary {
         draining: a.draining,
         rttMs: a.rttMs ?? null,
         ageMs: now - a.connectedAt,
+        bufferedBytes: a.http2.connection.bufferedBytes,
+        budgetResets: a.http2.connection.budgetResets,
       })),
       brokers: this.registry.status().brokers,
       counters: {
@@ -287,7 +304,9 @@ export class Intermediary {
         refusals: { ...this.counters.refusals },
         responses: { ...this.counters.responses },
         bodyBytes: { ...this.counters.bodyBytes },
+        clientBudgetRefusals: this.clientBudget.refused,
       },
+      browserExchanges: { active: this.clientBudget.active, clients: this.clientBudget.clients },
       recentRefusals: this.recentRefusals.map((r) => ({ ...r })),
       recentErrors: this.recentErrors.map((e) => ({ ...e })),
     };

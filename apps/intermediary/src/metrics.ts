@@ -101,6 +101,21 @@ export function renderMetrics(status: IntermediaryStatus): string {
     status.sessions.filter((s) => s.rttMs !== null).map((s) => [{ session: s.id }, s.rttMs! / 1000]),
   );
   out.family('rhttp_intermediary_origins', 'gauge', 'Origins served now.', [[{}, status.origins.length]]);
+  out.family(
+    'rhttp_intermediary_session_buffered_bytes',
+    'gauge',
+    'Response bytes received from each agent session and not yet taken by browsers (bounded by the session buffer budget).',
+    status.sessions.map((s) => [{ session: s.id }, s.bufferedBytes]),
+  );
+  out.family(
+    'rhttp_intermediary_session_budget_resets_total',
+    'counter',
+    'Streams reset because their browser stopped reading while the session buffer budget was exceeded.',
+    status.sessions.map((s) => [{ session: s.id }, s.budgetResets]),
+  );
+  out.family('rhttp_intermediary_browser_exchanges', 'gauge', 'Browser requests in flight now.', [[{}, status.browserExchanges.active]]);
+  out.family('rhttp_intermediary_browser_clients', 'gauge', 'Client addresses with requests in flight now.', [[{}, status.browserExchanges.clients]]);
+  out.family('rhttp_intermediary_client_budget_refusals_total', 'counter', 'Browser requests refused (503) because their address had too many in flight.', [[{}, c.clientBudgetRefusals]]);
   return out.text();
 }
 

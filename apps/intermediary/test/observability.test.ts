@@ -127,7 +127,7 @@ describe('Prometheus metrics (--metrics listener, text exposition format 0.0.4)'
       if (type) declared.add(type[1]);
       else if (!line.startsWith('# HELP ')) expect(declared.has(/^[a-z_]+/.exec(line)![0])).toBe(true);
     }
-    expect(declared.size).toBe(8);
+    expect(declared.size).toBe(13);
   });
 
   it('counts a streamed body chunk by chunk without reading ahead', async () => {
@@ -324,7 +324,9 @@ function emptyStatus(): IntermediaryStatus {
       refusals: { certificate: 0, origin: 0, alpn: 0, timeout: 0, other: 0 },
       responses: { '1xx': 0, '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0 },
       bodyBytes: { request: 0, response: 0 },
+      clientBudgetRefusals: 0,
     },
+    browserExchanges: { active: 0, clients: 0 },
     recentRefusals: [],
     recentErrors: [],
   };
@@ -342,5 +344,7 @@ function sessionRow(): IntermediaryStatus['sessions'][number] {
     draining: false,
     rttMs: null,
     ageMs: 65_000,
+    bufferedBytes: 0,
+    budgetResets: 0,
   };
 }

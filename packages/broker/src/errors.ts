@@ -114,6 +114,18 @@ export class ResponseTimeoutError extends BrokerError {
   }
 }
 
+/**
+ * The browser's address already has as many requests in flight as one client may (a budget of
+ * the listener, see the intermediary's client-budget.ts) → 503 `http_request_denied` + Retry-After.
+ */
+export class ClientBudgetError extends BrokerError {
+  constructor(limit: number, options: BrokerErrorOptions = {}) {
+    super('ERR_BROKER_CLIENT_BUDGET', 503, ProxyErrorType.HTTP_REQUEST_DENIED,
+      `Too many requests in flight from your address (at most ${limit} at once). Try again when some have finished.`,
+      { retryAfterSeconds: BUSY_RETRY_AFTER_SECONDS, details: 'too many concurrent requests from this client', ...options });
+  }
+}
+
 /** A session was refused at registration (e.g. origins spanning several registrable domains) → 403. */
 export class SessionRefusedError extends BrokerError {
   constructor(message: string, options: BrokerErrorOptions = {}) {
