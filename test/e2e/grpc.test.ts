@@ -4,6 +4,7 @@
  * one), and a failing call whose status and message travel in a trailers-only response.
  */
 import { request as httpRequest } from 'node:http';
+import * as http2 from 'node:http2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as grpc from '@grpc/grpc-js';
 import type { Intermediary } from '../../apps/intermediary/src/intermediary.js';
@@ -107,6 +108,18 @@ describe('gRPC through the tunnel (h2c upstream, trailers end to end; RFC 9113 �
     expect(error.details).toBe('no such thing: ünïcode and spaces');
   });
 
+  it('a method the server does not implement is UNIMPLEMENTED (trailers-only response, grpc-status 12)', async () => {
+    // Only the client knows `Missing`: the grpc-js server answers a single HEADERS frame with END_STREAM.
+    const Client = grpc.makeGenericClientConstructor({ missing: method('Missing', false) }, 'Echo');
+    const other = new Client(`127.0.0.1:${httpPort}`, grpc.credentials.createInsecure(), { 'grpc.default_authority': 'app.example.com' }) as typeof client;
+    try {
+      const error = await new Promise<grpc.ServiceError>((resolve) => other.missing({ text: 'x' }, (e: grpc.ServiceError | null) => resolve(e!)));
+      expect({ code: error.code, details: error.details }).toEqual({ code: grpc.status.UNIMPLEMENTED, details: expect.stringMatching(/Missing/) });
+    } finally {
+      other.close();
+    }
+  });
+
   it('an HTTP/1.1 client that sent TE: trailers gets the gRPC trailers in chunked encoding (RFC 9112 §7.1.2)', async () => {
     const message = serialize({ text: 'h1' });
     const frame = Buffer.concat([Buffer.from([0, 0, 0, 0, message.length]), message]);
@@ -133,5 +146,51 @@ describe('gRPC through the tunnel (h2c upstream, trailers end to end; RFC 9113 �
     expect(status).toBe(200);
     expect(deserialize(body.subarray(5))).toEqual({ text: 'h1', reversed: '1h' });
     expect(trailers['grpc-status']).toBe('0');
+  });
+});
+
+describe('gRPC trailers-only answer followed at once by RST_STREAM(NO_ERROR) (RFC 9113 §8.1)', () => {
+  // grpc-js answers an unknown method as soon as the request's HEADERS arrive, then (one setImmediate
+  // later) resets a request that is still open with NO_ERROR. This upstream does both in one tick, so
+  // the two frames reach the agent together while the client still streams its request: the agent must
+  // relay the answer, not reset the browser's stream (which grpc-js reports as UNAVAILABLE).
+  let upstream: http2.Http2Server;
+  let tunnel: { intermediary: Intermediary; agent: Agent };
+  let unimplemented: grpc.Client & Record<string, (...args: any[]) => any>;
+
+  beforeAll(async () => {
+    upstream = http2.createServer();
+    upstream.on('stream', (stream, headers) => {
+      stream.respond(
+        { ':status': 200, 'content-type': 'application/grpc+proto', 'grpc-status': String(grpc.status.UNIMPLEMENTED), 'grpc-message': `The server does not implement the method ${headers[':path']}` },
+        { endStream: true },
+      );
+      stream.close(http2.constants.NGHTTP2_NO_ERROR);
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    const ca = await createDevCa({ commonName: 'gRPC Test CA', days: 30 });
+    const intermediaryCert = await issueCertificate(ca, { dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
+    const originCert = await issueCertificate(ca, { dnsNames: ['app.example.com'], extendedKeyUsage: ['serverAuth'] });
+    const started = await startInProcessTunnel({ ca, intermediaryCert, originCert, origin: ORIGIN, upstream: `h2c://127.0.0.1:${(upstream.address() as { port: number }).port}` });
+    tunnel = started;
+    const Client = grpc.makeGenericClientConstructor({ missing: { ...method('Missing', false), requestStream: true } }, 'Echo');
+    unimplemented = new Client(`127.0.0.1:${started.httpPort}`, grpc.credentials.createInsecure(), { 'grpc.default_authority': 'app.example.com' }) as typeof unimplemented;
+  });
+
+  afterAll(async () => {
+    unimplemented?.close();
+    await tunnel?.agent.stop({ graceful: false });
+    await tunnel?.intermediary.stop();
+    await new Promise<void>((resolve) => (upstream ? upstream.close(() => resolve()) : resolve()));
+  });
+
+  it('a client-streaming call still sending gets UNIMPLEMENTED and the message, not UNAVAILABLE', async () => {
+    for (let i = 0; i < 3; i++) {
+      const error = await new Promise<grpc.ServiceError>((resolve) => {
+        const call = unimplemented.missing((e: grpc.ServiceError | null) => resolve(e!)) as grpc.ClientWritableStream<unknown>;
+        call.write({ text: 'more to come' }); // and no end(): the request stays open
+      });
+      expect({ code: error.code, details: error.details }).toEqual({ code: grpc.status.UNIMPLEMENTED, details: 'The server does not implement the method /rhttp.test.Echo/Missing' });
+    }
   });
 });

@@ -382,6 +382,19 @@ export class Http2Session {
     const control = new PumpControl();
     let request: IncomingRequest | undefined;
     let responded = false;
+    // RFC 9113 §8.1: a server can send a complete response before the client sends the entire request,
+    // then ask it to stop with RST_STREAM(NO_ERROR). A handler (or upstream) that stops reading the
+    // request body before answering (a gRPC trailers-only error, a 413) must not lose its answer to a
+    // CANCEL sent first: the rest of the body is discarded and the reset waits for the response's end.
+    let responseEnded = false;
+    let requestCancelled = false;
+    const stopRequest = () => {
+      if (stream.state !== 'closed') this.connection.resetStream(stream, ErrorCode.NO_ERROR);
+    };
+    incoming.onCancel = () => {
+      requestCancelled = true;
+      if (responseEnded) stopRequest();
+    };
     stream.listener = {
       onHeaders: (received, end) => {
         try {
@@ -454,6 +467,8 @@ export class Http2Session {
         const t = outgoingFields([], await trailers(), false);
         this.connection.sendHeaders(stream, t, true);
       } else response.body?.cancel().catch(() => {});
+      responseEnded = true;
+      if (requestCancelled) stopRequest();
     };
     respond().catch((error) => {
       this.options.onError?.(error);
@@ -504,6 +519,8 @@ class IncomingBody {
   private expected = -1;
   private received = 0;
   private discarding = false;
+  /** What cancelling the readable does to the stream besides discarding; default: reset it with CANCEL. */
+  onCancel: (() => void) | undefined;
 
   constructor(private readonly connection: Connection) {}
 
@@ -522,7 +539,9 @@ class IncomingBody {
         },
         cancel: () => {
           this.discard();
-          if (this.stream && this.stream.state !== 'closed' && !this.done) this.connection.resetStream(this.stream, ErrorCode.CANCEL);
+          if (!this.stream || this.stream.state === 'closed' || this.done) return;
+          if (this.onCancel) this.onCancel();
+          else this.connection.resetStream(this.stream, ErrorCode.CANCEL);
         },
       },
       { highWaterMark: 0 },
