@@ -77,6 +77,47 @@ describe('RFC 9113 §8.1 HTTP message framing', () => {
     expect(seen[0].body).toBe('abcd');
   });
 
+  it('server: a handler that cancels the request body before answering gets its answer out, then RST_STREAM(NO_ERROR)', async () => {
+    // §8.1: a server can send a complete response prior to the client sending an entire request ...
+    // the server MAY request that the client abort transmission of a request without error by sending
+    // a RST_STREAM with an error code of NO_ERROR after sending a complete response.
+    const peer = await ScriptedPeer.start({
+      role: 'server',
+      session: {
+        handler: async (request) => {
+          await request.body!.cancel();
+          return new Response(null, { status: 413 });
+        },
+      },
+    });
+    peer.headers(1, [[':method', 'POST'], ...GET.slice(1)], false);
+    peer.data(1, 'part of a large upload');
+    const answer = await peer.expectFrame('headers', { streamId: 1, endStream: true });
+    expect(answer.fields).toContainEqual([':status', '413']);
+    await peer.expectRst(1, ErrorCode.NO_ERROR);
+    peer.data(1, 'more, in flight'); // §5.1: frames in flight after our reset are ignored
+    await peer.expectAlive();
+  });
+
+  it('server: a request body cancelled after the response ended is stopped with RST_STREAM(NO_ERROR) at once', async () => {
+    let release!: () => void;
+    const peer = await ScriptedPeer.start({
+      role: 'server',
+      session: {
+        handler: async (request) => {
+          const body = request.body!;
+          release = () => void body.cancel();
+          return new Response(null, { status: 200 });
+        },
+      },
+    });
+    peer.headers(1, [[':method', 'POST'], ...GET.slice(1)], false);
+    await peer.expectFrame('headers', { streamId: 1, endStream: true });
+    await peer.expectSilence();
+    release();
+    await peer.expectRst(1, ErrorCode.NO_ERROR);
+  });
+
   it('client: a response whose DATA exceeds content-length is reset and its body errors', async () => {
     const peer = await ScriptedPeer.start({ role: 'client', session: {} });
     const pending = peer.session!.fetch('https://example.com/');
