@@ -6,14 +6,14 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { FrameReader } from '../src/codec/frame-reader.js';
-import { connectSocket, ErrorCode, Http2Session, Http2UsageError, responseTrailers, StreamResetError, type Frame, type HeaderField, type ServerStream } from '../src/index.js';
+import { connectSocket, ErrorCode, Http2Session, Http2UsageError, responseTrailers, StreamResetError, type Frame, type Handler, type HeaderField, type ServerStream } from '../src/index.js';
 import { ScriptedPeer } from './support/scripted-peer.js';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
 /** A client Http2Session and a server Http2Session with `onStream`; `serverWrites` holds the frames of each server write. */
-function pair(onStream: (stream: ServerStream) => void) {
+function pair(onStream: (stream: ServerStream) => void | false, handler?: Handler) {
   let client!: Http2Session;
   let server!: Http2Session;
   const serverWrites: Frame[][] = [];
@@ -26,7 +26,7 @@ function pair(onStream: (stream: ServerStream) => void) {
   };
   const errors: unknown[] = [];
   client = new Http2Session({ write: deliver(() => server, false), close: () => setImmediate(() => server.receiveEnd()) }, { role: 'client' });
-  server = new Http2Session({ write: deliver(() => client, true), close: () => setImmediate(() => client.receiveEnd()) }, { role: 'server', onStream, onError: (e) => errors.push(e) });
+  server = new Http2Session({ write: deliver(() => client, true), close: () => setImmediate(() => client.receiveEnd()) }, { role: 'server', onStream, handler, onError: (e) => errors.push(e) });
   return { client, server, serverWrites, errors };
 }
 
@@ -324,6 +324,27 @@ describe('server stream API: resets (RFC 9113 §6.4, §8.1.1)', () => {
     peer.request(1);
     await peer.expectRst(1, ErrorCode.INTERNAL_ERROR);
     expect((errors[0] as Error).message).toBe('boom');
+  });
+
+  it('onStream returning false leaves the request, body and all, to the Fetch handler', async () => {
+    const { client } = pair(
+      (stream) => {
+        if (stream.head.path === '/fetch') return false;
+        stream.respond(200);
+        void stream.end(enc.encode('stream'));
+      },
+      async (request, info) => new Response(`fetch ${request.method} ${info.head.path} ${(await request.bytes()).length}`),
+    );
+    const body = pattern(200_000);
+    const viaFetch = await client.fetch('https://app.example.com/fetch', { method: 'POST', body: chunked(body, 16_384), duplex: 'half' } as RequestInit);
+    expect(await viaFetch.text()).toBe('fetch POST /fetch 200000');
+    expect(await (await client.fetch('https://app.example.com/other')).text()).toBe('stream');
+  });
+
+  it('onStream returning false without a handler refuses the stream (REFUSED_STREAM)', async () => {
+    const peer = await ScriptedPeer.start({ role: 'server', session: { onStream: () => false } });
+    peer.request(1);
+    await peer.expectRst(1, ErrorCode.REFUSED_STREAM);
   });
 
   const malformedCases: Array<[string, HeaderField[], boolean, string[]?]> = [
