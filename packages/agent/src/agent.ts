@@ -19,12 +19,12 @@
  */
 import * as tls from 'node:tls';
 import { isIP } from 'node:net';
-import { connectSocket, DEFAULT_DOH_URL, type Endpoint, ErrorCode, errorCodeName, parseOrigin, serializeOrigin, type Http2Session, type StreamInfo } from '@rhttp/core';
+import { connectSocket, DEFAULT_DOH_URL, type Endpoint, ErrorCode, errorCodeName, parseOrigin, serializeOrigin, type Http2Session, type ServerStream, type StreamInfo } from '@rhttp/core';
 import { DEFAULT_BACKOFF, backoffDelay, type BackoffPolicy } from './backoff.js';
 import { alpnMismatch, describeConnectError, H2_REVERSE_ALPN, isAlpnFailure } from './connect-errors.js';
 import type { AgentEvent } from './agent-events.js';
 import { toFetchHandler, type FetchHandlerLike } from './handler-module.js';
-import { HttpUpstream } from './upstream.js';
+import { HttpUpstream, type ExchangeMeter } from './upstream.js';
 import { H2cUpstream } from './h2c-upstream.js';
 import { ConnectRelay, isPlainConnect, relayTargetOf } from './connect-relay.js';
 import { carryTrailers } from '@rhttp/core';
@@ -286,6 +286,11 @@ export class Agent {
   private readonly options: AgentOptions;
   private readonly backoff: BackoffPolicy;
   private readonly handle: (request: Request, info: StreamInfo) => Response | Promise<Response>;
+  /**
+   * The stream API's hot path (an http(s) upstream): takes a request stream, or returns false to
+   * leave it to `handle` (tunnels). Undefined: every request goes through `handle`.
+   */
+  private readonly serveStream: ((stream: ServerStream) => void | false) | undefined;
   private readonly upstream: HttpUpstream | H2cUpstream | undefined;
   /** `viaDiscovery`: peer connections to intermediaries seen in Via. */
   readonly viaDiscovery: ViaDiscovery | undefined;
@@ -328,6 +333,16 @@ export class Agent {
       // Draft §3.1: a plain CONNECT to one of our origins is relayed to the upstream's host:port (connect-relay.ts).
       const relay = new ConnectRelay(this.origins, relayTargetOf(upstream.base));
       this.handle = (request, info) => this.answer(request, info, (r, i) => (isPlainConnect(i) ? relay.open(r, i) : upstream.fetch(r, i)));
+      if (upstream instanceof HttpUpstream) {
+        const meter = this.exchangeMeter();
+        this.serveStream = (stream) => {
+          // CONNECT (the relay, RFC 8441 WebSockets) stays on the Fetch path; every other request
+          // goes from the stream to the upstream and back as DATA frames without Fetch objects.
+          if (stream.head.method === 'CONNECT') return false;
+          if (this.viaDiscovery) this.viaDiscovery.observe(joinedField(stream, 'via'));
+          void upstream.serve(stream, meter);
+        };
+      }
     } else if (options.ingress !== undefined) {
       const router = options.ingress;
       this.handle = (request, info) => this.answer(request, info, (r, i) => router.fetch(r, i));
@@ -439,6 +454,16 @@ export class Agent {
       inFlight: this.inFlight,
       pingRttMs,
     };
+  }
+
+  /** What `serve` reports into the metrics: the status class always, body bytes with `countBodyBytes`. */
+  private exchangeMeter(): ExchangeMeter {
+    const meter: ExchangeMeter = { status: (code) => this.countRequest(STATUS_CLASSES[Math.floor(code / 100)] ?? `${Math.floor(code / 100)}xx`) };
+    if (this.options.countBodyBytes === true) {
+      meter.requestBody = (n) => (this.counters.bytesIn += n);
+      meter.responseBody = (n) => (this.counters.bytesOut += n);
+    }
+    return meter;
   }
 
   /** Runs the handler, counting the answer's status class and (optionally) body bytes. */
@@ -725,6 +750,12 @@ export class Agent {
       role: 'server',
       // RFC 8336 / draft §2: the agent sends SETTINGS and then, immediately, ORIGIN with the origins it claims.
       origins: this.origins,
+      onStream: this.serveStream
+        ? (stream) => {
+            handOver?.();
+            return this.serveStream!(stream);
+          }
+        : undefined,
       handler: (request, info) => {
         handOver?.();
         return this.handle(request, info);
@@ -866,6 +897,16 @@ export class Agent {
       clearTimeout(timer);
     };
   }
+}
+
+/** Status class names by hundreds, made once (counted per request). */
+const STATUS_CLASSES = ['0xx', '1xx', '2xx', '3xx', '4xx', '5xx'];
+
+/** Every value of a request field joined as the Fetch API's Headers.get would (", "), or null. */
+function joinedField(stream: ServerStream, name: string): string | null {
+  let value: string | null = null;
+  for (const [n, v] of stream.head.fields) if (n === name) value = value === null ? v : `${value}, ${v}`;
+  return value;
 }
 
 /** A pass-through stream that reports the size of every chunk. */

@@ -1,24 +1,32 @@
 /**
  * Forwarding to a local upstream over HTTP/1.1 with `node:http` / `node:https` (not `fetch`:
  * fetch would decompress gzip bodies and follow redirects, and a proxy must do neither). Bodies
- * stream both ways without buffering: the Response is returned as soon as the upstream's headers
+ * stream both ways without buffering: the response head goes on as soon as the upstream's headers
  * arrive, and each body chunk is handed on as it comes (Server-Sent Events arrive event by event).
+ *
+ * Two entry points share the forwarding rules: `serve(stream)`, the agent's hot path, from an
+ * HTTP/2 ServerStream straight to DATA frames with no Request or Response made; and
+ * `fetch(request)`, the Fetch-shaped handler (ingress rules, WebSockets, `--handler` peers).
  *
  * @example
  * const upstream = new HttpUpstream('http://127.0.0.1:3000');
+ * connectSocket(socket, { role: 'server', onStream: (stream) => void upstream.serve(stream) });
  * const response = await upstream.fetch(new Request('https://app.example.com/'));
  */
 import * as http from 'node:http';
 import * as https from 'node:https';
-import type { StreamInfo } from '@rhttp/core';
+import { ErrorCode, type HeaderField, type ServerStream, type StreamInfo } from '@rhttp/core';
 import { openWebSocketUpstream } from './websocket-upstream.js';
 
 /** How long the upstream may take to send its response headers (the body may take longer). Cloudflare's proxy allows 100 s. */
 export const DEFAULT_UPSTREAM_HEADERS_TIMEOUT_MS = 100_000;
 /** Idle keep-alive sockets kept per upstream host: enough for bursts, bounded so a quiet agent holds few descriptors. */
 const MAX_FREE_UPSTREAM_SOCKETS = 64;
-/** Body chunks buffered ahead of the HTTP/2 side before the upstream socket is paused. */
-const RESPONSE_BUFFERED_CHUNKS = 16;
+/**
+ * Bytes the Fetch path's response body holds ahead of its reader before the upstream socket is
+ * paused: one socket read. (`serve` holds no queue at all: one chunk, while HTTP/2 takes it.)
+ */
+const RESPONSE_BUFFERED_BYTES = 64 * 1024;
 
 /**
  * Hop-by-hop fields (RFC 9110 §7.6.1), plus `proxy-connection` and `keep-alive` that old clients
@@ -36,6 +44,16 @@ export interface HttpUpstreamOptions {
   agent?: http.Agent;
 }
 
+/** Counts what one exchange of `serve` carried (the agent's metrics). */
+export interface ExchangeMeter {
+  /** The status answered, including the 502/504 answers made here. */
+  status(code: number): void;
+  /** Request body octets sent to the upstream. */
+  requestBody?(octets: number): void;
+  /** Response body octets handed to the HTTP/2 stream. */
+  responseBody?(octets: number): void;
+}
+
 /** An HTTP/1.1 upstream that requests are forwarded to; `fetch` has the shape of an rhttp handler. */
 export class HttpUpstream {
   /** The upstream's base URL, e.g. `http://127.0.0.1:3000` (a path in it prefixes every request path). */
@@ -43,6 +61,8 @@ export class HttpUpstream {
   private readonly agent: http.Agent;
   private readonly headersTimeoutMs: number;
   private readonly basePath: string;
+  /** The host to connect to, without an IPv6 literal's brackets. */
+  private readonly hostname: string;
 
   constructor(base: string | URL, options: HttpUpstreamOptions = {}) {
     this.base = new URL(base);
@@ -51,6 +71,7 @@ export class HttpUpstream {
     }
     if (this.base.search || this.base.hash) throw new TypeError(`the upstream URL ${this.base.href} must not have a query or fragment`);
     this.basePath = this.base.pathname.replace(/\/+$/, '');
+    this.hostname = this.base.hostname.replace(/^\[|\]$/g, '');
     this.headersTimeoutMs = options.headersTimeoutMs ?? DEFAULT_UPSTREAM_HEADERS_TIMEOUT_MS;
     const AgentClass = this.base.protocol === 'https:' ? https.Agent : http.Agent;
     this.agent = options.agent ?? new AgentClass({ keepAlive: true, maxFreeSockets: MAX_FREE_UPSTREAM_SOCKETS });
@@ -59,6 +80,33 @@ export class HttpUpstream {
   /** The upstream as shown in messages (no trailing slash). */
   get label(): string {
     return this.base.origin + this.basePath;
+  }
+
+  /**
+   * Forward one request stream, the agent's hot path: its head becomes the upstream request, the
+   * upstream's response goes back as HEADERS and DATA frames, and no Request, Response or web
+   * stream is made. The response body is read from the upstream only as fast as the HTTP/2 stream
+   * takes it: the socket is paused while a chunk waits for flow-control credit, so at most one
+   * chunk per stream is held here whatever the browser does. Same forwarding rules as `fetch`;
+   * a reset stream destroys the upstream request. Resolves when the exchange is over, never
+   * rejects. Not for CONNECT (tunnels go through `fetch` or the CONNECT relay).
+   */
+  serve(stream: ServerStream, meter?: ExchangeMeter): Promise<void> {
+    const { method, path, fields, authority } = stream.head;
+    // GET and HEAD bodies are not forwarded (as on the Fetch path); their credit goes straight back.
+    const withBody = !stream.received && method !== 'GET' && method !== 'HEAD';
+    if (!stream.received && !withBody) void discardBody(stream);
+    let current: http.ClientRequest | undefined;
+    stream.onReset = (error) => current?.destroy(error);
+    return new Promise<void>((done) => {
+      this.send(method, this.basePath + path, forwardedRequestFields(fields, authority), withBody ? (req) => pumpStreamBody(stream, req, meter) : undefined, !withBody, (req) => (current = req)).then(
+        (res) => relayResponse(stream, res, method, meter, done),
+        (error) => {
+          answerFailure(stream, this.describeFailure(error), meter);
+          done();
+        },
+      );
+    });
   }
 
   /**
@@ -75,12 +123,20 @@ export class HttpUpstream {
     if (info?.head.method === 'CONNECT' && info.head.protocol === 'websocket') {
       return openWebSocketUpstream(this.base, this.basePath + rawPath, authority, request, { handshakeTimeoutMs: this.headersTimeoutMs });
     }
-    const headers = requestHeaders(request.headers, authority);
+    const headers = forwardedRequestFields(request.headers, authority);
     const body = request.body && request.method !== 'GET' && request.method !== 'HEAD' ? request.body : null;
+    const signal = request.signal;
+    let current: http.ClientRequest | undefined;
+    const onAbort = () => current?.destroy(signal.reason instanceof Error ? signal.reason : new Error('the request was cancelled'));
     try {
-      return await this.send(request, this.basePath + rawPath, headers, body, true);
+      signal.throwIfAborted();
+      signal.addEventListener('abort', onAbort, { once: true });
+      const res = await this.send(request.method, this.basePath + rawPath, headers, body ? (req) => pumpRequestBody(body, req) : undefined, body === null, (req) => (current = req));
+      res.on('close', () => signal.removeEventListener('abort', onAbort));
+      return toResponse(res, request.method);
     } catch (error) {
-      return this.errorResponse(error);
+      signal.removeEventListener('abort', onAbort);
+      return plainError(this.describeFailure(error));
     }
   }
 
@@ -89,78 +145,80 @@ export class HttpUpstream {
     this.agent.destroy();
   }
 
-  private send(request: Request, path: string, headers: http.OutgoingHttpHeaders, body: ReadableStream<Uint8Array> | null, mayRetry: boolean): Promise<Response> {
+  /**
+   * One upstream request; resolves with the response once its head arrived. `sendBody` writes and
+   * ends the body (none: the request ends at once). `watch` hears each ClientRequest made (a retry
+   * makes a second), for cancellation. A request without a body is sent again, once, when a reused
+   * keep-alive socket turned out to be closed and the method is safe to repeat.
+   */
+  private send(
+    method: string,
+    path: string,
+    headers: string[],
+    sendBody: ((req: http.ClientRequest) => void) | undefined,
+    mayRetry: boolean,
+    watch: (req: http.ClientRequest) => void,
+  ): Promise<http.IncomingMessage> {
     const mod = this.base.protocol === 'https:' ? https : http;
-    return new Promise<Response>((resolve, reject) => {
-      const signal = request.signal;
-      if (signal.aborted) {
-        reject(signal.reason);
-        return;
-      }
+    return new Promise<http.IncomingMessage>((resolve, reject) => {
       let settled = false;
       const req = mod.request({
         protocol: this.base.protocol,
-        hostname: this.base.hostname.replace(/^\[|\]$/g, ''),
+        hostname: this.hostname,
         port: this.base.port || undefined,
-        method: request.method,
+        method,
         path,
         headers,
         agent: this.agent,
         servername: this.base.hostname,
       });
+      watch(req);
       const headersTimer = setTimeout(() => {
         req.destroy(new UpstreamTimeoutError(this.headersTimeoutMs));
       }, this.headersTimeoutMs);
-      const onAbort = () => req.destroy(signal.reason instanceof Error ? signal.reason : new Error('the request was cancelled'));
-      signal.addEventListener('abort', onAbort, { once: true });
-      const done = () => {
-        clearTimeout(headersTimer);
-      };
       req.on('error', (error: NodeJS.ErrnoException) => {
-        done();
+        clearTimeout(headersTimer);
         if (settled) return;
         settled = true;
-        signal.removeEventListener('abort', onAbort);
-        if (mayRetry && req.reusedSocket && error.code === 'ECONNRESET' && RETRYABLE_METHODS.has(request.method)) {
+        if (mayRetry && req.reusedSocket && error.code === 'ECONNRESET' && RETRYABLE_METHODS.has(method)) {
           // The upstream closed an idle keep-alive socket just as we reused it: try a fresh one, once.
-          resolve(this.send(request, path, headers, body, false));
+          resolve(this.send(method, path, headers, sendBody, false, watch));
           return;
         }
         reject(error);
       });
       req.on('response', (res) => {
-        done();
+        clearTimeout(headersTimer);
         settled = true;
-        res.on('close', () => signal.removeEventListener('abort', onAbort));
-        resolve(toResponse(res, request.method));
+        resolve(res);
       });
-      if (body) void pumpRequestBody(body, req);
+      if (sendBody) sendBody(req);
       else req.end();
     });
   }
 
-  private errorResponse(error: unknown): Response {
+  /** What to answer when the upstream could not be reached or did not answer (RFC 9209 error types). */
+  private describeFailure(error: unknown): Failure {
     const e = error as NodeJS.ErrnoException;
     const at = `the upstream at ${this.label}`;
     if (e instanceof UpstreamTimeoutError) {
-      return plainError(504, 'connection_timeout', `${at} did not answer within ${Math.round(e.timeoutMs / 1000)} s`);
+      return { status: 504, proxyError: 'connection_timeout', message: `${at} did not answer within ${Math.round(e.timeoutMs / 1000)} s` };
     }
     switch (e?.code) {
       case 'ECONNREFUSED':
-        return plainError(502, 'connection_refused', `${at} refused the connection (is the app running?)`);
+        return { status: 502, proxyError: 'connection_refused', message: `${at} refused the connection (is the app running?)` };
       case 'ENOTFOUND':
       case 'EAI_AGAIN':
-        return plainError(502, 'dns_error', `${at} could not be found: the name ${this.base.hostname} does not resolve`);
+        return { status: 502, proxyError: 'dns_error', message: `${at} could not be found: the name ${this.base.hostname} does not resolve` };
       case 'ECONNRESET':
-        return plainError(502, 'connection_terminated', `${at} closed the connection without answering`);
+        return { status: 502, proxyError: 'connection_terminated', message: `${at} closed the connection without answering` };
       case 'ETIMEDOUT':
-        return plainError(504, 'connection_timeout', `${at} did not accept the connection in time`);
+        return { status: 504, proxyError: 'connection_timeout', message: `${at} did not accept the connection in time` };
       default:
-        return plainError(502, 'proxy_internal_error', `${at} could not be reached: ${e?.message ?? String(error)}`);
+        return { status: 502, proxyError: 'proxy_internal_error', message: `${at} could not be reached: ${e?.message ?? String(error)}` };
     }
   }
 }
-
 /** The upstream sent no response headers within the allowed time. */
 class UpstreamTimeoutError extends Error {
   constructor(readonly timeoutMs: number) {
@@ -168,57 +226,117 @@ class UpstreamTimeoutError extends Error {
   }
 }
 
-/** A plain-text error answer with a Proxy-Status field (RFC 9209) naming this agent. */
-function plainError(status: number, proxyError: string, message: string): Response {
-  return new Response(`${status} ${http.STATUS_CODES[status]}: ${message}\n`, {
-    status,
-    headers: { 'content-type': 'text/plain; charset=utf-8', 'proxy-status': `rhttp-agent; error=${proxyError}` },
-  });
+/** An answer made here when the upstream failed: status, RFC 9209 error type, plain sentence. */
+interface Failure {
+  status: number;
+  proxyError: string;
+  message: string;
 }
 
+/** The fields of an answer made here: plain text with a Proxy-Status field (RFC 9209) naming this agent. */
+function failureFields(failure: Failure): Record<string, string> {
+  return { 'content-type': 'text/plain; charset=utf-8', 'proxy-status': `rhttp-agent; error=${failure.proxyError}` };
+}
+
+function failureText(failure: Failure): string {
+  return `${failure.status} ${http.STATUS_CODES[failure.status]}: ${failure.message}\n`;
+}
+
+function plainError(failure: Failure): Response {
+  return new Response(failureText(failure), { status: failure.status, headers: failureFields(failure) });
+}
+
+/** Answer a stream with a failure (nothing happens if the stream is gone). */
+function answerFailure(stream: ServerStream, failure: Failure, meter: ExchangeMeter | undefined): void {
+  meter?.status(failure.status);
+  if (stream.status !== 0) {
+    // The head went out already: only a reset can say the body is incomplete.
+    stream.reset(ErrorCode.CANCEL);
+    return;
+  }
+  try {
+    stream.respond(failure.status, failureFields(failure));
+  } catch {
+    return;
+  }
+  stream.end(new TextEncoder().encode(failureText(failure))).catch(noop);
+}
+
+function noop(): void {}
+
 /** Fields named in `Connection` are hop-by-hop too (RFC 9110 §7.6.1). */
-function connectionOptions(value: string | null | undefined): Set<string> {
+function connectionOptions(value: string | undefined): Set<string> | undefined {
+  if (!value) return undefined;
   const names = new Set<string>();
-  if (value) for (const n of value.split(',')) if (n.trim()) names.add(n.trim().toLowerCase());
+  for (const n of value.split(',')) if (n.trim()) names.add(n.trim().toLowerCase());
   return names;
 }
 
-function requestHeaders(incoming: Headers, authority: string): http.OutgoingHttpHeaders {
-  const dropped = connectionOptions(incoming.get('connection'));
-  const out: http.OutgoingHttpHeaders = {};
+/**
+ * The request fields to send upstream, flat as node:http takes them (`[name, value, …]`): the
+ * end-to-end fields (pseudo-header and hop-by-hop fields dropped), and `Host` set to the original
+ * authority. HTTP/2 cookie crumbs are joined with "; " (RFC 9113 §8.2.3: a proxy forwarding to
+ * HTTP/1.1 MUST concatenate them into one field).
+ */
+function forwardedRequestFields(incoming: Iterable<readonly [string, string]>, authority: string): string[] {
+  let connection: string | undefined;
+  for (const [name, value] of incoming) if (name === 'connection') connection = connection === undefined ? value : `${connection},${value}`;
+  const dropped = connectionOptions(connection);
+  const out: string[] = ['host', authority];
+  let cookie: string | undefined;
   for (const [name, value] of incoming) {
-    if (HOP_BY_HOP_FIELDS.has(name) || dropped.has(name) || name === 'host') continue;
-    out[name] = value;
+    if (name.charCodeAt(0) === 0x3a /* : */ || name === 'host' || HOP_BY_HOP_FIELDS.has(name) || dropped?.has(name)) continue;
+    if (name === 'cookie') cookie = cookie === undefined ? value : `${cookie}; ${value}`;
+    else out.push(name, value);
   }
-  out.host = authority;
+  if (cookie !== undefined) out.push('cookie', cookie);
   return out;
+}
+
+/** The upstream response's end-to-end fields, names in lower case (hop-by-hop ones dropped). */
+function responseFields(raw: string[]): HeaderField[] {
+  let connection: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i].length === 10 && raw[i].toLowerCase() === 'connection') connection = (connection ? connection + ',' : '') + raw[i + 1];
+  const dropped = connectionOptions(connection);
+  const fields: HeaderField[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i].toLowerCase();
+    if (HOP_BY_HOP_FIELDS.has(name) || dropped?.has(name)) continue;
+    fields.push([name, raw[i + 1]]);
+  }
+  return fields;
 }
 
 /** Statuses whose responses never have content (RFC 9110 §6.4.1), which `new Response` refuses a body for. */
 const NULL_BODY_STATUSES = new Set([204, 205, 304]);
 
+/** A response with no content whatever its framing says: to HEAD, or with a status that has none. */
+function hasNoContent(method: string, status: number): boolean {
+  return method === 'HEAD' || NULL_BODY_STATUSES.has(status);
+}
+
+/** A status HTTP/2 cannot carry as a final response (1xx are informational; node:http reports them apart). */
+function unforwardableStatus(status: number): Failure | undefined {
+  if (status >= 200 && status <= 599) return undefined;
+  return { status: 502, proxyError: 'http_protocol_error', message: `the upstream answered with status ${status}, which cannot be forwarded` };
+}
+
 function toResponse(res: http.IncomingMessage, method: string): Response {
   const status = res.statusCode ?? 502;
-  if (status < 200 || status > 599) {
+  const refused = unforwardableStatus(status);
+  if (refused) {
     res.destroy();
-    return plainError(502, 'http_protocol_error', `the upstream answered with status ${status}, which cannot be forwarded`);
+    return plainError(refused);
   }
-  const raw = res.rawHeaders;
-  let connection: string | undefined;
-  for (let i = 0; i < raw.length; i += 2) if (raw[i].toLowerCase() === 'connection') connection = (connection ? connection + ',' : '') + raw[i + 1];
-  const dropped = connectionOptions(connection);
   const headers = new Headers();
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i].toLowerCase();
-    if (HOP_BY_HOP_FIELDS.has(name) || dropped.has(name)) continue;
+  for (const [name, value] of responseFields(res.rawHeaders)) {
     try {
-      headers.append(name, raw[i + 1]);
+      headers.append(name, value);
     } catch {
       // A field value the Fetch API refuses (e.g. a stray control character) is dropped, not fatal.
     }
   }
-  const nullBody = method === 'HEAD' || NULL_BODY_STATUSES.has(status);
-  if (nullBody) {
+  if (hasNoContent(method, status)) {
     res.resume();
     return new Response(null, { status, statusText: res.statusMessage, headers });
   }
@@ -226,7 +344,101 @@ function toResponse(res: http.IncomingMessage, method: string): Response {
   return new Response(readableFrom(res), { status, statusText: res.statusMessage, headers });
 }
 
-/** The response body as a web stream, pausing the upstream socket while the HTTP/2 side is behind. */
+/**
+ * The upstream's response onto the stream: HEADERS, then each body chunk as DATA. While a chunk
+ * waits for flow-control credit (or the transport) the upstream socket is paused, so the bytes
+ * held here for one stream are one chunk plus node's socket buffer, however many streams stall.
+ * The last chunk carries END_STREAM, and a short response (head and body in one socket read)
+ * goes out as HEADERS and one DATA frame in one write. HTTP/1.1 trailers are dropped.
+ */
+function relayResponse(stream: ServerStream, res: http.IncomingMessage, method: string, meter: ExchangeMeter | undefined, done: () => void): void {
+  const status = res.statusCode ?? 502;
+  const refused = unforwardableStatus(status);
+  if (refused) {
+    res.destroy();
+    answerFailure(stream, refused, meter);
+    done();
+    return;
+  }
+  const fields = responseFields(res.rawHeaders);
+  let finished = false;
+  const finish = () => {
+    if (!stream.received && stream.status !== 0) {
+      // RFC 9113 §8.1: after a complete response, a server MAY ask the client to stop sending the
+      // request with RST_STREAM NO_ERROR; the upstream has answered and reads no more of it.
+      stream.reset(ErrorCode.NO_ERROR);
+    }
+    done();
+  };
+  const fail = () => {
+    finished = true;
+    res.destroy();
+    done();
+  };
+  const head = (endStream: boolean): boolean => {
+    if (stream.status !== 0) return true;
+    try {
+      stream.respond(status, fields, { endStream });
+    } catch {
+      // A field HTTP/2 cannot carry (node:http's parser lets few through): the answer is a 502.
+      finished = true;
+      res.destroy();
+      answerFailure(stream, { status: 502, proxyError: 'http_response_header_invalid', message: 'the upstream sent a header field that HTTP/2 cannot carry' }, meter);
+      done();
+      return false;
+    }
+    meter?.status(status);
+    return true;
+  };
+  if (hasNoContent(method, status)) {
+    res.resume();
+    if (head(true)) done();
+    return;
+  }
+  res.on('data', (chunk: Buffer) => {
+    if (finished) return;
+    meter?.responseBody?.(chunk.length);
+    if (res.complete && res.readableLength === 0) {
+      // The whole response has been read and this is its last chunk: it carries END_STREAM.
+      if (!head(false)) return;
+      finished = true;
+      stream.end(chunk).then(finish, fail);
+      return;
+    }
+    if (!head(false)) return;
+    res.pause();
+    stream.write(chunk).then(() => {
+      if (!finished) res.resume();
+    }, fail);
+  });
+  res.on('end', () => {
+    if (finished) return;
+    finished = true;
+    if (stream.status === 0) {
+      // No body at all: the HEADERS frame ends the stream.
+      if (head(true)) finish();
+      return;
+    }
+    stream.end().then(finish, fail);
+  });
+  res.on('error', noop); // an upstream that dies midway is handled on 'close'
+  res.on('close', () => {
+    if (finished) return;
+    // The upstream closed the connection before the end of the body: a plain END_STREAM would make it look complete.
+    finished = true;
+    stream.reset(ErrorCode.CANCEL);
+    done();
+  });
+  // The head goes out now even if no body comes yet (Server-Sent Events); a short response's
+  // body is delivered first, on the tick node:http resumes it, and ends it with its head.
+  process.nextTick(() => {
+    if (finished || stream.status !== 0) return;
+    if (res.complete && res.readableLength === 0) return; // 'end' follows and sends HEADERS with END_STREAM
+    head(false);
+  });
+}
+
+/** The response body as a web stream, pausing the upstream socket while the reader is behind. */
 function readableFrom(res: http.IncomingMessage): ReadableStream<Uint8Array> {
   let finished = false;
   return new ReadableStream<Uint8Array>(
@@ -259,8 +471,21 @@ function readableFrom(res: http.IncomingMessage): ReadableStream<Uint8Array> {
         res.destroy();
       },
     },
-    new CountQueuingStrategy({ highWaterMark: RESPONSE_BUFFERED_CHUNKS }),
+    new ByteLengthQueuingStrategy({ highWaterMark: RESPONSE_BUFFERED_BYTES }),
   );
+}
+
+/** Wait until the upstream request can take more ('drain'), or is gone. */
+function drained(req: http.ClientRequest): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const go = () => {
+      req.off('drain', go);
+      req.off('close', go);
+      resolve();
+    };
+    req.on('drain', go);
+    req.on('close', go);
+  });
 }
 
 /** Copy the request body to the upstream, waiting for 'drain' so a fast browser cannot fill our memory. */
@@ -271,21 +496,38 @@ async function pumpRequestBody(body: ReadableStream<Uint8Array>, req: http.Clien
       const { value, done } = await reader.read();
       if (done) break;
       if (req.destroyed) throw new Error('the upstream request ended');
-      if (!req.write(value)) {
-        await new Promise<void>((resolve) => {
-          const go = () => {
-            req.off('drain', go);
-            req.off('close', go);
-            resolve();
-          };
-          req.on('drain', go);
-          req.on('close', go);
-        });
-      }
+      if (!req.write(value)) await drained(req);
     }
     req.end();
   } catch (error) {
     reader.cancel(error).catch(() => {});
     req.destroy(error instanceof Error ? error : new Error(String(error)));
+  }
+}
+
+/**
+ * Copy a stream's request body to the upstream. Each chunk's credit goes back to the browser as
+ * it is taken, and the next is taken only once the upstream socket drained: the browser sends no
+ * faster than the upstream reads.
+ */
+async function pumpStreamBody(stream: ServerStream, req: http.ClientRequest, meter: ExchangeMeter | undefined): Promise<void> {
+  try {
+    for await (const chunk of stream) {
+      if (req.destroyed) throw new Error('the upstream request ended');
+      meter?.requestBody?.(chunk.length);
+      if (!req.write(chunk)) await drained(req);
+    }
+    req.end();
+  } catch (error) {
+    req.destroy(error instanceof Error ? error : new Error(String(error)));
+  }
+}
+
+/** Take a body that is not forwarded, so its flow-control credit goes back. */
+async function discardBody(stream: ServerStream): Promise<void> {
+  try {
+    for await (const _ of stream);
+  } catch {
+    // A reset stream has nothing more to discard.
   }
 }
