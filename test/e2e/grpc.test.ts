@@ -155,7 +155,7 @@ describe('gRPC trailers-only answer followed at once by RST_STREAM(NO_ERROR) (RF
   // the two frames reach the agent together while the client still streams its request: the agent must
   // relay the answer, not reset the browser's stream (which grpc-js reports as UNAVAILABLE).
   let upstream: http2.Http2Server;
-  let tunnel: { intermediary: Intermediary; agent: Agent };
+  let tunnel: { intermediary: Intermediary; agent: Agent; httpPort: number };
   let unimplemented: grpc.Client & Record<string, (...args: any[]) => any>;
 
   beforeAll(async () => {
@@ -191,6 +191,24 @@ describe('gRPC trailers-only answer followed at once by RST_STREAM(NO_ERROR) (RF
         call.write({ text: 'more to come' }); // and no end(): the request stays open
       });
       expect({ code: error.code, details: error.details }).toEqual({ code: grpc.status.UNIMPLEMENTED, details: 'The server does not implement the method /rhttp.test.Echo/Missing' });
+    }
+  });
+
+  it('an HTTP/1.1 client still sending its body gets the trailers-only answer as response headers', async () => {
+    for (let i = 0; i < 3; i++) {
+      const { status, headers } = await new Promise<{ status: number; headers: NodeJS.Dict<string | string[]> }>((resolve, reject) => {
+        const req = httpRequest(
+          { host: '127.0.0.1', port: tunnel.httpPort, method: 'POST', path: '/rhttp.test.Echo/Missing', headers: { host: 'app.example.com', 'content-type': 'application/grpc', te: 'trailers' }, agent: false },
+          (res) => {
+            res.resume();
+            resolve({ status: res.statusCode ?? 0, headers: res.headers });
+            req.destroy();
+          },
+        );
+        req.on('error', reject);
+        req.write(Buffer.from([0, 0, 0, 0, 2, 0x7b, 0x7d])); // one message, and no end()
+      });
+      expect({ status, grpcStatus: headers['grpc-status'] }).toEqual({ status: 200, grpcStatus: String(grpc.status.UNIMPLEMENTED) });
     }
   });
 });
