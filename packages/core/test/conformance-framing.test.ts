@@ -3,7 +3,7 @@
  * run with the engine in both roles where the rule applies to both.
  */
 import { describe, expect, it } from 'vitest';
-import { CONNECTION_PREFACE, ErrorCode, Flag, FrameType, SettingId } from '../src/index.js';
+import { CONNECTION_PREFACE, DEFAULT_LOCAL_SETTINGS, ErrorCode, Flag, FrameType, SettingId, type HeaderField } from '../src/index.js';
 import { ScriptedPeer } from './support/scripted-peer.js';
 
 const roles = ['server', 'client'] as const;
@@ -94,6 +94,62 @@ describe('RFC 9113 §4.2 frame size', () => {
       const peer = await ScriptedPeer.start({ role, settings: { maxFrameSize: 16_384 } });
       peer.sendRaw(raw(FrameType.HEADERS, Flag.END_HEADERS, role === 'server' ? 1 : 2, new Uint8Array(16_385)));
       await peer.expectGoaway(ErrorCode.FRAME_SIZE_ERROR);
+    });
+  }
+
+  // Our advertised SETTINGS_MAX_FRAME_SIZE (DEFAULT_LOCAL_SETTINGS, 65,536), acknowledged in the handshake.
+  const advertised = DEFAULT_LOCAL_SETTINGS.maxFrameSize;
+  /** h2spec's 4.2/3 header list: the request plus 5 x-dummy fields of 4,000 octets (its --max-header-length). */
+  const h2specFields = (): HeaderField[] => [
+    [':method', 'GET'], [':scheme', 'https'], [':authority', 'example.com'], [':path', '/'],
+    ...Array.from({ length: 5 }, (_, i): HeaderField => [`x-dummy${i}`, 'x'.repeat(4_000)]),
+  ];
+  /** The engine as server with a handler that counts the requests it sees. */
+  const answering = async () => {
+    const seen: string[] = [];
+    const peer = await ScriptedPeer.start({ role: 'server', session: { handler: (request) => (seen.push(request.url), new Response('ok')) } });
+    return { peer, seen };
+  };
+
+  it('server: HEADERS larger than our acknowledged SETTINGS_MAX_FRAME_SIZE is a connection error, never a request', async () => {
+    const { peer, seen } = await answering();
+    // §4.2: a frame size error in a frame carrying a field block MUST be treated as a connection error.
+    const block = peer.block([...h2specFields(), ['x-pad', 'y'.repeat(advertised)]]);
+    expect(block.length).toBeGreaterThan(advertised);
+    peer.sendRaw(raw(FrameType.HEADERS, Flag.END_HEADERS | Flag.END_STREAM, 1, block));
+    await peer.expectGoaway(ErrorCode.FRAME_SIZE_ERROR, 0);
+    expect(seen).toEqual([]);
+  });
+
+  it('server: a CONTINUATION larger than our SETTINGS_MAX_FRAME_SIZE is a connection error', async () => {
+    const { peer, seen } = await answering();
+    const block = peer.block(h2specFields());
+    peer.sendRaw(raw(FrameType.HEADERS, Flag.END_STREAM, 1, block.subarray(0, 100)));
+    peer.sendRaw(raw(FrameType.CONTINUATION, Flag.END_HEADERS, 1, new Uint8Array(advertised + 1)));
+    await peer.expectGoaway(ErrorCode.FRAME_SIZE_ERROR);
+    expect(seen).toEqual([]);
+  });
+
+  it('server: h2spec 4.2/3\'s HEADERS (over 16,384 octets, within the 65,536 we advertised and the peer acknowledged) is answered', async () => {
+    // h2spec sizes this frame for a server that keeps the initial 16,384; §6.5.3: once acknowledged,
+    // our advertised value is the limit, so answering (not FRAME_SIZE_ERROR) is what the RFC asks here.
+    const { peer, seen } = await answering();
+    const block = peer.block(h2specFields());
+    expect(block.length).toBeGreaterThan(16_384);
+    expect(block.length).toBeLessThanOrEqual(advertised);
+    peer.sendRaw(raw(FrameType.HEADERS, Flag.END_HEADERS | Flag.END_STREAM, 1, block));
+    const answer = await peer.expectFrame('headers', { streamId: 1 });
+    expect(answer.fields).toContainEqual([':status', '200']);
+    expect(seen).toEqual(['https://example.com/']);
+  });
+
+  for (const role of roles) {
+    it(`${role}: DATA larger than our advertised SETTINGS_MAX_FRAME_SIZE on an open stream is a connection error (§5.4 allows it for a stream error)`, async () => {
+      const peer = await ScriptedPeer.start({ role });
+      const id = await openStream(peer);
+      peer.sendRaw(raw(FrameType.DATA, 0, id, new Uint8Array(advertised + 1)));
+      await peer.expectGoaway(ErrorCode.FRAME_SIZE_ERROR);
+      expect(peer.streams.get(id)!.data).toEqual([]);
     });
   }
 
