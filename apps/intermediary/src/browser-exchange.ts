@@ -204,7 +204,7 @@ export async function serveExchange(req: NodeRequest, res: NodeResponse, scheme:
     // Rapid Reset (CVE-2023-44487): a stream reset in the same read as its HEADERS must never
     // reach an agent. node reports the reset within the I/O turn that read it; one turn later we know.
     await new Promise<void>((resolve) => setImmediate(resolve));
-    if (controller.signal.aborted || res.destroyed) {
+    if ((req as Http2ServerRequest).aborted || controller.signal.aborted) {
       req.resume();
       return;
     }
