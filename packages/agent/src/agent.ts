@@ -346,6 +346,15 @@ export class Agent {
     } else if (options.ingress !== undefined) {
       const router = options.ingress;
       this.handle = (request, info) => this.answer(request, info, (r, i) => router.fetch(r, i));
+      const meter = this.exchangeMeter();
+      this.serveStream = (stream) => {
+        // Requests for an upstream rule take the stream path; tunnels and status rules the Fetch path.
+        const head = stream.head;
+        const upstream = head.method === 'CONNECT' ? undefined : router.upstreamFor(head.scheme, head.authority, head.path);
+        if (!upstream) return false;
+        if (this.viaDiscovery) this.viaDiscovery.observe(joinedField(stream, 'via'));
+        void upstream.serve(stream, meter);
+      };
     } else {
       const handler = toFetchHandler(options.handler);
       if (!handler) throw new TypeError('handler must be a function of a Request or an object with a fetch(request) method');

@@ -103,6 +103,22 @@ export class IngressRouter {
     return this.rules.find((r) => (r.hostname === undefined || hostnameMatches(r.hostname, h)) && (r.path === undefined || this.regexps.get(r.path)!.test(path)));
   }
 
+  /**
+   * The upstream that serves a request with this `:scheme`, `:authority` and `:path` (the stream
+   * path, `HttpUpstream.serve`); undefined when a status rule or no rule answers it (`fetch` does).
+   * Matched on the parsed URL, as `fetch` matches.
+   */
+  upstreamFor(scheme: string, authority: string, path: string): HttpUpstream | undefined {
+    let url: URL;
+    try {
+      url = new URL(`${scheme}://${authority}${path}`);
+    } catch {
+      return undefined;
+    }
+    const rule = this.match(url.hostname, url.pathname);
+    return rule?.service.kind === 'http' ? this.upstreams.get(rule.service.url) : undefined;
+  }
+
   /** Answers one request: forwards it to the matching rule's upstream, or answers with its status. */
   fetch(request: Request, info?: Pick<StreamInfo, 'head'>): Promise<Response> | Response {
     const url = new URL(request.url);

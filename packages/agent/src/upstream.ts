@@ -99,7 +99,9 @@ export class HttpUpstream {
     let current: http.ClientRequest | undefined;
     stream.onReset = (error) => current?.destroy(error);
     return new Promise<void>((done) => {
-      this.send(method, this.basePath + path, forwardedRequestFields(fields, authority), withBody ? (req) => pumpStreamBody(stream, req, meter) : undefined, !withBody, (req) => (current = req)).then(
+      // The raw :path as received, under the upstream's prefix ("*" of OPTIONS * goes as it is).
+      const target = path.charCodeAt(0) === 0x2f /* / */ ? this.basePath + path : path;
+      this.send(method, target, forwardedRequestFields(fields, authority), withBody ? (req) => pumpStreamBody(stream, req, meter) : undefined, !withBody, (req) => (current = req)).then(
         (res) => relayResponse(stream, res, method, meter, done),
         (error) => {
           answerFailure(stream, this.describeFailure(error), meter);

@@ -147,4 +147,19 @@ describe('IngressRouter: which upstream gets the request', () => {
       router.close();
     }
   });
+
+  it('upstreamFor (the stream path) picks what fetch picks, on the parsed path; none for status rules', () => {
+    const router = new IngressRouter([
+      { hostname: 'app.example.com', path: '/api/*', service: parseIngressService(`http://127.0.0.1:${ports[1]}`) },
+      { hostname: 'app.example.com', service: parseIngressService(`http://127.0.0.1:${ports[0]}`) },
+      { service: parseIngressService('http_status:404') },
+    ]);
+    const port = (authority: string, path: string) => router.upstreamFor('https', authority, path)?.base.port;
+    expect(port('app.example.com', '/api/v1?q=1')).toBe(String(ports[1]));
+    expect(port('APP.example.com:443', '/home')).toBe(String(ports[0]));
+    // Dot segments are resolved before matching, as fetch's URL does: /api/../home is /home.
+    expect(port('app.example.com', '/api/../home')).toBe(String(ports[0]));
+    expect(port('elsewhere.example', '/')).toBeUndefined();
+    router.close();
+  });
 });
