@@ -100,6 +100,8 @@ export class AgentConnection extends Http2BrokerSession {
           this.events.onOriginsChanged(this);
         },
         onClose: (error) => this.onClose(error),
+        // Streams closing, SETTINGS, GOAWAY and the close reach the broker's queued requests.
+        onSlotFree: () => this.onSlotFree?.(),
       },
     );
     // Newer compatibility dates default binaryType to "blob" (WHATWG); the engine wants bytes now.

@@ -111,6 +111,8 @@ export class AgentSession extends Http2BrokerSession {
         });
       },
       onClose: (error) => this.onClose(error),
+      // Streams closing, SETTINGS, GOAWAY and the close reach the broker's queued requests.
+      onSlotFree: () => this.onSlotFree?.(),
     });
     this.originTimer = setTimeout(() => {
       this.refuse(ErrorCode.PROTOCOL_ERROR, `no ORIGIN frame within ${ORIGIN_FRAME_TIMEOUT_MS / 1000} s: an agent must list the origins it serves`, 'timeout');

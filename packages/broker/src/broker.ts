@@ -16,7 +16,7 @@ import { carryTrailers } from '@rhttp/core';
 import { forwardRequestHeaders, forwardResponseHeaders, rewriteResponseHeaders } from './forwarding-headers.js';
 import { originMatch, parseOrigin, requestOrigin, serializeOrigin, type ParsedOrigin } from './origin-match.js';
 import { DEFAULT_PROXY_NAME } from './proxy-status.js';
-import type { BrokerSession, DispatchInfo } from './session.js';
+import type { BrokerSession, DispatchInfo, OutgoingRequest } from './session.js';
 import { stripTunnelHandshakeFields } from './tunnel.js';
 import { slowStartLimit } from './slow-start.js';
 
@@ -26,8 +26,6 @@ export const DEFAULT_RESPONSE_TIMEOUT_MS = 100_000;
 export const DEFAULT_QUEUE_TIMEOUT_MS = 5_000;
 /** Requests allowed to wait for a stream at once; beyond that the answer is an immediate 503 rather than unbounded memory. */
 export const DEFAULT_MAX_QUEUED = 1_024;
-/** While requests wait, how often session counters are re-read (the session interface has no "stream closed" event). */
-export const SLOT_POLL_INTERVAL_MS = 20;
 /** Errors kept for the status page: enough to see a pattern, bounded so a storm cannot grow memory. */
 export const RECENT_ERRORS_LIMIT = 50;
 /** Parsed origin-set entries kept; a session's set is re-read on every dispatch, parsing it each time is waste. */
@@ -94,7 +92,7 @@ export interface BrokerStatus {
 interface SessionEntry {
   readonly session: BrokerSession;
   readonly registeredAt: number;
-  /** Streams reserved by `#acquire` whose `session.fetch` has not settled: a floor for its open streams even if the session counts them late. */
+  /** Streams reserved by `#acquire` whose `session.open` has not settled: a floor for its open streams even if the session counts them late. */
   pending: number;
 }
 
@@ -132,23 +130,12 @@ function statusClass(status: number): keyof BrokerCounters['requests'] {
   return `${c}xx` as keyof BrokerCounters['requests'];
 }
 
-/** The Request a session's `fetch`/`connect` gets: the browser's, with the rewritten fields. */
-function outgoingRequest(request: Request, headers: Headers): Request {
-  return new Request(request.url, {
-    method: request.method,
-    headers,
-    // Passed as is: no tee, no buffering. Node needs `duplex: 'half'` for a streaming body.
-    body: request.body,
-    duplex: 'half',
-    redirect: 'manual',
-  } as RequestInit);
-}
-
 export class Broker {
   readonly key: string;
   readonly #entries = new Map<BrokerSession, SessionEntry>();
   readonly #waiters = new Set<() => void>();
-  #pollTimer: ReturnType<typeof setInterval> | undefined;
+  /** What this broker sets as its sessions' `onSlotFree`: queued requests look again. */
+  readonly #onSlotFree = () => this.#wake();
   readonly #originCache = new Map<string, ParsedOrigin | null>();
   readonly #responseTimeoutMs: number;
   readonly #queueTimeoutMs: number;
@@ -172,21 +159,27 @@ export class Broker {
     this.#now = options.now ?? Date.now;
   }
 
-  /** Adds a session; it starts taking requests at once, ramping up (slow start). Idempotent. */
+  /**
+   * Adds a session; it starts taking requests at once, ramping up (slow start). Idempotent. The
+   * broker sets the session's `onSlotFree` to hear when queued requests should look again.
+   */
   register(session: BrokerSession): void {
     if (this.#entries.has(session)) return;
     this.#entries.set(session, { session, registeredAt: this.#now(), pending: 0 });
+    session.onSlotFree = this.#onSlotFree;
     this.#wake();
   }
 
   /** Removes a session (closed sessions are also removed on their own at the next dispatch). In-flight requests on it are unaffected. */
   unregister(session: BrokerSession): void {
-    if (this.#entries.delete(session)) this.#wake();
+    if (!this.#entries.delete(session)) return;
+    this.#release(session);
+    this.#wake();
   }
 
   /**
-   * Tell the broker a session changed (a stream closed, ORIGIN or GOAWAY arrived) so queued
-   * requests look again now rather than at the next poll.
+   * Tell the broker a session changed in a way `onSlotFree` does not cover (its origin set grew)
+   * so queued requests look again now.
    */
   sessionChanged(): void {
     this.#wake();
@@ -251,8 +244,9 @@ export class Broker {
 
   /**
    * Like `dispatch`, but sends `request` (POST-like, see tunnel.ts) as an extended CONNECT with
-   * `:protocol` = `protocol` (RFC 8441) over a session that supports `connect`; same routing,
-   * timeouts and error responses. A 2xx response's body is the tunnel toward the browser.
+   * `:protocol` = `protocol` (RFC 8441), or a plain CONNECT (RFC 9113 §8.5) when `protocol` is
+   * empty, over a session that takes tunnels (`BrokerSession.tunnels`); same routing, timeouts
+   * and error responses. A 2xx response's body is the tunnel toward the browser.
    */
   async tunnel(request: Request, protocol: string, info: DispatchInfo): Promise<Response> {
     return this.#dispatch(request, info, protocol);
@@ -314,14 +308,11 @@ export class Broker {
         const sessionId = entry.session.id;
         let response: Response;
         try {
-          const session = entry.session;
-          const sent = protocol === undefined && session.send
-            // The body is passed as is (no tee, no buffering) and no Request is built for it.
-            ? session.send({ method: request.method, url, headers, body: request.body, signal: controller.signal })
-            : protocol === undefined
-              ? session.fetch(outgoingRequest(request, headers), { signal: controller.signal })
-              : session.connect!(outgoingRequest(request, headers), { protocol, signal: controller.signal });
-          response = await untilAborted(sent, controller.signal);
+          // The body is passed as is (no tee, no buffering) and no Request is built for it.
+          const outgoing: OutgoingRequest = protocol === undefined
+            ? { method: request.method, url, headers, body: request.body, signal: controller.signal }
+            : { method: 'CONNECT', url, headers, body: request.body, signal: controller.signal, ...(protocol === '' ? {} : { protocol }) };
+          response = await untilAborted(entry.session.open(outgoing), controller.signal);
         } catch (error) {
           if (timedOut) throw new ResponseTimeoutError(label, this.#responseTimeoutMs, { sessionId, cause: error });
           if (clientSignal?.aborted) throw clientSignal.reason;
@@ -398,7 +389,7 @@ export class Broker {
         if (candidates.length === 0) throw new NoSessionError(label);
         const chosen = this.#choose(candidates, exclude);
         if (chosen) {
-          // Reserve the stream now: between here and `session.fetch` other dispatches may choose too.
+          // Reserve the stream now: between here and `session.open` other dispatches may choose too.
           chosen.pending++;
           return chosen;
         }
@@ -410,6 +401,7 @@ export class Broker {
             this.#wake();
           }, this.#queueTimeoutMs);
         }
+        // Woken by a session's `onSlotFree`, a reservation released, a session added or removed, or the queue timeout.
         await this.#nextWake(signal);
       }
     } finally {
@@ -429,7 +421,7 @@ export class Broker {
       const { session } = entry;
       // DESIGN "Drain": a session that sent or received GOAWAY takes no new streams.
       if (session.draining || session.closed) continue;
-      if (tunnel && session.connect === undefined) continue;
+      if (tunnel && !session.tunnels) continue;
       let best: 'exact' | 'wildcard' | undefined;
       for (const o of session.origins) {
         const parsed = this.#parse(o);
@@ -475,10 +467,6 @@ export class Broker {
       const done = () => {
         this.#waiters.delete(waiter);
         signal.removeEventListener('abort', onAbort);
-        if (this.#waiters.size === 0 && this.#pollTimer !== undefined) {
-          clearInterval(this.#pollTimer);
-          this.#pollTimer = undefined;
-        }
       };
       const waiter = () => {
         done();
@@ -490,7 +478,6 @@ export class Broker {
       };
       this.#waiters.add(waiter);
       signal.addEventListener('abort', onAbort, { once: true });
-      this.#pollTimer ??= setInterval(() => this.#wake(), SLOT_POLL_INTERVAL_MS);
     });
   }
 
@@ -499,7 +486,16 @@ export class Broker {
   }
 
   #reap(): void {
-    for (const session of this.#entries.keys()) if (session.closed) this.#entries.delete(session);
+    for (const session of this.#entries.keys()) {
+      if (!session.closed) continue;
+      this.#entries.delete(session);
+      this.#release(session);
+    }
+  }
+
+  /** A session that left stops calling this broker (unless another broker took it meanwhile). */
+  #release(session: BrokerSession): void {
+    if (session.onSlotFree === this.#onSlotFree) session.onSlotFree = undefined;
   }
 
   #parse(serialized: string): ParsedOrigin | undefined {

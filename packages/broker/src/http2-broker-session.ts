@@ -1,12 +1,15 @@
 import type { Http2Session } from '@rhttp/core';
 import type { BrokerSession, OutgoingRequest } from './session.js';
-import type { TunnelInit } from './tunnel.js';
+
+/** Methods whose requests carry no content here: the Fetch API gives them no body, and neither do we. */
+const BODYLESS_METHODS = new Set(['GET', 'HEAD']);
 
 /**
  * The BrokerSession side of an agent's reversed HTTP/2 session (@rhttp/core `Http2Session` in
  * the client role), shared by the Node intermediary's `AgentSession` and the edge's
  * `AgentConnection`: they add how the agent was admitted (its authorized origins) and how the
- * session is closed.
+ * session is closed. They create `http2` with `onSlotFree: () => this.onSlotFree?.()` so the
+ * broker hears of closed streams, SETTINGS, GOAWAY and the close.
  */
 export abstract class Http2BrokerSession implements BrokerSession {
   abstract readonly id: string;
@@ -14,6 +17,9 @@ export abstract class Http2BrokerSession implements BrokerSession {
   /** The authorized origin set (empty until the agent is admitted). */
   abstract get origins(): readonly string[];
   abstract close(reason?: string): void;
+  /** Extended CONNECT and plain CONNECT both go out as streams of this session. */
+  readonly tunnels = true;
+  onSlotFree: (() => void) | undefined = undefined;
 
   get openStreams(): number {
     return this.http2.openStreams;
@@ -30,22 +36,14 @@ export abstract class Http2BrokerSession implements BrokerSession {
   get rttMs(): number | undefined {
     return this.http2.rttMs;
   }
-  fetch(request: Request, init?: { signal?: AbortSignal }): Promise<Response> {
-    return init?.signal ? this.http2.fetch(request, { signal: init.signal }) : this.http2.fetch(request);
-  }
-  /** The broker's fast path: its already rewritten request goes out as is, no Request built. */
-  async send(request: OutgoingRequest): Promise<Response> {
-    const bodyless = request.method === 'GET' || request.method === 'HEAD';
-    const { response } = await this.http2.request({ method: request.method, url: request.url, headers: request.headers, body: bodyless ? null : request.body, signal: request.signal });
-    return response;
-  }
   /**
-   * A tunnel stream: RFC 8441 extended CONNECT with `:protocol` = `init.protocol` (e.g.
-   * websocket), or a plain CONNECT (RFC 9113 §8.5, `:authority` only) when it is empty.
-   * `request.body` is the bytes toward the agent; a 2xx response's body the bytes back.
+   * The broker's already rewritten request goes out as is, no Request built. A CONNECT is a
+   * tunnel stream: RFC 8441 extended CONNECT with `:protocol` = `request.protocol` (e.g.
+   * websocket), or a plain CONNECT (RFC 9113 §8.5, `:authority` only) without it.
    */
-  async connect(request: Request, init: TunnelInit): Promise<Response> {
-    const { response } = await this.http2.request({ method: 'CONNECT', url: new URL(request.url), headers: request.headers, body: request.body, signal: init.signal, protocol: init.protocol || undefined });
+  async open(request: OutgoingRequest): Promise<Response> {
+    const body = BODYLESS_METHODS.has(request.method) ? null : request.body;
+    const { response } = await this.http2.request({ method: request.method, url: request.url, headers: request.headers, body, signal: request.signal, protocol: request.protocol || undefined });
     return response;
   }
 }

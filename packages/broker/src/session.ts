@@ -1,19 +1,20 @@
-import type { TunnelInit } from './tunnel.js';
-
 /**
  * The minimal view of one reversed HTTP/2 connection that the broker schedules over. The
  * intermediary adapts its engine's session to this shape; the broker never sees frames.
  *
  * Modelled on undici's client-h2 dispatcher: the broker only asks "may I open a stream here?"
- * (origins, openStreams, maxConcurrentStreams, draining, closed) and "send this request".
+ * (origins, openStreams, maxConcurrentStreams, draining, closed), "open this exchange" (`open`),
+ * and hears "look again" (`onSlotFree`) instead of polling.
  *
  * @example
  * const session: BrokerSession = {
  *   id: 'agent-1', origins: ['https://app.example.com'], openStreams: 0,
- *   maxConcurrentStreams: 100, draining: false, closed: false,
- *   fetch: (request, init) => h2session.request(request, init),
+ *   maxConcurrentStreams: 100, draining: false, closed: false, tunnels: true,
+ *   open: async (request) => (await h2session.request(request)).response,
  *   close: (reason) => h2session.goaway(reason),
  * };
+ * // and, wherever the engine reports a closed stream, SETTINGS, GOAWAY or the close:
+ * session.onSlotFree?.();
  */
 export interface BrokerSession {
   readonly id: string;
@@ -27,25 +28,29 @@ export interface BrokerSession {
   readonly closed: boolean;
   /** Smoothed RTT in ms from PING, if known (for status pages). */
   readonly rttMs?: number;
-  /** Sends the request as a new stream. Rejects with an error whose `retryable === true` when the origin certainly did not process it (REFUSED_STREAM, or stream id above GOAWAY's last-stream-id); other rejections mean the session died or reset the stream. */
-  fetch(request: Request, init?: { signal?: AbortSignal }): Promise<Response>;
+  /** True when `open` takes CONNECT (plain and RFC 8441 extended): the broker routes tunnels only to such sessions. */
+  readonly tunnels: boolean;
   /**
-   * Optional fast path of `fetch`: sends a request the broker already rewrote for the origin
-   * (`headers` are final, `body` is the browser's stream as is), so that no Request needs to be
-   * constructed for it. Rejects like `fetch`. When absent, the broker builds a Request and calls
-   * `fetch`.
+   * Opens one exchange as a new stream and resolves with the response once its headers arrive.
+   * `request` is final (fields rewritten for the origin; `body` is the browser's stream as is).
+   * Method `CONNECT` with `protocol` is an extended CONNECT (RFC 8441, `:protocol`), without it
+   * a plain CONNECT (RFC 9113 §8.5); then `body` is the bytes toward the origin and a 2xx
+   * response's body the bytes back. Rejects with an error whose `retryable === true` when the
+   * origin certainly did not process it (REFUSED_STREAM, or stream id above GOAWAY's
+   * last-stream-id); other rejections mean the session died or reset the stream.
    */
-  send?(request: OutgoingRequest): Promise<Response>;
+  open(request: OutgoingRequest): Promise<Response>;
   /**
-   * Opens an extended CONNECT stream (RFC 8441) with `:protocol` = `init.protocol` toward
-   * `request.url`; `request.body` is the bytes toward the origin, a 2xx response's body the bytes
-   * back. Rejects like `fetch`. Optional: a session without it takes no tunnels (see tunnel.ts).
+   * Set by the broker while the session is registered with it (cleared when it leaves). The
+   * session calls it whenever a new stream may have become possible or impossible: a stream
+   * closed, the peer's SETTINGS arrived (MAX_CONCURRENT_STREAMS may have grown), GOAWAY, or the
+   * session closed. Requests waiting for a stream look again then; the broker never polls.
    */
-  connect?(request: Request, init: TunnelInit): Promise<Response>;
+  onSlotFree?: (() => void) | undefined;
   close(reason?: string): void;
 }
 
-/** A request as the broker hands it to {@link BrokerSession.send}. */
+/** A request as the broker hands it to {@link BrokerSession.open}. */
 export interface OutgoingRequest {
   method: string;
   url: URL;
@@ -55,6 +60,8 @@ export interface OutgoingRequest {
   body: ReadableStream<Uint8Array> | null;
   /** Aborts when the browser goes away or the response timeout fires: the stream is then cancelled. */
   signal: AbortSignal;
+  /** With method CONNECT: the extended CONNECT protocol (RFC 8441 `:protocol`, e.g. `websocket`). Absent for a plain CONNECT and for every other method. */
+  protocol?: string;
 }
 
 /** What the intermediary knows about the browser-side exchange that `dispatch` cannot see in the Request. */

@@ -3,18 +3,13 @@
  * `:protocol websocket`) on a reversed session, routed like any request to that origin
  * (DESIGN.md, Broker semantics). The request travels as a POST-like web `Request` (the Fetch API
  * refuses the CONNECT method): its URL gives `:scheme`/`:authority`/`:path`, its body is the bytes
- * from the browser, and a 2xx response's body is the bytes to the browser.
+ * from the browser, and a 2xx response's body is the bytes to the browser. The broker opens it on
+ * a session that takes tunnels (`BrokerSession.tunnels`) as `open({ method: 'CONNECT', protocol })`,
+ * `protocol` left out for a plain CONNECT (RFC 9113 §8.5).
  */
 
 /** `:protocol` value for WebSockets (RFC 8441 §4, registered in the HTTP Upgrade Token Registry). */
 export const WEBSOCKET_PROTOCOL = 'websocket';
-
-/** Options of a tunnel: the `:protocol` pseudo-header and the cancellation signal. */
-export interface TunnelInit {
-  /** Extended CONNECT protocol, e.g. `websocket`. */
-  protocol: string;
-  signal?: AbortSignal;
-}
 
 /**
  * Fields of an HTTP/1.1 WebSocket handshake that do not exist in the RFC 8441 form: the key and

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { Broker, SLOW_START_DURATION_MS, SLOW_START_INITIAL_STREAMS, type DispatchInfo, type OutgoingRequest } from '../src/index.js';
+import { Broker, DEFAULT_QUEUE_TIMEOUT_MS, SLOW_START_DURATION_MS, SLOW_START_INITIAL_STREAMS, type DispatchInfo, type OutgoingRequest } from '../src/index.js';
 import { deferred, FakeSession, FakeStreamError, get, INFO } from './fake-session.js';
 import { parseSfList } from './structured-field.js';
 
@@ -180,6 +180,118 @@ describe('DESIGN Broker semantics: balancing', () => {
     expect(broker.status().queued).toBe(0);
     a.parked.forEach((p) => p.release());
     await Promise.all(all);
+  });
+});
+
+/** Lets every pending promise callback run, without any timer: only microtasks. */
+async function settleMicrotasks(): Promise<void> {
+  for (let i = 0; i < 100; i++) await Promise.resolve();
+}
+
+describe('RFC 9113 §5.1.2 waiting for a stream slot: sessions notify, the broker never polls', () => {
+  /** One session at its limit whose only stream outlives its response (the body still streams), and one request queued behind it. */
+  async function fullSession(maxConcurrentStreams = 1) {
+    const { broker } = setup();
+    const s = new FakeSession('s', ['https://app.example.com'], {
+      maxConcurrentStreams,
+      handler: (_req, _init, self) => {
+        self.openStreams++; // the stream stays open past its response headers: the test ends it
+        return new Response('streaming');
+      },
+    });
+    broker.register(s);
+    const first = await broker.dispatch(get('https://app.example.com/first'), INFO);
+    expect([first.status, s.openStreams]).toEqual([200, maxConcurrentStreams]);
+    const waiting = broker.dispatch(get('https://app.example.com/second'), INFO);
+    await settleMicrotasks();
+    expect(broker.status().queued).toBe(1);
+    expect(s.requests).toHaveLength(1);
+    return { broker, s, waiting };
+  }
+
+  it('the broker sets onSlotFree on register and clears it on unregister', () => {
+    const { broker } = setup();
+    const s = new FakeSession('s', ['https://app.example.com']);
+    broker.register(s);
+    expect(typeof s.onSlotFree).toBe('function');
+    broker.unregister(s);
+    expect(s.onSlotFree).toBeUndefined();
+  });
+
+  it('a queued request goes out when the session says a stream closed, with no timer advanced', async () => {
+    vi.useFakeTimers();
+    try {
+      const { broker, s, waiting } = await fullSession();
+      // Nothing changed yet: with no timers running, the waiter stays put (a poll could not fire).
+      await settleMicrotasks();
+      expect(s.requests).toHaveLength(1);
+      s.endStream(); // the first stream's body ended: openStreams 0, onSlotFree()
+      const second = await waiting;
+      expect(second.status).toBe(200);
+      expect(s.requests.map((r) => new URL(r.url).pathname)).toEqual(['/first', '/second']);
+      expect(broker.status().queued).toBe(0);
+      expect(vi.getTimerCount()).toBe(0); // the queue and response timers were cleared, no interval left behind
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('a queued request goes out when the peer raises SETTINGS_MAX_CONCURRENT_STREAMS', async () => {
+    vi.useFakeTimers();
+    try {
+      const { s, waiting } = await fullSession();
+      s.maxConcurrentStreams = 2;
+      s.onSlotFree?.();
+      expect((await waiting).status).toBe(200);
+      expect(s.requests).toHaveLength(2);
+      expect(s.openStreams).toBe(2); // the first stream is still open: the second used the new slot
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('a queued request hears 503 at once when its only session drains (GOAWAY), not at the queue timeout', async () => {
+    vi.useFakeTimers();
+    try {
+      const { s, waiting } = await fullSession();
+      s.draining = true;
+      s.onSlotFree?.();
+      const r = await waiting;
+      expect(r.status).toBe(503);
+      expect(proxyStatus(r).params.get('error')).toBe('destination_unavailable');
+      expect(s.requests).toHaveLength(1);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('without a notification the wait ends only at the queue timeout (503 connection_limit_reached)', async () => {
+    vi.useFakeTimers();
+    try {
+      const { s, waiting } = await fullSession();
+      s.openStreams--; // a slot frees, but the session does not say so
+      await vi.advanceTimersByTimeAsync(DEFAULT_QUEUE_TIMEOUT_MS - 1);
+      expect(s.requests).toHaveLength(1); // nobody looked: there is no polling
+      await vi.advanceTimersByTimeAsync(1);
+      // The timeout wakes the waiter for one last look: the slot is free, so it goes out.
+      expect((await waiting).status).toBe(200);
+      expect(s.requests).toHaveLength(2);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('a session another broker took over calls that broker, not the old one', () => {
+    const { broker: a } = setup();
+    const { broker: b } = setup();
+    const s = new FakeSession('s', ['https://app.example.com']);
+    a.register(s);
+    const fromA = s.onSlotFree;
+    a.unregister(s);
+    b.register(s);
+    expect(s.onSlotFree).not.toBe(fromA);
+    a.unregister(s); // not registered there any more: leaves b's callback alone
+    expect(typeof s.onSlotFree).toBe('function');
   });
 });
 
@@ -392,23 +504,21 @@ describe('RFC 9110 §7.6 header rewriting through dispatch', () => {
     for (const name of ['connection', 'x-internal', 'keep-alive']) expect(r.headers.has(name), name).toBe(false);
   });
 
-  it('a session with send() gets the rewritten fields and the browser body as is, with no Request built', async () => {
+  it('open() gets the rewritten fields and the browser body as is, with no Request built', async () => {
     const { broker } = setup();
     const s = new FakeSession('s', ['https://app.example.com']);
     const sent: OutgoingRequest[] = [];
-    const session = Object.assign(s, {
-      send: async (request: OutgoingRequest) => {
-        sent.push(request);
-        return new Response(await new Response(request.body).text(), { headers: { connection: 'close', 'x-app': 'kept' } });
-      },
-    });
-    broker.register(session);
+    s.open = async (request: OutgoingRequest) => {
+      sent.push(request);
+      return new Response(await new Response(request.body).text(), { headers: { connection: 'close', 'x-app': 'kept' } });
+    };
+    broker.register(s);
     const body = new ReadableStream<Uint8Array>({ start(c) { c.enqueue(new TextEncoder().encode('posted')); c.close(); } });
     const req = new Request('https://app.example.com/p?q=1', { method: 'POST', body, headers: { connection: 'x-trace', 'x-trace': 'hop' }, duplex: 'half' } as RequestInit);
     const r = await broker.dispatch(req, INFO);
-    expect(s.requests).toHaveLength(0); // fetch() not used
     expect(sent).toHaveLength(1);
     expect([sent[0].method, sent[0].url.href]).toEqual(['POST', 'https://app.example.com/p?q=1']);
+    expect('protocol' in sent[0]).toBe(false); // only tunnels carry one
     expect(sent[0].body).toBe(req.body);
     expect(sent[0].headers.get('via')).toBe('1.1 rhttp');
     expect(sent[0].headers.has('x-trace')).toBe(false);

@@ -1,5 +1,8 @@
-/** A scriptable BrokerSession for tests: each request is handed to `handler`; counters are plain fields. */
-import type { BrokerSession } from '../src/index.js';
+/**
+ * A scriptable BrokerSession for tests: each request is handed to `handler` as a Request;
+ * counters are plain fields. Like a real session it calls `onSlotFree` when a stream closes.
+ */
+import type { BrokerSession, OutgoingRequest } from '../src/index.js';
 
 export type Handler = (request: Request, init: { signal?: AbortSignal } | undefined, session: FakeSession) => Response | Promise<Response>;
 
@@ -26,7 +29,10 @@ export class FakeSession implements BrokerSession {
   maxConcurrentStreams = Infinity;
   draining = false;
   closed = false;
+  /** Plain FakeSessions take no tunnels (tunnel.test.ts has one that does). */
+  tunnels = false;
   rttMs?: number;
+  onSlotFree?: () => void;
   readonly requests: Request[] = [];
   handler: Handler = (req) => new Response(`hello from ${this.id} for ${new URL(req.url).host}`);
   closeReason?: string;
@@ -36,14 +42,22 @@ export class FakeSession implements BrokerSession {
     Object.assign(this, options);
   }
 
-  async fetch(request: Request, init?: { signal?: AbortSignal }): Promise<Response> {
+  async open(outgoing: OutgoingRequest): Promise<Response> {
+    const { method, url, headers, body, signal } = outgoing;
+    const request = new Request(url, { method, headers, body, duplex: 'half', redirect: 'manual' } as RequestInit);
     this.requests.push(request);
     this.openStreams++;
     try {
-      return await this.handler(request, init, this);
+      return await this.handler(request, { signal }, this);
     } finally {
-      this.openStreams--;
+      this.endStream();
     }
+  }
+
+  /** A stream of this session closed: its slot is free again, and the broker hears so. */
+  endStream(): void {
+    this.openStreams--;
+    this.onSlotFree?.();
   }
 
   close(reason?: string): void {

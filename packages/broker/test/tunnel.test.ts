@@ -1,13 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { Broker, BrokerRegistry, WEBSOCKET_PROTOCOL, tunnelRequest, type TunnelInit } from '../src/index.js';
+import { Broker, BrokerRegistry, WEBSOCKET_PROTOCOL, tunnelRequest, type OutgoingRequest } from '../src/index.js';
 import { FakeSession, INFO } from './fake-session.js';
 
-/** A fake session that also takes extended CONNECT streams and echoes the tunnel's bytes back. */
+/** A fake session that also takes CONNECT streams (`tunnels`) and echoes the tunnel's bytes back. */
 class TunnelSession extends FakeSession {
-  readonly tunnels: Array<{ request: Request; init: TunnelInit }> = [];
-  async connect(request: Request, init: TunnelInit): Promise<Response> {
-    this.tunnels.push({ request, init });
-    return new Response(request.body, { status: 200, headers: { 'sec-websocket-protocol': 'chat' } });
+  override tunnels = true;
+  readonly opened: OutgoingRequest[] = [];
+  connectAnswer = (request: OutgoingRequest) => new Response(request.body, { status: 200, headers: { 'sec-websocket-protocol': 'chat' } });
+  override async open(request: OutgoingRequest): Promise<Response> {
+    if (request.method !== 'CONNECT') return super.open(request);
+    this.opened.push(request);
+    return this.connectAnswer(request);
   }
 }
 
@@ -39,9 +42,9 @@ describe('RFC 8441 extended CONNECT through the broker (DESIGN.md Broker semanti
     expect(response.headers.get('via')).toBe('2 rhttp');
     expect(await response.text()).toBe('ping');
     expect(session.requests).toHaveLength(0); // never as a plain request
-    const [{ request, init }] = session.tunnels;
-    expect(init.protocol).toBe('websocket');
-    expect(request.url).toBe('https://app.example.com/chat?room=1');
+    const [request] = session.opened;
+    expect([request.method, request.protocol]).toEqual(['CONNECT', 'websocket']);
+    expect(request.url.href).toBe('https://app.example.com/chat?room=1');
     // RFC 8441 §5: the key/accept handshake is replaced by :protocol.
     expect(request.headers.has('sec-websocket-key')).toBe(false);
     expect(request.headers.get('sec-websocket-version')).toBe('13');
@@ -51,7 +54,7 @@ describe('RFC 8441 extended CONNECT through the broker (DESIGN.md Broker semanti
     expect(request.headers.get('x-forwarded-for')).toBe(INFO.clientAddress);
   });
 
-  it('only sessions that support connect take tunnels; none → 503 destination_unavailable', async () => {
+  it('only sessions that take tunnels get them; none → 503 destination_unavailable', async () => {
     const broker = new Broker();
     const plain = new FakeSession('plain', ['https://app.example.com']);
     broker.register(plain);
@@ -63,7 +66,7 @@ describe('RFC 8441 extended CONNECT through the broker (DESIGN.md Broker semanti
     const ok = await broker.tunnel(handshake(), WEBSOCKET_PROTOCOL, INFO);
     expect(ok.status).toBe(200);
     await ok.body?.cancel();
-    expect(capable.tunnels).toHaveLength(1);
+    expect(capable.opened).toHaveLength(1);
     expect(plain.requests).toHaveLength(0);
   });
 
@@ -75,11 +78,11 @@ describe('RFC 8441 extended CONNECT through the broker (DESIGN.md Broker semanti
     registry.register(exact);
     const response = await registry.tunnel(handshake(), WEBSOCKET_PROTOCOL, INFO);
     await response.body?.cancel();
-    expect(exact.tunnels).toHaveLength(1);
-    expect(wild.tunnels).toHaveLength(0);
+    expect(exact.opened).toHaveLength(1);
+    expect(wild.opened).toHaveLength(0);
     const other = await registry.tunnel(handshake('https://other.example.com/'), WEBSOCKET_PROTOCOL, INFO);
     await other.body?.cancel();
-    expect(wild.tunnels).toHaveLength(1);
+    expect(wild.opened).toHaveLength(1);
     const unknown = await registry.tunnel(handshake('https://nobody.test/'), WEBSOCKET_PROTOCOL, INFO);
     expect(unknown.status).toBe(503);
   });
@@ -87,10 +90,24 @@ describe('RFC 8441 extended CONNECT through the broker (DESIGN.md Broker semanti
   it('a refusal from the origin (non-2xx) is passed back as is', async () => {
     const broker = new Broker();
     const session = new TunnelSession('s', ['https://app.example.com']);
-    session.connect = async () => new Response('no websockets here', { status: 404 });
+    session.connectAnswer = () => new Response('no websockets here', { status: 404 });
     broker.register(session);
     const response = await broker.tunnel(handshake(), WEBSOCKET_PROTOCOL, INFO);
     expect(response.status).toBe(404);
     expect(await response.text()).toBe('no websockets here');
+  });
+
+  it('RFC 9113 §8.5: an empty protocol is a plain CONNECT, opened without :protocol', async () => {
+    const broker = new Broker();
+    const session = new TunnelSession('s', ['https://db.example.com:5432']);
+    broker.register(session);
+    const response = await broker.tunnel(tunnelRequest('https://db.example.com:5432/', new Headers({ 'user-agent': 'psql' }), null), '', INFO);
+    expect(response.status).toBe(200);
+    await response.body?.cancel();
+    const [request] = session.opened;
+    expect(request.method).toBe('CONNECT');
+    expect('protocol' in request).toBe(false);
+    expect(request.url.host).toBe('db.example.com:5432');
+    expect(request.headers.get('user-agent')).toBe('psql');
   });
 });

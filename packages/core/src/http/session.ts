@@ -31,6 +31,11 @@ export interface Http2SessionOptions extends ConnectionOptions {
   onOrigin?(origins: readonly string[], added: readonly string[]): void;
   onGoaway?(frame: GoawayFrame): void;
   onClose?(error: Http2Error | undefined): void;
+  /**
+   * Client role: whether a new stream may open could have changed (a stream closed, the peer's
+   * SETTINGS, GOAWAY, or the close), for a scheduler waiting on SETTINGS_MAX_CONCURRENT_STREAMS.
+   */
+  onSlotFree?(): void;
   /** Server role: a handler threw or a stream failed; for logging. */
   onError?(error: unknown): void;
 }
@@ -327,6 +332,7 @@ export class Http2Session {
   private wakeSlotWaiters(): void {
     const waiters = this.slotWaiters.splice(0);
     for (const w of waiters) w();
+    this.options.onSlotFree?.();
   }
 
   // ---------------------------------------------------------------- server role
