@@ -14,7 +14,8 @@
 // Environment: BENCH_ROUNDS (default 5), BENCH_DURATION (h2load seconds per run, default 4),
 // BENCH_BULK_MIB (default 256), BENCH_BULK_ROUNDS (default 3), BENCH_IDLE_SESSIONS (default 1000),
 // BENCH_NGINX_WORKERS (default 1), BENCH_NO_DOCS=1 to leave docs/benchmarks.md alone,
-// BENCH_ONLY=requests,bulk,memory to run a subset.
+// BENCH_ONLY=requests,bulk,ssh,memory to run a subset ("ssh" needs Debian's openssh-server: the
+// HTTP/1.1 keep-alive leg against `ssh -R` to a private sshd on loopback, skipped without it).
 import { execFileSync, fork, spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -31,7 +32,10 @@ const BULK_MIB = Number(process.env.BENCH_BULK_MIB ?? 256);
 const BULK_ROUNDS = Number(process.env.BENCH_BULK_ROUNDS ?? 3);
 const IDLE_SESSIONS = Number(process.env.BENCH_IDLE_SESSIONS ?? 1000);
 const NGINX_WORKERS = Number(process.env.BENCH_NGINX_WORKERS ?? 1);
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'requests,bulk,memory').split(','));
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'requests,bulk,ssh,memory').split(','));
+const SSH = '/usr/bin/ssh';
+const SSHD = '/usr/sbin/sshd';
+const SSH_KEYGEN = '/usr/bin/ssh-keygen';
 const H2LOAD = '/usr/bin/h2load';
 const NGINX = '/usr/sbin/nginx';
 const CURL = '/usr/bin/curl';
@@ -39,6 +43,8 @@ const HOST = 'app.localhost';
 const ORIGIN = `https://${HOST}`;
 /** h2load load shape: 10 connections × 10 concurrent streams, one client thread. */
 const H2LOAD_ARGS = ['-c', '10', '-m', '10', '-t', '1', '-D', String(DURATION), '--warm-up-time', '1', '-H', `:authority: ${HOST}`];
+/** HTTP/1.1 keep-alive load for the ssh -R comparison: 8 connections, one request at a time on each (no pipelining, as browsers do). */
+const H1_ARGS = ['--h1', '-c', '8', '-m', '1', '-t', '1', '-D', String(DURATION), '--warm-up-time', '1', '-H', `:authority: ${HOST}`];
 /** Agent connections in the throughput runs: the agent's default (`--connections 2`). */
 const AGENT_CONNECTIONS = 2;
 /** Per-session memory the issue asks for at most (KiB). */
@@ -223,10 +229,10 @@ function withChildren(pid) {
 const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 
 /** One h2load run; req/s from its summary, p50/p99 (ms) from its per-request log. */
-async function h2load(label, url, extra, logFile, proxyPids, upstreamPids) {
+async function h2load(label, url, extra, logFile, proxyPids, upstreamPids, base = H2LOAD_ARGS) {
   const started = performance.now();
   const cpu0 = [cpuSeconds(proxyPids), cpuSeconds(upstreamPids)];
-  const out = await run(H2LOAD, [...H2LOAD_ARGS, ...extra, '--log-file', logFile, url]);
+  const out = await run(H2LOAD, [...base, ...extra, '--log-file', logFile, url]);
   const wall = (performance.now() - started) / 1000;
   const cpu = [cpuSeconds(proxyPids) - cpu0[0], cpuSeconds(upstreamPids) - cpu0[1]];
   const rate = /finished in [\d.]+m?s, ([\d.]+) req\/s/.exec(out);
@@ -315,6 +321,76 @@ async function benchBulk(setup, tmp) {
   return contenders.map((c) => ({ ...c, download: median(result[c.key].download), upload: median(result[c.key].upload) }));
 }
 
+// ------------------------------------------------------------------ ssh -R
+
+/**
+ * `ssh -R`, the plain tunnel behind localhost.run-style services: a private sshd on loopback (its
+ * own host key, config and authorized key in `dir`) and `ssh -N -R 127.0.0.1:PORT:upstream` into
+ * it. Browsers then reach the upstream at 127.0.0.1:PORT through sshd → ssh → upstream.
+ */
+async function startSshTunnel(dir, upstreamPort) {
+  mkdirSync(dir, { recursive: true });
+  mkdirSync('/run/sshd', { recursive: true }); // sshd's privilege-separation directory
+  for (const key of ['host', 'client']) execFileSync(SSH_KEYGEN, ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, key)]);
+  writeFileSync(join(dir, 'authorized_keys'), readFileSync(join(dir, 'client.pub')));
+  const sshdPort = await freePort();
+  const forwardPort = await freePort();
+  writeFileSync(
+    join(dir, 'sshd_config'),
+    [`Port ${sshdPort}`, 'ListenAddress 127.0.0.1', `HostKey ${join(dir, 'host')}`, `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`, `PidFile ${join(dir, 'sshd.pid')}`, 'PasswordAuthentication no', 'UsePAM no', 'StrictModes no', 'PermitRootLogin prohibit-password', 'AllowTcpForwarding yes', ''].join('\n'),
+  );
+  const sshd = track(spawn(SSHD, ['-D', '-e', '-f', join(dir, 'sshd_config')], { stdio: ['ignore', 'ignore', 'pipe'] }));
+  await sleep(300);
+  const user = os.userInfo().username;
+  const ssh = track(
+    spawn(SSH, ['-N', '-T', '-p', String(sshdPort), '-i', join(dir, 'client'), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'ExitOnForwardFailure=yes', '-o', 'LogLevel=ERROR', '-R', `127.0.0.1:${forwardPort}:127.0.0.1:${upstreamPort}`, `${user}@127.0.0.1`], { stdio: ['ignore', 'ignore', 'inherit'] }),
+  );
+  for (let i = 0; i < 100; i++) {
+    try {
+      await run(CURL, ['-sS', '--fail', '-o', '/dev/null', `http://127.0.0.1:${forwardPort}/`]);
+      return { port: forwardPort, pids: () => withChildren(sshd.pid).concat(ssh.pid), stop: () => (ssh.kill('SIGTERM'), sshd.kill('SIGTERM')) };
+    } catch {
+      if (ssh.exitCode !== null || sshd.exitCode !== null) break;
+      await sleep(100);
+    }
+  }
+  throw new Error('the ssh -R tunnel did not come up');
+}
+
+/** HTTP/1.1 keep-alive browsers through rhttp's --http listener and through ssh -R, same upstream, alternating. */
+async function benchSsh(setup, tmp) {
+  const tunnel = await startSshTunnel(join(tmp, 'ssh'), setup.upstreamH1);
+  try {
+    const contenders = [
+      { key: 'rhttp', name: 'rhttp: HTTP/1.1 → intermediary → agent → HTTP/1.1 upstream', port: setup.intermediary.http, proxy: () => [setup.intermediary.child.pid, setup.agent.pid] },
+      { key: 'ssh', name: 'ssh -R: HTTP/1.1 → sshd → ssh → HTTP/1.1 upstream', port: tunnel.port, proxy: tunnel.pids },
+      { key: 'direct', name: 'direct: HTTP/1.1 → upstream', port: setup.upstreamH1, proxy: () => [] },
+    ];
+    const bytes = BULK_MIB * 1024 * 1024;
+    const samples = Object.fromEntries(contenders.map((c) => [c.key, { req: [], bulk: [] }]));
+    for (let round = 0; round < ROUNDS; round++) {
+      const order = round % 2 ? [...contenders].reverse() : contenders;
+      for (const c of order) samples[c.key].req.push(await h2load(c.key, `http://127.0.0.1:${c.port}/`, [], join(tmp, `h2load-h1-${c.key}.log`), c.proxy(), [setup.upH1.pid], H1_ARGS));
+      process.stderr.write(`  HTTP/1.1 req/s round ${round + 1}/${ROUNDS}: ${contenders.map((c) => `${c.key} ${samples[c.key].req.at(-1).rps.toFixed(0)}`).join(', ')}\n`);
+    }
+    for (let round = 0; round < BULK_ROUNDS; round++) {
+      const order = round % 2 ? [...contenders].reverse() : contenders;
+      for (const c of order) samples[c.key].bulk.push(await curlOnce({ key: c.key, base: `http://127.0.0.1:${c.port}`, curl: ['-H', `host: ${HOST}`] }, 'download', bytes));
+      process.stderr.write(`  HTTP/1.1 download round ${round + 1}/${BULK_ROUNDS}: ${contenders.map((c) => `${c.key} ${samples[c.key].bulk.at(-1).toFixed(0)}`).join(', ')} MB/s\n`);
+    }
+    return contenders.map((c) => ({
+      ...c,
+      rps: median(samples[c.key].req.map((s) => s.rps)),
+      p50: median(samples[c.key].req.map((s) => s.p50)),
+      p99: median(samples[c.key].req.map((s) => s.p99)),
+      proxyCpuMs: median(samples[c.key].req.map((s) => s.proxyCpuMs)),
+      download: median(samples[c.key].bulk),
+    }));
+  } finally {
+    tunnel.stop();
+  }
+}
+
 // ------------------------------------------------------------------ memory per idle session
 
 /** Memory of `script`'s process with no agent sessions and with IDLE_SESSIONS idle ones. */
@@ -362,7 +438,7 @@ const x = (a, b) => `${(a / b).toFixed(2)}×`;
 const kib = (bytes) => (bytes / 1024).toFixed(1);
 const mib = (bytes) => (bytes / 2 ** 20).toFixed(1);
 
-function tables(requests, bulk, memory) {
+function tables(requests, bulk, memory, ssh) {
   const out = [];
   if (requests) {
     const nginx = requests.find((r) => r.key === 'nginx');
@@ -380,6 +456,13 @@ function tables(requests, bulk, memory) {
     out.push(`**Bulk, one ${BULK_MIB} MiB transfer with curl** (MB/s; medians of ${BULK_ROUNDS} rounds)`, '');
     out.push('| Path | download | upload | download vs direct | upload vs direct |', '|---|---:|---:|---:|---:|');
     for (const r of bulk) out.push(`| ${r.name} | ${int(r.download)} | ${int(r.upload)} | ${x(r.download, direct.download)} | ${x(r.upload, direct.upload)} |`);
+    out.push('');
+  }
+  if (ssh) {
+    const sshRow = ssh.find((r) => r.key === 'ssh');
+    out.push(`**HTTP/1.1 keep-alive browsers: rhttp against \`ssh -R\`** (h2load \`${shellJoin(H1_ARGS)}\`, GET / → 1 KiB body, medians of ${ROUNDS} rounds; one ${BULK_MIB} MiB curl download, medians of ${BULK_ROUNDS})`, '');
+    out.push('| Path | req/s | p50 ms | p99 ms | proxy CPU ms/req | download MB/s | req/s vs ssh -R | MB/s vs ssh -R |', '|---|---:|---:|---:|---:|---:|---:|---:|');
+    for (const r of ssh) out.push(`| ${r.name} | ${int(r.rps)} | ${ms(r.p50)} | ${ms(r.p99)} | ${r.key === 'direct' ? '—' : r.proxyCpuMs.toFixed(3)} | ${int(r.download)} | ${x(r.rps, sshRow.rps)} | ${x(r.download, sshRow.download)} |`);
     out.push('');
   }
   if (memory) {
@@ -464,10 +547,11 @@ const tmp = mkdtempSync(join(os.tmpdir(), 'bench-tunnel-'));
 let requests;
 let bulk;
 let memory;
+let ssh;
 try {
   const certs = join(tmp, 'certs');
   await writeDevCertificates(certs, { origins: [ORIGIN], intermediaryNames: ['localhost', '127.0.0.1'] });
-  if (ONLY.has('requests') || ONLY.has('bulk')) {
+  if (ONLY.has('requests') || ONLY.has('bulk') || ONLY.has('ssh')) {
     const upH1 = startNode(['test/bench/tunnel-upstream.mjs'], 'upstream');
     const upH2c = startNode(['test/bench/tunnel-upstream.mjs', '--h2c'], 'upstream h2c');
     const upstreamH1 = Number((await awaitLine(upH1, /listening on http:\/\/127\.0\.0\.1:(\d+)/, 'upstream'))[1]);
@@ -493,6 +577,10 @@ try {
     try {
       if (ONLY.has('requests')) requests = await benchRequests(setup, tmp);
       if (ONLY.has('bulk')) bulk = await benchBulk(setup, tmp);
+      if (ONLY.has('ssh')) {
+        if (existsSync(SSHD) && existsSync(SSH)) ssh = await benchSsh(setup, tmp);
+        else console.error(`bench:tunnel: skipping the ssh -R comparison: ${SSHD} is missing (apt-get install openssh-server)`);
+      }
     } finally {
       nginx.stop();
       agent.kill('SIGTERM');
@@ -506,7 +594,7 @@ try {
   await sleep(200);
   rmSync(tmp, { recursive: true, force: true });
 }
-const body = tables(requests, bulk, memory);
+const body = tables(requests, bulk, memory, ssh);
 const date = new Date().toISOString().slice(0, 10);
 console.log(`\nrhttp tunnel vs direct / nginx — ${date}, ${machine(nginxVersion)}\n`);
 console.log(body);
