@@ -18,7 +18,7 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const here = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 /** Where npm keeps what it installed: its copy of the lock, the bins, and our stamp. */
 const modulesDir = (root) => path.join(root, 'node_modules');
 /** npm writes this after every install into node_modules; without it there is no install. */
@@ -119,7 +119,7 @@ export function linkBins(root) {
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  install(here);
-  build(here);
-  linkBins(here);
+  install(repoRoot);
+  build(repoRoot);
+  linkBins(repoRoot);
 }
