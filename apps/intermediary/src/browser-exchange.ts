@@ -1,14 +1,18 @@
 /**
- * One browser request/response on a node:http or node:http2 listener, turned into a web
- * `Request` and answered with a web `Response`, both streaming: the request body is read as the
- * origin consumes it, each response chunk is written as it arrives (Server-Sent Events arrive
- * event by event), and a response body that fails midway destroys the browser's stream so the
- * failure is visible rather than a truncated success.
+ * One browser request/response, the same rules on every listener: the URL from the listener's
+ * scheme and the authority, the per-client admission, routing, the answer, byte counts. Two
+ * front ends share them (`answerExchange`): node:http for HTTP/1.x (`serveExchange`, a node
+ * request turned into a web `Request`, the `Response` written back with `res.write`) and
+ * @rhttp/core's ServerStream for HTTP/2 (`serveStream`, browser-stream.ts). Both stream: the
+ * request body is read as the origin consumes it, each response chunk is written as it arrives
+ * (Server-Sent Events arrive event by event), and a response body that fails midway resets the
+ * browser's stream (or closes its HTTP/1.1 connection) so the failure is visible rather than a
+ * truncated success.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Http2ServerResponse, type Http2ServerRequest } from 'node:http2';
 import { Readable } from 'node:stream';
-import { responseTrailers } from '@rhttp/core';
+import { ErrorCode, responseTrailers, type ServerStream } from '@rhttp/core';
+import { discardBody, responseFields, streamBody, trailerFields, writeBody } from './browser-stream.js';
 
 /** What the answering function learns besides the Request. */
 export interface ExchangeInfo {
@@ -44,13 +48,9 @@ export interface ExchangeHooks {
   admit?: (clientAddress: string) => (() => void) | Response;
 }
 
-type NodeRequest = IncomingMessage | Http2ServerRequest;
-type NodeResponse = ServerResponse | Http2ServerResponse;
-
 /**
- * Connection-specific fields: RFC 9113 §8.2.2 forbids them in HTTP/2 (node:http2 throws on
- * them) and node:http manages its own framing. The broker strips hop-by-hop fields already;
- * this is the last line of defence at the socket.
+ * Connection-specific fields: node:http manages its own framing. The broker strips hop-by-hop
+ * fields already; this is the last line of defence at the socket (browser-stream.ts has HTTP/2's).
  */
 const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
 /** Statuses whose responses never have content (RFC 9110 §6.4.1). */
@@ -63,20 +63,23 @@ function plainResponse(status: number, text: string): Response {
   return new Response(`${text}\n`, { status, headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' } });
 }
 
-/** The browser's address without the IPv4-mapped prefix. */
-export function clientAddressOf(req: NodeRequest): string {
-  const address = req.socket?.remoteAddress ?? '';
+/** A socket's peer address without the IPv4-mapped prefix: the browser's address. */
+export function clientAddress(remoteAddress: string | undefined): string {
+  const address = remoteAddress ?? '';
   return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
 }
 
+/** The address of the browser that sent a node:http request. */
+export function clientAddressOf(req: IncomingMessage): string {
+  return clientAddress(req.socket?.remoteAddress);
+}
+
 /**
- * Builds the URL from the listener's scheme and `:authority` (HTTP/2) or `Host` (HTTP/1.1), or
- * the absolute-form target (RFC 9112 §3.2.2: then Host is ignored). Returns a string saying
- * what is wrong instead when the request cannot be addressed.
+ * Builds the URL from the listener's scheme and `authority` (`:authority` on HTTP/2, `Host` on
+ * HTTP/1.1) and the request target, or the absolute-form target (RFC 9112 §3.2.2: then Host is
+ * ignored). Returns a string saying what is wrong instead when the request cannot be addressed.
  */
-export function requestUrl(req: NodeRequest, scheme: 'http' | 'https'): URL | string {
-  const target = req.url ?? '';
-  const headers = req.headers as Record<string, string | string[] | undefined>;
+export function requestUrl(target: string, authority: string | undefined, scheme: 'http' | 'https'): URL | string {
   if (/^https?:\/\//i.test(target)) {
     try {
       const absolute = new URL(target);
@@ -86,7 +89,6 @@ export function requestUrl(req: NodeRequest, scheme: 'http' | 'https'): URL | st
     }
   }
   if (!target.startsWith('/')) return `the request target ${JSON.stringify(target.slice(0, 100))} is not supported here (origin-form "/path" expected)`;
-  const authority = first(headers[':authority']) ?? first(headers.host);
   if (authority === undefined || authority === '') return 'the request has no Host header (or :authority), so it cannot be routed to an origin';
   if (BAD_AUTHORITY.test(authority)) return `the Host ${JSON.stringify(authority.slice(0, 100))} is not a valid authority`;
   try {
@@ -96,13 +98,52 @@ export function requestUrl(req: NodeRequest, scheme: 'http' | 'https'): URL | st
   }
 }
 
-function first(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
+/** The authority of an HTTP/2 request as the browser sent it: `:authority`, else `Host` (RFC 9113 §8.3.1); undefined when neither. */
+export function streamAuthority(stream: ServerStream): string | undefined {
+  return stream.header(':authority') ?? stream.header('host');
 }
 
-/** True when the browser sends (or may send) a request body. */
-function hasBody(req: NodeRequest, http2: boolean): boolean {
-  if (http2) return !(req as Http2ServerRequest).stream.endAfterHeaders;
+/** One request as every front end hands it to {@link answerExchange}. */
+export interface ExchangeSource {
+  method: string;
+  /** The request target (HTTP/1.1) or `:path` (HTTP/2). */
+  target: string;
+  /** `Host` or `:authority`; undefined when the browser sent none. */
+  authority: string | undefined;
+  /** Builds the Request (with its body) for the routed URL; called at most once. */
+  request(url: URL): Request;
+  /** Drops the request body: the exchange is answered without it reaching the broker. */
+  discard(): void;
+}
+
+/**
+ * The rules every listener shares: a refused admission answers as it is, an unaddressable request
+ * gets 400, the URL is routed (`answer.route`), the Request built once and answered; an answer that
+ * fails becomes 502. Undefined when the browser left meanwhile (nobody to answer).
+ */
+export async function answerExchange(answer: Answer, source: ExchangeSource, admitted: (() => void) | Response | undefined, info: ExchangeInfo): Promise<Response | undefined> {
+  if (admitted instanceof Response) {
+    source.discard();
+    return admitted;
+  }
+  const url = requestUrl(source.target, source.authority, info.scheme);
+  if (typeof url === 'string') {
+    source.discard();
+    return plainResponse(400, `Bad request: ${url}.`);
+  }
+  info.host = url.host;
+  try {
+    return await answer(source.request(answer.route ? answer.route(url, info.scheme) : url), info);
+  } catch (error) {
+    if (info.signal.aborted) return undefined; // the browser left; nobody to answer
+    return plainResponse(502, `Bad gateway: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+// ------------------------------------------------------------------ HTTP/1.x on node:http
+
+/** True when an HTTP/1.x browser sends (or may send) a request body. */
+function hasBody(req: IncomingMessage): boolean {
   const h = req.headers;
   return h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0');
 }
@@ -113,21 +154,18 @@ function hasBody(req: NodeRequest, http2: boolean): boolean {
  * a followed signal to the Request with listeners and a finalizer) and the caller tells of the
  * browser leaving some other way (ExchangeInfo.signal).
  */
-export function toWebRequest(req: NodeRequest, url: URL, signal?: AbortSignal, countBytes?: (bytes: number) => void): Request {
-  const http2 = req.httpVersionMajor === 2;
+export function toWebRequest(req: IncomingMessage, url: URL, signal?: AbortSignal, countBytes?: (bytes: number) => void): Request {
   const headers = new Headers();
   const raw = req.rawHeaders;
   for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name = raw[i];
-    if (name.startsWith(':')) continue; // HTTP/2 pseudo-header fields are not header fields
     try {
-      headers.append(name, raw[i + 1]);
+      headers.append(raw[i], raw[i + 1]);
     } catch {
       // A field the Fetch API cannot hold (node already rejected anything invalid on the wire).
     }
   }
   const method = req.method ?? 'GET';
-  const bodyless = method === 'GET' || method === 'HEAD' || !hasBody(req, http2);
+  const bodyless = method === 'GET' || method === 'HEAD' || !hasBody(req);
   if (bodyless) req.resume(); // the Fetch API cannot carry a GET body; let node discard it
   const body = bodyless ? null : (Readable.toWeb(req as Readable) as unknown as ReadableStream<Uint8Array>);
   // Counted on node's side: a second 'data' listener sees every chunk, no extra stream layer.
@@ -138,7 +176,7 @@ export function toWebRequest(req: NodeRequest, url: URL, signal?: AbortSignal, c
 }
 
 /** Waits until `res` can take more data, or is gone. */
-function drained(res: NodeResponse): Promise<void> {
+function drained(res: ServerResponse): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
       res.off('drain', done);
@@ -163,11 +201,10 @@ function nodeHeaders(headers: Headers): Record<string, string | string[]> {
 }
 
 /**
- * Passes the origin's trailers (gRPC's status) on: HTTP/2 browsers always get them; HTTP/1.1 ones
- * only when they said `TE: trailers` (RFC 9110 §6.5.1) and the body is chunked (node drops them
- * otherwise).
+ * Passes the origin's trailers (gRPC's status) on to an HTTP/1.1 browser only when it said
+ * `TE: trailers` (RFC 9110 §6.5.1) and the body is chunked (node drops them otherwise).
  */
-function addTrailers(req: NodeRequest, res: NodeResponse, trailers: Headers): void {
+function addTrailers(req: IncomingMessage, res: ServerResponse, trailers: Headers): void {
   const fields: Record<string, string> = {};
   let any = false;
   trailers.forEach((value, name) => {
@@ -176,10 +213,8 @@ function addTrailers(req: NodeRequest, res: NodeResponse, trailers: Headers): vo
     any = true;
   });
   if (!any || res.destroyed) return;
-  if (req.httpVersionMajor !== 2) {
-    const te = (req.headers.te ?? '').toString().toLowerCase();
-    if (!te.split(',').some((t) => t.trim().split(';')[0] === 'trailers')) return;
-  }
+  const te = (req.headers.te ?? '').toString().toLowerCase();
+  if (!te.split(',').some((t) => t.trim().split(';')[0] === 'trailers')) return;
   try {
     res.addTrailers(fields);
   } catch {
@@ -188,50 +223,36 @@ function addTrailers(req: NodeRequest, res: NodeResponse, trailers: Headers): vo
 }
 
 /**
- * Serves one exchange: builds the Request, asks `answer`, writes the Response back streaming.
- * Never throws; failures end in an error status or a destroyed stream.
+ * Serves one HTTP/1.x exchange: builds the Request, asks `answer`, writes the Response back
+ * streaming. Never throws; failures end in an error status or a destroyed connection.
  */
-export async function serveExchange(req: NodeRequest, res: NodeResponse, scheme: 'http' | 'https', answer: Answer): Promise<void> {
+export async function serveExchange(req: IncomingMessage, res: ServerResponse, scheme: 'http' | 'https', answer: Answer): Promise<void> {
   const controller = new AbortController();
-  const clientAddress = clientAddressOf(req);
-  const admitted = answer.admit?.(clientAddress);
+  const address = clientAddressOf(req);
+  const admitted = answer.admit?.(address);
   res.once('close', () => {
     if (typeof admitted === 'function') admitted();
     if (!res.writableFinished) controller.abort(new Error('the browser went away before the response was complete'));
   });
-  const httpVersion = req.httpVersionMajor === 2 ? '2' : req.httpVersion === '1.0' ? '1.0' : '1.1';
-  if (httpVersion === '2') {
-    // Rapid Reset (CVE-2023-44487): a stream reset in the same read as its HEADERS must never
-    // reach an agent. node reports the reset within the I/O turn that read it; one turn later we know.
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    if ((req as Http2ServerRequest).aborted || controller.signal.aborted) {
-      req.resume();
-      return;
-    }
-  }
-  let response: Response;
-  const url = requestUrl(req, scheme);
-  if (admitted instanceof Response) {
-    req.resume();
-    response = admitted;
-  } else if (typeof url === 'string') {
-    req.resume();
-    response = plainResponse(400, `Bad request: ${url}.`);
-  } else {
-    try {
+  const info: ExchangeInfo = { clientAddress: address, scheme, httpVersion: req.httpVersion === '1.0' ? '1.0' : '1.1', signal: controller.signal };
+  const response = await answerExchange(
+    answer,
+    {
+      method: req.method ?? 'GET',
+      target: req.url ?? '',
+      authority: req.headers.host,
       // The browser leaving is told by info.signal: the Request gets no signal to follow.
-      const request = toWebRequest(req, answer.route ? answer.route(url, scheme) : url, undefined, answer.requestBytes);
-      response = await answer(request, { clientAddress, scheme, httpVersion, signal: controller.signal, host: url.host });
-    } catch (error) {
-      if (controller.signal.aborted) return; // the browser left; nobody to answer
-      response = plainResponse(502, `Bad gateway: ${error instanceof Error ? error.message : String(error)}`);
-    }
-  }
-  await writeResponse(req, res, response, controller.signal, answer.responseBytes);
+      request: (url) => toWebRequest(req, url, undefined, answer.requestBytes),
+      discard: () => req.resume(),
+    },
+    admitted,
+    info,
+  );
+  if (response) await writeResponse(req, res, response, controller.signal, answer.responseBytes);
 }
 
-/** Writes status, headers and the streaming body; destroys the browser's stream if the body fails. */
-async function writeResponse(req: NodeRequest, res: NodeResponse, response: Response, signal: AbortSignal, countBytes?: (bytes: number) => void): Promise<void> {
+/** Writes status, headers and the streaming body; destroys the connection if the body fails. */
+async function writeResponse(req: IncomingMessage, res: ServerResponse, response: Response, signal: AbortSignal, countBytes?: (bytes: number) => void): Promise<void> {
   const body = response.body;
   if (res.destroyed || signal.aborted) {
     await body?.cancel().catch(() => {});
@@ -240,12 +261,10 @@ async function writeResponse(req: NodeRequest, res: NodeResponse, response: Resp
   const bodyless = body === null || req.method === 'HEAD' || NULL_BODY_STATUSES.has(response.status);
   try {
     if (bodyless) {
-      // Status and fields go out with end(): on HTTP/2 one HEADERS frame with END_STREAM, the shape
-      // of a gRPC trailers-only response (writeHead would send HEADERS at once, then an empty DATA).
       res.statusCode = response.status;
       for (const [name, value] of Object.entries(nodeHeaders(response.headers))) res.setHeader(name, value);
     } else {
-      (res as ServerResponse).writeHead(response.status, nodeHeaders(response.headers));
+      res.writeHead(response.status, nodeHeaders(response.headers));
     }
   } catch (error) {
     await body?.cancel().catch(() => {});
@@ -257,9 +276,8 @@ async function writeResponse(req: NodeRequest, res: NodeResponse, response: Resp
     res.end();
     return;
   }
-  // Headers go out now, not with the first chunk: a stream that starts late (SSE) shows its status
-  // at once. (node:http2's writeHead already sends HEADERS.)
-  if (!(res instanceof Http2ServerResponse)) res.flushHeaders();
+  // Headers go out now, not with the first chunk: a stream that starts late (SSE) shows its status at once.
+  res.flushHeaders();
   const reader = body.getReader();
   const onAbort = () => {
     reader.cancel(signal.reason).catch(() => {});
@@ -271,16 +289,87 @@ async function writeResponse(req: NodeRequest, res: NodeResponse, response: Resp
       if (done) break;
       if (res.destroyed) return;
       countBytes?.(value.byteLength);
-      if (!(res as ServerResponse).write(value)) await drained(res);
+      if (!res.write(value)) await drained(res);
     }
     addTrailers(req, res, await responseTrailers(response));
     res.end();
   } catch (error) {
     if (signal.aborted || res.destroyed) return;
-    // The origin's body failed midway: a plain end() would look like a complete response. Destroying
-    // resets the HTTP/2 stream (RST_STREAM) or closes the HTTP/1.1 connection before the last chunk.
+    // The origin's body failed midway: a plain end() would look like a complete response.
+    // Destroying closes the HTTP/1.1 connection before the last chunk.
     res.destroy(error instanceof Error ? error : new Error(String(error)));
   } finally {
     signal.removeEventListener('abort', onAbort);
   }
+}
+
+// ------------------------------------------------------------------ HTTP/2 on @rhttp/core
+
+/**
+ * Serves one HTTP/2 exchange on a ServerStream: the same rules as `serveExchange`, with the
+ * response written by `respond` / `write` / `end` (browser-stream.ts). The browser resetting the
+ * stream aborts the exchange's signal, so the broker cancels the reversed stream. `headersEnded`
+ * is `stream.received` as `onStream` saw it: whether the HEADERS frame itself ended the request
+ * (END_STREAM), since a whole body may have arrived by the time the exchange is dispatched.
+ * Never throws.
+ */
+export async function serveStream(stream: ServerStream, headersEnded: boolean, scheme: 'http' | 'https', answer: Answer, address: string): Promise<void> {
+  const controller = new AbortController();
+  stream.onReset = (error) => controller.abort(error);
+  const { method } = stream.head;
+  // The Fetch API cannot carry a GET or HEAD body; without END_STREAM on HEADERS, one may follow.
+  const withBody = !headersEnded && method !== 'GET' && method !== 'HEAD';
+  const admitted = answer.admit?.(address);
+  if (typeof admitted === 'function') void stream.closed.then(admitted);
+  let bodyCancelled = false;
+  const info: ExchangeInfo = { clientAddress: address, scheme, httpVersion: '2', signal: controller.signal };
+  const response = await answerExchange(
+    answer,
+    {
+      method,
+      target: stream.head.path,
+      authority: streamAuthority(stream),
+      request(url) {
+        if (!withBody) void discardBody(stream);
+        const body = withBody ? streamBody(stream, answer.requestBytes, () => (bodyCancelled = true)) : null;
+        return new Request(url, { method, headers: stream.headers(), body, duplex: 'half', redirect: 'manual' } as RequestInit);
+      },
+      discard: () => void discardBody(stream),
+    },
+    admitted,
+    info,
+  );
+  if (!response) return;
+  await respondTo(stream, method, response, controller.signal, answer.responseBytes);
+  // RFC 9113 §8.1: a server that answered before the request was complete, and will not read the
+  // rest, asks the client to stop with RST_STREAM(NO_ERROR) after its response.
+  if (bodyCancelled && !stream.received) stream.reset(ErrorCode.NO_ERROR);
+}
+
+/**
+ * Writes a Response to a ServerStream. HEAD, 204/205/304 and bodiless answers (a gRPC
+ * trailers-only response) go as one HEADERS frame with END_STREAM; otherwise HEADERS at once
+ * (a late-starting body such as SSE shows its status), the body with backpressure, then the
+ * trailers the agent sent (gRPC's status). A body that fails midway resets the stream.
+ */
+async function respondTo(stream: ServerStream, method: string, response: Response, signal: AbortSignal, countBytes?: (bytes: number) => void): Promise<void> {
+  const body = response.body;
+  if (signal.aborted) {
+    await body?.cancel().catch(() => {});
+    return;
+  }
+  const bodyless = body === null || method === 'HEAD' || NULL_BODY_STATUSES.has(response.status);
+  try {
+    stream.respond(response.status, responseFields(response.headers), bodyless ? { endStream: true } : undefined);
+  } catch {
+    // A field HTTP/2 cannot carry: no response at all rather than a wrong one.
+    await body?.cancel().catch(() => {});
+    stream.reset(ErrorCode.INTERNAL_ERROR);
+    return;
+  }
+  if (bodyless) {
+    await body?.cancel().catch(() => {});
+    return;
+  }
+  await writeBody(stream, body, { signal, countBytes, trailers: () => trailerFields(response) });
 }

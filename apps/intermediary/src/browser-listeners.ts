@@ -1,21 +1,15 @@
 /**
  * The listeners browsers reach: cleartext (HTTP/1.1 and h2c with prior knowledge on one port,
- * told apart by the first bytes) and TLS (HTTP/2 and HTTP/1.1 by ALPN). node:http and
- * node:http2 are fine on this side; the reversed connection uses only our engine.
+ * told apart by the first bytes) and TLS (HTTP/2 and HTTP/1.1 by ALPN). HTTP/2 runs on
+ * @rhttp/core in the server role, on its stream API (one ServerStream per exchange, its defences
+ * in limits.ts); HTTP/1.1 on node:http.
  */
 import { serveIgnoringUpgrade } from './ignored-upgrade.js';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
-import {
-  createSecureServer,
-  createServer as createHttp2Server,
-  type Http2SecureServer,
-  type Http2Server,
-  type Http2ServerRequest,
-  type Http2ServerResponse,
-  type ServerHttp2Session,
-} from 'node:http2';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
-import { serveExchange, type Answer } from './browser-exchange.js';
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
+import { connectSocket, type Http2Session, type ServerStream } from '@rhttp/core';
+import { clientAddress, serveExchange, serveStream, type Answer } from './browser-exchange.js';
 import type { ConnectProxy } from './connect-proxy.js';
 import { isExtendedConnect, isWebSocketUpgrade, serveExtendedConnect, serveWebSocketUpgrade, type TunnelAnswer } from './websocket-upgrade.js';
 
@@ -27,46 +21,72 @@ export const FIRST_BYTES_TIMEOUT_MS = 30_000;
 const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 /** Time to receive a request's header section; the whole request has no time limit (uploads may be long). */
 const HEADERS_TIMEOUT_MS = 60_000;
+/** ALPN ids on the TLS listener, HTTP/2 preferred (RFC 9113 §3.2). */
+const BROWSER_ALPN = ['h2', 'http/1.1'];
 /**
- * Per-stream receive window for HTTP/2 browsers: node's default (64 KiB) lets an upload send one
- * window per round trip through our event loop (≈30–50 MB/s here); 1 MiB is the reversed
- * session's own stream window (@rhttp/core DEFAULT_LOCAL_SETTINGS).
+ * Per-stream receive window for HTTP/2 browsers: 64 KiB lets an upload send one window per round
+ * trip through our event loop (≈30–50 MB/s here); 1 MiB is the reversed session's own stream
+ * window (@rhttp/core DEFAULT_LOCAL_SETTINGS).
  */
 const BROWSER_STREAM_WINDOW = 1 << 20;
 /** Connection receive window for HTTP/2 browsers: what one browser connection may have in flight toward us across its streams. */
 const BROWSER_CONNECTION_WINDOW = 4 << 20;
-
-/** Concurrent streams per browser HTTP/2 connection (SETTINGS_MAX_CONCURRENT_STREAMS; node:http2 refuses more with REFUSED_STREAM). nginx and browsers use 100–128. */
+/** Concurrent streams per browser HTTP/2 connection (SETTINGS_MAX_CONCURRENT_STREAMS; core refuses more). nginx and browsers use 100–128. */
 const BROWSER_MAX_CONCURRENT_STREAMS = 100;
-/**
- * Rapid Reset (CVE-2023-44487): RST_STREAMs a browser connection may send in a burst, then per
- * second, before node:http2 (nghttp2) ends it with GOAWAY. Browsers cancel a few streams on
- * navigation; node's defaults (1,000 / 33) let an attacker churn thousands of streams first.
- */
-const BROWSER_RESET_BURST = 200;
-const BROWSER_RESET_RATE = 33;
 
-/** node:http2 server options for browsers; extended CONNECT (RFC 8441 §3) only when WebSockets are served. */
-function browserHttp2Options(websockets: boolean) {
-  return {
-    settings: { initialWindowSize: BROWSER_STREAM_WINDOW, maxConcurrentStreams: BROWSER_MAX_CONCURRENT_STREAMS, ...(websockets ? { enableConnectProtocol: true } : {}) },
-    streamResetBurst: BROWSER_RESET_BURST,
-    streamResetRate: BROWSER_RESET_RATE,
-  };
+/** What an HTTP/2 browser connection serves. */
+interface Http2Serving {
+  scheme: 'http' | 'https';
+  answer: Answer;
+  connectProxy?: ConnectProxy;
+  websockets?: TunnelAnswer;
+  /** Open sessions, for close() and ORIGIN announcements. */
+  sessions: Set<Http2Session>;
 }
 
-/** Widens a browser session's connection window (SETTINGS cannot: it starts at 64 KiB and grows by WINDOW_UPDATE only). */
-function widenConnectionWindow(session: ServerHttp2Session): void {
-  try {
-    session.setLocalWindowSize(BROWSER_CONNECTION_WINDOW);
-  } catch {
-    // The session is already closing: nothing to widen.
-  }
+/**
+ * Runs one browser HTTP/2 connection on @rhttp/core. Rapid Reset (CVE-2023-44487) and the other
+ * floods are core's (limits.ts: too many resets → GOAWAY). A stream the browser resets in the same
+ * read as its HEADERS must never reach an agent: onStream runs inside `receive()`, so each stream
+ * is dispatched after the current read was taken in whole, and one already reset is dropped.
+ */
+function serveHttp2(socket: Socket | TLSSocket, serving: Http2Serving, origins?: readonly string[]): Http2Session {
+  const address = clientAddress(socket.remoteAddress);
+  const { scheme, answer, connectProxy, websockets, sessions } = serving;
+  const dispatch = (stream: ServerStream, headersEnded: boolean) => {
+    if (stream.head.method !== 'CONNECT') void serveStream(stream, headersEnded, scheme, answer, address);
+    else if (websockets && isExtendedConnect(stream)) void serveExtendedConnect(stream, scheme, websockets, address);
+    else if (connectProxy && !isExtendedConnect(stream)) void connectProxy.http2(stream, address);
+    else {
+      stream.respond(501, { 'content-type': 'text/plain; charset=utf-8' });
+      void stream.end(new TextEncoder().encode('CONNECT is not served on this listener.\n')).catch(() => {});
+    }
+  };
+  const session = connectSocket(socket, {
+    role: 'server',
+    // RFC 8441 §3: SETTINGS_ENABLE_CONNECT_PROTOCOL lets h2 browsers open WebSockets with extended CONNECT.
+    settings: { initialWindowSize: BROWSER_STREAM_WINDOW, maxConcurrentStreams: BROWSER_MAX_CONCURRENT_STREAMS, enableConnectProtocol: websockets !== undefined },
+    connectionWindow: BROWSER_CONNECTION_WINDOW,
+    ...(origins && origins.length > 0 ? { origins } : {}),
+    onStream(stream) {
+      const headersEnded = stream.received;
+      let reset = false;
+      stream.onReset = () => (reset = true);
+      queueMicrotask(() => {
+        if (reset) return; // reset in the same read as its HEADERS: never forwarded
+        stream.onReset = undefined;
+        dispatch(stream, headersEnded);
+      });
+    },
+    onClose: () => sessions.delete(session),
+  });
+  sessions.add(session);
+  return session;
 }
 
 /** Everything a listener tracks so `close()` can end it. */
 export interface BrowserListener {
-  readonly server: NetServer | Http2SecureServer;
+  readonly server: NetServer;
   /** Stops accepting; open HTTP/2 sessions get GOAWAY, idle HTTP/1.1 connections close. */
   close(): Promise<void>;
   /** Ends every remaining connection now. */
@@ -82,38 +102,30 @@ function closeServer(server: NetServer): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
+/** The node:http server for HTTP/1.x browsers of one listener (handed its sockets with `emit('connection')`). */
+function createHttp1Server(scheme: 'http' | 'https', answer: Answer, websockets?: TunnelAnswer): HttpServer {
+  const http1: HttpServer = createHttpServer({ requestTimeout: 0, headersTimeout: HEADERS_TIMEOUT_MS, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS }, (req: IncomingMessage, res: ServerResponse) => {
+    void serveExchange(req, res, scheme, answer);
+  });
+  // RFC 6455 upgrades become RFC 8441 extended CONNECTs on the reversed session (websocket-upgrade.ts).
+  if (websockets) http1.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => isWebSocketUpgrade(req) && void serveWebSocketUpgrade(req, socket, head, scheme, websockets));
+  refuseUpgrades(http1, websockets !== undefined);
+  return http1;
+}
+
 /**
  * `--http`: one TCP port for HTTP/1.1 and h2c. The first bytes decide: the HTTP/2 preface goes
- * to a node:http2 server, anything else to a node:http server.
+ * to an @rhttp/core session, anything else to a node:http server.
  */
 export function createCleartextListener(answer: Answer, connectProxy?: ConnectProxy, websockets?: TunnelAnswer): BrowserListener {
   const sockets = new Set<Socket>();
-  const sessions = new Set<ServerHttp2Session>();
-  const onRequest = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => {
-    void serveExchange(req, res, 'http', answer);
-  };
-  const http1: HttpServer = createHttpServer({ requestTimeout: 0, headersTimeout: HEADERS_TIMEOUT_MS, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS }, onRequest);
-  // RFC 6455 upgrades become RFC 8441 extended CONNECTs on the reversed session (websocket-upgrade.ts).
-  if (websockets) http1.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => isWebSocketUpgrade(req) && void serveWebSocketUpgrade(req, socket, head, 'http', websockets));
-  refuseUpgrades(http1, websockets !== undefined);
+  const sessions = new Set<Http2Session>();
+  const http1 = createHttp1Server('http', answer, websockets);
   if (connectProxy) {
     // Draft §3.1 transport proxying (connect-proxy.ts); without a listener node would just close the connection.
     http1.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => void connectProxy.http1(req, socket, head));
   }
-  // RFC 8441 §3: SETTINGS_ENABLE_CONNECT_PROTOCOL lets h2 browsers open WebSockets with extended CONNECT.
-  const h2c: Http2Server = createHttp2Server(browserHttp2Options(websockets !== undefined), onRequest);
-  if (connectProxy || websockets) {
-    h2c.on('connect', (req: Http2ServerRequest, res: Http2ServerResponse) => {
-      if (websockets && isExtendedConnect(req)) void serveExtendedConnect(req, 'http', websockets);
-      else if (connectProxy && !isExtendedConnect(req)) void connectProxy.http2(req, res);
-      else res.writeHead(501).end();
-    });
-  }
-  h2c.on('session', (session) => {
-    widenConnectionWindow(session);
-    sessions.add(session);
-    session.once('close', () => sessions.delete(session));
-  });
+  const serving: Http2Serving = { scheme: 'http', answer, connectProxy, websockets, sessions };
   // noDelay: node:http would set TCP_NODELAY on sockets it accepts itself, but it is handed these;
   // with Nagle on, a response head, its body and the last chunk (separate small writes) wait for
   // the browser's delayed ACK: ≈40 ms per keep-alive request.
@@ -129,16 +141,17 @@ export function createCleartextListener(answer: Answer, connectProxy?: ConnectPr
       socket.off('data', onData);
       socket.pause();
       socket.setTimeout(0);
-      socket.unshift(buffered);
       if (isH2) {
-        // node:http2 feeds the bytes already buffered in the socket to its session itself.
-        h2c.emit('connection', socket);
+        // The session takes the bytes read so far first, then the socket's.
+        const session = serveHttp2(socket, serving);
+        session.receive(buffered);
       } else {
+        socket.unshift(buffered);
         http1.emit('connection', socket);
-        // node:http reads the socket's handle directly once it owns it; resuming lets the bytes
-        // we unshifted flow to its parser first (without this, HTTP/1.1 requests hang).
-        socket.resume();
       }
+      // node:http reads the socket's handle directly once it owns it; resuming lets the bytes
+      // we unshifted flow to its parser first (without this, HTTP/1.1 requests hang).
+      socket.resume();
     };
     socket.on('data', onData);
     socket.on('error', () => socket.destroy());
@@ -147,7 +160,7 @@ export function createCleartextListener(answer: Answer, connectProxy?: ConnectPr
     server,
     async close() {
       const closing = closeServer(server);
-      for (const session of sessions) session.close();
+      for (const session of sessions) session.goaway();
       http1.closeIdleConnections();
       await closing;
     },
@@ -169,38 +182,27 @@ export function createTlsListener(
   websockets?: TunnelAnswer,
 ): BrowserListener & { announce(origins: readonly string[]): void } {
   const sockets = new Set<Socket>();
-  const sessions = new Set<ServerHttp2Session>();
+  const sessions = new Set<Http2Session>();
+  const http1 = createHttp1Server('https', answer, websockets);
+  const serving: Http2Serving = { scheme: 'https', answer, websockets, sessions };
   // noDelay as on the cleartext listener: responses are several small writes.
-  const server = createSecureServer({ cert: tls.cert, key: tls.key, allowHTTP1: true, noDelay: true, ...browserHttp2Options(websockets !== undefined) }, (req, res) => {
-    void serveExchange(req, res, 'https', answer);
-  });
-  if (websockets) {
-    // WebSockets: HTTP/1.1 upgrades (ALPN http/1.1) and RFC 8441 extended CONNECT (ALPN h2).
-    server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
-      if (!isWebSocketUpgrade(req) && serveIgnoringUpgrade(server as unknown as HttpServer, req, socket, head)) return;
-      void serveWebSocketUpgrade(req, socket, head, 'https', websockets);
-    });
-    server.on('connect', (req: Http2ServerRequest, res: Http2ServerResponse) => {
-      if (req.httpVersionMajor === 2 && isExtendedConnect(req)) void serveExtendedConnect(req, 'https', websockets);
-      else if (req.httpVersionMajor === 2) res.writeHead(501).end();
-      else (res as unknown as Socket).destroy(); // HTTP/1.1 CONNECT on the allowHTTP1 path: not served here, as before
-    });
-  }
+  const server = createTlsServer({ cert: tls.cert, key: tls.key, ALPNProtocols: BROWSER_ALPN, noDelay: true });
   server.on('connection', (socket: Socket) => track(sockets, socket));
-  server.on('session', (session: ServerHttp2Session) => {
-    widenConnectionWindow(session);
-    sessions.add(session);
-    session.once('close', () => sessions.delete(session));
-    sendOrigins(session, servedOrigins());
+  server.on('secureConnection', (socket: TLSSocket) => {
+    if (socket.alpnProtocol === 'h2') serveHttp2(socket, serving, exactOrigins(servedOrigins()));
+    else http1.emit('connection', socket); // ALPN http/1.1, or none
   });
   return {
     server,
     announce(origins) {
-      for (const session of sessions) sendOrigins(session, origins);
+      const exact = exactOrigins(origins);
+      if (exact.length === 0) return;
+      for (const session of sessions) if (!session.isClosed && !session.draining) session.connection.sendOrigin(exact);
     },
     async close() {
       const closing = closeServer(server);
-      for (const session of sessions) session.close();
+      for (const session of sessions) session.goaway();
+      http1.closeIdleConnections();
       await closing;
     },
     destroyAll() {
@@ -210,18 +212,11 @@ export function createTlsListener(
 }
 
 /**
- * Sends an ORIGIN frame with the exact `https://` origins (node:http2 refuses wildcard strings,
- * and RFC 8336 has no wildcards). Errors (a closing session, an origin node does not accept) are
- * ignored: ORIGIN is an optimisation, never required.
+ * The origins an ORIGIN frame may carry: exact `https://` origins (RFC 8336 has no wildcards, and
+ * browsers coalesce only onto TLS connections). ORIGIN is an optimisation, never required.
  */
-function sendOrigins(session: ServerHttp2Session, origins: readonly string[]): void {
-  const exact = origins.filter((o) => o.startsWith('https://') && !o.includes('*'));
-  if (exact.length === 0 || session.destroyed || session.closed) return;
-  try {
-    session.origin(...exact);
-  } catch {
-    // Not fatal: the browser simply does not coalesce.
-  }
+function exactOrigins(origins: readonly string[]): string[] {
+  return origins.filter((o) => o.startsWith('https://') && !o.includes('*'));
 }
 
 /**

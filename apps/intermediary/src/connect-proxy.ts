@@ -8,15 +8,15 @@
  * @example
  * const proxy = new ConnectProxy({ servedOrigins: () => intermediary.servedOrigins(), tunnel: (r, info) => registry.tunnel(r, PLAIN_CONNECT, info) });
  * http1Server.on('connect', (req, socket, head) => proxy.http1(req, socket, head));
- * http2Server.on('connect', (req, res) => proxy.http2(req, res));
+ * // on an @rhttp/core HTTP/2 session: onStream: (stream) => stream.head.method === 'CONNECT' && void proxy.http2(stream, clientAddress)
  */
 import type { IncomingMessage } from 'node:http';
-import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import { STATUS_CODES } from 'node:http';
-import { originCovers, parseAuthority, parseOrigin, type Origin } from '@rhttp/core';
+import { ErrorCode, originCovers, parseAuthority, parseOrigin, type Origin, type ServerStream } from '@rhttp/core';
 import type { DispatchInfo } from '@rhttp/broker';
 import { clientAddressOf } from './browser-exchange.js';
+import { responseFields, streamBody, writeBody } from './browser-stream.js';
 
 /** The broker's `tunnel()` protocol for a plain CONNECT: no `:protocol` pseudo-header (RFC 9113 §8.5). */
 export const PLAIN_CONNECT = '';
@@ -74,7 +74,8 @@ export class ConnectProxy {
       return;
     }
     const body = bodyFromSocket(socket, head);
-    const response = await this.send(url, req, body, '1.1', controller.signal);
+    const userAgent = req.headers['user-agent'];
+    const response = await this.send(url, typeof userAgent === 'string' ? userAgent : undefined, body, '1.1', clientAddressOf(req), controller.signal);
     if (!response) return;
     if (response.status < 200 || response.status >= 300) {
       writeHttp1Refusal(socket, response);
@@ -85,36 +86,38 @@ export class ConnectProxy {
     await pipeToWritable(response.body, socket, () => socket.end());
   }
 
-  /** node:http2's `'connect'` event (RFC 9113 §8.5): `:authority` is the destination. */
-  async http2(req: Http2ServerRequest, res: Http2ServerResponse): Promise<void> {
+  /**
+   * A plain CONNECT stream on an HTTP/2 browser session (RFC 9113 §8.5): `:authority` is the
+   * destination; DATA frames both ways are the tunnel, with the stream's flow control as backpressure.
+   */
+  async http2(stream: ServerStream, clientAddress: string): Promise<void> {
     const controller = new AbortController();
-    res.once('close', () => controller.abort(new Error('the client closed the tunnel')));
-    const authority = req.headers[':authority'] ?? '';
+    stream.onReset = () => controller.abort(new Error('the client closed the tunnel'));
+    const authority = stream.head.authority;
     const url = this.destination(authority);
     if (!url) {
-      await writeHttp2Response(res, refusal(403, 'http_request_denied', `${authority} is not an origin served here; this is not an open proxy`));
+      await writeHttp2Response(stream, refusal(403, 'http_request_denied', `${authority} is not an origin served here; this is not an open proxy`));
       return;
     }
-    const body = bodyFromReadable(req);
-    const response = await this.send(url, req, body, '2', controller.signal);
+    const response = await this.send(url, stream.header('user-agent'), streamBody(stream), '2', clientAddress, controller.signal);
     if (!response) return;
     if (response.status < 200 || response.status >= 300) {
-      await writeHttp2Response(res, response);
+      await writeHttp2Response(stream, response);
       return;
     }
-    res.writeHead(200);
-    await pipeToWritable(response.body, res, () => res.end());
+    stream.respond(200);
+    if (response.body === null) await stream.end().catch(() => {});
+    else await writeBody(stream, response.body, { signal: controller.signal, failure: ErrorCode.CANCEL });
   }
 
   /** Dispatch through the broker; undefined when the client left meanwhile. */
-  private async send(url: URL, req: IncomingMessage | Http2ServerRequest, body: ReadableStream<Uint8Array>, httpVersion: '1.1' | '2', signal: AbortSignal): Promise<Response | undefined> {
+  private async send(url: URL, userAgent: string | undefined, body: ReadableStream<Uint8Array>, httpVersion: '1.1' | '2', clientAddress: string, signal: AbortSignal): Promise<Response | undefined> {
     // Nothing of the CONNECT's own fields is forwarded but User-Agent (Proxy-Authorization is addressed to us, RFC 9110 §11.7.2).
     const headers = new Headers();
-    const userAgent = req.headers['user-agent'];
-    if (typeof userAgent === 'string') headers.set('user-agent', userAgent);
+    if (userAgent !== undefined) headers.set('user-agent', userAgent);
     const request = new Request(url, { method: 'POST', headers, body, signal, duplex: 'half', redirect: 'manual' } as RequestInit);
     try {
-      return await this.options.tunnel(request, { clientAddress: clientAddressOf(req), scheme: 'http', httpVersion, signal });
+      return await this.options.tunnel(request, { clientAddress, scheme: 'http', httpVersion, signal });
     } catch (error) {
       if (signal.aborted) return undefined;
       return refusal(502, 'proxy_internal_error', error instanceof Error ? error.message : String(error));
@@ -161,17 +164,14 @@ async function writeHttp1Refusal(socket: Duplex, response: Response): Promise<vo
   socket.end(`${lines.join('\r\n')}\r\n\r\n${text}`);
 }
 
-async function writeHttp2Response(res: Http2ServerResponse, response: Response): Promise<void> {
+/** A refusal on an HTTP/2 CONNECT stream: the tunnel never opened. */
+async function writeHttp2Response(stream: ServerStream, response: Response): Promise<void> {
   const text = await limitedText(response);
-  const headers: Record<string, string> = {};
-  response.headers.forEach((value, name) => {
-    if (name !== 'content-length' && name !== 'connection' && name !== 'transfer-encoding') headers[name] = value;
-  });
   try {
-    res.writeHead(response.status, headers);
-    res.end(text);
+    stream.respond(response.status, responseFields(response.headers, new Set(['content-length'])));
+    await stream.end(new TextEncoder().encode(text));
   } catch {
-    res.destroy();
+    stream.reset(ErrorCode.INTERNAL_ERROR);
   }
 }
 
@@ -208,12 +208,8 @@ function bodyFromSocket(socket: Duplex, head: Buffer): ReadableStream<Uint8Array
   });
 }
 
-function bodyFromReadable(req: Http2ServerRequest): ReadableStream<Uint8Array> {
-  return bodyFromSocket(req as unknown as Duplex, Buffer.alloc(0));
-}
-
 /** Copies the agent's bytes to the client, honouring 'drain'; `end` when the agent's side ends. */
-async function pipeToWritable(body: ReadableStream<Uint8Array> | null, out: Duplex | Http2ServerResponse, end: () => void): Promise<void> {
+async function pipeToWritable(body: ReadableStream<Uint8Array> | null, out: Duplex, end: () => void): Promise<void> {
   if (!body) {
     end();
     return;
@@ -224,7 +220,7 @@ async function pipeToWritable(body: ReadableStream<Uint8Array> | null, out: Dupl
       const { value, done } = await reader.read();
       if (done) break;
       if (out.destroyed) return;
-      if (!(out as Duplex).write(value)) {
+      if (!out.write(value)) {
         await new Promise<void>((resolve) => {
           const go = () => {
             out.off('drain', go);

@@ -3,23 +3,24 @@
  * the origin through extended CONNECT (RFC 8441) on the reversed session"). Two ways in:
  *
  * - HTTP/1.1 `Upgrade: websocket` (RFC 6455 §4) on `--http`/`--https` (node:http's `'upgrade'`);
- * - RFC 8441 extended CONNECT from HTTP/2 browsers (node:http2's `'connect'`, with
- *   SETTINGS_ENABLE_CONNECT_PROTOCOL on the listener).
+ * - RFC 8441 extended CONNECT from HTTP/2 browsers (a `:protocol` CONNECT stream on the
+ *   listener's @rhttp/core session, with SETTINGS_ENABLE_CONNECT_PROTOCOL).
  *
  * Both become an extended CONNECT (`:protocol websocket`) through the broker. When the origin
  * answers 2xx, the browser gets 101 (HTTP/1.1, with Sec-WebSocket-Accept computed from its key)
  * or 200 (HTTP/2), then bytes are relayed both ways untouched (the frames are end to end between
- * the browser and the upstream). Backpressure: the browser's socket is paused while the reversed
- * stream has no window, and the reversed stream's credit is returned only as bytes are written
- * to the browser. A clean end on either side (FIN / END_STREAM) half-closes the other; an abrupt
+ * the browser and the upstream). Backpressure: the browser's socket is paused (HTTP/1.1) or its
+ * stream's credit held (HTTP/2) while the reversed stream has no window, and the reversed
+ * stream's credit is returned only as bytes are written to the browser. A clean end on either side (FIN / END_STREAM) half-closes the other; an abrupt
  * one (reset, destroyed socket) resets or destroys the other.
  */
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { constants as h2, type Http2ServerRequest, type ServerHttp2Stream } from 'node:http2';
 import type { Duplex } from 'node:stream';
+import { ErrorCode, type ServerStream } from '@rhttp/core';
 import { WEBSOCKET_PROTOCOL, tunnelRequest } from '@rhttp/broker';
-import { clientAddressOf, requestUrl, type ExchangeInfo } from './browser-exchange.js';
+import { clientAddressOf, requestUrl, streamAuthority, type ExchangeInfo } from './browser-exchange.js';
+import { streamBody, writeBody } from './browser-stream.js';
 import { readableFromSocket } from 'rhttp-agent/socket-streams';
 
 /** Sends one tunnel through the broker (the intermediary binds this to `registry.tunnel`). */
@@ -46,8 +47,8 @@ export function isWebSocketUpgrade(req: IncomingMessage): boolean {
 }
 
 /** True for an RFC 8441 extended CONNECT (it has `:protocol`), as opposed to a plain CONNECT (RFC 9113 §8.5). */
-export function isExtendedConnect(req: Http2ServerRequest): boolean {
-  return req.headers[':protocol'] !== undefined;
+export function isExtendedConnect(stream: ServerStream): boolean {
+  return stream.head.method === 'CONNECT' && stream.head.protocol !== undefined;
 }
 
 /** A complete HTTP/1.1 response with Connection: close, for refusals before any upgrade. */
@@ -142,7 +143,7 @@ export async function serveWebSocketUpgrade(req: IncomingMessage, socket: Duplex
     socket.end(rawResponse(426, 'Only WebSocket version 13 is supported (RFC 6455).', { 'sec-websocket-version': '13' }));
     return;
   }
-  const url = requestUrl(req, scheme);
+  const url = requestUrl(req.url ?? '', req.headers.host, scheme);
   if (typeof url === 'string') {
     socket.end(rawResponse(400, `Bad request: ${url}.`));
     return;
@@ -184,58 +185,57 @@ export async function serveWebSocketUpgrade(req: IncomingMessage, socket: Duplex
 }
 
 /**
- * node:http2's `'connect'` event for an extended CONNECT (see {@link isExtendedConnect}):
- * `:protocol websocket` goes through `tunnel`, another protocol gets 501. Never throws.
+ * An HTTP/2 extended CONNECT stream (see {@link isExtendedConnect}): `:protocol websocket` goes
+ * through `tunnel`, another protocol gets 501. The browser's DATA frames are the tunnel's request
+ * body, credited back as the reversed stream takes them; the tunnel's bytes are written back with
+ * backpressure. END_STREAM either way half-closes the other side; a reset on either side resets
+ * the other. Never throws.
  */
-export async function serveExtendedConnect(req: Http2ServerRequest, scheme: 'http' | 'https', tunnel: TunnelAnswer): Promise<void> {
-  const stream: ServerHttp2Stream = req.stream;
-  stream.on('error', () => {});
-  const protocol = req.headers[':protocol'];
+export async function serveExtendedConnect(stream: ServerStream, scheme: 'http' | 'https', tunnel: TunnelAnswer, clientAddress: string): Promise<void> {
+  const protocol = stream.head.protocol;
+  const text = (status: number, message: string) => {
+    stream.respond(status, { 'content-type': 'text/plain; charset=utf-8' });
+    void stream.end(new TextEncoder().encode(`${message}\n`)).catch(() => {});
+  };
   if (protocol !== WEBSOCKET_PROTOCOL) {
     // Another extended CONNECT protocol (connect-udp, …): not forwarded here.
-    stream.respond({ ':status': 501, 'content-type': 'text/plain; charset=utf-8' });
-    stream.end(`Extended CONNECT for ${JSON.stringify(protocol)} is not forwarded by rhttp; :protocol websocket is.\n`);
+    text(501, `Extended CONNECT for ${JSON.stringify(protocol)} is not forwarded by rhttp; :protocol websocket is.`);
     return;
   }
-  const url = requestUrl(req, scheme);
+  const url = requestUrl(stream.head.path, streamAuthority(stream), scheme);
   if (typeof url === 'string') {
-    stream.respond({ ':status': 400, 'content-type': 'text/plain; charset=utf-8' });
-    stream.end(`Bad request: ${url}.\n`);
+    text(400, `Bad request: ${url}.`);
     return;
   }
   const controller = new AbortController();
-  const clean = { up: false, down: false };
-  stream.once('close', () => {
-    if (!(clean.up && clean.down)) controller.abort(new Error('the browser closed the WebSocket stream'));
-  });
-  const body = readableFromSocket(stream, { highWaterMark: BROWSER_BUFFERED_CHUNKS, onEnd: () => (clean.up = true), abruptClose: browserClosedAbruptly });
-  const request = tunnelRequest(url, headersFrom(req.rawHeaders), body, controller.signal);
+  stream.onReset = () => controller.abort(new Error('the browser closed the WebSocket stream'));
+  const request = tunnelRequest(url, stream.headers(), streamBody(stream), controller.signal);
   let response: Response;
   try {
-    response = await tunnel(request, WEBSOCKET_PROTOCOL, { clientAddress: clientAddressOf(req), scheme, httpVersion: '2', signal: controller.signal });
+    response = await tunnel(request, WEBSOCKET_PROTOCOL, { clientAddress, scheme, httpVersion: '2', signal: controller.signal });
   } catch (error) {
-    if (controller.signal.aborted || stream.destroyed) return;
-    stream.respond({ ':status': 502, 'content-type': 'text/plain; charset=utf-8' });
-    stream.end(`Bad gateway: ${error instanceof Error ? error.message : String(error)}\n`);
+    if (controller.signal.aborted) return;
+    text(502, `Bad gateway: ${error instanceof Error ? error.message : String(error)}`);
     return;
   }
-  if (stream.destroyed || stream.closed) {
+  if (controller.signal.aborted) {
     await response.body?.cancel().catch(() => {});
     return;
   }
-  const fields: Record<string, string | string[]> = { ':status': String(response.status) };
-  for (const [name, value] of copiedFields(response.headers)) {
-    const existing = fields[name];
-    fields[name] = existing === undefined ? value : ([] as string[]).concat(existing, value);
+  const fields = copiedFields(response.headers);
+  try {
+    stream.respond(response.status, fields);
+  } catch {
+    await response.body?.cancel().catch(() => {});
+    stream.reset(ErrorCode.INTERNAL_ERROR);
+    return;
   }
   if (response.status < 200 || response.status > 299) {
-    stream.respond(fields);
-    const bytes = Buffer.from(await response.arrayBuffer().catch(() => new ArrayBuffer(0)));
-    stream.end(bytes);
+    const bytes = new Uint8Array(await response.arrayBuffer().catch(() => new ArrayBuffer(0)));
+    await stream.end(bytes).catch(() => {});
     return;
   }
   // RFC 8441 §5: a 2xx answers the extended CONNECT; DATA frames then carry the WebSocket bytes.
-  stream.respond(fields);
-  await pipeToBrowser(response.body, stream, () => (clean.down = true));
-  if (!clean.down && !stream.destroyed) stream.close(h2.NGHTTP2_CANCEL);
+  if (response.body === null) await stream.end().catch(() => {});
+  else await writeBody(stream, response.body, { signal: controller.signal, failure: ErrorCode.CANCEL });
 }
