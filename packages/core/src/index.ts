@@ -9,3 +9,4 @@ export * from './transport/index.js';
 export * from './signature/index.js';
 export * from './dns/index.js';
 export * from './websocket/index.js';
+export * from './command-line.js';
