@@ -9,7 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { DEFAULT_DOH_URL, DiscoveryError, parseOrigin } from '@rhttp/core';
+import { CertificateError, DEFAULT_DOH_URL, DiscoveryError, DURATION_FORMS, flagErrorMessage, parseDuration, parseOrigin, pemToDer, serializeOrigin, unauthorizedOrigins, verifyCertificateChain } from '@rhttp/core';
 import { Agent, DEFAULT_CONNECTIONS, DEFAULT_DRAIN_TIMEOUT_MS, MAX_CONNECTIONS, parseIntermediary } from './agent.js';
 import { agentLogRecord, describeAgentEvent, type AgentEvent, type AgentEventLevel } from './agent-events.js';
 import { ConfigError, loadAgentConfig, type AgentConfig } from './config.js';
@@ -52,7 +52,10 @@ Required (on the command line or in --config):
                  ws://HOST:PORT   or an rhttp edge (WebSocket carrier; wss://HOST[:PORT] with TLS);
                  NAME[:PORT]      or a bare name, found through its SVCB record
                                   _http-reverse.NAME (_PORT._http-reverse.NAME) over DNS-over-HTTPS;
-                                  the endpoints are tried in order, the next when one fails
+                                  the agent connects to every record (each target:port is one
+                                  intermediary, so several behind one name share the load; a
+                                  record's addresses are tried in order) and looks the name up
+                                  again after its TTL
   --origin URL                    an origin to serve, e.g. https://app.example.com; repeat for more;
                                   wildcards like https://*.app.example.com are allowed (default with
                                   --config: https://HOSTNAME of each ingress rule)
@@ -72,9 +75,12 @@ Options:
                                   host, or the SVCB target name)
   --doh URL                       DNS-over-HTTPS resolver for a bare --intermediary name
                                   (default ${DEFAULT_DOH_URL})
-  --connections N                 connections to hold for failover (default ${DEFAULT_CONNECTIONS}, at most ${MAX_CONNECTIONS})
-  --drain-timeout SECONDS         on SIGTERM/SIGINT, how long to let in-flight requests finish (default ${DEFAULT_DRAIN_TIMEOUT_MS / 1000})
-  --max-connection-age SECONDS    replace each connection after about this long (default: never)
+  --connections N                 connections to hold to each intermediary endpoint (each SVCB
+                                  record of a bare name), for failover and rotation (default
+                                  ${DEFAULT_CONNECTIONS}, at most ${MAX_CONNECTIONS})
+  --drain-timeout DURATION        on SIGTERM/SIGINT, how long to let in-flight requests finish (default ${DEFAULT_DRAIN_TIMEOUT_MS / 1000}s)
+  --max-connection-age DURATION   replace each connection after about this long (default: never)
+                                  (a DURATION is seconds, or 30s, 5m, 1h, 1h30m)
   --via-discovery                 also connect to intermediaries named in requests' Via field that have
                                   a _http-reverse SVCB record (draft §3.2; ALPN must say h2-reverse)
   --metrics HOST:PORT             serve Prometheus metrics at http://HOST:PORT/metrics (e.g. 127.0.0.1:9101)
@@ -107,9 +113,9 @@ const CONFIG_HELP = `The config file (--config rhttp.yaml): YAML, one file; flag
   key: origin.key
   ca: ca.pem
   servername: proxy.example.net
-  connections: 2
-  drain-timeout: 25                      # seconds
-  max-connection-age: 3600               # seconds
+  connections: 2                         # per endpoint (each SVCB record of a bare name)
+  drain-timeout: 25s                     # a duration: 25 (seconds), 25s, 5m, 1h, 1h30m
+  max-connection-age: 1h
   log: json
   metrics: 127.0.0.1:9101
   origins: [https://app.example.com]     # default: https://HOSTNAME of each ingress rule
@@ -176,17 +182,45 @@ function version(): string {
   }
 }
 
-/** parseArgs' errors, reworded. */
-function parseFlags<T extends Parameters<typeof parseArgs>[0]>(config: T, helpHint: string) {
+/** parseArgs' errors in the wording every rhttp command uses (@rhttp/core flagErrorMessage). */
+function parseFlags<T extends Parameters<typeof parseArgs>[0]>(config: T, help: string) {
   try {
     return parseArgs({ ...config, strict: true });
   } catch (error) {
-    const e = error as NodeJS.ErrnoException;
-    const flag = /'(-[^' ]+)/.exec(e.message)?.[1];
-    if (e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw new UsageError(`unknown flag ${flag ?? ''} (${helpHint})`);
-    if (e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') throw new UsageError(`${flag ?? 'a flag'} needs a value`);
-    if (e.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') throw new UsageError(`unexpected argument ${/'([^']*)'/.exec(e.message)?.[1] ?? ''} (${helpHint})`);
-    throw new UsageError(e.message);
+    throw new UsageError(flagErrorMessage(error as NodeJS.ErrnoException, help));
+  }
+}
+
+/**
+ * Checks, before dialing, what the intermediary will check of our certificate (DESIGN.md, Carrier
+ * 1 step 4) that we can check alone: the chain we send is valid now and its leaf's SANs cover
+ * every origin we will claim. Our chain is anchored at its own last certificate (the leaf itself
+ * when it comes alone): the CA the intermediary trusts is not ours to know.
+ */
+async function checkOwnCertificate(chainPem: string, origins: string[], what: string): Promise<void> {
+  try {
+    const chain = pemToDer(chainPem);
+    const identity = await verifyCertificateChain(chain, { trustAnchors: [chain[chain.length - 1]] });
+    const uncovered = unauthorizedOrigins(identity, origins.map(parseOrigin));
+    if (uncovered.length > 0) {
+      const names = [...identity.dnsNames, ...identity.ipAddresses].join(', ') || 'no DNS name or IP address';
+      throw new UsageError(
+        `${what} does not cover ${uncovered.map(serializeOrigin).join(', ')}: its names are ${names}; the intermediary would refuse ${uncovered.length > 1 ? 'them' : 'it'} (make a certificate that covers every --origin)`,
+      );
+    }
+  } catch (error) {
+    if (!(error instanceof CertificateError)) throw error;
+    // Our own chain is the anchor here: call every certificate a certificate.
+    throw new UsageError(`${what}: ${error.message.replace(/\btrust anchor "/, 'certificate "')}`);
+  }
+}
+
+/** Milliseconds of a duration flag (`30s`, `5m`, `1h` or plain seconds); a UsageError otherwise. */
+function durationFlag(flag: string, text: string): number {
+  try {
+    return parseDuration(text);
+  } catch {
+    throw new UsageError(`${flag} must be a duration (${DURATION_FORMS}), got ${text}`);
   }
 }
 
@@ -268,7 +302,7 @@ async function runAgent(argv: string[]): Promise<number> {
         version: { type: 'boolean', short: 'v' },
       },
     },
-    "see 'rhttp-agent --help'",
+    'rhttp-agent --help',
   );
   if (values.help) {
     process.stdout.write(RUN_HELP);
@@ -335,16 +369,11 @@ async function runAgent(argv: string[]): Promise<number> {
     }
   }
   let drainTimeoutMs = config.drainTimeoutSeconds !== undefined ? config.drainTimeoutSeconds * 1000 : DEFAULT_DRAIN_TIMEOUT_MS;
-  if (values['drain-timeout'] !== undefined) {
-    const seconds = Number(values['drain-timeout']);
-    if (!Number.isFinite(seconds) || seconds < 0) throw new UsageError(`--drain-timeout must be a number of seconds, got ${values['drain-timeout']}`);
-    drainTimeoutMs = seconds * 1000;
-  }
+  if (values['drain-timeout'] !== undefined) drainTimeoutMs = durationFlag('--drain-timeout', values['drain-timeout'] as string);
   let maxConnectionAgeMs = config.maxConnectionAgeSeconds !== undefined ? config.maxConnectionAgeSeconds * 1000 : undefined;
   if (values['max-connection-age'] !== undefined) {
-    const seconds = Number(values['max-connection-age']);
-    if (!Number.isFinite(seconds) || seconds <= 0) throw new UsageError(`--max-connection-age must be a positive number of seconds, got ${values['max-connection-age']}`);
-    maxConnectionAgeMs = seconds * 1000;
+    maxConnectionAgeMs = durationFlag('--max-connection-age', values['max-connection-age'] as string);
+    if (maxConnectionAgeMs <= 0) throw new UsageError(`--max-connection-age must be more than 0, got ${values['max-connection-age']}`);
   }
   const metricsAt = (values.metrics as string | undefined) ?? config.metrics;
   let metricsAddress: { host: string; port: number } | undefined;
@@ -396,6 +425,9 @@ async function runAgent(argv: string[]): Promise<number> {
     throw new UsageError(message);
   }
 
+  // Fail before dialing: the intermediary would refuse an expired certificate or an origin it does not cover.
+  await checkOwnCertificate(cert, origins, `${certFlag} ${certPath}`);
+
   let metrics: MetricsServer | undefined;
   if (metricsAddress) {
     try {
@@ -434,7 +466,7 @@ async function runAgent(argv: string[]): Promise<number> {
 async function runDiscover(argv: string[]): Promise<number> {
   const { values, positionals } = parseFlags(
     { args: argv, allowPositionals: true, options: { doh: { type: 'string' }, help: { type: 'boolean', short: 'h' } } },
-    "see 'rhttp-agent discover --help'",
+    'rhttp-agent discover --help',
   );
   if (values.help) {
     process.stdout.write(DISCOVER_HELP);
@@ -472,7 +504,7 @@ async function runService(argv: string[]): Promise<number> {
         help: { type: 'boolean', short: 'h' },
       },
     },
-    "see 'rhttp-agent service --help'",
+    'rhttp-agent service --help',
   );
   if (action === '--help' || action === '-h' || values.help) {
     process.stdout.write(SERVICE_HELP);
@@ -539,7 +571,7 @@ async function runCerts(argv: string[]): Promise<number> {
         help: { type: 'boolean', short: 'h' },
       },
     },
-    "see 'rhttp-agent certs --help'",
+    'rhttp-agent certs --help',
   );
   if (values.help) {
     process.stdout.write(CERTS_HELP);

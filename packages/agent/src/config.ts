@@ -21,7 +21,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { parseOrigin } from '@rhttp/core';
+import { DURATION_FORMS, parseDuration, parseOrigin } from '@rhttp/core';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Node, type Pair, type YAMLMap } from 'yaml';
 import { MAX_CONNECTIONS, parseIntermediary } from './agent.js';
 import { parseBareIntermediary } from './discover.js';
@@ -114,6 +114,19 @@ export function parseAgentConfig(text: string, path: string): AgentConfig {
       if (typeof v !== 'number' || !Number.isFinite(v)) fail(`${key}: expected a number`, at);
       return v as number;
     };
+    /** Seconds of a duration: a YAML number is seconds; a string may carry a unit (30s, 5m, 1h). */
+    const seconds = (): number => {
+      const v = isScalar(value) ? value.value : undefined;
+      if (typeof v === 'number' && Number.isFinite(v)) return v;
+      if (typeof v === 'string') {
+        try {
+          return parseDuration(v) / 1000;
+        } catch {
+          // worded below
+        }
+      }
+      return fail(`${key}: expected a duration (${DURATION_FORMS}), got ${isScalar(value) ? String(value.value) : 'nothing'}`, at);
+    };
     const file = (): string => {
       const p = str();
       return isAbsolute(p) ? p : resolve(folder, p);
@@ -156,14 +169,14 @@ export function parseAgentConfig(text: string, path: string): AgentConfig {
         break;
       }
       case 'drain-timeout': {
-        const n = num();
-        if (n < 0) fail(`drain-timeout: must be a number of seconds (0 or more), got ${n}`, at);
+        const n = seconds();
+        if (n < 0) fail(`drain-timeout: must be 0 or more, got ${n}`, at);
         config.drainTimeoutSeconds = n;
         break;
       }
       case 'max-connection-age': {
-        const n = num();
-        if (n <= 0) fail(`max-connection-age: must be a positive number of seconds, got ${n}`, at);
+        const n = seconds();
+        if (n <= 0) fail(`max-connection-age: must be more than 0, got ${n}`, at);
         config.maxConnectionAgeSeconds = n;
         break;
       }

@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildAgent, cliPath, repoRoot } from './build-cli.js';
+import { issueCertificate } from '../src/certs.js';
 import { makeCertificates, startIntermediary, type TestIntermediary } from './intermediary-peer.js';
 
 const root = repoRoot;
@@ -39,7 +40,11 @@ describe('rhttp-agent command line', () => {
   });
 
   it.each([
-    [['--bogus'], 'unknown flag --bogus'],
+    [['--bogus'], "unknown flag --bogus (run 'rhttp-agent --help' for the flags)"],
+    [['certs', '--bogus'], "unknown flag --bogus (run 'rhttp-agent certs --help' for the flags)"],
+    [['--intermediary', 'tls://127.0.0.1:8443', '--origin', 'https://a.example', '--upstream', 'http://x', '--cert', 'c', '--key', 'k', '--max-connection-age', 'soon'], '--max-connection-age must be a duration (seconds, or a number with a unit like 30s, 5m, 1h'],
+    [['--intermediary', 'tls://127.0.0.1:8443', '--origin', 'https://a.example', '--upstream', 'http://x', '--cert', 'c', '--key', 'k', '--max-connection-age', '0s'], '--max-connection-age must be more than 0'],
+    [['--intermediary', 'tls://127.0.0.1:8443', '--origin', 'https://a.example', '--upstream', 'http://x', '--cert', 'c', '--key', 'k', '--drain-timeout', 'later'], '--drain-timeout must be a duration'],
     [['--intermediary', 'tls://127.0.0.1:8443', '--upstream', 'http://127.0.0.1:3000'], '--origin is required'],
     [['--intermediary', 'ws://127.0.0.1:8787/x', '--origin', 'https://a.example'], '--intermediary must be ws://host[:port]'],
     [['--intermediary', 'wss://edge.example.net', '--origin', 'https://a.example'], '--upstream URL or --handler MODULE is required'],
@@ -102,6 +107,33 @@ describe('rhttp-agent process', () => {
     await intermediary?.close();
   });
 
+  it('exits 2 before dialing when the certificate does not cover an --origin or is not valid now, in one line', async () => {
+    const certs = await makeCertificates(['app.example.com', '*.apps.example.com']);
+    intermediary = await startIntermediary(certs);
+    const dir = mkdtempSync(join(tmpdir(), 'rhttp-agent-proc-'));
+    const expired = await issueCertificate(certs.ca, { dnsNames: ['app.example.com'], notBefore: new Date('2020-01-01T00:00:00Z'), notAfter: new Date('2021-01-01T00:00:00Z') });
+    const future = await issueCertificate(certs.ca, { dnsNames: ['app.example.com'], notBefore: new Date('2999-01-01T00:00:00Z'), notAfter: new Date('2999-06-01T00:00:00Z') });
+    for (const [name, c] of [['origin', certs.origin], ['expired', expired], ['future', future]] as const) {
+      writeFileSync(join(dir, `${name}.pem`), c.chainPem);
+      writeFileSync(join(dir, `${name}.key`), c.keyPem);
+    }
+    const agent = (cert: string, ...origins: string[]) =>
+      run(['--intermediary', `tls://127.0.0.1:${intermediary!.port}`, ...origins.flatMap((o) => ['--origin', o]), '--upstream', 'http://127.0.0.1:3000', '--cert', `${cert}.pem`, '--key', `${cert}.key`], dir);
+
+    const uncovered = agent('origin', 'https://app.example.com', 'https://other.example.com', 'https://a.b.apps.example.com');
+    expect(uncovered.status).toBe(2);
+    expect(uncovered.stderr).toBe(
+      'rhttp-agent: --cert origin.pem does not cover https://other.example.com, https://a.b.apps.example.com: its names are app.example.com, *.apps.example.com; the intermediary would refuse them (make a certificate that covers every --origin)\n',
+    );
+    const old = agent('expired', 'https://app.example.com');
+    expect(old.status).toBe(2);
+    expect(old.stderr).toMatch(/^rhttp-agent: --cert expired\.pem: certificate "[^"]+" expired at 2021-01-01T00:00:00\.000Z \(now is [^)]+\)\n$/);
+    const early = agent('future', 'https://app.example.com');
+    expect(early.status).toBe(2);
+    expect(early.stderr).toMatch(/^rhttp-agent: --cert future\.pem: certificate "[^"]+" is not valid before 2999-01-01T00:00:00\.000Z/);
+    expect(intermediary.accepted).toBe(0);
+  });
+
   it('serves a --handler module, then drains and exits 0 on SIGTERM', async () => {
     const certs = await makeCertificates(['app.example.com']);
     intermediary = await startIntermediary(certs);
@@ -112,7 +144,7 @@ describe('rhttp-agent process', () => {
     writeFileSync(join(dir, 'app.mjs'), `export default { fetch: (request) => new Response('served by the CLI: ' + new URL(request.url).pathname) };\n`);
     child = spawn(
       process.execPath,
-      [cli, '--intermediary', `tls://127.0.0.1:${intermediary.port}`, '--origin', 'https://app.example.com', '--handler', './app.mjs', '--cert', 'origin.pem', '--key', 'origin.key', '--ca', 'ca.pem', '--connections', '1'],
+      [cli, '--intermediary', `tls://127.0.0.1:${intermediary.port}`, '--origin', 'https://app.example.com', '--handler', './app.mjs', '--cert', 'origin.pem', '--key', 'origin.key', '--ca', 'ca.pem', '--connections', '1', '--drain-timeout', '10s', '--max-connection-age', '1h'],
       { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let stderr = '';

@@ -59,6 +59,12 @@ describe('config file (--config rhttp.yaml)', () => {
     expect(ingressOrigins(c.ingress!)).toEqual(['https://app.example.com', 'https://*.app.example.com']);
   });
 
+  it('reads durations as seconds: a plain number, or 30s, 5m, 1h, 1h30m', () => {
+    expect(parseAgentConfig('drain-timeout: 2.5\nmax-connection-age: 90\n', FILE)).toMatchObject({ drainTimeoutSeconds: 2.5, maxConnectionAgeSeconds: 90 });
+    expect(parseAgentConfig('drain-timeout: 30s\nmax-connection-age: 1h30m\n', FILE)).toMatchObject({ drainTimeoutSeconds: 30, maxConnectionAgeSeconds: 5400 });
+    expect(parseAgentConfig('drain-timeout: "0"\nmax-connection-age: 5m\n', FILE)).toMatchObject({ drainTimeoutSeconds: 0, maxConnectionAgeSeconds: 300 });
+  });
+
   it('accepts a bare intermediary name and an empty file', () => {
     expect(parseAgentConfig('intermediary: proxy.example.net:8443\n', FILE).intermediary).toBe('proxy.example.net:8443');
     expect(parseAgentConfig('', FILE)).toEqual({ path: FILE });
@@ -69,6 +75,9 @@ describe('config file (--config rhttp.yaml)', () => {
     ['connections: 0\n', `${FILE}:1: connections: must be a whole number from 1 to 16, got 0`],
     ['connections: two\n', `${FILE}:1: connections: expected a number`],
     ['log: xml\n', `${FILE}:1: log: must be text or json, got xml`],
+    ['drain-timeout: soon\n', `${FILE}:1: drain-timeout: expected a duration (seconds, or a number with a unit like 30s, 5m, 1h`],
+    ['max-connection-age: 0s\n', `${FILE}:1: max-connection-age: must be more than 0, got 0`],
+    ['max-connection-age: [1]\n', `${FILE}:1: max-connection-age: expected a duration`],
     ['metrics: 9101\n', `${FILE}:1: metrics: expected HOST:PORT`],
     ['intermediary: https://x\n', `${FILE}:1: intermediary: --intermediary must be tls://host:port`],
     ['intermediary: 10.0.0.1\n', `${FILE}:1: intermediary: --intermediary 10.0.0.1 is an IP address`],
