@@ -3,6 +3,7 @@
  * `node:util` parseArgs. Pure: no files, no network; `cli.ts` does the rest.
  */
 import { parseArgs } from 'node:util';
+import { DURATION_FORMS, flagErrorMessage, parseDuration } from '@rhttp/core';
 import type { ListenAddress } from './intermediary.js';
 import type { LogFormat } from './log-format.js';
 
@@ -32,7 +33,8 @@ Listeners:
 Certificates:
   --cert FILE               the intermediary's certificate chain (PEM, leaf first)
   --key FILE                its private key (PEM)
-  --trust FILE              CA certificate(s) (PEM) that agents' origin certificates must chain to
+  --trust FILE              CA certificate(s) (PEM) that agents' origin certificates must chain to;
+                            the intermediary does not start when --trust or --cert holds none
   --state-dir DIR           where development certificates are made when --cert/--key/--trust are
                             not given (default .rhttp): a dev CA (trusted for agents), an
                             intermediary certificate and an origin certificate for app.localhost
@@ -51,7 +53,8 @@ DNS:
                             "--intermediary NAME" find this intermediary's --agents port, and exit
 
 Other:
-  --response-timeout SECONDS  time for an origin's response headers before 504 (default 100)
+  --response-timeout DURATION  time for an origin's response headers before 504 (default 100s;
+                            a DURATION is seconds, or 30s, 5m, 1h, 1h30m)
   --max-requests-per-client N  requests one client address may have in flight at once; more get
                             503 with Proxy-Status (default 512). Each browser HTTP/2 connection
                             also takes at most 100 concurrent streams
@@ -118,7 +121,7 @@ export function parseCliArgs(argv: string[]): CliConfig | 'help' {
       },
     }));
   } catch (error) {
-    throw new UsageError(`${error instanceof Error ? error.message : String(error)}\nRun 'rhttp-intermediary --help' for the flags.`);
+    throw new UsageError(flagErrorMessage(error as NodeJS.ErrnoException, 'rhttp-intermediary --help'));
   }
   if (values.help) return 'help';
   const str = (name: string) => values[name] as string | undefined;
@@ -160,9 +163,14 @@ export function parseCliArgs(argv: string[]): CliConfig | 'help' {
   }
   const timeout = str('response-timeout');
   if (timeout !== undefined) {
-    const seconds = Number(timeout);
-    if (!Number.isFinite(seconds) || seconds <= 0) throw new UsageError(`--response-timeout ${JSON.stringify(timeout)} is not a positive number of seconds`);
-    config.responseTimeoutMs = Math.round(seconds * 1000);
+    let ms: number;
+    try {
+      ms = parseDuration(timeout);
+    } catch {
+      throw new UsageError(`--response-timeout ${JSON.stringify(timeout)} is not a duration: give ${DURATION_FORMS}`);
+    }
+    if (ms <= 0) throw new UsageError(`--response-timeout ${JSON.stringify(timeout)} must be more than 0`);
+    config.responseTimeoutMs = ms;
   }
   const perClient = str('max-requests-per-client');
   if (perClient !== undefined) {

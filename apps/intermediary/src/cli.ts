@@ -4,8 +4,10 @@
  * --cert/--key/--trust it makes a development CA and certificates under --state-dir and prints
  * the exact agent command to paste. SIGTERM/SIGINT stop it gracefully; a second signal exits now.
  */
+import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { CertificateError, pemToDer } from '@rhttp/core';
 import { HELP, UsageError, parseCliArgs, type CliConfig } from './cli-args.js';
 import { Intermediary, STATUS_PATH, formatAddress, type IntermediaryAddresses, type ListenAddress } from './intermediary.js';
 import { createLogger, type LogFunction } from './log-format.js';
@@ -35,6 +37,27 @@ async function readPem(flag: string, path: string): Promise<string> {
   }
 }
 
+/**
+ * Refuses to start on a PEM file with no usable certificate: with an empty --trust every agent
+ * would be refused later, one by one, with nothing said at startup.
+ */
+function checkHoldsCertificates(flag: string, path: string, pem: string, what: string): void {
+  let blocks: Uint8Array[];
+  try {
+    blocks = pemToDer(pem);
+  } catch (error) {
+    if (!(error instanceof CertificateError)) throw error;
+    throw new UsageError(`${flag} ${path} holds no usable certificate (${error.message}); it must hold ${what} (PEM)`);
+  }
+  blocks.forEach((der, i) => {
+    try {
+      new X509Certificate(der);
+    } catch (error) {
+      throw new UsageError(`${flag} ${path}: certificate ${i + 1} is not valid X.509 (${(error as Error).message}); it must hold ${what} (PEM)`);
+    }
+  });
+}
+
 interface Certificates {
   cert: string;
   key: string;
@@ -45,6 +68,8 @@ interface Certificates {
 async function loadCertificates(config: CliConfig): Promise<Certificates> {
   if (config.files) {
     const [cert, key, trust] = await Promise.all([readPem('--cert', config.files.cert), readPem('--key', config.files.key), readPem('--trust', config.files.trust)]);
+    checkHoldsCertificates('--cert', config.files.cert, cert, 'the intermediary\'s certificate chain, leaf first');
+    checkHoldsCertificates('--trust', config.files.trust, trust, 'the CA certificate(s) that issued the agents\' origin certificates');
     return { cert, key, trust };
   }
   const { writeDevCertificates } = await import('rhttp-agent/certs');

@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,10 +33,12 @@ describe('rhttp-intermediary flags (DESIGN.md, Command-line contract)', () => {
     [['--agents', 'localhost'], /--agents "localhost" is not HOST:PORT/],
     [['--http', '127.0.0.1:99999'], /port 99999 is above 65535/],
     [['--cert', 'a.pem', '--key', 'a.key'], /--cert and --key given without --trust/],
-    [['--nope'], /Unknown option '--nope'/],
+    [['--nope'], "unknown flag --nope (run 'rhttp-intermediary --help' for the flags)"],
+    [['--agents'], "--agents needs a value (run 'rhttp-intermediary --help' for the flags)"],
     [['--http', '127.0.0.1:8443'], /two listeners on 127\.0\.0\.1:8443/],
-    [['--response-timeout', 'soon'], /--response-timeout "soon" is not a positive number/],
-    [['positional'], /positional/],
+    [['--response-timeout', 'soon'], /--response-timeout "soon" is not a duration: give seconds, or a number with a unit like 30s, 5m, 1h/],
+    [['--response-timeout', '0s'], /--response-timeout "0s" must be more than 0/],
+    [['positional'], "unexpected argument positional (run 'rhttp-intermediary --help' for the flags)"],
     [['--log', 'xml'], /--log "xml": the format is "text" or "json"/],
     [['--metrics', '127.0.0.1:8443'], /two listeners on 127\.0\.0\.1:8443/],
     [['--status-token', 'has space'], /--status-token must be a non-empty bearer token/],
@@ -53,6 +55,13 @@ describe('rhttp-intermediary flags (DESIGN.md, Command-line contract)', () => {
       log: 'json',
     });
     expect(parseCliArgs(['--print-svcb', 'proxy.example.net'])).toMatchObject({ printSvcb: 'proxy.example.net' });
+  });
+
+  it('reads --response-timeout as a duration: plain seconds or 30s, 5m, 1h', () => {
+    expect(parseCliArgs(['--response-timeout', '2.5'])).toMatchObject({ responseTimeoutMs: 2_500 });
+    expect(parseCliArgs(['--response-timeout', '30s'])).toMatchObject({ responseTimeoutMs: 30_000 });
+    expect(parseCliArgs(['--response-timeout', '5m'])).toMatchObject({ responseTimeoutMs: 300_000 });
+    expect(parseCliArgs(['--response-timeout', '1h'])).toMatchObject({ responseTimeoutMs: 3_600_000 });
   });
 
   it('reads HOST:PORT forms', () => {
@@ -85,6 +94,30 @@ describe('rhttp-intermediary process', () => {
     );
     expect(error?.code).toBe(2);
     expect(error?.stderr).toContain('--agents "nope" is not HOST:PORT');
+  });
+
+  it('exits 2 with one line when --trust or --cert holds no certificate, before listening', async () => {
+    const { writeDevCertificates } = await import('rhttp-agent/certs');
+    const paths = await writeDevCertificates(join(dir, 'pki'), { origins: ['https://app.example.com'] });
+    await writeFile(join(dir, 'empty.pem'), '');
+    await writeFile(join(dir, 'key-only.pem'), await readFile(paths.intermediaryKey, 'utf8'));
+    const start = (cert: string, trust: string) =>
+      run(process.execPath, [cli, '--agents', '127.0.0.1:0', '--http', '127.0.0.1:0', '--cert', cert, '--key', paths.intermediaryKey, '--trust', trust]).then(
+        () => undefined,
+        (e: { code: number; stdout: string; stderr: string }) => e,
+      );
+    const emptyTrust = await start(paths.intermediaryCert, join(dir, 'empty.pem'));
+    expect(emptyTrust?.code).toBe(2);
+    expect(emptyTrust?.stdout).toBe('');
+    expect(emptyTrust?.stderr).toBe(
+      `rhttp-intermediary: --trust ${join(dir, 'empty.pem')} holds no usable certificate (no "-----BEGIN CERTIFICATE-----" block found in the PEM text); it must hold the CA certificate(s) that issued the agents' origin certificates (PEM)\n`,
+    );
+    const keyAsTrust = await start(paths.intermediaryCert, join(dir, 'key-only.pem'));
+    expect(keyAsTrust?.code).toBe(2);
+    expect(keyAsTrust?.stderr).toMatch(/^rhttp-intermediary: --trust \S+key-only\.pem holds no usable certificate \(no "-----BEGIN CERTIFICATE-----" block[^\n]*\n$/);
+    const keyAsCert = await start(join(dir, 'key-only.pem'), paths.caCert);
+    expect(keyAsCert?.code).toBe(2);
+    expect(keyAsCert?.stderr).toMatch(/^rhttp-intermediary: --cert \S+key-only\.pem holds no usable certificate \([^\n]*\); it must hold the intermediary's certificate chain, leaf first \(PEM\)\n$/);
   });
 
   it('makes dev certificates, prints the agent command, and stops on SIGTERM', async () => {
