@@ -41,8 +41,12 @@ export const AGENT_HANDSHAKE_TIMEOUT_MS = 10_000;
 export const STOP_GRACE_MS = 5_000;
 /** Refusals remembered for the status page: enough to see a pattern, bounded against a flood of bad agents. */
 const RECENT_REFUSALS_LIMIT = 20;
-/** Agent errors remembered for the status page, bounded for the same reason. */
+/** Agent errors and gateway answers remembered for the status page, bounded for the same reason. */
 const RECENT_ERRORS_LIMIT = 20;
+/** Answers listed under recent errors: the ones that say the path to the origin failed (RFC 9110 §15.6.3-5). */
+const GATEWAY_ERROR_STATUSES: ReadonlySet<number> = new Set([502, 503, 504]);
+/** Longest request path kept in a recent error: enough to recognize it, bounded against huge URLs. */
+const RECENT_ERROR_PATH_CHARS = 200;
 /** TCP keep-alive on agent sockets: NAT boxes drop idle flows after minutes; PING covers the HTTP/2 side. */
 const AGENT_TCP_KEEPALIVE_MS = 30_000;
 
@@ -133,8 +137,11 @@ export interface IntermediaryStatus {
   /** Browser exchanges in flight now, and the addresses they come from. */
   browserExchanges: { active: number; clients: number };
   recentRefusals: { at: string; remoteAddress: string; kind: RefusalReason; reason: string }[];
-  /** Authorized agent sessions that ended with an error. */
-  recentErrors: { at: string; session: string; message: string }[];
+  /**
+   * Authorized agent sessions that ended with an error (`session` set), and browser requests
+   * answered 502, 503 or 504 (`status` set; the message has the method, URL and Proxy-Status).
+   */
+  recentErrors: { at: string; session: string | null; status?: number; message: string }[];
 }
 
 /** The Node intermediary: agent listener, browser listeners, and the broker between them. */
@@ -389,13 +396,17 @@ export class Intermediary {
     if (agent.refusal !== undefined) {
       this.refused(agent.remoteAddress, agent.refusalKind ?? 'other', agent.refusal);
     } else if (error !== undefined && wasRegistered) {
-      this.recentErrors.push({ at: new Date().toISOString(), session: agent.id, message: error.message });
-      if (this.recentErrors.length > RECENT_ERRORS_LIMIT) this.recentErrors.shift();
+      this.recentError({ session: agent.id, message: error.message });
     }
     this.announceOrigins();
   }
 
-  private refused(remoteAddress: string, kind: RefusalReason, reason: string): void {
+  private recentError(entry: Omit<IntermediaryStatus['recentErrors'][number], 'at'>): void {
+    this.recentErrors.push({ at: new Date().toISOString(), ...entry });
+    if (this.recentErrors.length > RECENT_ERRORS_LIMIT) this.recentErrors.shift();
+  }
+
+    private refused(remoteAddress: string, kind: RefusalReason, reason: string): void {
     this.counters.agentsRefused++;
     this.counters.refusals[kind]++;
     this.recentRefusals.push({ at: new Date().toISOString(), remoteAddress, kind, reason });
@@ -459,6 +470,16 @@ export class Intermediary {
     const response = new URL(request.url).pathname === STATUS_PATH ? this.statusResponse(request, info.clientAddress) : await this.registry.dispatch(request, info);
     const cls = codeClass(response.status);
     if (cls) this.counters.responses[cls]++;
+    if (GATEWAY_ERROR_STATUSES.has(response.status)) {
+      const url = new URL(request.url);
+      const path = url.pathname.length > RECENT_ERROR_PATH_CHARS ? `${url.pathname.slice(0, RECENT_ERROR_PATH_CHARS)}…` : url.pathname;
+      const proxyStatus = response.headers.get('proxy-status');
+      this.recentError({
+        session: null,
+        status: response.status,
+        message: `${response.status} for ${request.method} ${url.origin}${path}: ${proxyStatus !== null ? `Proxy-Status: ${proxyStatus}` : 'answered so by the origin'}`,
+      });
+    }
     return response;
   }
 

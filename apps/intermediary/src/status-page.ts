@@ -160,8 +160,8 @@ export function renderStatusPage(status: IntermediaryStatus, now: Date = new Dat
   );
   const errors = table(
     'Recent errors',
-    ['Time', 'Session', 'Error'],
-    [...status.recentErrors].reverse().map((e) => [e.at, e.session, e.message]),
+    ['Time', 'Source', 'Error'],
+    [...status.recentErrors].reverse().map((e) => [e.at, e.session ?? (e.status !== undefined ? `HTTP ${e.status}` : '—'), e.message]),
     'None.',
   );
   return `<!doctype html>

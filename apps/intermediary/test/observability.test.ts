@@ -192,6 +192,41 @@ describe('status page (/.rhttp/status)', () => {
     }
   });
 
+  it('lists the 502, 503 and 504 answers it counted under recent errors, bounded', async () => {
+    await agent({
+      handler: (request) => {
+        const path = new URL(request.url).pathname;
+        return new Response('upstream trouble', { status: path === '/bad-gateway' ? 502 : path === '/teapot' ? 418 : 500 });
+      },
+    });
+    await until(() => intermediary.servedOrigins().includes(httpOrigin), 'the origin to be served');
+    const host = `app.example.com:${addresses.http!.port}`;
+    const before = intermediary.status().counters.responses['5xx'];
+    expect((await http1(addresses.http!.port, 'unserved.example', '/nothing-here')).status).toBe(503);
+    expect((await http1(addresses.http!.port, host, '/bad-gateway')).status).toBe(502);
+    expect((await http1(addresses.http!.port, host, '/teapot')).status).toBe(418);
+    expect((await http1(addresses.http!.port, host, '/internal')).status).toBe(500);
+    const json = JSON.parse((await http1(addresses.http!.port, 'anything.example', `${STATUS_PATH}?format=json`)).body) as IntermediaryStatus;
+    expect(json.counters.responses['5xx']).toBe(before + 3);
+    const gateway = json.recentErrors.filter((e) => e.status !== undefined).slice(-2);
+    expect(gateway.map((e) => [e.session, e.status])).toEqual([
+      [null, 503],
+      [null, 502],
+    ]);
+    expect(gateway[0].message).toMatch(/^503 for GET http:\/\/unserved\.example\/nothing-here: Proxy-Status: \S+; error=/);
+    expect(gateway[1].message).toBe(`502 for GET ${httpOrigin}/bad-gateway: answered so by the origin`);
+    // 418 and 500 are counted, not listed: only the gateway statuses say the path to the origin failed.
+    expect(json.recentErrors.some((e) => /\/teapot|\/internal/.test(e.message))).toBe(false);
+    const html = (await http1(addresses.http!.port, 'anything.example', STATUS_PATH)).body;
+    expect(html).toContain('<td>HTTP 502</td>');
+    expect(html).toContain(`502 for GET ${httpOrigin}/bad-gateway`);
+    for (let i = 0; i < 25; i++) expect((await http1(addresses.http!.port, 'unserved.example', `/flood-${i}`)).status).toBe(503);
+    const flooded = intermediary.status().recentErrors;
+    expect(flooded).toHaveLength(20);
+    expect(flooded[19].message).toContain('/flood-24');
+    expect(flooded[0].message).toContain('/flood-5:');
+  });
+
   it('escapes every value it shows', () => {
     const status = emptyStatus();
     status.origins = ['https://<script>alert(1)</script>.example'];
