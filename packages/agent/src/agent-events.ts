@@ -8,26 +8,31 @@ export type AgentEvent =
   | { type: 'discovered'; name: string; endpoints: string[]; ttlSeconds: number }
   /** SVCB discovery failed; `stale` endpoints from an earlier answer are used meanwhile, if any. */
   | { type: 'discovery-failed'; name: string; reason: string; stale: boolean }
-  /** A connection slot starts dialing the intermediary. */
-  | { type: 'connecting'; connection: number; intermediary: string }
+  /** An endpoint left the SVCB record set: its connections get GOAWAY, finish their requests and are not replaced. */
+  | { type: 'endpoint-removed'; endpoint: string; connections: number }
+  /**
+   * A connection slot starts dialing. `endpoint` is the intermediary the slot belongs to (an
+   * explicit URL, or one SVCB record's `tls://target:port`); `intermediary` the exact place dialed.
+   */
+  | { type: 'connecting'; connection: number; endpoint: string; intermediary: string }
   /** TLS and ALPN succeeded; SETTINGS and ORIGIN are on their way. */
-  | { type: 'connected'; connection: number; intermediary: string; origins: string[]; tlsVersion: string | null }
+  | { type: 'connected'; connection: number; endpoint: string; intermediary: string; origins: string[]; tlsVersion: string | null }
   /** The intermediary ended the session with an error (GOAWAY) or spoke the wrong protocol: a setup problem, retried slowly. */
-  | { type: 'refused'; connection: number; reason: string; errorCode?: string }
+  | { type: 'refused'; connection: number; endpoint: string; reason: string; errorCode?: string }
   /** TCP or TLS failed before a session existed. */
-  | { type: 'connect-failed'; connection: number; reason: string }
+  | { type: 'connect-failed'; connection: number; endpoint: string; reason: string }
   /** A live session ended. */
-  | { type: 'disconnected'; connection: number; reason: string }
+  | { type: 'disconnected'; connection: number; endpoint: string; reason: string }
   /** A PING went unanswered: the connection is taken for dead. */
-  | { type: 'ping-timeout'; connection: number; timeoutMs: number }
-  | { type: 'reconnecting'; connection: number; delayMs: number }
+  | { type: 'ping-timeout'; connection: number; endpoint: string; timeoutMs: number }
+  | { type: 'reconnecting'; connection: number; endpoint: string; delayMs: number }
   /** The connection reached its maximum age: GOAWAY sent, it drains and is replaced. */
-  | { type: 'rotating'; connection: number; ageMs: number }
+  | { type: 'rotating'; connection: number; endpoint: string; ageMs: number }
   /** `stop({ graceful: true })` began: GOAWAY was sent on every connection. */
   | { type: 'draining'; inFlight: number; connections: number }
   | { type: 'stopped' }
   /** The handler or upstream failed on a request (it was answered with 500 or reset). */
-  | { type: 'request-error'; connection: number; message: string };
+  | { type: 'request-error'; connection: number; endpoint: string; message: string };
 
 /** How much an event matters, for `--log json` and log filters. */
 export type AgentEventLevel = 'info' | 'warn' | 'error';
@@ -82,27 +87,34 @@ export function describeAgentEvent(event: AgentEvent): string {
       return `found ${event.name} through SVCB: ${event.endpoints.join(', ')} (looked up again in ${formatDelay(event.ttlSeconds * 1000)})`;
     case 'discovery-failed':
       return `SVCB discovery of ${event.name} failed: ${event.reason}${event.stale ? '; using the endpoints found before' : ''}`;
+    case 'endpoint-removed':
+      return `${event.endpoint} left the SVCB record set: its ${event.connections} connection${event.connections === 1 ? '' : 's'} finish in-flight requests and close`;
     case 'connecting':
       return `connection ${event.connection}: connecting to ${event.intermediary}`;
     case 'connected':
       return `connection ${event.connection}: connected to ${event.intermediary}${event.tlsVersion ? ` (${event.tlsVersion}, h2-reverse)` : ''}; serving ${event.origins.join(', ')}`;
     case 'refused':
-      return `connection ${event.connection}: the intermediary refused this agent: ${event.reason}${event.errorCode ? ` (GOAWAY ${event.errorCode})` : ''}`;
+      return `${slotName(event)}: the intermediary refused this agent: ${event.reason}${event.errorCode ? ` (GOAWAY ${event.errorCode})` : ''}`;
     case 'connect-failed':
-      return `connection ${event.connection}: could not connect: ${event.reason}`;
+      return `${slotName(event)}: could not connect: ${event.reason}`;
     case 'disconnected':
-      return `connection ${event.connection}: disconnected: ${event.reason}`;
+      return `${slotName(event)}: disconnected: ${event.reason}`;
     case 'ping-timeout':
-      return `connection ${event.connection}: no answer to PING within ${formatDelay(event.timeoutMs)}; closing it as dead`;
+      return `${slotName(event)}: no answer to PING within ${formatDelay(event.timeoutMs)}; closing it as dead`;
     case 'reconnecting':
-      return `connection ${event.connection}: reconnecting in ${formatDelay(event.delayMs)}`;
+      return `${slotName(event)}: reconnecting in ${formatDelay(event.delayMs)}`;
     case 'rotating':
-      return `connection ${event.connection}: replacing it after ${formatDelay(event.ageMs)} (maximum age); in-flight requests finish first`;
+      return `${slotName(event)}: replacing it after ${formatDelay(event.ageMs)} (maximum age); in-flight requests finish first`;
     case 'draining':
       return `draining ${event.inFlight} in-flight request${event.inFlight === 1 ? '' : 's'} on ${event.connections} connection${event.connections === 1 ? '' : 's'}`;
     case 'stopped':
       return 'stopped';
     case 'request-error':
-      return `connection ${event.connection}: a request failed: ${event.message}`;
+      return `${slotName(event)}: a request failed: ${event.message}`;
   }
+}
+
+/** `connection 3 (tls://proxy.example.net:8443)`: which slot, at which endpoint (connecting/connected name the dial instead). */
+function slotName(event: { connection: number; endpoint: string }): string {
+  return `connection ${event.connection} (${event.endpoint})`;
 }

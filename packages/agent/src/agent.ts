@@ -2,8 +2,10 @@
  * The origin agent: dials out to an intermediary over TLS 1.3 with ALPN `h2-reverse`
  * (draft-bt-httpbis-reverse-http-01) and is the HTTP/2 **server** on that connection, answering
  * the requests the intermediary sends back down it — from a local upstream URL or an in-process
- * `fetch(Request)` handler. It holds several connections for failover, PINGs them, reconnects
- * with exponential backoff and jitter, and drains in-flight requests on stop.
+ * `fetch(Request)` handler. It holds several connections to each endpoint of the intermediary
+ * (the URL given, or every ServiceMode record of its SVCB record set, so that several
+ * intermediary processes or hosts behind one name share the load), PINGs them, reconnects with
+ * exponential backoff and jitter, and drains in-flight requests on stop.
  *
  * @example
  * const agent = new Agent({
@@ -33,9 +35,9 @@ import type { IngressRouter } from './ingress.js';
 import { openWebSocketSocket, WebSocketRefusedError, type WebSocketCarrierSocket } from './carriers/websocket.js';
 import { discoverIntermediaryDetails, parseBareIntermediary, type BareIntermediary, type ResolveOptions } from './discover.js';
 
-/** Connections held at once: one can fail or be rotated while the other carries traffic (cloudflared holds four). */
+/** Connections held to each endpoint: one can fail or be rotated while the other carries traffic (cloudflared holds four). */
 export const DEFAULT_CONNECTIONS = 2;
-/** Most connections one agent may hold: each is a full HTTP/2 session at the intermediary. */
+/** Most connections one agent may hold to one endpoint: each is a full HTTP/2 session at the intermediary. */
 export const MAX_CONNECTIONS = 16;
 /** PING period: well under the idle timeouts of NATs and load balancers (often 60 s or more). */
 export const DEFAULT_PING_INTERVAL_MS = 30_000;
@@ -57,6 +59,12 @@ const ROTATION_HANDOVER_MS = 1_000;
 export const MIN_DISCOVERY_TTL_S = 30;
 /** Longest time discovered endpoints are kept, whatever the TTL: an operator moving the intermediary should not wait a day. */
 export const MAX_DISCOVERY_TTL_S = 3600;
+/**
+ * An endpoint that could not be reached at any of its addresses may have left the record set:
+ * the name is looked up again, but no more often than this (a dead host must not turn every
+ * backoff round into a DNS query).
+ */
+const REDISCOVERY_AFTER_FAILURE_MS = 5_000;
 /** After our own GOAWAY has drained, how long we wait for the peer to close TLS before destroying the socket. */
 const SOCKET_LINGER_MS = 1_000;
 
@@ -90,7 +98,7 @@ export interface AgentOptions {
   key: string;
   /** CA certificate(s) (PEM) to verify the intermediary with; the system's CAs otherwise. */
   ca?: string;
-  /** How many connections to hold (default 2). */
+  /** How many connections to hold to each endpoint (default 2): a bare name with two SVCB records gets twice as many. */
   connections?: number;
   /** TLS server name to send and check the intermediary's certificate against (default: the host, unless it is an IP address). */
   servername?: string;
@@ -120,6 +128,8 @@ export interface AgentOptions {
 /** One connection slot as `status()` shows it. */
 export interface ConnectionStatus {
   connection: number;
+  /** The endpoint this connection belongs to: the URL given, or one SVCB record's `tls://target:port`. */
+  endpoint: string;
   state: 'idle' | 'connecting' | 'connected' | 'waiting' | 'stopped';
   /** ISO time the current session was established. */
   connectedSince?: string;
@@ -130,6 +140,21 @@ export interface ConnectionStatus {
   lastError?: string;
   /** ISO time of the next attempt while `waiting`. */
   retryAt?: string;
+}
+
+/**
+ * One intermediary endpoint as `status()` shows it: the URL given, or one ServiceMode record of
+ * the SVCB record set (its target and port; the record's addresses are alternatives for it).
+ */
+export interface EndpointStatus {
+  endpoint: string;
+  /** Where its connections dial, in order: one address after the other when one cannot be reached. */
+  dials: string[];
+  /** Connections held to it now, of `connections`. */
+  connected: number;
+  connections: number;
+  /** Requests it has sent us. */
+  requests: number;
 }
 
 /** Counters and gauges for Prometheus (see metrics.ts). */
@@ -146,7 +171,9 @@ export interface AgentMetrics {
   bytes: { in: number; out: number };
   inFlight: number;
   /** Last PING round trip of each connected slot. */
-  pingRttMs: { connection: number; rttMs: number }[];
+  pingRttMs: { connection: number; endpoint: string; rttMs: number }[];
+  /** Per endpoint: connections held now and requests received. */
+  endpoints: { endpoint: string; connected: number; requests: number }[];
 }
 
 export interface AgentStatus {
@@ -154,7 +181,11 @@ export interface AgentStatus {
   intermediary: string;
   origins: string[];
   inFlight: number;
+  /** Every endpoint the agent holds connections to. */
+  endpoints: EndpointStatus[];
   connections: ConnectionStatus[];
+  /** A bare name: the SVCB lookup's state. */
+  discovery?: { name: string; lastError?: string; nextLookup?: string };
 }
 
 /** A parsed `--intermediary` value. */
@@ -244,8 +275,24 @@ function hostPort(host: string, port: number): string {
   return `${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
+/**
+ * One intermediary the agent holds `connections` connections to: the URL given, or one SVCB
+ * ServiceMode record's target and port. Its dials are alternatives for the one intermediary (the
+ * record's addresses, then its WebSocket carrier), not separate intermediaries.
+ */
+interface EndpointSlots {
+  label: string;
+  dials: Dial[];
+  slots: Slot[];
+  /** Requests received over its connections. */
+  requests: number;
+  /** It left the record set: its slots finish their requests and stop. */
+  removed: boolean;
+}
+
 interface Slot {
   index: number;
+  endpoint: EndpointSlots;
   /** Dials made by this slot: all but the first are reconnects. */
   dials: number;
   state: ConnectionStatus['state'];
@@ -294,16 +341,22 @@ export class Agent {
   private readonly upstream: HttpUpstream | H2cUpstream | undefined;
   /** `viaDiscovery`: peer connections to intermediaries seen in Via. */
   readonly viaDiscovery: ViaDiscovery | undefined;
-  private readonly slots: Slot[] = [];
+  /** Endpoints by `target:port` (or the URL given), each with its connection slots. */
+  private readonly endpoints = new Map<string, EndpointSlots>();
+  private readonly connectionsPerEndpoint: number;
+  private nextSlotIndex = 1;
   private readonly loops: Promise<void>[] = [];
   /** Sessions replaced by rotation that are still draining. */
   private readonly retired = new Set<Http2Session>();
   private state: AgentStatus['state'] = 'new';
   private stopping: Promise<void> | undefined;
-  /** Discovered dials, their expiry (ms epoch) and the lookup in progress (shared by the slots). */
-  private discovered: { dials: Dial[]; expiresAt: number } | undefined;
-  private discovering: Promise<Dial[]> | undefined;
-  private readonly counters = { refusals: 0, requests: new Map<string, number>(), bytesIn: 0, bytesOut: 0 };
+  /** A bare name: the loop that looks it up again after each TTL, when it last asked, when it asks next, and what went wrong. */
+  private discoveryTask: Promise<void> | undefined;
+  private lastLookupAt = 0;
+  private nextLookupAt = 0;
+  private wakeDiscovery: (() => void) | undefined;
+  private discoveryError: string | undefined;
+  private readonly counters = { refusals: 0, reconnects: 0, requests: new Map<string, number>(), bytesIn: 0, bytesOut: 0 };
 
   constructor(options: AgentOptions) {
     this.options = options;
@@ -317,6 +370,7 @@ export class Agent {
     if (!options.cert || !options.key) throw new TypeError('an agent needs a certificate chain (cert) and its private key (key)');
     checkTlsMaterial(options);
     const count = options.connections ?? DEFAULT_CONNECTIONS;
+    this.connectionsPerEndpoint = count;
     if (!Number.isInteger(count) || count < 1 || count > MAX_CONNECTIONS) {
       throw new TypeError(`connections must be a whole number from 1 to ${MAX_CONNECTIONS}, got ${count}`);
     }
@@ -360,7 +414,12 @@ export class Agent {
       if (!handler) throw new TypeError('handler must be a function of a Request or an object with a fetch(request) method');
       this.handle = (request, info) => this.answer(request, info, handler);
     }
-    for (let i = 0; i < count; i++) this.slots.push({ index: i + 1, dials: 0, state: 'idle', failures: 0 });
+    if (this.intermediary) {
+      // A URL given is one endpoint; a bare name gets its endpoints from each SVCB answer (reconcile).
+      const { carrier, host, port, url } = this.intermediary;
+      const servername = options.servername ?? (isIP(host) ? undefined : host);
+      this.addEndpoint(this.target, this.target, [{ carrier, host, port, servername, url, label: this.target }]);
+    }
     if (options.viaDiscovery) this.viaDiscovery = this.startViaDiscovery();
   }
 
@@ -403,15 +462,28 @@ export class Agent {
   /** Requests being answered right now, over all connections. */
   get inFlight(): number {
     let n = 0;
-    for (const s of this.slots) if (s.session && !s.session.isClosed) n += s.session.openStreams;
-    for (const session of this.retired) n += session.openStreams;
+    for (const session of this.liveSessions()) n += session.openStreams;
     return n;
+  }
+
+  /** Every connection slot of every current endpoint. */
+  private get slots(): Slot[] {
+    return [...this.endpoints.values()].flatMap((e) => e.slots);
+  }
+
+  /** Open sessions: the slots' and those still draining (rotated, or of endpoints that left the record set). */
+  private liveSessions(): Set<Http2Session> {
+    const live = new Set<Http2Session>();
+    for (const s of this.slots) if (s.session && !s.session.isClosed) live.add(s.session);
+    for (const session of this.retired) if (!session.isClosed) live.add(session);
+    return live;
   }
 
   /** Open the connections (each keeps itself up until `stop()`). Calling it twice does nothing. */
   start(): void {
     if (this.state !== 'new') return;
     this.state = 'running';
+    if (this.discoveryName) this.discoveryTask = this.discoveryLoop();
     for (const slot of this.slots) this.loops.push(this.runSlot(slot));
   }
 
@@ -432,8 +504,16 @@ export class Agent {
       intermediary: this.target,
       origins: [...this.origins],
       inFlight: this.inFlight,
+      endpoints: [...this.endpoints.values()].map((e) => ({
+        endpoint: e.label,
+        dials: e.dials.map((d) => d.label),
+        connected: e.slots.filter((s) => s.state === 'connected').length,
+        connections: e.slots.length,
+        requests: e.requests,
+      })),
       connections: this.slots.map((s) => ({
         connection: s.index,
+        endpoint: s.endpoint.label,
         state: s.state,
         connectedSince: s.state === 'connected' && s.connectedAt !== undefined ? new Date(s.connectedAt).toISOString() : undefined,
         rttMs: s.state === 'connected' ? s.session?.rttMs : undefined,
@@ -442,6 +522,15 @@ export class Agent {
         lastError: s.lastError,
         retryAt: s.state === 'waiting' && s.retryAt !== undefined ? new Date(s.retryAt).toISOString() : undefined,
       })),
+      ...(this.discoveryName
+        ? {
+            discovery: {
+              name: this.options.intermediary,
+              lastError: this.discoveryError,
+              nextLookup: this.state === 'running' && this.nextLookupAt > 0 ? new Date(this.nextLookupAt).toISOString() : undefined,
+            },
+          }
+        : {}),
     };
   }
 
@@ -452,16 +541,17 @@ export class Agent {
     const pingRttMs: AgentMetrics['pingRttMs'] = [];
     for (const s of this.slots) {
       const rttMs = s.state === 'connected' ? s.session?.rttMs : undefined;
-      if (rttMs !== undefined) pingRttMs.push({ connection: s.index, rttMs });
+      if (rttMs !== undefined) pingRttMs.push({ connection: s.index, endpoint: s.endpoint.label, rttMs });
     }
     return {
       connections,
-      reconnects: this.slots.reduce((n, s) => n + Math.max(0, s.dials - 1), 0),
+      reconnects: this.counters.reconnects,
       refusals: this.counters.refusals,
       requests: Object.fromEntries(this.counters.requests),
       bytes: { in: this.counters.bytesIn, out: this.counters.bytesOut },
       inFlight: this.inFlight,
       pingRttMs,
+      endpoints: [...this.endpoints.values()].map((e) => ({ endpoint: e.label, connected: e.slots.filter((s) => s.state === 'connected').length, requests: e.requests })),
     };
   }
 
@@ -515,11 +605,17 @@ export class Agent {
     return this.state === 'running';
   }
 
+  /** The slot should keep its connection: the agent runs and its endpoint is still in the record set. */
+  private active(slot: Slot): boolean {
+    return this.state === 'running' && !slot.endpoint.removed;
+  }
+
   private async shutdown(graceful: boolean, timeoutMs: number): Promise<void> {
     const wasStarted = this.state !== 'new';
     this.state = 'stopping';
+    this.wakeDiscovery?.();
     for (const slot of this.slots) slot.wake?.();
-    const live = [...this.slots.filter((s) => s.session && !s.session.isClosed).map((s) => s.session!), ...this.retired];
+    const live = [...this.liveSessions()];
     if (graceful && wasStarted) this.emit({ type: 'draining', inFlight: this.inFlight, connections: live.length });
     if (graceful && live.length > 0) {
       for (const session of live) session.goaway(ErrorCode.NO_ERROR, 'the agent is shutting down');
@@ -532,6 +628,7 @@ export class Agent {
       slot.session?.close();
       if (slot.state === 'connecting') slot.socket?.destroy();
     }
+    await this.discoveryTask;
     await Promise.all(this.loops);
     await this.viaDiscovery?.stop();
     this.upstream?.close();
@@ -541,16 +638,16 @@ export class Agent {
   }
 
   private async runSlot(slot: Slot): Promise<void> {
-    while (this.running) {
+    while (this.active(slot)) {
       const outcome = await this.attempt(slot);
-      if (!this.running) break;
+      if (!this.active(slot)) break;
       if (outcome.healthy) slot.failures = 0;
       if (outcome.rotated) continue;
       const delay = outcome.refused ? this.backoff.refusedMs : backoffDelay(slot.failures, this.backoff, this.options.random);
       slot.failures++;
       slot.state = 'waiting';
       slot.retryAt = Date.now() + delay;
-      this.emit({ type: 'reconnecting', connection: slot.index, delayMs: delay });
+      this.emit({ type: 'reconnecting', connection: slot.index, endpoint: slot.endpoint.label, delayMs: delay });
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, delay);
         slot.wake = () => {
@@ -561,60 +658,138 @@ export class Agent {
       slot.wake = undefined;
       slot.retryAt = undefined;
     }
+    // The endpoint left the record set while a rotation's replacement was being dialed: the old
+    // session hands over to nobody, so it drains now.
+    if (slot.replaced && this.running) slot.replaced.goaway(ErrorCode.NO_ERROR, 'the endpoint left the SVCB record set');
+    slot.replaced = undefined;
     slot.state = 'stopped';
   }
 
   /**
-   * One round: the endpoints in order, moving to the next at once when one cannot be reached
-   * (DESIGN.md "Discovery": fail over to the next record). When every endpoint failed, the next
-   * round looks the name up again. Never rejects.
+   * One round: the endpoint's dials in order, moving to the next at once when one cannot be
+   * reached (its addresses are alternatives). When none could be reached, the name is looked up
+   * again soon: the record set may have changed. Never rejects.
    */
   private async attempt(slot: Slot): Promise<Outcome> {
-    let dials: Dial[];
-    try {
-      dials = await this.currentDials();
-    } catch (error) {
-      slot.lastError = (error as Error).message;
-      return { refused: false, healthy: false };
-    }
-    for (const dial of dials) {
-      if (!this.running) break;
+    for (const dial of slot.endpoint.dials) {
+      if (!this.active(slot)) break;
       const outcome = await this.connectOnce(slot, dial);
       if (!outcome.unreached) return outcome;
     }
-    // Every endpoint failed: the answer may be out of date.
-    if (this.discovered) this.discovered.expiresAt = 0;
+    this.rediscoverSoon();
     return { refused: false, healthy: false };
   }
 
-  /** The places to dial, best first: the fixed URL, or the discovered endpoints (looked up again after their TTL). */
-  private currentDials(): Promise<Dial[]> {
-    if (this.intermediary) {
-      const { carrier, host, port, url } = this.intermediary;
-      const servername = this.options.servername ?? (isIP(host) ? undefined : host);
-      return Promise.resolve([{ carrier, host, port, servername, url, label: this.target }]);
-    }
-    if (this.discovered && Date.now() < this.discovered.expiresAt) return Promise.resolve(this.discovered.dials);
-    this.discovering ??= this.discover().finally(() => (this.discovering = undefined));
-    return this.discovering;
+  /** A new endpoint with its slots (started when the agent runs). */
+  private addEndpoint(key: string, label: string, dials: Dial[]): EndpointSlots {
+    const endpoint: EndpointSlots = { label, dials, slots: [], requests: 0, removed: false };
+    for (let i = 0; i < this.connectionsPerEndpoint; i++) endpoint.slots.push({ index: this.nextSlotIndex++, endpoint, dials: 0, state: 'idle', failures: 0 });
+    this.endpoints.set(key, endpoint);
+    if (this.running) for (const slot of endpoint.slots) this.loops.push(this.runSlot(slot));
+    return endpoint;
   }
 
-  private async discover(): Promise<Dial[]> {
+  /**
+   * Brings the endpoints in line with an SVCB answer: new records get their slots, records still
+   * there keep their slots (and backoff) with their addresses updated, and the slots of records
+   * that are gone send GOAWAY, finish their in-flight requests and stop.
+   */
+  private reconcile(found: Map<string, { label: string; dials: Dial[] }>): void {
+    for (const [key, { label, dials }] of found) {
+      const known = this.endpoints.get(key);
+      if (known) known.dials = dials;
+      else this.addEndpoint(key, label, dials);
+    }
+    for (const [key, endpoint] of this.endpoints) {
+      if (found.has(key)) continue;
+      this.endpoints.delete(key);
+      endpoint.removed = true;
+      let draining = 0;
+      for (const slot of endpoint.slots) {
+        slot.wake?.();
+        if (slot.state === 'connecting') slot.socket?.destroy();
+        const session = slot.session;
+        if (!session || session.isClosed) continue;
+        draining++;
+        this.retired.add(session);
+        session.goaway(ErrorCode.NO_ERROR, 'the endpoint left the SVCB record set');
+        // Requests such as SSE may never end: close after the same grace period as stop().
+        const timer = setTimeout(() => session.close(), DEFAULT_DRAIN_TIMEOUT_MS);
+        (timer as { unref?: () => void }).unref?.();
+        void session.closed.then(() => clearTimeout(timer));
+      }
+      this.emit({ type: 'endpoint-removed', endpoint: endpoint.label, connections: draining });
+    }
+  }
+
+  /** A bare name: look it up, hold connections to what it names, and look again after the TTL (sooner after failures). */
+  private async discoveryLoop(): Promise<void> {
+    let failures = 0;
+    while (this.running) {
+      try {
+        const ttl = await this.discover();
+        failures = 0;
+        this.nextLookupAt = this.lastLookupAt + ttl * 1000;
+      } catch {
+        // Known endpoints keep serving (an unreachable resolver should not take down an agent that
+        // knows where to go); the lookup is retried with the connections' backoff.
+        this.nextLookupAt = Date.now() + backoffDelay(failures++, this.backoff, this.options.random);
+      }
+      while (this.running && Date.now() < this.nextLookupAt) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, this.nextLookupAt - Date.now());
+          this.wakeDiscovery = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        this.wakeDiscovery = undefined;
+      }
+    }
+  }
+
+  /** Look the name up again soon (an endpoint could not be reached), at most every `REDISCOVERY_AFTER_FAILURE_MS`. */
+  private rediscoverSoon(): void {
+    if (!this.discoveryName) return;
+    const soonest = this.lastLookupAt + REDISCOVERY_AFTER_FAILURE_MS;
+    if (soonest >= this.nextLookupAt) return;
+    this.nextLookupAt = soonest;
+    this.wakeDiscovery?.();
+  }
+
+  /** One SVCB lookup, applied to the endpoints. Resolves with the TTL to keep the answer for. */
+  private async discover(): Promise<number> {
     const name = this.options.intermediary;
+    this.lastLookupAt = Date.now();
+    let found;
     try {
-      const found = await discoverIntermediaryDetails(name, { ...this.options.discovery, doh: this.options.doh ?? DEFAULT_DOH_URL });
-      const ttl = Math.min(MAX_DISCOVERY_TTL_S, Math.max(MIN_DISCOVERY_TTL_S, Math.min(...found.records.map((r) => r.ttl))));
-      const dials = found.endpoints.flatMap((e) => this.dialsOf(e));
-      this.discovered = { dials, expiresAt: Date.now() + ttl * 1000 };
-      this.emit({ type: 'discovered', name, endpoints: dials.map((d) => d.label), ttlSeconds: ttl });
-      return dials;
+      found = await discoverIntermediaryDetails(name, { ...this.options.discovery, doh: this.options.doh ?? DEFAULT_DOH_URL });
     } catch (error) {
-      const stale = this.discovered !== undefined && this.discovered.dials.length > 0;
-      this.emit({ type: 'discovery-failed', name, reason: (error as Error).message, stale });
-      // An unreachable resolver should not take down an agent that knows where to go.
-      if (stale) return this.discovered!.dials;
+      this.discoveryError = (error as Error).message;
+      this.emit({ type: 'discovery-failed', name, reason: this.discoveryError, stale: this.endpoints.size > 0 });
       throw error;
     }
+    this.discoveryError = undefined;
+    const ttl = Math.min(MAX_DISCOVERY_TTL_S, Math.max(MIN_DISCOVERY_TTL_S, Math.min(...found.records.map((r) => r.ttl))));
+    const groups = this.endpointsOf(found.endpoints);
+    this.emit({ type: 'discovered', name, endpoints: [...groups.values()].map(describeDials), ttlSeconds: ttl });
+    if (this.running) this.reconcile(groups);
+    return ttl;
+  }
+
+  /**
+   * Discovered endpoints grouped into intermediaries: one per ServiceMode target and port (a record
+   * listing both carriers is one intermediary reached either way), in the answer's order.
+   */
+  private endpointsOf(endpoints: Endpoint[]): Map<string, { label: string; dials: Dial[] }> {
+    const groups = new Map<string, { label: string; dials: Dial[] }>();
+    for (const e of endpoints) {
+      const key = `${e.target.toLowerCase()}:${e.port}`;
+      const group = groups.get(key) ?? { label: e.url, dials: [] };
+      group.dials.push(...this.dialsOf(e));
+      groups.set(key, group);
+    }
+    return groups;
   }
 
   /** A discovered endpoint as dials: TLS once per address (the name stays the TLS server name), WebSocket by URL. */
@@ -634,12 +809,13 @@ export class Agent {
   /** One connection from dial to close. Never rejects. */
   private connectOnce(slot: Slot, dial: Dial): Promise<Outcome> {
     slot.dials++;
+    if (slot.dials > 1) this.counters.reconnects++;
     if (dial.carrier === 'ws') return this.connectWebSocketOnce(slot, dial);
     const { host, port, servername } = dial;
     slot.state = 'connecting';
     slot.session = undefined;
     slot.connectedAt = undefined;
-    this.emit({ type: 'connecting', connection: slot.index, intermediary: dial.label });
+    this.emit({ type: 'connecting', connection: slot.index, endpoint: slot.endpoint.label, intermediary: dial.label });
     return new Promise<Outcome>((resolve) => {
       let socketError: Error | undefined;
       let failure: { refused: boolean; reason: string } | undefined;
@@ -662,7 +838,7 @@ export class Agent {
         // Bad PEM in cert/key/ca fails here, synchronously.
         const reason = `the TLS setup failed: ${(error as Error).message}`;
         slot.lastError = reason;
-        this.emit({ type: 'connect-failed', connection: slot.index, reason });
+        this.emit({ type: 'connect-failed', connection: slot.index, endpoint: slot.endpoint.label, reason });
         resolve({ refused: false, healthy: false });
         return;
       }
@@ -676,7 +852,7 @@ export class Agent {
       });
       socket.once('secureConnect', () => {
         clearTimeout(connectTimer);
-        if (!this.running) {
+        if (!this.active(slot)) {
           socket.destroy();
           return;
         }
@@ -692,7 +868,7 @@ export class Agent {
         clearTimeout(connectTimer);
         if (slot.session) return; // serve() reports this one
         if (!failure) {
-          if (!this.running) {
+          if (!this.active(slot)) {
             resolve({ refused: false, healthy: false });
             return;
           }
@@ -701,7 +877,7 @@ export class Agent {
             : { refused: false, reason: 'the intermediary closed the connection during the TLS handshake' };
         }
         slot.lastError = failure.reason;
-        this.emit(failure.refused ? { type: 'refused', connection: slot.index, reason: failure.reason } : { type: 'connect-failed', connection: slot.index, reason: failure.reason });
+        this.emit(failure.refused ? { type: 'refused', connection: slot.index, endpoint: slot.endpoint.label, reason: failure.reason } : { type: 'connect-failed', connection: slot.index, endpoint: slot.endpoint.label, reason: failure.reason });
         resolve({ refused: failure.refused, healthy: false, unreached: !failure.refused });
       });
     });
@@ -712,7 +888,7 @@ export class Agent {
     slot.state = 'connecting';
     slot.session = undefined;
     slot.connectedAt = undefined;
-    this.emit({ type: 'connecting', connection: slot.index, intermediary: dial.label });
+    this.emit({ type: 'connecting', connection: slot.index, endpoint: slot.endpoint.label, intermediary: dial.label });
     let socket: WebSocketCarrierSocket;
     try {
       socket = await openWebSocketSocket({
@@ -728,10 +904,10 @@ export class Agent {
       const refused = error instanceof WebSocketRefusedError && error.refused;
       const reason = (error as Error).message;
       slot.lastError = reason;
-      this.emit(refused ? { type: 'refused', connection: slot.index, reason } : { type: 'connect-failed', connection: slot.index, reason });
+      this.emit(refused ? { type: 'refused', connection: slot.index, endpoint: slot.endpoint.label, reason } : { type: 'connect-failed', connection: slot.index, endpoint: slot.endpoint.label, reason });
       return { refused, healthy: false, unreached: !refused };
     }
-    if (!this.running) {
+    if (!this.active(slot)) {
       socket.destroy();
       return { refused: false, healthy: false };
     }
@@ -759,23 +935,28 @@ export class Agent {
       role: 'server',
       // RFC 8336 / draft §2: the agent sends SETTINGS and then, immediately, ORIGIN with the origins it claims.
       origins: this.origins,
+      // Every stream meets onStream first when there is one (it may leave the request to handler).
       onStream: this.serveStream
         ? (stream) => {
             handOver?.();
+            slot.endpoint.requests++;
             return this.serveStream!(stream);
           }
         : undefined,
       handler: (request, info) => {
-        handOver?.();
+        if (!this.serveStream) {
+          handOver?.();
+          slot.endpoint.requests++;
+        }
         return this.handle(request, info);
       },
-      onError: (error) => this.emit({ type: 'request-error', connection: slot.index, message: (error as Error)?.message ?? String(error) }),
+      onError: (error) => this.emit({ type: 'request-error', connection: slot.index, endpoint: slot.endpoint.label, message: (error as Error)?.message ?? String(error) }),
     });
     const connectedAt = Date.now();
     slot.session = session;
     slot.connectedAt = connectedAt;
     slot.state = 'connected';
-    this.emit({ type: 'connected', connection: slot.index, intermediary: dial.label, origins: [...this.origins], tlsVersion: socket.getProtocol() });
+    this.emit({ type: 'connected', connection: slot.index, endpoint: slot.endpoint.label, intermediary: dial.label, origins: [...this.origins], tlsVersion: socket.getProtocol() });
     // Make before break (draft §7.2): the session this one replaces stops taking requests only once
     // this one is registered, which its first request proves (or we assume after a while).
     const replaced = slot.replaced;
@@ -831,14 +1012,14 @@ export class Agent {
     if (ended.rotated) {
       // This slot dials the replacement now; the old session gets GOAWAY once that one serves and
       // then drains on its own (in-flight requests finish).
-      this.emit({ type: 'rotating', connection: slot.index, ageMs: Date.now() - connectedAt });
+      this.emit({ type: 'rotating', connection: slot.index, endpoint: slot.endpoint.label, ageMs: Date.now() - connectedAt });
       this.retired.add(session);
       slot.replaced = session;
       return { refused: false, healthy: true, rotated: true };
     }
     const error = ended.error;
     const healthy = Date.now() - connectedAt >= this.backoff.healthyAfterMs;
-    if (!this.running) return { refused: false, healthy };
+    if (!this.active(slot)) return { refused: false, healthy };
 
     const goaway = session.connection.goawayReceived;
     if (goaway && goaway.errorCode !== ErrorCode.NO_ERROR) {
@@ -848,7 +1029,7 @@ export class Agent {
       if (debug.startsWith(`${codeName}: `)) debug = debug.slice(codeName.length + 2);
       const reason = debug || 'no reason given';
       slot.lastError = reason;
-      this.emit({ type: 'refused', connection: slot.index, reason, errorCode: codeName });
+      this.emit({ type: 'refused', connection: slot.index, endpoint: slot.endpoint.label, reason, errorCode: codeName });
       return { refused: true, healthy: false };
     }
     if (!heardFromPeer && !socketError() && !pingTimedOut) {
@@ -856,7 +1037,7 @@ export class Agent {
         'the intermediary closed the connection right after the TLS handshake without a word: it probably does not accept our certificate ' +
         '(check --cert/--key and that the intermediary trusts the CA that issued them)';
       slot.lastError = reason;
-      this.emit({ type: 'connect-failed', connection: slot.index, reason });
+      this.emit({ type: 'connect-failed', connection: slot.index, endpoint: slot.endpoint.label, reason });
       return { refused: false, healthy: false };
     }
     let reason: string;
@@ -866,7 +1047,7 @@ export class Agent {
     else if (error) reason = error.message;
     else reason = 'the intermediary closed the connection';
     slot.lastError = reason;
-    this.emit({ type: 'disconnected', connection: slot.index, reason });
+    this.emit({ type: 'disconnected', connection: slot.index, endpoint: slot.endpoint.label, reason });
     return { refused: false, healthy };
   }
 
@@ -885,7 +1066,7 @@ export class Agent {
       let answered = false;
       const deadline = setTimeout(() => {
         if (answered || stopped || session.isClosed) return;
-        this.emit({ type: 'ping-timeout', connection: slot.index, timeoutMs });
+        this.emit({ type: 'ping-timeout', connection: slot.index, endpoint: slot.endpoint.label, timeoutMs });
         dead();
       }, timeoutMs);
       session.ping().then(
@@ -926,4 +1107,15 @@ function byteCounter(add: (n: number) => void): TransformStream<Uint8Array, Uint
       controller.enqueue(chunk);
     },
   });
+}
+
+/** An endpoint as the `discovered` event names it: `tls://proxy.example.net:8443 (192.0.2.7, 192.0.2.8)`, plus ` or wss://…` alternatives. */
+function describeDials(endpoint: { label: string; dials: Dial[] }): string {
+  const addresses = endpoint.dials.filter((d) => d.carrier === 'tls' && d.label !== endpoint.label).map((d) => d.host);
+  const others = endpoint.dials.filter((d) => d.carrier === 'ws' && d.label !== endpoint.label).map((d) => d.label);
+  const tlsFirst = endpoint.dials[0]?.carrier === 'tls';
+  let text = endpoint.label;
+  if (tlsFirst && addresses.length > 0) text += ` (${addresses.join(', ')})`;
+  for (const o of others) text += ` or ${o}`;
+  return text;
 }

@@ -135,7 +135,7 @@ const DISCOVER_HELP = `Usage: rhttp-agent discover NAME[:PORT] [--doh URL]
 
 Look up the SVCB record of an intermediary (_http-reverse.NAME, or _PORT._http-reverse.NAME when a
 port other than 443 is given) over DNS-over-HTTPS, and print the answer and the endpoints the agent
-would connect to, in order. Exits 1 when there is no usable record.
+would hold connections to (--connections to each). Exits 1 when there is no usable record.
 
   --doh URL      the DNS-over-HTTPS resolver (default ${DEFAULT_DOH_URL})
   -h, --help     show this help

@@ -6,7 +6,7 @@
  * @example
  * ```ts
  * const endpoints = await resolveIntermediary('proxy.example.net', { doh: DEFAULT_DOH_URL });
- * // try endpoints[0], then endpoints[1], … when a connection fails
+ * // an agent holds connections to every endpoint (grouped by target:port)
  * console.log(formatDiscovery('proxy.example.net', endpoints));
  * ```
  */
@@ -86,7 +86,8 @@ export async function discoverIntermediaryDetails(value: string, options: Resolv
 /**
  * Turns an `--intermediary` value into endpoints, best first: a `tls://`, `ws://` or `wss://`
  * URL passes through as one endpoint; a bare name goes through SVCB discovery over DoH. The
- * agent should try them in order, moving to the next when a connection fails.
+ * agent holds connections to each target:port; a record's addresses and carriers are tried in
+ * order, the next when a connection fails.
  */
 export async function resolveIntermediary(value: string, options: ResolveOptions = {}): Promise<Endpoint[]> {
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(value)?.[1]?.toLowerCase();
@@ -127,7 +128,7 @@ export function formatDiscovery(name: string, found: Endpoint[] | IntermediaryDi
   if (endpoints.length === 0) {
     lines.push('Nothing to connect to.');
   } else {
-    lines.push(endpoints.length === 1 ? 'The agent would connect to:' : 'The agent would connect to, in this order (the next one when a connection fails):');
+    lines.push(endpoints.length === 1 ? 'The agent would connect to:' : 'The agent would hold connections to each of these (one target:port is one intermediary; its addresses and carriers are alternatives, tried in order):');
     endpoints.forEach((e, i) => {
       const at = e.addresses.length > 0 ? ` at ${e.addresses.join(', ')}` : '';
       lines.push(`  ${i + 1}. ${e.url} — ${describeCarrier(e)}${at}, priority ${e.priority}`);

@@ -46,7 +46,11 @@ export function renderAgentMetrics(m: AgentMetrics): string {
   ]);
   family(out, 'rhttp_agent_inflight_requests', 'gauge', 'Requests being answered right now.', [[undefined, m.inFlight]]);
   family(out, 'rhttp_agent_ping_rtt_seconds', 'gauge', 'Round trip of the last HTTP/2 PING, per connection.',
-    m.pingRttMs.map(({ connection, rttMs }) => [{ connection: String(connection) }, rttMs / 1000]));
+    m.pingRttMs.map(({ connection, endpoint, rttMs }) => [{ connection: String(connection), endpoint }, rttMs / 1000]));
+  family(out, 'rhttp_agent_endpoint_connections', 'gauge', 'Connections held now to each intermediary endpoint (the URL given, or one SVCB record).',
+    m.endpoints.map(({ endpoint, connected }) => [{ endpoint }, connected]));
+  family(out, 'rhttp_agent_endpoint_requests_total', 'counter', 'Requests each intermediary endpoint sent this agent (how the load is shared between them).',
+    m.endpoints.map(({ endpoint, requests }) => [{ endpoint }, requests]));
   family(out, 'rhttp_agent_refusals_total', 'counter', 'Times the intermediary refused this agent (GOAWAY with an error, wrong ALPN, 401/403).', [[undefined, m.refusals]]);
   return `${out.join('\n')}\n`;
 }

@@ -254,7 +254,7 @@ describe('rhttp-agent discover NAME output', () => {
         'Not usable:',
         '  svc.example.org. 300 IN SVCB 3 old.example.org. port=443',
         '    it has no alpn (required: h2-reverse or h2-reverse-ws)',
-        'The agent would connect to, in this order (the next one when a connection fails):',
+        'The agent would hold connections to each of these (one target:port is one intermediary; its addresses and carriers are alternatives, tried in order):',
         '  1. tls://edge.example.org:8443 — TLS carrier (ALPN h2-reverse) at 127.0.0.1, priority 1',
         '  2. wss://backup.example.org:443 — WebSocket carrier at 2001:db8::2, priority 2',
         '',

@@ -1,7 +1,8 @@
 /**
  * End to end: `rhttp-agent --intermediary proxy.test --doh URL` finds a real intermediary only
  * through an SVCB record (RFC 9460) served by a DNS-over-HTTPS server (RFC 8484) this test starts,
- * connects, and serves a request; with a dead first record it fails over to the next. Also the
+ * connects, and serves a request; a dead address fails over to the record's next one, a dead record
+ * leaves the others serving. Also the
  * config file's ingress rules (which upstream got the request), the Prometheus endpoint and the
  * JSON log shape, all through the built CLI.
  */
@@ -214,16 +215,30 @@ describe('DESIGN.md Discovery: the agent finds the intermediary through SVCB ove
     expect(await agent.stop()).toBe(0);
   });
 
-  it('RFC 9460 §2.4.1: the first record points at a dead port, the agent fails over to the second', async () => {
+  it('a record whose first address is dead: the next address of the same record is tried at once', async () => {
+    // 127.0.0.2 is loopback too, but the intermediary listens on 127.0.0.1 only: connection refused.
+    svcb('_http-reverse.proxy.test', `1 localhost. alpn=h2-reverse port=${agentPort} ipv4hint=127.0.0.2,127.0.0.1`);
+    const agent = startAgent(['--intermediary', 'proxy.test', '--doh', doh, '--origin', 'https://app.example.com', '--upstream', `http://127.0.0.1:${upstreamA}`, ...agentFiles]);
+    await agent.waitFor(/found proxy\.test through SVCB: tls:\/\/localhost:\d+ \(127\.0\.0\.2, 127\.0\.0\.1\)/);
+    await agent.waitFor(new RegExp(`could not connect: .*127\\.0\\.0\\.2.*${agentPort}`));
+    await agent.waitFor(new RegExp(`connected to tls://localhost:${agentPort} \\(127\\.0\\.0\\.1\\)`));
+    await servedByIntermediary('https://app.example.com');
+    expect(agent.output()).not.toMatch(/reconnecting in/); // the second address was tried at once, not after a backoff
+    expect(await get('app.example.com', '/failover')).toEqual({ status: 200, body: 'A answered /failover' });
+    expect(await agent.stop()).toBe(0);
+  });
+
+  it('two records, the first at a dead port: the agent serves through the second while the first backs off on its own', async () => {
     const dead = await deadPort();
     svcb('_http-reverse.proxy.test', `1 localhost. alpn=h2-reverse port=${dead} ipv4hint=127.0.0.1`);
     svcb('_http-reverse.proxy.test', `2 localhost. alpn=h2-reverse port=${agentPort} ipv4hint=127.0.0.1`);
     const agent = startAgent(['--intermediary', 'proxy.test', '--doh', doh, '--origin', 'https://app.example.com', '--upstream', `http://127.0.0.1:${upstreamA}`, ...agentFiles]);
-    await agent.waitFor(new RegExp(`could not connect: .*127\\.0\\.0\\.1.*${dead}`));
-    await agent.waitFor(new RegExp(`connected to tls://localhost:${agentPort}`));
+    await agent.waitFor(new RegExp(`connection 1 \\(tls://localhost:${dead}\\): could not connect: .*127\\.0\\.0\\.1.*${dead}`));
+    await agent.waitFor(new RegExp(`connection 1 \\(tls://localhost:${dead}\\): reconnecting in`));
+    await agent.waitFor(new RegExp(`connection 2: connected to tls://localhost:${agentPort}`));
     await servedByIntermediary('https://app.example.com');
-    expect(agent.output()).not.toMatch(/reconnecting in/); // the second endpoint was tried at once, not after a backoff
     expect(await get('app.example.com', '/failover')).toEqual({ status: 200, body: 'A answered /failover' });
+    expect(agent.output()).not.toMatch(/connection 2 \(.*\): (reconnecting|could not connect)/);
     expect(await agent.stop()).toBe(0);
   });
 

@@ -84,10 +84,14 @@ describe('Prometheus text exposition (format 0.0.4)', () => {
       requests: { '2xx': 10, '5xx': 1 },
       bytes: { in: 100, out: 2048 },
       inFlight: 3,
-      pingRttMs: [{ connection: 2, rttMs: 12.5 }],
+      pingRttMs: [{ connection: 2, endpoint: 'tls://a.example:8443', rttMs: 12.5 }],
+      endpoints: [
+        { endpoint: 'tls://a.example:8443', connected: 1, requests: 7 },
+        { endpoint: 'tls://b.example:8443', connected: 0, requests: 4 },
+      ],
     });
     const lines = text.split('\n');
-    for (const name of ['rhttp_agent_connections', 'rhttp_agent_reconnects_total', 'rhttp_agent_requests_total', 'rhttp_agent_request_bytes_total', 'rhttp_agent_inflight_requests', 'rhttp_agent_ping_rtt_seconds', 'rhttp_agent_refusals_total']) {
+    for (const name of ['rhttp_agent_connections', 'rhttp_agent_reconnects_total', 'rhttp_agent_requests_total', 'rhttp_agent_request_bytes_total', 'rhttp_agent_inflight_requests', 'rhttp_agent_ping_rtt_seconds', 'rhttp_agent_refusals_total', 'rhttp_agent_endpoint_connections', 'rhttp_agent_endpoint_requests_total']) {
       expect(lines).toContain(`# TYPE ${name} ${name.endsWith('_total') ? 'counter' : 'gauge'}`);
       expect(lines.some((l) => l.startsWith(`# HELP ${name} `))).toBe(true);
     }
@@ -98,7 +102,9 @@ describe('Prometheus text exposition (format 0.0.4)', () => {
     expect(lines).toContain('rhttp_agent_requests_total{status_class="4xx"} 0');
     expect(lines).toContain('rhttp_agent_request_bytes_total{direction="out"} 2048');
     expect(lines).toContain('rhttp_agent_inflight_requests 3');
-    expect(lines).toContain('rhttp_agent_ping_rtt_seconds{connection="2"} 0.0125');
+    expect(lines).toContain('rhttp_agent_ping_rtt_seconds{connection="2",endpoint="tls://a.example:8443"} 0.0125');
+    expect(lines).toContain('rhttp_agent_endpoint_connections{endpoint="tls://b.example:8443"} 0');
+    expect(lines).toContain('rhttp_agent_endpoint_requests_total{endpoint="tls://a.example:8443"} 7');
     expect(lines).toContain('rhttp_agent_refusals_total 2');
     expect(text.endsWith('\n')).toBe(true);
   });

@@ -253,7 +253,8 @@ async function lookupAddresses(host: string, doh: DohOptions): Promise<{ address
 
 /**
  * Discovers an intermediary's endpoints by name, best first (see `lookupIntermediary` for what
- * it throws). An agent tries them in order and fails over to the next when one does not connect.
+ * it throws). The agent holds connections to every target:port found (several intermediaries
+ * behind one name share the load) and tries the addresses and carriers of one in order.
  */
 export async function discoverIntermediary(name: string, options: DiscoveryOptions = {}): Promise<Endpoint[]> {
   return (await lookupIntermediary(name, options)).endpoints;
