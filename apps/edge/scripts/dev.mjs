@@ -1,17 +1,30 @@
 #!/usr/bin/env node
 /**
- * `npm run dev:edge -- [--port 8787] [--ip 127.0.0.1]`: the edge in local workerd, offline.
- * Bindings come from .dev.vars at the repo root (TRUST_ANCHORS, see .dev.vars.example).
+ * `npm run dev:edge -- [--port 8787] [--ip 127.0.0.1] [--vars FILE]`: the edge in local workerd, offline.
+ * Bindings come from .dev.vars at the repo root (or --vars FILE), read with wrangler's dotenv
+ * (TRUST_ANCHORS, see .dev.vars.example); it exits 2 at once when TRUST_ANCHORS holds no usable certificate.
  * (`npx wrangler dev` also works and reloads on change, but tries to reach Cloudflare first.)
  */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { buildEdge, readDevVars, repoRoot, startEdge } from './local-edge.mjs';
+import { buildEdge, checkTrustAnchors, readDevVars, repoRoot, startEdge } from './local-edge.mjs';
 
-const { values } = parseArgs({ options: { port: { type: 'string', default: '8787' }, ip: { type: 'string', default: '127.0.0.1' } } });
-const bindings = readDevVars(join(repoRoot, '.dev.vars'));
-if (!bindings.TRUST_ANCHORS) {
-  console.warn('warning: no TRUST_ANCHORS in .dev.vars (copy .dev.vars.example); every agent will be refused');
+const { values } = parseArgs({
+  options: { port: { type: 'string', default: '8787' }, ip: { type: 'string', default: '127.0.0.1' }, vars: { type: 'string', default: join(repoRoot, '.dev.vars') } },
+});
+if (!existsSync(values.vars)) {
+  console.error(`dev:edge: ${values.vars}: no such file (copy .dev.vars.example to .dev.vars and put the agents' CA in TRUST_ANCHORS)`);
+  process.exit(2);
+}
+const bindings = readDevVars(values.vars);
+try {
+  const count = checkTrustAnchors(bindings.TRUST_ANCHORS);
+  console.log(`TRUST_ANCHORS from ${values.vars}: ${count} certificate${count === 1 ? '' : 's'}`);
+} catch (error) {
+  // Fail before bundling: without a usable trust anchor the edge refuses every agent.
+  console.error(`dev:edge: ${values.vars}: ${error.message}`);
+  process.exit(2);
 }
 console.log('bundling the Worker (wrangler deploy --dry-run)…');
 const scriptPath = await buildEdge(join(repoRoot, 'apps/edge/dist/bundle'));

@@ -5,12 +5,14 @@
  * `npm run dev:edge`, the edge tests and `npm run bench:edge`.
  */
 import { spawn } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import dotenv from 'dotenv';
 import { Log, LogLevel, Miniflare } from 'miniflare';
 
 export const repoRoot = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
@@ -46,7 +48,11 @@ export async function buildEdge(outdir) {
   return join(dir, 'worker.js');
 }
 
-/** Reads KEY="value" lines (multi-line quoted values allowed) from a .dev.vars file. */
+/**
+ * The bindings in a .dev.vars file, read as wrangler reads it: `dotenv.parse` of the dotenv
+ * version wrangler bundles (16.3.1), no variable expansion. So a double-quoted value may span
+ * lines or use `\n` escapes, as a PEM in TRUST_ANCHORS often does. A missing file gives `{}`.
+ */
 export function readDevVars(path) {
   let text;
   try {
@@ -54,10 +60,31 @@ export function readDevVars(path) {
   } catch {
     return {};
   }
-  const vars = {};
-  const re = /^([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(?:"([\s\S]*?)"|(.*))$/gm;
-  for (let m = re.exec(text); m; m = re.exec(text)) vars[m[1]] = m[2] ?? m[3].trim();
-  return vars;
+  return dotenv.parse(text);
+}
+
+/**
+ * Checks a TRUST_ANCHORS value before the edge starts: it must hold at least one certificate,
+ * each one must parse, and none may have expired (the edge would then refuse every agent, one
+ * by one, with nothing said at startup). Returns how many certificates it holds; throws an
+ * Error with one line saying what is wrong otherwise.
+ */
+export function checkTrustAnchors(pem, now = new Date()) {
+  const fix = 'put the PEM of the CA that issued the agents\' certificates there (see .dev.vars.example)';
+  if (!pem) throw new Error(`no TRUST_ANCHORS: ${fix}`);
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0) throw new Error(`TRUST_ANCHORS holds no certificate (no "-----BEGIN CERTIFICATE-----" block): ${fix}`);
+  blocks.forEach((block, i) => {
+    let certificate;
+    try {
+      certificate = new X509Certificate(block);
+    } catch (error) {
+      throw new Error(`TRUST_ANCHORS certificate ${i + 1} is not valid PEM/X.509 (${error.message}): ${fix}`);
+    }
+    const notAfter = new Date(certificate.validTo);
+    if (notAfter < now) throw new Error(`TRUST_ANCHORS certificate ${i + 1} (${certificate.subject.replace(/\n/g, ', ')}) expired at ${notAfter.toISOString()}: ${fix}`);
+  });
+  return blocks.length;
 }
 
 /**
