@@ -65,6 +65,7 @@ Required (on the command line or in --config):
                                   fetch(request) (a Hono app works as is) or is a function
                                   (either one replaces the config file's ingress rules)
   --cert FILE                     our certificate chain (PEM, leaf first); it must cover every --origin
+                                  and be valid now (checked before dialing: exit 2 otherwise)
   --key FILE                      its private key (PEM)
 
 Options:
