@@ -15,11 +15,14 @@
  * dependencies, node: built-ins left as imports): `deno compile` of the workspace itself would
  * embed all of node_modules (over 500 MB here).
  *
- * Usage: node scripts/build-binaries.mjs [--out DIR] (default dist/bin; run `npm run build` first,
- * which `npm run build:binaries` does).
+ * Usage: node scripts/build-binaries.mjs [--out DIR] [--deno-bundle FILE]
+ *   --out DIR            where the executables go (default dist/bin); run `npm run build` first,
+ *                        which `npm run build:binaries` does
+ *   --deno-bundle FILE   also keep the bundle that deno compile embeds (the tests run it with
+ *                        `deno run` when the executable could not be built)
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -49,11 +52,17 @@ function run(command, args, opts = {}) {
   return { ok: !result.error && result.status === 0, output: `${result.stdout ?? ''}${result.stderr ?? ''}${result.error ? `\n${result.error.message}` : ''}` };
 }
 
-function describe(file) {
-  return `${path.relative(process.cwd(), file) || file} (${(statSync(file).size / MIB).toFixed(0)} MiB)`;
+/** `file` relative to the current folder when it is inside it, else absolute. */
+function shown(file) {
+  const relative = path.relative(process.cwd(), file);
+  return relative && !relative.startsWith('..') ? relative : file;
 }
 
-export function buildBinaries(outDir) {
+function describe(file) {
+  return `${shown(file)} (${(statSync(file).size / MIB).toFixed(0)} MiB)`;
+}
+
+export function buildBinaries(outDir, denoBundleCopy) {
   if (!existsSync(agentCli)) throw new Error(`${agentCli} is missing: run npm run build first`);
   if (!existsSync(bunBin)) throw new Error(`${bunBin} is missing: run npm ci (the bun devDependency provides it)`);
   mkdirSync(outDir, { recursive: true });
@@ -79,6 +88,7 @@ export function buildBinaries(outDir) {
       const bundle = path.join(stage, 'rhttp-agent.mjs');
       const bundled = run(bunBin, ['build', '--target=node', '--format=esm', entry, '--outfile', bundle]);
       if (!bundled.ok) throw new Error(`bun build (bundle for deno compile) failed:\n${bundled.output}`);
+      if (denoBundleCopy) copyFileSync(bundle, denoBundleCopy);
       rmSync(denoOut, { force: true });
       const deno = run(denoBin, ['compile', '-A', '--no-config', '--output', denoOut, bundle], { cwd: stage });
       if (deno.ok) {
@@ -93,14 +103,14 @@ export function buildBinaries(outDir) {
       rmSync(stage, { recursive: true, force: true });
     }
   }
-  for (const { file, reason } of skipped) say(`skipped ${path.relative(process.cwd(), file) || file}: ${reason}`);
+  for (const { file, reason } of skipped) say(`skipped ${shown(file)}: ${reason}`);
   return { built, skipped };
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const { values } = parseArgs({ options: { out: { type: 'string' } } });
+  const { values } = parseArgs({ options: { out: { type: 'string' }, 'deno-bundle': { type: 'string' } } });
   try {
-    buildBinaries(path.resolve(values.out ?? path.join(repoRoot, 'dist/bin')));
+    buildBinaries(path.resolve(values.out ?? path.join(repoRoot, 'dist/bin')), values['deno-bundle'] && path.resolve(values['deno-bundle']));
   } catch (error) {
     say(error.message);
     process.exit(1);
