@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import { DURATION_FORMS, flagErrorMessage, parseDuration } from '@rhttp/core';
 import type { ListenAddress } from './intermediary.js';
+import { MAX_WORKERS } from './workers.js';
 import type { LogFormat } from './log-format.js';
 
 /** A flag was wrong: the CLI prints the message and exits with status 2. */
@@ -15,7 +16,8 @@ export class UsageError extends Error {
 export const HELP = `Usage: rhttp-intermediary [--agents HOST:PORT] [--http HOST:PORT] [--https HOST:PORT]
                           [--cert FILE --key FILE --trust FILE] [--state-dir DIR]
                           [--metrics HOST:PORT] [--status-token TOKEN] [--log text|json]
-       rhttp-intermediary --print-svcb NAME [--agents HOST:PORT]
+                          [--workers N]
+       rhttp-intermediary --print-svcb NAME [--agents HOST:PORT] [--workers N]
 
 The self-hosted rhttp intermediary: origin agents dial in over TLS (ALPN h2-reverse, client
 certificate required) and browsers' requests are sent back to them over HTTP/2.
@@ -51,6 +53,18 @@ Status and logs:
 DNS:
   --print-svcb NAME         print the SVCB record to publish so that agents given
                             "--intermediary NAME" find this intermediary's --agents port, and exit
+                            (with --workers N: one record per worker port)
+
+Processes:
+  --workers N               run N intermediary processes (node:cluster) that share the --http and
+                            --https listeners (each new browser connection goes to one of them);
+                            worker i (0-based) listens for agents on the --agents port + i and for
+                            metrics on the --metrics port + i. Every agent must connect to every
+                            worker: give agents a name whose SVCB records list all worker ports
+                            (--print-svcb NAME --workers N). SIGTERM to this process stops the
+                            workers gracefully. /.rhttp/status on a shared browser port shows
+                            the worker that took that connection; scrape every worker's metrics
+                            port for the whole picture. Default 1 (no workers: this process serves)
 
 Other:
   --response-timeout DURATION  time for an origin's response headers before 504 (default 100s;
@@ -64,6 +78,7 @@ Examples:
   rhttp-intermediary                                   # dev: certificates in .rhttp, prints the agent command
   rhttp-intermediary --agents 0.0.0.0:8443 --https 0.0.0.0:443 \\
                      --cert intermediary.pem --key intermediary.key --trust origin-ca.pem
+  rhttp-intermediary --workers 2 --agents 0.0.0.0:8443 --https 0.0.0.0:443 ...   # agents on 8443 and 8444
 
 The intermediary answers GET /.rhttp/status on the browser listeners itself: an HTML page, or
 JSON with "Accept: application/json" or ?format=json.
@@ -84,6 +99,8 @@ export interface CliConfig {
   log: LogFormat;
   /** `--print-svcb NAME`: print the record and exit. */
   printSvcb?: string;
+  /** `--workers N`: N intermediary processes sharing the browser listeners (absent or 1: this process alone). */
+  workers?: number;
 }
 
 /** Parses `HOST:PORT` (`[::1]:8080` for IPv6; a bare port means 127.0.0.1). */
@@ -117,6 +134,7 @@ export function parseCliArgs(argv: string[]): CliConfig | 'help' {
         'status-token': { type: 'string' },
         log: { type: 'string' },
         'print-svcb': { type: 'string' },
+        workers: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -178,11 +196,27 @@ export function parseCliArgs(argv: string[]): CliConfig | 'help' {
     if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`--max-requests-per-client ${JSON.stringify(perClient)} is not a positive whole number`);
     config.maxExchangesPerClient = n;
   }
-  const bound = [config.agents, config.http, config.https, config.metrics].filter((a): a is ListenAddress => a !== undefined && a.port !== 0);
+  const workers = str('workers');
+  if (workers !== undefined) {
+    const n = Number(workers);
+    if (!Number.isInteger(n) || n < 1 || n > MAX_WORKERS) throw new UsageError(`--workers ${JSON.stringify(workers)} is not a whole number from 1 to ${MAX_WORKERS}`);
+    config.workers = n;
+  }
+  // With --workers N, worker i listens for agents (and metrics) on the given port + i.
+  const count = config.workers ?? 1;
+  const perWorker = (a: ListenAddress | undefined, flag: string): ListenAddress[] => {
+    if (!a || count === 1) return a ? [a] : [];
+    if (a.port === 0) throw new UsageError(`--workers ${count} needs a real ${flag} port, not 0: worker i listens on that port + i`);
+    if (a.port + count - 1 > 65535) throw new UsageError(`--workers ${count}: ${flag} ports ${a.port}..${a.port + count - 1} go past 65535`);
+    return Array.from({ length: count }, (_, i) => ({ host: a.host, port: a.port + i }));
+  };
+  const bound = [...perWorker(config.agents, '--agents'), config.http, config.https, ...perWorker(config.metrics, '--metrics')].filter(
+    (a): a is ListenAddress => a !== undefined && a.port !== 0,
+  );
   const seen = new Set<string>();
   for (const a of bound) {
     const key = `${a.host}:${a.port}`;
-    if (seen.has(key)) throw new UsageError(`two listeners on ${key}: --agents, --http, --https and --metrics need different ports`);
+    if (seen.has(key)) throw new UsageError(`two listeners on ${key}: --agents, --http, --https and --metrics need different ports${count > 1 ? ` (with --workers ${count}, --agents and --metrics take ${count} ports each)` : ''}`);
     seen.add(key);
   }
   return config;

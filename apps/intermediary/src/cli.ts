@@ -13,6 +13,7 @@ import { Intermediary, STATUS_PATH, formatAddress, type IntermediaryAddresses, t
 import { createLogger, type LogFunction } from './log-format.js';
 import { METRICS_PATH } from './metrics.js';
 import { svcbRecordsFor } from './svcb-record.js';
+import { cluster, leaveCluster, onStopRequest, reportFailed, reportListening, runPrimary, workerAddress, workerIndex } from './workers.js';
 
 /** Host of the development origin: browsers resolve *.localhost to loopback (RFC 6761 §6.3), so it works with no DNS setup. */
 const DEV_ORIGIN_HOST = 'app.localhost';
@@ -83,9 +84,16 @@ async function loadCertificates(config: CliConfig): Promise<Certificates> {
 /** Name shown in the banner's SVCB example: the operator substitutes the name agents are given. */
 const SVCB_EXAMPLE_NAME = 'proxy.example.net';
 
-function banner(addresses: IntermediaryAddresses, certs: Certificates, statusToken: boolean): string {
+function banner(addresses: IntermediaryAddresses, certs: Certificates, statusToken: boolean, workers: IntermediaryAddresses[] = [addresses]): string {
   const agents = reachable(addresses.agents);
-  const lines = ['rhttp intermediary is running', `  agents connect to  tls://${formatAddress(agents)}  (ALPN h2-reverse, client certificate required)`];
+  const lines =
+    workers.length === 1
+      ? ['rhttp intermediary is running', `  agents connect to  tls://${formatAddress(agents)}  (ALPN h2-reverse, client certificate required)`]
+      : [
+          `rhttp intermediary is running as ${workers.length} workers sharing the browser listeners`,
+          ...workers.map((w, i) => `  agents connect to  tls://${formatAddress(reachable(w.agents))}  (worker ${i + 1}; ALPN h2-reverse, client certificate required)`),
+          '                     every agent must reach every worker: give agents a name whose SVCB records list all of them',
+        ];
   const browserUrls: string[] = [];
   if (addresses.http) {
     const url = `http://${formatAddress(reachable(addresses.http))}`;
@@ -98,11 +106,12 @@ function banner(addresses: IntermediaryAddresses, certs: Certificates, statusTok
     lines.push(`  browsers (https)   ${url}  (HTTP/2 and HTTP/1.1)`);
   }
   lines.push(`  status             ${browserUrls[0]}${STATUS_PATH}  (${statusToken ? 'needs Authorization: Bearer <status token>' : 'this machine only; --status-token opens it'})`);
-  if (addresses.metrics) lines.push(`  metrics            http://${formatAddress(reachable(addresses.metrics))}${METRICS_PATH}  (Prometheus)`);
-  const svcb = svcbRecordsFor(SVCB_EXAMPLE_NAME, addresses.agents).find((l) => !l.startsWith(';'))!;
+  for (const w of workers) if (w.metrics) lines.push(`  metrics            http://${formatAddress(reachable(w.metrics))}${METRICS_PATH}  (Prometheus)`);
+  const svcb = svcbRecordsFor(SVCB_EXAMPLE_NAME, addresses.agents, workers.length).filter((l) => !l.startsWith(';')).slice(0, workers.length);
+  const workersFlag = workers.length > 1 ? ` --workers ${workers.length}` : '';
   lines.push(
-    `  DNS discovery      publish the SVCB record printed by 'rhttp-intermediary --print-svcb NAME --agents ${formatAddress(addresses.agents)}', e.g.`,
-    `                     ${svcb}`,
+    `  DNS discovery      publish the SVCB record${workers.length > 1 ? 's' : ''} printed by 'rhttp-intermediary --print-svcb NAME --agents ${formatAddress(addresses.agents)}${workersFlag}', e.g.`,
+    ...svcb.map((r) => `                     ${r}`),
   );
   if (certs.dev) {
     const { dir, caCert, originCert, originKey } = certs.dev;
@@ -142,10 +151,13 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write('rhttp-intermediary: --print-svcb needs the real --agents port, not 0\n');
       return 2;
     }
-    process.stdout.write(`${svcbRecordsFor(config.printSvcb, config.agents).join('\n')}\n`);
+    process.stdout.write(`${svcbRecordsFor(config.printSvcb, config.agents, config.workers ?? 1).join('\n')}\n`);
     return 0;
   }
-  const log: LogFunction = createLogger(config.log, (line) => process.stderr.write(line));
+  // A --workers worker: its own agents (and metrics) port, and its number on every log line.
+  const worker = workerIndex();
+  const baseLog: LogFunction = createLogger(config.log, (line) => process.stderr.write(line));
+  const log: LogFunction = worker === undefined ? baseLog : (message, record) => baseLog(`worker ${worker + 1}: ${message}`, record && { ...record, worker: worker + 1 });
   const format = config.log;
   const fail = (message: string, event: string): void => {
     if (format === 'text') process.stderr.write(`rhttp-intermediary: ${message}\n`);
@@ -159,8 +171,16 @@ async function main(argv: string[]): Promise<number> {
     fail(error instanceof Error ? error.message : String(error), 'certificates.failed');
     return error instanceof UsageError ? 2 : 1;
   }
+  if ((config.workers ?? 1) > 1 && cluster.isPrimary) {
+    // Certificates (dev ones included) exist now, so the workers only read them.
+    return runPrimary({
+      workers: config.workers!,
+      say: (message) => (format === 'json' ? log(message, { level: 'info', event: 'workers' }) : process.stderr.write(`rhttp-intermediary: ${message}\n`)),
+      ready: (all) => process.stdout.write(banner(all[0], certs, statusToken !== undefined, all)),
+    });
+  }
   const intermediary = new Intermediary({
-    agents: config.agents,
+    agents: worker === undefined ? config.agents : workerAddress(config.agents, worker),
     http: config.http,
     https: config.https,
     cert: certs.cert,
@@ -168,7 +188,7 @@ async function main(argv: string[]): Promise<number> {
     trust: certs.trust,
     responseTimeoutMs: config.responseTimeoutMs,
     maxExchangesPerClient: config.maxExchangesPerClient,
-    metrics: config.metrics,
+    metrics: worker === undefined || !config.metrics ? config.metrics : workerAddress(config.metrics, worker),
     statusToken,
     log,
   });
@@ -181,6 +201,7 @@ async function main(argv: string[]): Promise<number> {
     const why = e.code === 'EADDRINUSE' ? `address${where} is already in use` : e.code === 'EACCES' ? `no permission to listen on${where}` : e.message;
     fail(`cannot listen: ${why}`, 'listener.failed');
     await intermediary.stop();
+    if (worker !== undefined) reportFailed(worker, 1);
     return 1;
   }
   const stopped = new Promise<void>((resolve) => {
@@ -197,11 +218,15 @@ async function main(argv: string[]): Promise<number> {
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    // A worker also stops when the primary asks (it got the signal) or is gone; that is no second signal.
+    if (worker !== undefined) onStopRequest(() => void intermediary.stop().then(resolve));
   });
   // The banner goes out only once the signal handlers are in place: whoever reads it (a test, a
   // supervisor) may send SIGTERM at once, and without a handler that kills the process outright.
-  process.stdout.write(banner(addresses, certs, statusToken !== undefined));
+  if (worker !== undefined) reportListening(worker, addresses);
+  else process.stdout.write(banner(addresses, certs, statusToken !== undefined));
   await stopped;
+  if (worker !== undefined) leaveCluster();
   return 0;
 }
 

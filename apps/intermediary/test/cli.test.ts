@@ -69,6 +69,14 @@ describe('rhttp-intermediary flags (DESIGN.md, Command-line contract)', () => {
     expect(parseListenAddress('--x', '[2001:db8::1]:80')).toEqual({ host: '2001:db8::1', port: 80 });
     expect(parseListenAddress('--x', '8080')).toEqual({ host: '127.0.0.1', port: 8080 });
   });
+
+  it('--workers N: agents and metrics take N ports each (worker i on the port + i); real ports are needed', () => {
+    expect(parseCliArgs(['--workers', '2', '--agents', '127.0.0.1:9443', '--metrics', '127.0.0.1:9100'])).toMatchObject({ workers: 2 });
+    expect(() => parseCliArgs(['--workers', '2', '--agents', '127.0.0.1:9443', '--http', '127.0.0.1:9444'])).toThrow(/two listeners on 127\.0\.0\.1:9444.*--workers 2/);
+    expect(() => parseCliArgs(['--workers', '2', '--agents', '127.0.0.1:0'])).toThrow(/--workers 2 needs a real --agents port, not 0/);
+    expect(() => parseCliArgs(['--workers', '0'])).toThrow(/--workers "0" is not a whole number from 1 to 64/);
+    expect(() => parseCliArgs(['--workers', '3', '--agents', '127.0.0.1:65534'])).toThrow(/ports 65534\.\.65536 go past 65535/);
+  });
 });
 
 describe('rhttp-intermediary process', () => {
