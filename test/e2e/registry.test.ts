@@ -12,7 +12,7 @@ import { cleanClientEnv, freePort, PUBLIC_PACKAGES, publishWorkspaces, request, 
  * The packages as a user gets them: every public package is `npm publish`ed to a private
  * registry (verdaccio, no uplinks, on 127.0.0.1), their third-party dependencies are published
  * there from node_modules, and then, in an empty folder with fresh caches and that registry only,
- * `npx rhttp-intermediary` runs the intermediary and each of `npx rhttp-agent`,
+ * `npx rhttp-intermediary` runs the intermediary and each of `npx rhttp-agent`, `bunx rhttp-agent`,
  * `bunx --bun rhttp-agent` and `deno run -A npm:rhttp-agent` carries a request through it to an
  * upstream of its own (a fresh random body proves which agent answered).
  */
@@ -119,6 +119,9 @@ describe('installed from a registry into an empty folder', () => {
 
   const launchers: Array<{ name: string; binary: string | undefined; command: (args: string[]) => [string, string[]] }> = [
     { name: 'npx rhttp-agent', binary: 'npx', command: (args) => ['npx', ['--yes', 'rhttp-agent', ...args]] },
+    // As users type it: the bin's `#!/usr/bin/env node` picks Node (the bin must be linked and executable) …
+    { name: 'bunx rhttp-agent', binary: bunBin, command: (args) => [bunBin, ['x', 'rhttp-agent', ...args]] },
+    // … and on Bun itself.
     { name: 'bunx --bun rhttp-agent', binary: bunBin, command: (args) => [bunBin, ['x', '--bun', 'rhttp-agent', ...args]] },
     // Deno (2.9) skips versions published less than 24 hours ago unless told otherwise, and these are seconds old.
     { name: 'deno run -A npm:rhttp-agent', binary: denoBin, command: (args) => [denoBin, ['run', '-A', '--minimum-dependency-age=0', 'npm:rhttp-agent', ...args]] },
