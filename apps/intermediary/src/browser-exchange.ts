@@ -276,7 +276,19 @@ async function writeResponse(req: IncomingMessage, res: ServerResponse, response
     res.end();
     return;
   }
-  // Headers go out now, not with the first chunk: a stream that starts late (SSE) shows its status at once.
+  // Headers go out in this I/O turn, not with the first chunk: a stream that starts late (SSE)
+  // shows its status at once. The socket is held until the turn ends, so that a body already
+  // here (the common short response: HEADERS and DATA in one read from the agent) leaves with
+  // its head and end in one write instead of three.
+  res.cork();
+  let corked = true;
+  const uncork = () => {
+    if (!corked) return;
+    corked = false;
+    clearImmediate(turnEnd);
+    res.uncork();
+  };
+  const turnEnd = setImmediate(uncork);
   res.flushHeaders();
   const reader = body.getReader();
   const onAbort = () => {
@@ -289,7 +301,10 @@ async function writeResponse(req: IncomingMessage, res: ServerResponse, response
       if (done) break;
       if (res.destroyed) return;
       countBytes?.(value.byteLength);
-      if (!res.write(value)) await drained(res);
+      if (!res.write(value)) {
+        uncork();
+        await drained(res);
+      }
     }
     addTrailers(req, res, await responseTrailers(response));
     res.end();
@@ -299,6 +314,7 @@ async function writeResponse(req: IncomingMessage, res: ServerResponse, response
     // Destroying closes the HTTP/1.1 connection before the last chunk.
     res.destroy(error instanceof Error ? error : new Error(String(error)));
   } finally {
+    uncork();
     signal.removeEventListener('abort', onAbort);
   }
 }
