@@ -20,8 +20,13 @@ import { openWebSocketUpstream } from './websocket-upstream.js';
 
 /** How long the upstream may take to send its response headers (the body may take longer). Cloudflare's proxy allows 100 s. */
 export const DEFAULT_UPSTREAM_HEADERS_TIMEOUT_MS = 100_000;
-/** Idle keep-alive sockets kept per upstream host: enough for bursts, bounded so a quiet agent holds few descriptors. */
-const MAX_FREE_UPSTREAM_SOCKETS = 64;
+/**
+ * Idle keep-alive sockets kept per upstream host: a burst as wide as the streams one browser
+ * connection may open (100) on each of two agent connections, so that its sockets are reused
+ * rather than closed and dialled again (64 closed a third of them after every burst of h2load
+ * -c 10 -m 10: connect/close showed in the agent's profile); bounded so a quiet agent holds few descriptors.
+ */
+const MAX_FREE_UPSTREAM_SOCKETS = 256;
 /**
  * Bytes the Fetch path's response body holds ahead of its reader before the upstream socket is
  * paused: one socket read. (`serve` holds no queue at all: one chunk, while HTTP/2 takes it.)
