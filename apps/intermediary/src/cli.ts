@@ -157,7 +157,8 @@ async function main(argv: string[]): Promise<number> {
   // A --workers worker: its own agents (and metrics) port, and its number on every log line.
   const worker = workerIndex();
   const baseLog: LogFunction = createLogger(config.log, (line) => process.stderr.write(line));
-  const log: LogFunction = worker === undefined ? baseLog : (message, record) => baseLog(`worker ${worker + 1}: ${message}`, record && { ...record, worker: worker + 1 });
+  const log: LogFunction =
+    worker === undefined ? baseLog : config.log === 'json' ? (message, record) => baseLog(message, { level: 'info', event: 'log', ...record, worker: worker + 1 }) : (message, record) => baseLog(`worker ${worker + 1}: ${message}`, record);
   const format = config.log;
   const fail = (message: string, event: string): void => {
     if (format === 'text') process.stderr.write(`rhttp-intermediary: ${message}\n`);
