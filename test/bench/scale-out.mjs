@@ -16,8 +16,8 @@
 // reversed every other round. On a 2-core machine h2load, the agent, the upstream and the
 // intermediary processes share the same two cores, so a second intermediary process can only
 // help as far as the intermediary was the bottleneck.
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { createServer } from 'node:net';
 import os, { tmpdir } from 'node:os';
@@ -37,6 +37,34 @@ const ORIGIN_HOST = 'app.localhost';
 const h2loadArgs = (authority) => ['-c', '10', '-m', '10', '-t', '1', '-D', String(DURATION), '--warm-up-time', '1', '-H', `:authority: ${authority}`];
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Clock ticks per second of /proc/PID/stat's utime and stime (USER_HZ; 100 on Linux). */
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+/** CPU seconds (user + system) used so far by these processes (Linux /proc; 0 where unreadable). */
+function cpuSeconds(pids) {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {}
+  }
+  return ticks / CLK_TCK;
+}
+
+/** A process and its direct children (the --workers primary and its workers). */
+function withChildren(pid) {
+  const pids = [pid];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (Number(readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1].split(' ')[1]) === pid) pids.push(Number(entry));
+    } catch {}
+  }
+  return pids;
+}
 const children = new Set();
 process.on('exit', () => {
   for (const c of children) c.kill('SIGKILL');
@@ -189,27 +217,34 @@ try {
   const setups = [await startSetup('one.bench.test', 1, dir, doh.url, upstreamUrl), await startSetup('two.bench.test', 2, dir, doh.url, upstreamUrl)];
   const samples = new Map(setups.map((s) => [s.name, []]));
   const failures = new Map(setups.map((s) => [s.name, 0]));
+  const cpu = new Map(setups.map((s) => [s.name, { intermediary: [], agent: [], upstream: [] }]));
   const loadBefore = os.loadavg()[0];
   for (let round = 0; round < ROUNDS; round++) {
     const order = round % 2 === 0 ? setups : [...setups].reverse();
     for (const s of order) {
+      const parties = { intermediary: withChildren(s.intermediary.child.pid), agent: [s.agent.child.pid], upstream: [upstream.child.pid] };
+      const before = Object.fromEntries(Object.entries(parties).map(([k, pids]) => [k, cpuSeconds(pids)]));
+      const started = performance.now();
       const { rps, bad } = await h2load(s);
+      const wall = (performance.now() - started) / 1000;
+      // CPU per request of each party: its CPU over the run (warm-up included) / (wall time × rate).
+      for (const [k, pids] of Object.entries(parties)) cpu.get(s.name)[k].push(((cpuSeconds(pids) - before[k]) / (wall * rps)) * 1000);
       samples.get(s.name).push(rps);
       failures.set(s.name, failures.get(s.name) + bad);
       console.error(`round ${round + 1}: ${s.workers === 1 ? '1 process ' : `${s.workers} workers`} ${rps.toFixed(0)} req/s${bad ? `, ${bad} failed or 4xx/5xx` : ''}`);
       if (bad) console.error(`  intermediary log tail:\n${s.intermediary.output().split('\n').slice(-8).join('\n')}\n  agent log tail:\n${s.agent.output().split('\n').slice(-8).join('\n')}`);
     }
   }
-  const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+  const cpuModel = os.cpus()[0]?.model ?? 'unknown CPU';
   const one = median(samples.get('one.bench.test'));
   const two = median(samples.get('two.bench.test'));
-  console.log(`\nbench:scale-out — ${os.availableParallelism()} cores (${cpu}), Node ${process.version}, load average before ${loadBefore.toFixed(2)}`);
+  console.log(`\nbench:scale-out — ${os.availableParallelism()} cores (${cpuModel}), Node ${process.version}, load average before ${loadBefore.toFixed(2)}`);
   console.log(`h2load ${h2loadArgs('app.localhost:PORT').join(' ')} http://127.0.0.1:PORT/ ; GET / → 1 KiB; ${ROUNDS} rounds, alternating order\n`);
-  console.log('| intermediary | req/s per round | median | failed or 4xx/5xx |');
-  console.log('| --- | --- | ---: | ---: |');
+  console.log('| intermediary | req/s per round | median | failed or 4xx/5xx | CPU ms/request: intermediary (all processes) / agent / upstream |');
+  console.log('| --- | --- | ---: | ---: | --- |');
   for (const s of setups) {
     const label = s.workers === 1 ? '1 process' : `--workers ${s.workers}`;
-    console.log(`| ${label} | ${samples.get(s.name).map((x) => x.toFixed(0)).join(', ')} | ${median(samples.get(s.name)).toFixed(0)} | ${failures.get(s.name)} |`);
+    console.log(`| ${label} | ${samples.get(s.name).map((x) => x.toFixed(0)).join(', ')} | ${median(samples.get(s.name)).toFixed(0)} | ${failures.get(s.name)} | ${['intermediary', 'agent', 'upstream'].map((k) => median(cpu.get(s.name)[k]).toFixed(3)).join(' / ')} |`);
   }
   console.log(`\n--workers 2 / 1 process: ${(two / one).toFixed(2)}×`);
   for (const s of setups) s.agent.child.kill('SIGTERM');
