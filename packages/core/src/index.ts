@@ -10,3 +10,4 @@ export * from './signature/index.js';
 export * from './dns/index.js';
 export * from './websocket/index.js';
 export * from './command-line.js';
+export * from './enrollment-token.js';
