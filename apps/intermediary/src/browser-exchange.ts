@@ -12,6 +12,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { ErrorCode, responseTrailers, type ServerStream } from '@rhttp/core';
+import type { ForwardRequest } from '@rhttp/broker';
 import { discardBody, responseFields, streamBody, trailerFields, writeBody } from './browser-stream.js';
 
 /** What the answering function learns besides the Request. */
@@ -31,7 +32,15 @@ export interface ExchangeInfo {
  * properties are hooks the exchange calls on its hot path, so that the answering side needs no
  * second Request or extra stream layer of its own.
  */
-export type Answer = ((request: Request, info: ExchangeInfo) => Promise<Response>) & ExchangeHooks;
+export type Answer = ((request: ListenerRequest, info: ExchangeInfo) => Promise<Response>) & ExchangeHooks;
+
+/**
+ * A browser request as a listener hands it on: the URL parsed (and routed) once, here, and read
+ * as that object by every later hop; no web Request is built for it (the broker takes this shape).
+ */
+export interface ListenerRequest extends ForwardRequest {
+  readonly url: URL;
+}
 
 /** Optional hooks of an {@link Answer}. */
 export interface ExchangeHooks {
@@ -110,8 +119,8 @@ export interface ExchangeSource {
   target: string;
   /** `Host` or `:authority`; undefined when the browser sent none. */
   authority: string | undefined;
-  /** Builds the Request (with its body) for the routed URL; called at most once. */
-  request(url: URL): Request;
+  /** Builds the request (with its body) for the routed URL; called at most once. */
+  request(url: URL): ListenerRequest;
   /** Drops the request body: the exchange is answered without it reaching the broker. */
   discard(): void;
 }
@@ -149,12 +158,12 @@ function hasBody(req: IncomingMessage): boolean {
 }
 
 /**
- * Converts the node request to a web Request (streaming body). With `signal`, the Request's own
- * signal follows it; without, the Request has none of its own that aborts (cheaper: undici ties
- * a followed signal to the Request with listeners and a finalizer) and the caller tells of the
- * browser leaving some other way (ExchangeInfo.signal).
+ * The node request as the broker takes it: headers, the routed URL, and the body as a web stream
+ * (null for GET, HEAD and requests without one). No web Request is built: its construction (and a
+ * followed AbortSignal) cost more than the rest of the hop; the browser leaving is told by
+ * ExchangeInfo.signal.
  */
-export function toWebRequest(req: IncomingMessage, url: URL, signal?: AbortSignal, countBytes?: (bytes: number) => void): Request {
+export function listenerRequest(req: IncomingMessage, url: URL, countBytes?: (bytes: number) => void): ListenerRequest {
   const headers = new Headers();
   const raw = req.rawHeaders;
   for (let i = 0; i + 1 < raw.length; i += 2) {
@@ -170,9 +179,7 @@ export function toWebRequest(req: IncomingMessage, url: URL, signal?: AbortSigna
   const body = bodyless ? null : (Readable.toWeb(req as Readable) as unknown as ReadableStream<Uint8Array>);
   // Counted on node's side: a second 'data' listener sees every chunk, no extra stream layer.
   if (body && countBytes) req.on('data', (chunk: Buffer) => countBytes(chunk.byteLength));
-  const init = { method, headers, body, duplex: 'half', redirect: 'manual' } as RequestInit;
-  if (signal) init.signal = signal;
-  return new Request(url, init);
+  return { method, url, headers, body };
 }
 
 /** Waits until `res` can take more data, or is gone. */
@@ -242,7 +249,7 @@ export async function serveExchange(req: IncomingMessage, res: ServerResponse, s
       target: req.url ?? '',
       authority: req.headers.host,
       // The browser leaving is told by info.signal: the Request gets no signal to follow.
-      request: (url) => toWebRequest(req, url, undefined, answer.requestBytes),
+      request: (url) => listenerRequest(req, url, answer.requestBytes),
       discard: () => req.resume(),
     },
     admitted,
@@ -348,7 +355,7 @@ export async function serveStream(stream: ServerStream, headersEnded: boolean, s
       request(url) {
         if (!withBody) void discardBody(stream);
         const body = withBody ? streamBody(stream, answer.requestBytes, () => (bodyCancelled = true)) : null;
-        return new Request(url, { method, headers: stream.headers(), body, duplex: 'half', redirect: 'manual' } as RequestInit);
+        return { method, url, headers: stream.headers(), body };
       },
       discard: () => void discardBody(stream),
     },

@@ -22,7 +22,7 @@ import { createServer as createTlsServer, type Server as TlsServer, type TLSSock
 import { ErrorCode, registrableDomain, type Http2Error } from '@rhttp/core';
 import { BrokerRegistry, ClientBudgetError, originMatch, parseOrigin, requestOrigin, type BrokerStatus, type ParsedOrigin } from '@rhttp/broker';
 import { AgentSession, peerCertificateChain, type AgentSessionState } from './agent-session.js';
-import type { Answer } from './browser-exchange.js';
+import type { Answer, ListenerRequest } from './browser-exchange.js';
 import { createCleartextListener, createTlsListener, type BrowserListener } from './browser-listeners.js';
 import { ClientBudget } from './client-budget.js';
 import { ConnectProxy, PLAIN_CONNECT } from './connect-proxy.js';
@@ -215,7 +215,7 @@ export class Intermediary {
       this.log(`agent TLS handshake from ${from} failed: ${error.message}`, { level: 'warn', event: 'agent.tls_failed', remoteAddress: from, reason: kind, error: error.message });
     });
     this.agentServer = agentServer;
-    const answer: Answer = Object.assign((request: Request, info: Parameters<Answer>[1]) => this.answer(request, info), {
+    const answer: Answer = Object.assign((request: ListenerRequest, info: Parameters<Answer>[1]) => this.answer(request, info), {
       route: (url: URL, scheme: 'http' | 'https') => this.routeCleartext(url, scheme),
       requestBytes: (n: number) => (this.counters.bodyBytes.request += n),
       responseBytes: (n: number) => (this.counters.bodyBytes.response += n),
@@ -465,13 +465,13 @@ export class Intermediary {
 
   // ------------------------------------------------------------------ browsers
 
-  private async answer(request: Request, info: Parameters<Answer>[1]): Promise<Response> {
+  private async answer(request: ListenerRequest, info: Parameters<Answer>[1]): Promise<Response> {
     this.counters.browserRequests++;
-    const response = new URL(request.url).pathname === STATUS_PATH ? this.statusResponse(request, info.clientAddress) : await this.registry.dispatch(request, info);
+    const response = request.url.pathname === STATUS_PATH ? this.statusResponse(request, info.clientAddress) : await this.registry.dispatch(request, info);
     const cls = codeClass(response.status);
     if (cls) this.counters.responses[cls]++;
     if (GATEWAY_ERROR_STATUSES.has(response.status)) {
-      const url = new URL(request.url);
+      const url = request.url;
       const path = url.pathname.length > RECENT_ERROR_PATH_CHARS ? `${url.pathname.slice(0, RECENT_ERROR_PATH_CHARS)}…` : url.pathname;
       const proxyStatus = response.headers.get('proxy-status');
       this.recentError({
@@ -522,7 +522,7 @@ export class Intermediary {
     return new Request(routed, { method: request.method, headers: request.headers, body: request.body, signal: request.signal, duplex: 'half' } as RequestInit);
   }
 
-  private statusResponse(request: Request, clientAddress: string): Response {
+  private statusResponse(request: ListenerRequest, clientAddress: string): Response {
     const denied = checkStatusAccess(request, clientAddress, { token: this.options.statusToken });
     if (denied) return denied;
     if (request.method !== 'GET' && request.method !== 'HEAD') {

@@ -7,6 +7,7 @@
  *
  * Behind a reverse proxy on the same host every request comes from loopback: set a token then.
  */
+import type { ForwardRequest } from '@rhttp/broker';
 import { timingSafeEqual } from 'node:crypto';
 import type { IntermediaryStatus } from './intermediary.js';
 
@@ -17,7 +18,7 @@ export interface StatusAccess {
 }
 
 /** Why a request may not see the page, as a Response; undefined when it may. */
-export function checkStatusAccess(request: Request, clientAddress: string, access: StatusAccess): Response | undefined {
+export function checkStatusAccess(request: Pick<ForwardRequest, 'headers'>, clientAddress: string, access: StatusAccess): Response | undefined {
   if (access.token !== undefined) {
     const given = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(request.headers.get('authorization') ?? '')?.[1];
     if (given !== undefined && sameSecret(given, access.token)) return undefined;
@@ -48,8 +49,8 @@ export function isLoopback(address: string): boolean {
 }
 
 /** True when the client asked for JSON (`?format=json`, or an Accept that prefers it to HTML). */
-export function wantsJson(request: Request): boolean {
-  const format = new URL(request.url).searchParams.get('format');
+export function wantsJson(request: Pick<ForwardRequest, 'url' | 'headers'>): boolean {
+  const format = (typeof request.url === 'string' ? new URL(request.url) : request.url).searchParams.get('format');
   if (format === 'json') return true;
   if (format === 'html') return false;
   const accept = request.headers.get('accept') ?? '';
@@ -57,7 +58,7 @@ export function wantsJson(request: Request): boolean {
 }
 
 /** The page as a Response: HTML or JSON by negotiation. */
-export function statusPageResponse(request: Request, status: IntermediaryStatus): Response {
+export function statusPageResponse(request: Pick<ForwardRequest, 'url' | 'headers'>, status: IntermediaryStatus): Response {
   const headers = { 'cache-control': 'no-store', vary: 'Accept' };
   if (wantsJson(request)) {
     return new Response(`${JSON.stringify(status, null, 2)}\n`, { headers: { ...headers, 'content-type': 'application/json; charset=utf-8' } });

@@ -16,7 +16,7 @@ import { carryTrailers } from '@rhttp/core';
 import { forwardRequestHeaders, forwardResponseHeaders, rewriteResponseHeaders } from './forwarding-headers.js';
 import { originMatch, parseOrigin, requestOrigin, serializeOrigin, type ParsedOrigin } from './origin-match.js';
 import { DEFAULT_PROXY_NAME } from './proxy-status.js';
-import type { BrokerSession, DispatchInfo, OutgoingRequest } from './session.js';
+import type { BrokerSession, DispatchInfo, ForwardRequest, OutgoingRequest } from './session.js';
 import { stripTunnelHandshakeFields } from './tunnel.js';
 import { slowStartLimit } from './slow-start.js';
 
@@ -121,7 +121,7 @@ function untilAborted(promise: Promise<Response>, signal: AbortSignal): Promise<
 }
 
 /** A body can be sent again only if nobody has started reading it (we never buffer to make it so). */
-function bodyReplayable(request: Request): boolean {
+function bodyReplayable(request: ForwardRequest): boolean {
   return request.body === null || (!request.bodyUsed && !request.body.locked);
 }
 
@@ -238,7 +238,7 @@ export class Broker {
    * (headers rewritten, body streamed untouched), or the broker's own error response
    * (503/502/504/400 with `Proxy-Status`). Rejects only when `info.signal` aborts, with its reason.
    */
-  async dispatch(request: Request, info: DispatchInfo): Promise<Response> {
+  async dispatch(request: ForwardRequest, info: DispatchInfo): Promise<Response> {
     return this.#dispatch(request, info, undefined);
   }
 
@@ -248,11 +248,11 @@ export class Broker {
    * empty, over a session that takes tunnels (`BrokerSession.tunnels`); same routing, timeouts
    * and error responses. A 2xx response's body is the tunnel toward the browser.
    */
-  async tunnel(request: Request, protocol: string, info: DispatchInfo): Promise<Response> {
+  async tunnel(request: ForwardRequest, protocol: string, info: DispatchInfo): Promise<Response> {
     return this.#dispatch(request, info, protocol);
   }
 
-  async #dispatch(request: Request, info: DispatchInfo, protocol: string | undefined): Promise<Response> {
+  async #dispatch(request: ForwardRequest, info: DispatchInfo, protocol: string | undefined): Promise<Response> {
     let response: Response;
     try {
       response = await this.#forward(request, info, protocol);
@@ -268,10 +268,10 @@ export class Broker {
     return response;
   }
 
-  async #forward(request: Request, info: DispatchInfo, protocol: string | undefined): Promise<Response> {
+  async #forward(request: ForwardRequest, info: DispatchInfo, protocol: string | undefined): Promise<Response> {
     let url: URL;
     try {
-      url = new URL(request.url);
+      url = typeof request.url === 'string' ? new URL(request.url) : request.url;
     } catch {
       throw new BadRequestError('This request has no http or https authority to forward to.');
     }

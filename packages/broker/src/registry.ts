@@ -11,7 +11,7 @@
 import { Broker, type BrokerOptions, type BrokerStatus } from './broker.js';
 import { NoSessionError, SessionRefusedError, BadRequestError } from './errors.js';
 import { parseOrigin, requestOrigin, serializeOrigin } from './origin-match.js';
-import type { BrokerSession, DispatchInfo } from './session.js';
+import type { BrokerSession, DispatchInfo, ForwardRequest } from './session.js';
 
 /**
  * Stand-in key function: the last two DNS labels (`app.example.com` → `example.com`), or the
@@ -105,7 +105,7 @@ export class BrokerRegistry {
   }
 
   /** Routes by the request's host to its broker; 503 `destination_unavailable` when there is none. */
-  async dispatch(request: Request, info: DispatchInfo): Promise<Response> {
+  async dispatch(request: ForwardRequest, info: DispatchInfo): Promise<Response> {
     const target = requestOrigin(request.url);
     if (target === undefined) {
       return new BadRequestError('This request has no http or https authority to forward to.').toResponse();
@@ -116,7 +116,7 @@ export class BrokerRegistry {
   }
 
   /** Routes an extended CONNECT (`Broker.tunnel`) by the request's host, like `dispatch`. */
-  async tunnel(request: Request, protocol: string, info: DispatchInfo): Promise<Response> {
+  async tunnel(request: ForwardRequest, protocol: string, info: DispatchInfo): Promise<Response> {
     const target = requestOrigin(request.url);
     if (target === undefined) {
       return new BadRequestError('This request has no http or https authority to forward to.').toResponse();

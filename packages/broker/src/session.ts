@@ -50,6 +50,21 @@ export interface BrokerSession {
   close(reason?: string): void;
 }
 
+/**
+ * A browser request as the broker reads it. The listener parses the URL once, into a `URL` that
+ * every later hop reads; a web `Request` (the edge's, a handler's) has this shape too, with `url`
+ * as a string that the broker parses.
+ */
+export interface ForwardRequest {
+  readonly method: string;
+  readonly url: URL | string;
+  readonly headers: Headers;
+  /** The browser's body, passed on untouched (null for none). */
+  readonly body: ReadableStream<Uint8Array> | null;
+  /** A web Request's flag; a listener's own request object has an unread body and leaves it out. */
+  readonly bodyUsed?: boolean;
+}
+
 /** A request as the broker hands it to {@link BrokerSession.open}. */
 export interface OutgoingRequest {
   method: string;
