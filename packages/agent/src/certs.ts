@@ -71,18 +71,28 @@ export async function createDevCa(opts: { commonName?: string; days?: number } =
  * clientAuth unless narrowed. `notBefore`/`notAfter` override `days` (tests use them to make
  * expired or not-yet-valid certificates).
  */
-export async function issueCertificate(
-  ca: IssuedCertificate,
-  opts: {
-    commonName?: string;
-    dnsNames?: string[];
-    ipAddresses?: string[];
-    days?: number;
-    notBefore?: Date;
-    notAfter?: Date;
-    extendedKeyUsage?: ('serverAuth' | 'clientAuth')[];
-  },
-): Promise<IssuedCertificate> {
+export async function issueCertificate(ca: IssuedCertificate, opts: IssueOptions): Promise<IssuedCertificate> {
+  const keys = await generateKeys();
+  const certPem = await issueCertificateForKey(ca, keys.publicKey, opts);
+  return { certPem, keyPem: await exportKey(keys.privateKey), chainPem: certPem + ca.certPem };
+}
+
+/** What {@link issueCertificate} and {@link issueCertificateForKey} put in a certificate. */
+export interface IssueOptions {
+  commonName?: string;
+  dnsNames?: string[];
+  ipAddresses?: string[];
+  days?: number;
+  notBefore?: Date;
+  notAfter?: Date;
+  extendedKeyUsage?: ('serverAuth' | 'clientAuth')[];
+}
+
+/**
+ * {@link issueCertificate} for a public key someone else holds (the key of a PKCS#10 request,
+ * `new x509.Pkcs10CertificateRequest(pem).publicKey`): returns the certificate's PEM only.
+ */
+export async function issueCertificateForKey(ca: IssuedCertificate, publicKey: x509.PublicKey | WebCryptoKey, opts: IssueOptions): Promise<string> {
   const dnsNames = opts.dnsNames ?? [];
   const ipAddresses = opts.ipAddresses ?? [];
   if (dnsNames.length === 0 && ipAddresses.length === 0) {
@@ -90,7 +100,6 @@ export async function issueCertificate(
   }
   const caCert = new x509.X509Certificate(ca.certPem);
   const caKey = await importKey(ca.keyPem);
-  const keys = await generateKeys();
   const notBefore = opts.notBefore ?? new Date(Date.now() - CLOCK_SKEW_MS);
   const notAfter = opts.notAfter ?? new Date(notBefore.getTime() + (opts.days ?? DEFAULT_LEAF_DAYS) * DAY_MS);
   const usages = opts.extendedKeyUsage ?? ['serverAuth', 'clientAuth'];
@@ -101,7 +110,7 @@ export async function issueCertificate(
       [...dnsNames.map((value) => ({ type: 'dns' as const, value })), ...ipAddresses.map((value) => ({ type: 'ip' as const, value: stripBrackets(value) }))],
       false,
     ),
-    await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, webCrypto),
+    await x509.SubjectKeyIdentifierExtension.create(publicKey, false, webCrypto),
     await x509.AuthorityKeyIdentifierExtension.create(caCert, false, webCrypto),
   ];
   if (usages.length > 0) extensions.push(new x509.ExtendedKeyUsageExtension(usages.map((u) => x509.ExtendedKeyUsage[u]), false));
@@ -112,15 +121,14 @@ export async function issueCertificate(
       issuer: caCert.subjectName,
       notBefore,
       notAfter,
-      publicKey: keys.publicKey,
+      publicKey,
       signingKey: caKey,
       signingAlgorithm: SIGNING_ALGORITHM,
       extensions,
     },
     webCrypto,
   );
-  const certPem = cert.toString('pem') + '\n';
-  return { certPem, keyPem: await exportKey(keys.privateKey), chainPem: certPem + ca.certPem };
+  return cert.toString('pem') + '\n';
 }
 
 /**
