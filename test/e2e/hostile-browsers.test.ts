@@ -21,8 +21,12 @@ const FRAME_SLACK = 64 << 10;
 const PER_CLIENT = 512;
 const BIG = 4 << 20;
 const GOOD = '127.0.0.2';
-/** RSS growth allowed to each process during the attack (see the assertion for what fills it). */
-const MEMORY_BOUND = 512 << 20;
+/**
+ * RSS growth allowed to each process during the attack (see the assertion for what fills it):
+ * ≈200 MiB of live buffers at most by design, plus V8's garbage between collections, which made
+ * the measured peaks 340–410 MB; the bound leaves room for a slower collector on a busier machine.
+ */
+const MEMORY_BOUND = 640 << 20;
 
 let tunnel: Tunnel;
 
@@ -145,8 +149,9 @@ describe('hostile browsers do not cost other tenants anything (issue 10)', () =>
     // Budgets held throughout (sampled), and memory stayed bounded in both processes.
     expect(sample.max.buffered, 'bytes buffered per agent session').toBeLessThanOrEqual(SESSION_BUFFER_BUDGET + FRAME_SLACK);
     // What the design holds at most: two sessions' buffer budgets (128 MiB) plus one chunk (≤ 64 KiB)
-    // per admitted exchange on each side, and V8's garbage between collections. Before the budgets
-    // the same attack took the agent to 1.4–2.2 GB; measured here now: ≈350 MB and ≈235 MB growth.
+    // per admitted exchange on each side and one flush (≤ 256 KiB) per unread browser socket, and
+    // V8's garbage between collections. Before the budgets the same attack took the agent to
+    // 1.4–2.2 GB; measured here now: 340–410 MB (intermediary) and ≈235 MB (agent) growth.
     const grown = { intermediary: sample.max.intermediaryRss - rssBefore.intermediary, agent: sample.max.agentRss - rssBefore.agent };
     expect(grown.intermediary, `intermediary RSS grew by ${grown.intermediary} bytes`).toBeLessThan(MEMORY_BOUND);
     expect(grown.agent, `agent RSS grew by ${grown.agent} bytes`).toBeLessThan(MEMORY_BOUND);
