@@ -132,6 +132,40 @@ export async function issueCertificateForKey(ca: IssuedCertificate, publicKey: x
 }
 
 /**
+ * A fresh key pair (ECDSA P-256) and a PKCS#10 certificate request (RFC 2986) signed with it, for
+ * enrollment: the key never leaves the agent; the intermediary decides the names.
+ */
+export async function createCertificateRequest(opts: { commonName?: string } = {}): Promise<{ csrPem: string; keyPem: string }> {
+  const keys = await generateKeys();
+  const csr = await x509.Pkcs10CertificateRequestGenerator.create(
+    { name: [{ CN: [opts.commonName ?? 'rhttp agent'] }], keys: keys as unknown as Parameters<typeof x509.Pkcs10CertificateRequestGenerator.create>[0]["keys"], signingAlgorithm: SIGNING_ALGORITHM },
+    webCrypto,
+  );
+  return { csrPem: csr.toString('pem') + '\n', keyPem: await exportKey(keys.privateKey) };
+}
+
+/**
+ * The public key of a PKCS#10 request (PEM) whose signature verifies with that key (RFC 2986 §3:
+ * the signature proves possession of the private key). Throws a TypeError saying what is wrong.
+ */
+export async function certificateRequestKey(pem: string): Promise<x509.PublicKey> {
+  let csr: x509.Pkcs10CertificateRequest;
+  try {
+    csr = new x509.Pkcs10CertificateRequest(pem);
+  } catch {
+    throw new TypeError('The CSR is not a PKCS#10 certificate request in PEM.');
+  }
+  let valid = false;
+  try {
+    valid = await csr.verify(webCrypto);
+  } catch {
+    valid = false;
+  }
+  if (!valid) throw new TypeError("The CSR's signature does not verify with its own key.");
+  return csr.publicKey;
+}
+
+/**
  * Writes a dev CA (`ca.pem`, `ca.key`), an intermediary certificate (`intermediary.pem` = chain,
  * `intermediary.key`; SANs `localhost`, `127.0.0.1` and `::1` unless `intermediaryNames` is
  * given) and an origin certificate (`origin.pem` = chain, `origin.key`; SANs = the hosts of
