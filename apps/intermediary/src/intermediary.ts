@@ -33,6 +33,8 @@ import { checkStatusAccess, statusPageResponse } from './status-page.js';
 
 /** ALPN protocol id of the reversed carrier (draft-bt-httpbis-reverse-http-01). */
 export const H2_REVERSE_ALPN = 'h2-reverse';
+/** ALPN of the enrollment endpoint on the agent listener (one-token onboarding, enrollment.ts). */
+export const ENROLLMENT_ALPN = 'http/1.1';
 /** Path on every browser listener that the intermediary answers itself. */
 export const STATUS_PATH = '/.rhttp/status';
 /** An agent that has not finished the TLS handshake by then is not going to. */
@@ -83,6 +85,11 @@ export interface IntermediaryOptions {
    * served only to loopback clients (it shows agents' IP addresses).
    */
   statusToken?: string;
+  /**
+   * One-token onboarding (enrollment.ts): when set, the agent listener also offers ALPN
+   * `http/1.1` and hands those connections here; the `h2-reverse` path is unchanged.
+   */
+  enrollment?: { serve(socket: TLSSocket): void };
 }
 
 /** The addresses actually bound. */
@@ -197,7 +204,7 @@ export class Intermediary {
     const agentServer = createTlsServer({
       cert,
       key,
-      ALPNProtocols: [H2_REVERSE_ALPN],
+      ALPNProtocols: this.options.enrollment ? [H2_REVERSE_ALPN, ENROLLMENT_ALPN] : [H2_REVERSE_ALPN],
       // We ask for a certificate but validate it ourselves (DESIGN.md, Carrier 1 step 4): the TLS
       // stack's client-certificate checks would refuse ordinary serverAuth web certificates.
       requestCert: true,
@@ -334,6 +341,11 @@ export class Intermediary {
   // ------------------------------------------------------------------ agents
 
   private onAgentConnection(socket: TLSSocket): void {
+    // Enrollment is not an agent connection: it is one HTTP/1.1 request for a certificate.
+    if (socket.alpnProtocol === ENROLLMENT_ALPN && this.options.enrollment && !this.stopping) {
+      this.options.enrollment.serve(socket);
+      return;
+    }
     this.counters.agentConnections++;
     const from = `${socket.remoteAddress ?? 'unknown'}:${socket.remotePort ?? 0}`;
     // DESIGN.md, Carrier 1 step 1: the reversed connection exists only under ALPN h2-reverse.
