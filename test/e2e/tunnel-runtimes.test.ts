@@ -48,7 +48,8 @@ for (const { runtime, binary } of runtimes) {
   describe.skipIf(missing)(`rhttp-agent under ${runtime}`, () => {
     it('serves GET and a 1 MiB POST through the tunnel, then drains on SIGTERM', async () => {
       const agent = tunnel.addAgent({ name: `rhttp-agent (${runtime})`, runtime, extra: ['--connections', '1'] });
-      await agent.waitFor(/connected to .*serving https:\/\/app\.localhost/, 30_000);
+      // Said once the intermediary admitted it (its admission PING), so with nothing after the origins.
+      await agent.waitFor(/connected to .*serving https:\/\/app\.localhost$/m, 30_000);
       await waitForRoute(tunnel.ports.http, tunnel.appHost);
 
       const hello = await httpGet(tunnel.ports.http, tunnel.appHost, '/hello');

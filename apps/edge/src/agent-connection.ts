@@ -172,6 +172,7 @@ export class AgentConnection extends Http2BrokerSession {
     if (this.state === 'waiting-for-origin') {
       this.state = 'authorized';
       this.events.log(`${this.name()} serves ${this.authorized.join(', ')}`);
+      this.confirmAdmission();
       this.startPings();
       this.events.onAuthorized(this);
     } else {

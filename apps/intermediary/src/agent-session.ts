@@ -187,6 +187,7 @@ export class AgentSession extends Http2BrokerSession {
     if (this.state === 'verifying') {
       this.state = 'authorized';
       this.events.log(`${this.name()} authorized for ${this.authorizedOrigins.join(', ')}`, { ...this.fields('info', 'agent.authorized'), origins: [...this.authorizedOrigins] });
+      this.confirmAdmission();
       this.startPings();
       this.events.onAuthorized(this);
     } else if (added.length > 0) {

@@ -21,7 +21,7 @@
  */
 import * as tls from 'node:tls';
 import { isIP } from 'node:net';
-import { connectSocket, DEFAULT_DOH_URL, type Endpoint, ErrorCode, errorCodeName, parseOrigin, serializeOrigin, type Http2Session, type ServerStream, type StreamInfo } from '@rhttp/core';
+import { connectSocket, DEFAULT_DOH_URL, type Endpoint, ErrorCode, errorCodeName, isAdmissionPing, parseOrigin, serializeOrigin, type Http2Session, type ServerStream, type StreamInfo } from '@rhttp/core';
 import { DEFAULT_BACKOFF, backoffDelay, type BackoffPolicy } from './backoff.js';
 import { alpnMismatch, describeConnectError, H2_REVERSE_ALPN, isAlpnFailure } from './connect-errors.js';
 import type { AgentEvent } from './agent-events.js';
@@ -55,6 +55,12 @@ const ROTATION_JITTER = 0.1;
  * and ORIGIN frame, and does not tell us when (a few round trips).
  */
 const ROTATION_HANDOVER_MS = 1_000;
+/**
+ * How long "connected" waits for the intermediary's admission PING before it is said unconfirmed:
+ * rhttp's intermediaries check a certificate and an ORIGIN frame in milliseconds; one that sends
+ * no admission PING (another implementation) is then assumed to have admitted us.
+ */
+const ADMISSION_WAIT_MS = 5_000;
 /** Shortest time discovered endpoints are kept: a TTL of 0 must not turn every reconnect into a DNS lookup. */
 export const MIN_DISCOVERY_TTL_S = 30;
 /** Longest time discovered endpoints are kept, whatever the TTL: an operator moving the intermediary should not wait a day. */
@@ -931,6 +937,16 @@ export class Agent {
     };
     socket.on('data', onFirstData);
     let handOver: (() => void) | undefined;
+    // "connected" is said once the intermediary admitted us, not when TLS is up: a refusal (GOAWAY)
+    // may still come after its certificate and ORIGIN checks (reverse/admission.ts).
+    let admissionWait: ReturnType<typeof setTimeout> | undefined;
+    let admitted = false;
+    const announce = (unconfirmed: boolean) => {
+      if (admitted) return;
+      admitted = true;
+      clearTimeout(admissionWait);
+      this.emit({ type: 'connected', connection: slot.index, endpoint: slot.endpoint.label, intermediary: dial.label, origins: [...this.origins], tlsVersion: socket.getProtocol(), ...(unconfirmed ? { unconfirmed } : {}) });
+    };
     const session = connectSocket(socket, {
       role: 'server',
       // RFC 8336 / draft §2: the agent sends SETTINGS and then, immediately, ORIGIN with the origins it claims.
@@ -938,6 +954,7 @@ export class Agent {
       // Every stream meets onStream first when there is one (it may leave the request to handler).
       onStream: this.serveStream
         ? (stream) => {
+            announce(false);
             handOver?.();
             slot.endpoint.requests++;
             return this.serveStream!(stream);
@@ -945,18 +962,22 @@ export class Agent {
         : undefined,
       handler: (request, info) => {
         if (!this.serveStream) {
+          announce(false);
           handOver?.();
           slot.endpoint.requests++;
         }
         return this.handle(request, info);
       },
       onError: (error) => this.emit({ type: 'request-error', connection: slot.index, endpoint: slot.endpoint.label, message: (error as Error)?.message ?? String(error) }),
+      onPing: (opaque) => {
+        if (isAdmissionPing(opaque)) announce(false);
+      },
     });
     const connectedAt = Date.now();
     slot.session = session;
     slot.connectedAt = connectedAt;
     slot.state = 'connected';
-    this.emit({ type: 'connected', connection: slot.index, endpoint: slot.endpoint.label, intermediary: dial.label, origins: [...this.origins], tlsVersion: socket.getProtocol() });
+    admissionWait = setTimeout(() => announce(true), ADMISSION_WAIT_MS);
     // Make before break (draft §7.2): the session this one replaces stops taking requests only once
     // this one is registered, which its first request proves (or we assume after a while).
     const replaced = slot.replaced;
@@ -1009,6 +1030,7 @@ export class Agent {
     });
     const ended = await Promise.race([closed, rotated]);
     clearTimeout(rotation);
+    clearTimeout(admissionWait);
     if (ended.rotated) {
       // This slot dials the replacement now; the old session gets GOAWAY once that one serves and
       // then drains on its own (in-flight requests finish).

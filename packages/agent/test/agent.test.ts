@@ -231,6 +231,20 @@ describe('reconnecting', () => {
     expect(res.status).toBe(200);
   });
 
+  it('says "connected" only once the intermediary admitted it: never before a refusal, unconfirmed when no admission PING comes', async () => {
+    // An intermediary that refuses after its checks: "refused", and no "connected" before it.
+    const refusing = await setup({}, { admit: false });
+    const peer = await refusing.intermediary.next();
+    await peer.origins;
+    peer.session.goaway(ErrorCode.INADEQUATE_SECURITY, 'origin https://app.example.com is not covered by the certificate');
+    await refusing.events.waitFor('refused');
+    expect(refusing.events.count('connected')).toBe(0);
+    // An intermediary that admits: "connected" without the unconfirmed mark, before any request.
+    const admitting = await setup();
+    const event = await admitting.events.waitFor('connected');
+    expect(event.unconfirmed).toBeUndefined();
+  });
+
   it('RFC 9113 §6.8: a GOAWAY with an error and debug data is reported as a refusal and backed off long', async () => {
     const { intermediary, events, agent } = await setup();
     const peer = await connected(intermediary);

@@ -3,7 +3,7 @@
  * dev certificates, and a waiter for agent events.
  */
 import * as tls from 'node:tls';
-import { connectSocket, type Http2Session } from '@rhttp/core';
+import { admissionPing, connectSocket, type Http2Session } from '@rhttp/core';
 import type { GoawayFrame } from '@rhttp/core';
 import { createDevCa, issueCertificate, type IssuedCertificate } from '../src/certs.js';
 import type { AgentEvent } from '../src/agent-events.js';
@@ -48,8 +48,10 @@ export interface TestIntermediary {
 /**
  * Listen on 127.0.0.1 for agents. `alpn: null` offers no ALPN at all; the default is h2-reverse.
  * Client certificates are requested but not checked by TLS, as in the design (we check them ourselves).
+ * Like rhttp's intermediaries it admits every agent once its ORIGIN frame arrived, with the
+ * admission PING; `admit: false` never says so (another implementation, or a refusal still to come).
  */
-export async function startIntermediary(certs: TestCertificates, options: { alpn?: string[] | null; rejectClientsNotSignedBy?: string } = {}): Promise<TestIntermediary> {
+export async function startIntermediary(certs: TestCertificates, options: { alpn?: string[] | null; rejectClientsNotSignedBy?: string; admit?: boolean } = {}): Promise<TestIntermediary> {
   const queue: PeerConnection[] = [];
   const waiting: Array<(c: PeerConnection) => void> = [];
   const sockets = new Set<tls.TLSSocket>();
@@ -76,7 +78,10 @@ export async function startIntermediary(certs: TestCertificates, options: { alpn
       const goaway = new Promise<GoawayFrame>((r) => (resolveGoaway = r));
       const session = connectSocket(socket, {
         role: 'client',
-        onOrigin: (all) => resolveOrigins([...all]),
+        onOrigin: (all) => {
+          resolveOrigins([...all]);
+          if (options.admit !== false) session.ping(admissionPing()).catch(() => {});
+        },
         onGoaway: (frame) => resolveGoaway(frame),
       });
       const connection: PeerConnection = { socket, session, origins, goaway, peerCertificate: socket.getPeerCertificate() };

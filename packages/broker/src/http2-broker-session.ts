@@ -1,4 +1,4 @@
-import type { Http2Session } from '@rhttp/core';
+import { admissionPing, type Http2Session } from '@rhttp/core';
 import type { BrokerSession, OutgoingRequest } from './session.js';
 
 /** Methods whose requests carry no content here: the Fetch API gives them no body, and neither do we. */
@@ -35,6 +35,10 @@ export abstract class Http2BrokerSession implements BrokerSession {
   }
   get rttMs(): number | undefined {
     return this.http2.rttMs;
+  }
+  /** Tells the agent it was admitted (@rhttp/core reverse/admission.ts): call once, when the session is authorized. */
+  confirmAdmission(): void {
+    this.http2.ping(admissionPing()).catch(() => {});
   }
   /**
    * The broker's already rewritten request goes out as is, no Request built. A CONNECT is a

@@ -11,3 +11,4 @@ export * from './dns/index.js';
 export * from './websocket/index.js';
 export * from './command-line.js';
 export * from './enrollment-token.js';
+export * from './reverse/admission.js';

@@ -36,6 +36,8 @@ export interface Http2SessionOptions extends ConnectionOptions {
    * SETTINGS, GOAWAY, or the close), for a scheduler waiting on SETTINGS_MAX_CONCURRENT_STREAMS.
    */
   onSlotFree?(): void;
+  /** The peer sent a PING; its opaque data (reverse/admission.ts gives one a meaning). */
+  onPing?(opaque: Uint8Array): void;
   /** Server role: a handler threw or a stream failed; for logging. */
   onError?(error: unknown): void;
 }
@@ -111,6 +113,7 @@ export class Http2Session {
       },
       onStreamClosed: () => this.wakeSlotWaiters(),
       onRemoteSettings: () => this.wakeSlotWaiters(),
+      onPing: options.onPing && ((opaque) => options.onPing!(opaque)),
     });
   }
 
@@ -147,8 +150,8 @@ export class Http2Session {
   get rttMs(): number | undefined {
     return this.connection.rttMs;
   }
-  ping(): Promise<number> {
-    return this.connection.ping();
+  ping(opaque?: Uint8Array): Promise<number> {
+    return this.connection.ping(opaque);
   }
   goaway(errorCode: number = ErrorCode.NO_ERROR, debug = ''): void {
     this.connection.goaway(errorCode, debug);

@@ -91,6 +91,8 @@ export interface ConnectionEvents {
   onClose?(error: Http2Error | undefined): void;
   /** A stream slot became free (for callers waiting on MAX_CONCURRENT_STREAMS). */
   onStreamClosed?(stream: Stream): void;
+  /** The peer sent a PING (not an ACK); its 8 octets of opaque data. The ACK goes out anyway. */
+  onPing?(opaque: Uint8Array): void;
 }
 
 /** Connection-level receive window we grant by default: room for many streams in flight. */
@@ -389,10 +391,11 @@ export class Connection {
     this.scheduleFlush();
   }
 
-  /** Send PING; resolves with the round-trip time in ms. */
-  ping(): Promise<number> {
+  /** Send PING (with `opaque`, 8 octets, or a counter); resolves with the round-trip time in ms. */
+  ping(opaque?: Uint8Array): Promise<number> {
     if (this.closed) return Promise.reject(this.closeError ?? new SessionClosedError('the connection is closed'));
-    return new Promise((resolve, reject) => this.sendPing(resolve, reject));
+    if (opaque !== undefined && opaque.length !== 8) return Promise.reject(new Http2UsageError('PING opaque data is 8 octets (RFC 9113 §6.7)'));
+    return new Promise((resolve, reject) => this.sendPing(resolve, reject, opaque));
   }
 
   /** Server role: announce (more of) the origin set (RFC 8336). */
@@ -442,9 +445,9 @@ export class Connection {
     this.maybeFinishDrain();
   }
 
-  private sendPing(resolve: (ms: number) => void, reject: (e: Error) => void): void {
-    const opaque = new Uint8Array(8);
-    new DataView(opaque.buffer).setUint32(4, ++this.pingCounter);
+  private sendPing(resolve: (ms: number) => void, reject: (e: Error) => void, given?: Uint8Array): void {
+    const opaque = given ?? new Uint8Array(8);
+    if (!given) new DataView(opaque.buffer).setUint32(4, ++this.pingCounter);
     (this.pings ??= new Map()).set(opaqueKey(opaque), { sent: this.now(), resolve, reject });
     this.emit(encodeFrame({ kind: 'ping', ack: false, opaque }));
     this.scheduleFlush();
@@ -510,6 +513,7 @@ export class Connection {
         // frame with the ACK flag set in response, with an identical frame payload.
         this.controlFrameQueued();
         this.emit(encodeFrame({ kind: 'ping', ack: true, opaque: frame.opaque }));
+        this.events.onPing?.(frame.opaque);
         return;
       case 'goaway':
         return this.onGoaway(frame);
