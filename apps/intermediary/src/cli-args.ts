@@ -16,8 +16,10 @@ export class UsageError extends Error {
 export const HELP = `Usage: rhttp-intermediary [--agents HOST:PORT] [--http HOST:PORT] [--https HOST:PORT]
                           [--cert FILE --key FILE --trust FILE] [--state-dir DIR]
                           [--metrics HOST:PORT] [--status-token TOKEN] [--log text|json]
-                          [--workers N]
+                          [--workers N] [--ca-cert FILE --ca-key FILE] [--cert-lifetime DURATION]
        rhttp-intermediary --print-svcb NAME [--agents HOST:PORT] [--workers N]
+       rhttp-intermediary token create --origin URL [--origin URL ...] [--ttl DURATION] [--state-dir DIR]
+       rhttp-intermediary token list|revoke ID [--state-dir DIR]
 
 The self-hosted rhttp intermediary: origin agents dial in over TLS (ALPN h2-reverse, client
 certificate required) and browsers' requests are sent back to them over HTTP/2.
@@ -40,6 +42,13 @@ Certificates:
   --state-dir DIR           where development certificates are made when --cert/--key/--trust are
                             not given (default .rhttp): a dev CA (trusted for agents), an
                             intermediary certificate and an origin certificate for app.localhost
+  --ca-cert FILE            a CA certificate (PEM) to sign enrolled agents' origin certificates with
+  --ca-key FILE             its private key (PEM); agents whose certificates it issued are trusted
+                            (besides --trust). Without them, the development CA in --state-dir
+                            signs when --cert/--key/--trust are not given; otherwise agents cannot
+                            enroll with a token
+  --cert-lifetime DURATION  life of certificates issued to enrolled agents (default 30d); agents
+                            renew at two thirds of it over their current certificate
   For --https, give a --cert whose SANs cover the origins browsers reach through it (e.g.
   app.example.com or *.example.com): the intermediary cannot issue certificates for them.
 
@@ -74,6 +83,13 @@ Other:
                             also takes at most 100 concurrent streams
   -h, --help                show this help
 
+One-token onboarding (see 'rhttp-intermediary token --help'):
+  rhttp-intermediary token create --origin https://app.example.com    # the last line is the token
+  then on the origin's machine: rhttp-agent --token TOKEN --upstream http://127.0.0.1:3000
+  The agent enrolls on the --agents listener (ALPN http/1.1, POST /.well-known/rhttp/enroll):
+  the token's certificate fingerprint pins this intermediary, and it gets a certificate for
+  exactly the token's origins. The intermediary and 'token' share --state-dir.
+
 Examples:
   rhttp-intermediary                                   # dev: certificates in .rhttp, prints the agent command
   rhttp-intermediary --agents 0.0.0.0:8443 --https 0.0.0.0:443 \\
@@ -99,6 +115,10 @@ export interface CliConfig {
   log: LogFormat;
   /** `--print-svcb NAME`: print the record and exit. */
   printSvcb?: string;
+  /** `--ca-cert`/`--ca-key`: the CA that signs enrolled agents' certificates. */
+  signingCa?: { cert: string; key: string };
+  /** `--cert-lifetime`: life of certificates issued to enrolled agents. */
+  certLifetimeMs?: number;
   /** `--workers N`: N intermediary processes sharing the browser listeners (absent or 1: this process alone). */
   workers?: number;
 }
@@ -113,7 +133,8 @@ export function parseListenAddress(flag: string, text: string): ListenAddress {
 }
 
 /** Parses argv (without node and the script). Returns `'help'` for -h/--help; throws UsageError. */
-export function parseCliArgs(argv: string[]): CliConfig | 'help' {
+export function parseCliArgs(argv: string[]): CliConfig | 'help' | 'token' {
+  if (argv[0] === 'token') return 'token';
   let values: Record<string, string | boolean | undefined>;
   try {
     ({ values } = parseArgs({
@@ -135,6 +156,9 @@ export function parseCliArgs(argv: string[]): CliConfig | 'help' {
         log: { type: 'string' },
         'print-svcb': { type: 'string' },
         workers: { type: 'string' },
+        'ca-cert': { type: 'string' },
+        'ca-key': { type: 'string' },
+        'cert-lifetime': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -178,6 +202,21 @@ export function parseCliArgs(argv: string[]): CliConfig | 'help' {
     throw new UsageError(
       `${given.map((f) => `--${f}`).join(' and ')} given without ${missing.join(' and ')}: pass --cert, --key and --trust together, or none of them for development certificates in --state-dir`,
     );
+  }
+  if ((str('ca-cert') === undefined) !== (str('ca-key') === undefined)) {
+    throw new UsageError(`${str('ca-cert') !== undefined ? '--ca-cert given without --ca-key' : '--ca-key given without --ca-cert'}: pass both, the CA certificate and its key`);
+  }
+  if (str('ca-cert') !== undefined) config.signingCa = { cert: str('ca-cert')!, key: str('ca-key')! };
+  const lifetime = str('cert-lifetime');
+  if (lifetime !== undefined) {
+    let ms: number;
+    try {
+      ms = parseDuration(lifetime);
+    } catch {
+      throw new UsageError(`--cert-lifetime ${JSON.stringify(lifetime)} is not a duration: give ${DURATION_FORMS}`);
+    }
+    if (ms <= 0) throw new UsageError(`--cert-lifetime ${JSON.stringify(lifetime)} must be more than 0`);
+    config.certLifetimeMs = ms;
   }
   const timeout = str('response-timeout');
   if (timeout !== undefined) {

@@ -13,6 +13,9 @@ import { Intermediary, STATUS_PATH, formatAddress, type IntermediaryAddresses, t
 import { createLogger, type LogFunction } from './log-format.js';
 import { METRICS_PATH } from './metrics.js';
 import { svcbRecordsFor } from './svcb-record.js';
+import { Enrollment } from './enrollment.js';
+import { certificateFingerprint, runTokenCommand, writeEnrollmentAdvert } from './token-cli.js';
+import { TokenStore } from './token-store.js';
 import { cluster, leaveCluster, onStopRequest, reportFailed, reportListening, runPrimary, workerAddress, workerIndex } from './workers.js';
 
 /** Host of the development origin: browsers resolve *.localhost to loopback (RFC 6761 §6.3), so it works with no DNS setup. */
@@ -64,6 +67,37 @@ interface Certificates {
   key: string;
   trust: string;
   dev?: { dir: string; caCert: string; originCert: string; originKey: string };
+  /** The CA that signs enrolled agents' certificates (--ca-cert/--ca-key, or the dev CA). */
+  signingCa?: { certPem: string; keyPem: string };
+}
+
+/**
+ * The CA agents enroll with: --ca-cert/--ca-key, or the development CA. Agents it issued for are
+ * admitted, so it joins the trust anchors.
+ */
+async function loadSigningCa(config: CliConfig, certs: Certificates): Promise<void> {
+  if (config.signingCa) {
+    const [certPem, keyPem] = await Promise.all([readPem('--ca-cert', config.signingCa.cert), readPem('--ca-key', config.signingCa.key)]);
+    checkHoldsCertificates('--ca-cert', config.signingCa.cert, certPem, 'the CA certificate that signs enrolled agents\' certificates');
+    certs.signingCa = { certPem, keyPem };
+  } else if (certs.dev) {
+    const dir = certs.dev.dir;
+    certs.signingCa = { certPem: await readFile(join(dir, 'ca.pem'), 'utf8'), keyPem: await readFile(join(dir, 'ca.key'), 'utf8') };
+  }
+  if (certs.signingCa && !certs.trust.includes(certs.signingCa.certPem.trim())) certs.trust = `${certs.trust.trimEnd()}\n${certs.signingCa.certPem}`;
+}
+
+/**
+ * What an enrolled agent should verify this intermediary with later: the last certificate of
+ * --cert when it is a self-signed root shipped with the chain (the dev setup, a private CA);
+ * otherwise nothing, and the agent uses the system's CAs (a public certificate).
+ */
+function intermediaryRoot(chainPem: string): string | undefined {
+  const blocks = chainPem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  const last = blocks.at(-1);
+  if (!last) return undefined;
+  const cert = new X509Certificate(last);
+  return cert.checkIssued(cert) && cert.verify(cert.publicKey) ? `${last}\n` : undefined;
 }
 
 async function loadCertificates(config: CliConfig): Promise<Certificates> {
@@ -113,6 +147,10 @@ function banner(addresses: IntermediaryAddresses, certs: Certificates, statusTok
     `  DNS discovery      publish the SVCB record${workers.length > 1 ? 's' : ''} printed by 'rhttp-intermediary --print-svcb NAME --agents ${formatAddress(addresses.agents)}${workersFlag}', e.g.`,
     ...svcb.map((r) => `                     ${r}`),
   );
+  if (certs.signingCa) {
+    const dir = certs.dev?.dir;
+    lines.push(`  onboarding         rhttp-intermediary token create${dir && dir !== '.rhttp' ? ` --state-dir ${dir}` : ''} --origin https://app.example.com  (the agent then needs only --token)`);
+  }
   if (certs.dev) {
     const { dir, caCert, originCert, originKey } = certs.dev;
     const origins: string[] = [];
@@ -132,7 +170,7 @@ function banner(addresses: IntermediaryAddresses, certs: Certificates, statusTok
 }
 
 async function main(argv: string[]): Promise<number> {
-  let config: CliConfig | 'help';
+  let config: CliConfig | 'help' | 'token';
   try {
     config = parseCliArgs(argv);
   } catch (error) {
@@ -145,6 +183,15 @@ async function main(argv: string[]): Promise<number> {
   if (config === 'help') {
     process.stdout.write(HELP);
     return 0;
+  }
+  if (config === 'token') {
+    try {
+      return await runTokenCommand(argv.slice(1));
+    } catch (error) {
+      if (!(error instanceof UsageError)) throw error;
+      process.stderr.write(`rhttp-intermediary: ${error.message}\n`);
+      return 2;
+    }
   }
   if (config.printSvcb !== undefined) {
     if (config.agents.port === 0) {
@@ -168,6 +215,7 @@ async function main(argv: string[]): Promise<number> {
   let certs: Certificates;
   try {
     certs = await loadCertificates(config);
+    await loadSigningCa(config, certs);
   } catch (error) {
     fail(error instanceof Error ? error.message : String(error), 'certificates.failed');
     return error instanceof UsageError ? 2 : 1;
@@ -192,6 +240,9 @@ async function main(argv: string[]): Promise<number> {
     metrics: worker === undefined || !config.metrics ? config.metrics : workerAddress(config.metrics, worker),
     statusToken,
     log,
+    enrollment: certs.signingCa
+      ? new Enrollment({ store: new TokenStore(config.stateDir), ca: certs.signingCa, certificateLifetimeMs: config.certLifetimeMs, intermediaryCa: intermediaryRoot(certs.cert), log })
+      : undefined,
   });
   let addresses: IntermediaryAddresses;
   try {
@@ -224,6 +275,10 @@ async function main(argv: string[]): Promise<number> {
   });
   // The banner goes out only once the signal handlers are in place: whoever reads it (a test, a
   // supervisor) may send SIGTERM at once, and without a handler that kills the process outright.
+  // Where `token create` (same --state-dir) points agents: worker 1's port is the --agents port.
+  if (worker === undefined || worker === 0) {
+    await writeEnrollmentAdvert(config.stateDir, certs.signingCa ? { address: formatAddress(reachable(addresses.agents)), fingerprint: certificateFingerprint(certs.cert) } : undefined);
+  }
   if (worker !== undefined) reportListening(worker, addresses);
   else process.stdout.write(banner(addresses, certs, statusToken !== undefined));
   await stopped;
