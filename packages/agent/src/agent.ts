@@ -23,7 +23,7 @@ import * as tls from 'node:tls';
 import { isIP } from 'node:net';
 import { connectSocket, DEFAULT_DOH_URL, type Endpoint, ErrorCode, errorCodeName, isAdmissionPing, parseOrigin, serializeOrigin, type Http2Session, type ServerStream, type StreamInfo } from '@rhttp/core';
 import { DEFAULT_BACKOFF, backoffDelay, type BackoffPolicy } from './backoff.js';
-import { alpnMismatch, describeConnectError, H2_REVERSE_ALPN, isAlpnFailure } from './connect-errors.js';
+import { alpnMismatch, describeConnectError, H2_REVERSE_ALPN, isPermanentFailure } from './connect-errors.js';
 import type { AgentEvent } from './agent-events.js';
 import { toFetchHandler, type FetchHandlerLike } from './handler-module.js';
 import { HttpUpstream, type ExchangeMeter } from './upstream.js';
@@ -879,7 +879,7 @@ export class Agent {
             return;
           }
           failure = socketError
-            ? { refused: isAlpnFailure(socketError), reason: describeConnectError(socketError, { host, port, servername }) }
+            ? { refused: isPermanentFailure(socketError), reason: describeConnectError(socketError, { host, port, servername }) }
             : { refused: false, reason: 'the intermediary closed the connection during the TLS handshake' };
         }
         slot.lastError = failure.reason;

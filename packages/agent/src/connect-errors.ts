@@ -29,6 +29,21 @@ export function isAlpnFailure(error: unknown): boolean {
   return (error as NodeJS.ErrnoException)?.code === 'ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL';
 }
 
+/** Certificate checks that fail the same way on every attempt until someone changes a file or a flag. */
+const CERTIFICATE_PERMANENT = new Set(['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'ERR_TLS_CERT_ALTNAME_INVALID']);
+
+/**
+ * True when retrying soon cannot help: the wrong ALPN, an intermediary certificate we do not trust
+ * (wrong --ca) or that does not fit, or our certificate rejected in the handshake. Such failures
+ * are refusals, backed off for minutes (one line per attempt), not retried several times a second.
+ */
+export function isPermanentFailure(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException)?.code ?? '';
+  if (isAlpnFailure(error) || UNTRUSTED.has(code) || CERTIFICATE_PERMANENT.has(code)) return true;
+  const alert = /^ERR_SSL_(?:SSLV3|TLSV1|TLSV13)_ALERT_(.+)$/.exec(code);
+  return alert !== null && CERTIFICATE_REJECTED_ALERTS.includes(alert[1]);
+}
+
 /** One sentence saying why connecting to `target` (host:port) failed. */
 export function describeConnectError(error: unknown, target: { host: string; port: number; servername?: string }): string {
   const e = error as NodeJS.ErrnoException & { reason?: string };

@@ -311,15 +311,18 @@ describe('refusing bad peers', () => {
     expect(refused.reason).toMatch(/did not agree to h2-reverse/);
   });
 
-  it('explains an intermediary certificate that --ca does not trust', async () => {
+  it('explains an intermediary certificate that --ca does not trust, and backs off for minutes (it fails the same way until --ca changes)', async () => {
     const { events } = await setup({ ca: certs.otherCa.certPem });
-    const failed = await events.waitFor('connect-failed');
-    expect(failed.reason).toMatch(/we do not trust the intermediary's certificate .*--ca/);
+    const refused = await events.waitFor('refused');
+    expect(refused.reason).toMatch(/we do not trust the intermediary's certificate .*--ca/);
+    expect((await events.waitFor('reconnecting')).delayMs).toBe(60_000);
+    expect(events.count('connect-failed')).toBe(0);
   });
 
   it('explains an intermediary that rejects our certificate in the TLS handshake', async () => {
     const { events } = await setup({}, { rejectClientsNotSignedBy: certs.otherCa.certPem });
-    const failed = await events.waitFor('connect-failed');
+    // An alert is a refusal (backed off long); a bare close right after the handshake cannot be told from a network failure.
+    const failed = await Promise.race([events.waitFor('refused'), events.waitFor('connect-failed')]);
     // TLS 1.3: the rejection comes after our handshake finished, as an alert or a bare close.
     expect(failed.reason).toMatch(/(rejected our certificate during the TLS handshake|it probably does not accept our certificate).*check --cert\/--key/);
   });
