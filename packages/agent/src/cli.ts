@@ -13,6 +13,7 @@ import { CertificateError, DEFAULT_DOH_URL, DiscoveryError, DURATION_FORMS, flag
 import { Agent, DEFAULT_CONNECTIONS, DEFAULT_DRAIN_TIMEOUT_MS, MAX_CONNECTIONS, parseIntermediary } from './agent.js';
 import { agentLogRecord, describeAgentEvent, type AgentEvent, type AgentEventLevel } from './agent-events.js';
 import { ConfigError, loadAgentConfig, type AgentConfig } from './config.js';
+import { DEFAULT_AGENT_STATE_DIR, enrolledIdentity, RenewalSchedule } from './enroll-cli.js';
 import { discoverIntermediaryDetails, formatDiscovery, parseBareIntermediary } from './discover.js';
 import { loadHandlerModule } from './handler-module.js';
 import { IngressRouter, ingressOrigins } from './ingress.js';
@@ -30,6 +31,7 @@ the origins it serves, and answers the requests the intermediary sends back — 
 (--upstream), an in-process fetch handler (--handler) or ingress rules in a config file (--config).
 
 Usage:
+  rhttp-agent --token TOKEN --upstream URL [--state-dir DIR]
   rhttp-agent --intermediary tls://HOST:PORT|ws://HOST:PORT|wss://HOST|NAME --origin URL [--origin URL ...]
               (--upstream URL | --handler MODULE) --cert FILE --key FILE [options]
   rhttp-agent --config rhttp.yaml [flags that override it]
@@ -41,11 +43,24 @@ Usage:
 Run 'rhttp-agent --help' for the agent's flags and 'rhttp-agent COMMAND --help' for the others.
 `;
 
-const RUN_HELP = `Usage: rhttp-agent --intermediary tls://HOST:PORT --origin URL [--origin URL ...]
+const RUN_HELP = `Usage: rhttp-agent --token TOKEN (--upstream URL | --handler MODULE) [--state-dir DIR] [options]
+       rhttp-agent --intermediary tls://HOST:PORT --origin URL [--origin URL ...]
                    (--upstream URL | --handler MODULE) --cert FILE --key FILE [options]
        rhttp-agent --config rhttp.yaml [options]
 
 Serve one or more origins through an intermediary.
+
+One token (from 'rhttp-intermediary token create --origin URL'):
+  --token TOKEN                   enroll with the intermediary the token names: make a key, send a
+                                  certificate request over TLS pinned to the token's certificate
+                                  fingerprint, get a certificate for the token's origins; then
+                                  connect with it. --intermediary, --origin, --cert, --key and --ca
+                                  come from the enrollment. A token is used once; a refused one
+                                  (used, expired, revoked) exits 1 with the intermediary's sentence
+  --state-dir DIR                 where the key, certificate and intermediary CA are kept (files 0600;
+                                  default ${DEFAULT_AGENT_STATE_DIR}). A start without --token and --cert uses
+                                  it, so only the first start needs the token. The certificate is
+                                  renewed at two thirds of its life over the current one
 
 Required (on the command line or in --config):
   --intermediary tls://HOST:PORT  the intermediary's agent port (TLS carrier, ALPN h2-reverse);
@@ -94,6 +109,7 @@ The agent reconnects on its own (exponential backoff with jitter). On SIGTERM or
 GOAWAY, lets in-flight requests finish and exits 0; a second signal exits at once.
 
 Examples:
+  rhttp-agent --token rhttp1.eyJ2Ijox… --upstream http://127.0.0.1:3000
   rhttp-agent --intermediary tls://127.0.0.1:8443 --origin https://app.example.com \\
               --upstream http://127.0.0.1:3000 --cert .rhttp/origin.pem --key .rhttp/origin.key --ca .rhttp/ca.pem
   rhttp-agent --intermediary proxy.example.net --origin https://app.example.com \\
@@ -299,6 +315,8 @@ async function runAgent(argv: string[]): Promise<number> {
         'via-discovery': { type: 'boolean' },
         metrics: { type: 'string' },
         log: { type: 'string' },
+        token: { type: 'string' },
+        'state-dir': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -324,7 +342,19 @@ async function runAgent(argv: string[]): Promise<number> {
   }
   const fromConfig = (key: string) => `${key} (from ${values.config as string})`;
 
-  const intermediary = (values.intermediary as string | undefined) ?? config.intermediary;
+  // One-token onboarding (enroll-cli.ts): an identity from --token or from --state-dir fills in
+  // the intermediary, origins, certificate, key and CA that were not given.
+  const enrollment = await enrolledIdentity({
+    token: values.token as string | undefined,
+    stateDir: values['state-dir'] as string | undefined,
+    certGiven: values.cert !== undefined || config.cert !== undefined,
+    log: (message) => process.stderr.write(`rhttp-agent: ${message}\n`),
+    usage: (message) => new UsageError(message),
+  });
+  if (enrollment === 'refused') return EXIT_FAILURE;
+  const enrolled = enrollment?.identity;
+
+  const intermediary = (values.intermediary as string | undefined) ?? config.intermediary ?? enrolled?.intermediary;
   if (!intermediary) throw new UsageError('--intermediary is required (e.g. --intermediary tls://127.0.0.1:8443, or a name like proxy.example.net to discover)');
   checkIntermediary(intermediary, values.intermediary !== undefined ? '--intermediary' : fromConfig('intermediary'));
   const doh = (values.doh as string | undefined) ?? config.doh;
@@ -336,6 +366,7 @@ async function runAgent(argv: string[]): Promise<number> {
   let origins: string[];
   if (values.origin !== undefined) origins = checkOrigins(values.origin as string[]);
   else if (config.origins !== undefined) origins = config.origins;
+  else if (enrolled !== undefined) origins = enrolled.origins;
   else if (ingress !== undefined) {
     origins = ingressOrigins(ingress);
     if (origins.length === 0) throw new UsageError(`--origin is required: the ingress rules of ${values.config as string} name no hostname to derive origins from`);
@@ -357,11 +388,11 @@ async function runAgent(argv: string[]): Promise<number> {
   const certPath = (values.cert as string | undefined) ?? config.cert;
   const keyPath = (values.key as string | undefined) ?? config.key;
   const caPath = (values.ca as string | undefined) ?? config.ca;
-  const certFlag = values.cert !== undefined ? '--cert' : fromConfig('cert');
+  const certFlag = values.cert !== undefined ? '--cert' : enrollment ? enrollment.certPath : fromConfig('cert');
   const keyFlag = values.key !== undefined ? '--key' : fromConfig('key');
   const caFlag = values.ca !== undefined ? '--ca' : fromConfig('ca');
-  if (!certPath) throw new UsageError('--cert is required: the certificate chain (PEM) covering the origins');
-  if (!keyPath) throw new UsageError('--key is required: the private key (PEM) of --cert');
+  if (!certPath && !enrolled) throw new UsageError('--cert is required: the certificate chain (PEM) covering the origins');
+  if (!keyPath && !enrolled) throw new UsageError('--key is required: the private key (PEM) of --cert');
   let connections = config.connections ?? DEFAULT_CONNECTIONS;
   if (values.connections !== undefined) {
     connections = Number(values.connections);
@@ -371,7 +402,8 @@ async function runAgent(argv: string[]): Promise<number> {
   }
   let drainTimeoutMs = config.drainTimeoutSeconds !== undefined ? config.drainTimeoutSeconds * 1000 : DEFAULT_DRAIN_TIMEOUT_MS;
   if (values['drain-timeout'] !== undefined) drainTimeoutMs = durationFlag('--drain-timeout', values['drain-timeout'] as string);
-  let maxConnectionAgeMs = config.maxConnectionAgeSeconds !== undefined ? config.maxConnectionAgeSeconds * 1000 : undefined;
+  // An enrolled agent replaces its connections well within a certificate's life, so that renewed certificates are the ones in use.
+  let maxConnectionAgeMs = config.maxConnectionAgeSeconds !== undefined ? config.maxConnectionAgeSeconds * 1000 : enrollment?.maxConnectionAgeMs;
   if (values['max-connection-age'] !== undefined) {
     maxConnectionAgeMs = durationFlag('--max-connection-age', values['max-connection-age'] as string);
     if (maxConnectionAgeMs <= 0) throw new UsageError(`--max-connection-age must be more than 0, got ${values['max-connection-age']}`);
@@ -387,9 +419,9 @@ async function runAgent(argv: string[]): Promise<number> {
   }
   const logFormat = ((values.log as string | undefined) ?? config.log ?? 'text') as string;
   if (logFormat !== 'text' && logFormat !== 'json') throw new UsageError(`--log must be text or json, got ${logFormat}`);
-  const cert = readPem(certFlag, certPath);
-  const key = readPem(keyFlag, keyPath);
-  const ca = caPath !== undefined ? readPem(caFlag, caPath) : undefined;
+  const cert = enrolled ? enrolled.cert : readPem(certFlag, certPath!);
+  const key = enrolled ? enrolled.key : readPem(keyFlag, keyPath!);
+  const ca = caPath !== undefined ? readPem(caFlag, caPath) : enrolled?.ca;
 
   let handler;
   if (values.handler !== undefined) {
@@ -402,8 +434,9 @@ async function runAgent(argv: string[]): Promise<number> {
 
   const out = printer(logFormat);
   let agent: Agent;
+  let agentOptions: ConstructorParameters<typeof Agent>[0];
   try {
-    agent = new Agent({
+    agent = new Agent((agentOptions = {
       intermediary,
       doh,
       origins,
@@ -419,7 +452,7 @@ async function runAgent(argv: string[]): Promise<number> {
       viaDiscovery: values['via-discovery'] === true,
       countBodyBytes: metricsAddress !== undefined,
       log: out.event,
-    });
+    }));
   } catch (error) {
     // Name the flags, not the option fields.
     const message = (error as Error).message.replace('(key)', `(${keyFlag} ${keyPath})`).replace('(cert)', `(${certFlag} ${certPath})`).replace('(ca)', `(${caFlag} ${caPath})`);
@@ -461,6 +494,8 @@ async function runAgent(argv: string[]): Promise<number> {
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
     agent.start();
+    // Renewal hands the new certificate to the agent: connections dialed from then on present it.
+    if (enrollment) new RenewalSchedule(enrollment, (next) => Object.assign(agentOptions, { cert: next.cert, key: next.key }), out.line).start();
   });
 }
 

@@ -26,8 +26,6 @@ import * as tls from 'node:tls';
 import { ENROLL_PATH, RENEW_PATH, type EnrollmentToken } from '@rhttp/core';
 import { createCertificateRequest } from './certs.js';
 
-/** Default state directory, beside the app like the intermediary's `.rhttp`. */
-export const DEFAULT_AGENT_STATE_DIR = '.rhttp-agent';
 /** Renewal point, as a fraction of the certificate's life since we got it: a third left to retry in. */
 export const RENEW_AT_FRACTION = 2 / 3;
 /** A failed renewal is tried again after this long (the certificate still has a third of its life). */
