@@ -7,7 +7,7 @@ import { X509Certificate } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DURATION_FORMS, encodeEnrollmentToken, flagErrorMessage, parseDuration, parseOrigin } from '@rhttp/core';
+import { DURATION_FORMS, encodeEnrollmentToken, flagErrorMessage, parseDuration, parseOrigin, registrableDomain } from '@rhttp/core';
 import { UsageError, parseListenAddress } from './cli-args.js';
 import { formatAddress } from './intermediary.js';
 import { DEFAULT_TOKEN_TTL_MS, MAX_TOKEN_TTL_MS, TokenStore } from './token-store.js';
@@ -28,7 +28,7 @@ The intermediary must run with the same --state-dir and with a CA to sign with (
 work at once.
 
   --origin URL           an origin the agent may serve (https://app.example.com, https://*.example.com);
-                         repeat for more
+                         repeat for more, all in one registrable domain (example.com)
   --ttl DURATION         how long the token can be used (default 1h, at most 30d; ${DURATION_FORMS})
   --state-dir DIR        the intermediary's state directory (default .rhttp)
   --address HOST:PORT    where agents reach the intermediary's agent listener, when it is not the
@@ -109,6 +109,11 @@ export async function runTokenCommand(argv: string[]): Promise<number> {
         } catch (error) {
           throw new UsageError(`--origin: ${(error as Error).message}`);
         }
+      }
+      // The intermediary admits one registrable domain per agent connection (intermediary.ts onAuthorized): say so now, not at the agent's first connection.
+      const domains = [...new Set(origins.map((o) => registrableDomain(parseOrigin(o).host.replace(/^\[|\]$/g, ''))))];
+      if (domains.length > 1) {
+        throw new UsageError(`the --origin values span ${domains.length} registrable domains (${domains.join(', ')}); an agent connection serves one: make one token per domain`);
       }
       let ttlMs = DEFAULT_TOKEN_TTL_MS;
       if (values.ttl !== undefined) {
