@@ -207,3 +207,43 @@ describe('one-token onboarding', () => {
     expect(intermediary.output()).not.toMatch(new RegExp(`token ${real.id}`));
   });
 });
+
+describe('renewal by the running agent', () => {
+  it('an agent renews at two thirds of a short certificate life and keeps serving with the new certificate', async () => {
+    const renewDir = join(dir, 'renewing');
+    const renewPorts = { agents: await freePort(), http: await freePort() };
+    const short = startProcess('rhttp-intermediary short-lived', process.execPath, [
+      intermediaryCli,
+      '--state-dir',
+      renewDir,
+      '--agents',
+      `127.0.0.1:${renewPorts.agents}`,
+      '--http',
+      `127.0.0.1:${renewPorts.http}`,
+      '--cert-lifetime',
+      '6s',
+    ]);
+    await waitUntil('the short-lived intermediary to write enrollment.json', async () => {
+      if (short.hasExited()) throw new Error(`exited:\n${short.output()}`);
+      return (await canConnect(renewPorts.http)) && existsSync(join(renewDir, 'enrollment.json')) ? true : undefined;
+    });
+    const created = startProcess('rhttp-intermediary token', process.execPath, [intermediaryCli, 'token', 'create', '--origin', 'https://app.localhost', '--state-dir', renewDir]);
+    expect(await created.exited, created.output()).toBe(0);
+    const token = stdoutOf(created).trim().split('\n').at(-1)!;
+    const agentState = join(dir, 'renewing-agent');
+    const agent = startTokenAgent('rhttp-agent renewing', ['--token', token, '--state-dir', agentState]);
+    await waitForRoute(renewPorts.http, `app.localhost:${renewPorts.http}`);
+    const first = new X509Certificate(readFileSync(join(agentState, 'cert.pem'))).serialNumber;
+    await agent.waitFor(/renewed the certificate: valid until \S+/);
+    const renewed = new X509Certificate(readFileSync(join(agentState, 'cert.pem')));
+    expect(renewed.serialNumber).not.toBe(first);
+    expect(renewed.subjectAltName).toBe('DNS:app.localhost');
+    expect(short.output()).toMatch(/renewed the certificate of an agent from 127\.0\.0\.1:\d+ with its current certificate: certificate for app\.localhost/);
+    // Connections dialed after the renewal present the new certificate and are admitted.
+    await agent.waitFor(/renewed the certificate[\s\S]*connected to tls:.*serving https:\/\/app\.localhost/);
+    expect((await waitForRoute(renewPorts.http, `app.localhost:${renewPorts.http}`)).toString()).toBe('hello from upstream\n');
+    agent.kill();
+    short.kill();
+    await Promise.all([agent.exited, short.exited]);
+  });
+});
