@@ -107,10 +107,10 @@ export class TokenStore {
   }
 
   /**
-   * Checks `secret` against token `id` and, when `check` (the caller's validation of the request,
-   * e.g. its CSR) passes, marks the token used. Throws {@link TokenRefusal} with one sentence.
+   * Checks `secret` against token `id` and marks the token used (validate the rest of the request
+   * first: a redeemed token is spent). Throws {@link TokenRefusal} with one sentence.
    */
-  async redeem(id: string, secret: string, opts: { now?: Date; check?: (record: TokenRecord) => Promise<void> | void } = {}): Promise<TokenRecord> {
+  async redeem(id: string, secret: string, opts: { now?: Date } = {}): Promise<TokenRecord> {
     const now = opts.now ?? new Date();
     const record = /^[A-Za-z0-9_-]{1,64}$/.test(id) ? await this.read(id) : undefined;
     const given = Buffer.from(sha256(secret), 'hex');
@@ -121,7 +121,6 @@ export class TokenStore {
     const usedAt = await this.usedAt(id);
     if (usedAt) throw new TokenRefusal(403, `This token was already used at ${usedAt} (a token enrolls one agent); ${CREATE_HINT}.`);
     if (Date.parse(record.expiresAt) <= now.getTime()) throw new TokenRefusal(403, `This token expired at ${record.expiresAt}; ${CREATE_HINT}.`);
-    await opts.check?.(record);
     try {
       await writeFile(join(this.dir, `${id}.used`), `${now.toISOString()}\n`, { flag: 'wx', mode: 0o600 });
     } catch (error) {
