@@ -168,6 +168,18 @@ describe('one-token onboarding', () => {
     await agent.exited;
   });
 
+  it('a token address that is not a name of the intermediary\'s certificate still works: later connections check a name of the pinned certificate', async () => {
+    // "127.1" reaches 127.0.0.1, but it is not a name in the development certificate.
+    const token = await createToken(['https://app.localhost'], ['--address', `127.1:${ports.agents}`]);
+    expect(decodeEnrollmentToken(token).address).toBe(`127.1:${ports.agents}`);
+    const state = join(dir, 'other-name-state');
+    const agent = startTokenAgent('rhttp-agent other name', ['--token', token, '--state-dir', state]);
+    await agent.waitFor(/connection 1: connected to tls:\/\/127\.1:\d+ .*serving https:\/\/app\.localhost/);
+    expect(JSON.parse(readFileSync(join(state, 'state.json'), 'utf8')).servername).toBe('localhost');
+    agent.kill();
+    await agent.exited;
+  });
+
   it('an expired token is refused with one sentence', async () => {
     const expiring = await createToken(['https://app.localhost'], ['--ttl', '1s']);
     const { id } = decodeEnrollmentToken(expiring);

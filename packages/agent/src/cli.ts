@@ -447,7 +447,7 @@ async function runAgent(argv: string[]): Promise<number> {
       key,
       ca,
       connections,
-      servername: (values.servername as string | undefined) ?? config.servername,
+      servername: (values.servername as string | undefined) ?? config.servername ?? enrolled?.servername,
       maxConnectionAgeMs,
       viaDiscovery: values['via-discovery'] === true,
       countBodyBytes: metricsAddress !== undefined,

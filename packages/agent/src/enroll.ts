@@ -48,6 +48,12 @@ export interface EnrolledIdentity {
   key: string;
   /** PEM to verify the intermediary with; undefined: the system's CAs. */
   ca?: string;
+  /**
+   * The name to check the intermediary's certificate against, when the token's host is not one of
+   * its names (a dev certificate reached through a public name or a NAT): one of the names of the
+   * pinned certificate itself.
+   */
+  servername?: string;
   /** The token this identity came from (a restart with the same --token does not spend it again). */
   tokenId: string;
   /** When we received the current certificate, and when it expires. */
@@ -73,6 +79,7 @@ export class EnrollmentError extends Error {
 
 interface StateFile {
   intermediary: string;
+  servername?: string;
   origins: string[];
   tokenId: string;
   issuedAt: string;
@@ -82,17 +89,21 @@ interface StateFile {
 export async function enroll(token: EnrollmentToken, opts: { stateDir: string }): Promise<EnrolledIdentity> {
   const { host, port } = splitAddress(token.address);
   const { csrPem, keyPem } = await createCertificateRequest();
+  let servername: string | undefined;
   const answer = await postJson({ host, port, rejectUnauthorized: false, ALPNProtocols: [ENROLLMENT_ALPN] }, ENROLL_PATH, { id: token.id, secret: token.secret, csr: csrPem }, (socket) => {
     // The token is the trust: nothing (not even the request line) is sent to a certificate other than the pinned one.
-    const shown = socket.getPeerCertificate().fingerprint256?.replace(/:/g, '').toLowerCase();
+    const peer = socket.getPeerCertificate();
+    const shown = peer.fingerprint256?.replace(/:/g, '').toLowerCase();
     if (shown !== token.fingerprint) {
       throw new EnrollmentError(
         `the intermediary at ${token.address} shows a certificate with SHA-256 fingerprint ${shown ?? '(none)'}, not the token's ${token.fingerprint}: not sending the certificate request (is the token for this intermediary?)`,
       );
     }
+    // Later connections verify the certificate by name: when the token's host is not among its names, use one that is.
+    if (tls.checkServerIdentity(host, peer) !== undefined) servername = /DNS:([^,\s*]+)/.exec(peer.subjectaltname ?? '')?.[1];
   });
   if (!Array.isArray(answer.origins) || answer.origins.some((o) => typeof o !== 'string')) throw new EnrollmentError('the intermediary answered without the origins');
-  const identity = identityFrom(answer, keyPem, { intermediary: `tls://${token.address}`, origins: answer.origins as string[], tokenId: token.id });
+  const identity = identityFrom(answer, keyPem, { intermediary: `tls://${token.address}`, origins: answer.origins as string[], tokenId: token.id, servername });
   await saveEnrolled(opts.stateDir, identity);
   return identity;
 }
@@ -103,11 +114,11 @@ export async function renewEnrolled(current: EnrolledIdentity, opts: { stateDir:
   const host = url.hostname.replace(/^\[|\]$/g, '');
   const { csrPem, keyPem } = await createCertificateRequest();
   const answer = await postJson(
-    { host, port: Number(url.port || 443), servername: isIP(host) ? undefined : host, ca: current.ca, cert: current.cert, key: current.key, ALPNProtocols: [ENROLLMENT_ALPN] },
+    { host, port: Number(url.port || 443), servername: current.servername ?? (isIP(host) ? undefined : host), ca: current.ca, cert: current.cert, key: current.key, ALPNProtocols: [ENROLLMENT_ALPN] },
     RENEW_PATH,
     { csr: csrPem },
   );
-  const identity = identityFrom(answer, keyPem, { intermediary: current.intermediary, origins: current.origins, tokenId: current.tokenId });
+  const identity = identityFrom(answer, keyPem, { intermediary: current.intermediary, origins: current.origins, tokenId: current.tokenId, servername: current.servername });
   await saveEnrolled(opts.stateDir, identity);
   return identity;
 }
@@ -123,7 +134,7 @@ export async function loadEnrolled(stateDir: string): Promise<EnrolledIdentity |
   }
   const read = (name: string) => readFile(join(stateDir, name), 'utf8');
   const [cert, key, ca] = await Promise.all([read('cert.pem'), read('key.pem'), read('ca.pem').catch(() => undefined)]);
-  return { intermediary: state.intermediary, origins: state.origins, cert, key, ca, tokenId: state.tokenId, issuedAt: new Date(state.issuedAt), notAfter: new Date(new X509Certificate(cert).validTo) };
+  return { intermediary: state.intermediary, servername: state.servername, origins: state.origins, cert, key, ca, tokenId: state.tokenId, issuedAt: new Date(state.issuedAt), notAfter: new Date(new X509Certificate(cert).validTo) };
 }
 
 /** Milliseconds from `now` until the certificate should be renewed (0 when that time has passed). */
@@ -132,7 +143,7 @@ export function renewalDelayMs(identity: Pick<EnrolledIdentity, 'issuedAt' | 'no
   return Math.max(0, at - now);
 }
 
-function identityFrom(answer: Record<string, unknown>, keyPem: string, rest: Pick<EnrolledIdentity, 'intermediary' | 'origins' | 'tokenId'>): EnrolledIdentity {
+function identityFrom(answer: Record<string, unknown>, keyPem: string, rest: Pick<EnrolledIdentity, 'intermediary' | 'origins' | 'tokenId' | 'servername'>): EnrolledIdentity {
   if (typeof answer.certificate !== 'string') throw new EnrollmentError('the intermediary answered without a certificate');
   let notAfter: Date;
   try {
@@ -156,7 +167,7 @@ async function saveEnrolled(stateDir: string, identity: EnrolledIdentity): Promi
   await write('cert.pem', identity.cert);
   if (identity.ca !== undefined) await write('ca.pem', identity.ca);
   else await rm(join(stateDir, 'ca.pem'), { force: true });
-  const state: StateFile = { intermediary: identity.intermediary, origins: identity.origins, tokenId: identity.tokenId, issuedAt: identity.issuedAt.toISOString() };
+  const state: StateFile = { intermediary: identity.intermediary, servername: identity.servername, origins: identity.origins, tokenId: identity.tokenId, issuedAt: identity.issuedAt.toISOString() };
   await write('state.json', `${JSON.stringify(state, null, 2)}\n`);
 }
 
