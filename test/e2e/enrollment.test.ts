@@ -1,8 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash, X509Certificate } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import * as http from 'node:http';
 import { join } from 'node:path';
+import * as tls from 'node:tls';
 import { decodeEnrollmentToken, encodeEnrollmentToken } from '@rhttp/core';
+import { createCertificateRequest } from '../../packages/agent/src/certs.js';
 import { loadEnrolled, renewEnrolled } from '../../packages/agent/src/enroll.js';
 import {
   agentCli,
@@ -95,6 +98,22 @@ async function refusedLine(name: string, token: string): Promise<string> {
   const lines = agent.stderr().trim().split('\n');
   expect(lines, 'one line, not a stack trace').toHaveLength(1);
   return lines[0];
+}
+
+/** A raw POST to the enrollment endpoint (ALPN http/1.1 on the agent port), as a client that skips the agent's checks. */
+function postEnroll(path: string, body: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({ host: '127.0.0.1', port: ports.agents, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] }, () => {
+      const request = http.request({ createConnection: () => socket, method: 'POST', path, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (c: Buffer) => chunks.push(c));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
+      });
+      request.on('error', reject);
+      request.end(body);
+    });
+    socket.on('error', reject);
+  });
 }
 
 const appHost = () => `app.localhost:${ports.http}`;
@@ -201,6 +220,17 @@ describe('one-token onboarding', () => {
     const forged = encodeEnrollmentToken({ ...real, secret: real.secret.replace(/^./, (c) => (c === 'A' ? 'B' : 'A')) });
     expect(await refusedLine('rhttp-agent forged secret', forged)).toMatch(/^rhttp-agent: the intermediary refused the token: This intermediary knows no such token;/);
     expect(await tokenState(real.id)).toBe('valid');
+  });
+
+  it('a request with a bad CSR is refused (400) and does not spend the token; the endpoint answers nothing else', async () => {
+    const { id, secret } = decodeEnrollmentToken(await createToken(['https://app.localhost']));
+    const bad = await postEnroll('/.well-known/rhttp/enroll', JSON.stringify({ id, secret, csr: '-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n' }));
+    expect(bad).toEqual({ status: 400, text: 'The CSR is not a PKCS#10 certificate request in PEM.\n' });
+    expect(await tokenState(id)).toBe('valid');
+    expect((await postEnroll('/other', '{}')).status).toBe(404);
+    // Renewal with a good CSR but no client certificate: the current certificate is the only right to renew.
+    const { csrPem } = await createCertificateRequest();
+    expect(await postEnroll('/.well-known/rhttp/renew', JSON.stringify({ csr: csrPem }))).toEqual({ status: 401, text: 'Renewal needs the current certificate as the TLS client certificate.\n' });
   });
 
   it('token create refuses origins in two registrable domains (one agent connection serves one)', async () => {
