@@ -29,7 +29,8 @@ work at once.
 
   --origin URL           an origin the agent may serve (https://app.example.com, https://*.example.com);
                          repeat for more, all in one registrable domain (example.com)
-  --ttl DURATION         how long the token can be used (default 1h, at most 30d; ${DURATION_FORMS})
+  --ttl DURATION         how long the token can be used (default 1h, at most 30d): seconds, or
+                         a number with a unit like 30s, 5m, 1h, 2d
   --state-dir DIR        the intermediary's state directory (default .rhttp)
   --address HOST:PORT    where agents reach the intermediary's agent listener, when it is not the
                          address it listens on (a public name, a port forwarded by NAT)
