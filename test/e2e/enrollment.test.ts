@@ -12,6 +12,7 @@ import {
   canConnect,
   freePort,
   intermediaryCli,
+  makeCertificates,
   removeDir,
   requireBuiltClis,
   startProcess,
@@ -287,5 +288,43 @@ describe('renewal by the running agent', () => {
     agent.kill();
     short.kill();
     await Promise.all([agent.exited, short.exited]);
+  });
+});
+
+describe('an intermediary with its own certificates and a separate signing CA (--ca-cert/--ca-key)', () => {
+  it('enrolled agents get certificates from that CA and are admitted; without it, token create says why it cannot', async () => {
+    const own = await makeCertificates(join(dir, 'own'), ['https://app.localhost']);
+    const signing = await makeCertificates(join(dir, 'signing'), ['https://unused.localhost']);
+    const sdir = join(dir, 'separate-state');
+    const sports = { agents: await freePort(), http: await freePort() };
+    const base = [intermediaryCli, '--state-dir', sdir, '--agents', `127.0.0.1:${sports.agents}`, '--http', `127.0.0.1:${sports.http}`, '--cert', own.intermediaryCert, '--key', own.intermediaryKey, '--trust', own.ca];
+    const ready = async (proc: Proc, advert: boolean) =>
+      waitUntil('the intermediary to listen', async () => {
+        if (proc.hasExited()) throw new Error(`exited:\n${proc.output()}`);
+        return (await canConnect(sports.http)) && existsSync(join(sdir, 'enrollment.json')) === advert ? true : undefined;
+      });
+    const withCa = startProcess('rhttp-intermediary --ca-cert', process.execPath, [...base, '--ca-cert', signing.ca, '--ca-key', signing.caKey]);
+    await ready(withCa, true);
+    const created = startProcess('rhttp-intermediary token', process.execPath, [intermediaryCli, 'token', 'create', '--origin', 'https://app.localhost', '--state-dir', sdir]);
+    expect(await created.exited, created.output()).toBe(0);
+    const token = stdoutOf(created).trim().split('\n').at(-1)!;
+    const state = join(dir, 'separate-agent');
+    const agent = startTokenAgent('rhttp-agent separate CA', ['--token', token, '--state-dir', state]);
+    expect((await waitForRoute(sports.http, `app.localhost:${sports.http}`)).toString()).toBe('hello from upstream\n');
+    const issued = new X509Certificate(readFileSync(join(state, 'cert.pem')));
+    expect(issued.checkIssued(new X509Certificate(readFileSync(signing.ca)))).toBe(true);
+    // The agent verifies this intermediary later with the root of its --cert chain, not the signing CA.
+    expect(readFileSync(join(state, 'ca.pem'), 'utf8')).toBe(readFileSync(own.ca, 'utf8'));
+    agent.kill();
+    withCa.kill();
+    await Promise.all([agent.exited, withCa.exited]);
+
+    const withoutCa = startProcess('rhttp-intermediary without --ca-cert', process.execPath, base);
+    await ready(withoutCa, false);
+    const refused = startProcess('rhttp-intermediary token', process.execPath, [intermediaryCli, 'token', 'create', '--origin', 'https://app.localhost', '--state-dir', sdir]);
+    expect(await refused.exited).toBe(1);
+    expect(refused.stderr().trim()).toMatch(/^rhttp-intermediary: no intermediary that can enroll agents has run with --state-dir \S+: start .* or give it --ca-cert and --ca-key, then create the token$/);
+    withoutCa.kill();
+    await withoutCa.exited;
   });
 });
