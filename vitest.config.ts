@@ -3,6 +3,20 @@ import { defineConfig } from 'vitest/config';
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 
+/**
+ * One project per workspace (Turborepo runs each as that workspace's `test` task:
+ * `vitest run --project NAME`) and `e2e` for the cross-package tests under test/ (the root's
+ * `test:e2e`). A plain `vitest run` runs them all.
+ */
+const projects: Array<[name: string, dir: string]> = [
+  ['core', 'packages/core/test'],
+  ['broker', 'packages/broker/test'],
+  ['agent', 'packages/agent/test'],
+  ['intermediary', 'apps/intermediary/test'],
+  ['edge', 'apps/edge/test'],
+  ['e2e', 'test'],
+];
+
 export default defineConfig({
   resolve: {
     // Tests run against the TypeScript sources; `npm test` still builds dist/ first for the CLIs.
@@ -12,10 +26,10 @@ export default defineConfig({
     },
   },
   test: {
-    include: ['packages/*/test/**/*.test.ts', 'apps/*/test/**/*.test.ts', 'test/**/*.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
     maxWorkers: 2,
+    projects: projects.map(([name, dir]) => ({ extends: true, test: { name, include: [`${dir}/**/*.test.ts`] } })),
   },
 });
