@@ -5,11 +5,12 @@
  * SVCB record (draft §4, over a DoH server this test runs) and connects to B, which then serves
  * the origin too. A host whose endpoint does not confirm `h2-reverse` by ALPN is closed and dropped.
  */
-import { createServer as createHttpServer, request as httpRequest, type Server as HttpServer } from 'node:http';
+import { request as httpRequest, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { base64UrlDecode, canonicalName, decodeMessage, encodeMessage, parseSvcbRdata, Rcode, RRType, type DnsRecord } from '@rhttp/core';
+import { canonicalName, parseSvcbRdata, RRType, type DnsRecord } from '@rhttp/core';
+import { startDohServer } from '../support/doh-server.js';
 import { Intermediary } from '../../apps/intermediary/src/intermediary.js';
 import { Agent } from '../../packages/agent/src/agent.js';
 import type { AgentEvent } from '../../packages/agent/src/agent-events.js';
@@ -54,21 +55,9 @@ async function until(check: () => boolean, what: string): Promise<void> {
 }
 
 beforeAll(async () => {
-  dohServer = createHttpServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://x');
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const wire = req.method === 'POST' ? new Uint8Array(Buffer.concat(chunks)) : base64UrlDecode(url.searchParams.get('dns') ?? '');
-      const query = decodeMessage(wire);
-      const records = zone.get(canonicalName(query.questions[0].name));
-      const answers = (records ?? []).filter((rr) => rr.type === query.questions[0].type);
-      const reply = encodeMessage({ id: query.id, qr: true, rd: true, ra: true, rcode: records ? Rcode.NOERROR : Rcode.NXDOMAIN, questions: query.questions, answers });
-      res.writeHead(200, { 'content-type': 'application/dns-message', 'content-length': reply.length }).end(reply);
-    });
-  });
-  await new Promise<void>((resolve) => dohServer.listen(0, '127.0.0.1', resolve));
-  const doh = `http://127.0.0.1:${(dohServer.address() as AddressInfo).port}/dns-query`;
+  const started = await startDohServer(zone);
+  dohServer = started.server;
+  const doh = started.url;
 
   const ca = await createDevCa({ commonName: 'Via Test CA', days: 30 });
   const aCert = await issueCertificate(ca, { dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });

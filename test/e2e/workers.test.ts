@@ -9,7 +9,8 @@
 import * as http from 'node:http';
 import * as net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { base64UrlDecode, canonicalName, decodeMessage, type DnsRecord, encodeMessage, parseSvcbRdata, Rcode, RRType } from '@rhttp/core';
+import { canonicalName, type DnsRecord, parseSvcbRdata, RRType } from '@rhttp/core';
+import { startDohServer } from '../support/doh-server.js';
 import {
   agentCli,
   APP_ORIGIN,
@@ -77,17 +78,9 @@ beforeAll(async () => {
   dir = tempDir('workers');
   certs = await makeCertificates(dir, [APP_ORIGIN]);
   upstream = await startUpstream('app');
-  dohServer = http.createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://x');
-    const query = decodeMessage(base64UrlDecode(url.searchParams.get('dns') ?? ''));
-    const q = query.questions[0];
-    const records = zone.get(canonicalName(q.name));
-    const answers = (records ?? []).filter((rr) => rr.type === q.type);
-    const reply = encodeMessage({ id: query.id, qr: true, rd: true, ra: true, rcode: records ? Rcode.NOERROR : Rcode.NXDOMAIN, questions: query.questions, answers });
-    res.writeHead(200, { 'content-type': 'application/dns-message', 'content-length': reply.length }).end(reply);
-  });
-  await new Promise<void>((r) => dohServer.listen(0, '127.0.0.1', r));
-  doh = `http://127.0.0.1:${(dohServer.address() as net.AddressInfo).port}/dns-query`;
+  const started = await startDohServer(zone);
+  dohServer = started.server;
+  doh = started.url;
 }, 60_000);
 
 afterAll(async () => {

@@ -7,7 +7,8 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { base64UrlDecode, canonicalName, decodeMessage, type DnsRecord, encodeMessage, parseSvcbRdata, Rcode, RRType } from '@rhttp/core';
+import { canonicalName, type DnsRecord, parseSvcbRdata, RRType } from '@rhttp/core';
+import { startDohServer } from '../../../test/support/doh-server.js';
 import { Intermediary } from '../../../apps/intermediary/src/index.js';
 import { Agent } from '../src/agent.js';
 import { EventLog, makeCertificates, type TestCertificates } from './intermediary-peer.js';
@@ -39,21 +40,9 @@ beforeAll(async () => {
   certs = await makeCertificates(['app.example.com']);
   upstream = http.createServer((req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end(`upstream answered ${req.url}`));
   upstreamUrl = `http://127.0.0.1:${await listen(upstream)}`;
-  dohServer = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const url = new URL(req.url ?? '/', 'http://x');
-      const wire = req.method === 'POST' ? new Uint8Array(Buffer.concat(chunks)) : base64UrlDecode(url.searchParams.get('dns') ?? '');
-      const query = decodeMessage(wire);
-      const q = query.questions[0];
-      const records = zone.get(canonicalName(q.name));
-      const answers = (records ?? []).filter((rr) => rr.type === q.type);
-      const reply = encodeMessage({ id: query.id, qr: true, rd: true, ra: true, rcode: records ? Rcode.NOERROR : Rcode.NXDOMAIN, questions: query.questions, answers });
-      res.writeHead(200, { 'content-type': 'application/dns-message', 'content-length': reply.length }).end(reply);
-    });
-  });
-  doh = `http://127.0.0.1:${await listen(dohServer)}/dns-query`;
+  const started = await startDohServer(zone);
+  dohServer = started.server;
+  doh = started.url;
 });
 
 afterEach(async () => {
