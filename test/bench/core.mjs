@@ -13,6 +13,7 @@ import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchHpack } from './hpack.mjs';
+import { cpuSeconds, median } from './support.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');
@@ -24,10 +25,6 @@ const H2LOAD = '/usr/bin/h2load';
 const H2LOAD_ARGS = ['-c', '10', '-m', '50', '-t', '1', '-D', String(DURATION), '--warm-up-time', '1'];
 const COMMAND = 'npm run bench:core';
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 /** Start a server script in its own process; resolves with its port once it prints "listening on". */
 function startServer(args, label) {
@@ -57,22 +54,6 @@ function run(cmd, args) {
     child.on('error', reject);
     child.on('exit', (code) => (code === 0 ? resolveRun(out) : reject(new Error(`${cmd} ${args.join(' ')} exited ${code}: ${err || out}`))));
   });
-}
-
-/** Clock ticks per second of /proc/PID/stat's utime and stime. */
-const CLK_TCK = (() => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
-
-/** User + system CPU seconds a process has used so far (/proc/PID/stat fields 14 and 15). */
-function cpuSeconds(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
 }
 
 /** One h2load run against a server; with its pid, also the server's CPU µs per request (CPU / (wall × req/s), warm-up included in both). */

@@ -16,13 +16,14 @@
 // reversed every other round. On a 2-core machine h2load, the agent, the upstream and the
 // intermediary processes share the same two cores, so a second intermediary process can only
 // help as far as the intermediary was the bottleneck.
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { createServer } from 'node:net';
 import os, { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cpuSeconds, median, sleep, track, withChildren } from './support.mjs';
 import { base64UrlDecode, canonicalName, decodeMessage, encodeMessage, parseSvcbRdata, Rcode, RRType } from '@rhttp/core';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -36,45 +37,9 @@ const ORIGIN_HOST = 'app.localhost';
 /** h2load load shape: 10 connections × 10 concurrent streams, one client thread (as bench:tunnel). */
 const h2loadArgs = (authority) => ['-c', '10', '-m', '10', '-t', '1', '-D', String(DURATION), '--warm-up-time', '1', '-H', `:authority: ${authority}`];
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/** Clock ticks per second of /proc/PID/stat's utime and stime (USER_HZ; 100 on Linux). */
-const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
-
-/** CPU seconds (user + system) used so far by these processes (Linux /proc; 0 where unreadable). */
-function cpuSeconds(pids) {
-  let ticks = 0;
-  for (const pid of pids) {
-    try {
-      // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
-    } catch {}
-  }
-  return ticks / CLK_TCK;
-}
-
-/** A process and its direct children (the --workers primary and its workers). */
-function withChildren(pid) {
-  const pids = [pid];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (Number(readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1].split(' ')[1]) === pid) pids.push(Number(entry));
-    } catch {}
-  }
-  return pids;
-}
-const children = new Set();
-process.on('exit', () => {
-  for (const c of children) c.kill('SIGKILL');
-});
-for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(130));
 
 function start(label, args) {
-  const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(child);
-  child.once('exit', () => children.delete(child));
+  const child = track(spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] }));
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (out += d));
@@ -203,10 +168,6 @@ function h2load(setup) {
   });
 }
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 const dir = mkdtempSync(join(tmpdir(), 'rhttp-bench-scale-out-'));
 try {

@@ -17,12 +17,13 @@
 // BENCH_ONLY=requests,bulk,ssh,memory to run a subset ("ssh" needs Debian's openssh-server: the
 // HTTP/1.1 keep-alive leg against `ssh -R` to a private sshd on loopback, skipped without it).
 import { execFileSync, fork, spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeDevCertificates } from '../../packages/agent/dist/certs.js';
+import { cpuSeconds, median, sleep, track, withChildren } from './support.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');
@@ -53,24 +54,8 @@ const COMMAND = 'npm run bench:tunnel';
 /** Arguments as one would type them (quoted where they hold spaces). */
 const shellJoin = (args) => args.map((a) => (/\s/.test(a) ? `'${a}'` : a)).join(' ');
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // ------------------------------------------------------------------ processes
-
-const children = new Set();
-function track(child) {
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  return child;
-}
-process.on('exit', () => {
-  for (const c of children) c.kill('SIGKILL');
-});
-for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(130));
 
 /** Waits until the child's stdout matches `pattern`; resolves with the match. */
 function awaitLine(child, pattern, label) {
@@ -197,34 +182,6 @@ function run(cmd, args) {
 }
 
 // ------------------------------------------------------------------ requests/s
-
-/** Clock ticks per second of /proc/PID/stat's utime and stime (USER_HZ; 100 on Linux). */
-const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
-
-/** CPU seconds (user + system) used so far by these processes (Linux /proc; 0 where unreadable). */
-function cpuSeconds(pids) {
-  let ticks = 0;
-  for (const pid of pids) {
-    try {
-      // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
-    } catch {}
-  }
-  return ticks / CLK_TCK;
-}
-
-/** The PIDs of a process and its direct children (nginx's master and workers). */
-function withChildren(pid) {
-  const pids = [pid];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (Number(readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1].split(' ')[1]) === pid) pids.push(Number(entry));
-    } catch {}
-  }
-  return pids;
-}
 
 const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 
