@@ -11,7 +11,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
-import { ErrorCode, responseTrailers, type ServerStream } from '@rhttp/core';
+import { CONNECTION_SPECIFIC_FIELDS, ErrorCode, responseTrailers, type ServerStream } from '@rhttp/core';
 import type { ForwardRequest } from '@rhttp/broker';
 import { discardBody, responseFields, streamBody, trailerFields, writeBody } from './browser-stream.js';
 
@@ -57,11 +57,6 @@ export interface ExchangeHooks {
   admit?: (clientAddress: string) => (() => void) | Response;
 }
 
-/**
- * Connection-specific fields: node:http manages its own framing. The broker strips hop-by-hop
- * fields already; this is the last line of defence at the socket (browser-stream.ts has HTTP/2's).
- */
-const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
 /** Statuses whose responses never have content (RFC 9110 §6.4.1). */
 const NULL_BODY_STATUSES = new Set([204, 205, 304]);
 /** Characters that cannot appear in an authority we forward (they would change the URL's meaning). */
@@ -195,11 +190,15 @@ function drained(res: ServerResponse): Promise<void> {
   });
 }
 
-/** Node-style header object from a Response's headers (Set-Cookie kept as separate lines). */
+/**
+ * Node-style header object from a Response's headers (Set-Cookie kept as separate lines), without
+ * connection-specific fields: node:http manages its own framing (the broker strips hop-by-hop
+ * fields already; this is the last line of defence at the socket).
+ */
 function nodeHeaders(headers: Headers): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   headers.forEach((value, name) => {
-    if (name === 'set-cookie' || CONNECTION_SPECIFIC.has(name)) return;
+    if (name === 'set-cookie' || CONNECTION_SPECIFIC_FIELDS.has(name)) return;
     out[name] = value;
   });
   const cookies = headers.getSetCookie();
@@ -215,7 +214,7 @@ function addTrailers(req: IncomingMessage, res: ServerResponse, trailers: Header
   const fields: Record<string, string> = {};
   let any = false;
   trailers.forEach((value, name) => {
-    if (CONNECTION_SPECIFIC.has(name)) return;
+    if (CONNECTION_SPECIFIC_FIELDS.has(name)) return;
     fields[name] = value;
     any = true;
   });

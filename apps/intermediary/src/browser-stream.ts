@@ -6,13 +6,8 @@
  * so nothing is read from the agent faster than the browser takes it. Used by the ordinary
  * exchange (browser-exchange.ts), WebSockets (websocket-upgrade.ts) and CONNECT (connect-proxy.ts).
  */
-import { ErrorCode, responseTrailers, type HeaderField, type ServerStream } from '@rhttp/core';
+import { CONNECTION_SPECIFIC_FIELDS, ErrorCode, responseTrailers, type HeaderField, type ServerStream } from '@rhttp/core';
 
-/**
- * Connection-specific fields: RFC 9113 §8.2.2 forbids them in HTTP/2 (core refuses to send them).
- * The broker strips hop-by-hop fields already; this is the last line of defence at the stream.
- */
-const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
 
 /**
  * The request body as a web stream, pulled: each chunk's credit goes back to the browser as the
@@ -62,7 +57,8 @@ export async function discardBody(stream: ServerStream): Promise<void> {
 export function responseFields(headers: Headers, skip?: ReadonlySet<string>): HeaderField[] {
   const fields: HeaderField[] = [];
   headers.forEach((value, name) => {
-    if (name === 'set-cookie' || CONNECTION_SPECIFIC.has(name) || skip?.has(name)) return;
+    // RFC 9113 §8.2.2 forbids connection-specific fields in HTTP/2 (the broker strips hop-by-hop ones already).
+    if (name === 'set-cookie' || CONNECTION_SPECIFIC_FIELDS.has(name) || skip?.has(name)) return;
     // RFC 9113 §8.2.2: te, if present, may only be "trailers".
     if (name === 'te' && value !== 'trailers') return;
     fields.push([name, value]);
