@@ -5,8 +5,8 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bunBin, denoBin, httpGet, repoRoot } from './support.js';
-import { cleanClientEnv, freePort, PUBLIC_PACKAGES, publishWorkspaces, request, seedThirdPartyDependencies, startGroup, startRegistry, stopAllGroups, type GroupProc, type Registry } from '../support/registry.js';
+import { cleanClientEnv, PUBLIC_PACKAGES, publishWorkspaces, request, seedThirdPartyDependencies, startRegistry, type Registry } from '../support/registry.js';
+import { bunBin, denoBin, freePort, httpGet, repoRoot, startProcess, stopAll, type Proc } from './support.js';
 
 /**
  * The packages as a user gets them: every public package is `npm publish`ed to a private
@@ -29,7 +29,7 @@ let userDir: string;
 let env: NodeJS.ProcessEnv;
 let seeded: string[] = [];
 const ports = { agents: 0, http: 0 };
-let intermediary: GroupProc | undefined;
+let intermediary: Proc | undefined;
 const upstreams: http.Server[] = [];
 
 beforeAll(async () => {
@@ -45,7 +45,7 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
-  await stopAllGroups();
+  await stopAll();
   for (const s of upstreams) s.close();
   if (root) rmSync(root, { recursive: true, force: true });
 });
@@ -107,7 +107,7 @@ describe('installed from a registry into an empty folder', () => {
   });
 
   it('npx rhttp-intermediary starts with development certificates in --state-dir', async () => {
-    intermediary = startGroup('npx rhttp-intermediary', 'npx', ['--yes', 'rhttp-intermediary', '--state-dir', 'state', '--agents', `127.0.0.1:${ports.agents}`, '--http', `127.0.0.1:${ports.http}`], { cwd: userDir, env });
+    intermediary = startProcess('npx rhttp-intermediary', 'npx', ['--yes', 'rhttp-intermediary', '--state-dir', 'state', '--agents', `127.0.0.1:${ports.agents}`, '--http', `127.0.0.1:${ports.http}`], { cwd: userDir, env, inheritEnv: false, group: true });
     await intermediary.waitFor(/rhttp intermediary is running/, INSTALL_TIMEOUT_MS);
     for (const file of ['ca.pem', 'origin.pem', 'origin.key']) expect(existsSync(join(userDir, 'state', file)), file).toBe(true);
     // It ran from npx's install in the fresh cache, not from this checkout.
@@ -134,7 +134,7 @@ describe('installed from a registry into an empty folder', () => {
       const body = `${launcher.name} ${randomBytes(8).toString('hex')}`;
       const upstreamPort = await startUpstream(body);
       const [command, args] = launcher.command(agentArgs(upstreamPort));
-      const agent = startGroup(launcher.name, command, args, { cwd: userDir, env });
+      const agent = startProcess(launcher.name, command, args, { cwd: userDir, env, inheritEnv: false, group: true });
       try {
         await agent.waitFor(/connected to .*serving/, INSTALL_TIMEOUT_MS);
         await getThroughTunnel('/through/registry', `${body} /through/registry\n`);

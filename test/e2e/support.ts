@@ -47,14 +47,34 @@ export interface Proc {
   hasExited(): boolean;
   /** Waits until the output matches `pattern`; rejects on timeout or exit, quoting the output. */
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
+  /** Signals the process (its whole group when started with `group`). */
   kill(signal?: NodeJS.Signals): void;
+  /** Signals it, waits for it to exit, then kills what is left of its group; resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | string>;
 }
+
+/** Output quoted in a failure message: the end, where the reason usually is. */
+const OUTPUT_TAIL_CHARS = 16_000;
 
 const running = new Set<Proc>();
 
-/** Starts `command args` with stdout/stderr captured; tracked for {@link stopAll}. */
-export function startProcess(name: string, command: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Proc {
-  const child = spawn(command, args, { cwd: opts.cwd ?? repoRoot, env: { ...process.env, NO_COLOR: '1', ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Starts `command args` with stdout/stderr captured; tracked for {@link stopAll}. `env` is added
+ * to this process's environment, or with `inheritEnv: false` is the whole environment. With
+ * `group` it leads a process group of its own (npx, bunx and deno start children of their own),
+ * and signals reach the whole group.
+ */
+export function startProcess(name: string, command: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; inheritEnv?: boolean; group?: boolean } = {}): Proc {
+  const env = opts.inheritEnv === false ? { NO_COLOR: '1', ...opts.env } : { ...process.env, NO_COLOR: '1', ...opts.env };
+  const child = spawn(command, args, { cwd: opts.cwd ?? repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'], detached: opts.group === true });
+  const signal = (s: NodeJS.Signals) => {
+    try {
+      if (opts.group && child.pid) process.kill(-child.pid, s);
+      else child.kill(s);
+    } catch {
+      // gone already
+    }
+  };
   let all = '';
   let err = '';
   let exitedFlag = false;
@@ -68,11 +88,12 @@ export function startProcess(name: string, command: string, args: string[], opts
   child.stdout!.on('data', onData(false));
   child.stderr!.on('data', onData(true));
   const exited = new Promise<number | string>((resolve) => {
-    child.on('exit', (code, signal) => {
+    child.on('exit', (code, exitSignal) => {
       exitedFlag = true;
       running.delete(proc);
+      if (opts.group) signal('SIGKILL'); // what the leader left behind of its group
       for (const l of listeners) l();
-      resolve(code ?? signal ?? 'unknown');
+      resolve(code ?? exitSignal ?? 'unknown');
     });
     child.on('error', (error) => {
       all += `\n[spawn error] ${error.message}\n`;
@@ -95,9 +116,9 @@ export function startProcess(name: string, command: string, args: string[], opts
         const check = () => {
           const m = all.match(pattern);
           if (m) return done(() => resolve(m));
-          if (exitedFlag) return done(() => reject(new Error(`${name} exited before printing ${pattern}; output:\n${all}`)));
+          if (exitedFlag) return done(() => reject(new Error(`${name} exited before printing ${pattern}; output:\n${all.slice(-OUTPUT_TAIL_CHARS)}`)));
         };
-        const timer = setTimeout(() => done(() => reject(new Error(`${name} did not print ${pattern} within ${timeoutMs} ms; output:\n${all}`))), timeoutMs);
+        const timer = setTimeout(() => done(() => reject(new Error(`${name} did not print ${pattern} within ${timeoutMs} ms; output:\n${all.slice(-OUTPUT_TAIL_CHARS)}`))), timeoutMs);
         const done = (f: () => void) => {
           clearTimeout(timer);
           listeners.delete(check);
@@ -107,8 +128,14 @@ export function startProcess(name: string, command: string, args: string[], opts
         check();
       });
     },
-    kill(signal = 'SIGTERM') {
-      if (!exitedFlag) child.kill(signal);
+    kill(s = 'SIGTERM') {
+      if (!exitedFlag || opts.group) signal(s);
+    },
+    async stop(s = 'SIGTERM') {
+      signal(s);
+      const code = await exited;
+      if (opts.group) signal('SIGKILL'); // a grandchild that outlived its parent
+      return code;
     },
   };
   running.add(proc);

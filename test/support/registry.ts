@@ -5,17 +5,16 @@
  * node_modules (the exact versions of package-lock.json), so an install against it needs nothing
  * but 127.0.0.1.
  *
- * Also: process groups (npx, bunx and deno start children of their own; a test stops all of them)
- * and the environment a clean client gets (no npm_* variables inherited from `npm test`, a home,
+ * Also: the environment a clean client gets (no npm_* variables inherited from `npm test`, a home,
  * a cache and a temp dir of its own, so nothing comes from this machine's caches).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
-import * as net from 'node:net';
 import { basename, dirname, join } from 'node:path';
 import { repoRoot } from './runtimes.js';
+import { freePort, startProcess, type Proc } from '../e2e/support.js';
 
 /** The packages a user installs, in publishing order (dependencies first), and their folders. */
 export const PUBLIC_PACKAGES = [
@@ -33,94 +32,6 @@ const PUBLISHER = { name: 'rhttp-publisher', password: 'rhttp-test-password' };
 /** Output kept per process for failure messages: enough for an npm error log's tail. */
 const OUTPUT_TAIL_CHARS = 16_000;
 
-// ------------------------------------------------------------------ processes
-
-/** A child process started in its own process group, with its combined output kept. */
-export interface GroupProc {
-  name: string;
-  pid: number;
-  output(): string;
-  exited: Promise<number | string>;
-  hasExited(): boolean;
-  /** Waits until the output matches `pattern`; rejects on timeout or exit, quoting the output. */
-  waitFor(pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray>;
-  /** Signals the whole group (npx → npm → node, bunx → bun), then waits for the leader to exit. */
-  stop(signal?: NodeJS.Signals): Promise<number | string>;
-}
-
-const groups = new Set<GroupProc>();
-
-export function startGroup(name: string, command: string, args: string[], opts: { cwd: string; env: NodeJS.ProcessEnv }): GroupProc {
-  const child: ChildProcess = spawn(command, args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  let all = '';
-  let exitedFlag = false;
-  const listeners = new Set<() => void>();
-  const onData = (chunk: Buffer) => {
-    all += chunk.toString('utf8');
-    for (const l of listeners) l();
-  };
-  child.stdout!.on('data', onData);
-  child.stderr!.on('data', onData);
-  const exited = new Promise<number | string>((resolve) => {
-    child.on('exit', (code, signal) => {
-      exitedFlag = true;
-      for (const l of listeners) l();
-      resolve(code ?? signal ?? 'unknown');
-    });
-    child.on('error', (error) => {
-      all += `\n[spawn error] ${error.message}\n`;
-      exitedFlag = true;
-      for (const l of listeners) l();
-      resolve('spawn-error');
-    });
-  });
-  const signalGroup = (signal: NodeJS.Signals) => {
-    try {
-      if (child.pid) process.kill(-child.pid, signal);
-    } catch {
-      // the group is gone already
-    }
-  };
-  const proc: GroupProc = {
-    name,
-    pid: child.pid ?? -1,
-    output: () => all,
-    exited,
-    hasExited: () => exitedFlag,
-    waitFor(pattern, timeoutMs) {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          const m = all.match(pattern);
-          if (m) return done(() => resolve(m));
-          if (exitedFlag) return done(() => reject(new Error(`${name} exited before printing ${pattern}; output:\n${all.slice(-OUTPUT_TAIL_CHARS)}`)));
-        };
-        const timer = setTimeout(() => done(() => reject(new Error(`${name} did not print ${pattern} within ${timeoutMs} ms; output:\n${all.slice(-OUTPUT_TAIL_CHARS)}`))), timeoutMs);
-        const done = (f: () => void) => {
-          clearTimeout(timer);
-          listeners.delete(check);
-          f();
-        };
-        listeners.add(check);
-        check();
-      });
-    },
-    async stop(signal = 'SIGTERM') {
-      signalGroup(signal);
-      const code = await exited;
-      signalGroup('SIGKILL'); // a grandchild that outlived its parent
-      groups.delete(proc);
-      return code;
-    },
-  };
-  groups.add(proc);
-  return proc;
-}
-
-/** SIGKILLs every process group this module started that is still there. */
-export async function stopAllGroups(): Promise<void> {
-  await Promise.all([...groups].map((g) => g.stop('SIGKILL')));
-}
-
 /** Runs a command to completion; throws with its output when it fails. */
 export function run(command: string, args: string[], opts: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs: number }): string {
   const r = spawnSync(command, args, { cwd: opts.cwd, env: opts.env, encoding: 'utf8', timeout: opts.timeoutMs, maxBuffer: 64 * 1024 * 1024 });
@@ -129,17 +40,6 @@ export function run(command: string, args: string[], opts: { cwd: string; env: N
     throw new Error(`${command} ${args.join(' ')} failed (${r.error?.message ?? `exit ${r.status}`}):\n${output.slice(-OUTPUT_TAIL_CHARS)}`);
   }
   return r.stdout;
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 // ------------------------------------------------------------------ environment
@@ -192,7 +92,7 @@ export interface Registry {
   /** A userconfig (.npmrc) holding the publisher's token for this registry. */
   publisherNpmrc: string;
   token: string;
-  process: GroupProc;
+  process: Proc;
   stop(): Promise<void>;
 }
 
@@ -224,7 +124,7 @@ export async function startRegistry(root: string): Promise<Registry> {
     ].join('\n'),
   );
   const url = `http://127.0.0.1:${port}/`;
-  const proc = startGroup('verdaccio', process.execPath, [verdaccioBin, '--config', config, '--listen', `127.0.0.1:${port}`], { cwd: root, env: { ...process.env, NO_COLOR: '1' } });
+  const proc = startProcess('verdaccio', process.execPath, [verdaccioBin, '--config', config, '--listen', `127.0.0.1:${port}`], { cwd: root, group: true });
   const deadline = Date.now() + REGISTRY_READY_TIMEOUT_MS;
   for (;;) {
     if (proc.hasExited()) throw new Error(`verdaccio exited:\n${proc.output()}`);
