@@ -22,16 +22,12 @@ import {
   type Http2Error,
   type Origin,
 } from '@rhttp/core';
-import { Http2BrokerSession } from '@rhttp/broker';
+import { Http2BrokerSession, KEEPALIVE_TIMEOUT_MS } from '@rhttp/broker';
 
 /** Largest WebSocket message we send: "well under 1 MiB" (Cloudflare's limit is 1 MiB), and small enough to interleave streams. */
 export const MAX_MESSAGE_BYTES = 64 * 1024;
 /** An agent sends ORIGIN right after its SETTINGS; one that has not within this time holds a WebSocket for nothing. */
 export const ORIGIN_FRAME_TIMEOUT_MS = 10_000;
-/** HTTP/2 PING period (DESIGN.md: keepalive from both ends, ~30 s): keeps NATs open and measures RTT. */
-export const PING_INTERVAL_MS = 30_000;
-/** A PING unanswered this long means the agent is gone: close the session so the broker stops using it. */
-export const PING_TIMEOUT_MS = 15_000;
 /** WebSocket close code for a protocol violation (RFC 6455 §7.4.1). */
 const CLOSE_PROTOCOL_ERROR = 1002;
 
@@ -56,8 +52,6 @@ export class AgentConnection extends Http2BrokerSession {
   private readonly identity: CertificateIdentity;
   private readonly events: AgentConnectionEvents;
   private readonly originTimer: ReturnType<typeof setTimeout>;
-  private pingTimer: ReturnType<typeof setInterval> | null = null;
-  private pingInFlight = false;
   /**
    * Bytes the engine wrote before the agent's first message. workerd delivers messages sent
    * before the 101 response reached the client AFTER messages sent later, so our preface could
@@ -172,8 +166,7 @@ export class AgentConnection extends Http2BrokerSession {
     if (this.state === 'waiting-for-origin') {
       this.state = 'authorized';
       this.events.log(`${this.name()} serves ${this.authorized.join(', ')}`);
-      this.confirmAdmission();
-      this.startPings();
+      this.admitted(() => this.events.log(`${this.name()} did not answer PING within ${KEEPALIVE_TIMEOUT_MS / 1000} s; closing it`));
       this.events.onAuthorized(this);
     } else {
       this.events.onOriginsChanged(this);
@@ -190,27 +183,8 @@ export class AgentConnection extends Http2BrokerSession {
     this.events.onOriginsChanged(this);
   }
 
-  private startPings(): void {
-    this.pingTimer = setInterval(() => {
-      if (this.pingInFlight || this.http2.isClosed) return;
-      this.pingInFlight = true;
-      const timeout = setTimeout(() => {
-        this.events.log(`${this.name()} did not answer PING within ${PING_TIMEOUT_MS / 1000} s; closing it`);
-        this.http2.goaway(ErrorCode.CANCEL, `no PING answer within ${PING_TIMEOUT_MS / 1000} s`);
-      }, PING_TIMEOUT_MS);
-      this.http2
-        .ping()
-        .catch(() => undefined)
-        .finally(() => {
-          clearTimeout(timeout);
-          this.pingInFlight = false;
-        });
-    }, PING_INTERVAL_MS);
-  }
-
   private onClose(error: Http2Error | undefined): void {
     clearTimeout(this.originTimer);
-    clearInterval(this.pingTimer);
     const was = this.state;
     this.state = 'closed';
     if (was !== 'refused') this.events.log(`${this.name()} closed${error ? `: ${error.message}` : ''}`);

@@ -25,16 +25,12 @@ import {
   type Http2Session,
   type Origin,
 } from '@rhttp/core';
-import { Http2BrokerSession } from '@rhttp/broker';
+import { Http2BrokerSession, KEEPALIVE_TIMEOUT_MS } from '@rhttp/broker';
 import type { LogFunction } from './log-format.js';
 import type { RefusalReason } from './metrics.js';
 
 /** An agent sends ORIGIN right after its SETTINGS; one that has not within this time is broken or hostile, and holds a socket for nothing. */
 export const ORIGIN_FRAME_TIMEOUT_MS = 10_000;
-/** PING period: measures RTT for the status page and notices peers that vanished without closing TCP (NAT timeouts, sleeping laptops). */
-export const PING_INTERVAL_MS = 30_000;
-/** A PING unanswered this long means the agent is gone: close the session so the broker stops using it. */
-export const PING_TIMEOUT_MS = 15_000;
 /** Longest SAN list quoted in a refusal: GOAWAY debug data is short (the engine keeps 256 octets). */
 const MAX_SANS_QUOTED = 4;
 
@@ -90,8 +86,6 @@ export class AgentSession extends Http2BrokerSession {
   private authorizedOrigins: string[] = [];
   private readonly events: AgentSessionEvents;
   private originTimer: ReturnType<typeof setTimeout> | undefined;
-  private pingTimer: ReturnType<typeof setInterval> | undefined;
-  private pingInFlight = false;
 
   constructor(socket: TLSSocket, chain: Uint8Array[], trust: string, events: AgentSessionEvents) {
     super();
@@ -187,8 +181,7 @@ export class AgentSession extends Http2BrokerSession {
     if (this.state === 'verifying') {
       this.state = 'authorized';
       this.events.log(`${this.name()} authorized for ${this.authorizedOrigins.join(', ')}`, { ...this.fields('info', 'agent.authorized'), origins: [...this.authorizedOrigins] });
-      this.confirmAdmission();
-      this.startPings();
+      this.admitted(() => this.events.log(`${this.name()} did not answer PING within ${KEEPALIVE_TIMEOUT_MS / 1000} s; closing it`, this.fields('warn', 'agent.ping_timeout')));
       this.events.onAuthorized(this);
     } else if (added.length > 0) {
       this.events.log(`${this.name()} now serves ${this.authorizedOrigins.join(', ')}`, { ...this.fields('info', 'agent.origins_changed'), origins: [...this.authorizedOrigins] });
@@ -212,31 +205,8 @@ export class AgentSession extends Http2BrokerSession {
     this.http2.goaway(errorCode, reason);
   }
 
-  private startPings(): void {
-    const ping = () => {
-      if (this.pingInFlight || this.http2.isClosed) return;
-      this.pingInFlight = true;
-      const timeout = setTimeout(() => {
-        this.events.log(`${this.name()} did not answer PING within ${PING_TIMEOUT_MS / 1000} s; closing it`, this.fields('warn', 'agent.ping_timeout'));
-        this.http2.goaway(ErrorCode.CANCEL, `no PING answer within ${PING_TIMEOUT_MS / 1000} s`);
-      }, PING_TIMEOUT_MS);
-      timeout.unref?.();
-      this.http2.ping().then(
-        () => undefined,
-        () => undefined,
-      ).finally(() => {
-        clearTimeout(timeout);
-        this.pingInFlight = false;
-      });
-    };
-    ping();
-    this.pingTimer = setInterval(ping, PING_INTERVAL_MS);
-    this.pingTimer.unref?.();
-  }
-
   private onClose(error: Http2Error | undefined): void {
     clearTimeout(this.originTimer);
-    clearInterval(this.pingTimer);
     const wasRefused = this.state === 'refused';
     this.state = 'closed';
     if (!wasRefused) this.events.log(`${this.name()} closed${error ? `: ${error.message}` : ''}`, { ...this.fields(error ? 'warn' : 'info', 'agent.closed'), error: error?.message ?? null });

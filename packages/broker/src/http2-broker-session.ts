@@ -1,8 +1,13 @@
-import { admissionPing, type Http2Session } from '@rhttp/core';
+import { admissionPing, ErrorCode, type Http2Session } from '@rhttp/core';
 import type { BrokerSession, OutgoingRequest } from './session.js';
 
 /** Methods whose requests carry no content here: the Fetch API gives them no body, and neither do we. */
 const BODYLESS_METHODS = new Set(['GET', 'HEAD']);
+
+/** PING period on an admitted session: RTT for status pages, and peers that vanished without closing TCP (NAT timeouts, sleeping laptops) are noticed. */
+export const KEEPALIVE_INTERVAL_MS = 30_000;
+/** A PING unanswered this long means the agent is gone: the session closes so the broker stops using it. */
+export const KEEPALIVE_TIMEOUT_MS = 15_000;
 
 /**
  * The BrokerSession side of an agent's reversed HTTP/2 session (@rhttp/core `Http2Session` in
@@ -36,9 +41,34 @@ export abstract class Http2BrokerSession implements BrokerSession {
   get rttMs(): number | undefined {
     return this.http2.rttMs;
   }
-  /** Tells the agent it was admitted (@rhttp/core reverse/admission.ts): call once, when the session is authorized. */
-  confirmAdmission(): void {
-    this.http2.ping(admissionPing()).catch(() => {});
+  /**
+   * The session is authorized: tells the agent so (the admission PING, @rhttp/core
+   * reverse/admission.ts), then PINGs it every KEEPALIVE_INTERVAL_MS until the session closes. A
+   * PING unanswered for KEEPALIVE_TIMEOUT_MS calls `onPingTimeout` (for the log) and closes the
+   * session with GOAWAY(CANCEL). Call once.
+   */
+  protected admitted(onPingTimeout: () => void): void {
+    let inFlight = false;
+    const ping = (opaque?: Uint8Array) => {
+      if (inFlight || this.http2.isClosed) return;
+      inFlight = true;
+      const timeout = setTimeout(() => {
+        onPingTimeout();
+        this.http2.goaway(ErrorCode.CANCEL, `no PING answer within ${KEEPALIVE_TIMEOUT_MS / 1000} s`);
+      }, KEEPALIVE_TIMEOUT_MS);
+      (timeout as { unref?: () => void }).unref?.();
+      this.http2
+        .ping(opaque)
+        .catch(() => undefined)
+        .finally(() => {
+          clearTimeout(timeout);
+          inFlight = false;
+        });
+    };
+    ping(admissionPing());
+    const interval = setInterval(ping, KEEPALIVE_INTERVAL_MS);
+    (interval as { unref?: () => void }).unref?.();
+    void this.http2.closed.then(() => clearInterval(interval));
   }
   /**
    * The broker's already rewritten request goes out as is, no Request built. A CONNECT is a

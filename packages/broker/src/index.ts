@@ -8,4 +8,4 @@ export * from './slow-start.js';
 export * from './broker.js';
 export * from './registry.js';
 export * from './tunnel.js';
-export { Http2BrokerSession } from './http2-broker-session.js';
+export { Http2BrokerSession, KEEPALIVE_INTERVAL_MS, KEEPALIVE_TIMEOUT_MS } from './http2-broker-session.js';

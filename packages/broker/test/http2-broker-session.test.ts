@@ -3,9 +3,9 @@
  * events reach the broker through `onSlotFree`, so a request queued behind
  * SETTINGS_MAX_CONCURRENT_STREAMS goes out when a stream ends, without polling.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ErrorCode, Http2Session, type Handler } from '@rhttp/core';
-import { Broker, Http2BrokerSession } from '../src/index.js';
+import { Broker, Http2BrokerSession, KEEPALIVE_TIMEOUT_MS } from '../src/index.js';
 import { INFO, get } from './fake-session.js';
 
 /** Long enough that only a notification, never the queue timeout, can let a waiter through within the test. */
@@ -107,5 +107,49 @@ describe('Http2BrokerSession: the engine tells the broker when a stream slot fre
     broker.unregister(session);
     expect(session.onSlotFree).toBeUndefined();
     session.http2.close();
+  });
+});
+
+/** A session whose agent receives everything written to it and never answers (a vanished peer), with its clock under the test's control. */
+class SilentPeerSession extends Http2BrokerSession {
+  readonly id = 'silent';
+  readonly http2: Http2Session;
+  readonly written: Uint8Array[] = [];
+  timeouts = 0;
+  constructor() {
+    super();
+    // It never acknowledges our SETTINGS either: that timeout must not be what closes it here.
+    this.http2 = new Http2Session({ write: (chunk) => void this.written.push(chunk.slice()), close: () => {} }, { role: 'client', limits: { settingsTimeoutMs: 3_600_000 } });
+  }
+  get origins() {
+    return ['https://app.example.com'];
+  }
+  close(): void {
+    this.http2.goaway(ErrorCode.NO_ERROR);
+  }
+  admit(): void {
+    this.admitted(() => this.timeouts++);
+  }
+}
+
+describe('Http2BrokerSession.admitted: admission PING, then keepalive', () => {
+  it('sends the admission PING (opaque "rhttp-ok") at once, and closes a session whose PING goes unanswered for KEEPALIVE_TIMEOUT_MS', async () => {
+    vi.useFakeTimers();
+    try {
+      const session = new SilentPeerSession();
+      session.admit();
+      await vi.advanceTimersByTimeAsync(0);
+      const sent = Buffer.concat(session.written);
+      // PING frame: length 8, type 0x6, flags 0, stream 0, then the opaque data.
+      expect(sent.includes(Buffer.concat([Buffer.from([0, 0, 8, 6, 0, 0, 0, 0, 0]), Buffer.from('rhttp-ok')]))).toBe(true);
+      await vi.advanceTimersByTimeAsync(KEEPALIVE_TIMEOUT_MS - 1);
+      expect(session.timeouts).toBe(0);
+      expect(session.closed).toBe(false);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(session.timeouts).toBe(1);
+      expect(session.closed).toBe(true);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
