@@ -11,7 +11,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
-import { CONNECTION_SPECIFIC_FIELDS, ErrorCode, responseTrailers, type ServerStream } from '@rhttp/core';
+import { CONNECTION_SPECIFIC_FIELDS, ErrorCode, hasNoContent, responseTrailers, type ServerStream } from '@rhttp/core';
 import type { ForwardRequest } from '@rhttp/broker';
 import { discardBody, responseFields, streamBody, trailerFields, writeBody } from './browser-stream.js';
 
@@ -57,8 +57,6 @@ export interface ExchangeHooks {
   admit?: (clientAddress: string) => (() => void) | Response;
 }
 
-/** Statuses whose responses never have content (RFC 9110 §6.4.1). */
-const NULL_BODY_STATUSES = new Set([204, 205, 304]);
 /** Characters that cannot appear in an authority we forward (they would change the URL's meaning). */
 const BAD_AUTHORITY = /[\s/\\?#@]/;
 
@@ -264,7 +262,7 @@ async function writeResponse(req: IncomingMessage, res: ServerResponse, response
     await body?.cancel().catch(() => {});
     return;
   }
-  const bodyless = body === null || req.method === 'HEAD' || NULL_BODY_STATUSES.has(response.status);
+  const bodyless = body === null || hasNoContent(req.method ?? 'GET', response.status);
   try {
     if (bodyless) {
       res.statusCode = response.status;
@@ -380,7 +378,7 @@ async function respondTo(stream: ServerStream, method: string, response: Respons
     await body?.cancel().catch(() => {});
     return;
   }
-  const bodyless = body === null || method === 'HEAD' || NULL_BODY_STATUSES.has(response.status);
+  const bodyless = body === null || hasNoContent(method, response.status);
   try {
     stream.respond(response.status, responseFields(response.headers), bodyless ? { endStream: true } : undefined);
   } catch {

@@ -13,6 +13,7 @@
  * new Agent({ ..., origins: ingressOrigins(router.rules), ingress: router });
  * ```
  */
+import { NULL_BODY_STATUSES } from '@rhttp/core';
 import { STATUS_CODES } from 'node:http';
 import type { StreamInfo } from '@rhttp/core';
 import { HttpUpstream, type HttpUpstreamOptions } from './upstream.js';
@@ -126,7 +127,7 @@ export class IngressRouter {
     if (!rule) return new Response(`404 ${STATUS_CODES[404]}: no ingress rule matches ${url.hostname}${url.pathname}\n`, { status: 404, headers: { 'content-type': 'text/plain; charset=utf-8' } });
     if (rule.service.kind === 'status') {
       const status = rule.service.status;
-      const nullBody = status === 204 || status === 205 || status === 304;
+      const nullBody = NULL_BODY_STATUSES.has(status);
       return new Response(nullBody ? null : `${status} ${STATUS_CODES[status] ?? ''}\n`, { status, headers: nullBody ? {} : { 'content-type': 'text/plain; charset=utf-8' } });
     }
     return this.upstreams.get(rule.service.url)!.fetch(request, info);

@@ -15,7 +15,7 @@
  */
 import * as http from 'node:http';
 import * as https from 'node:https';
-import { ErrorCode, type HeaderField, type ServerStream, type StreamInfo } from '@rhttp/core';
+import { ErrorCode, hasNoContent, type HeaderField, type ServerStream, type StreamInfo } from '@rhttp/core';
 import { openWebSocketUpstream } from './websocket-upstream.js';
 
 /** How long the upstream may take to send its response headers (the body may take longer). Cloudflare's proxy allows 100 s. */
@@ -314,13 +314,6 @@ function responseFields(raw: string[]): HeaderField[] {
   return fields;
 }
 
-/** Statuses whose responses never have content (RFC 9110 §6.4.1), which `new Response` refuses a body for. */
-const NULL_BODY_STATUSES = new Set([204, 205, 304]);
-
-/** A response with no content whatever its framing says: to HEAD, or with a status that has none. */
-function hasNoContent(method: string, status: number): boolean {
-  return method === 'HEAD' || NULL_BODY_STATUSES.has(status);
-}
 
 /** A status HTTP/2 cannot carry as a final response (1xx are informational; node:http reports them apart). */
 function unforwardableStatus(status: number): Failure | undefined {

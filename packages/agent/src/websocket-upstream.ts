@@ -11,6 +11,7 @@
  * // inside a handler, for a request whose info.head.protocol === 'websocket':
  * return openWebSocketUpstream(new URL('http://127.0.0.1:3000'), '/chat', 'app.example.com', request);
  */
+import { NULL_BODY_STATUSES } from '@rhttp/core';
 import { createHash, randomBytes } from 'node:crypto';
 import * as http from 'node:http';
 import * as https from 'node:https';
@@ -111,7 +112,7 @@ export function openWebSocketUpstream(base: URL, path: string, authority: string
         settle(failure(502, 'http_protocol_error', `the upstream answered the WebSocket upgrade with status ${status}`));
         return;
       }
-      const nullBody = status === 204 || status === 205 || status === 304;
+      const nullBody = NULL_BODY_STATUSES.has(status);
       if (nullBody) res.resume();
       settle(new Response(nullBody ? null : readableFromSocket(res, UPSTREAM_READABLE), { status, statusText: res.statusMessage, headers: responseHeaders(res.rawHeaders) }));
     });

@@ -12,7 +12,7 @@ import {
   BadRequestError, BrokerError, RequestRefusedError, ResponseTimeoutError, SessionLostError,
   SessionsBusyError, NoSessionError, OriginResetError,
 } from './errors.js';
-import { carryTrailers } from '@rhttp/core';
+import { carryTrailers, NULL_BODY_STATUSES } from '@rhttp/core';
 import { forwardRequestHeaders, forwardResponseHeaders, rewriteResponseHeaders } from './forwarding-headers.js';
 import { originMatch, parseOrigin, requestOrigin, serializeOrigin, type ParsedOrigin } from './origin-match.js';
 import { DEFAULT_PROXY_NAME } from './proxy-status.js';
@@ -30,8 +30,6 @@ export const DEFAULT_MAX_QUEUED = 1_024;
 export const RECENT_ERRORS_LIMIT = 50;
 /** Parsed origin-set entries kept; a session's set is re-read on every dispatch, parsing it each time is waste. */
 const ORIGIN_CACHE_LIMIT = 4_096;
-/** Statuses whose responses have no content (RFC 9110 §6.4.1); `new Response` refuses a body for them. */
-const NULL_BODY_STATUSES = new Set([204, 205, 304]);
 
 export interface BrokerOptions {
   /** The key this broker serves (registrable domain), for status output. */

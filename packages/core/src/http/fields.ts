@@ -7,6 +7,17 @@ import type { HeaderField } from '../frame/types.js';
  */
 export const CONNECTION_SPECIFIC_FIELDS = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
 
+/**
+ * Statuses whose responses never have content: 1xx, 204 and 304 (RFC 9110 §6.4.1) and 205
+ * (§15.3.6); the Fetch API's `new Response` refuses a body for each of them.
+ */
+export const NULL_BODY_STATUSES: ReadonlySet<number> = new Set([101, 103, 204, 205, 304]);
+
+/** A response with no content whatever its framing says: to HEAD, or with a status that has none (RFC 9110 §6.4.1). */
+export function hasNoContent(method: string, status: number): boolean {
+  return method === 'HEAD' || NULL_BODY_STATUSES.has(status);
+}
+
 /** What a received request's pseudo-header fields say (RFC 9113 §8.3.1, RFC 8441 §4). */
 export interface RequestHead {
   method: string;

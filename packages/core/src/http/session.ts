@@ -2,7 +2,7 @@ import { ErrorCode, Http2Error, Http2UsageError, SessionClosedError, StreamError
 import type { GoawayFrame, HeaderField } from '../frame/types.js';
 import { Connection, type ConnectionOptions, type ConnectionSink, type Stream, type StreamListener } from '../proto/connection.js';
 import { IncomingRequest } from './incoming-request.js';
-import { malformed, outgoingFields, requestFields, requestHead, requestHeadFields, responseHead, trailerHeaders, type RequestHead } from './fields.js';
+import { hasNoContent, malformed, outgoingFields, requestFields, requestHead, requestHeadFields, responseHead, trailerHeaders, type RequestHead } from './fields.js';
 import { attachServerStream, type ServerStream, type ServerStreamHead } from './server-stream.js';
 
 /** Information a server handler gets besides the Request. */
@@ -44,8 +44,6 @@ export interface Http2SessionOptions extends ConnectionOptions {
 
 /** Methods whose requests the Fetch API refuses to give a body. */
 const BODYLESS_METHODS = new Set(['GET', 'HEAD']);
-/** Statuses whose responses never have content (RFC 9110 §6.4.1). */
-const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
 
 const trailersByResponse = new WeakMap<Response, Promise<Headers>>();
 const trailersToSend = new WeakMap<Response, () => Headers | Promise<Headers>>();
@@ -205,7 +203,7 @@ export class Http2Session {
                 if (endStream) throw malformed(stream.id, 'informational response with END_STREAM');
                 return;
               }
-              const nullBody = NULL_BODY_STATUSES.has(head.status) || init.method === 'HEAD';
+              const nullBody = hasNoContent(init.method, head.status);
               incoming.expectLength(head.headers.get('content-length'), init.method === 'HEAD' || head.status === 304);
               const trailers = new Promise<Headers>((r) => (trailersResolve = r));
               // A response that ends with its HEADERS gets a null body: forwarded, it stays one HEADERS
@@ -463,7 +461,7 @@ export class Http2Session {
       }
       responded = true;
       const fields = outgoingFields([[':status', String(response.status)]], response.headers, false);
-      const body = response.body && head.method !== 'HEAD' && !NULL_BODY_STATUSES.has(response.status) ? response.body : null;
+      const body = response.body && !hasNoContent(head.method, response.status) ? response.body : null;
       const trailers = trailersToSend.get(response);
       try {
         this.connection.sendHeaders(stream, fields, body === null && !trailers);
