@@ -20,7 +20,7 @@ import type { Server as HttpServer } from 'node:http';
 import { isIP, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import { ErrorCode, registrableDomain, type Http2Error } from '@rhttp/core';
-import { BrokerRegistry, ClientBudgetError, originMatch, parseOrigin, requestOrigin, type BrokerStatus, type ParsedOrigin } from '@rhttp/broker';
+import { BrokerRegistry, ClientBudgetError, originMatch, parseOriginEntry, requestOrigin, type BrokerStatus, type ParsedOrigin } from '@rhttp/broker';
 import { AgentSession, peerCertificateChain, type AgentSessionState } from './agent-session.js';
 import type { Answer, ListenerRequest } from './browser-exchange.js';
 import { createCleartextListener, createTlsListener, type BrowserListener } from './browser-listeners.js';
@@ -520,7 +520,7 @@ export class Intermediary {
   private parsedServedOrigins(): ParsedOrigin[] {
     const key = this.servedOrigins().join(' ');
     if (this.parsedServed?.key !== key) {
-      this.parsedServed = { key, origins: this.servedOrigins().map((o) => parseOrigin(o)).filter((o) => o !== undefined) };
+      this.parsedServed = { key, origins: this.servedOrigins().map((o) => parseOriginEntry(o)).filter((o) => o !== undefined) };
     }
     return this.parsedServed.origins;
   }

@@ -14,7 +14,7 @@ import {
 } from './errors.js';
 import { carryTrailers, NULL_BODY_STATUSES } from '@rhttp/core';
 import { forwardRequestHeaders, forwardResponseHeaders, rewriteResponseHeaders } from './forwarding-headers.js';
-import { originMatch, parseOrigin, requestOrigin, serializeOrigin, type ParsedOrigin } from './origin-match.js';
+import { originMatch, parseOriginEntry, requestOrigin, serializeOrigin, type ParsedOrigin } from './origin-match.js';
 import { DEFAULT_PROXY_NAME } from './proxy-status.js';
 import type { BrokerSession, DispatchInfo, ForwardRequest, OutgoingRequest } from './session.js';
 import { stripTunnelHandshakeFields } from './tunnel.js';
@@ -500,7 +500,7 @@ export class Broker {
     let parsed = this.#originCache.get(serialized);
     if (parsed === undefined) {
       if (this.#originCache.size >= ORIGIN_CACHE_LIMIT) this.#originCache.clear();
-      parsed = parseOrigin(serialized) ?? null;
+      parsed = parseOriginEntry(serialized) ?? null;
       this.#originCache.set(serialized, parsed);
     }
     return parsed ?? undefined;

@@ -25,9 +25,10 @@ const LABEL = /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$/;
 /**
  * Parses an ASCII-serialized origin such as `https://app.example.com:8443` or
  * `https://*.example.com`. Returns `undefined` for anything else (paths, userinfo, unknown
- * schemes, empty labels), so a malformed ORIGIN entry simply matches nothing.
+ * schemes, empty labels), so a malformed ORIGIN entry simply matches nothing. (@rhttp/core's
+ * `parseOrigin` is the strict one: it throws an OriginError saying what is wrong.)
  */
-export function parseOrigin(serialized: string): ParsedOrigin | undefined {
+export function parseOriginEntry(serialized: string): ParsedOrigin | undefined {
   const m = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\/(\[[0-9a-fA-F:.]+\]|[^/:?#@[\]]+)(?::(\d{1,5}))?\/?$/.exec(serialized);
   if (!m) return undefined;
   const scheme = m[1].toLowerCase();

@@ -10,7 +10,7 @@
  */
 import { Broker, type BrokerOptions, type BrokerStatus } from './broker.js';
 import { NoSessionError, SessionRefusedError, BadRequestError } from './errors.js';
-import { parseOrigin, requestOrigin, serializeOrigin } from './origin-match.js';
+import { parseOriginEntry, requestOrigin, serializeOrigin } from './origin-match.js';
 import type { BrokerSession, DispatchInfo, ForwardRequest } from './session.js';
 
 /**
@@ -69,7 +69,7 @@ export class BrokerRegistry {
     }
     const keys = new Map<string, string[]>();
     for (const entry of session.origins) {
-      const parsed = parseOrigin(entry);
+      const parsed = parseOriginEntry(entry);
       if (parsed === undefined) {
         throw new SessionRefusedError(`Session ${session.id} declares a malformed origin ${JSON.stringify(entry)}; expected e.g. "https://app.example.com" or "https://*.example.com".`);
       }

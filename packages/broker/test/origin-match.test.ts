@@ -1,35 +1,35 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { originCovers, originMatch, parseOrigin, requestOrigin, serializeOrigin } from '../src/index.js';
+import { originCovers, originMatch, parseOriginEntry, requestOrigin, serializeOrigin } from '../src/index.js';
 
-const covers = (entry: string, url: string) => originCovers(parseOrigin(entry)!, requestOrigin(url)!);
+const covers = (entry: string, url: string) => originCovers(parseOriginEntry(entry)!, requestOrigin(url)!);
 
 describe('RFC 8336 §2.3 origin-set entries', () => {
   it('parses ASCII-serialized origins, filling in default ports', () => {
-    expect(parseOrigin('https://App.Example.com')).toEqual({ scheme: 'https', host: 'app.example.com', port: 443, wildcard: false });
-    expect(parseOrigin('http://example.com:8080')).toEqual({ scheme: 'http', host: 'example.com', port: 8080, wildcard: false });
-    expect(parseOrigin('https://*.example.com')).toEqual({ scheme: 'https', host: 'example.com', port: 443, wildcard: true });
-    expect(parseOrigin('http://[::1]:3000')).toEqual({ scheme: 'http', host: '::1', port: 3000, wildcard: false });
+    expect(parseOriginEntry('https://App.Example.com')).toEqual({ scheme: 'https', host: 'app.example.com', port: 443, wildcard: false });
+    expect(parseOriginEntry('http://example.com:8080')).toEqual({ scheme: 'http', host: 'example.com', port: 8080, wildcard: false });
+    expect(parseOriginEntry('https://*.example.com')).toEqual({ scheme: 'https', host: 'example.com', port: 443, wildcard: true });
+    expect(parseOriginEntry('http://[::1]:3000')).toEqual({ scheme: 'http', host: '::1', port: 3000, wildcard: false });
   });
 
   it('rejects what is not an origin', () => {
     for (const bad of ['example.com', 'https://example.com/path', 'https://user@example.com', 'ftp://example.com',
       'https://', 'https://a..b', 'https://*.com', 'https://a.*.example.com', 'https://example.com:0', 'https://example.com:70000']) {
-      expect(parseOrigin(bad), bad).toBeUndefined();
+      expect(parseOriginEntry(bad), bad).toBeUndefined();
     }
   });
 
   it('serializes back, omitting default ports', () => {
     for (const o of ['https://app.example.com', 'http://example.com:8080', 'https://*.example.com', 'http://[::1]:3000']) {
-      expect(serializeOrigin(parseOrigin(o)!)).toBe(o);
+      expect(serializeOrigin(parseOriginEntry(o)!)).toBe(o);
     }
-    expect(serializeOrigin(parseOrigin('https://example.com:443')!)).toBe('https://example.com');
+    expect(serializeOrigin(parseOriginEntry('https://example.com:443')!)).toBe('https://example.com');
   });
 });
 
 describe('draft-bt-httpbis-reverse-http wildcard entries', () => {
   it('exact entries match only the same scheme, host and port', () => {
-    expect(originMatch(parseOrigin('https://app.example.com')!, requestOrigin('https://app.example.com/x?y')!)).toBe('exact');
+    expect(originMatch(parseOriginEntry('https://app.example.com')!, requestOrigin('https://app.example.com/x?y')!)).toBe('exact');
     expect(covers('https://app.example.com', 'https://app.example.com:443/')).toBe(true);
     expect(covers('https://app.example.com', 'http://app.example.com/')).toBe(false);
     expect(covers('https://app.example.com', 'https://app.example.com:8443/')).toBe(false);
@@ -37,7 +37,7 @@ describe('draft-bt-httpbis-reverse-http wildcard entries', () => {
   });
 
   it('*.example.com covers exactly one extra left-most label', () => {
-    expect(originMatch(parseOrigin('https://*.example.com')!, requestOrigin('https://app.example.com/')!)).toBe('wildcard');
+    expect(originMatch(parseOriginEntry('https://*.example.com')!, requestOrigin('https://app.example.com/')!)).toBe('wildcard');
     expect(covers('https://*.example.com', 'https://example.com/')).toBe(false);
     expect(covers('https://*.example.com', 'https://a.b.example.com/')).toBe(false);
     expect(covers('https://*.example.com', 'https://app.example.org/')).toBe(false);
@@ -58,7 +58,7 @@ describe('draft-bt-httpbis-reverse-http wildcard entries', () => {
     fc.assert(fc.property(fc.array(label, { minLength: 0, maxLength: 3 }), fc.array(label, { minLength: 1, maxLength: 2 }), tld, (prefix, middle, top) => {
       const suffix = [...middle, top];
       const host = [...prefix, ...suffix].join('.');
-      const entry = parseOrigin(`https://*.${suffix.join('.')}`)!;
+      const entry = parseOriginEntry(`https://*.${suffix.join('.')}`)!;
       const target = requestOrigin(`https://${host}/`)!;
       expect(originCovers(entry, target)).toBe(prefix.length === 1);
     }));
