@@ -3,7 +3,7 @@
  * `node:util` parseArgs. Pure: no files, no network; `cli.ts` does the rest.
  */
 import { parseArgs } from 'node:util';
-import { DURATION_FORMS, flagErrorMessage, parseDuration } from '@rhttp/core';
+import { flagErrorMessage, parseDuration } from '@rhttp/core';
 import type { ListenAddress } from './intermediary.js';
 import { MAX_WORKERS } from './workers.js';
 import type { LogFormat } from './log-format.js';
@@ -11,6 +11,18 @@ import type { LogFormat } from './log-format.js';
 /** A flag was wrong: the CLI prints the message and exits with status 2. */
 export class UsageError extends Error {
   readonly code = 'ERR_RHTTP_USAGE';
+}
+
+/** Milliseconds of a duration flag (`30s`, `5m`, `1h` or plain seconds) that must be more than 0; a UsageError otherwise. */
+export function positiveDurationFlag(flag: string, text: string): number {
+  let ms: number;
+  try {
+    ms = parseDuration(text);
+  } catch (error) {
+    throw new UsageError(`${flag} ${(error as Error).message}`);
+  }
+  if (ms <= 0) throw new UsageError(`${flag} ${JSON.stringify(text)} must be more than 0`);
+  return ms;
 }
 
 export const HELP = `Usage: rhttp-intermediary [--agents HOST:PORT] [--http HOST:PORT] [--https HOST:PORT]
@@ -208,27 +220,9 @@ export function parseCliArgs(argv: string[]): CliConfig | 'help' | 'token' {
   }
   if (str('ca-cert') !== undefined) config.signingCa = { cert: str('ca-cert')!, key: str('ca-key')! };
   const lifetime = str('cert-lifetime');
-  if (lifetime !== undefined) {
-    let ms: number;
-    try {
-      ms = parseDuration(lifetime);
-    } catch {
-      throw new UsageError(`--cert-lifetime ${JSON.stringify(lifetime)} is not a duration: give ${DURATION_FORMS}`);
-    }
-    if (ms <= 0) throw new UsageError(`--cert-lifetime ${JSON.stringify(lifetime)} must be more than 0`);
-    config.certLifetimeMs = ms;
-  }
+  if (lifetime !== undefined) config.certLifetimeMs = positiveDurationFlag('--cert-lifetime', lifetime);
   const timeout = str('response-timeout');
-  if (timeout !== undefined) {
-    let ms: number;
-    try {
-      ms = parseDuration(timeout);
-    } catch {
-      throw new UsageError(`--response-timeout ${JSON.stringify(timeout)} is not a duration: give ${DURATION_FORMS}`);
-    }
-    if (ms <= 0) throw new UsageError(`--response-timeout ${JSON.stringify(timeout)} must be more than 0`);
-    config.responseTimeoutMs = ms;
-  }
+  if (timeout !== undefined) config.responseTimeoutMs = positiveDurationFlag('--response-timeout', timeout);
   const perClient = str('max-requests-per-client');
   if (perClient !== undefined) {
     const n = Number(perClient);

@@ -7,8 +7,8 @@ import { X509Certificate } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DURATION_FORMS, encodeEnrollmentToken, flagErrorMessage, parseDuration, parseOrigin, registrableDomain } from '@rhttp/core';
-import { UsageError, parseListenAddress } from './cli-args.js';
+import { encodeEnrollmentToken, flagErrorMessage, parseOrigin, registrableDomain } from '@rhttp/core';
+import { UsageError, parseListenAddress, positiveDurationFlag } from './cli-args.js';
 import { formatAddress } from './intermediary.js';
 import { DEFAULT_TOKEN_TTL_MS, MAX_TOKEN_TTL_MS, TokenStore } from './token-store.js';
 
@@ -118,12 +118,8 @@ export async function runTokenCommand(argv: string[]): Promise<number> {
       }
       let ttlMs = DEFAULT_TOKEN_TTL_MS;
       if (values.ttl !== undefined) {
-        try {
-          ttlMs = parseDuration(values.ttl as string);
-        } catch {
-          throw new UsageError(`--ttl ${JSON.stringify(values.ttl)} is not a duration: give ${DURATION_FORMS}`);
-        }
-        if (ttlMs <= 0 || ttlMs > MAX_TOKEN_TTL_MS) throw new UsageError(`--ttl ${JSON.stringify(values.ttl)} must be more than 0 and at most 30d`);
+        ttlMs = positiveDurationFlag('--ttl', values.ttl as string);
+        if (ttlMs > MAX_TOKEN_TTL_MS) throw new UsageError(`--ttl ${JSON.stringify(values.ttl)} must be at most 30d`);
       }
       const advert = await readAdvert(stateDir);
       if (!advert) {
