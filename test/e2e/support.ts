@@ -270,9 +270,9 @@ export function parseCurlResponse(raw: Buffer): { status: number; headers: Recor
 }
 
 /** One HTTP/1.1 request from this process with a chosen Host (fetch forbids setting Host). */
-export function httpGet(port: number, host: string, path: string, opts: { agent?: http.Agent; timeoutMs?: number } = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
+export function httpGet(port: number, host: string, path: string, opts: { agent?: http.Agent; timeoutMs?: number; headers?: Record<string, string> } = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path, method: 'GET', headers: { host }, agent: opts.agent ?? false }, (res) => {
+    const req = http.request({ host: '127.0.0.1', port, path, method: 'GET', headers: { host, ...opts.headers }, agent: opts.agent ?? false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));

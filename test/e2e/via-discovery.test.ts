@@ -5,12 +5,13 @@
  * SVCB record (draft §4, over a DoH server this test runs) and connects to B, which then serves
  * the origin too. A host whose endpoint does not confirm `h2-reverse` by ALPN is closed and dropped.
  */
-import { request as httpRequest, type Server as HttpServer } from 'node:http';
+import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalName, parseSvcbRdata, RRType, type DnsRecord } from '@rhttp/core';
 import { startDohServer } from '../support/doh-server.js';
+import { httpGet } from './support.js';
 import { Intermediary } from '../../apps/intermediary/src/intermediary.js';
 import { Agent } from '../../packages/agent/src/agent.js';
 import type { AgentEvent } from '../../packages/agent/src/agent-events.js';
@@ -34,16 +35,7 @@ function svcb(owner: string, rdata: string): void {
 }
 
 function get(port: number, via?: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port, path: '/', headers: { host: 'app.example.com', ...(via ? { via } : {}) }, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
+  return httpGet(port, 'app.example.com', '/', { headers: via ? { via } : {} }).then((r) => ({ status: r.status, body: r.body.toString('utf8') }));
 }
 
 async function until(check: () => boolean, what: string): Promise<void> {

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalName, type DnsRecord, parseSvcbRdata, RRType } from '@rhttp/core';
 import { startDohServer } from '../../../test/support/doh-server.js';
+import { httpGet } from '../../../test/e2e/support.js';
 import { Intermediary } from '../../../apps/intermediary/src/index.js';
 import { buildAgent, cliPath } from './build-cli.js';
 
@@ -62,16 +63,7 @@ function upstream(name: string): Promise<number> {
 
 /** One HTTP/1.1 request to the intermediary's browser port with the given Host. */
 function get(host: string, path: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port: httpPort, path, headers: { host: `${host}:${httpPort}` }, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
+  return httpGet(httpPort, `${host}:${httpPort}`, path).then((r) => ({ status: r.status, body: r.body.toString('utf8') }));
 }
 
 function getText(url: string): Promise<{ status: number; body: string; type: string }> {

@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalName, type DnsRecord, parseSvcbRdata, RRType } from '@rhttp/core';
 import { startDohServer } from '../../../test/support/doh-server.js';
+import { httpGet } from '../../../test/e2e/support.js';
 import { Intermediary } from '../../../apps/intermediary/src/index.js';
 import { Agent } from '../src/agent.js';
 import { EventLog, makeCertificates, type TestCertificates } from './intermediary-peer.js';
@@ -113,16 +114,7 @@ async function until(what: string, done: () => boolean, detail: () => unknown = 
 
 /** One HTTP/1.1 request through an intermediary's browser port. */
 function get(i: Running, path: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port: i.httpPort, path, headers: { host: 'app.example.com' }, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
+  return httpGet(i.httpPort, 'app.example.com', path).then((r) => ({ status: r.status, body: r.body.toString('utf8') }));
 }
 
 describe('scale-out: one name, several intermediaries, connections to each', () => {

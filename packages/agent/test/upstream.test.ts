@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as http from 'node:http';
-import { Http2Session, type ServerStream } from '@rhttp/core';
+import type { Http2Session, ServerStream } from '@rhttp/core';
 import { HttpUpstream, type ExchangeMeter } from '../src/upstream.js';
+import { sessionPair } from '../../core/test/support/session-pair.js';
 
 let server: http.Server;
 let base: string;
@@ -121,16 +122,7 @@ describe('HttpUpstream (RFC 9110 §7.6 forwarding)', () => {
 
 /** A browser-side client session wired in memory to a server session that serves every stream with `upstream.serve`. */
 function servedBy(upstream: HttpUpstream, meter?: ExchangeMeter): Http2Session {
-  let client!: Http2Session;
-  let server!: Http2Session;
-  const deliver = (to: () => Http2Session) => (chunk: Uint8Array) => {
-    const copy = chunk.slice();
-    setImmediate(() => to().receive(copy));
-    return true;
-  };
-  client = new Http2Session({ write: deliver(() => server), close: () => setImmediate(() => server.receiveEnd()) }, { role: 'client' });
-  server = new Http2Session({ write: deliver(() => client), close: () => setImmediate(() => client.receiveEnd()) }, { role: 'server', onStream: (stream: ServerStream) => void upstream.serve(stream, meter) });
-  return client;
+  return sessionPair(undefined, { onStream: (stream: ServerStream) => void upstream.serve(stream, meter) }).client;
 }
 
 /** A meter that keeps what it was told. */

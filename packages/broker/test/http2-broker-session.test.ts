@@ -6,6 +6,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { ErrorCode, Http2Session, type Handler } from '@rhttp/core';
 import { Broker, Http2BrokerSession, KEEPALIVE_TIMEOUT_MS } from '../src/index.js';
+import { sessionPair } from '../../core/test/support/session-pair.js';
 import { INFO, get } from './fake-session.js';
 
 /** Long enough that only a notification, never the queue timeout, can let a waiter through within the test. */
@@ -20,21 +21,14 @@ class PairedSession extends Http2BrokerSession {
 
   constructor(handler: Handler, maxConcurrentStreams: number) {
     super();
-    let client!: Http2Session;
-    const deliver = (to: () => Http2Session) => (chunk: Uint8Array) => {
-      const copy = chunk.slice();
-      setImmediate(() => to().receive(copy));
-      return true;
-    };
-    client = new Http2Session({ write: deliver(() => this.server), close: () => setImmediate(() => this.server.receiveEnd()) }, {
-      role: 'client',
+    const { client, server } = sessionPair(handler, { settings: { maxConcurrentStreams } }, {
       onSlotFree: () => {
         this.notifications++;
         this.onSlotFree?.();
       },
     });
     this.http2 = client;
-    this.server = new Http2Session({ write: deliver(() => client), close: () => setImmediate(() => client.receiveEnd()) }, { role: 'server', handler, settings: { maxConcurrentStreams } });
+    this.server = server;
   }
   get origins() {
     return ['https://app.example.com'];

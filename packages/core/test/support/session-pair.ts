@@ -2,9 +2,9 @@ import { Http2Session, type Handler, type Http2SessionOptions } from '../../src/
 
 /**
  * Two sessions wired back to back through queued (asynchronous) delivery, as over a socket: a
- * client and a server whose `handler` answers its requests.
+ * client and a server whose `handler` answers its requests (or `serverOptions.onStream`).
  */
-export function sessionPair(handler: Handler, serverOptions: Partial<Http2SessionOptions> = {}, clientOptions: Partial<Http2SessionOptions> = {}) {
+export function sessionPair(handler: Handler | undefined, serverOptions: Partial<Http2SessionOptions> = {}, clientOptions: Partial<Http2SessionOptions> = {}) {
   let client!: Http2Session;
   let server!: Http2Session;
   const deliver = (to: () => Http2Session) => (chunk: Uint8Array) => {
