@@ -13,6 +13,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { CONNECTION_SPECIFIC_FIELDS, ErrorCode, hasNoContent, responseTrailers, type ServerStream } from '@rhttp/core';
 import type { ForwardRequest } from '@rhttp/broker';
+import { drained } from 'rhttp-agent/socket-streams';
 import { discardBody, responseFields, streamBody, trailerFields, writeBody } from './browser-stream.js';
 
 /** What the answering function learns besides the Request. */
@@ -173,19 +174,6 @@ export function listenerRequest(req: IncomingMessage, url: URL, countBytes?: (by
   // Counted on node's side: a second 'data' listener sees every chunk, no extra stream layer.
   if (body && countBytes) req.on('data', (chunk: Buffer) => countBytes(chunk.byteLength));
   return { method, url, headers, body };
-}
-
-/** Waits until `res` can take more data, or is gone. */
-function drained(res: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      res.off('drain', done);
-      res.off('close', done);
-      resolve();
-    };
-    res.on('drain', done);
-    res.on('close', done);
-  });
 }
 
 /**

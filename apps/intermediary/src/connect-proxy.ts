@@ -17,6 +17,7 @@ import { ErrorCode, originCovers, parseAuthority, parseOrigin, type Origin, type
 import type { DispatchInfo } from '@rhttp/broker';
 import { clientAddressOf } from './browser-exchange.js';
 import { responseFields, streamBody, writeBody } from './browser-stream.js';
+import { drained } from 'rhttp-agent/socket-streams';
 
 /** The broker's `tunnel()` protocol for a plain CONNECT: no `:protocol` pseudo-header (RFC 9113 §8.5). */
 export const PLAIN_CONNECT = '';
@@ -221,15 +222,7 @@ async function pipeToWritable(body: ReadableStream<Uint8Array> | null, out: Dupl
       if (done) break;
       if (out.destroyed) return;
       if (!out.write(value)) {
-        await new Promise<void>((resolve) => {
-          const go = () => {
-            out.off('drain', go);
-            out.off('close', go);
-            resolve();
-          };
-          out.on('drain', go);
-          out.on('close', go);
-        });
+        await drained(out);
       }
     }
     end();

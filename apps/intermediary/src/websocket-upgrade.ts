@@ -21,7 +21,7 @@ import { ErrorCode, type ServerStream } from '@rhttp/core';
 import { WEBSOCKET_PROTOCOL, tunnelRequest } from '@rhttp/broker';
 import { clientAddressOf, requestUrl, streamAuthority, type ExchangeInfo } from './browser-exchange.js';
 import { streamBody, writeBody } from './browser-stream.js';
-import { readableFromSocket } from 'rhttp-agent/socket-streams';
+import { drained, readableFromSocket } from 'rhttp-agent/socket-streams';
 
 /** Sends one tunnel through the broker (the intermediary binds this to `registry.tunnel`). */
 export type TunnelAnswer = (request: Request, protocol: string, info: ExchangeInfo) => Promise<Response>;
@@ -91,15 +91,7 @@ async function pipeToBrowser(body: ReadableStream<Uint8Array> | null, target: Du
       if (done) break;
       if (target.destroyed) return;
       if (!target.write(value)) {
-        await new Promise<void>((resolve) => {
-          const go = () => {
-            target.off('drain', go);
-            target.off('close', go);
-            resolve();
-          };
-          target.on('drain', go);
-          target.on('close', go);
-        });
+        await drained(target);
       }
     }
     ended();

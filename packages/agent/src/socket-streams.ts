@@ -1,5 +1,24 @@
 import type { Duplex, Readable } from 'node:stream';
 
+/** Something node-style that says 'drain' when it can take more and 'close' when it is gone. */
+interface Drainable {
+  on(event: 'drain' | 'close', listener: () => void): unknown;
+  off(event: 'drain' | 'close', listener: () => void): unknown;
+}
+
+/** Resolves when `target` (a socket, a node:http request or response) can take more ('drain'), or is gone ('close'). */
+export function drained(target: Drainable): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const go = () => {
+      target.off('drain', go);
+      target.off('close', go);
+      resolve();
+    };
+    target.on('drain', go);
+    target.on('close', go);
+  });
+}
+
 /**
  * Copies a tunnel's bytes (an HTTP/2 stream's body) to a socket, waiting for 'drain' so the
  * stream's flow control is the backpressure. The end of the body half-closes the socket (RFC 9113
@@ -13,15 +32,7 @@ export async function pumpToSocket(body: ReadableStream<Uint8Array>, socket: Dup
       if (done) break;
       if (socket.destroyed) throw new Error('the upstream connection closed');
       if (!socket.write(value)) {
-        await new Promise<void>((resolve) => {
-          const go = () => {
-            socket.off('drain', go);
-            socket.off('close', go);
-            resolve();
-          };
-          socket.on('drain', go);
-          socket.on('close', go);
-        });
+        await drained(socket);
       }
     }
     socket.end();

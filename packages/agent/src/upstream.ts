@@ -17,6 +17,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import { ErrorCode, hasNoContent, type HeaderField, type ServerStream, type StreamInfo } from '@rhttp/core';
 import { openWebSocketUpstream } from './websocket-upstream.js';
+import { drained } from './socket-streams.js';
 
 /** How long the upstream may take to send its response headers (the body may take longer). Cloudflare's proxy allows 100 s. */
 export const DEFAULT_UPSTREAM_HEADERS_TIMEOUT_MS = 100_000;
@@ -473,19 +474,6 @@ function readableFrom(res: http.IncomingMessage): ReadableStream<Uint8Array> {
     },
     new ByteLengthQueuingStrategy({ highWaterMark: RESPONSE_BUFFERED_BYTES }),
   );
-}
-
-/** Wait until the upstream request can take more ('drain'), or is gone. */
-function drained(req: http.ClientRequest): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const go = () => {
-      req.off('drain', go);
-      req.off('close', go);
-      resolve();
-    };
-    req.on('drain', go);
-    req.on('close', go);
-  });
 }
 
 /** Copy the request body to the upstream, waiting for 'drain' so a fast browser cannot fill our memory. */
