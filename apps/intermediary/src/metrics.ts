@@ -120,32 +120,6 @@ export function renderMetrics(status: IntermediaryStatus): string {
 }
 
 /**
- * A stream with the same chunks as `body`, calling `count` with each chunk's size as it passes:
- * pulls one chunk when the reader asks (no buffering beyond that chunk), passes cancellation
- * back to `body` and errors when `body` errors.
- */
-export function countedBody(body: ReadableStream<Uint8Array>, count: (bytes: number) => void): ReadableStream<Uint8Array> {
-  const reader = body.getReader();
-  return new ReadableStream<Uint8Array>(
-    {
-      async pull(controller) {
-        const { value, done } = await reader.read();
-        if (done) {
-          controller.close();
-          return;
-        }
-        count(value.byteLength);
-        controller.enqueue(value);
-      },
-      cancel(reason) {
-        return reader.cancel(reason);
-      },
-    },
-    { highWaterMark: 0 },
-  );
-}
-
-/**
  * The `--metrics` listener: `GET /metrics` (or `/`) answers `render()`; anything else 404/405.
  * The caller binds it.
  */

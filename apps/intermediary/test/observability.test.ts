@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Intermediary, STATUS_PATH, type IntermediaryAddresses, type IntermediaryStatus } from '../src/intermediary.js';
 import { formatLogLine, type LogRecord } from '../src/log-format.js';
-import { METRICS_CONTENT_TYPE, countedBody, renderMetrics } from '../src/metrics.js';
+import { METRICS_CONTENT_TYPE, renderMetrics } from '../src/metrics.js';
 import { checkStatusAccess, escapeHtml, isLoopback, renderStatusPage, wantsJson } from '../src/status-page.js';
 import { connectAgent, http1, makePki, until, type Pki, type TestAgent, intermediaryOptions } from './harness.js';
 
@@ -130,26 +130,6 @@ describe('Prometheus metrics (--metrics listener, text exposition format 0.0.4)'
       else if (!line.startsWith('# HELP ')) expect(declared.has(/^[a-z_]+/.exec(line)![0])).toBe(true);
     }
     expect(declared.size).toBe(13);
-  });
-
-  it('counts a streamed body chunk by chunk without reading ahead', async () => {
-    let pulled = 0;
-    const source = new ReadableStream<Uint8Array>({
-      pull(controller) {
-        pulled++;
-        if (pulled > 3) controller.close();
-        else controller.enqueue(new Uint8Array(pulled * 10));
-      },
-    }, { highWaterMark: 0 });
-    let counted = 0;
-    const reader = countedBody(source, (n) => (counted += n)).getReader();
-    expect((await reader.read()).value?.byteLength).toBe(10);
-    expect(counted).toBe(10);
-    expect(pulled).toBe(1);
-    await reader.read();
-    await reader.read();
-    expect((await reader.read()).done).toBe(true);
-    expect(counted).toBe(60);
   });
 });
 
