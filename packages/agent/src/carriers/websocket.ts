@@ -31,6 +31,7 @@ import {
   signMessage,
   type ByteDuplex,
 } from '@rhttp/core';
+import { CarrierDialError, type Carrier, type CarrierPeer } from '../carrier.js';
 
 /** Web Crypto's CryptoKey (the project's TypeScript libs have no DOM types). */
 type WebCryptoKey = Awaited<ReturnType<typeof importSigningKey>>;
@@ -209,6 +210,8 @@ export async function openWebSocketCarrier(options: WebSocketCarrierOptions): Pr
         done(new Error(`the edge did not agree to the ${WEBSOCKET_SUBPROTOCOL} WebSocket subprotocol (${error.message}); is ${options.url} an rhttp edge?`, { cause: error }));
       } else done(new Error(`cannot open the WebSocket to ${where}: ${error.message}`, { cause: error }));
     });
+    // Aborted while the upgrade headers were being signed (after the listeners: terminate() reports an error).
+    if (options.signal?.aborted) onAbort();
   });
 
   return { ...webSocketByteStream(ws), url, origins, close: () => ws.close(1000) };
@@ -285,7 +288,7 @@ export function webSocketByteStream(ws: WebSocket): ByteDuplex {
   return { readable, writable };
 }
 
-/** A Node-style socket over the carrier, for code written against TLS sockets (the Agent's `connectSocket` path). */
+/** A Node-style socket over the carrier, for `connectSocket` (the engine's Node-socket path, as over TLS). */
 export interface WebSocketCarrierSocket extends Duplex {
   /** Always `h2-reverse`: the subprotocol the edge agreed to (mirrors a TLS socket's ALPN result). */
   readonly alpnProtocol: string;
@@ -310,4 +313,38 @@ export async function openWebSocketSocket(options: WebSocketCarrierOptions): Pro
     getProtocol: { value: () => 'WebSocket' },
   });
   return socket;
+}
+
+/**
+ * The WebSocket carrier as the agent's supervisor dials it (a {@link Carrier}, like
+ * carriers/tls.ts): {@link openWebSocketSocket}, with a failed upgrade as a
+ * {@link CarrierDialError} — 401/403 a refusal (back off, do not retry in a tight loop), anything
+ * else unreached. `peer` names the edge in the sentences of later socket errors.
+ */
+export async function dialWebSocket(
+  peer: CarrierPeer,
+  options: Omit<WebSocketCarrierOptions, 'signal'>,
+  signal: AbortSignal,
+): Promise<Carrier> {
+  let socket: WebSocketCarrierSocket;
+  try {
+    socket = await openWebSocketSocket({ ...options, signal });
+  } catch (error) {
+    const refused = error instanceof WebSocketRefusedError && error.refused;
+    throw new CarrierDialError((error as Error).message, { refused, unreached: !refused, cause: error });
+  }
+  let socketError: Error | undefined;
+  socket.on('error', (error) => {
+    socketError ??= error;
+  });
+  return {
+    socket,
+    alpnProtocol: socket.alpnProtocol,
+    protocol: socket.getProtocol(),
+    peer,
+    get error() {
+      return socketError;
+    },
+    destroy: (error) => socket.destroy(error),
+  };
 }

@@ -1,0 +1,72 @@
+/**
+ * What a dialed connection to the intermediary is, as the supervisor (supervisor.ts) and the
+ * HTTP/2 session need it. Each carrier of DESIGN.md implements it in its own file:
+ * carriers/tls.ts (carrier 1, TLS 1.3 with ALPN `h2-reverse`) and carriers/websocket.ts
+ * (carrier 2, the PTTH-shaped WebSocket to an edge). Typed by shape: no runtime import.
+ */
+import type { NodeStyleSocket } from '@rhttp/core';
+
+/** The Node-style duplex a carrier gives the session (`connectSocket`), plus what the supervisor watches on it. */
+export interface CarrierSocket extends NodeStyleSocket {
+  /** True once the socket is gone (destroyed, or closed by the peer). */
+  readonly destroyed: boolean;
+  once(event: 'close', listener: () => void): unknown;
+  off(event: 'data', listener: (chunk: Uint8Array) => void): unknown;
+}
+
+/** Where a carrier goes, for the sentences of connect errors (`describeConnectError`). */
+export interface CarrierPeer {
+  host: string;
+  port: number;
+  /** TLS: the name sent and checked. */
+  servername?: string;
+}
+
+/** An established connection to the intermediary, past its handshake, with `h2-reverse` agreed. */
+export interface Carrier {
+  /** The bytes the HTTP/2 session runs over. */
+  readonly socket: CarrierSocket;
+  /** The protocol the peer agreed to: ALPN (TLS) or the WebSocket subprotocol; always `h2-reverse`. */
+  readonly alpnProtocol: string;
+  /** What the `connected` event calls `tlsVersion`: the TLS version (`TLSv1.3`), or `WebSocket`. */
+  readonly protocol: string | null;
+  readonly peer: CarrierPeer;
+  /** The first error the socket reported, if any (it says why the connection ended). */
+  readonly error: Error | undefined;
+  /** Ends the connection at once. */
+  destroy(error?: Error): void;
+}
+
+/** A dial that produced no carrier, in plain words (`message`), classified for the backoff. */
+export class CarrierDialError extends Error {
+  readonly code = 'ERR_RHTTP_DIAL';
+  /** The intermediary refused us (wrong ALPN, a certificate it or we reject, HTTP 401/403): wait the long refusal delay. */
+  readonly refused: boolean;
+  /** It could not be reached (TCP, TLS or upgrade failed; not a refusal): the endpoint's next address is tried at once. */
+  readonly unreached: boolean;
+  constructor(message: string, options: { refused: boolean; unreached: boolean; cause?: unknown }) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.refused = options.refused;
+    this.unreached = options.unreached;
+  }
+}
+
+/** One concrete place to dial: a fixed URL, or one address of a discovered endpoint. */
+export interface Dial {
+  carrier: 'tls' | 'ws';
+  /** TLS: the host or address to connect to. */
+  host: string;
+  port: number;
+  /** TLS: the name to send (SNI) and check the certificate against. */
+  servername?: string;
+  /** WebSocket: the edge URL. */
+  url?: string;
+  /** As written in events: `tls://localhost:8443 (127.0.0.1)`. */
+  label: string;
+}
+
+/**
+ * Opens a carrier to `dial`. Rejects with a {@link CarrierDialError}; `signal` aborts a dial the
+ * supervisor no longer wants (stop, or the endpoint left the record set).
+ */
+export type DialCarrier = (dial: Dial, signal: AbortSignal) => Promise<Carrier>;
