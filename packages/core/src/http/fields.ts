@@ -228,6 +228,48 @@ export function responseHead(streamId: number, fields: HeaderField[]): ResponseH
   return { status, headers };
 }
 
+/** A received response's status and regular fields, checked as `responseHead` checks them, without a Headers object. */
+export interface ResponseFieldsHead {
+  status: number;
+  /** The regular fields as received and validated (the block without its pseudo-header fields). */
+  fields: HeaderField[];
+  /** The first content-length value, if any. */
+  contentLength: string | undefined;
+}
+
+/** Like `responseHead`, without a Headers object: for the client role's low-level API (RFC 9113 §8.3.2). */
+export function responseHeadFields(streamId: number, fields: HeaderField[]): ResponseFieldsHead {
+  let status: string | undefined;
+  let contentLength: string | undefined;
+  let first = 0;
+  for (let i = 0; i < fields.length; i++) {
+    const name = fields[i][0];
+    const value = fields[i][1];
+    if (name.charCodeAt(0) === 0x3a /* : */) {
+      // §8.3: pseudo-header fields MUST appear before regular fields, MUST NOT repeat, and only
+      // the defined ones are allowed.
+      if (first !== i) throw malformed(streamId, `pseudo-header ${name} after a regular field`);
+      if (name !== ':status') throw malformed(streamId, `pseudo-header ${name} is not allowed here`);
+      if (status !== undefined) throw malformed(streamId, `pseudo-header ${name} repeated`);
+      status = value;
+      first = i + 1;
+      continue;
+    }
+    checkRegularField(streamId, name, value);
+    if (name === 'content-length') contentLength ??= value;
+  }
+  const code = Number(status);
+  if (status === undefined || !/^\d{3}$/.test(status) || code < 100) throw malformed(streamId, 'missing or invalid :status');
+  return { status: code, fields: first === 0 ? fields : fields.slice(first), contentLength };
+}
+
+/** Regular fields as a Headers object (for the Fetch adapters). */
+export function fieldsToHeaders(fields: readonly HeaderField[]): Headers {
+  const headers = new Headers();
+  for (let i = 0; i < fields.length; i++) headers.append(fields[i][0], fields[i][1]);
+  return headers;
+}
+
 /** Fields of received trailers. */
 export function trailerHeaders(streamId: number, fields: HeaderField[]): Headers {
   return splitFields(streamId, fields, RESPONSE_PSEUDO, true).headers;

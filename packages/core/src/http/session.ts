@@ -2,7 +2,10 @@ import { ErrorCode, Http2Error, Http2UsageError, SessionClosedError, StreamError
 import type { GoawayFrame, HeaderField } from '../frame/types.js';
 import { Connection, type ConnectionOptions, type ConnectionSink, type Stream, type StreamListener } from '../proto/connection.js';
 import { IncomingRequest } from './incoming-request.js';
-import { hasNoContent, malformed, outgoingFields, requestFields, requestHead, requestHeadFields, responseHead, trailerHeaders, type RequestHead } from './fields.js';
+import { ClientExchange } from './client-exchange.js';
+import { toResponse, trailersToSendOf } from './response-message.js';
+import { IncomingBody, PumpControl } from './incoming-body.js';
+import { hasNoContent, malformed, outgoingFields, requestFields, requestHead, requestHeadFields, trailerHeaders, type RequestHead } from './fields.js';
 import { attachServerStream, type ServerStream, type ServerStreamHead } from './server-stream.js';
 
 /** Information a server handler gets besides the Request. */
@@ -44,37 +47,6 @@ export interface Http2SessionOptions extends ConnectionOptions {
 
 /** Methods whose requests the Fetch API refuses to give a body. */
 const BODYLESS_METHODS = new Set(['GET', 'HEAD']);
-
-const trailersByResponse = new WeakMap<Response, Promise<Headers>>();
-const trailersToSend = new WeakMap<Response, () => Headers | Promise<Headers>>();
-
-/** Trailers of a Response received over HTTP/2 (resolves to empty Headers if there were none). */
-export function responseTrailers(response: Response): Promise<Headers> {
-  return trailersByResponse.get(response) ?? Promise.resolve(new Headers());
-}
-
-/** Make a handler's Response send trailers after its body (gRPC, for one). */
-export function withTrailers(response: Response, trailers: () => Headers | Promise<Headers>): Response {
-  trailersToSend.set(response, trailers);
-  return response;
-}
-
-/**
- * Give `to`, a Response made from `from`'s body (a proxy that rewrites the headers), `from`'s
- * trailers: `responseTrailers(to)` resolves to the trailers `from` received, and a server handler
- * returning `to` sends them after its body. A bodyless `to` gets no trailers to send, so a
- * trailers-only response (gRPC errors: one HEADERS frame with END_STREAM) keeps its shape.
- *
- * @example
- * return carryTrailers(upstream, new Response(upstream.body, { status: upstream.status, headers }));
- */
-export function carryTrailers(from: Response, to: Response): Response {
-  const received = trailersByResponse.get(from);
-  if (received) trailersByResponse.set(to, received);
-  const toSend = trailersToSend.get(from) ?? (received ? () => received : undefined);
-  if (toSend && to.body !== null) trailersToSend.set(to, toSend);
-  return to;
-}
 
 /**
  * An HTTP/2 session with the Fetch API on top of the sans-I/O `Connection`: `fetch()` in the
@@ -176,101 +148,45 @@ export class Http2Session {
    * `body` are the two directions of the tunnel.
    */
   async request(init: { method: string; url: URL; headers?: Headers; body?: ReadableStream<Uint8Array> | null; signal?: AbortSignal | null; protocol?: string }): Promise<{ response: Response; streamId: number }> {
-    if (this.connection.role !== 'client') throw new Http2UsageError('fetch() needs the client role; this session is the HTTP/2 server');
-    if (init.protocol && !this.connection.remote.enableConnectProtocol) {
-      throw new Http2UsageError('the peer did not enable extended CONNECT (SETTINGS_ENABLE_CONNECT_PROTOCOL, RFC 8441)');
-    }
+    this.checkClient(init.protocol);
     init.signal?.throwIfAborted();
     // Re-checked right before opening: another request may have taken the slot meanwhile.
     while (!this.connection.canOpenStream) await this.waitForSlot(init.signal ?? undefined);
+    const exchange = this.open(init);
+    const signal = init.signal;
+    if (signal) {
+      const onAbort = () => exchange.cancel(signal.reason ?? new DOMException('aborted', 'AbortError'));
+      signal.addEventListener('abort', onAbort, { once: true });
+      void exchange.finished().then(() => signal.removeEventListener('abort', onAbort));
+      exchange.response.catch(() => signal.removeEventListener('abort', onAbort));
+    }
+    const message = await exchange.response;
+    return { response: toResponse(message, exchange.finished()), streamId: exchange.streamId };
+  }
+
+  /**
+   * Client role, lowest level: opens a stream now and sends the request, with no web objects on
+   * the response side (client-exchange.ts). Throws when no stream can open now (the peer's
+   * SETTINGS_MAX_CONCURRENT_STREAMS is reached, GOAWAY, or the session closed: then the error's
+   * `retryable` says whether the request may go elsewhere). `body` is sent as DATA frames; with
+   * method CONNECT it is the tunnel's bytes toward the peer.
+   */
+  open(init: { method: string; url: URL; headers?: Headers; body?: ReadableStream<Uint8Array> | null; protocol?: string }): ClientExchange {
+    this.checkClient(init.protocol);
     const fields = requestFields(init.method, init.url, init.headers ?? new Headers(), init.protocol);
-    const tunnel = init.method === 'CONNECT';
     const body = init.body ?? null;
-    return new Promise((resolve, reject) => {
-      const incoming = new IncomingBody(this.connection);
-      let settled = false;
-      let response: Response | undefined;
-      let trailersResolve: ((h: Headers) => void) | undefined;
-      const bodyAbort = new PumpControl();
-      const listener: StreamListener = {
-        onHeaders: (received, endStream) => {
-          try {
-            if (!response) {
-              const head = responseHead(stream.id, received);
-              if (head.status < 200) {
-                // §8.1: informational (1xx) responses precede the final one; 101 is not allowed in HTTP/2.
-                if (head.status === 101) throw malformed(stream.id, '101 Switching Protocols in HTTP/2');
-                if (endStream) throw malformed(stream.id, 'informational response with END_STREAM');
-                return;
-              }
-              const nullBody = hasNoContent(init.method, head.status);
-              incoming.expectLength(head.headers.get('content-length'), init.method === 'HEAD' || head.status === 304);
-              const trailers = new Promise<Headers>((r) => (trailersResolve = r));
-              // A response that ends with its HEADERS gets a null body: forwarded, it stays one HEADERS
-              // frame with END_STREAM (a gRPC trailers-only response must not grow a DATA frame).
-              response = new Response(nullBody || endStream ? null : incoming.readable, { status: head.status, headers: head.headers });
-              if (nullBody) incoming.discard();
-              trailersByResponse.set(response, trailers);
-              if (endStream) {
-                incoming.end(stream.id);
-                trailersResolve?.(new Headers());
-              }
-              settled = true;
-              resolve({ response, streamId: stream.id });
-              return;
-            }
-            // §8.1: trailers MUST carry END_STREAM.
-            if (!endStream) throw malformed(stream.id, 'trailers without END_STREAM');
-            trailersResolve?.(trailerHeaders(stream.id, received));
-            incoming.end(stream.id);
-          } catch (error) {
-            this.connection.resetStream(stream, ErrorCode.PROTOCOL_ERROR, error instanceof StreamError ? new StreamResetError(stream.id, ErrorCode.PROTOCOL_ERROR, 'local', error.message) : undefined);
-          }
-        },
-        onData: (data, endStream) => {
-          if (!response) {
-            this.connection.consume(stream, data.length);
-            this.connection.resetStream(stream, ErrorCode.PROTOCOL_ERROR, new StreamResetError(stream.id, ErrorCode.PROTOCOL_ERROR, 'local', 'DATA before response headers'));
-            return;
-          }
-          try {
-            incoming.push(stream, data, endStream);
-            if (endStream) trailersResolve?.(new Headers());
-          } catch (error) {
-            this.connection.resetStream(stream, ErrorCode.PROTOCOL_ERROR, error instanceof StreamError ? new StreamResetError(stream.id, ErrorCode.PROTOCOL_ERROR, 'local', error.message) : undefined);
-          }
-        },
-        onReset: (error) => {
-          incoming.fail(error);
-          bodyAbort.abort(error);
-          trailersResolve?.(new Headers());
-          if (!settled) {
-            settled = true;
-            reject(error);
-          }
-          init.signal?.removeEventListener('abort', onAbort);
-        },
-      };
-      const onAbort = () => {
-        const reason = init.signal?.reason ?? new DOMException('aborted', 'AbortError');
-        if (!settled) {
-          settled = true;
-          reject(reason);
-        }
-        incoming.fail(reason);
-        this.connection.resetStream(stream, ErrorCode.CANCEL);
-      };
-      let stream: Stream;
-      try {
-        stream = this.connection.openStream(fields, body === null && !tunnel, listener);
-      } catch (error) {
-        reject(error);
-        return;
-      }
-      incoming.attach(stream);
-      init.signal?.addEventListener('abort', onAbort, { once: true });
-      if (body) void this.pumpBody(stream, body, undefined, bodyAbort);
-    });
+    const exchange = new ClientExchange(this.connection, init.method);
+    const stream = this.connection.openStream(fields, body === null && init.method !== 'CONNECT', exchange);
+    exchange.attach(stream);
+    if (body) void this.pumpBody(stream, body, undefined, exchange.pump);
+    return exchange;
+  }
+
+  private checkClient(protocol: string | undefined): void {
+    if (this.connection.role !== 'client') throw new Http2UsageError('fetch() needs the client role; this session is the HTTP/2 server');
+    if (protocol && !this.connection.remote.enableConnectProtocol) {
+      throw new Http2UsageError('the peer did not enable extended CONNECT (SETTINGS_ENABLE_CONNECT_PROTOCOL, RFC 8441)');
+    }
   }
 
   /** Send a ReadableStream as DATA frames, waiting on flow control and the transport. */
@@ -462,7 +378,7 @@ export class Http2Session {
       responded = true;
       const fields = outgoingFields([[':status', String(response.status)]], response.headers, false);
       const body = response.body && !hasNoContent(head.method, response.status) ? response.body : null;
-      const trailers = trailersToSend.get(response);
+      const trailers = trailersToSendOf(response);
       try {
         this.connection.sendHeaders(stream, fields, body === null && !trailers);
       } catch (error) {
@@ -489,140 +405,3 @@ const EMPTY = new Uint8Array(0);
 /** Listens to a stream that is being reset as malformed: nothing more to hear. */
 const IGNORING_LISTENER: StreamListener = { onHeaders() {}, onData() {}, onReset() {} };
 
-/**
- * Lets a stream's reset stop its body pump: one listener, no AbortSignal (costly to make per
- * stream in Node 20, where every AbortSignal is made transferable).
- */
-class PumpControl {
-  aborted = false;
-  private reason: unknown;
-  private onAbort: ((reason: unknown) => void) | undefined;
-
-  abort(reason: unknown): void {
-    if (this.aborted) return;
-    this.aborted = true;
-    this.reason = reason;
-    this.onAbort?.(reason);
-  }
-
-  /** Set (or clear, with undefined) the one listener; called at once if already aborted. */
-  listen(fn: ((reason: unknown) => void) | undefined): void {
-    this.onAbort = fn;
-    if (fn && this.aborted) fn(this.reason);
-  }
-}
-
-/**
- * A received body as a ReadableStream whose flow-control credit is returned only as the reader
- * takes chunks: a slow consumer slows the sender, and memory stays bounded by the stream window.
- */
-class IncomingBody {
-  private readonly queue: Uint8Array[] = [];
-  private readableStream: ReadableStream<Uint8Array> | undefined;
-  private waiting: (() => void) | undefined;
-  private done = false;
-  private failure: unknown;
-  private stream: Stream | undefined;
-  private expected = -1;
-  private received = 0;
-  private discarding = false;
-  /** What cancelling the readable does to the stream besides discarding; default: reset it with CANCEL. */
-  onCancel: (() => void) | undefined;
-
-  constructor(private readonly connection: Connection) {}
-
-  /** Made on first use: most GET requests never read a body, and a ReadableStream is costly to make. */
-  get readable(): ReadableStream<Uint8Array> {
-    return (this.readableStream ??= new ReadableStream<Uint8Array>(
-      {
-        pull: (controller) => {
-          if (this.deliver(controller)) return;
-          return new Promise<void>((resolve) => {
-            this.waiting = () => {
-              this.deliver(controller);
-              resolve();
-            };
-          });
-        },
-        cancel: () => {
-          this.discard();
-          if (!this.stream || this.stream.state === 'closed' || this.done) return;
-          if (this.onCancel) this.onCancel();
-          else this.connection.resetStream(this.stream, ErrorCode.CANCEL);
-        },
-      },
-      { highWaterMark: 0 },
-    ));
-  }
-
-  /** Hand the reader one chunk (returning its credit), the end, or the error; false when there is nothing yet. */
-  private deliver(controller: ReadableStreamDefaultController<Uint8Array>): boolean {
-    if (this.queue.length > 0) {
-      const chunk = this.queue.shift()!;
-      controller.enqueue(chunk);
-      if (this.stream) this.connection.consume(this.stream, chunk.length);
-      return true;
-    }
-    if (this.failure !== undefined) {
-      controller.error(this.failure);
-      return true;
-    }
-    if (this.done) {
-      controller.close();
-      return true;
-    }
-    return false;
-  }
-
-  attach(stream: Stream): void {
-    this.stream = stream;
-  }
-
-  /** Content-Length, when present, must match the DATA received (RFC 9113 §8.1.1). */
-  expectLength(value: string | null, noContent: boolean): void {
-    if (noContent || value === null) return;
-    const n = Number(value);
-    if (Number.isSafeInteger(n) && n >= 0) this.expected = n;
-  }
-
-  push(stream: Stream, data: Uint8Array, end: boolean): void {
-    this.received += data.length;
-    if (this.expected >= 0 && (this.received > this.expected || (end && this.received !== this.expected))) {
-      throw malformed(stream.id, `content-length ${this.expected} does not match the ${this.received} octets of DATA`);
-    }
-    if (this.discarding) this.connection.consume(stream, data.length);
-    else if (data.length > 0) this.queue.push(data);
-    if (end) this.done = true;
-    this.wake();
-  }
-
-  end(streamId: number): void {
-    if (this.expected >= 0 && this.received !== this.expected && !this.discarding) {
-      throw malformed(streamId, `content-length ${this.expected} but ${this.received} octets of DATA`);
-    }
-    this.done = true;
-    this.wake();
-  }
-
-  fail(error: unknown): void {
-    if (this.done && this.queue.length === 0) return;
-    this.failure = error;
-    // The body is incomplete either way: unread chunks go now, not when (or if) the reader comes back.
-    this.queue.length = 0;
-    this.wake();
-  }
-
-  /** Nobody will read: return credit for everything, now and later. */
-  discard(): void {
-    this.discarding = true;
-    let octets = 0;
-    for (const c of this.queue.splice(0)) octets += c.length;
-    if (this.stream && octets > 0) this.connection.consume(this.stream, octets);
-  }
-
-  private wake(): void {
-    const w = this.waiting;
-    this.waiting = undefined;
-    w?.();
-  }
-}

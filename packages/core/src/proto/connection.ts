@@ -78,6 +78,13 @@ export interface ConnectionOptions {
   /** Clock and timers, injected so tests are deterministic. */
   now?: () => number;
   setTimer?: (fn: () => void, ms: number) => () => void;
+  /**
+   * Defers a flush of queued frames: the transport says when its I/O turn ends (Node, Bun and
+   * Deno: `setImmediate`, after every socket read of the turn was handled), so the frames that
+   * every stream queued meanwhile leave in one write. Default: a few microtask hops, for
+   * transports that do not say (in-memory pairs, web streams).
+   */
+  scheduleFlush?: (flush: () => void) => void;
 }
 
 export interface ConnectionEvents {
@@ -161,6 +168,11 @@ export class Connection {
   private stallTimer: (() => void) | undefined;
   private readonly now: () => number;
   private readonly setTimer: (fn: () => void, ms: number) => () => void;
+  private readonly deferFlush: ((flush: () => void) => void) | undefined;
+  private readonly scheduledFlush = () => {
+    this.flushScheduled = false;
+    this.flush();
+  };
   /**
    * GOAWAY we sent (its last-stream-id) and the one we received. During a graceful shutdown's
    * first phase `goawaySent.lastStreamId` is 2^31-1 until the final GOAWAY replaces it.
@@ -196,6 +208,7 @@ export class Connection {
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.now = options.now ?? Date.now;
     this.setTimer = options.setTimer ?? defaultSetTimer;
+    this.deferFlush = options.scheduleFlush;
     this.nextStreamId = firstLocalStreamId(this.role);
     this.reader = new FrameReader({ maxFrameSize: Math.max(INITIAL_SETTINGS.maxFrameSize, this.local.maxFrameSize) });
     this.encoder = new HpackEncoder();
@@ -975,6 +988,10 @@ export class Connection {
   private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
+    if (this.deferFlush) {
+      this.deferFlush(this.scheduledFlush);
+      return;
+    }
     // A few microtask hops, not one: a body pump that just queued its last chunk learns that its
     // source is done a few hops later (a Response's string body closes one hop after its chunk),
     // and its END_STREAM then rides on that chunk's DATA frame instead of an empty frame of its

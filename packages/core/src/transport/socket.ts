@@ -18,6 +18,9 @@ export interface NodeStyleSocket {
   on(event: 'error', listener: (error: Error) => void): unknown;
 }
 
+/** Node's, Bun's and Deno's `setImmediate`: runs after the I/O callbacks of the current turn. */
+const setImmediateOf = (globalThis as { setImmediate?: (task: () => void) => unknown }).setImmediate;
+
 /** Run an HTTP/2 session over a connected Node-style socket (already past TLS and ALPN). */
 export function connectSocket(socket: NodeStyleSocket, options: Http2SessionOptions): Http2Session {
   // HTTP/2 batches its own writes; Nagle's algorithm would only add delayed-ACK stalls (40 ms
@@ -42,7 +45,9 @@ export function connectSocket(socket: NodeStyleSocket, options: Http2SessionOpti
         socket.end();
       },
     },
-    options,
+    // Flushes wait for the end of the I/O turn: the responses to every request read in this turn
+    // (from any connection) leave in one write per socket, instead of one per microtask batch.
+    setImmediateOf && !options.scheduleFlush ? { ...options, scheduleFlush: (flush) => void setImmediateOf(flush) } : options,
   );
   socket.on('data', (chunk) => session.receive(chunk));
   socket.on('drain', () => session.resume());

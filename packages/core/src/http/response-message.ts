@@ -1,0 +1,175 @@
+/**
+ * The Fetch adapters of the low-level response (`ResponseMessage`, client-exchange.ts): a web
+ * Response from a message and a message from a web Response, with HTTP trailers carried beside
+ * the Response (the Fetch API has no place for them).
+ */
+import type { HeaderField } from '../frame/types.js';
+import type { ResponseMessage } from './client-exchange.js';
+import { fieldsToHeaders } from './fields.js';
+import { IncomingBody, type BodyReader } from './incoming-body.js';
+
+const trailersByResponse = new WeakMap<Response, Promise<Headers>>();
+const trailersToSend = new WeakMap<Response, () => Headers | Promise<Headers>>();
+
+/** Trailers of a Response received over HTTP/2 (resolves to empty Headers if there were none). */
+export function responseTrailers(response: Response): Promise<Headers> {
+  return trailersByResponse.get(response) ?? Promise.resolve(new Headers());
+}
+
+/** Make a handler's Response send trailers after its body (gRPC, for one). */
+export function withTrailers(response: Response, trailers: () => Headers | Promise<Headers>): Response {
+  trailersToSend.set(response, trailers);
+  return response;
+}
+
+/** The trailers a server should send after this Response's body, if any (`withTrailers`, `carryTrailers`). */
+export function trailersToSendOf(response: Response): (() => Headers | Promise<Headers>) | undefined {
+  return trailersToSend.get(response);
+}
+
+/**
+ * Give `to`, a Response made from `from`'s body (a proxy that rewrites the headers), `from`'s
+ * trailers: `responseTrailers(to)` resolves to the trailers `from` received, and a server handler
+ * returning `to` sends them after its body. A bodyless `to` gets no trailers to send, so a
+ * trailers-only response (gRPC errors: one HEADERS frame with END_STREAM) keeps its shape.
+ *
+ * @example
+ * return carryTrailers(upstream, new Response(upstream.body, { status: upstream.status, headers }));
+ */
+export function carryTrailers(from: Response, to: Response): Response {
+  const received = trailersByResponse.get(from);
+  if (received) trailersByResponse.set(to, received);
+  const toSend = trailersToSend.get(from) ?? (received ? () => received : undefined);
+  if (toSend && to.body !== null) trailersToSend.set(to, toSend);
+  return to;
+}
+
+/** A body as a ReadableStream pulled from its reader (credit goes back as the stream's reader reads); `onEnd` hears the end or the failure. */
+export function readableOf(body: BodyReader, onEnd?: () => void): ReadableStream<Uint8Array> {
+  // Our own received body has a stream of its own, made to return credit as it is read.
+  if (body instanceof IncomingBody && !onEnd) return body.readable;
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        for (;;) {
+          let chunk: Uint8Array | null | undefined;
+          try {
+            chunk = body.read();
+          } catch (error) {
+            onEnd?.();
+            throw error;
+          }
+          if (chunk === undefined) {
+            await body.wait();
+            continue;
+          }
+          if (chunk === null) {
+            onEnd?.();
+            controller.close();
+          } else controller.enqueue(chunk);
+          return;
+        }
+      },
+      cancel() {
+        body.cancel();
+        onEnd?.();
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
+
+/**
+ * A web Response from a message: the body read as it is pulled, the trailers (after the body's
+ * end) available through `responseTrailers` and sent by a server handler that returns it.
+ * `finished`, when given, settles once the trailers are final (a ClientExchange's `finished()`).
+ */
+export function toResponse(message: ResponseMessage, finished?: Promise<void>): Response {
+  let ended: () => void = () => {};
+  const end = finished ?? new Promise<void>((resolve) => (ended = resolve));
+  const body = message.body === null ? null : readableOf(message.body, finished ? undefined : () => ended());
+  const response = new Response(body, { status: message.status, headers: fieldsToHeaders(message.fields) });
+  const trailers = end.then(() => fieldsToHeaders(message.trailers ?? []));
+  trailersByResponse.set(response, trailers);
+  if (body !== null) trailersToSend.set(response, () => trailers);
+  if (body === null) ended();
+  return response;
+}
+
+/** A web Response's fields as a message's: lower-case names, Set-Cookie kept as separate fields. */
+export function headersToFields(headers: Headers): HeaderField[] {
+  const fields: HeaderField[] = [];
+  headers.forEach((value, name) => {
+    if (name !== 'set-cookie') fields.push([name, value]);
+  });
+  for (const cookie of headers.getSetCookie()) fields.push(['set-cookie', cookie]);
+  return fields;
+}
+
+/** A body that is all here: one chunk, then the end. */
+export function bytesBody(bytes: Uint8Array): BodyReader {
+  let state: 0 | 1 | 2 = bytes.length > 0 ? 0 : 1;
+  return {
+    read() {
+      if (state === 0) {
+        state = 1;
+        return bytes;
+      }
+      state = 2;
+      return null;
+    },
+    get ended() {
+      return state !== 0;
+    },
+    wait: () => Promise.resolve(),
+    cancel() {
+      state = 2;
+    },
+  };
+}
+
+/** A message from a web Response: its body read through the Response's own stream, its trailers (`responseTrailers`) final once the body ended. */
+export function fromResponse(response: Response): ResponseMessage {
+  const fields = headersToFields(response.headers);
+  const source = response.body;
+  if (source === null) return { status: response.status, fields, body: null, trailers: undefined };
+  const message: { status: number; fields: HeaderField[]; body: BodyReader | null; trailers: HeaderField[] | undefined } = { status: response.status, fields, body: null, trailers: undefined };
+  const reader = source.getReader();
+  const queue: Uint8Array[] = [];
+  let done = false;
+  let failure: unknown;
+  let reading: Promise<void> | undefined;
+  const fill = (): Promise<void> =>
+    (reading ??= (async () => {
+      try {
+        const { value, done: end } = await reader.read();
+        if (end) {
+          message.trailers = headersToFields(await responseTrailers(response));
+          done = true;
+        } else if (value.byteLength > 0) queue.push(value);
+      } catch (error) {
+        failure = error ?? new Error('the response body failed');
+      } finally {
+        reading = undefined;
+      }
+    })());
+  message.body = {
+    read() {
+      if (queue.length > 0) return queue.shift()!;
+      if (failure !== undefined) throw failure;
+      if (done) return null;
+      void fill();
+      return undefined;
+    },
+    get ended() {
+      return done && queue.length === 0;
+    },
+    wait: () => (queue.length > 0 || done || failure !== undefined ? Promise.resolve() : fill()),
+    cancel() {
+      done = true;
+      queue.length = 0;
+      reader.cancel().catch(() => {});
+    },
+  };
+  return message;
+}
