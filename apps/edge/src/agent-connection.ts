@@ -8,26 +8,17 @@
  * the agent's windows bound what we queue.
  *
  * The session is registered with the broker only after the agent's ORIGIN frame arrived and
- * every entry is within the URL's origins (which the certificate was already checked to cover).
+ * every entry is within the URL's origins (which the certificate was already checked to cover):
+ * the broker's `AgentAdmission` decides (shared with the Node intermediary), this file binds it
+ * to the WebSocket and the log.
  */
-import {
-  ErrorCode,
-  Http2Session,
-  errorCodeName,
-  originCovers,
-  parseOrigin,
-  serializeOrigin,
-  unauthorizedOrigins,
-  type CertificateIdentity,
-  type Http2Error,
-  type Origin,
-} from '@rhttp/core';
-import { Http2BrokerSession, KEEPALIVE_TIMEOUT_MS } from '@rhttp/broker';
+import { ErrorCode, Http2Session, errorCodeName, type CertificateIdentity, type Http2Error, type Origin } from '@rhttp/core';
+import { AgentAdmission, Http2BrokerSession, KEEPALIVE_TIMEOUT_MS } from '@rhttp/broker';
+
+export { ORIGIN_FRAME_TIMEOUT_MS } from '@rhttp/broker';
 
 /** Largest WebSocket message we send: "well under 1 MiB" (Cloudflare's limit is 1 MiB), and small enough to interleave streams. */
 export const MAX_MESSAGE_BYTES = 64 * 1024;
-/** An agent sends ORIGIN right after its SETTINGS; one that has not within this time holds a WebSocket for nothing. */
-export const ORIGIN_FRAME_TIMEOUT_MS = 10_000;
 /** WebSocket close code for a protocol violation (RFC 6455 §7.4.1). */
 const CLOSE_PROTOCOL_ERROR = 1002;
 
@@ -45,13 +36,10 @@ let nextConnectionNumber = 1;
 export class AgentConnection extends Http2BrokerSession {
   readonly id = `ws-${nextConnectionNumber++}`;
   readonly http2: Http2Session;
-  state: 'waiting-for-origin' | 'authorized' | 'refused' | 'closed' = 'waiting-for-origin';
-  private authorized: string[] = [];
   private readonly socket: WebSocket;
-  private readonly urlOrigins: Origin[];
   private readonly identity: CertificateIdentity;
   private readonly events: AgentConnectionEvents;
-  private readonly originTimer: ReturnType<typeof setTimeout>;
+  private readonly admission: AgentAdmission;
   /**
    * Bytes the engine wrote before the agent's first message. workerd delivers messages sent
    * before the 101 response reached the client AFTER messages sent later, so our preface could
@@ -63,9 +51,26 @@ export class AgentConnection extends Http2BrokerSession {
   constructor(socket: WebSocket, urlOrigins: Origin[], identity: CertificateIdentity, events: AgentConnectionEvents) {
     super();
     this.socket = socket;
-    this.urlOrigins = urlOrigins;
     this.identity = identity;
     this.events = events;
+    // ORIGIN ⊆ URL origins ⊆ certificate (DESIGN.md, Carrier 2), on every ORIGIN frame.
+    this.admission = new AgentAdmission(
+      {
+        authorize: (origins) => {
+          this.events.log(`${this.name()} serves ${origins.join(', ')}`);
+          this.admitted(() => this.events.log(`${this.name()} did not answer PING within ${KEEPALIVE_TIMEOUT_MS / 1000} s; closing it`));
+          this.events.onAuthorized(this);
+        },
+        originsChanged: () => this.events.onOriginsChanged(this),
+        refuse: ({ errorCode, reason }) => {
+          this.events.log(`refused ${this.name()}: ${reason}`);
+          this.http2.goaway(errorCode, reason);
+          this.events.onOriginsChanged(this);
+        },
+      },
+      // The URL check answers first; the certificate check behind it is a second line.
+      { identity, allowedOrigins: urlOrigins, quoteSans: false },
+    );
     this.http2 = new Http2Session(
       {
         write: (chunk) => {
@@ -87,7 +92,7 @@ export class AgentConnection extends Http2BrokerSession {
       },
       {
         role: 'client',
-        onOrigin: () => this.check(),
+        onOrigin: (all, added) => this.admission.receiveOrigins(all, added),
         onGoaway: (frame) => {
           const debug = new TextDecoder().decode(frame.debugData);
           this.events.log(`${this.name()} sent GOAWAY (${errorCodeName(frame.errorCode)})${debug ? `: ${debug}` : ''}`);
@@ -116,9 +121,12 @@ export class AgentConnection extends Http2BrokerSession {
     });
     socket.addEventListener('close', () => this.http2.receiveEnd());
     socket.addEventListener('error', () => this.http2.receiveEnd(new Error('the agent WebSocket failed')));
-    this.originTimer = setTimeout(() => {
-      this.refuse(ErrorCode.PROTOCOL_ERROR, `no ORIGIN frame within ${ORIGIN_FRAME_TIMEOUT_MS / 1000} s: an agent must list the origins it serves`);
-    }, ORIGIN_FRAME_TIMEOUT_MS);
+  }
+
+  /** For the status output: the admission's `verifying` is, here, waiting for the ORIGIN frame (the identity came with the upgrade). */
+  get state(): 'waiting-for-origin' | 'authorized' | 'refused' | 'closed' {
+    const state = this.admission.state;
+    return state === 'verifying' ? 'waiting-for-origin' : state;
   }
 
   name(): string {
@@ -128,72 +136,21 @@ export class AgentConnection extends Http2BrokerSession {
   // ------------------------------------------------------------------ BrokerSession
 
   get origins(): readonly string[] {
-    return this.state === 'authorized' ? this.authorized : [];
+    return this.admission.origins;
   }
   close(reason = 'the edge is closing this session'): void {
     this.http2.goaway(ErrorCode.NO_ERROR, reason);
   }
 
-  // ------------------------------------------------------------------ checks
-
-  /** ORIGIN ⊆ URL origins ⊆ certificate (DESIGN.md, Carrier 2), on every ORIGIN frame. */
-  private check(): void {
-    if (this.state === 'refused' || this.state === 'closed') return;
-    const claimed = this.http2.peerOrigins;
-    if (claimed.length === 0) return; // an empty ORIGIN frame claims nothing yet
-    clearTimeout(this.originTimer);
-    const parsed: Origin[] = [];
-    for (const text of claimed) {
-      let origin: Origin;
-      try {
-        origin = parseOrigin(text);
-      } catch (error) {
-        this.refuse(ErrorCode.PROTOCOL_ERROR, `ORIGIN frame entry is not an origin: ${(error as Error).message}`);
-        return;
-      }
-      if (!this.urlOrigins.some((allowed) => withinUrlOrigin(allowed, origin))) {
-        this.refuse(ErrorCode.INADEQUATE_SECURITY, `ORIGIN frame entry ${serializeOrigin(origin)} is not among the origins in the upgrade URL (${this.urlOrigins.map(serializeOrigin).join(', ')})`);
-        return;
-      }
-      parsed.push(origin);
-    }
-    const uncovered = unauthorizedOrigins(this.identity, parsed);
-    if (uncovered.length > 0) {
-      this.refuse(ErrorCode.INADEQUATE_SECURITY, `origin ${serializeOrigin(uncovered[0])} is not covered by the certificate`);
-      return;
-    }
-    this.authorized = [...new Set(parsed.map(serializeOrigin))];
-    if (this.state === 'waiting-for-origin') {
-      this.state = 'authorized';
-      this.events.log(`${this.name()} serves ${this.authorized.join(', ')}`);
-      this.admitted(() => this.events.log(`${this.name()} did not answer PING within ${KEEPALIVE_TIMEOUT_MS / 1000} s; closing it`));
-      this.events.onAuthorized(this);
-    } else {
-      this.events.onOriginsChanged(this);
-    }
-  }
-
   /** Ends the session with GOAWAY carrying `reason` (the agent prints it); never registered after this. */
   refuse(errorCode: number, reason: string): void {
-    if (this.state === 'refused' || this.state === 'closed') return;
-    this.state = 'refused';
-    clearTimeout(this.originTimer);
-    this.events.log(`refused ${this.name()}: ${reason}`);
-    this.http2.goaway(errorCode, reason);
-    this.events.onOriginsChanged(this);
+    this.admission.refuse(errorCode, reason);
   }
 
   private onClose(error: Http2Error | undefined): void {
-    clearTimeout(this.originTimer);
     const was = this.state;
-    this.state = 'closed';
+    this.admission.closed();
     if (was !== 'refused') this.events.log(`${this.name()} closed${error ? `: ${error.message}` : ''}`);
     this.events.onClosed(this);
   }
-}
-
-/** An ORIGIN entry is within a URL origin if equal, or (non-wildcard) covered by a wildcard URL origin. */
-function withinUrlOrigin(allowed: Origin, entry: Origin): boolean {
-  if (serializeOrigin(allowed) === serializeOrigin(entry)) return true;
-  return !entry.wildcard && originCovers(allowed, entry);
 }

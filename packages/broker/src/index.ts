@@ -9,3 +9,4 @@ export * from './broker.js';
 export * from './registry.js';
 export * from './tunnel.js';
 export { Http2BrokerSession, KEEPALIVE_INTERVAL_MS, KEEPALIVE_TIMEOUT_MS } from './http2-broker-session.js';
+export * from './admission.js';
