@@ -11,10 +11,10 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
-import { CONNECTION_SPECIFIC_FIELDS, ErrorCode, hasNoContent, responseTrailers, type ServerStream } from '@rhttp/core';
+import { bytesBody, CONNECTION_SPECIFIC_FIELDS, ErrorCode, hasNoContent, type BodyReader, type HeaderField, type ResponseMessage, type ServerStream } from '@rhttp/core';
 import type { ForwardRequest } from '@rhttp/broker';
 import { drained } from 'rhttp-agent/socket-streams';
-import { discardBody, responseFields, streamBody, trailerFields, writeBody } from './browser-stream.js';
+import { discardBody, responseFields, streamBody, writeBody } from './browser-stream.js';
 
 /** What the answering function learns besides the Request. */
 export interface ExchangeInfo {
@@ -33,7 +33,7 @@ export interface ExchangeInfo {
  * properties are hooks the exchange calls on its hot path, so that the answering side needs no
  * second Request or extra stream layer of its own.
  */
-export type Answer = ((request: ListenerRequest, info: ExchangeInfo) => Promise<Response>) & ExchangeHooks;
+export type Answer = ((request: ListenerRequest, info: ExchangeInfo) => Promise<ResponseMessage>) & ExchangeHooks;
 
 /**
  * A browser request as a listener hands it on: the URL parsed (and routed) once, here, and read
@@ -53,17 +53,17 @@ export interface ExchangeHooks {
   responseBytes?: (bytes: number) => void;
   /**
    * Admission of one exchange from `clientAddress`: returns the release to call when the exchange
-   * ends, or a Response that refuses it (a per-client budget).
+   * ends, or the response that refuses it (a per-client budget).
    */
-  admit?: (clientAddress: string) => (() => void) | Response;
+  admit?: (clientAddress: string) => (() => void) | ResponseMessage;
 }
 
 /** Characters that cannot appear in an authority we forward (they would change the URL's meaning). */
 const BAD_AUTHORITY = /[\s/\\?#@]/;
 
 /** An error answered to the browser directly, before anything reached the broker. */
-function plainResponse(status: number, text: string): Response {
-  return new Response(`${text}\n`, { status, headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' } });
+function plainResponse(status: number, text: string): ResponseMessage {
+  return { status, fields: [['content-type', 'text/plain; charset=utf-8'], ['cache-control', 'no-store']], body: bytesBody(new TextEncoder().encode(`${text}\n`)), trailers: undefined };
 }
 
 /** A socket's peer address without the IPv4-mapped prefix: the browser's address. */
@@ -124,8 +124,8 @@ export interface ExchangeSource {
  * gets 400, the URL is routed (`answer.route`), the Request built once and answered; an answer that
  * fails becomes 502. Undefined when the browser left meanwhile (nobody to answer).
  */
-export async function answerExchange(answer: Answer, source: ExchangeSource, admitted: (() => void) | Response | undefined, info: ExchangeInfo): Promise<Response | undefined> {
-  if (admitted instanceof Response) {
+export async function answerExchange(answer: Answer, source: ExchangeSource, admitted: (() => void) | ResponseMessage | undefined, info: ExchangeInfo): Promise<ResponseMessage | undefined> {
+  if (admitted !== undefined && typeof admitted !== 'function') {
     source.discard();
     return admitted;
   }
@@ -177,18 +177,20 @@ export function listenerRequest(req: IncomingMessage, url: URL, countBytes?: (by
 }
 
 /**
- * Node-style header object from a Response's headers (Set-Cookie kept as separate lines), without
- * connection-specific fields: node:http manages its own framing (the broker strips hop-by-hop
- * fields already; this is the last line of defence at the socket).
+ * Node-style header object from a response's fields (repeated fields as arrays, Set-Cookie kept
+ * as separate lines), without connection-specific fields: node:http manages its own framing (the
+ * broker strips hop-by-hop fields already; this is the last line of defence at the socket).
  */
-function nodeHeaders(headers: Headers): Record<string, string | string[]> {
+function nodeHeaders(fields: readonly HeaderField[]): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
-  headers.forEach((value, name) => {
-    if (name === 'set-cookie' || CONNECTION_SPECIFIC_FIELDS.has(name)) return;
-    out[name] = value;
-  });
-  const cookies = headers.getSetCookie();
-  if (cookies.length > 0) out['set-cookie'] = cookies;
+  for (let i = 0; i < fields.length; i++) {
+    const [name, value] = fields[i];
+    if (CONNECTION_SPECIFIC_FIELDS.has(name)) continue;
+    const seen = out[name];
+    if (seen === undefined) out[name] = value;
+    else if (Array.isArray(seen)) seen.push(value);
+    else out[name] = [seen, value];
+  }
   return out;
 }
 
@@ -196,15 +198,16 @@ function nodeHeaders(headers: Headers): Record<string, string | string[]> {
  * Passes the origin's trailers (gRPC's status) on to an HTTP/1.1 browser only when it said
  * `TE: trailers` (RFC 9110 §6.5.1) and the body is chunked (node drops them otherwise).
  */
-function addTrailers(req: IncomingMessage, res: ServerResponse, trailers: Headers): void {
+function addTrailers(req: IncomingMessage, res: ServerResponse, trailers: readonly HeaderField[] | undefined): void {
+  if (trailers === undefined || res.destroyed) return;
   const fields: Record<string, string> = {};
   let any = false;
-  trailers.forEach((value, name) => {
-    if (CONNECTION_SPECIFIC_FIELDS.has(name)) return;
-    fields[name] = value;
+  for (const [name, value] of trailers) {
+    if (CONNECTION_SPECIFIC_FIELDS.has(name)) continue;
+    fields[name] = name in fields ? `${fields[name]}, ${value}` : value;
     any = true;
-  });
-  if (!any || res.destroyed) return;
+  }
+  if (!any) return;
   const te = (req.headers.te ?? '').toString().toLowerCase();
   if (!te.split(',').some((t) => t.trim().split(';')[0] === 'trailers')) return;
   try {
@@ -244,27 +247,27 @@ export async function serveExchange(req: IncomingMessage, res: ServerResponse, s
 }
 
 /** Writes status, headers and the streaming body; destroys the connection if the body fails. */
-async function writeResponse(req: IncomingMessage, res: ServerResponse, response: Response, signal: AbortSignal, countBytes?: (bytes: number) => void): Promise<void> {
+async function writeResponse(req: IncomingMessage, res: ServerResponse, response: ResponseMessage, signal: AbortSignal, countBytes?: (bytes: number) => void): Promise<void> {
   const body = response.body;
   if (res.destroyed || signal.aborted) {
-    await body?.cancel().catch(() => {});
+    body?.cancel();
     return;
   }
   const bodyless = body === null || hasNoContent(req.method ?? 'GET', response.status);
   try {
     if (bodyless) {
       res.statusCode = response.status;
-      for (const [name, value] of Object.entries(nodeHeaders(response.headers))) res.setHeader(name, value);
+      for (const [name, value] of Object.entries(nodeHeaders(response.fields))) res.setHeader(name, value);
     } else {
-      res.writeHead(response.status, nodeHeaders(response.headers));
+      res.writeHead(response.status, nodeHeaders(response.fields));
     }
   } catch (error) {
-    await body?.cancel().catch(() => {});
+    body?.cancel();
     res.destroy(error instanceof Error ? error : new Error(String(error)));
     return;
   }
   if (bodyless) {
-    await body?.cancel().catch(() => {});
+    body?.cancel();
     res.end();
     return;
   }
@@ -282,23 +285,24 @@ async function writeResponse(req: IncomingMessage, res: ServerResponse, response
   };
   const turnEnd = setImmediate(uncork);
   res.flushHeaders();
-  const reader = body.getReader();
-  const onAbort = () => {
-    reader.cancel(signal.reason).catch(() => {});
-  };
+  const onAbort = () => body.cancel();
   signal.addEventListener('abort', onAbort, { once: true });
   try {
     for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      if (res.destroyed) return;
+      const chunk = readOrWait(body);
+      const value = chunk instanceof Promise ? await chunk : chunk;
+      if (value === null) break;
+      if (res.destroyed) {
+        body.cancel();
+        return;
+      }
       countBytes?.(value.byteLength);
       if (!res.write(value)) {
         uncork();
         await drained(res);
       }
     }
-    addTrailers(req, res, await responseTrailers(response));
+    addTrailers(req, res, response.trailers);
     res.end();
   } catch (error) {
     if (signal.aborted || res.destroyed) return;
@@ -309,6 +313,13 @@ async function writeResponse(req: IncomingMessage, res: ServerResponse, response
     uncork();
     signal.removeEventListener('abort', onAbort);
   }
+}
+
+/** The next chunk of a body (null at its end), at once when it is here, else once it arrives; throws the body's failure. */
+function readOrWait(body: BodyReader): Uint8Array | null | Promise<Uint8Array | null> {
+  const chunk = body.read();
+  if (chunk !== undefined) return chunk;
+  return body.wait().then(() => readOrWait(body));
 }
 
 // ------------------------------------------------------------------ HTTP/2 on @rhttp/core
@@ -355,29 +366,29 @@ export async function serveStream(stream: ServerStream, headersEnded: boolean, s
 }
 
 /**
- * Writes a Response to a ServerStream. HEAD, 204/205/304 and bodiless answers (a gRPC
+ * Writes a response to a ServerStream. HEAD, 204/205/304 and bodiless answers (a gRPC
  * trailers-only response) go as one HEADERS frame with END_STREAM; otherwise HEADERS at once
  * (a late-starting body such as SSE shows its status), the body with backpressure, then the
  * trailers the agent sent (gRPC's status). A body that fails midway resets the stream.
  */
-async function respondTo(stream: ServerStream, method: string, response: Response, signal: AbortSignal, countBytes?: (bytes: number) => void): Promise<void> {
+async function respondTo(stream: ServerStream, method: string, response: ResponseMessage, signal: AbortSignal, countBytes?: (bytes: number) => void): Promise<void> {
   const body = response.body;
   if (signal.aborted) {
-    await body?.cancel().catch(() => {});
+    body?.cancel();
     return;
   }
   const bodyless = body === null || hasNoContent(method, response.status);
   try {
-    stream.respond(response.status, responseFields(response.headers), bodyless ? { endStream: true } : undefined);
+    stream.respond(response.status, responseFields(response.fields), bodyless ? { endStream: true } : undefined);
   } catch {
     // A field HTTP/2 cannot carry: no response at all rather than a wrong one.
-    await body?.cancel().catch(() => {});
+    body?.cancel();
     stream.reset(ErrorCode.INTERNAL_ERROR);
     return;
   }
   if (bodyless) {
-    await body?.cancel().catch(() => {});
+    body?.cancel();
     return;
   }
-  await writeBody(stream, body, { signal, countBytes, trailers: () => trailerFields(response) });
+  await writeBody(stream, body, { signal, countBytes, trailers: () => response.trailers });
 }

@@ -1,12 +1,12 @@
 /**
  * One browser HTTP/2 stream (an @rhttp/core ServerStream on a browser listener) to and from the
- * web streams the broker takes: the request body as a ReadableStream whose flow-control credit
- * goes back to the browser only as the broker reads it, and a Response written back with
+ * shapes the broker takes: the request body as a ReadableStream whose flow-control credit goes
+ * back to the browser only as the broker reads it, and a response message written back with
  * `respond` / `write` / `end`, awaiting each write (the stream's window and the socket's buffer)
  * so nothing is read from the agent faster than the browser takes it. Used by the ordinary
  * exchange (browser-exchange.ts), WebSockets (websocket-upgrade.ts) and CONNECT (connect-proxy.ts).
  */
-import { CONNECTION_SPECIFIC_FIELDS, ErrorCode, responseTrailers, type HeaderField, type ServerStream } from '@rhttp/core';
+import { CONNECTION_SPECIFIC_FIELDS, ErrorCode, headersToFields, type BodyReader, type HeaderField, type ServerStream } from '@rhttp/core';
 
 
 /**
@@ -53,63 +53,73 @@ export async function discardBody(stream: ServerStream): Promise<void> {
   }
 }
 
-/** A Response's header fields for `respond`: connection-specific ones dropped, Set-Cookie kept as separate fields. */
-export function responseFields(headers: Headers, skip?: ReadonlySet<string>): HeaderField[] {
-  const fields: HeaderField[] = [];
-  headers.forEach((value, name) => {
-    // RFC 9113 §8.2.2 forbids connection-specific fields in HTTP/2 (the broker strips hop-by-hop ones already).
-    if (name === 'set-cookie' || CONNECTION_SPECIFIC_FIELDS.has(name) || skip?.has(name)) return;
+/**
+ * A response's fields for `respond`: connection-specific ones dropped (RFC 9113 §8.2.2 forbids
+ * them in HTTP/2; the broker strips hop-by-hop ones already), a TE other than "trailers" dropped,
+ * and any name in `skip` left out. Takes a message's field list, or a web Response's Headers
+ * (Set-Cookie kept as separate fields).
+ */
+export function responseFields(fields: readonly HeaderField[] | Headers, skip?: ReadonlySet<string>): HeaderField[] {
+  const list = fields instanceof Headers ? headersToFields(fields) : fields;
+  const out: HeaderField[] = [];
+  for (let i = 0; i < list.length; i++) {
+    const [name, value] = list[i];
+    if (CONNECTION_SPECIFIC_FIELDS.has(name) || skip?.has(name)) continue;
     // RFC 9113 §8.2.2: te, if present, may only be "trailers".
-    if (name === 'te' && value !== 'trailers') return;
-    fields.push([name, value]);
-  });
-  if (!skip?.has('set-cookie')) for (const cookie of headers.getSetCookie()) fields.push(['set-cookie', cookie]);
-  return fields;
+    if (name === 'te' && value !== 'trailers') continue;
+    out.push(list[i]);
+  }
+  return out;
 }
 
 /**
- * Writes `body` to the stream's DATA frames after its HEADERS went out: one write in flight while
- * the next chunk is read (so END_STREAM can ride on the last DATA frame), each awaited before the
- * next (backpressure). Ends with `trailers` when given. A body that fails midway, or a write the
- * stream refuses, resets the stream (`failure`, INTERNAL_ERROR by default) so a truncated body
- * never looks complete; `signal` aborting cancels the body. Resolves true when the body ended cleanly.
+ * Writes `body` to the stream's DATA frames after its HEADERS went out, each chunk awaited before
+ * the next is taken (the stream's window and the socket's buffer: backpressure reaches the agent,
+ * whose credit goes back only as chunks are read here). The last chunk carries END_STREAM, or the
+ * `trailers` when there are any. A body that fails midway, or a write the stream refuses, resets
+ * the stream (`failure`, INTERNAL_ERROR by default) so a truncated body never looks complete;
+ * `signal` aborting cancels the body. Resolves true when the body ended cleanly.
  */
 export async function writeBody(
   stream: ServerStream,
-  body: ReadableStream<Uint8Array>,
-  options: { signal?: AbortSignal; countBytes?: (bytes: number) => void; trailers?: () => Promise<HeaderField[] | undefined>; failure?: number } = {},
+  body: BodyReader,
+  options: { signal?: AbortSignal; countBytes?: (bytes: number) => void; trailers?: () => readonly HeaderField[] | undefined; failure?: number } = {},
 ): Promise<boolean> {
-  const reader = body.getReader();
   const { signal, countBytes } = options;
-  const onAbort = () => {
-    reader.cancel(signal?.reason).catch(() => {});
-  };
+  const onAbort = () => body.cancel();
   signal?.addEventListener('abort', onAbort, { once: true });
+  const trailers = () => {
+    const fields = options.trailers?.();
+    return fields !== undefined && fields.length > 0 ? responseFields(fields) : undefined;
+  };
   let sent: Promise<void> | undefined;
   try {
     for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      if (value.byteLength === 0) continue;
+      const chunk = body.read();
+      if (chunk === undefined) {
+        await body.wait();
+        continue;
+      }
+      if (chunk === null) break;
+      if (chunk.byteLength === 0) continue;
       if (sent) await sent;
-      countBytes?.(value.byteLength);
-      sent = stream.write(value);
+      countBytes?.(chunk.byteLength);
+      // The common short response: its one chunk and its end arrived together, and leave together.
+      if (body.ended) {
+        await stream.end(chunk, trailers());
+        return true;
+      }
+      sent = stream.write(chunk);
     }
     if (sent) await sent;
-    const trailers = options.trailers ? await options.trailers() : undefined;
-    await stream.end(undefined, trailers !== undefined && trailers.length > 0 ? trailers : undefined);
+    await stream.end(undefined, trailers());
     return true;
   } catch {
-    reader.cancel().catch(() => {});
+    body.cancel();
     // The agent's body failed midway (or the browser reset the stream, which makes reset() a no-op).
     if (!signal?.aborted) stream.reset(options.failure ?? ErrorCode.INTERNAL_ERROR);
     return false;
   } finally {
     signal?.removeEventListener('abort', onAbort);
   }
-}
-
-/** The trailers of a Response received from the reversed session (gRPC's status), as fields to send. */
-export async function trailerFields(response: Response): Promise<HeaderField[]> {
-  return responseFields(await responseTrailers(response));
 }

@@ -13,7 +13,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { STATUS_CODES } from 'node:http';
-import { ErrorCode, originCovers, parseAuthority, parseOrigin, type Origin, type ServerStream } from '@rhttp/core';
+import { bodyReaderOf, ErrorCode, originCovers, parseAuthority, parseOrigin, type Origin, type ServerStream } from '@rhttp/core';
 import type { DispatchInfo } from '@rhttp/broker';
 import { clientAddressOf } from './browser-exchange.js';
 import { responseFields, streamBody, writeBody } from './browser-stream.js';
@@ -108,7 +108,7 @@ export class ConnectProxy {
     }
     stream.respond(200);
     if (response.body === null) await stream.end().catch(() => {});
-    else await writeBody(stream, response.body, { signal: controller.signal, failure: ErrorCode.CANCEL });
+    else await writeBody(stream, bodyReaderOf(response.body), { signal: controller.signal, failure: ErrorCode.CANCEL });
   }
 
   /** Dispatch through the broker; undefined when the client left meanwhile. */

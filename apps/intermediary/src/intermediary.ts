@@ -19,7 +19,7 @@ import { X509Certificate } from 'node:crypto';
 import type { Server as HttpServer } from 'node:http';
 import { isIP, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
-import { ErrorCode, registrableDomain, type Http2Error } from '@rhttp/core';
+import { ErrorCode, fromResponse, registrableDomain, type Http2Error, type ResponseMessage } from '@rhttp/core';
 import { BrokerRegistry, ClientBudgetError, originMatch, parseOriginEntry, requestOrigin, type BrokerStatus, type ParsedOrigin } from '@rhttp/broker';
 import { AgentSession, peerCertificateChain, type AgentSessionState } from './agent-session.js';
 import type { Answer, ListenerRequest } from './browser-exchange.js';
@@ -226,7 +226,7 @@ export class Intermediary {
       route: (url: URL, scheme: 'http' | 'https') => this.routeCleartext(url, scheme),
       requestBytes: (n: number) => (this.counters.bodyBytes.request += n),
       responseBytes: (n: number) => (this.counters.bodyBytes.response += n),
-      admit: (clientAddress: string) => this.clientBudget.acquire(clientAddress) ?? new ClientBudgetError(this.clientBudget.maxPerClient).toResponse(),
+      admit: (clientAddress: string) => this.clientBudget.acquire(clientAddress) ?? new ClientBudgetError(this.clientBudget.maxPerClient).toMessage(),
     });
     // Browser WebSockets → RFC 8441 extended CONNECT on the reversed session (websocket-upgrade.ts).
     const websockets: TunnelAnswer = (request, protocol, info) => this.registry.tunnel(this.routeRequest(request, info.scheme), protocol, info);
@@ -477,15 +477,15 @@ export class Intermediary {
 
   // ------------------------------------------------------------------ browsers
 
-  private async answer(request: ListenerRequest, info: Parameters<Answer>[1]): Promise<Response> {
+  private async answer(request: ListenerRequest, info: Parameters<Answer>[1]): Promise<ResponseMessage> {
     this.counters.browserRequests++;
-    const response = request.url.pathname === STATUS_PATH ? this.statusResponse(request, info.clientAddress) : await this.registry.dispatch(request, info);
+    const response = request.url.pathname === STATUS_PATH ? fromResponse(this.statusResponse(request, info.clientAddress)) : await this.registry.exchange(request, info);
     const cls = codeClass(response.status);
     if (cls) this.counters.responses[cls]++;
     if (GATEWAY_ERROR_STATUSES.has(response.status)) {
       const url = request.url;
       const path = url.pathname.length > RECENT_ERROR_PATH_CHARS ? `${url.pathname.slice(0, RECENT_ERROR_PATH_CHARS)}…` : url.pathname;
-      const proxyStatus = response.headers.get('proxy-status');
+      const proxyStatus = response.fields.find(([name]) => name === 'proxy-status')?.[1] ?? null;
       this.recentError({
         session: null,
         status: response.status,

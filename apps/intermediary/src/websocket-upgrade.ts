@@ -17,7 +17,7 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { ErrorCode, type ServerStream } from '@rhttp/core';
+import { bodyReaderOf, ErrorCode, type ServerStream } from '@rhttp/core';
 import { WEBSOCKET_PROTOCOL, tunnelRequest } from '@rhttp/broker';
 import { clientAddressOf, requestUrl, streamAuthority, type ExchangeInfo } from './browser-exchange.js';
 import { streamBody, writeBody } from './browser-stream.js';
@@ -229,5 +229,5 @@ export async function serveExtendedConnect(stream: ServerStream, scheme: 'http' 
   }
   // RFC 8441 §5: a 2xx answers the extended CONNECT; DATA frames then carry the WebSocket bytes.
   if (response.body === null) await stream.end().catch(() => {});
-  else await writeBody(stream, response.body, { signal: controller.signal, failure: ErrorCode.CANCEL });
+  else await writeBody(stream, bodyReaderOf(response.body), { signal: controller.signal, failure: ErrorCode.CANCEL });
 }

@@ -7,16 +7,18 @@
  * const broker = new Broker({ key: 'example.com' });
  * broker.register(session);                       // after the session's origin set is known
  * const response = await broker.dispatch(request, { clientAddress: '203.0.113.7', scheme: 'https' });
+ * // or, for a listener that relays bodies chunk by chunk (no web Response on the way):
+ * const message = await broker.exchange(request, { clientAddress: '203.0.113.7', scheme: 'https' });
  */
 import {
   BadRequestError, BrokerError, RequestRefusedError, ResponseTimeoutError, SessionLostError,
   SessionsBusyError, NoSessionError, OriginResetError,
 } from './errors.js';
-import { carryTrailers, NULL_BODY_STATUSES } from '@rhttp/core';
-import { forwardRequestHeaders, forwardResponseHeaders, rewriteResponseHeaders } from './forwarding-headers.js';
+import { NULL_BODY_STATUSES, toResponse, type ResponseMessage } from '@rhttp/core';
+import { forwardRequestHeaders, rewriteResponseFields } from './forwarding-headers.js';
 import { originMatch, parseOriginEntry, requestOrigin, serializeOrigin, type ParsedOrigin } from './origin-match.js';
 import { DEFAULT_PROXY_NAME } from './proxy-status.js';
-import type { BrokerSession, DispatchInfo, ForwardRequest, OutgoingRequest } from './session.js';
+import type { BrokerSession, DispatchInfo, Exchange, ForwardRequest, OutgoingRequest } from './session.js';
 import { stripTunnelHandshakeFields } from './tunnel.js';
 import { slowStartLimit } from './slow-start.js';
 
@@ -97,25 +99,6 @@ interface SessionEntry {
 /** True when the session's rejection says the origin certainly did not process the request. */
 function isRetryable(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { retryable?: unknown }).retryable === true;
-}
-
-/**
- * Settles like `promise`, or rejects with the signal's reason as soon as it aborts, so a session
- * that ignores the signal cannot hold a timed-out request. A late response's body is cancelled.
- */
-function untilAborted(promise: Promise<Response>, signal: AbortSignal): Promise<Response> {
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      reject(signal.reason);
-      promise.then((late) => late.body?.cancel().catch(() => {}), () => {});
-    };
-    if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (r) => { signal.removeEventListener('abort', onAbort); resolve(r); },
-      (e) => { signal.removeEventListener('abort', onAbort); reject(e); },
-    );
-  });
 }
 
 /** A body can be sent again only if nobody has started reading it (we never buffer to make it so). */
@@ -235,8 +218,17 @@ export class Broker {
    * Sends `request` to its origin over the best session and returns the origin's response
    * (headers rewritten, body streamed untouched), or the broker's own error response
    * (503/502/504/400 with `Proxy-Status`). Rejects only when `info.signal` aborts, with its reason.
+   * The Fetch adapter of {@link exchange}.
    */
   async dispatch(request: ForwardRequest, info: DispatchInfo): Promise<Response> {
+    return toResponse(await this.exchange(request, info));
+  }
+
+  /**
+   * {@link dispatch} as a message (status, fields, a body read chunk by chunk with credit going
+   * back to the agent as it is read, trailers): what a listener relays without web objects.
+   */
+  async exchange(request: ForwardRequest, info: DispatchInfo): Promise<ResponseMessage> {
     return this.#dispatch(request, info, undefined);
   }
 
@@ -247,11 +239,11 @@ export class Broker {
    * and error responses. A 2xx response's body is the tunnel toward the browser.
    */
   async tunnel(request: ForwardRequest, protocol: string, info: DispatchInfo): Promise<Response> {
-    return this.#dispatch(request, info, protocol);
+    return toResponse(await this.#dispatch(request, info, protocol));
   }
 
-  async #dispatch(request: ForwardRequest, info: DispatchInfo, protocol: string | undefined): Promise<Response> {
-    let response: Response;
+  async #dispatch(request: ForwardRequest, info: DispatchInfo, protocol: string | undefined): Promise<ResponseMessage> {
+    let response: ResponseMessage;
     try {
       response = await this.#forward(request, info, protocol);
     } catch (error) {
@@ -260,13 +252,13 @@ export class Broker {
         throw error;
       }
       this.#recordError(error);
-      response = error.toResponse(this.#proxyName);
+      response = error.toMessage(this.#proxyName);
     }
     this.#counters.requests[statusClass(response.status)]++;
     return response;
   }
 
-  async #forward(request: ForwardRequest, info: DispatchInfo, protocol: string | undefined): Promise<Response> {
+  async #forward(request: ForwardRequest, info: DispatchInfo, protocol: string | undefined): Promise<ResponseMessage> {
     let url: URL;
     try {
       url = typeof request.url === 'string' ? new URL(request.url) : request.url;
@@ -288,9 +280,15 @@ export class Broker {
 
     const clientSignal = info.signal;
     if (clientSignal?.aborted) throw clientSignal.reason;
-    // One signal for the stream: the browser leaving, or the response timeout, cancels it.
-    const controller = new AbortController();
-    const onClientAbort = () => controller.abort(clientSignal?.reason);
+    // The browser leaving, or the response timeout, cancels the exchange in flight (no
+    // AbortController of our own: the exchange is told directly).
+    let exchange: Exchange | undefined;
+    let stopped: unknown;
+    const stop = (reason: unknown) => {
+      stopped ??= reason;
+      exchange?.cancel(reason);
+    };
+    const onClientAbort = () => stop(clientSignal?.reason);
     clientSignal?.addEventListener('abort', onClientAbort, { once: true });
     let delivered = false;
     let timedOut = false;
@@ -298,19 +296,21 @@ export class Broker {
     let exclude: BrokerSession | undefined;
     try {
       for (let attempt = 0; ; attempt++) {
-        const entry = await this.#acquire(target, label, exclude, controller.signal, protocol !== undefined);
+        const entry = await this.#acquire(target, label, exclude, clientSignal, protocol !== undefined);
         timer ??= setTimeout(() => {
           timedOut = true;
-          controller.abort(new ResponseTimeoutError(label, this.#responseTimeoutMs, { sessionId: entry.session.id }));
+          stop(new ResponseTimeoutError(label, this.#responseTimeoutMs, { sessionId: entry.session.id }));
         }, this.#responseTimeoutMs);
         const sessionId = entry.session.id;
-        let response: Response;
+        let response: ResponseMessage;
         try {
+          if (stopped !== undefined) throw stopped;
           // The body is passed as is (no tee, no buffering) and no Request is built for it.
           const outgoing: OutgoingRequest = protocol === undefined
-            ? { method: request.method, url, headers, body: request.body, signal: controller.signal }
-            : { method: 'CONNECT', url, headers, body: request.body, signal: controller.signal, ...(protocol === '' ? {} : { protocol }) };
-          response = await untilAborted(entry.session.open(outgoing), controller.signal);
+            ? { method: request.method, url, headers, body: request.body }
+            : { method: 'CONNECT', url, headers, body: request.body, ...(protocol === '' ? {} : { protocol }) };
+          exchange = entry.session.open(outgoing);
+          response = await exchange.response;
         } catch (error) {
           if (timedOut) throw new ResponseTimeoutError(label, this.#responseTimeoutMs, { sessionId, cause: error });
           if (clientSignal?.aborted) throw clientSignal.reason;
@@ -320,6 +320,7 @@ export class Broker {
             if (attempt === 0 && bodyReplayable(request)) {
               this.#counters.retries++;
               exclude = entry.session;
+              exchange = undefined;
               continue;
             }
             throw new RequestRefusedError(label, { sessionId, cause: error });
@@ -341,29 +342,18 @@ export class Broker {
     }
   }
 
-  #toBrowser(response: Response, info: DispatchInfo, sessionId: string, label: string): Response {
+  #toBrowser(response: ResponseMessage, info: DispatchInfo, sessionId: string, label: string): ResponseMessage {
     if (response.status < 200 || response.status > 599) {
-      void response.body?.cancel().catch(() => {});
+      response.body?.cancel();
       throw new OriginResetError(label, { sessionId, details: `origin sent unusable status ${response.status}` });
     }
-    let body = response.body;
-    if (NULL_BODY_STATUSES.has(response.status) && body !== null) {
-      void body.cancel().catch(() => {});
-      body = null;
-    } else {
-      // The session's Response is ours now: rewrite its fields in place rather than building
-      // another. Immutable headers (a Response from fetch()) throw at the first change, before
-      // anything changed; those get a copy below.
-      try {
-        rewriteResponseHeaders(response.headers, info.viaName);
-        return response;
-      } catch {
-        // fall through to the copy
-      }
+    // The session's response is ours: its fields are rewritten in place.
+    rewriteResponseFields(response.fields, info.viaName);
+    if (NULL_BODY_STATUSES.has(response.status) && response.body !== null) {
+      response.body.cancel();
+      return { status: response.status, fields: response.fields, body: null, trailers: undefined };
     }
-    const headers = forwardResponseHeaders(response.headers, info.viaName);
-    // Trailers (gRPC status) ride along: the listener reads them with responseTrailers().
-    return carryTrailers(response, new Response(body, { status: response.status, statusText: response.statusText, headers }));
+    return response;
   }
 
   /** Classifies a non-retryable rejection: the whole session died (502 connection_terminated) or just this stream was reset (502 http_protocol_error). */
@@ -377,12 +367,12 @@ export class Broker {
   }
 
   /** Waits until a session can take a stream for `target` and reserves it (`pending`, released by the caller); throws NoSession/Busy errors or the signal's reason. */
-  async #acquire(target: ParsedOrigin, label: string, exclude: BrokerSession | undefined, signal: AbortSignal, tunnel = false): Promise<SessionEntry> {
+  async #acquire(target: ParsedOrigin, label: string, exclude: BrokerSession | undefined, signal: AbortSignal | undefined, tunnel = false): Promise<SessionEntry> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     let timedOut = false;
     try {
       for (;;) {
-        if (signal.aborted) throw signal.reason;
+        if (signal?.aborted) throw signal.reason;
         const candidates = this.#candidates(target, tunnel);
         if (candidates.length === 0) throw new NoSessionError(label);
         const chosen = this.#choose(candidates, exclude);
@@ -460,11 +450,11 @@ export class Broker {
     return best;
   }
 
-  #nextWake(signal: AbortSignal): Promise<void> {
+  #nextWake(signal: AbortSignal | undefined): Promise<void> {
     return new Promise((resolve, reject) => {
       const done = () => {
         this.#waiters.delete(waiter);
-        signal.removeEventListener('abort', onAbort);
+        signal?.removeEventListener('abort', onAbort);
       };
       const waiter = () => {
         done();
@@ -472,10 +462,10 @@ export class Broker {
       };
       const onAbort = () => {
         done();
-        reject(signal.reason);
+        reject(signal?.reason);
       };
       this.#waiters.add(waiter);
-      signal.addEventListener('abort', onAbort, { once: true });
+      signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
 

@@ -3,6 +3,7 @@
  * HTTP status, the RFC 9209 error type, and knows its `Response` (`toResponse()`), in the spirit
  * of hono's HTTPException: throw anywhere in the dispatch path, answer once at the top.
  */
+import { bytesBody, type HeaderField, type ResponseMessage } from '@rhttp/core';
 import { DEFAULT_PROXY_NAME, ProxyErrorType, serializeProxyStatus } from './proxy-status.js';
 
 /** Seconds a browser is told to wait when no session serves its origin (agents reconnect within seconds). */
@@ -46,13 +47,22 @@ export class BrokerError extends Error {
    * `Cache-Control: no-store`, and the message as a short text/plain body.
    */
   toResponse(proxyName: string = DEFAULT_PROXY_NAME): Response {
-    const headers = new Headers({
-      'content-type': 'text/plain; charset=utf-8',
-      'cache-control': 'no-store',
-      'proxy-status': serializeProxyStatus(this.proxyError, this.details, proxyName),
-    });
-    if (this.retryAfterSeconds !== undefined) headers.set('retry-after', String(this.retryAfterSeconds));
-    return new Response(`${this.message}\n`, { status: this.status, headers });
+    return new Response(`${this.message}\n`, { status: this.status, headers: this.#fields(proxyName) });
+  }
+
+  /** The same response as a message, for listeners that write messages (no web Response made). */
+  toMessage(proxyName: string = DEFAULT_PROXY_NAME): ResponseMessage {
+    return { status: this.status, fields: this.#fields(proxyName), body: bytesBody(new TextEncoder().encode(`${this.message}\n`)), trailers: undefined };
+  }
+
+  #fields(proxyName: string): HeaderField[] {
+    const fields: HeaderField[] = [
+      ['content-type', 'text/plain; charset=utf-8'],
+      ['cache-control', 'no-store'],
+      ['proxy-status', serializeProxyStatus(this.proxyError, this.details, proxyName)],
+    ];
+    if (this.retryAfterSeconds !== undefined) fields.push(['retry-after', String(this.retryAfterSeconds)]);
+    return fields;
   }
 }
 

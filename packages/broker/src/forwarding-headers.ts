@@ -2,7 +2,8 @@
  * What the broker writes into forwarded messages: `Via` (RFC 9110 §7.6.3), `Forwarded`
  * (RFC 7239), and the de-facto `X-Forwarded-For`/`-Proto`/`-Host`.
  */
-import { stripHopByHop } from './hop-by-hop.js';
+import type { HeaderField } from '@rhttp/core';
+import { stripHopByHop, stripHopByHopFields } from './hop-by-hop.js';
 
 /** Default Via pseudonym: RFC 9110 §7.6.3 lets an intermediary use one instead of its host name. */
 export const DEFAULT_VIA_NAME = 'rhttp';
@@ -80,6 +81,12 @@ export function forwardResponseHeaders(incoming: Headers, name?: string): Header
   const headers = new Headers(incoming);
   rewriteResponseHeaders(headers, name);
   return headers;
+}
+
+/** {@link forwardResponseHeaders} on a field list, in place: hop-by-hop fields removed, `Via: 2 <name>` added as one more field line (RFC 9110 §5.3: the same list). */
+export function rewriteResponseFields(fields: HeaderField[], name?: string): void {
+  stripHopByHopFields(fields);
+  fields.push(['via', `2 ${viaName(name)}`]);
 }
 
 /** {@link forwardResponseHeaders} in place, without a copy (throws on immutable headers). */

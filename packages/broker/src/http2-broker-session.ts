@@ -1,5 +1,5 @@
 import { admissionPing, ErrorCode, type Http2Session } from '@rhttp/core';
-import type { BrokerSession, OutgoingRequest } from './session.js';
+import type { BrokerSession, Exchange, OutgoingRequest } from './session.js';
 
 /** Methods whose requests carry no content here: the Fetch API gives them no body, and neither do we. */
 const BODYLESS_METHODS = new Set(['GET', 'HEAD']);
@@ -71,13 +71,13 @@ export abstract class Http2BrokerSession implements BrokerSession {
     void this.http2.closed.then(() => clearInterval(interval));
   }
   /**
-   * The broker's already rewritten request goes out as is, no Request built. A CONNECT is a
-   * tunnel stream: RFC 8441 extended CONNECT with `:protocol` = `request.protocol` (e.g.
-   * websocket), or a plain CONNECT (RFC 9113 §8.5, `:authority` only) without it.
+   * The broker's already rewritten request goes out as is on the engine's low-level client API:
+   * no Request, Response or AbortSignal is built. A CONNECT is a tunnel stream: RFC 8441
+   * extended CONNECT with `:protocol` = `request.protocol` (e.g. websocket), or a plain CONNECT
+   * (RFC 9113 §8.5, `:authority` only) without it.
    */
-  async open(request: OutgoingRequest): Promise<Response> {
+  open(request: OutgoingRequest): Exchange {
     const body = BODYLESS_METHODS.has(request.method) ? null : request.body;
-    const { response } = await this.http2.request({ method: request.method, url: request.url, headers: request.headers, body, signal: request.signal, protocol: request.protocol || undefined });
-    return response;
+    return this.http2.open({ method: request.method, url: request.url, headers: request.headers, body, protocol: request.protocol || undefined });
   }
 }

@@ -8,6 +8,7 @@
  * registry.register(session);   // throws SessionRefusedError if its origins span several domains
  * return registry.dispatch(request, { clientAddress, scheme: 'https' });
  */
+import { toResponse, type ResponseMessage } from '@rhttp/core';
 import { Broker, type BrokerOptions, type BrokerStatus } from './broker.js';
 import { NoSessionError, SessionRefusedError, BadRequestError } from './errors.js';
 import { parseOriginEntry, requestOrigin, serializeOrigin } from './origin-match.js';
@@ -106,13 +107,18 @@ export class BrokerRegistry {
 
   /** Routes by the request's host to its broker; 503 `destination_unavailable` when there is none. */
   async dispatch(request: ForwardRequest, info: DispatchInfo): Promise<Response> {
+    return toResponse(await this.exchange(request, info));
+  }
+
+  /** {@link dispatch} as a message (`Broker.exchange`): what a listener relays without web objects. */
+  async exchange(request: ForwardRequest, info: DispatchInfo): Promise<ResponseMessage> {
     const target = requestOrigin(request.url);
     if (target === undefined) {
-      return new BadRequestError('This request has no http or https authority to forward to.').toResponse();
+      return new BadRequestError('This request has no http or https authority to forward to.').toMessage();
     }
     const broker = this.#brokers.get(this.#keyFor(target.host));
-    if (broker === undefined) return new NoSessionError(serializeOrigin(target)).toResponse();
-    return broker.dispatch(request, info);
+    if (broker === undefined) return new NoSessionError(serializeOrigin(target)).toMessage();
+    return broker.exchange(request, info);
   }
 
   /** Routes an extended CONNECT (`Broker.tunnel`) by the request's host, like `dispatch`. */

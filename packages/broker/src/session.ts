@@ -1,3 +1,5 @@
+import type { ResponseMessage } from '@rhttp/core';
+
 /**
  * The minimal view of one reversed HTTP/2 connection that the broker schedules over. The
  * intermediary adapts its engine's session to this shape; the broker never sees frames.
@@ -10,7 +12,7 @@
  * const session: BrokerSession = {
  *   id: 'agent-1', origins: ['https://app.example.com'], openStreams: 0,
  *   maxConcurrentStreams: 100, draining: false, closed: false, tunnels: true,
- *   open: async (request) => (await h2session.request(request)).response,
+ *   open: (request) => h2session.open(request),   // @rhttp/core's ClientExchange is an Exchange
  *   close: (reason) => h2session.goaway(reason),
  * };
  * // and, wherever the engine reports a closed stream, SETTINGS, GOAWAY or the close:
@@ -31,15 +33,15 @@ export interface BrokerSession {
   /** True when `open` takes CONNECT (plain and RFC 8441 extended): the broker routes tunnels only to such sessions. */
   readonly tunnels: boolean;
   /**
-   * Opens one exchange as a new stream and resolves with the response once its headers arrive.
-   * `request` is final (fields rewritten for the origin; `body` is the browser's stream as is).
-   * Method `CONNECT` with `protocol` is an extended CONNECT (RFC 8441, `:protocol`), without it
-   * a plain CONNECT (RFC 9113 §8.5); then `body` is the bytes toward the origin and a 2xx
-   * response's body the bytes back. Rejects with an error whose `retryable === true` when the
-   * origin certainly did not process it (REFUSED_STREAM, or stream id above GOAWAY's
+   * Opens one exchange as a new stream, now. `request` is final (fields rewritten for the origin;
+   * `body` is the browser's stream as is). Method `CONNECT` with `protocol` is an extended
+   * CONNECT (RFC 8441, `:protocol`), without it a plain CONNECT (RFC 9113 §8.5); then `body` is
+   * the bytes toward the origin and a 2xx response's body the bytes back. Throws, or the
+   * exchange's `response` rejects, with an error whose `retryable === true` when the origin
+   * certainly did not process it (REFUSED_STREAM, GOAWAY, or a stream id above GOAWAY's
    * last-stream-id); other rejections mean the session died or reset the stream.
    */
-  open(request: OutgoingRequest): Promise<Response>;
+  open(request: OutgoingRequest): Exchange;
   /**
    * Set by the broker while the session is registered with it (cleared when it leaves). The
    * session calls it whenever a new stream may have become possible or impossible: a stream
@@ -65,6 +67,18 @@ export interface ForwardRequest {
   readonly bodyUsed?: boolean;
 }
 
+/**
+ * One exchange in flight on a session (@rhttp/core's ClientExchange has this shape): the
+ * response as a message (status, fields, a body read chunk by chunk with flow-control credit
+ * returned as it is read, trailers), with no web Response, stream or AbortSignal on the way.
+ */
+export interface Exchange {
+  /** Settles at the response's HEADERS; rejects when the stream is reset or the session dies first. */
+  readonly response: Promise<ResponseMessage>;
+  /** The browser left or the response timed out: the stream is reset, and `response` rejects with `reason` if it has not settled. */
+  cancel(reason?: unknown): void;
+}
+
 /** A request as the broker hands it to {@link BrokerSession.open}. */
 export interface OutgoingRequest {
   method: string;
@@ -73,8 +87,6 @@ export interface OutgoingRequest {
   headers: Headers;
   /** The browser's body stream, passed on untouched (null for none). */
   body: ReadableStream<Uint8Array> | null;
-  /** Aborts when the browser goes away or the response timeout fires: the stream is then cancelled. */
-  signal: AbortSignal;
   /** With method CONNECT: the extended CONNECT protocol (RFC 8441 `:protocol`, e.g. `websocket`). Absent for a plain CONNECT and for every other method. */
   protocol?: string;
 }

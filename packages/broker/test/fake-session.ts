@@ -2,7 +2,8 @@
  * A scriptable BrokerSession for tests: each request is handed to `handler` as a Request;
  * counters are plain fields. Like a real session it calls `onSlotFree` when a stream closes.
  */
-import type { BrokerSession, OutgoingRequest } from '../src/index.js';
+import { fromResponse, type ResponseMessage } from '@rhttp/core';
+import type { BrokerSession, Exchange, OutgoingRequest } from '../src/index.js';
 
 export type Handler = (request: Request, init: { signal?: AbortSignal } | undefined, session: FakeSession) => Response | Promise<Response>;
 
@@ -42,16 +43,31 @@ export class FakeSession implements BrokerSession {
     Object.assign(this, options);
   }
 
-  async open(outgoing: OutgoingRequest): Promise<Response> {
-    const { method, url, headers, body, signal } = outgoing;
+  /** Like a real session's exchange: `cancel` aborts the handler's signal and rejects a pending response. */
+  open(outgoing: OutgoingRequest): Exchange {
+    const { method, url, headers, body } = outgoing;
     const request = new Request(url, { method, headers, body, duplex: 'half', redirect: 'manual' } as RequestInit);
     this.requests.push(request);
     this.openStreams++;
-    try {
-      return await this.handler(request, { signal }, this);
-    } finally {
-      this.endStream();
-    }
+    const controller = new AbortController();
+    let cancelled: ((reason: unknown) => void) | undefined;
+    const cancelledPromise = new Promise<never>((_, reject) => (cancelled = reject));
+    cancelledPromise.catch(() => {});
+    const response = (async (): Promise<ResponseMessage> => {
+      try {
+        return fromResponse(await Promise.race([this.handler(request, { signal: controller.signal }, this), cancelledPromise]));
+      } finally {
+        this.endStream();
+      }
+    })();
+    return {
+      response,
+      cancel(reason?: unknown) {
+        const why = reason ?? new DOMException('cancelled', 'AbortError');
+        controller.abort(why);
+        cancelled?.(why);
+      },
+    };
   }
 
   /** A stream of this session closed: its slot is free again, and the broker hears so. */
@@ -64,6 +80,13 @@ export class FakeSession implements BrokerSession {
     this.closed = true;
     this.closeReason = reason;
   }
+}
+
+/** An Exchange whose response is `response` (a web Response read as a message), for sessions scripted by hand. */
+export function exchangeOf(response: Response | Promise<Response>): Exchange {
+  const message = Promise.resolve(response).then(fromResponse);
+  message.catch(() => {});
+  return { response: message, cancel() {} };
 }
 
 /** Reads a whole body as text. */

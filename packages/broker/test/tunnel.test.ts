@@ -1,16 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { Broker, BrokerRegistry, WEBSOCKET_PROTOCOL, tunnelRequest, type OutgoingRequest } from '../src/index.js';
-import { FakeSession, INFO } from './fake-session.js';
+import { Broker, BrokerRegistry, WEBSOCKET_PROTOCOL, tunnelRequest, type Exchange, type OutgoingRequest } from '../src/index.js';
+import { exchangeOf, FakeSession, INFO } from './fake-session.js';
 
 /** A fake session that also takes CONNECT streams (`tunnels`) and echoes the tunnel's bytes back. */
 class TunnelSession extends FakeSession {
   override tunnels = true;
   readonly opened: OutgoingRequest[] = [];
   connectAnswer = (request: OutgoingRequest) => new Response(request.body, { status: 200, headers: { 'sec-websocket-protocol': 'chat' } });
-  override async open(request: OutgoingRequest): Promise<Response> {
+  override open(request: OutgoingRequest): Exchange {
     if (request.method !== 'CONNECT') return super.open(request);
     this.opened.push(request);
-    return this.connectAnswer(request);
+    return exchangeOf(this.connectAnswer(request));
   }
 }
 

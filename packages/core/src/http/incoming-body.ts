@@ -1,4 +1,4 @@
-import { ErrorCode } from '../errors.js';
+import { ErrorCode, StreamResetError } from '../errors.js';
 import type { Connection, Stream } from '../proto/connection.js';
 import { malformed } from './fields.js';
 
@@ -123,6 +123,8 @@ export class IncomingBody implements BodyReader {
     if (!this.stream || this.stream.state === 'closed' || this.done) return;
     if (this.onCancel) this.onCancel();
     else this.connection.resetStream(this.stream, ErrorCode.CANCEL);
+    // Whoever still waits on this body hears that it will not end.
+    if (!this.finished) this.fail(new StreamResetError(this.stream.id, ErrorCode.CANCEL, 'local', 'the body was cancelled'));
   }
 
   /** Hand the reader one chunk (returning its credit), the end, or the error; false when there is nothing yet. */

@@ -1,5 +1,5 @@
 export { Http2Session, type Handler, type Http2SessionOptions, type StreamInfo } from './session.js';
-export { bytesBody, carryTrailers, fromResponse, headersToFields, readableOf, responseTrailers, toResponse, withTrailers } from './response-message.js';
+export { bodyReaderOf, bytesBody, carryTrailers, fromResponse, headersToFields, readableOf, responseTrailers, toResponse, withTrailers } from './response-message.js';
 export { ClientExchange, type ResponseMessage } from './client-exchange.js';
 export type { BodyReader } from './incoming-body.js';
 export { CONNECTION_SPECIFIC_FIELDS, NULL_BODY_STATUSES, fieldsToHeaders, hasNoContent, type RequestHead, type ResponseHead } from './fields.js';

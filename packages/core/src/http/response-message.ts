@@ -128,12 +128,11 @@ export function bytesBody(bytes: Uint8Array): BodyReader {
   };
 }
 
-/** A message from a web Response: its body read through the Response's own stream, its trailers (`responseTrailers`) final once the body ended. */
-export function fromResponse(response: Response): ResponseMessage {
-  const fields = headersToFields(response.headers);
-  const source = response.body;
-  if (source === null) return { status: response.status, fields, body: null, trailers: undefined };
-  const message: { status: number; fields: HeaderField[]; body: BodyReader | null; trailers: HeaderField[] | undefined } = { status: response.status, fields, body: null, trailers: undefined };
+/**
+ * A web stream read as a BodyReader (for relays that take either). `onEnd` runs once the stream
+ * ended, before `read` reports the end (a Response's trailers are fetched there).
+ */
+export function bodyReaderOf(source: ReadableStream<Uint8Array>, onEnd?: () => Promise<void>): BodyReader {
   const reader = source.getReader();
   const queue: Uint8Array[] = [];
   let done = false;
@@ -144,16 +143,16 @@ export function fromResponse(response: Response): ResponseMessage {
       try {
         const { value, done: end } = await reader.read();
         if (end) {
-          message.trailers = headersToFields(await responseTrailers(response));
+          await onEnd?.();
           done = true;
         } else if (value.byteLength > 0) queue.push(value);
       } catch (error) {
-        failure = error ?? new Error('the response body failed');
+        failure = error ?? new Error('the body failed');
       } finally {
         reading = undefined;
       }
     })());
-  message.body = {
+  return {
     read() {
       if (queue.length > 0) return queue.shift()!;
       if (failure !== undefined) throw failure;
@@ -171,5 +170,15 @@ export function fromResponse(response: Response): ResponseMessage {
       reader.cancel().catch(() => {});
     },
   };
+}
+
+/** A message from a web Response: its body read through the Response's own stream, its trailers (`responseTrailers`) final once the body ended. */
+export function fromResponse(response: Response): ResponseMessage {
+  const message: { status: number; fields: HeaderField[]; body: BodyReader | null; trailers: HeaderField[] | undefined } = { status: response.status, fields: headersToFields(response.headers), body: null, trailers: undefined };
+  if (response.body !== null) {
+    message.body = bodyReaderOf(response.body, async () => {
+      message.trailers = headersToFields(await responseTrailers(response));
+    });
+  }
   return message;
 }
