@@ -2,6 +2,7 @@
  * The supervisor sees a connection only as a Carrier: these tests give it carriers it has never
  * heard of (plain TCP on 127.0.0.1, scripted dials) and check what it does with them.
  */
+import { readFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { admissionPing, connectSocket, type Http2Session } from '@rhttp/core';
@@ -174,5 +175,26 @@ describe('Supervisor over a Carrier', () => {
     // "draining" is said by every graceful stop; no connect-failed, refused or reconnecting.
     expect(events.events.map((e) => e.type)).toEqual(['connecting', 'draining']);
     expect(s.connectionStatus()[0].state).toBe('stopped');
+  });
+});
+
+describe('supervisor.ts is runtime-neutral', () => {
+  it('reaches no node: module and no ws through its imports (the carriers are given to it)', () => {
+    const seen = new Set<string>();
+    const external = new Set<string>();
+    const queue = [new URL('../src/supervisor.ts', import.meta.url)];
+    while (queue.length > 0) {
+      const file = queue.pop()!;
+      if (seen.has(file.href)) continue;
+      seen.add(file.href);
+      for (const [, specifier] of readFileSync(file, 'utf8').matchAll(/^(?:import|export)\b[^;]*?\bfrom\s+'([^']+)'/gms)) {
+        if (specifier.startsWith('.')) queue.push(new URL(specifier.replace(/\.js$/, '.ts'), file));
+        else external.add(specifier);
+      }
+    }
+    // The walk did follow the relative imports (carrier.ts, backoff.ts, connect-errors.ts, …).
+    expect([...seen].some((f) => f.endsWith('/carrier.ts'))).toBe(true);
+    expect([...seen].some((f) => f.includes('/carriers/'))).toBe(false);
+    expect([...external]).toEqual(['@rhttp/core']);
   });
 });
