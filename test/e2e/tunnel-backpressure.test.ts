@@ -133,7 +133,7 @@ describe('the agent reads from its upstream only as far as the stream window all
       expect([...large.values()].every((s) => s.waitingForDrain)).toBe(true);
 
       // The agent sees the intermediary's stream window in its session's remote SETTINGS.
-      const intermediaryStreamWindow = (agent as unknown as { slots: { session?: Http2Session }[] }).slots[0].session!.connection.remote.initialWindowSize;
+      const intermediaryStreamWindow = (agent as unknown as { supervisor: { slots: { session?: Http2Session }[] } }).supervisor.slots[0].session!.connection.remote.initialWindowSize;
       const bound = BROWSER_STREAM_WINDOW + intermediaryStreamWindow + SLACK_PER_STREAM;
       const perSocket = agentReadPerSocket();
       expect(perSocket.length).toBe(STALLED);
