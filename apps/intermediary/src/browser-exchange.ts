@@ -12,7 +12,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { bytesBody, CONNECTION_SPECIFIC_FIELDS, ErrorCode, hasNoContent, type BodyReader, type HeaderField, type ResponseMessage, type ServerStream } from '@rhttp/core';
-import type { ForwardRequest } from '@rhttp/broker';
+import { Abort, type AbortSignalLike, type ForwardRequest } from '@rhttp/broker';
 import { drained } from 'rhttp-agent/socket-streams';
 import { discardBody, responseFields, streamBody, writeBody } from './browser-stream.js';
 
@@ -22,8 +22,8 @@ export interface ExchangeInfo {
   clientAddress: string;
   scheme: 'http' | 'https';
   httpVersion: '1.0' | '1.1' | '2';
-  /** Aborts when the browser goes away before the response is complete (the Request's own `signal` does not). */
-  signal: AbortSignal;
+  /** Aborts when the browser goes away before the response is complete (an `Abort`, not a web AbortSignal: one is made per exchange). */
+  signal: AbortSignalLike;
   /** The authority the browser asked for (Host / :authority), kept for X-Forwarded-Host and Forwarded when routing rewrote the URL. */
   host?: string;
 }
@@ -222,14 +222,14 @@ function addTrailers(req: IncomingMessage, res: ServerResponse, trailers: readon
  * streaming. Never throws; failures end in an error status or a destroyed connection.
  */
 export async function serveExchange(req: IncomingMessage, res: ServerResponse, scheme: 'http' | 'https', answer: Answer): Promise<void> {
-  const controller = new AbortController();
+  const browserGone = new Abort();
   const address = clientAddressOf(req);
   const admitted = answer.admit?.(address);
   res.once('close', () => {
     if (typeof admitted === 'function') admitted();
-    if (!res.writableFinished) controller.abort(new Error('the browser went away before the response was complete'));
+    if (!res.writableFinished) browserGone.abort(new Error('the browser went away before the response was complete'));
   });
-  const info: ExchangeInfo = { clientAddress: address, scheme, httpVersion: req.httpVersion === '1.0' ? '1.0' : '1.1', signal: controller.signal };
+  const info: ExchangeInfo = { clientAddress: address, scheme, httpVersion: req.httpVersion === '1.0' ? '1.0' : '1.1', signal: browserGone };
   const response = await answerExchange(
     answer,
     {
@@ -243,11 +243,11 @@ export async function serveExchange(req: IncomingMessage, res: ServerResponse, s
     admitted,
     info,
   );
-  if (response) await writeResponse(req, res, response, controller.signal, answer.responseBytes);
+  if (response) await writeResponse(req, res, response, browserGone, answer.responseBytes);
 }
 
 /** Writes status, headers and the streaming body; destroys the connection if the body fails. */
-async function writeResponse(req: IncomingMessage, res: ServerResponse, response: ResponseMessage, signal: AbortSignal, countBytes?: (bytes: number) => void): Promise<void> {
+async function writeResponse(req: IncomingMessage, res: ServerResponse, response: ResponseMessage, signal: AbortSignalLike, countBytes?: (bytes: number) => void): Promise<void> {
   const body = response.body;
   if (res.destroyed || signal.aborted) {
     body?.cancel();
@@ -333,15 +333,15 @@ function readOrWait(body: BodyReader): Uint8Array | null | Promise<Uint8Array | 
  * Never throws.
  */
 export async function serveStream(stream: ServerStream, headersEnded: boolean, scheme: 'http' | 'https', answer: Answer, address: string): Promise<void> {
-  const controller = new AbortController();
-  stream.onReset = (error) => controller.abort(error);
+  const browserGone = new Abort();
+  stream.onReset = (error) => browserGone.abort(error);
   const { method } = stream.head;
   // The Fetch API cannot carry a GET or HEAD body; without END_STREAM on HEADERS, one may follow.
   const withBody = !headersEnded && method !== 'GET' && method !== 'HEAD';
   const admitted = answer.admit?.(address);
   if (typeof admitted === 'function') void stream.closed.then(admitted);
   let bodyCancelled = false;
-  const info: ExchangeInfo = { clientAddress: address, scheme, httpVersion: '2', signal: controller.signal };
+  const info: ExchangeInfo = { clientAddress: address, scheme, httpVersion: '2', signal: browserGone };
   const response = await answerExchange(
     answer,
     {
@@ -359,7 +359,7 @@ export async function serveStream(stream: ServerStream, headersEnded: boolean, s
     info,
   );
   if (!response) return;
-  await respondTo(stream, method, response, controller.signal, answer.responseBytes);
+  await respondTo(stream, method, response, browserGone, answer.responseBytes);
   // RFC 9113 §8.1: a server that answered before the request was complete, and will not read the
   // rest, asks the client to stop with RST_STREAM(NO_ERROR) after its response.
   if (bodyCancelled && !stream.received) stream.reset(ErrorCode.NO_ERROR);
@@ -371,7 +371,7 @@ export async function serveStream(stream: ServerStream, headersEnded: boolean, s
  * (a late-starting body such as SSE shows its status), the body with backpressure, then the
  * trailers the agent sent (gRPC's status). A body that fails midway resets the stream.
  */
-async function respondTo(stream: ServerStream, method: string, response: ResponseMessage, signal: AbortSignal, countBytes?: (bytes: number) => void): Promise<void> {
+async function respondTo(stream: ServerStream, method: string, response: ResponseMessage, signal: AbortSignalLike, countBytes?: (bytes: number) => void): Promise<void> {
   const body = response.body;
   if (signal.aborted) {
     body?.cancel();

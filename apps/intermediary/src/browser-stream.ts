@@ -6,6 +6,7 @@
  * so nothing is read from the agent faster than the browser takes it. Used by the ordinary
  * exchange (browser-exchange.ts), WebSockets (websocket-upgrade.ts) and CONNECT (connect-proxy.ts).
  */
+import type { AbortSignalLike } from '@rhttp/broker';
 import { CONNECTION_SPECIFIC_FIELDS, ErrorCode, headersToFields, type BodyReader, type HeaderField, type ServerStream } from '@rhttp/core';
 
 
@@ -83,7 +84,7 @@ export function responseFields(fields: readonly HeaderField[] | Headers, skip?: 
 export async function writeBody(
   stream: ServerStream,
   body: BodyReader,
-  options: { signal?: AbortSignal; countBytes?: (bytes: number) => void; trailers?: () => readonly HeaderField[] | undefined; failure?: number } = {},
+  options: { signal?: AbortSignalLike; countBytes?: (bytes: number) => void; trailers?: () => readonly HeaderField[] | undefined; failure?: number } = {},
 ): Promise<boolean> {
   const { signal, countBytes } = options;
   const onAbort = () => body.cancel();

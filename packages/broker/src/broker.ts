@@ -18,7 +18,7 @@ import { NULL_BODY_STATUSES, toResponse, type ResponseMessage } from '@rhttp/cor
 import { forwardRequestHeaders, rewriteResponseFields } from './forwarding-headers.js';
 import { originMatch, parseOriginEntry, requestOrigin, serializeOrigin, type ParsedOrigin } from './origin-match.js';
 import { DEFAULT_PROXY_NAME } from './proxy-status.js';
-import type { BrokerSession, DispatchInfo, Exchange, ForwardRequest, OutgoingRequest } from './session.js';
+import type { AbortSignalLike, BrokerSession, DispatchInfo, Exchange, ForwardRequest, OutgoingRequest } from './session.js';
 import { stripTunnelHandshakeFields } from './tunnel.js';
 import { slowStartLimit } from './slow-start.js';
 
@@ -367,7 +367,7 @@ export class Broker {
   }
 
   /** Waits until a session can take a stream for `target` and reserves it (`pending`, released by the caller); throws NoSession/Busy errors or the signal's reason. */
-  async #acquire(target: ParsedOrigin, label: string, exclude: BrokerSession | undefined, signal: AbortSignal | undefined, tunnel = false): Promise<SessionEntry> {
+  async #acquire(target: ParsedOrigin, label: string, exclude: BrokerSession | undefined, signal: AbortSignalLike | undefined, tunnel = false): Promise<SessionEntry> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     let timedOut = false;
     try {
@@ -450,7 +450,7 @@ export class Broker {
     return best;
   }
 
-  #nextWake(signal: AbortSignal | undefined): Promise<void> {
+  #nextWake(signal: AbortSignalLike | undefined): Promise<void> {
     return new Promise((resolve, reject) => {
       const done = () => {
         this.#waiters.delete(waiter);

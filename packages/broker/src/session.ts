@@ -91,6 +91,48 @@ export interface OutgoingRequest {
   protocol?: string;
 }
 
+/**
+ * The part of an AbortSignal the broker reads: whether the browser left, why, and a listener for
+ * when it does. A web AbortSignal fits; a listener may pass something cheaper (in Node 20 every
+ * AbortSignal is made transferable, which costs more than the rest of a small exchange).
+ */
+export interface AbortSignalLike {
+  readonly aborted: boolean;
+  readonly reason: unknown;
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
+}
+
+/**
+ * An AbortSignalLike that costs a flag and a listener list: for a listener that makes one per
+ * exchange. `abort` runs the listeners once, in order.
+ */
+export class Abort implements AbortSignalLike {
+  aborted = false;
+  reason: unknown = undefined;
+  #listeners: Array<() => void> | undefined;
+
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    const listeners = this.#listeners;
+    this.#listeners = undefined;
+    if (listeners) for (const listener of listeners) listener();
+  }
+
+  addEventListener(_type: 'abort', listener: () => void): void {
+    if (this.aborted) return;
+    (this.#listeners ??= []).push(listener);
+  }
+
+  removeEventListener(_type: 'abort', listener: () => void): void {
+    const listeners = this.#listeners;
+    const at = listeners ? listeners.indexOf(listener) : -1;
+    if (at >= 0) listeners!.splice(at, 1);
+  }
+}
+
 /** What the intermediary knows about the browser-side exchange that `dispatch` cannot see in the Request. */
 export interface DispatchInfo {
   /** The browser's IP address (IPv4 dotted or IPv6 without brackets). Empty when unknown. */
@@ -101,8 +143,8 @@ export interface DispatchInfo {
   viaName?: string;
   /** HTTP version of the browser's connection, for Via's received-protocol; default `'1.1'`. */
   httpVersion?: '1.0' | '1.1' | '2' | '3';
-  /** Aborts when the browser goes away; the stream toward the origin is then cancelled. */
-  signal?: AbortSignal;
+  /** Aborts when the browser goes away; the stream toward the origin is then cancelled. An AbortSignal fits. */
+  signal?: AbortSignalLike;
   /**
    * The authority the browser asked for, when it differs from the request URL's (the intermediary
    * routed `http://host:port` to the `https://host` origin): what X-Forwarded-Host and Forwarded report.
