@@ -17,7 +17,7 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { bodyReaderOf, ErrorCode, type ServerStream } from '@rhttp/core';
+import { bodyReaderOf, connectionOptions, ErrorCode, isHopByHop, type ServerStream } from '@rhttp/core';
 import { WEBSOCKET_PROTOCOL, tunnelRequest } from '@rhttp/broker';
 import { clientAddressOf, requestUrl, streamAuthority, type ExchangeInfo } from './browser-exchange.js';
 import { streamBody, writeBody } from './browser-stream.js';
@@ -32,7 +32,8 @@ const WEBSOCKET_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 const BROWSER_BUFFERED_CHUNKS = 16;
 const browserClosedAbruptly = () => new Error('the browser closed the WebSocket connection abruptly');
 /** Connection-specific fields (RFC 9113 §8.2.2, RFC 9110 §7.6.1) and the HTTP/1.1 handshake's own: never copied into a 101/200. */
-const NOT_COPIED = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'content-length', 'sec-websocket-accept', 'sec-websocket-key']);
+/** Fields of the tunnel's answer that the browser's 101 does not take: its own framing and handshake (besides hop-by-hop ones). */
+const HANDSHAKE_FIELDS = new Set(['content-length', 'sec-websocket-accept', 'sec-websocket-key']);
 /** RFC 6455 §4.1: the key is a base64-encoded 16-octet value. */
 const WEBSOCKET_KEY = /^[A-Za-z0-9+/]{22}==$/;
 
@@ -107,8 +108,9 @@ async function pipeToBrowser(body: ReadableStream<Uint8Array> | null, target: Du
 /** The fields of a 2xx tunnel response worth passing to the browser (Sec-WebSocket-Protocol/-Extensions, Set-Cookie, Via…). */
 function copiedFields(headers: Headers): Array<[string, string]> {
   const out: Array<[string, string]> = [];
+  const listed = connectionOptions(headers);
   headers.forEach((value, name) => {
-    if (!NOT_COPIED.has(name) && name !== 'set-cookie') out.push([name, value]);
+    if (!HANDSHAKE_FIELDS.has(name) && !isHopByHop(name, value, listed, 'http/1.1') && name !== 'set-cookie') out.push([name, value]);
   });
   for (const cookie of headers.getSetCookie()) out.push(['set-cookie', cookie]);
   return out;

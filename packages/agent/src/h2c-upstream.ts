@@ -9,17 +9,11 @@
  * const response = await upstream.fetch(request, info);   // trailers: responseTrailers(response)
  */
 import * as net from 'node:net';
-import { carryTrailers, connectSocket, type Http2Session, type StreamInfo } from '@rhttp/core';
+import { carryTrailers, connectSocket, stripHopByHop, type Http2Session, type StreamInfo } from '@rhttp/core';
 import { DEFAULT_UPSTREAM_HEADERS_TIMEOUT_MS } from './upstream.js';
 
 /** TCP connect budget for the upstream; a local app that does not accept within this is down. */
 export const DEFAULT_UPSTREAM_CONNECT_TIMEOUT_MS = 10_000;
-
-/**
- * Fields that describe one connection (RFC 9110 §7.6.1; RFC 9113 §8.2.2 forbids them in HTTP/2).
- * `te` is not among them: the engine keeps it when it is "trailers", which gRPC servers ask for.
- */
-const HOP_BY_HOP_FIELDS = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'trailer', 'proxy-authenticate', 'proxy-authorization', 'host']);
 
 /** Options of {@link H2cUpstream}. */
 export interface H2cUpstreamOptions {
@@ -61,9 +55,10 @@ export class H2cUpstream {
     const url = new URL(request.url);
     const rawPath = info?.head.path && info.head.path.startsWith('/') ? info.head.path : url.pathname + url.search;
     const authority = info?.head.authority || url.host;
-    const headers = new Headers();
-    const dropped = new Set((request.headers.get('connection') ?? '').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean));
-    for (const [name, value] of request.headers) if (!HOP_BY_HOP_FIELDS.has(name) && !dropped.has(name)) headers.append(name, value);
+    // `:authority` carries the authority (RFC 9113 §8.3.1), so Host goes too; gRPC's `TE: trailers` stays.
+    const headers = new Headers(request.headers);
+    headers.delete('host');
+    stripHopByHop(headers);
     const body = request.body && request.method !== 'GET' && request.method !== 'HEAD' ? request.body : null;
     let session: Http2Session;
     try {

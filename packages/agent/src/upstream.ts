@@ -15,7 +15,7 @@
  */
 import * as http from 'node:http';
 import * as https from 'node:https';
-import { ErrorCode, hasNoContent, type HeaderField, type ServerStream, type StreamInfo } from '@rhttp/core';
+import { connectionOptions, ErrorCode, hasNoContent, isHopByHop, type HeaderField, type ServerStream, type StreamInfo } from '@rhttp/core';
 import { openWebSocketUpstream } from './websocket-upstream.js';
 import { drained } from './socket-streams.js';
 
@@ -34,11 +34,6 @@ const MAX_FREE_UPSTREAM_SOCKETS = 256;
  */
 const RESPONSE_BUFFERED_BYTES = 64 * 1024;
 
-/**
- * Hop-by-hop fields (RFC 9110 §7.6.1), plus `proxy-connection` and `keep-alive` that old clients
- * send: they describe one connection and a proxy MUST NOT forward them.
- */
-const HOP_BY_HOP_FIELDS = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'proxy-authenticate', 'proxy-authorization']);
 /** Methods safe to send again when a reused keep-alive socket turned out to be closed. */
 const RETRYABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -272,14 +267,6 @@ function answerFailure(stream: ServerStream, failure: Failure, meter: ExchangeMe
 
 function noop(): void {}
 
-/** Fields named in `Connection` are hop-by-hop too (RFC 9110 §7.6.1). */
-function connectionOptions(value: string | undefined): Set<string> | undefined {
-  if (!value) return undefined;
-  const names = new Set<string>();
-  for (const n of value.split(',')) if (n.trim()) names.add(n.trim().toLowerCase());
-  return names;
-}
-
 /**
  * The request fields to send upstream, flat as node:http takes them (`[name, value, …]`): the
  * end-to-end fields (pseudo-header and hop-by-hop fields dropped), and `Host` set to the original
@@ -287,13 +274,12 @@ function connectionOptions(value: string | undefined): Set<string> | undefined {
  * HTTP/1.1 MUST concatenate them into one field).
  */
 function forwardedRequestFields(incoming: Iterable<readonly [string, string]>, authority: string): string[] {
-  let connection: string | undefined;
-  for (const [name, value] of incoming) if (name === 'connection') connection = connection === undefined ? value : `${connection},${value}`;
-  const dropped = connectionOptions(connection);
+  const listed = connectionOptions(incoming);
   const out: string[] = ['host', authority];
   let cookie: string | undefined;
   for (const [name, value] of incoming) {
-    if (name.charCodeAt(0) === 0x3a /* : */ || name === 'host' || HOP_BY_HOP_FIELDS.has(name) || dropped?.has(name)) continue;
+    // Trailer too: request trailers are not passed on to an HTTP/1.1 upstream.
+    if (name.charCodeAt(0) === 0x3a /* : */ || name === 'host' || name === 'trailer' || isHopByHop(name, value, listed, 'http/1.1')) continue;
     if (name === 'cookie') cookie = cookie === undefined ? value : `${cookie}; ${value}`;
     else out.push(name, value);
   }
@@ -301,17 +287,21 @@ function forwardedRequestFields(incoming: Iterable<readonly [string, string]>, a
   return out;
 }
 
-/** The upstream response's end-to-end fields, names in lower case (hop-by-hop ones dropped). */
+/**
+ * The upstream response's end-to-end fields, names in lower case: hop-by-hop ones dropped, and
+ * `Trailer`, since this relay does not pass HTTP/1.1 trailers on (it would announce fields that
+ * never come).
+ */
 function responseFields(raw: string[]): HeaderField[] {
-  let connection: string | undefined;
-  for (let i = 0; i < raw.length; i += 2) if (raw[i].length === 10 && raw[i].toLowerCase() === 'connection') connection = (connection ? connection + ',' : '') + raw[i + 1];
-  const dropped = connectionOptions(connection);
   const fields: HeaderField[] = [];
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i].toLowerCase();
-    if (HOP_BY_HOP_FIELDS.has(name) || dropped?.has(name)) continue;
-    fields.push([name, raw[i + 1]]);
+  for (let i = 0; i < raw.length; i += 2) fields.push([raw[i].toLowerCase(), raw[i + 1]]);
+  const listed = connectionOptions(fields);
+  let kept = 0;
+  for (let i = 0; i < fields.length; i++) {
+    const [name, value] = fields[i];
+    if (name !== 'trailer' && !isHopByHop(name, value, listed)) fields[kept++] = fields[i];
   }
+  fields.length = kept;
   return fields;
 }
 

@@ -11,7 +11,7 @@
  * // inside a handler, for a request whose info.head.protocol === 'websocket':
  * return openWebSocketUpstream(new URL('http://127.0.0.1:3000'), '/chat', 'app.example.com', request);
  */
-import { NULL_BODY_STATUSES } from '@rhttp/core';
+import { connectionOptions, isHopByHop, NULL_BODY_STATUSES } from '@rhttp/core';
 import { createHash, randomBytes } from 'node:crypto';
 import * as http from 'node:http';
 import * as https from 'node:https';
@@ -28,12 +28,16 @@ const UPSTREAM_BUFFERED_CHUNKS = 16;
 const UPSTREAM_READABLE: SocketReadableOptions = { highWaterMark: UPSTREAM_BUFFERED_CHUNKS, abruptClose: () => new Error('the upstream connection closed abruptly') };
 /** Time for the upstream's 101 (the connection itself may then last for ever). */
 export const DEFAULT_WEBSOCKET_HANDSHAKE_TIMEOUT_MS = 30_000;
-/** Fields that describe one connection or the RFC 6455 handshake itself; never copied across. */
-const NOT_FORWARDED = new Set([
-  'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer',
-  'proxy-authenticate', 'proxy-authorization', 'host', 'content-length',
-  'sec-websocket-key', 'sec-websocket-accept', 'sec-websocket-version',
-]);
+/**
+ * Fields of the RFC 6455 handshake itself, and framing of the handshake message; never copied
+ * across (besides the hop-by-hop ones, @rhttp/core's rule toward an HTTP/1.1 hop).
+ */
+const HANDSHAKE_FIELDS = new Set(['host', 'content-length', 'trailer', 'sec-websocket-key', 'sec-websocket-accept', 'sec-websocket-version']);
+
+/** True when a field is not copied between the extended CONNECT and the upstream's HTTP/1.1 handshake. */
+function notForwarded(name: string, value: string, listed: ReadonlySet<string>): boolean {
+  return HANDSHAKE_FIELDS.has(name) || isHopByHop(name, value, listed, 'http/1.1');
+}
 
 /** `Sec-WebSocket-Accept` for a key (RFC 6455 §4.2.2 step 5.4). */
 export function websocketAccept(key: string): string {
@@ -56,9 +60,9 @@ export interface WebSocketUpstreamOptions {
 export function openWebSocketUpstream(base: URL, path: string, authority: string, request: Request, options: WebSocketUpstreamOptions = {}): Promise<Response> {
   const key = randomBytes(16).toString('base64');
   const headers: http.OutgoingHttpHeaders = {};
-  const dropped = new Set((request.headers.get('connection') ?? '').split(',').map((n) => n.trim().toLowerCase()));
+  const listed = connectionOptions(request.headers);
   for (const [name, value] of request.headers) {
-    if (NOT_FORWARDED.has(name) || dropped.has(name)) continue;
+    if (notForwarded(name, value, listed)) continue;
     headers[name] = value;
   }
   headers.host = authority;
@@ -142,11 +146,12 @@ export function openWebSocketUpstream(base: URL, path: string, authority: string
 /** The upstream's response fields that go back: Sec-WebSocket-Protocol/-Extensions, cookies, and so on. */
 function responseHeaders(raw: string[]): Headers {
   const headers = new Headers();
-  const dropped = new Set<string>();
-  for (let i = 0; i < raw.length; i += 2) if (raw[i].toLowerCase() === 'connection') for (const n of raw[i + 1].split(',')) dropped.add(n.trim().toLowerCase());
+  const fields: Array<[string, string]> = [];
+  for (let i = 0; i < raw.length; i += 2) fields.push([raw[i].toLowerCase(), raw[i + 1]]);
+  const listed = connectionOptions(fields);
   for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i].toLowerCase();
-    if (NOT_FORWARDED.has(name) || dropped.has(name)) continue;
+    const name = fields[i / 2][0];
+    if (notForwarded(name, raw[i + 1], listed)) continue;
     try {
       headers.append(name, raw[i + 1]);
     } catch {

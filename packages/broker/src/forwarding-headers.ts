@@ -2,8 +2,7 @@
  * What the broker writes into forwarded messages: `Via` (RFC 9110 §7.6.3), `Forwarded`
  * (RFC 7239), and the de-facto `X-Forwarded-For`/`-Proto`/`-Host`.
  */
-import type { HeaderField } from '@rhttp/core';
-import { stripHopByHop, stripHopByHopFields } from './hop-by-hop.js';
+import { stripHopByHop, stripHopByHopFields, type HeaderField } from '@rhttp/core';
 
 /** Default Via pseudonym: RFC 9110 §7.6.3 lets an intermediary use one instead of its host name. */
 export const DEFAULT_VIA_NAME = 'rhttp';

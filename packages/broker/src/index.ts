@@ -2,7 +2,7 @@ export * from './session.js';
 export * from './origin-match.js';
 export * from './proxy-status.js';
 export * from './errors.js';
-export * from './hop-by-hop.js';
+export { stripHopByHop, stripHopByHopFields } from '@rhttp/core';
 export * from './forwarding-headers.js';
 export * from './slow-start.js';
 export * from './broker.js';

@@ -5,3 +5,4 @@ export type { BodyReader } from './incoming-body.js';
 export { CONNECTION_SPECIFIC_FIELDS, NULL_BODY_STATUSES, fieldsToHeaders, hasNoContent, type RequestHead, type ResponseHead } from './fields.js';
 export { ServerStream, type OutgoingFields, type ServerStreamHead } from './server-stream.js';
 export type { RequestFieldsHead } from './fields.js';
+export { HOP_BY_HOP_FIELDS, connectionOptions, isHopByHop, stripHopByHop, stripHopByHopFields, type NextHop } from './hop-by-hop.js';
