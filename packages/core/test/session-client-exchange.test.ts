@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { bytesBody, ErrorCode, fromResponse, responseTrailers, StreamResetError, toResponse, withTrailers, type BodyReader, type ServerStream } from '../src/index.js';
+import { concatBytes } from '../src/bytes.js';
 import { sessionPair } from './support/session-pair.js';
 
 const enc = new TextEncoder();
@@ -23,13 +24,7 @@ async function readAll(body: BodyReader): Promise<Uint8Array> {
     if (chunk === null) break;
     parts.push(chunk);
   }
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 function streamPair(onStream: (stream: ServerStream) => void) {
