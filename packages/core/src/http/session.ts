@@ -5,7 +5,7 @@ import { IncomingRequest } from './incoming-request.js';
 import { ClientExchange } from './client-exchange.js';
 import { toResponse, trailersToSendOf } from './response-message.js';
 import { IncomingBody, PumpControl } from './incoming-body.js';
-import { hasNoContent, malformed, outgoingFields, requestFields, requestHead, requestHeadFields, trailerHeaders, type RequestHead } from './fields.js';
+import { checkTrailerFields, hasNoContent, malformed, outgoingFields, requestFields, requestHeadFields, type RequestFieldsHead, type RequestHead } from './fields.js';
 import { attachServerStream, type ServerStream, type ServerStreamHead } from './server-stream.js';
 
 /** Information a server handler gets besides the Request. */
@@ -190,43 +190,8 @@ export class Http2Session {
   }
 
   /** Send a ReadableStream as DATA frames, waiting on flow control and the transport. */
-  private async pumpBody(stream: Stream, body: ReadableStream<Uint8Array>, trailers?: () => Headers | Promise<Headers>, control?: PumpControl): Promise<void> {
-    const reader = body.getReader();
-    const cancel = (reason: unknown) => {
-      reader.cancel(reason).catch(() => {});
-    };
-    // A reset stream releases the body's source at once: an idle one (Server-Sent Events, a slow
-    // upload) would otherwise hold its reader, and whatever produces it, forever.
-    control?.listen(cancel);
-    try {
-      // Each chunk is queued as soon as it is read (Server-Sent Events must not wait for the next
-      // one). The next read overlaps its sending, one chunk ahead at most, so that END_STREAM can
-      // ride on the last chunk's DATA frame when the body ends before that frame went out.
-      let sent: Promise<void> | undefined;
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        if (!value || value.length === 0) continue;
-        if (sent) await sent;
-        sent = this.connection.sendData(stream, value instanceof Uint8Array ? value : new Uint8Array(value as ArrayBuffer));
-        sent.catch(() => {}); // awaited above or below; a reset also reaches the catch through them
-      }
-      if (control?.aborted) return;
-      if (trailers) {
-        if (sent) await sent;
-        const fields = outgoingFields([], await trailers(), false);
-        if (fields.length > 0) {
-          this.connection.sendHeaders(stream, fields, true);
-          return;
-        }
-      }
-      await this.connection.sendData(stream, EMPTY, true);
-    } catch (error) {
-      cancel(error);
-      if (stream.state !== 'closed') this.connection.resetStream(stream, ErrorCode.CANCEL, new StreamResetError(stream.id, ErrorCode.CANCEL, 'local', `the body could not be read: ${(error as Error)?.message}`));
-    } finally {
-      control?.listen(undefined);
-    }
+  private pumpBody(stream: Stream, body: ReadableStream<Uint8Array>, trailers?: () => Headers | Promise<Headers>, control?: PumpControl): Promise<void> {
+    return pumpBody(this.connection, stream, body, trailers, control);
   }
 
   private waitForSlot(signal?: AbortSignal): Promise<void> {
@@ -283,7 +248,7 @@ export class Http2Session {
     this.onFetchRequest(stream, fields, endStream);
   }
 
-  /** The Fetch adapter: a Request for `handler`, its Response sent back. */
+  /** The Fetch adapter: a Request for `handler`, its Response sent back (FetchExchange). */
   private onFetchRequest(stream: Stream, fields: HeaderField[], endStream: boolean): void {
     const handler = this.options.handler;
     if (!handler) {
@@ -291,57 +256,57 @@ export class Http2Session {
       if (this.options.onStream) this.connection.resetStream(stream, ErrorCode.REFUSED_STREAM);
       return;
     }
-    let head: RequestHead;
+    let head: RequestFieldsHead;
     try {
-      head = requestHead(stream.id, fields, this.connection.local.enableConnectProtocol);
+      // The same checks as the stream API, without a Headers object: the Request's own gets the fields once.
+      head = requestHeadFields(stream.id, fields, this.connection.local.enableConnectProtocol);
     } catch (error) {
       stream.listener = IGNORING_LISTENER;
       this.connection.resetStream(stream, ErrorCode.PROTOCOL_ERROR, new StreamResetError(stream.id, ErrorCode.PROTOCOL_ERROR, 'local', (error as Error).message));
       return;
     }
-    const incoming = new IncomingBody(this.connection);
+    const exchange = new FetchExchange(this, this.connection, this.options.onError, stream, head, endStream);
+    if (exchange.request) void exchange.respond(handler);
+  }
+}
+
+/**
+ * One request on the server role's Fetch path: the stream's listener, the Request the handler
+ * gets and the Response it returns, sent back. One object per request rather than a closure per
+ * callback: after undici's own objects, allocation is most of what this adapter costs.
+ */
+class FetchExchange implements StreamListener {
+  /** The Request given to the handler; undefined when the runtime refused to make it (the stream was reset). */
+  readonly request: IncomingRequest | undefined;
+  private readonly info: StreamInfo | undefined;
+  private readonly incoming: IncomingBody;
+  private readonly control = new PumpControl();
+  private readonly method: string;
+  private responded = false;
+  // RFC 9113 §8.1: a server can send a complete response before the client sends the entire request,
+  // then ask it to stop with RST_STREAM(NO_ERROR). A handler (or upstream) that stops reading the
+  // request body before answering (a gRPC trailers-only error, a 413) must not lose its answer to a
+  // CANCEL sent first: the rest of the body is discarded and the reset waits for the response's end.
+  private responseEnded = false;
+  private requestCancelled = false;
+
+  constructor(
+    session: Http2Session,
+    private readonly connection: Connection,
+    private readonly onError: ((error: unknown) => void) | undefined,
+    private readonly stream: Stream,
+    head: RequestFieldsHead,
+    endStream: boolean,
+  ) {
+    this.method = head.method;
+    const incoming = (this.incoming = new IncomingBody(connection));
     incoming.attach(stream);
-    incoming.expectLength(head.headers.get('content-length'), false);
-    const control = new PumpControl();
-    let request: IncomingRequest | undefined;
-    let responded = false;
-    // RFC 9113 §8.1: a server can send a complete response before the client sends the entire request,
-    // then ask it to stop with RST_STREAM(NO_ERROR). A handler (or upstream) that stops reading the
-    // request body before answering (a gRPC trailers-only error, a 413) must not lose its answer to a
-    // CANCEL sent first: the rest of the body is discarded and the reset waits for the response's end.
-    let responseEnded = false;
-    let requestCancelled = false;
-    const stopRequest = () => {
-      if (stream.state !== 'closed') this.connection.resetStream(stream, ErrorCode.NO_ERROR);
-    };
+    if (head.contentLength >= 0) incoming.expectLength(String(head.contentLength), false);
     incoming.onCancel = () => {
-      requestCancelled = true;
-      if (responseEnded) stopRequest();
+      this.requestCancelled = true;
+      if (this.responseEnded) this.stopRequest();
     };
-    stream.listener = {
-      onHeaders: (received, end) => {
-        try {
-          // §8.1: a second header block on a request is trailers and MUST end the stream.
-          if (!end) throw malformed(stream.id, 'trailers without END_STREAM');
-          trailerHeaders(stream.id, received);
-          incoming.end(stream.id);
-        } catch (error) {
-          this.connection.resetStream(stream, ErrorCode.PROTOCOL_ERROR, new StreamResetError(stream.id, ErrorCode.PROTOCOL_ERROR, 'local', (error as Error).message));
-        }
-      },
-      onData: (data, end) => {
-        try {
-          incoming.push(stream, data, end);
-        } catch (error) {
-          this.connection.resetStream(stream, ErrorCode.PROTOCOL_ERROR, new StreamResetError(stream.id, ErrorCode.PROTOCOL_ERROR, 'local', (error as Error).message));
-        }
-      },
-      onReset: (error) => {
-        incoming.fail(error);
-        control.abort(error);
-        request?.abortWith(error);
-      },
-    };
+    stream.listener = this;
     if (endStream) incoming.end(stream.id);
     const tunnel = head.method === 'CONNECT';
     const hasBody = !endStream && (tunnel || !BODYLESS_METHODS.has(head.method));
@@ -349,56 +314,146 @@ export class Http2Session {
     try {
       const url = tunnel && !head.protocol ? `https://${head.authority}/` : `${head.scheme}://${head.authority}${head.path}`;
       // Its signal is made on first use and aborted from onReset (incoming-request.ts).
-      request = new IncomingRequest(url, {
+      const request = new IncomingRequest(url, {
         // The Fetch API refuses CONNECT; handlers see tunnels as POST-like requests and read `info.head`.
         method: tunnel ? 'POST' : head.method,
-        headers: head.headers,
         body: hasBody ? incoming.readable : null,
         duplex: 'half',
       } as RequestInit);
+      appendRequestFields(request.headers, head.fields);
+      this.request = request;
+      this.info = { streamId: stream.id, session, head: { method: head.method, scheme: head.scheme, authority: head.authority, path: head.path, protocol: head.protocol, headers: request.headers } };
     } catch (error) {
-      this.connection.resetStream(stream, ErrorCode.PROTOCOL_ERROR, new StreamResetError(stream.id, ErrorCode.PROTOCOL_ERROR, 'local', `request rejected: ${(error as Error).message}`));
-      return;
+      connection.resetStream(stream, ErrorCode.PROTOCOL_ERROR, new StreamResetError(stream.id, ErrorCode.PROTOCOL_ERROR, 'local', `request rejected: ${(error as Error).message}`));
     }
-    const req = request;
-    const respond = async () => {
+  }
+
+  onHeaders(received: HeaderField[], end: boolean): void {
+    try {
+      // §8.1: a second header block on a request is trailers and MUST end the stream.
+      if (!end) throw malformed(this.stream.id, 'trailers without END_STREAM');
+      checkTrailerFields(this.stream.id, received);
+      this.incoming.end(this.stream.id);
+    } catch (error) {
+      this.connection.resetStream(this.stream, ErrorCode.PROTOCOL_ERROR, new StreamResetError(this.stream.id, ErrorCode.PROTOCOL_ERROR, 'local', (error as Error).message));
+    }
+  }
+
+  onData(data: Uint8Array, end: boolean): void {
+    try {
+      this.incoming.push(this.stream, data, end);
+    } catch (error) {
+      this.connection.resetStream(this.stream, ErrorCode.PROTOCOL_ERROR, new StreamResetError(this.stream.id, ErrorCode.PROTOCOL_ERROR, 'local', (error as Error).message));
+    }
+  }
+
+  onReset(error: Http2Error): void {
+    this.incoming.fail(error);
+    this.control.abort(error);
+    this.request?.abortWith(error);
+  }
+
+  private stopRequest(): void {
+    if (this.stream.state !== 'closed') this.connection.resetStream(this.stream, ErrorCode.NO_ERROR);
+  }
+
+  /** Run the handler and send its Response; never rejects (failures go to `onError`). */
+  async respond(handler: Handler): Promise<void> {
+    const stream = this.stream;
+    try {
       let response: Response;
       try {
-        response = await handler(req, { streamId: stream.id, session: this, head });
+        response = await handler(this.request!, this.info!);
         if (!(response instanceof Response)) throw new TypeError('the handler did not return a Response');
       } catch (error) {
-        this.options.onError?.(error);
+        this.onError?.(error);
         if (stream.state === 'closed') return;
         response = new Response('internal error in the origin handler\n', { status: 500, headers: { 'content-type': 'text/plain; charset=utf-8' } });
       }
       if (stream.state === 'closed') {
-        response.body?.cancel().catch(() => {});
+        response.body?.cancel().catch(noop);
         return;
       }
-      responded = true;
+      this.responded = true;
       const fields = outgoingFields([[':status', String(response.status)]], response.headers, false);
-      const body = response.body && !hasNoContent(head.method, response.status) ? response.body : null;
+      const body = response.body !== null && !hasNoContent(this.method, response.status) ? response.body : null;
       const trailers = trailersToSendOf(response);
       try {
         this.connection.sendHeaders(stream, fields, body === null && !trailers);
       } catch (error) {
-        this.options.onError?.(error);
+        this.onError?.(error);
         return;
       }
-      if (body) await this.pumpBody(stream, body, trailers, control);
+      if (body) await pumpBody(this.connection, stream, body, trailers, this.control);
       else if (trailers) {
         const t = outgoingFields([], await trailers(), false);
         this.connection.sendHeaders(stream, t, true);
-      } else response.body?.cancel().catch(() => {});
-      responseEnded = true;
-      if (requestCancelled) stopRequest();
-    };
-    respond().catch((error) => {
-      this.options.onError?.(error);
-      if (!responded && stream.state !== 'closed') this.connection.resetStream(stream, ErrorCode.INTERNAL_ERROR);
-    });
+      } else response.body?.cancel().catch(noop);
+      this.responseEnded = true;
+      if (this.requestCancelled) this.stopRequest();
+    } catch (error) {
+      this.onError?.(error);
+      if (!this.responded && stream.state !== 'closed') this.connection.resetStream(stream, ErrorCode.INTERNAL_ERROR);
+    }
   }
 }
+
+/** A request's regular fields into its Request's (empty) Headers; split cookie fields are joined with "; " (RFC 9113 §8.2.3). */
+function appendRequestFields(headers: Headers, fields: HeaderField[]): void {
+  let cookies: string[] | undefined;
+  for (let i = 0; i < fields.length; i++) {
+    const name = fields[i][0];
+    if (name.charCodeAt(0) === 0x3a /* : */) continue;
+    if (name === 'cookie') {
+      (cookies ??= []).push(fields[i][1]);
+      continue;
+    }
+    headers.append(name, fields[i][1]);
+  }
+  if (cookies) headers.append('cookie', cookies.join('; '));
+}
+
+/** Send a ReadableStream as DATA frames, waiting on flow control and the transport. */
+async function pumpBody(connection: Connection, stream: Stream, body: ReadableStream<Uint8Array>, trailers?: () => Headers | Promise<Headers>, control?: PumpControl): Promise<void> {
+  const reader = body.getReader();
+  const cancel = (reason: unknown) => {
+    reader.cancel(reason).catch(noop);
+  };
+  // A reset stream releases the body's source at once: an idle one (Server-Sent Events, a slow
+  // upload) would otherwise hold its reader, and whatever produces it, forever.
+  control?.listen(cancel);
+  try {
+    // Each chunk is queued as soon as it is read (Server-Sent Events must not wait for the next
+    // one). The next read overlaps its sending, one chunk ahead at most, so that END_STREAM can
+    // ride on the last chunk's DATA frame when the body ends before that frame went out.
+    let sent: Promise<void> | undefined;
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      if (!value || value.length === 0) continue;
+      if (sent) await sent;
+      sent = connection.sendData(stream, value instanceof Uint8Array ? value : new Uint8Array(value as ArrayBuffer));
+      sent.catch(noop); // awaited above or below; a reset also reaches the catch through them
+    }
+    if (control?.aborted) return;
+    if (trailers) {
+      if (sent) await sent;
+      const fields = outgoingFields([], await trailers(), false);
+      if (fields.length > 0) {
+        connection.sendHeaders(stream, fields, true);
+        return;
+      }
+    }
+    await connection.sendData(stream, EMPTY, true);
+  } catch (error) {
+    cancel(error);
+    if (stream.state !== 'closed') connection.resetStream(stream, ErrorCode.CANCEL, new StreamResetError(stream.id, ErrorCode.CANCEL, 'local', `the body could not be read: ${(error as Error)?.message}`));
+  } finally {
+    control?.listen(undefined);
+  }
+}
+
+const noop = () => {};
 
 const EMPTY = new Uint8Array(0);
 
