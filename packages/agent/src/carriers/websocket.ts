@@ -21,29 +21,25 @@
 import { Duplex } from 'node:stream';
 import WebSocket from 'ws';
 import {
-  encodeClientCert,
-  encodeClientCertChain,
-  importSigningKey,
+  PTTH_PATH_PREFIX,
+  PTTH_SIGNATURE_LABEL,
+  PTTH_SIGNED_COMPONENTS,
   parseOrigin,
-  pemToDer,
+  ptthPath,
+  ptthRequestFields,
   serializeOrigin,
-  serializeOriginList,
-  signMessage,
   type ByteDuplex,
+  type PtthCredentials,
 } from '@rhttp/core';
 import { CarrierDialError, type Carrier, type CarrierPeer } from '../carrier.js';
 
 /** Web Crypto's CryptoKey (the project's TypeScript libs have no DOM types). */
-type WebCryptoKey = Awaited<ReturnType<typeof importSigningKey>>;
+type WebCryptoKey = Exclude<PtthCredentials['keyPem'], string>;
 
 /** WebSocket subprotocol of the carrier: the same name as carrier 1's ALPN. */
 export const WEBSOCKET_SUBPROTOCOL = 'h2-reverse';
-/** Path prefix of the PTTH upgrade request (draft-kazuho-ptth-ptth-01). */
-export const PTTH_PATH_PREFIX = '/.well-known/ptth/';
-/** Components the upgrade signature covers (DESIGN.md, Carrier 2). */
-export const CARRIER_SIGNED_COMPONENTS = ['@method', '@authority', '@path', 'client-cert'];
-/** Signature label in Signature-Input / Signature. */
-export const CARRIER_SIGNATURE_LABEL = 'rhttp';
+/** The PTTH request's path prefix, signed components and signature label: core's (reverse/ptth.ts). */
+export { PTTH_PATH_PREFIX, PTTH_SIGNED_COMPONENTS as CARRIER_SIGNED_COMPONENTS, PTTH_SIGNATURE_LABEL as CARRIER_SIGNATURE_LABEL };
 /** Largest WebSocket message we send: "well under 1 MiB" (Cloudflare's message limit), and small enough that HTTP/2 frames interleave. */
 export const MAX_MESSAGE_BYTES = 64 * 1024;
 /** Bytes queued toward the socket before writes wait: with HTTP/2 flow control on top, this only smooths bursts. */
@@ -106,7 +102,7 @@ export function ptthUrl(base: string, origins: string[]): string {
   if (url.protocol !== 'ws:' && url.protocol !== 'wss:') {
     throw new TypeError(`the WebSocket carrier needs a ws:// or wss:// URL, got ${base}`);
   }
-  return `${url.protocol}//${url.host}${PTTH_PATH_PREFIX}${serializeOriginList(origins)}/`;
+  return `${url.protocol}//${url.host}${ptthPath(origins)}`;
 }
 
 /**
@@ -118,28 +114,8 @@ export async function ptthUpgradeHeaders(
   url: string,
   credentials: { certChainPem: string; keyPem: string | WebCryptoKey; created?: number; nonce?: string },
 ): Promise<Record<string, string>> {
-  const chain = pemToDer(credentials.certChainPem);
-  const key = typeof credentials.keyPem === 'string' ? await importSigningKey(credentials.keyPem) : credentials.keyPem;
-  const headers: Record<string, string> = {
-    alpn: 'h2', // RFC 7639: the protocol that runs inside the tunnel
-    'client-cert': encodeClientCert(chain[0]),
-  };
-  if (chain.length > 1) headers['client-cert-chain'] = encodeClientCertChain(chain.slice(1));
   // The edge sees an http(s) request; sign the URL it will see (same authority and path).
-  const httpUrl = url.replace(/^ws/, 'http');
-  const signed = await signMessage(
-    { method: 'GET', url: httpUrl, headers: new Headers(headers) },
-    {
-      key,
-      components: CARRIER_SIGNED_COMPONENTS,
-      label: CARRIER_SIGNATURE_LABEL,
-      ...(credentials.created !== undefined ? { created: credentials.created } : {}),
-      ...(credentials.nonce !== undefined ? { nonce: credentials.nonce } : {}),
-    },
-  );
-  headers['signature-input'] = signed.signatureInput;
-  headers.signature = signed.signature;
-  return headers;
+  return ptthRequestFields('GET', url.replace(/^ws/, 'http'), credentials);
 }
 
 /**
