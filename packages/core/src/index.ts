@@ -12,3 +12,4 @@ export * from './websocket/index.js';
 export * from './command-line.js';
 export * from './enrollment-token.js';
 export * from './reverse/admission.js';
+export * from './reverse/ptth.js';
