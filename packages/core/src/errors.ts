@@ -30,9 +30,14 @@ export function errorCodeName(code: number): string {
   return errorCodeNames.get(code) ?? `UNKNOWN(0x${code.toString(16)})`;
 }
 
-/** Base class of every error rhttp's HTTP/2 engine raises. */
-export class Http2Error extends Error {
-  /** Stable, machine-readable identifier, e.g. `ERR_HTTP2_CONNECTION`. */
+/**
+ * Base class of every error @rhttp/core raises, by domain below it: `Http2Error` (the engine),
+ * `CertificateError` and `OriginError` (origin/), `SignatureError` (signature/). Callers switch
+ * on `code` (stable, machine-readable) and the domain's own fields (`errorCode`, `reason`),
+ * never on the message's text.
+ */
+export class RhttpError extends Error {
+  /** Stable, machine-readable identifier, e.g. `ERR_HTTP2_CONNECTION`, `ERR_RHTTP_CERTIFICATE`. */
   readonly code: string;
   constructor(code: string, message: string, options?: { cause?: unknown }) {
     super(message, options);
@@ -40,6 +45,9 @@ export class Http2Error extends Error {
     this.name = new.target.name;
   }
 }
+
+/** Base class of every error rhttp's HTTP/2 engine raises. */
+export class Http2Error extends RhttpError {}
 
 /** The peer broke a rule that affects the whole connection: send GOAWAY with `errorCode`. */
 export class ConnectionError extends Http2Error {
@@ -57,10 +65,13 @@ export class ConnectionError extends Http2Error {
 export class StreamError extends Http2Error {
   readonly errorCode: number;
   readonly streamId: number;
+  /** The message without the stream and error-code prefix: what a StreamResetError made from it says. */
+  readonly reason: string;
   constructor(streamId: number, errorCode: number, message: string, options?: { cause?: unknown }) {
     super('ERR_HTTP2_STREAM', `stream ${streamId}: ${errorCodeName(errorCode)}: ${message}`, options);
     this.errorCode = errorCode;
     this.streamId = streamId;
+    this.reason = message;
   }
 }
 
@@ -108,4 +119,14 @@ export class SessionClosedError extends Http2Error {
     this.errorCode = errorCode;
     this.retryable = retryable;
   }
+}
+
+/**
+ * The StreamResetError for a stream this endpoint resets because of `error`: a StreamError says
+ * its `reason` (without its own "stream N: CODE:" prefix, which the reset error adds again), any
+ * other error its message.
+ */
+export function localReset(streamId: number, errorCode: number, error: unknown): StreamResetError {
+  const reason = error instanceof StreamError ? error.reason : error instanceof Error ? error.message : String(error);
+  return new StreamResetError(streamId, errorCode, 'local', reason, false, { cause: error });
 }

@@ -1,4 +1,4 @@
-import { ErrorCode, StreamError, StreamResetError } from '../errors.js';
+import { ErrorCode, localReset, StreamResetError } from '../errors.js';
 import type { HeaderField } from '../frame/types.js';
 import type { Connection, Stream, StreamListener } from '../proto/connection.js';
 import { checkTrailerFields, hasNoContent, malformed, responseHeadFields } from './fields.js';
@@ -165,6 +165,6 @@ export class ClientExchange implements StreamListener {
   }
 
   private malformed(error: unknown): void {
-    this.connection.resetStream(this.stream, ErrorCode.PROTOCOL_ERROR, error instanceof StreamError ? new StreamResetError(this.stream.id, ErrorCode.PROTOCOL_ERROR, 'local', error.message) : undefined);
+    this.connection.resetStream(this.stream, ErrorCode.PROTOCOL_ERROR, localReset(this.stream.id, ErrorCode.PROTOCOL_ERROR, error));
   }
 }

@@ -1,4 +1,4 @@
-import { ErrorCode, Http2UsageError, StreamResetError, type Http2Error } from '../errors.js';
+import { ErrorCode, Http2UsageError, localReset, StreamResetError, type Http2Error } from '../errors.js';
 import type { HeaderField } from '../frame/types.js';
 import type { Connection, Stream, StreamListener } from '../proto/connection.js';
 import { CONNECTION_SPECIFIC_FIELDS, checkTrailerFields, malformed, type RequestFieldsHead } from './fields.js';
@@ -195,7 +195,7 @@ export class ServerStream {
       this.trailers = fields;
       this.endBody();
     } catch (error) {
-      this.connection.resetStream(this.stream, ErrorCode.PROTOCOL_ERROR, new StreamResetError(this.stream.id, ErrorCode.PROTOCOL_ERROR, 'local', (error as Error).message));
+      this.connection.resetStream(this.stream, ErrorCode.PROTOCOL_ERROR, localReset(this.stream.id, ErrorCode.PROTOCOL_ERROR, error));
     }
   }
 
@@ -217,7 +217,7 @@ export class ServerStream {
       try {
         this.endBody();
       } catch (error) {
-        this.connection.resetStream(this.stream, ErrorCode.PROTOCOL_ERROR, new StreamResetError(this.stream.id, ErrorCode.PROTOCOL_ERROR, 'local', (error as Error).message));
+        this.connection.resetStream(this.stream, ErrorCode.PROTOCOL_ERROR, localReset(this.stream.id, ErrorCode.PROTOCOL_ERROR, error));
       }
       return;
     }

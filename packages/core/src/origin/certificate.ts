@@ -13,7 +13,7 @@
  * if (refused.length > 0) throw new Error(`not covered: ${refused.map(serializeOrigin).join(', ')}`);
  */
 import { parse as parseDomain } from 'tldts';
-import { Http2Error } from '../errors.js';
+import { RhttpError } from '../errors.js';
 import { canonicalIPAddress } from './ip-address.js';
 import type { Origin } from './origin.js';
 import { webCrypto, x509, type WebCryptoKey } from './x509.js';
@@ -43,7 +43,7 @@ export type CertificateErrorReason =
   | 'not-a-ca';
 
 /** A certificate chain was refused. `code` is `ERR_RHTTP_CERTIFICATE`; `reason` says why. */
-export class CertificateError extends Http2Error {
+export class CertificateError extends RhttpError {
   readonly reason: CertificateErrorReason;
   constructor(reason: CertificateErrorReason, message: string, options?: { cause?: unknown }) {
     super('ERR_RHTTP_CERTIFICATE', message, options);

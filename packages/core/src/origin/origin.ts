@@ -11,7 +11,7 @@
  * registrableDomain(entry.host); // "example.com"
  */
 import { getDomain } from 'tldts';
-import { Http2Error } from '../errors.js';
+import { RhttpError } from '../errors.js';
 import { canonicalIPAddress, formatIPv6, parseIPv4, parseIPv6 } from './ip-address.js';
 
 /** A parsed ASCII-serialized origin, possibly a wildcard ("https://*.example.com"). Ports: default (443/80) omitted when serialized. */
@@ -25,7 +25,7 @@ export interface Origin {
 }
 
 /** An origin or authority could not be parsed. `code` is `ERR_RHTTP_ORIGIN`. */
-export class OriginError extends Http2Error {
+export class OriginError extends RhttpError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('ERR_RHTTP_ORIGIN', message, options);
   }

@@ -1,4 +1,4 @@
-import { Http2Error } from '../errors.js';
+import { RhttpError } from '../errors.js';
 
 /** Why an HTTP message signature (or the certificate fields that travel with it) was refused. */
 export type SignatureErrorReason =
@@ -12,7 +12,7 @@ export type SignatureErrorReason =
   | 'expired';
 
 /** An HTTP message signature was refused. `code` is `ERR_RHTTP_SIGNATURE`; `reason` says why. */
-export class SignatureError extends Http2Error {
+export class SignatureError extends RhttpError {
   readonly reason: SignatureErrorReason;
   constructor(reason: SignatureErrorReason, message: string, options?: { cause?: unknown }) {
     super('ERR_RHTTP_SIGNATURE', message, options);
