@@ -1,10 +1,12 @@
 /**
- * Checks an agent's PTTH upgrade request (DESIGN.md, Carrier 2) before any WebSocket exists:
+ * Checks an agent's PTTH request (draft-kazuho-ptth-ptth-01; DESIGN.md, Carrier 2) before any
+ * reversed connection exists: the edge's WebSocket upgrade, and the Node intermediary's
+ * `Upgrade: ptth` and extended CONNECT `:protocol ptth`. One rule for both.
  *
- * 1. the certificate chain: RFC 9440 `Client-Cert` + `Client-Cert-Chain`, verified to the
- *    `TRUST_ANCHORS` binding — or, where Cloudflare's TLS terminator verified an mTLS client
- *    certificate (`request.cf.tlsClientAuth`), that certificate, since TLS already proved
- *    possession of its key;
+ * 1. the certificate chain: a TLS client certificate the caller's own TLS handshake received
+ *    (`tlsClientChain`, the Node intermediary) or Cloudflare's TLS terminator verified
+ *    (`request.cf.tlsClientAuth`), since TLS already proved possession of its key — otherwise
+ *    RFC 9440 `Client-Cert` + `Client-Cert-Chain`; verified to the trust anchors;
  * 2. otherwise an RFC 9421 signature by the leaf's key over `"@method" "@authority" "@path"
  *    "client-cert"`, `created` within {@link SIGNATURE_MAX_AGE_SECONDS}, and a `nonce` not seen
  *    before in that window;
@@ -17,6 +19,8 @@
  */
 import {
   CertificateError,
+  PTTH_SIGNATURE_LABEL,
+  PTTH_SIGNED_COMPONENTS,
   SignatureError,
   decodeClientCert,
   decodeClientCertChain,
@@ -27,20 +31,21 @@ import {
   verifyMessageSignature,
   type CertificateIdentity,
   type Origin,
+  type SignableMessage,
 } from '@rhttp/core';
 import type { NonceCache } from './nonce-cache.js';
 
 /** Oldest upgrade signature accepted, in seconds: long enough for clock drift and a slow handshake, short enough that a captured request is soon useless. */
 export const SIGNATURE_MAX_AGE_SECONDS = 60;
-/** Components the upgrade signature must cover. */
-export const REQUIRED_SIGNED_COMPONENTS = ['@method', '@authority', '@path', 'client-cert'];
+/** Components the upgrade signature must cover (core's reverse/ptth.ts: the agent signs the same list). */
+export const REQUIRED_SIGNED_COMPONENTS: readonly string[] = PTTH_SIGNED_COMPONENTS;
 /** Label of the agent's signature in Signature-Input / Signature. */
-export const AGENT_SIGNATURE_LABEL = 'rhttp';
+export const AGENT_SIGNATURE_LABEL = PTTH_SIGNATURE_LABEL;
 
 /** An accepted agent. */
 export interface AgentCredentials {
   identity: CertificateIdentity;
-  /** How the certificate was shown: a signed Client-Cert, or Cloudflare's mTLS. */
+  /** How the certificate was shown: a signed Client-Cert, or TLS (ours or Cloudflare's). */
   via: 'signature' | 'mtls';
 }
 
@@ -54,13 +59,18 @@ export class AgentRefusal extends Error {
   }
 
   toResponse(): Response {
+    return new Response(`${this.message}\n`, { status: this.status, headers: this.headers() });
+  }
+
+  /** The refusal's header fields (a 401 says how to authenticate). */
+  headers(): Record<string, string> {
     const headers: Record<string, string> = { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' };
     if (this.status === 401) {
       // RFC 9110 §15.5.2: a 401 MUST carry WWW-Authenticate. RFC 9421 §5.1: Accept-Signature says what to sign.
       headers['www-authenticate'] = 'Signature realm="rhttp"';
       headers['accept-signature'] = `${AGENT_SIGNATURE_LABEL}=(${REQUIRED_SIGNED_COMPONENTS.map((c) => `"${c}"`).join(' ')});created;nonce`;
     }
-    return new Response(`${this.message}\n`, { status: this.status, headers });
+    return headers;
   }
 }
 
@@ -73,13 +83,15 @@ interface TlsClientAuth {
 }
 
 /**
- * Authenticates the upgrade `request` for `origins` (already parsed from its URL). Throws
- * {@link AgentRefusal}. `nowMs` is injectable for tests of freshness.
+ * Authenticates the PTTH `request` (its method, URL and fields; a Fetch Request fits) for
+ * `origins` (already parsed from its URL). Throws {@link AgentRefusal}. `tlsClientChain` is the
+ * certificate chain (DER, leaf first) our TLS handshake received, when one was presented. `nowMs`
+ * is injectable for tests of freshness.
  */
 export async function authenticateAgent(
-  request: Request,
+  request: SignableMessage,
   origins: Origin[],
-  options: { trustAnchors: string | undefined; nonces: NonceCache; nowMs?: number },
+  options: { trustAnchors: string | undefined; nonces: NonceCache; nowMs?: number; tlsClientChain?: Uint8Array[] },
 ): Promise<AgentCredentials> {
   const nowMs = options.nowMs ?? Date.now();
   if (!options.trustAnchors || !options.trustAnchors.includes('-----BEGIN CERTIFICATE-----')) {
@@ -87,11 +99,14 @@ export async function authenticateAgent(
     throw new AgentRefusal(401, 'this edge has no TRUST_ANCHORS configured, so it cannot accept any agent certificate (operator: `wrangler secret put TRUST_ANCHORS` with the CA PEM)');
   }
 
-  const mtls = (request as { cf?: { tlsClientAuth?: TlsClientAuth } }).cf?.tlsClientAuth;
+  const mtls = (request as SignableMessage & { cf?: { tlsClientAuth?: TlsClientAuth } }).cf?.tlsClientAuth;
   let chain: Uint8Array[];
   let via: AgentCredentials['via'];
   try {
-    if (mtls?.certPresented === '1' && mtls.certVerified === 'SUCCESS' && mtls.certRFC9440) {
+    if (options.tlsClientChain && options.tlsClientChain.length > 0) {
+      chain = options.tlsClientChain;
+      via = 'mtls';
+    } else if (mtls?.certPresented === '1' && mtls.certVerified === 'SUCCESS' && mtls.certRFC9440) {
       chain = [decodeClientCert(mtls.certRFC9440), ...decodeClientCertChain(mtls.certChainRFC9440 ?? '')];
       via = 'mtls';
     } else {
@@ -120,7 +135,7 @@ export async function authenticateAgent(
       const verified = await verifyMessageSignature(request, {
         key: await leafPublicKey(chain),
         label: AGENT_SIGNATURE_LABEL,
-        requiredComponents: REQUIRED_SIGNED_COMPONENTS,
+        requiredComponents: [...REQUIRED_SIGNED_COMPONENTS],
         maxAgeSeconds: SIGNATURE_MAX_AGE_SECONDS,
         requireNonce: true,
         now: Math.floor(nowMs / 1000),

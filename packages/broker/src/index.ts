@@ -10,3 +10,5 @@ export * from './registry.js';
 export * from './tunnel.js';
 export { Http2BrokerSession, KEEPALIVE_INTERVAL_MS, KEEPALIVE_TIMEOUT_MS } from './http2-broker-session.js';
 export * from './admission.js';
+export * from './agent-authentication.js';
+export * from './nonce-cache.js';

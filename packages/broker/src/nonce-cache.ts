@@ -1,7 +1,8 @@
 /**
  * Nonces of accepted upgrade signatures, remembered for as long as a signature with that nonce
  * could still be fresh, so a captured upgrade request cannot be replayed (DESIGN.md, Carrier 2).
- * In memory in the broker object: agents for one registrable domain all reach the same object.
+ * In memory: in the edge's broker object (agents for one registrable domain all reach the same
+ * object), and once per Node intermediary.
  */
 
 /** Most nonces remembered at once: bounds memory if something floods the upgrade endpoint with valid signatures. */
