@@ -3,14 +3,17 @@
  * RFC 9113 §3.3), with our own engine in the client role: one pooled session, opened on the first
  * request and again after it fails. Bodies stream both ways, `te: trailers` goes through, and the
  * upstream's trailers come back on the Response (`withTrailers`), so gRPC works end to end.
+ * gRPC-Web requests (`application/grpc-web…`) are translated to gRPC here, where the trailers are
+ * (grpc-web.ts), so any intermediary carries them as ordinary HTTP.
  *
  * @example
  * const upstream = new H2cUpstream('h2c://127.0.0.1:50051');
  * const response = await upstream.fetch(request, info);   // trailers: responseTrailers(response)
  */
 import * as net from 'node:net';
-import { carryTrailers, connectSocket, stripHopByHop, type Http2Session, type StreamInfo } from '@rhttp/core';
+import { carryTrailers, connectSocket, responseTrailers, stripHopByHop, type Http2Session, type StreamInfo } from '@rhttp/core';
 import { DEFAULT_UPSTREAM_HEADERS_TIMEOUT_MS } from './upstream.js';
+import { grpcWebModeOf, toGrpcRequest, toGrpcWebResponse } from './grpc-web.js';
 
 /** TCP connect budget for the upstream; a local app that does not accept within this is down. */
 export const DEFAULT_UPSTREAM_CONNECT_TIMEOUT_MS = 10_000;
@@ -59,7 +62,9 @@ export class H2cUpstream {
     const headers = new Headers(request.headers);
     headers.delete('host');
     stripHopByHop(headers);
-    const body = request.body && request.method !== 'GET' && request.method !== 'HEAD' ? request.body : null;
+    let body = request.body && request.method !== 'GET' && request.method !== 'HEAD' ? request.body : null;
+    const grpcWeb = grpcWebModeOf(request.headers);
+    if (grpcWeb) body = toGrpcRequest(headers, body, grpcWeb).body;
     let session: Http2Session;
     try {
       session = await this.connect();
@@ -79,6 +84,7 @@ export class H2cUpstream {
       const { response } = await session.request({ method: request.method, url: requestUrl, headers, body, signal });
       // The body and trailers arrive later; the header timeout no longer applies.
       clearTimeout(timer);
+      if (grpcWeb) return toGrpcWebResponse(response, responseTrailers(response), grpcWeb);
       if (response.body === null) return response;
       return carryTrailers(response, new Response(response.body, { status: response.status, statusText: response.statusText, headers: response.headers }));
     } catch (error) {
