@@ -57,6 +57,12 @@ export interface HpackDecoderOptions {
  * decoder.decode(Uint8Array.of(0x82, 0x86, 0x84)); // [[':method','GET'], [':scheme','http'], [':path','/']]
  * ```
  */
+/**
+ * Cursor over the block being decoded (shared with decodeInteger). `decode` is synchronous, so
+ * one cursor serves every decoder and an idle connection holds none.
+ */
+const CURSOR: HpackCursor = { buf: EMPTY, pos: 0, end: 0 };
+
 export class HpackDecoder {
   private readonly table: DynamicTable;
   /** Our SETTINGS_HEADER_TABLE_SIZE: no size update may exceed it (RFC 7541 §6.3). */
@@ -64,8 +70,6 @@ export class HpackDecoder {
   /** Smallest limit set since the last block: the next block must signal a size ≤ it if below the table's size. */
   private lowestMaxTableSize: number;
   private readonly maxHeaderListSize: number;
-  /** Cursor over the block being decoded (shared with decodeInteger). */
-  private readonly cursor: HpackCursor = { buf: EMPTY, pos: 0, end: 0 };
 
   constructor(options: HpackDecoderOptions = {}) {
     this.maxTableSize = options.maxTableSize ?? DEFAULT_HEADER_TABLE_SIZE;
@@ -97,7 +101,7 @@ export class HpackDecoder {
    * HeaderListTooLargeError (after processing the whole block) if the list is too large.
    */
   decode(block: Uint8Array): HeaderField[] {
-    const cursor = this.cursor;
+    const cursor = CURSOR;
     const table = this.table;
     cursor.buf = block;
     cursor.pos = 0;
@@ -190,7 +194,7 @@ export class HpackDecoder {
 
   /** String Literal (RFC 7541 §5.2) at the cursor. */
   private readString(): string {
-    const cursor = this.cursor;
+    const cursor = CURSOR;
     if (cursor.pos >= cursor.end) throw new CompressionError('truncated header block: string literal expected');
     const huffman = cursor.buf[cursor.pos] & 0x80;
     const length = decodeInteger(cursor, 7);

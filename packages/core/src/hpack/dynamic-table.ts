@@ -13,8 +13,13 @@ export const ENTRY_OVERHEAD = 32;
 const INITIAL_SLOTS = 16;
 const NO_SLOTS: string[] = [];
 
-/** Called for each evicted entry, oldest first; `seq` is the entry's insertion number. */
-export type EvictionListener = (name: string, value: string, seq: number) => void;
+/**
+ * Told of each evicted entry, oldest first; `seq` is the entry's insertion number. An object with
+ * a method (the encoder itself) rather than a callback, so that no closure is kept per table.
+ */
+export interface EvictionListener {
+  evicted(name: string, value: string, seq: number): void;
+}
 
 export class DynamicTable {
   private names: string[] = NO_SLOTS;
@@ -86,7 +91,7 @@ export class DynamicTable {
       this.names[slot] = '';
       this.values[slot] = '';
       this.length--;
-      this.onEvict?.(name, value, this.inserted - this.length - 1);
+      this.onEvict?.evicted(name, value, this.inserted - this.length - 1);
     }
   }
 

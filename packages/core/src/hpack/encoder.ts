@@ -7,7 +7,7 @@
 import { Http2UsageError } from '../errors.js';
 import type { HeaderField } from '../frame/types.js';
 import { DEFAULT_HEADER_TABLE_SIZE } from './decoder.js';
-import { DynamicTable, ENTRY_OVERHEAD } from './dynamic-table.js';
+import { DynamicTable, ENTRY_OVERHEAD, type EvictionListener } from './dynamic-table.js';
 import { huffmanEncode } from './huffman.js';
 import { encodeInteger } from './integer.js';
 import { STATIC_TABLE } from './static-table.js';
@@ -97,7 +97,7 @@ const HUFFMAN_WORST_EXPANSION = 4;
  * const block = encoder.encode([[':method', 'GET'], [':path', '/']]); // Uint8Array [0x82, 0x84]
  * ```
  */
-export class HpackEncoder {
+export class HpackEncoder implements EvictionListener {
   private readonly table: DynamicTable;
   private readonly cap: number;
   private readonly huffman: number;
@@ -128,7 +128,7 @@ export class HpackEncoder {
     // signaled in the first block.
     const size = Math.min(this.cap, DEFAULT_HEADER_TABLE_SIZE);
     this.lowestSize = size;
-    this.table = new DynamicTable(size, (name, value, seq) => this.forget(name, value, seq));
+    this.table = new DynamicTable(size, this);
   }
 
   /**
@@ -270,8 +270,8 @@ export class HpackEncoder {
     this.buf = grown;
   }
 
-  /** Drops an evicted entry from the lookup maps. */
-  private forget(name: string, value: string, seq: number): void {
+  /** @internal The table evicted an entry (EvictionListener): drops it from the lookup maps. */
+  evicted(name: string, value: string, seq: number): void {
     const dyn = this.dynamicNames?.get(name);
     if (dyn === undefined) return;
     // Entries leave oldest first: once the newest entry with this name goes, all of them are gone.

@@ -132,10 +132,11 @@ const defaultSetTimer = (fn: () => void, ms: number) => {
  */
 export class Connection {
   readonly role: Role;
-  readonly local: Settings;
+  readonly local: Readonly<Settings>;
   /** Settings the peer has acknowledged (what our decoder/reader may rely on). */
   private localAcked: Readonly<Settings> = INITIAL_SETTINGS;
-  private readonly pendingLocal: Settings[] = [];
+  /** Our SETTINGS sent and not yet acknowledged (a fresh empty array once all are: no backing store held). */
+  private pendingLocal: Settings[] = [];
   remote: Settings = { ...INITIAL_SETTINGS };
   readonly limits: Limits;
   readonly streams = new Map<number, Stream>();
@@ -203,8 +204,9 @@ export class Connection {
     readonly events: ConnectionEvents = {},
   ) {
     this.role = options.role;
-    this.local = { ...DEFAULT_LOCAL_SETTINGS, ...options.settings };
-    if (this.role === 'server') this.local.enablePush = false;
+    const local = { ...DEFAULT_LOCAL_SETTINGS, ...options.settings };
+    if (this.role === 'server') local.enablePush = false;
+    this.local = local;
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.now = options.now ?? Date.now;
     this.setTimer = options.setTimer ?? defaultSetTimer;
@@ -219,7 +221,8 @@ export class Connection {
 
     // RFC 9113 §3.4: the client sends the preface then SETTINGS; the server's preface is SETTINGS.
     if (sendsPreface(this.role)) this.emit(CONNECTION_PREFACE);
-    this.pendingLocal.push({ ...this.local });
+    // `local` does not change after this point, so it is its own snapshot (no copy held per connection).
+    this.pendingLocal.push(this.local);
     this.emit(encodeFrame({ kind: 'settings', ack: false, settings: settingsToWire(this.local) }));
     this.settingsTimer = this.setTimer(() => this.fail(new ConnectionError(ErrorCode.SETTINGS_TIMEOUT, 'the peer did not acknowledge our SETTINGS in time (RFC 9113 §6.5.3)')), this.limits.settingsTimeoutMs);
     const window = options.connectionWindow ?? DEFAULT_CONNECTION_WINDOW;
@@ -517,6 +520,8 @@ export class Connection {
           const waiter = this.pings?.get(opaqueKey(frame.opaque));
           if (waiter) {
             this.pings!.delete(opaqueKey(frame.opaque));
+            // Created again by the next PING: an idle connection between keepalives holds no Map.
+            if (this.pings!.size === 0) this.pings = undefined;
             this.rttMs = this.now() - waiter.sent;
             waiter.resolve(this.rttMs);
           }
@@ -769,8 +774,9 @@ export class Connection {
       // start (a peer may apply them before we see the ACK, and both only ever grow here).
       this.localAcked = acked;
       this.decoder.setMaxTableSize(acked.headerTableSize);
-      if (this.pendingLocal.length === 0 && this.settingsTimer) {
-        this.settingsTimer();
+      if (this.pendingLocal.length === 0) {
+        this.pendingLocal = [];
+        this.settingsTimer?.();
         this.settingsTimer = undefined;
       }
       return;
