@@ -21,24 +21,11 @@ const SIGNAL_SLOT: symbol | undefined = (() => {
   }
 })();
 
-function signalOf(this: IncomingRequest): AbortSignal {
-  return this.signal;
-}
-
-/** One descriptor for every instance (made once, not per request). */
-const SIGNAL_SLOT_DESCRIPTOR: PropertyDescriptor = Object.freeze({ get: signalOf, configurable: true });
-
 /** A server-side Request whose AbortSignal exists only once someone asks for it. */
 export class IncomingRequest extends Request {
   #controller: AbortController | undefined;
   #aborted = false;
   #reason: unknown;
-
-  constructor(url: string, init: RequestInit) {
-    super(url, init);
-    // Copies made with `new Request(this, …)` read this slot: point it at the lazy signal too.
-    if (SIGNAL_SLOT !== undefined) Object.defineProperty(this, SIGNAL_SLOT, SIGNAL_SLOT_DESCRIPTOR);
-  }
 
   /** The lazily made signal (installed below as the `signal` getter, which Request declares as a property). */
   #lazySignal(): AbortSignal {
@@ -57,6 +44,18 @@ export class IncomingRequest extends Request {
       },
       configurable: true,
     });
+    // Copies made with `new Request(this, …)` read the runtime's slot: an accessor on the prototype
+    // points it at the lazy signal too. Its setter drops the signal the base constructor stores
+    // there (no own property is made per instance, so the object keeps its fast shape).
+    if (SIGNAL_SLOT !== undefined) {
+      Object.defineProperty(IncomingRequest.prototype, SIGNAL_SLOT, {
+        get(this: IncomingRequest) {
+          return this.#lazySignal();
+        },
+        set() {},
+        configurable: true,
+      });
+    }
   }
 
   /** The stream died: abort the signal now if it exists, or as soon as it is made. */
