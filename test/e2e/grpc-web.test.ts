@@ -73,7 +73,7 @@ const frame = (flag: number, payload: Uint8Array) => {
 };
 
 describe('gRPC-Web through the Node intermediary (translated in the agent, Envoy grpc_web style)', () => {
-  it('a unary call returns its message; the upstream got it through the tunnel (Via) with the client's x-grpc-web', async () => {
+  it('a unary call returns its message; the upstream got it through the tunnel (Via) with the x-grpc-web field of the client', async () => {
     const reply = await client.echo({ text: 'hello' });
     expect({ text: reply.text, reversed: reply.reversed }).toEqual({ text: 'hello', reversed: 'olleh' });
     const metadata = echo.lastMetadata()!;
