@@ -20,7 +20,15 @@ import {
   type Http2Error,
   type Http2Session,
 } from '@rhttp/core';
-import { AgentAdmission, Http2BrokerSession, KEEPALIVE_TIMEOUT_MS, type AdmissionRefusalKind, type AdmissionState } from '@rhttp/broker';
+import {
+  AgentAdmission,
+  Http2BrokerSession,
+  KEEPALIVE_TIMEOUT_MS,
+  type AdmissionEvents,
+  type AdmissionRefusal,
+  type AdmissionRefusalKind,
+  type AdmissionState,
+} from '@rhttp/broker';
 import type { LogFunction } from './log-format.js';
 import type { RefusalReason } from './metrics.js';
 
@@ -62,6 +70,26 @@ export function peerCertificateChain(socket: TLSSocket): Uint8Array[] {
 
 let nextSessionNumber = 1;
 
+/** Flushes at the end of the I/O turn, as connectSocket would schedule them on Node; one function for every session. */
+const flushAtTurnEnd = (flush: () => void): void => void setImmediate(flush);
+
+/**
+ * AgentAdmission's events for one session, as prototype methods: a held session keeps this one
+ * small object instead of three closures and the object holding them.
+ */
+class AdmissionHooks implements AdmissionEvents {
+  constructor(private readonly session: AgentSession) {}
+  authorize(origins: readonly string[]): void {
+    this.session.admissionAuthorized(origins);
+  }
+  originsChanged(origins: readonly string[], added: readonly string[]): void {
+    this.session.admissionOriginsChanged(origins, added);
+  }
+  refuse(refusal: AdmissionRefusal): void {
+    this.session.admissionRefused(refusal);
+  }
+}
+
 /** A reversed HTTP/2 session from one agent, seen by the broker as a `BrokerSession`. */
 export class AgentSession extends Http2BrokerSession {
   readonly id: string;
@@ -76,22 +104,7 @@ export class AgentSession extends Http2BrokerSession {
     this.events = events;
     this.remoteAddress = `${socket.remoteAddress ?? 'unknown'}:${socket.remotePort ?? 0}`;
     this.id = `agent-${nextSessionNumber++}`;
-    this.admission = new AgentAdmission({
-      authorize: (origins) => {
-        this.events.log(`${this.name()} authorized for ${origins.join(', ')}`, { ...this.fields('info', 'agent.authorized'), origins: [...origins] });
-        this.admitted(() => this.events.log(`${this.name()} did not answer PING within ${KEEPALIVE_TIMEOUT_MS / 1000} s; closing it`, this.fields('warn', 'agent.ping_timeout')));
-        this.events.onAuthorized(this);
-      },
-      originsChanged: (origins, added) => {
-        if (added.length === 0) return;
-        this.events.log(`${this.name()} now serves ${origins.join(', ')}`, { ...this.fields('info', 'agent.origins_changed'), origins: [...origins] });
-        this.events.onOriginsChanged(this, added);
-      },
-      refuse: ({ errorCode, reason, kind }) => {
-        this.events.log(`refused ${this.name()}: ${reason}`, { ...this.fields('warn', 'agent.refused'), reason: kind, detail: reason });
-        this.http2.goaway(errorCode, reason);
-      },
-    });
+    this.admission = new AgentAdmission(new AdmissionHooks(this));
     // We are the HTTP/2 client on the reversed connection: the preface goes out at once.
     this.http2 = connectSocket(socket, {
       role: 'client',
@@ -110,6 +123,8 @@ export class AgentSession extends Http2BrokerSession {
       onClose: (error) => this.onClose(error),
       // Streams closing, SETTINGS, GOAWAY and the close reach the broker's queued requests.
       onSlotFree: () => this.onSlotFree?.(),
+      // Given here, connectSocket uses these options as they are instead of copying them to add it.
+      scheduleFlush: flushAtTurnEnd,
     });
     verifyCertificateChain(chain, { trustAnchors: [trust] }).then(
       (identity) => this.admission.identityVerified(identity),
@@ -161,6 +176,28 @@ export class AgentSession extends Http2BrokerSession {
    */
   refuse(errorCode: number, reason: string, kind: AdmissionRefusalKind = 'other'): void {
     this.admission.refuse(errorCode, reason, kind);
+  }
+
+  // ------------------------------------------------------------------ admission (AdmissionHooks)
+
+  /** @internal The certificate and ORIGIN frame checked out. */
+  admissionAuthorized(origins: readonly string[]): void {
+    this.events.log(`${this.name()} authorized for ${origins.join(', ')}`, { ...this.fields('info', 'agent.authorized'), origins: [...origins] });
+    this.admitted(() => this.events.log(`${this.name()} did not answer PING within ${KEEPALIVE_TIMEOUT_MS / 1000} s; closing it`, this.fields('warn', 'agent.ping_timeout')));
+    this.events.onAuthorized(this);
+  }
+
+  /** @internal A later ORIGIN frame checked out. */
+  admissionOriginsChanged(origins: readonly string[], added: readonly string[]): void {
+    if (added.length === 0) return;
+    this.events.log(`${this.name()} now serves ${origins.join(', ')}`, { ...this.fields('info', 'agent.origins_changed'), origins: [...origins] });
+    this.events.onOriginsChanged(this, added);
+  }
+
+  /** @internal The admission refused the session: GOAWAY says why. */
+  admissionRefused({ errorCode, reason, kind }: AdmissionRefusal): void {
+    this.events.log(`refused ${this.name()}: ${reason}`, { ...this.fields('warn', 'agent.refused'), reason: kind, detail: reason });
+    this.http2.goaway(errorCode, reason);
   }
 
   private onClose(error: Http2Error | undefined): void {
