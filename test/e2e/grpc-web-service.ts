@@ -68,7 +68,7 @@ export interface EchoServer {
   port: number;
   /** Resolve `delivered(i)` once the client saw message i of `Count`: the server writes i + 1 only then. */
   delivered(i: number): void;
-  /** How many `Count` messages the server has written so far. */
+  /** How many messages the current `Count` call has written so far. */
   written(): number;
   /** The metadata of the last `Echo` call. */
   lastMetadata(): grpc.Metadata | undefined;
@@ -77,8 +77,8 @@ export interface EchoServer {
 /** A grpc-js server for `Echo`, `Count` and `Fail` (not `Missing`) on 127.0.0.1. */
 export async function startEchoServer(): Promise<EchoServer> {
   const server = new grpc.Server();
-  const seen: Array<() => void> = [];
-  const waits: Array<Promise<void>> = [];
+  let seen: Array<() => void> = [];
+  let waits: Array<Promise<void>> = [];
   const waitFor = (i: number) => (waits[i] ??= new Promise<void>((resolve) => (seen[i] = resolve)));
   let written = 0;
   let metadata: grpc.Metadata | undefined;
@@ -94,6 +94,10 @@ export async function startEchoServer(): Promise<EchoServer> {
         callback(null, { text: call.request.text, reversed: [...call.request.text].reverse().join('') });
       },
       count: async (call: grpc.ServerWritableStream<{ n: number }, unknown>) => {
+        // One streaming call at a time: its messages count from 0 again.
+        seen = [];
+        waits = [];
+        written = 0;
         for (let i = 0; i < call.request.n; i++) {
           call.write({ i });
           written++;

@@ -1,0 +1,74 @@
+/**
+ * gRPC-Web through the edge in local workerd: Connect's gRPC-Web transport (HTTP/1.1) → the edge
+ * (a Worker, whose Response cannot send trailers) → a real agent on the WebSocket carrier, which
+ * translates to gRPC for its `h2c://` upstream, a @grpc/grpc-js server. gRPC proper cannot cross
+ * the edge; gRPC-Web is an ordinary HTTP exchange there.
+ */
+import * as http from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Code, ConnectError } from '@connectrpc/connect';
+import { Agent } from '../../../packages/agent/src/agent.js';
+import { createDevCa, issueCertificate } from '../../../packages/agent/src/certs.js';
+import { FAIL_MESSAGE, grpcWebClient, startEchoServer, type EchoServer } from '../../../test/e2e/grpc-web-service.js';
+import { startLocalEdge, waitForSessions, type LocalEdge } from './harness.js';
+
+const HOST = 'grpc.example.com';
+
+let edge: LocalEdge;
+let agent: Agent;
+let echo: EchoServer;
+let client: any;
+const httpAgent = new http.Agent({ keepAlive: true });
+
+beforeAll(async () => {
+  echo = await startEchoServer();
+  const ca = await createDevCa();
+  const origin = await issueCertificate(ca, { dnsNames: [HOST] });
+  edge = await startLocalEdge(ca.certPem);
+  agent = new Agent({ intermediary: edge.wsUrl, origins: [`https://${HOST}`], cert: origin.chainPem, key: origin.keyPem, connections: 1, upstream: `h2c://127.0.0.1:${echo.port}` });
+  agent.start();
+  await waitForSessions(edge, HOST);
+  ({ client } = grpcWebClient(edge.url, HOST, httpAgent));
+});
+
+afterAll(async () => {
+  httpAgent.destroy();
+  await agent?.stop({ graceful: false });
+  await edge?.close();
+  echo?.server.forceShutdown();
+});
+
+describe('gRPC-Web through the edge (local workerd), translated in the agent', () => {
+  it('a unary call returns its message (the trailers came as the final gRPC-Web frame)', async () => {
+    const reply = await client.echo({ text: 'edge' });
+    expect({ text: reply.text, reversed: reply.reversed }).toEqual({ text: 'edge', reversed: 'egde' });
+  });
+
+  it('a server-streaming call delivers messages one by one through the Worker', async () => {
+    const got: number[] = [];
+    for await (const message of client.count({ n: 3 })) {
+      got.push(message.i);
+      expect(echo.written()).toBe(got.length);
+      echo.delivered(message.i);
+    }
+    expect(got).toEqual([0, 1, 2]);
+  });
+
+  it('a method the server does not implement is UNIMPLEMENTED', async () => {
+    const error = await client.missing({ text: 'x' }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(ConnectError);
+    expect({ code: error.code, message: error.rawMessage }).toEqual({ code: Code.Unimplemented, message: expect.stringMatching(/Missing/) });
+  });
+
+  it('a grpc-message with non-ASCII text arrives intact in the ConnectError', async () => {
+    const error = await client.fail({ text: 'x' }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(ConnectError);
+    expect({ code: error.code, message: error.rawMessage }).toEqual({ code: Code.NotFound, message: FAIL_MESSAGE });
+  });
+});
