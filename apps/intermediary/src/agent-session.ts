@@ -19,6 +19,8 @@ import {
   type CertificateIdentity,
   type Http2Error,
   type Http2Session,
+  type NodeStyleSocket,
+  type Origin,
 } from '@rhttp/core';
 import {
   AgentAdmission,
@@ -70,6 +72,16 @@ export function peerCertificateChain(socket: TLSSocket): Uint8Array[] {
 
 let nextSessionNumber = 1;
 
+/** The bytes an agent session runs on: a TLS socket (`h2-reverse`), an upgraded ptth socket, or a ptth CONNECT stream (ptth-upgrade.ts). */
+export type AgentSocket = NodeStyleSocket & { remoteAddress?: string; remotePort?: number };
+
+/** An agent authenticated before its session started (a ptth request, ptth-upgrade.ts): no chain to verify. */
+export interface AuthenticatedAgent {
+  identity: CertificateIdentity;
+  /** The origins its request listed: ORIGIN frame entries must be among them. */
+  allowedOrigins: readonly Origin[];
+}
+
 /** Flushes at the end of the I/O turn, as connectSocket would schedule them on Node; one function for every session. */
 const flushAtTurnEnd = (flush: () => void): void => void setImmediate(flush);
 
@@ -99,12 +111,13 @@ export class AgentSession extends Http2BrokerSession {
   private readonly events: AgentSessionEvents;
   private readonly admission: AgentAdmission;
 
-  constructor(socket: TLSSocket, chain: Uint8Array[], trust: string, events: AgentSessionEvents) {
+  /** `authenticated`: the identity is known already (ptth); otherwise `chain` is verified to `trust`. */
+  constructor(socket: AgentSocket, chain: Uint8Array[], trust: string, events: AgentSessionEvents, authenticated?: AuthenticatedAgent) {
     super();
     this.events = events;
     this.remoteAddress = `${socket.remoteAddress ?? 'unknown'}:${socket.remotePort ?? 0}`;
     this.id = `agent-${nextSessionNumber++}`;
-    this.admission = new AgentAdmission(new AdmissionHooks(this));
+    this.admission = new AgentAdmission(new AdmissionHooks(this), authenticated ? { identity: authenticated.identity, allowedOrigins: authenticated.allowedOrigins } : {});
     // We are the HTTP/2 client on the reversed connection: the preface goes out at once.
     this.http2 = connectSocket(socket, {
       role: 'client',
@@ -126,6 +139,7 @@ export class AgentSession extends Http2BrokerSession {
       // Given here, connectSocket uses these options as they are instead of copying them to add it.
       scheduleFlush: flushAtTurnEnd,
     });
+    if (authenticated) return;
     verifyCertificateChain(chain, { trustAnchors: [trust] }).then(
       (identity) => this.admission.identityVerified(identity),
       (error: unknown) => this.admission.certificateFailed(error),

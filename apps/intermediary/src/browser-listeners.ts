@@ -12,6 +12,7 @@ import { connectSocket, type Http2Session, type ServerStream } from '@rhttp/core
 import { clientAddress, serveExchange, serveStream, type Answer } from './browser-exchange.js';
 import type { ConnectProxy } from './connect-proxy.js';
 import { isExtendedConnect, isWebSocketUpgrade, serveExtendedConnect, serveWebSocketUpgrade, type TunnelAnswer } from './websocket-upgrade.js';
+import { isPtthConnect, isPtthUpgrade, type PtthAcceptor } from './ptth-upgrade.js';
 
 /** RFC 9113 §3.4: the client connection preface starts with these octets; enough to tell h2c from HTTP/1.x. */
 const H2_PREFACE_START = Buffer.from('PRI * HTTP/2.0');
@@ -40,6 +41,8 @@ interface Http2Serving {
   answer: Answer;
   connectProxy?: ConnectProxy;
   websockets?: TunnelAnswer;
+  /** Agents' PTTH requests (ptth-upgrade.ts): extended CONNECT `:protocol ptth`. */
+  ptth?: PtthAcceptor;
   /** Open sessions, for close() and ORIGIN announcements. */
   sessions: Set<Http2Session>;
 }
@@ -52,9 +55,10 @@ interface Http2Serving {
  */
 function serveHttp2(socket: Socket | TLSSocket, serving: Http2Serving, origins?: readonly string[]): Http2Session {
   const address = clientAddress(socket.remoteAddress);
-  const { scheme, answer, connectProxy, websockets, sessions } = serving;
+  const { scheme, answer, connectProxy, websockets, ptth, sessions } = serving;
   const dispatch = (stream: ServerStream, headersEnded: boolean) => {
     if (stream.head.method !== 'CONNECT') void serveStream(stream, headersEnded, scheme, answer, address);
+    else if (ptth && isPtthConnect(stream)) void ptth.connect(stream, scheme, socket);
     else if (websockets && isExtendedConnect(stream)) void serveExtendedConnect(stream, scheme, websockets, address);
     else if (connectProxy && !isExtendedConnect(stream)) void connectProxy.http2(stream, address);
     else {
@@ -64,8 +68,8 @@ function serveHttp2(socket: Socket | TLSSocket, serving: Http2Serving, origins?:
   };
   const session = connectSocket(socket, {
     role: 'server',
-    // RFC 8441 §3: SETTINGS_ENABLE_CONNECT_PROTOCOL lets h2 browsers open WebSockets with extended CONNECT.
-    settings: { initialWindowSize: BROWSER_STREAM_WINDOW, maxConcurrentStreams: BROWSER_MAX_CONCURRENT_STREAMS, enableConnectProtocol: websockets !== undefined },
+    // RFC 8441 §3: SETTINGS_ENABLE_CONNECT_PROTOCOL lets h2 browsers open WebSockets, and agents ptth, with extended CONNECT.
+    settings: { initialWindowSize: BROWSER_STREAM_WINDOW, maxConcurrentStreams: BROWSER_MAX_CONCURRENT_STREAMS, enableConnectProtocol: websockets !== undefined || ptth !== undefined },
     connectionWindow: BROWSER_CONNECTION_WINDOW,
     ...(origins && origins.length > 0 ? { origins } : {}),
     onStream(stream) {
@@ -103,13 +107,15 @@ function closeServer(server: NetServer): Promise<void> {
 }
 
 /** The node:http server for HTTP/1.x browsers of one listener (handed its sockets with `emit('connection')`). */
-function createHttp1Server(scheme: 'http' | 'https', answer: Answer, websockets?: TunnelAnswer): HttpServer {
+function createHttp1Server(scheme: 'http' | 'https', answer: Answer, websockets?: TunnelAnswer, ptth?: PtthAcceptor): HttpServer {
   const http1: HttpServer = createHttpServer({ requestTimeout: 0, headersTimeout: HEADERS_TIMEOUT_MS, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS }, (req: IncomingMessage, res: ServerResponse) => {
     void serveExchange(req, res, scheme, answer);
   });
   // RFC 6455 upgrades become RFC 8441 extended CONNECTs on the reversed session (websocket-upgrade.ts).
   if (websockets) http1.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => isWebSocketUpgrade(req) && void serveWebSocketUpgrade(req, socket, head, scheme, websockets));
-  refuseUpgrades(http1, websockets !== undefined);
+  // Agents' `Upgrade: ptth` (draft-kazuho-ptth-ptth-01) becomes their reversed connection (ptth-upgrade.ts).
+  if (ptth) http1.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => isPtthUpgrade(req) && void ptth.upgrade(req, socket, head, scheme));
+  refuseUpgrades(http1, websockets !== undefined, ptth !== undefined);
   return http1;
 }
 
@@ -117,15 +123,15 @@ function createHttp1Server(scheme: 'http' | 'https', answer: Answer, websockets?
  * `--http`: one TCP port for HTTP/1.1 and h2c. The first bytes decide: the HTTP/2 preface goes
  * to an @rhttp/core session, anything else to a node:http server.
  */
-export function createCleartextListener(answer: Answer, connectProxy?: ConnectProxy, websockets?: TunnelAnswer): BrowserListener {
+export function createCleartextListener(answer: Answer, connectProxy?: ConnectProxy, websockets?: TunnelAnswer, ptth?: PtthAcceptor): BrowserListener {
   const sockets = new Set<Socket>();
   const sessions = new Set<Http2Session>();
-  const http1 = createHttp1Server('http', answer, websockets);
+  const http1 = createHttp1Server('http', answer, websockets, ptth);
   if (connectProxy) {
     // Draft §3.1 transport proxying (connect-proxy.ts); without a listener node would just close the connection.
     http1.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => void connectProxy.http1(req, socket, head));
   }
-  const serving: Http2Serving = { scheme: 'http', answer, connectProxy, websockets, sessions };
+  const serving: Http2Serving = { scheme: 'http', answer, connectProxy, websockets, ptth, sessions };
   // noDelay: node:http would set TCP_NODELAY on sockets it accepts itself, but it is handed these;
   // with Nagle on, a response head, its body and the last chunk (separate small writes) wait for
   // the browser's delayed ACK: ≈40 ms per keep-alive request.
@@ -173,20 +179,31 @@ export function createCleartextListener(answer: Answer, connectProxy?: ConnectPr
 /**
  * `--https`: TLS with ALPN h2 and http/1.1. Each new HTTP/2 session gets an ORIGIN frame
  * (RFC 8336) listing the origins currently served, so browsers that honour it coalesce
- * connections; sessions already open get the origins added later (`announce`).
+ * connections; sessions already open get the origins added later (`announce`). With `ptth`,
+ * agents' PTTH requests are taken on the same port, and the TLS handshake requests (never
+ * requires) a client certificate, which then authenticates the agent.
  */
 export function createTlsListener(
   answer: Answer,
   tls: { cert: string; key: string },
   servedOrigins: () => string[],
   websockets?: TunnelAnswer,
+  ptth?: PtthAcceptor,
 ): BrowserListener & { announce(origins: readonly string[]): void } {
   const sockets = new Set<Socket>();
   const sessions = new Set<Http2Session>();
-  const http1 = createHttp1Server('https', answer, websockets);
-  const serving: Http2Serving = { scheme: 'https', answer, websockets, sessions };
-  // noDelay as on the cleartext listener: responses are several small writes.
-  const server = createTlsServer({ cert: tls.cert, key: tls.key, ALPNProtocols: BROWSER_ALPN, noDelay: true });
+  const http1 = createHttp1Server('https', answer, websockets, ptth);
+  const serving: Http2Serving = { scheme: 'https', answer, websockets, ptth, sessions };
+  // noDelay as on the cleartext listener: responses are several small writes. A client certificate
+  // is requested for ptth agents but checked by us (ptth-upgrade.ts), never by the TLS stack:
+  // browsers without one connect as before, and origin certificates are serverAuth certificates.
+  const server = createTlsServer({
+    cert: tls.cert,
+    key: tls.key,
+    ALPNProtocols: BROWSER_ALPN,
+    noDelay: true,
+    ...(ptth ? { requestCert: true, rejectUnauthorized: false } : {}),
+  });
   server.on('connection', (socket: Socket) => track(sockets, socket));
   server.on('secureConnection', (socket: TLSSocket) => {
     if (socket.alpnProtocol === 'h2') serveHttp2(socket, serving, exactOrigins(servedOrigins()));
@@ -223,9 +240,10 @@ function exactOrigins(origins: readonly string[]): string[] {
  * Upgrades other than WebSocket: one without a body (curl --http2 sends `Upgrade: h2c`) is served as
  * the plain HTTP/1.1 request it also is (ignored-upgrade.ts); the rest get 501.
  */
-function refuseUpgrades(server: HttpServer, websocketsServed = false): void {
+function refuseUpgrades(server: HttpServer, websocketsServed = false, ptthServed = false): void {
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     if (websocketsServed && isWebSocketUpgrade(req)) return; // websocket-upgrade.ts answers those
+    if (ptthServed && isPtthUpgrade(req)) return; // ptth-upgrade.ts answers those
     if (serveIgnoringUpgrade(server, req, socket, head)) return;
     const text = `Upgrades to ${JSON.stringify(req.headers.upgrade ?? '')} are not forwarded by rhttp; WebSocket is.\n`;
     socket.end(`HTTP/1.1 501 Not Implemented\r\ncontent-type: text/plain; charset=utf-8\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);

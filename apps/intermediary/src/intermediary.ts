@@ -26,6 +26,7 @@ import type { Answer, ListenerRequest } from './browser-exchange.js';
 import { createCleartextListener, createTlsListener, type BrowserListener } from './browser-listeners.js';
 import { ClientBudget } from './client-budget.js';
 import { ConnectProxy, PLAIN_CONNECT } from './connect-proxy.js';
+import { PtthAcceptor, type PtthAgent } from './ptth-upgrade.js';
 import type { TunnelAnswer } from './websocket-upgrade.js';
 import type { LogFunction } from './log-format.js';
 import { CODE_CLASSES, REFUSAL_REASONS, codeClass, createMetricsServer, renderMetrics, type CodeClass, type RefusalReason } from './metrics.js';
@@ -159,7 +160,8 @@ export class Intermediary {
   private readonly agents = new Set<AgentSession>();
   /** Agents the broker knows (authorized and registered). */
   private readonly registered = new Set<AgentSession>();
-  private readonly agentSockets = new Set<Socket>();
+  /** Agent connections to end at stop: TLS sockets, upgraded ptth sockets, ptth CONNECT streams. */
+  private readonly agentSockets = new Set<{ destroy(): void }>();
   private agentServer: TlsServer | undefined;
   private httpListener: BrowserListener | undefined;
   private httpsListener: (BrowserListener & { announce(origins: readonly string[]): void }) | undefined;
@@ -230,6 +232,17 @@ export class Intermediary {
     });
     // Browser WebSockets → RFC 8441 extended CONNECT on the reversed session (websocket-upgrade.ts).
     const websockets: TunnelAnswer = (request, protocol, info) => this.registry.tunnel(this.routeRequest(request, info.scheme), protocol, info);
+    // Agents' PTTH requests on the browser listeners (draft-kazuho-ptth-ptth-01, ptth-upgrade.ts).
+    const ptth = new PtthAcceptor({
+      trust: this.options.trust,
+      accept: (agent) => this.onPtthAgent(agent),
+      refused: (from, kind, reason) => {
+        this.counters.agentConnections++;
+        this.refused(from, kind, reason);
+      },
+      accepting: () => !this.stopping,
+      log: this.log,
+    });
     const addresses: IntermediaryAddresses = { agents: await listen(agentServer, this.options.agents) };
     if (this.options.http) {
       // CONNECT host:port to a served origin goes down that agent's session (draft §3.1); others get 403.
@@ -237,12 +250,12 @@ export class Intermediary {
         servedOrigins: () => this.servedOrigins(),
         tunnel: (request, info) => this.registry.tunnel(request, PLAIN_CONNECT, info),
       });
-      this.httpListener = createCleartextListener(answer, connectProxy, websockets);
+      this.httpListener = createCleartextListener(answer, connectProxy, websockets, ptth);
       addresses.http = await listen(this.httpListener.server, this.options.http);
     }
     if (this.options.https) {
       this.httpsLeaf = new X509Certificate(cert);
-      this.httpsListener = createTlsListener(answer, { cert, key }, () => this.originsForBrowsers(), websockets);
+      this.httpsListener = createTlsListener(answer, { cert, key }, () => this.originsForBrowsers(), websockets, ptth);
       addresses.https = await listen(this.httpsListener.server, this.options.https);
     }
     if (this.options.metrics) {
@@ -254,8 +267,8 @@ export class Intermediary {
     const started = (what: string, url: string, detail: string) =>
       this.log(`listening for ${what} on ${url} (${detail})`, { level: 'info', event: 'listener.started', listener: what, url });
     started('agents', `tls://${formatAddress(addresses.agents)}`, `ALPN ${H2_REVERSE_ALPN}, client certificate required`);
-    if (addresses.http) started('browsers', `http://${formatAddress(addresses.http)}`, 'HTTP/1.1 and h2c');
-    if (addresses.https) started('browsers', `https://${formatAddress(addresses.https)}`, 'HTTP/2 and HTTP/1.1');
+    if (addresses.http) started('browsers', `http://${formatAddress(addresses.http)}`, 'HTTP/1.1 and h2c; agents by ptth behind a TLS-terminating proxy');
+    if (addresses.https) started('browsers', `https://${formatAddress(addresses.https)}`, 'HTTP/2 and HTTP/1.1; agents by ptth');
     if (addresses.metrics) started('metrics', `http://${formatAddress(addresses.metrics)}/metrics`, 'Prometheus text format');
     return addresses;
   }
@@ -383,6 +396,29 @@ export class Intermediary {
       // INADEQUATE_SECURITY: the carrier requires a client certificate (DESIGN.md, Carrier 1 step 1).
       agent.refuse(ErrorCode.INADEQUATE_SECURITY, 'no client certificate: an agent must present a certificate whose SANs cover its origins', 'certificate');
     }
+  }
+
+  /**
+   * An agent whose PTTH request was accepted (ptth-upgrade.ts): its identity is known, and its
+   * ORIGIN frame must stay within the origins its path listed; then admission as on `h2-reverse`.
+   */
+  private onPtthAgent(agent: PtthAgent): void {
+    this.counters.agentConnections++;
+    const { socket } = agent;
+    if (this.stopping) {
+      socket.destroy();
+      return;
+    }
+    this.agentSockets.add(socket);
+    socket.once('close', () => this.agentSockets.delete(socket));
+    socket.on('error', () => {}); // the session sees the error through its transport
+    const session = new AgentSession(socket, [], this.options.trust, {
+      onAuthorized: (s) => this.onAuthorized(s),
+      onOriginsChanged: (s) => this.onAuthorized(s),
+      onClosed: (s, error) => this.onAgentClosed(s, error),
+      log: this.log,
+    }, { identity: agent.identity, allowedOrigins: agent.origins });
+    this.agents.add(session);
   }
 
   /** Registers (or re-registers after a later ORIGIN frame) with the broker of its domain. */
