@@ -101,6 +101,14 @@ export function requestUrl(target: string, authority: string | undefined, scheme
   }
 }
 
+/** An HTTP/2 request's regular fields as received (the block after its pseudo-header fields), read as they are. */
+function requestFieldList(stream: ServerStream): readonly HeaderField[] {
+  const fields = stream.head.fields;
+  let first = 0;
+  while (first < fields.length && fields[first][0].charCodeAt(0) === 0x3a /* : */) first++;
+  return first === 0 ? fields : fields.slice(first);
+}
+
 /** The authority of an HTTP/2 request as the browser sent it: `:authority`, else `Host` (RFC 9113 §8.3.1); undefined when neither. */
 export function streamAuthority(stream: ServerStream): string | undefined {
   return stream.header(':authority') ?? stream.header('host');
@@ -152,21 +160,16 @@ function hasBody(req: IncomingMessage): boolean {
 }
 
 /**
- * The node request as the broker takes it: headers, the routed URL, and the body as a web stream
- * (null for GET, HEAD and requests without one). No web Request is built: its construction (and a
- * followed AbortSignal) cost more than the rest of the hop; the browser leaving is told by
+ * The node request as the broker takes it: its fields as a list, the routed URL, and the body as a
+ * web stream (null for GET, HEAD and requests without one). No web Request or Headers is built:
+ * their construction costs more than the rest of the hop; the browser leaving is told by
  * ExchangeInfo.signal.
  */
 export function listenerRequest(req: IncomingMessage, url: URL, countBytes?: (bytes: number) => void): ListenerRequest {
-  const headers = new Headers();
+  // node:http already rejected invalid fields on the wire; names go lower case, as HTTP/2 has them.
   const raw = req.rawHeaders;
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    try {
-      headers.append(raw[i], raw[i + 1]);
-    } catch {
-      // A field the Fetch API cannot hold (node already rejected anything invalid on the wire).
-    }
-  }
+  const headers: HeaderField[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) headers.push([raw[i].toLowerCase(), raw[i + 1]]);
   const method = req.method ?? 'GET';
   const bodyless = method === 'GET' || method === 'HEAD' || !hasBody(req);
   if (bodyless) req.resume(); // the Fetch API cannot carry a GET body; let node discard it
@@ -351,7 +354,7 @@ export async function serveStream(stream: ServerStream, headersEnded: boolean, s
       request(url) {
         if (!withBody) void discardBody(stream);
         const body = withBody ? streamBody(stream, answer.requestBytes, () => (bodyCancelled = true)) : null;
-        return { method, url, headers: stream.headers(), body };
+        return { method, url, headers: requestFieldList(stream), body };
       },
       discard: () => void discardBody(stream),
     },

@@ -7,6 +7,7 @@
  *
  * Behind a reverse proxy on the same host every request comes from loopback: set a token then.
  */
+import { fieldValue } from '@rhttp/core';
 import type { ForwardRequest } from '@rhttp/broker';
 import { timingSafeEqual } from 'node:crypto';
 import type { IntermediaryStatus } from './intermediary.js';
@@ -20,7 +21,7 @@ export interface StatusAccess {
 /** Why a request may not see the page, as a Response; undefined when it may. */
 export function checkStatusAccess(request: Pick<ForwardRequest, 'headers'>, clientAddress: string, access: StatusAccess): Response | undefined {
   if (access.token !== undefined) {
-    const given = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(request.headers.get('authorization') ?? '')?.[1];
+    const given = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(fieldValue(request.headers, 'authorization') ?? '')?.[1];
     if (given !== undefined && sameSecret(given, access.token)) return undefined;
     // RFC 6750 §3: a protected resource answers 401 with a Bearer challenge.
     return new Response('This status page needs Authorization: Bearer <the --status-token>.\n', {
@@ -53,7 +54,7 @@ export function wantsJson(request: Pick<ForwardRequest, 'url' | 'headers'>): boo
   const format = (typeof request.url === 'string' ? new URL(request.url) : request.url).searchParams.get('format');
   if (format === 'json') return true;
   if (format === 'html') return false;
-  const accept = request.headers.get('accept') ?? '';
+  const accept = fieldValue(request.headers, 'accept') ?? '';
   return /\bapplication\/json\b/i.test(accept) && !/\btext\/html\b/i.test(accept);
 }
 

@@ -15,7 +15,7 @@ import {
   SessionsBusyError, NoSessionError, OriginResetError,
 } from './errors.js';
 import { NULL_BODY_STATUSES, toResponse, type ResponseMessage } from '@rhttp/core';
-import { forwardRequestHeaders, rewriteResponseFields } from './forwarding-headers.js';
+import { forwardRequestFields, rewriteResponseFields } from './forwarding-headers.js';
 import { originMatch, parseOriginEntry, requestOrigin, serializeOrigin, type ParsedOrigin } from './origin-match.js';
 import { DEFAULT_PROXY_NAME } from './proxy-status.js';
 import type { AbortSignalLike, BrokerSession, DispatchInfo, Exchange, ForwardRequest, OutgoingRequest } from './session.js';
@@ -269,14 +269,14 @@ export class Broker {
     if (target === undefined) throw new BadRequestError('This request has no http or https authority to forward to.');
     const label = serializeOrigin(target);
     if (request.bodyUsed) throw new BadRequestError('The request body was already read before it could be forwarded.');
-    const headers = forwardRequestHeaders(request.headers, {
+    const fields = forwardRequestFields(request.headers, {
       clientAddress: info.clientAddress,
       scheme: info.scheme,
       host: info.host ?? url.host,
       httpVersion: info.httpVersion ?? '1.1',
       viaName: info.viaName,
     });
-    if (protocol !== undefined) stripTunnelHandshakeFields(headers, protocol);
+    if (protocol !== undefined) stripTunnelHandshakeFields(fields, protocol);
 
     const clientSignal = info.signal;
     if (clientSignal?.aborted) throw clientSignal.reason;
@@ -307,8 +307,8 @@ export class Broker {
           if (stopped !== undefined) throw stopped;
           // The body is passed as is (no tee, no buffering) and no Request is built for it.
           const outgoing: OutgoingRequest = protocol === undefined
-            ? { method: request.method, url, headers, body: request.body }
-            : { method: 'CONNECT', url, headers, body: request.body, ...(protocol === '' ? {} : { protocol }) };
+            ? { method: request.method, url, fields, body: request.body }
+            : { method: 'CONNECT', url, fields, body: request.body, ...(protocol === '' ? {} : { protocol }) };
           exchange = entry.session.open(outgoing);
           response = await exchange.response;
         } catch (error) {

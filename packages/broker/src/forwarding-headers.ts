@@ -2,7 +2,7 @@
  * What the broker writes into forwarded messages: `Via` (RFC 9110 §7.6.3), `Forwarded`
  * (RFC 7239), and the de-facto `X-Forwarded-For`/`-Proto`/`-Host`.
  */
-import { stripHopByHop, stripHopByHopFields, type HeaderField } from '@rhttp/core';
+import { fieldsToHeaders, headersToFields, stripHopByHop, stripHopByHopFields, type HeaderField } from '@rhttp/core';
 
 /** Default Via pseudonym: RFC 9110 §7.6.3 lets an intermediary use one instead of its host name. */
 export const DEFAULT_VIA_NAME = 'rhttp';
@@ -14,17 +14,12 @@ function viaName(name: string | undefined): string {
   return name !== undefined && TOKEN.test(name) ? name : DEFAULT_VIA_NAME;
 }
 
-/** Appends one member to a list-valued field (`a, b`), keeping what was there. */
-function appendListMember(headers: Headers, name: string, member: string): void {
-  const existing = headers.get(name);
-  headers.set(name, existing === null || existing.trim() === '' ? member : `${existing}, ${member}`);
-}
+/** Fields the broker writes itself on a request: the browser's values of the list-valued ones are kept and extended, the rest replaced. */
+const WRITTEN = new Set(['host', 'via', 'forwarded', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host']);
 
-/** Appends `Via: <protocol-version> <name>` (RFC 9110 §7.6.3; the "HTTP/" prefix is omitted for HTTP). */
-export function appendVia(headers: Headers, httpVersion: string, name?: string): void {
-  // RFC 9110 §7.6.3: "A proxy MUST send an appropriate Via header field, as described below, in
-  // each message that it forwards."
-  appendListMember(headers, 'via', `${httpVersion} ${viaName(name)}`);
+/** `existing` (the field's lines joined, RFC 9110 §5.3) with one more member, or just the member. */
+function listWith(existing: string | undefined, member: string): string {
+  return existing === undefined || existing.trim() === '' ? member : `${existing}, ${member}`;
 }
 
 /** RFC 7239 §4: a value is a token or a quoted-string. */
@@ -57,22 +52,44 @@ export interface RequestForwarding {
 }
 
 /**
- * Builds the headers sent toward the origin: a copy of the browser's with hop-by-hop fields and
- * `Host` removed (the authority travels in the URL, i.e. `:authority`), then `Via`, `Forwarded`,
- * `X-Forwarded-For` appended and `X-Forwarded-Proto`/`X-Forwarded-Host` set.
+ * The fields sent toward the origin, from the browser's (a Headers object, or a list with
+ * lower-case names as an HTTP/2 listener received them): hop-by-hop fields and `Host` removed
+ * (the authority travels in `:authority`, RFC 9113 §8.3.1), then `Via`, `Forwarded` and
+ * `X-Forwarded-For` appended to what the browser sent, and `X-Forwarded-Proto`/`-Host` set.
  */
+export function forwardRequestFields(incoming: Headers | readonly HeaderField[], f: RequestForwarding): HeaderField[] {
+  const fields = incoming instanceof Headers ? headersToFields(incoming) : incoming.slice();
+  stripHopByHopFields(fields);
+  let via: string | undefined;
+  let forwarded: string | undefined;
+  let forwardedFor: string | undefined;
+  let kept = 0;
+  for (let i = 0; i < fields.length; i++) {
+    const [name, value] = fields[i];
+    if (!WRITTEN.has(name)) {
+      fields[kept++] = fields[i];
+      continue;
+    }
+    if (name === 'via') via = listWith(via, value);
+    else if (name === 'forwarded') forwarded = listWith(forwarded, value);
+    else if (name === 'x-forwarded-for') forwardedFor = listWith(forwardedFor, value);
+  }
+  fields.length = kept;
+  // RFC 9110 §7.6.3: "A proxy MUST send an appropriate Via header field, as described below, in
+  // each message that it forwards."
+  fields.push(
+    ['via', listWith(via, `${f.httpVersion} ${viaName(f.viaName)}`)],
+    ['forwarded', listWith(forwarded, `for=${forwardedNode(f.clientAddress)};proto=${f.scheme};host=${forwardedValue(f.host)}`)],
+    ['x-forwarded-for', listWith(forwardedFor, f.clientAddress.trim() === '' ? 'unknown' : f.clientAddress.trim())],
+    ['x-forwarded-proto', f.scheme],
+    ['x-forwarded-host', f.host],
+  );
+  return fields;
+}
+
+/** {@link forwardRequestFields} as a Headers object. */
 export function forwardRequestHeaders(incoming: Headers, f: RequestForwarding): Headers {
-  const headers = new Headers(incoming);
-  stripHopByHop(headers);
-  // RFC 9113 §8.3.1: the authority goes in `:authority`; a Host that differs would be ambiguous.
-  headers.delete('host');
-  appendVia(headers, f.httpVersion, f.viaName);
-  appendListMember(headers, 'forwarded',
-    `for=${forwardedNode(f.clientAddress)};proto=${f.scheme};host=${forwardedValue(f.host)}`);
-  appendListMember(headers, 'x-forwarded-for', f.clientAddress.trim() === '' ? 'unknown' : f.clientAddress.trim());
-  headers.set('x-forwarded-proto', f.scheme);
-  headers.set('x-forwarded-host', f.host);
-  return headers;
+  return fieldsToHeaders(forwardRequestFields(incoming, f));
 }
 
 /** Builds the headers sent to the browser: hop-by-hop fields removed, `Via: 2 <name>` appended (the origin answered over HTTP/2). */
@@ -91,5 +108,5 @@ export function rewriteResponseFields(fields: HeaderField[], name?: string): voi
 /** {@link forwardResponseHeaders} in place, without a copy (throws on immutable headers). */
 export function rewriteResponseHeaders(headers: Headers, name?: string): void {
   stripHopByHop(headers);
-  appendVia(headers, '2', name);
+  headers.set('via', listWith(headers.get('via') ?? undefined, `2 ${viaName(name)}`));
 }

@@ -78,6 +78,6 @@ export abstract class Http2BrokerSession implements BrokerSession {
    */
   open(request: OutgoingRequest): Exchange {
     const body = BODYLESS_METHODS.has(request.method) ? null : request.body;
-    return this.http2.open({ method: request.method, url: request.url, headers: request.headers, body, protocol: request.protocol || undefined });
+    return this.http2.open({ method: request.method, url: request.url, headers: request.fields, body, protocol: request.protocol || undefined });
   }
 }

@@ -1,4 +1,4 @@
-import type { ResponseMessage } from '@rhttp/core';
+import type { HeaderField, ResponseMessage } from '@rhttp/core';
 
 /**
  * The minimal view of one reversed HTTP/2 connection that the broker schedules over. The
@@ -60,7 +60,8 @@ export interface BrokerSession {
 export interface ForwardRequest {
   readonly method: string;
   readonly url: URL | string;
-  readonly headers: Headers;
+  /** The browser's fields: a Headers object, or a list with lower-case names (what an HTTP/2 listener received, read as is). */
+  readonly headers: Headers | readonly HeaderField[];
   /** The browser's body, passed on untouched (null for none). */
   readonly body: ReadableStream<Uint8Array> | null;
   /** A web Request's flag; a listener's own request object has an unread body and leaves it out. */
@@ -83,8 +84,8 @@ export interface Exchange {
 export interface OutgoingRequest {
   method: string;
   url: URL;
-  /** The fields toward the origin, hop-by-hop fields removed and forwarding fields added. */
-  headers: Headers;
+  /** The fields toward the origin (lower-case names), hop-by-hop fields removed and forwarding fields added. */
+  fields: HeaderField[];
   /** The browser's body stream, passed on untouched (null for none). */
   body: ReadableStream<Uint8Array> | null;
   /** With method CONNECT: the extended CONNECT protocol (RFC 8441 `:protocol`, e.g. `websocket`). Absent for a plain CONNECT and for every other method. */

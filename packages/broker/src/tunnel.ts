@@ -8,6 +8,8 @@
  * `protocol` left out for a plain CONNECT (RFC 9113 §8.5).
  */
 
+import type { HeaderField } from '@rhttp/core';
+
 /** `:protocol` value for WebSockets (RFC 8441 §4, registered in the HTTP Upgrade Token Registry). */
 export const WEBSOCKET_PROTOCOL = 'websocket';
 
@@ -18,12 +20,14 @@ export const WEBSOCKET_PROTOCOL = 'websocket';
  * Sec-WebSocket-Accept header fields"). Origin, Sec-WebSocket-Version, -Protocol and
  * -Extensions are carried as in RFC 6455.
  */
-const HANDSHAKE_ONLY_FIELDS = ['sec-websocket-key', 'sec-websocket-accept'] as const;
+const HANDSHAKE_ONLY_FIELDS: ReadonlySet<string> = new Set(['sec-websocket-key', 'sec-websocket-accept']);
 
-/** Removes what the RFC 8441 form of a `protocol` tunnel does not carry, in place. */
-export function stripTunnelHandshakeFields(headers: Headers, protocol: string): void {
+/** Removes what the RFC 8441 form of a `protocol` tunnel does not carry from a field list (lower-case names), in place. */
+export function stripTunnelHandshakeFields(fields: HeaderField[], protocol: string): void {
   if (protocol !== WEBSOCKET_PROTOCOL) return;
-  for (const name of HANDSHAKE_ONLY_FIELDS) headers.delete(name);
+  let kept = 0;
+  for (let i = 0; i < fields.length; i++) if (!HANDSHAKE_ONLY_FIELDS.has(fields[i][0])) fields[kept++] = fields[i];
+  fields.length = kept;
 }
 
 /**

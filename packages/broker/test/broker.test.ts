@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { Broker, DEFAULT_QUEUE_TIMEOUT_MS, SLOW_START_DURATION_MS, SLOW_START_INITIAL_STREAMS, type DispatchInfo, type OutgoingRequest } from '../src/index.js';
+import { fieldsToHeaders } from '@rhttp/core';
 import { deferred, exchangeOf, FakeSession, FakeStreamError, get, INFO } from './fake-session.js';
 import { parseSfList } from './structured-field.js';
 
@@ -520,8 +521,8 @@ describe('RFC 9110 §7.6 header rewriting through dispatch', () => {
     expect([sent[0].method, sent[0].url.href]).toEqual(['POST', 'https://app.example.com/p?q=1']);
     expect('protocol' in sent[0]).toBe(false); // only tunnels carry one
     expect(sent[0].body).toBe(req.body);
-    expect(sent[0].headers.get('via')).toBe('1.1 rhttp');
-    expect(sent[0].headers.has('x-trace')).toBe(false);
+    expect(fieldsToHeaders(sent[0].fields).get('via')).toBe('1.1 rhttp');
+    expect(fieldsToHeaders(sent[0].fields).has('x-trace')).toBe(false);
     expect(await r.text()).toBe('posted');
     expect(r.headers.get('via')).toBe('2 rhttp');
     expect(r.headers.get('x-app')).toBe('kept');

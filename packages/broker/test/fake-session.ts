@@ -2,7 +2,7 @@
  * A scriptable BrokerSession for tests: each request is handed to `handler` as a Request;
  * counters are plain fields. Like a real session it calls `onSlotFree` when a stream closes.
  */
-import { fromResponse, type ResponseMessage } from '@rhttp/core';
+import { fieldsToHeaders, fromResponse, type ResponseMessage } from '@rhttp/core';
 import type { BrokerSession, Exchange, OutgoingRequest } from '../src/index.js';
 
 export type Handler = (request: Request, init: { signal?: AbortSignal } | undefined, session: FakeSession) => Response | Promise<Response>;
@@ -45,8 +45,8 @@ export class FakeSession implements BrokerSession {
 
   /** Like a real session's exchange: `cancel` aborts the handler's signal and rejects a pending response. */
   open(outgoing: OutgoingRequest): Exchange {
-    const { method, url, headers, body } = outgoing;
-    const request = new Request(url, { method, headers, body, duplex: 'half', redirect: 'manual' } as RequestInit);
+    const { method, url, fields, body } = outgoing;
+    const request = new Request(url, { method, headers: fieldsToHeaders(fields), body, duplex: 'half', redirect: 'manual' } as RequestInit);
     this.requests.push(request);
     this.openStreams++;
     const controller = new AbortController();

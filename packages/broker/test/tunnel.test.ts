@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Broker, BrokerRegistry, WEBSOCKET_PROTOCOL, tunnelRequest, type Exchange, type OutgoingRequest } from '../src/index.js';
+import { fieldsToHeaders } from '@rhttp/core';
 import { exchangeOf, FakeSession, INFO } from './fake-session.js';
 
 /** A fake session that also takes CONNECT streams (`tunnels`) and echoes the tunnel's bytes back. */
@@ -46,12 +47,12 @@ describe('RFC 8441 extended CONNECT through the broker (DESIGN.md Broker semanti
     expect([request.method, request.protocol]).toEqual(['CONNECT', 'websocket']);
     expect(request.url.href).toBe('https://app.example.com/chat?room=1');
     // RFC 8441 §5: the key/accept handshake is replaced by :protocol.
-    expect(request.headers.has('sec-websocket-key')).toBe(false);
-    expect(request.headers.get('sec-websocket-version')).toBe('13');
-    expect(request.headers.get('sec-websocket-protocol')).toBe('chat, superchat');
-    expect(request.headers.get('origin')).toBe('https://app.example.com');
-    expect(request.headers.get('cookie')).toBe('a=1');
-    expect(request.headers.get('x-forwarded-for')).toBe(INFO.clientAddress);
+    expect(fieldsToHeaders(request.fields).has('sec-websocket-key')).toBe(false);
+    expect(fieldsToHeaders(request.fields).get('sec-websocket-version')).toBe('13');
+    expect(fieldsToHeaders(request.fields).get('sec-websocket-protocol')).toBe('chat, superchat');
+    expect(fieldsToHeaders(request.fields).get('origin')).toBe('https://app.example.com');
+    expect(fieldsToHeaders(request.fields).get('cookie')).toBe('a=1');
+    expect(fieldsToHeaders(request.fields).get('x-forwarded-for')).toBe(INFO.clientAddress);
   });
 
   it('only sessions that take tunnels get them; none → 503 destination_unavailable', async () => {
@@ -108,6 +109,6 @@ describe('RFC 8441 extended CONNECT through the broker (DESIGN.md Broker semanti
     expect(request.method).toBe('CONNECT');
     expect('protocol' in request).toBe(false);
     expect(request.url.host).toBe('db.example.com:5432');
-    expect(request.headers.get('user-agent')).toBe('psql');
+    expect(fieldsToHeaders(request.fields).get('user-agent')).toBe('psql');
   });
 });

@@ -270,13 +270,26 @@ export function fieldsToHeaders(fields: readonly HeaderField[]): Headers {
   return headers;
 }
 
+/** A field's value from a Headers object or a list with lower-case names (repeated lines joined with ", ", RFC 9110 §5.3), or null. */
+export function fieldValue(fields: Headers | Iterable<readonly [string, string]>, name: string): string | null {
+  if (fields instanceof Headers) return fields.get(name);
+  let value: string | null = null;
+  for (const [n, v] of fields) if (n === name) value = value === null ? v : `${value}, ${v}`;
+  return value;
+}
+
 /** Fields of received trailers. */
 export function trailerHeaders(streamId: number, fields: HeaderField[]): Headers {
   return splitFields(streamId, fields, RESPONSE_PSEUDO, true).headers;
 }
 
-/** Regular fields to send from a Headers object: lower-case, without connection-specific ones. */
-export function outgoingFields(out: HeaderField[], headers: Headers, skipHost: boolean): HeaderField[] {
+/**
+ * Regular fields to send, from a Headers object or a field list (lower-case names): without
+ * connection-specific ones, TE only as "trailers", cookies split into crumbs.
+ */
+export function outgoingFields(out: HeaderField[], headers: Headers | Iterable<readonly [string, string]>, skipHost: boolean): HeaderField[] {
+  const web = headers instanceof Headers;
+  let cookiesDone = false;
   for (const [name, value] of headers) {
     if (CONNECTION_SPECIFIC_FIELDS.has(name)) continue;
     if (name === 'te') {
@@ -284,8 +297,11 @@ export function outgoingFields(out: HeaderField[], headers: Headers, skipHost: b
       continue;
     }
     if (skipHost && name === 'host') continue;
-    if (name === 'set-cookie') {
-      for (const cookie of headers.getSetCookie()) out.push(['set-cookie', cookie]);
+    if (name === 'set-cookie' && web) {
+      // Each Set-Cookie is its own field; a Headers object may yield them joined (older
+      // runtimes) or one by one (the Fetch standard today): getSetCookie() is right for both.
+      if (!cookiesDone) for (const cookie of headers.getSetCookie()) out.push(['set-cookie', cookie]);
+      cookiesDone = true;
       continue;
     }
     if (name === 'cookie') {
@@ -301,8 +317,8 @@ export function outgoingFields(out: HeaderField[], headers: Headers, skipHost: b
 /** Ports the WHATWG URL parser leaves out of `host`. */
 const DEFAULT_PORTS: Record<string, number> = { 'http:': 80, 'https:': 443, 'ws:': 80, 'wss:': 443 };
 
-/** Fields of an outgoing request (RFC 9113 §8.3.1). */
-export function requestFields(method: string, url: URL, headers: Headers, protocol?: string): HeaderField[] {
+/** Fields of an outgoing request (RFC 9113 §8.3.1), its regular ones from a Headers object or a list (lower-case names). */
+export function requestFields(method: string, url: URL, headers: Headers | Iterable<readonly [string, string]>, protocol?: string): HeaderField[] {
   const fields: HeaderField[] = [[':method', method]];
   if (method === 'CONNECT' && !protocol) {
     // §8.5: a CONNECT's :authority is the host and port to connect to; the URL leaves out a default port.

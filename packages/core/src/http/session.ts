@@ -171,9 +171,9 @@ export class Http2Session {
    * `retryable` says whether the request may go elsewhere). `body` is sent as DATA frames; with
    * method CONNECT it is the tunnel's bytes toward the peer.
    */
-  open(init: { method: string; url: URL; headers?: Headers; body?: ReadableStream<Uint8Array> | null; protocol?: string }): ClientExchange {
+  open(init: { method: string; url: URL; headers?: Headers | readonly HeaderField[]; body?: ReadableStream<Uint8Array> | null; protocol?: string }): ClientExchange {
     this.checkClient(init.protocol);
-    const fields = requestFields(init.method, init.url, init.headers ?? new Headers(), init.protocol);
+    const fields = requestFields(init.method, init.url, init.headers ?? [], init.protocol);
     const body = init.body ?? null;
     const exchange = new ClientExchange(this.connection, init.method);
     const stream = this.connection.openStream(fields, body === null && init.method !== 'CONNECT', exchange);
