@@ -122,6 +122,15 @@ describe('Http2Session.open (client role, no web objects)', () => {
   });
 });
 
+describe('Set-Cookie through the Fetch handler', () => {
+  it('each Set-Cookie of a handler\'s Response goes out once, as its own field', async () => {
+    const headers = new Headers([['set-cookie', 'a=1'], ['set-cookie', 'b=2; Path=/'], ['x-one', '1']]);
+    const { client } = sessionPair(() => new Response('ok', { headers }));
+    const response = await client.open({ method: 'GET', url: URL_ }).response;
+    expect(response.fields.filter(([name]) => name === 'set-cookie')).toEqual([['set-cookie', 'a=1'], ['set-cookie', 'b=2; Path=/']]);
+  });
+});
+
 describe('Fetch adapters on the message', () => {
   it('toResponse: a web Response with the body and the trailers after it', async () => {
     const { client } = streamPair((stream) => {
