@@ -134,6 +134,16 @@ describe('gRPC-Web through the Node intermediary (translated in the agent, Envoy
     expect(response.body.length).toBe(0);
   });
 
+  it('application/grpc-web-text with a body that is not base64 is 400, the request being at fault', async () => {
+    for (const body of ['AAAAAAA*', 'AAAAA']) {
+      const response = await post('/rhttp.test.Echo/Echo', { 'content-type': 'application/grpc-web-text' }, Buffer.from(body));
+      expect({ status: response.status, proxyStatus: response.headers['proxy-status'] }).toEqual({ status: 400, proxyStatus: 'rhttp-agent; error=http_request_error' });
+      expect(response.body.toString()).toMatch(/bad gRPC-Web request/);
+    }
+    // The agent's connection to the upstream serves the next call.
+    expect((await client.echo({ text: 'after' })).reversed).toBe('retfa');
+  });
+
   it('application/grpc-web-text: a base64 request in odd-sized pieces, a base64 response with the trailer frame', async () => {
     // Connect's transport speaks binary gRPC-Web only, so the text variant is a raw request.
     const request = Buffer.from(frame(0, toBinary(EchoRequest, create(EchoRequest, { text: 'text mode ✓' })))).toString('base64');

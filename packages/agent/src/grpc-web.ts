@@ -58,24 +58,29 @@ export function grpcWebModeOf(headers: Headers): GrpcWebMode | undefined {
   return { textRequest, textResponse: textRequest || acceptsText, subtype: match[2] ?? '' };
 }
 
+/** A gRPC-Web request made gRPC; `invalid()` names what was wrong with a `-text` body that failed to decode. */
+export interface GrpcRequest {
+  headers: Headers;
+  body: ReadableStream<Uint8Array> | null;
+  invalid(): GrpcWebError | undefined;
+}
+
 /**
  * The gRPC request for a gRPC-Web one: `headers` is changed in place (Content-Type, `te: trailers`,
  * no Content-Length for a base64 body whose length changes) and the body decoded if it is text.
  */
-export function toGrpcRequest(
-  headers: Headers,
-  body: ReadableStream<Uint8Array> | null,
-  mode: GrpcWebMode,
-): { headers: Headers; body: ReadableStream<Uint8Array> | null } {
+export function toGrpcRequest(headers: Headers, body: ReadableStream<Uint8Array> | null, mode: GrpcWebMode): GrpcRequest {
+  let invalid: GrpcWebError | undefined;
   headers.set('content-type', `application/grpc${mode.subtype}`);
   // gRPC over HTTP/2 requires `te: trailers` (PROTOCOL-HTTP2.md, "Requests"); browsers cannot send it.
   headers.set('te', 'trailers');
   // The Accept of a gRPC-Web client names the gRPC-Web answer it wants, which is ours to produce.
   const accept = headers.get('accept');
   if (accept !== null && accept.toLowerCase().includes('application/grpc-web')) headers.delete('accept');
-  if (!mode.textRequest) return { headers, body };
+  if (!mode.textRequest) return { headers, body, invalid: () => invalid };
   headers.delete('content-length');
-  return { headers, body: body === null ? null : body.pipeThrough(base64DecodeStream()) };
+  const decoded = body === null ? null : body.pipeThrough(base64DecodeStream((error) => (invalid = error)));
+  return { headers, body: decoded, invalid: () => invalid };
 }
 
 /**
@@ -204,13 +209,22 @@ export function encodeBase64(bytes: Uint8Array): Uint8Array {
 /**
  * Decodes base64 as it streams. Chunks may split a 4-character quantum anywhere; a padded quantum
  * may end one segment and another segment follow (PROTOCOL-WEB.md lets a sender pad each chunk);
- * CR, LF, space and tab are skipped. Anything else outside the alphabet errors the stream.
+ * CR, LF, space and tab are skipped. Anything else outside the alphabet errors the stream (and is
+ * told to `onInvalid`).
  */
-export function base64DecodeStream(): TransformStream<Uint8Array, Uint8Array> {
+export function base64DecodeStream(onInvalid?: (error: GrpcWebError) => void): TransformStream<Uint8Array, Uint8Array> {
   const quantum = new Uint8Array(4);
   let held = 0;
+  const told = <T>(step: () => T): T => {
+    try {
+      return step();
+    } catch (error) {
+      if (error instanceof GrpcWebError) onInvalid?.(error);
+      throw error;
+    }
+  };
   return new TransformStream<Uint8Array, Uint8Array>({
-    transform(chunk, controller) {
+    transform: (chunk, controller) => told(() => {
       const out = new Uint8Array(Math.floor((held + chunk.length) / 4) * 3);
       let o = 0;
       for (const c of chunk) {
@@ -221,10 +235,10 @@ export function base64DecodeStream(): TransformStream<Uint8Array, Uint8Array> {
         o = decodeQuantum(quantum, out, o);
       }
       if (o > 0) controller.enqueue(out.subarray(0, o));
-    },
-    flush() {
+    }),
+    flush: () => told(() => {
       if (held !== 0) throw new GrpcWebError('bad_base64', `gRPC-Web text body ends inside a base64 quantum (${held} of 4 characters)`);
-    },
+    }),
   });
 }
 

@@ -64,7 +64,8 @@ export class H2cUpstream {
     stripHopByHop(headers);
     let body = request.body && request.method !== 'GET' && request.method !== 'HEAD' ? request.body : null;
     const grpcWeb = grpcWebModeOf(request.headers);
-    if (grpcWeb) body = toGrpcRequest(headers, body, grpcWeb).body;
+    const grpcRequest = grpcWeb && toGrpcRequest(headers, body, grpcWeb);
+    if (grpcRequest) body = grpcRequest.body;
     let session: Http2Session;
     try {
       session = await this.connect();
@@ -89,6 +90,9 @@ export class H2cUpstream {
       return carryTrailers(response, new Response(response.body, { status: response.status, statusText: response.statusText, headers: response.headers }));
     } catch (error) {
       if (request.signal.aborted) throw request.signal.reason;
+      // The browser's base64 was broken: its request, not the upstream, is at fault (Envoy answers 400 too).
+      const invalid = grpcRequest?.invalid();
+      if (invalid) return plainError(400, 'http_request_error', `bad gRPC-Web request: ${invalid.message}`);
       return this.errorResponse(timeout.signal.aborted ? timeout.signal.reason : error);
     } finally {
       clearTimeout(timer);

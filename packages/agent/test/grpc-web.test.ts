@@ -124,6 +124,14 @@ describe('base64 for grpc-web-text (RFC 4648 §4)', () => {
     await expect(collect(streamOf([bytes('aGVsb')]).pipeThrough(base64DecodeStream()))).rejects.toThrow(/inside a base64 quantum/);
     await expect(collect(streamOf([bytes('aG=s')]).pipeThrough(base64DecodeStream()))).rejects.toThrow(/padding inside/);
   });
+
+  it('tells what was wrong to the request, whose invalid() names it', async () => {
+    const headers = new Headers({ 'content-type': 'application/grpc-web-text' });
+    const request = toGrpcRequest(headers, streamOf([bytes('aGVs'), bytes('b')]), grpcWebModeOf(headers)!);
+    expect(request.invalid()).toBeUndefined();
+    await expect(collect(request.body!)).rejects.toThrow();
+    expect(request.invalid()).toMatchObject({ code: 'bad_base64', message: expect.stringMatching(/inside a base64 quantum/) });
+  });
 });
 
 describe('gRPC-Web request → gRPC request', () => {
