@@ -5,11 +5,12 @@
  * transport. `Missing` is declared but not implemented by the server.
  */
 import * as http from 'node:http';
+import * as net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { create, createFileRegistry, fromBinary, toBinary, type DescMessage, type DescService } from '@bufbuild/protobuf';
 import { FieldDescriptorProto_Label, FieldDescriptorProto_Type, FileDescriptorProtoSchema } from '@bufbuild/protobuf/wkt';
 import { createClient, type Transport } from '@connectrpc/connect';
-import { createGrpcWebTransport } from '@connectrpc/connect-node';
+import { Http2SessionManager, createGrpcWebTransport } from '@connectrpc/connect-node';
 
 const field = (name: string, number: number, type: FieldDescriptorProto_Type) => ({ name, number, type, label: FieldDescriptorProto_Label.OPTIONAL, jsonName: name });
 const method = (name: string, input: string, output: string, serverStreaming = false) => ({ name, inputType: `.rhttp.test.${input}`, outputType: `.rhttp.test.${output}`, serverStreaming });
@@ -129,4 +130,14 @@ export async function startEchoServer(): Promise<EchoServer> {
 export function grpcWebClient(baseUrl: string, host: string, agent: http.Agent): { client: any; transport: Transport } {
   const transport = createGrpcWebTransport({ baseUrl, httpVersion: '1.1', nodeOptions: { agent, headers: { host } } });
   return { client: createClient(EchoService, transport), transport };
+}
+
+/**
+ * The same client over HTTP/2 with prior knowledge (h2c) to 127.0.0.1:`port`, with `:authority`
+ * `host` (the URL names the origin; the connection goes to the intermediary). Close it with `abort()`.
+ */
+export function grpcWebClientH2(host: string, port: number): { client: any; sessions: Http2SessionManager } {
+  const sessions = new Http2SessionManager(`http://${host}`, undefined, { createConnection: () => net.connect(port, '127.0.0.1') });
+  const transport = createGrpcWebTransport({ baseUrl: `http://${host}`, httpVersion: '2', sessionManager: sessions });
+  return { client: createClient(EchoService, transport), sessions };
 }

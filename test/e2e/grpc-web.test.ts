@@ -12,7 +12,7 @@ import type { Intermediary } from '../../apps/intermediary/src/intermediary.js';
 import type { Agent } from '../../packages/agent/src/agent.js';
 import { startInProcessTunnel } from './in-process-tunnel.js';
 import { createDevCa, issueCertificate } from '../../packages/agent/src/certs.js';
-import { EchoReply, EchoRequest, FAIL_MESSAGE, grpcWebClient, startEchoServer, type EchoServer } from './grpc-web-service.js';
+import { EchoReply, EchoRequest, FAIL_MESSAGE, grpcWebClient, grpcWebClientH2, startEchoServer, type EchoServer } from './grpc-web-service.js';
 
 const ORIGIN = 'https://app.example.com';
 
@@ -173,5 +173,28 @@ describe('gRPC-Web through the Node intermediary (translated in the agent, Envoy
     expect((fromBinary(EchoReply, data[1]) as any).reversed).toBe([...'text mode ✓'].reverse().join(''));
     expect(trailer[0]).toBe(0x80);
     expect(Buffer.from(trailer[1]).toString('latin1')).toMatch(/^grpc-status: 0\r\n/m);
+  });
+});
+
+describe('gRPC-Web over HTTP/2 (h2c) to the Node intermediary', () => {
+  it('unary, server streaming one by one, and a non-ASCII error, on one HTTP/2 connection', async () => {
+    const { client: h2, sessions } = grpcWebClientH2('app.example.com', httpPort);
+    try {
+      expect((await h2.echo({ text: 'h2' })).reversed).toBe('2h');
+      const got: number[] = [];
+      for await (const message of h2.count({ n: 3 })) {
+        got.push(message.i);
+        expect(echo.written()).toBe(got.length);
+        echo.delivered(message.i);
+      }
+      expect(got).toEqual([0, 1, 2]);
+      const error = await h2.fail({ text: 'x' }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect({ code: error?.code, message: error?.rawMessage }).toEqual({ code: Code.NotFound, message: FAIL_MESSAGE });
+    } finally {
+      sessions.abort();
+    }
   });
 });
