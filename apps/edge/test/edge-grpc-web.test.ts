@@ -6,11 +6,12 @@
  */
 import * as http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { Agent } from '../../../packages/agent/src/agent.js';
 import { createDevCa, issueCertificate } from '../../../packages/agent/src/certs.js';
-import { FAIL_MESSAGE, grpcWebClient, startEchoServer, type EchoServer } from '../../../test/e2e/grpc-web-service.js';
-import { startLocalEdge, waitForSessions, type LocalEdge } from './harness.js';
+import { EchoReply, EchoRequest, FAIL_MESSAGE, grpcWebClient, startEchoServer, type EchoServer } from '../../../test/e2e/grpc-web-service.js';
+import { browser, startLocalEdge, waitForSessions, type LocalEdge } from './harness.js';
 
 const HOST = 'grpc.example.com';
 
@@ -70,5 +71,29 @@ describe('gRPC-Web through the edge (local workerd), translated in the agent', (
     );
     expect(error).toBeInstanceOf(ConnectError);
     expect({ code: error.code, message: error.rawMessage }).toEqual({ code: Code.NotFound, message: FAIL_MESSAGE });
+  });
+
+  it('application/grpc-web-text: base64 both ways through the Worker, the trailer frame last', async () => {
+    const message = toBinary(EchoRequest, create(EchoRequest, { text: 'text ✓' }));
+    const framed = Buffer.concat([Buffer.from([0, 0, 0, 0, message.length]), message]);
+    const response = await browser(edge, HOST, '/rhttp.test.Echo/Echo', {
+      method: 'POST',
+      headers: { 'content-type': 'application/grpc-web-text', accept: 'application/grpc-web-text' },
+      body: Buffer.from(framed.toString('base64')),
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers['content-type']).toBe('application/grpc-web-text+proto');
+    expect(response.headers['access-control-expose-headers']).toMatch(/grpc-status, grpc-message/);
+    const text = (await response.bytes()).toString('latin1');
+    expect(text).toMatch(/^[A-Za-z0-9+/=]+$/);
+    // Each chunk is padded on its own: decode quantum by quantum.
+    const body = Buffer.concat((text.match(/.{4}/g) ?? []).map((q) => Buffer.from(q, 'base64')));
+    const dataLength = body.readUInt32BE(1);
+    expect(body[0]).toBe(0);
+    expect((fromBinary(EchoReply, body.subarray(5, 5 + dataLength)) as any).reversed).toBe([...'text ✓'].reverse().join(''));
+    const trailer = body.subarray(5 + dataLength);
+    expect(trailer[0]).toBe(0x80);
+    expect(trailer.readUInt32BE(1)).toBe(trailer.length - 5);
+    expect(trailer.subarray(5).toString('latin1')).toMatch(/^grpc-status: 0\r\n/m);
   });
 });
