@@ -71,6 +71,8 @@ export interface EchoServer {
   delivered(i: number): void;
   /** How many messages the current `Count` call has written so far. */
   written(): number;
+  /** How many `Count` calls the server saw cancelled by the client. */
+  cancelled(): number;
   /** The metadata of the last `Echo` call. */
   lastMetadata(): grpc.Metadata | undefined;
 }
@@ -82,6 +84,7 @@ export async function startEchoServer(): Promise<EchoServer> {
   let waits: Array<Promise<void>> = [];
   const waitFor = (i: number) => (waits[i] ??= new Promise<void>((resolve) => (seen[i] = resolve)));
   let written = 0;
+  let cancelled = 0;
   let metadata: grpc.Metadata | undefined;
   server.addService(
     {
@@ -99,6 +102,7 @@ export async function startEchoServer(): Promise<EchoServer> {
         seen = [];
         waits = [];
         written = 0;
+        call.on('cancelled', () => cancelled++);
         for (let i = 0; i < call.request.n; i++) {
           call.write({ i });
           written++;
@@ -122,6 +126,7 @@ export async function startEchoServer(): Promise<EchoServer> {
       seen[i]();
     },
     written: () => written,
+    cancelled: () => cancelled,
     lastMetadata: () => metadata,
   };
 }

@@ -92,6 +92,26 @@ describe('gRPC-Web through the Node intermediary (translated in the agent, Envoy
     expect(got).toEqual([0, 1, 2, 3]);
   });
 
+  it('a client that cancels a stream cancels the call at the gRPC server (the agent resets its upstream stream)', async () => {
+    const before = echo.cancelled();
+    const abort = new AbortController();
+    const seen: number[] = [];
+    const error = await (async () => {
+      // Connect cancels a call through its signal (leaving the loop alone does not end the request).
+      for await (const message of client.count({ n: 5 }, { signal: abort.signal })) {
+        seen.push(message.i);
+        abort.abort();
+      }
+    })().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect({ seen, code: (error as ConnectError)?.code }).toEqual({ seen: [0], code: Code.Canceled });
+    while (echo.cancelled() === before) await new Promise((r) => setTimeout(r, 10));
+    expect(echo.cancelled()).toBe(before + 1);
+    expect(echo.written()).toBe(1);
+  });
+
   it('a method the server does not implement is UNIMPLEMENTED (trailers-only, status in the response headers)', async () => {
     const error = await client.missing({ text: 'x' }).then(
       () => undefined,
