@@ -37,6 +37,7 @@ import type { IngressRouter } from './ingress.js';
 import type { Carrier, Dial } from './carrier.js';
 import { checkTlsMaterial, dialTls } from './carriers/tls.js';
 import { dialWebSocket } from './carriers/websocket.js';
+import { dialPtth } from './carriers/ptth.js';
 import { discoverIntermediaryDetails, parseBareIntermediary, type BareIntermediary, type ResolveOptions } from './discover.js';
 import { DEFAULT_DRAIN_TIMEOUT_MS, Supervisor, type ConnectionStatus, type EndpointStatus } from './supervisor.js';
 
@@ -147,10 +148,10 @@ export interface AgentStatus {
 
 /** A parsed `--intermediary` value. */
 export interface IntermediaryAddress {
-  carrier: 'tls' | 'ws';
+  carrier: 'tls' | 'ws' | 'ptth';
   host: string;
   port: number;
-  /** WebSocket carrier: the edge's `ws://` or `wss://` URL as given (without a trailing "/"). */
+  /** WebSocket carrier: the edge's `ws://` or `wss://` URL; ptth: the `https://` URL (as given, without a trailing "/"). */
   url?: string;
 }
 
@@ -158,11 +159,25 @@ export interface IntermediaryAddress {
 const DEFAULT_TLS_PORT = 443;
 
 /**
- * Parse `tls://host:port`, `ws://host:port` or `wss://host[:port]`. Throws a TypeError with a plain
- * explanation otherwise; bare names go through SVCB discovery instead (`resolveIntermediary`).
+ * Parse `tls://host:port`, `https://host[:port]`, `ws://host:port` or `wss://host[:port]`. Throws a
+ * TypeError with a plain explanation otherwise; bare names go through SVCB discovery instead
+ * (`resolveIntermediary`).
  */
 export function parseIntermediary(text: string): IntermediaryAddress {
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(text)?.[1]?.toLowerCase();
+  if (scheme === 'https') {
+    // draft-kazuho-ptth-ptth-01: HTTPS to the intermediary's browser port, upgraded to ptth (carriers/ptth.ts).
+    let https: URL;
+    try {
+      https = new URL(text);
+    } catch {
+      throw new TypeError(`--intermediary must be https://host[:port], got ${text}`);
+    }
+    if (!https.hostname || (https.pathname !== '' && https.pathname !== '/') || https.search || https.hash || https.username) {
+      throw new TypeError(`--intermediary must be https://host[:port] (the PTTH path is added by the agent), got ${text}`);
+    }
+    return { carrier: 'ptth', host: https.hostname.replace(/^\[|\]$/g, ''), port: https.port ? Number(https.port) : 443, url: `https://${https.host}` };
+  }
   if (scheme === 'ws' || scheme === 'wss') {
     // Carrier 2 (DESIGN.md): the PTTH-shaped WebSocket to an edge (carriers/websocket.ts).
     let ws: URL;
@@ -180,7 +195,7 @@ export function parseIntermediary(text: string): IntermediaryAddress {
   if (scheme === undefined) {
     throw new TypeError(`--intermediary ${text} is a bare name: it is found through SVCB discovery (resolveIntermediary), not parsed as an address`);
   }
-  if (scheme !== 'tls') throw new TypeError(`--intermediary must be tls://host:port, got ${text}`);
+  if (scheme !== 'tls') throw new TypeError(`--intermediary must be tls://host:port, https://host[:port], ws://host:port or wss://host[:port], got ${text}`);
   let url: URL;
   try {
     url = new URL(text);
@@ -451,10 +466,13 @@ export class Agent {
     if (wasStarted) this.emit({ type: 'stopped' });
   }
 
-  /** Carrier 1 (TLS, carriers/tls.ts) or carrier 2 (WebSocket, carriers/websocket.ts) to one dial. */
+  /** Carrier 1 (TLS, carriers/tls.ts), carrier 2 (WebSocket, carriers/websocket.ts) or ptth (carriers/ptth.ts) to one dial. */
   private dialCarrier(dial: Dial, signal: AbortSignal): Promise<Carrier> {
     const connectTimeoutMs = this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     const peer = { host: dial.host, port: dial.port, servername: dial.servername };
+    if (dial.carrier === 'ptth') {
+      return dialPtth(peer, { url: dial.url!, origins: this.origins, cert: this.options.cert, key: this.options.key, ca: this.options.ca, connectTimeoutMs }, signal);
+    }
     if (dial.carrier === 'ws') {
       return dialWebSocket(peer, { url: dial.url!, origins: this.origins, certChainPem: this.options.cert, keyPem: this.options.key, ca: this.options.ca, connectTimeoutMs }, signal);
     }

@@ -1,8 +1,9 @@
 /**
  * What a dialed connection to the intermediary is, as the supervisor (supervisor.ts) and the
  * HTTP/2 session need it. Each carrier of DESIGN.md implements it in its own file:
- * carriers/tls.ts (carrier 1, TLS 1.3 with ALPN `h2-reverse`) and carriers/websocket.ts
- * (carrier 2, the PTTH-shaped WebSocket to an edge). Typed by shape: no runtime import.
+ * carriers/tls.ts (carrier 1, TLS 1.3 with ALPN `h2-reverse`), carriers/websocket.ts
+ * (carrier 2, the PTTH-shaped WebSocket to an edge) and carriers/ptth.ts (HTTPS upgraded to ptth,
+ * draft-kazuho-ptth-ptth-01). Typed by shape: no runtime import.
  */
 import type { NodeStyleSocket } from '@rhttp/core';
 
@@ -26,7 +27,7 @@ export interface CarrierPeer {
 export interface Carrier {
   /** The bytes the HTTP/2 session runs over. */
   readonly socket: CarrierSocket;
-  /** The protocol the peer agreed to: ALPN (TLS) or the WebSocket subprotocol; always `h2-reverse`. */
+  /** The protocol the peer agreed to: ALPN (TLS) or the WebSocket subprotocol (`h2-reverse`), or the upgrade token (`ptth`). */
   readonly alpnProtocol: string;
   /** What the `connected` event calls `tlsVersion`: the TLS version (`TLSv1.3`), or `WebSocket`. */
   readonly protocol: string | null;
@@ -53,13 +54,13 @@ export class CarrierDialError extends Error {
 
 /** One concrete place to dial: a fixed URL, or one address of a discovered endpoint. */
 export interface Dial {
-  carrier: 'tls' | 'ws';
+  carrier: 'tls' | 'ws' | 'ptth';
   /** TLS: the host or address to connect to. */
   host: string;
   port: number;
   /** TLS: the name to send (SNI) and check the certificate against. */
   servername?: string;
-  /** WebSocket: the edge URL. */
+  /** WebSocket: the edge URL; ptth: the intermediary's `https://` URL. */
   url?: string;
   /** As written in events: `tls://localhost:8443 (127.0.0.1)`. */
   label: string;

@@ -32,7 +32,7 @@ the origins it serves, and answers the requests the intermediary sends back — 
 
 Usage:
   rhttp-agent --token TOKEN --upstream URL [--state-dir DIR]
-  rhttp-agent --intermediary tls://HOST:PORT|ws://HOST:PORT|wss://HOST|NAME --origin URL [--origin URL ...]
+  rhttp-agent --intermediary tls://HOST:PORT|https://HOST[:PORT]|ws://HOST:PORT|wss://HOST|NAME --origin URL [--origin URL ...]
               (--upstream URL | --handler MODULE) --cert FILE --key FILE [options]
   rhttp-agent --config rhttp.yaml [flags that override it]
   rhttp-agent discover NAME[:PORT] [--doh URL]
@@ -64,6 +64,10 @@ One token (from 'rhttp-intermediary token create --origin URL'):
 
 Required (on the command line or in --config):
   --intermediary tls://HOST:PORT  the intermediary's agent port (TLS carrier, ALPN h2-reverse);
+                 https://HOST[:PORT]  or its https (browser) port, or a TLS-terminating proxy in
+                                  front of it such as nginx: HTTPS upgraded to ptth
+                                  (draft-kazuho-ptth-ptth-01; client certificate and a signed
+                                  request, so it works where the proxy drops the certificate);
                  ws://HOST:PORT   or an rhttp edge (WebSocket carrier; wss://HOST[:PORT] with TLS);
                  NAME[:PORT]      or a bare name, found through its SVCB record
                                   _http-reverse.NAME (_PORT._http-reverse.NAME) over DNS-over-HTTPS;
@@ -124,7 +128,7 @@ Other commands:
 
 const CONFIG_HELP = `The config file (--config rhttp.yaml): YAML, one file; flags on the command line override it.
 
-  intermediary: tls://127.0.0.1:8443     # or ws://…, wss://…, or a bare NAME[:PORT] (SVCB discovery)
+  intermediary: tls://127.0.0.1:8443     # or https://… (ptth), ws://…, wss://…, or a bare NAME[:PORT] (SVCB discovery)
   doh: https://cloudflare-dns.com/dns-query
   cert: origin.pem                       # relative paths are relative to the config file's folder
   key: origin.key
