@@ -1,0 +1,241 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as tls from 'node:tls';
+import { PTTH_PROTOCOL, ptthPath } from '@rhttp/core';
+import { ptthUpgradeRequest } from '../../packages/agent/src/carriers/ptth.js';
+import {
+  APP_ORIGIN,
+  WILD_ORIGIN,
+  agentCli,
+  canConnect,
+  curl,
+  freePort,
+  intermediaryCli,
+  makeCertificates,
+  parseCurlResponse,
+  removeDir,
+  requireBuiltClis,
+  startProcess,
+  startUpstream,
+  stopAll,
+  tempDir,
+  waitForRoute,
+  waitUntil,
+  type CertPaths,
+  type Proc,
+  type Upstream,
+} from './support.js';
+
+/**
+ * The PTTH carrier (draft-kazuho-ptth-ptth-01, issue 14): the agent dials `https://` and upgrades
+ * to ptth on the intermediary's browser port, directly or through Debian's nginx as an ordinary
+ * TLS-terminating reverse proxy; browsers on every listener reach its upstream. Requests the
+ * intermediary must refuse get a 4xx that says why, and nothing is registered.
+ */
+const NGINX = '/usr/sbin/nginx';
+
+let dir: string;
+let certs: CertPaths;
+let upstream: Upstream;
+let ports: { agents: number; http: number; https: number };
+let intermediary: Proc;
+
+beforeAll(async () => {
+  requireBuiltClis();
+  dir = tempDir('ptth');
+  certs = await makeCertificates(dir, [APP_ORIGIN, WILD_ORIGIN]);
+  upstream = await startUpstream();
+  ports = { agents: await freePort(), http: await freePort(), https: await freePort() };
+  intermediary = startProcess('rhttp-intermediary', process.execPath, [
+    intermediaryCli,
+    ...['--agents', `127.0.0.1:${ports.agents}`, '--http', `127.0.0.1:${ports.http}`, '--https', `127.0.0.1:${ports.https}`],
+    ...['--cert', certs.intermediaryCert, '--key', certs.intermediaryKey, '--trust', certs.ca],
+  ]);
+  await waitUntil('the intermediary to listen on its https port', async () => ((await canConnect(ports.https)) ? true : intermediary.hasExited() ? Promise.reject(new Error(intermediary.output())) : undefined));
+}, 60_000);
+
+afterAll(async () => {
+  await stopAll();
+  await upstream?.close();
+  removeDir(dir);
+});
+
+/** `rhttp-agent --intermediary URL --origin https://app.localhost …` with one connection. */
+function startPtthAgent(name: string, intermediaryUrl: string): Proc {
+  return startProcess(name, process.execPath, [
+    agentCli,
+    ...['--intermediary', intermediaryUrl, '--origin', APP_ORIGIN, '--upstream', upstream.url],
+    ...['--cert', certs.originCert, '--key', certs.originKey, '--ca', certs.ca, '--connections', '1'],
+  ]);
+}
+
+/** GET /hello for app.localhost on the intermediary's https listener (curl, HTTP/2), checked against the upstream's answer. */
+async function expectHelloOverHttps(): Promise<void> {
+  const r = await curl(['-sS', '-i', '--http2', '--cacert', certs.ca, '-H', 'host: app.localhost', `https://127.0.0.1:${ports.https}/hello`]);
+  const response = parseCurlResponse(r.stdout);
+  expect(response.status, r.stderr).toBe(200);
+  expect(response.body.toString()).toBe('hello from upstream\n');
+}
+
+/** One raw HTTP/1.1 request over TLS to the https listener; the whole answer (the listener closes after a refusal). */
+function rawRequest(head: string, opts: { withCertificate: boolean; alpn?: string[] }): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({
+      host: '127.0.0.1',
+      port: ports.https,
+      ca: readFileSync(certs.ca, 'utf8'),
+      ALPNProtocols: opts.alpn ?? ['http/1.1'],
+      ...(opts.withCertificate ? { cert: readFileSync(certs.originCert, 'utf8'), key: readFileSync(certs.originKey, 'utf8') } : {}),
+    });
+    let answer = '';
+    socket.setEncoding('utf8');
+    socket.once('secureConnect', () => socket.write(head));
+    socket.on('data', (chunk: string) => {
+      answer += chunk;
+      // A 101 keeps the connection: the HTTP/2 preface follows; that is enough to know.
+      if (/^HTTP\/1\.1 101 /.test(answer) && answer.includes('\r\n\r\n')) socket.destroy();
+    });
+    socket.once('close', () => resolve(answer));
+    socket.once('error', reject);
+  });
+}
+
+/** PTTH upgrades the intermediary accepted on a signed request (no TLS client certificate), from its log. */
+function signedAcceptances(): number {
+  return intermediary.output().match(/opened a PTTH upgrade as "CN=app\.localhost" \(signed request\)/g)?.length ?? 0;
+}
+
+async function signedUpgrade(origins: string[], mutate?: (headers: Record<string, string>) => void): Promise<string> {
+  const url = new URL(`https://127.0.0.1:${ports.https}`);
+  return ptthUpgradeRequest(url, origins, { certChainPem: readFileSync(certs.originCert, 'utf8'), keyPem: readFileSync(certs.originKey, 'utf8') }, mutate);
+}
+
+describe('the agent dials https:// and upgrades to ptth on the intermediary', () => {
+  it('browsers on the http and https listeners reach the upstream through the ptth session', async () => {
+    const before = upstream.requests.length;
+    const agent = startPtthAgent('rhttp-agent ptth', `https://127.0.0.1:${ports.https}`);
+    await agent.waitFor(/connected/);
+    expect(await waitForRoute(ports.http, `app.localhost:${ports.http}`)).toEqual(Buffer.from('hello from upstream\n'));
+    await expectHelloOverHttps();
+    expect(upstream.requests.length).toBeGreaterThanOrEqual(before + 2);
+    expect(intermediary.output()).toMatch(/opened a PTTH upgrade as "CN=app\.localhost" \(TLS client certificate\)/);
+    await agent.stop();
+  });
+});
+
+describe('ptth requests the intermediary refuses (4xx with the reason; nothing registered)', () => {
+  it('an ALPN field without h2 gets 400 naming what was offered', async () => {
+    const answer = await rawRequest(await signedUpgrade([APP_ORIGIN], (h) => (h.alpn = 'http%2F1.1')), { withCertificate: true });
+    expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+    expect(answer).toMatch(/ALPN "http%2F1\.1": this intermediary runs reversed HTTP\/2, so the request must offer "h2"/);
+  });
+
+  it('no ALPN field at all gets 400', async () => {
+    const answer = await rawRequest(await signedUpgrade([APP_ORIGIN], (h) => delete h.alpn), { withCertificate: true });
+    expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+    expect(answer).toMatch(/no ALPN field/);
+  });
+
+  it('no client certificate and no signed Client-Cert gets 401 with WWW-Authenticate', async () => {
+    const path = ptthPath([APP_ORIGIN]);
+    const head = `GET ${path} HTTP/1.1\r\nhost: 127.0.0.1:${ports.https}\r\nconnection: Upgrade\r\nupgrade: ${PTTH_PROTOCOL}\r\nalpn: h2\r\n\r\n`;
+    const answer = await rawRequest(head, { withCertificate: false });
+    expect(answer).toMatch(/^HTTP\/1\.1 401 /);
+    expect(answer).toMatch(/www-authenticate: Signature/i);
+    expect(answer).toMatch(/no Client-Cert field/);
+  });
+
+  it('a signature over another path gets 401 (the signed request is checked when no TLS certificate is presented)', async () => {
+    const signed = await signedUpgrade([APP_ORIGIN]);
+    const forged = signed.replace(/^GET \S+ /, `GET ${ptthPath([APP_ORIGIN, WILD_ORIGIN])} `);
+    const answer = await rawRequest(forged, { withCertificate: false });
+    expect(answer).toMatch(/^HTTP\/1\.1 401 /);
+    expect(answer).toMatch(/signature refused/);
+  });
+
+  it('an origin the certificate does not cover gets 403, with the TLS certificate and with the signed request', async () => {
+    for (const withCertificate of [true, false]) {
+      const answer = await rawRequest(await signedUpgrade(['https://evil.localhost']), { withCertificate });
+      expect(answer).toMatch(/^HTTP\/1\.1 403 /);
+      expect(answer).toMatch(/origin https:\/\/evil\.localhost is not covered by the certificate "CN=app\.localhost"/);
+    }
+    const r = await curl(['-sS', '-i', '-H', `host: evil.localhost:${ports.http}`, `http://127.0.0.1:${ports.http}/hello`]);
+    expect(parseCurlResponse(r.stdout).status).toBe(503);
+  });
+
+  it('a signed request without a TLS certificate is accepted (101), as through a TLS-terminating proxy', async () => {
+    const answer = await rawRequest(await signedUpgrade([APP_ORIGIN]), { withCertificate: false });
+    expect(answer).toMatch(/^HTTP\/1\.1 101 Switching Protocols\r\n/);
+    expect(answer).toMatch(/\r\nupgrade: ptth\r\n/i);
+    // The intermediary logged it (before the nginx tests count such lines).
+    await intermediary.waitFor(/opened a PTTH upgrade as "CN=app\.localhost" \(signed request\)/);
+  });
+});
+
+describe('through nginx as an ordinary TLS-terminating reverse proxy', () => {
+  const hasNginx = existsSync(NGINX);
+  if (!hasNginx) console.warn(`skipping the nginx interop tests: ${NGINX} is not installed (apt-get install nginx-light)`);
+
+  /** Starts nginx on a free port with `proxy_pass upstreamUrl` and the Upgrade/Connection lines every WebSocket guide has. */
+  async function startNginx(name: string, upstreamUrl: string): Promise<{ port: number; proc: Proc }> {
+    const port = await freePort();
+    const prefix = join(dir, name);
+    mkdirSync(join(prefix, 'temp'), { recursive: true });
+    const conf = join(prefix, 'nginx.conf');
+    writeFileSync(
+      conf,
+      `daemon off;
+worker_processes 1;
+pid ${prefix}/nginx.pid;
+error_log ${prefix}/error.log info;
+events { worker_connections 128; }
+http {
+  access_log ${prefix}/access.log;
+  client_body_temp_path ${prefix}/temp/body;
+  proxy_temp_path ${prefix}/temp/proxy;
+  fastcgi_temp_path ${prefix}/temp/fastcgi;
+  uwsgi_temp_path ${prefix}/temp/uwsgi;
+  scgi_temp_path ${prefix}/temp/scgi;
+  server {
+    listen 127.0.0.1:${port} ssl;
+    ssl_certificate ${certs.intermediaryCert};
+    ssl_certificate_key ${certs.intermediaryKey};
+    location / {
+      proxy_pass ${upstreamUrl};
+      proxy_http_version 1.1;
+      proxy_set_header Upgrade $http_upgrade;
+      proxy_set_header Connection "upgrade";
+      proxy_set_header Host $http_host;
+      proxy_read_timeout 1h;
+    }
+  }
+}
+`,
+    );
+    const proc = startProcess(name, NGINX, ['-p', prefix, '-c', conf, '-e', join(prefix, 'error.log')]);
+    await waitUntil(`${name} to listen on 127.0.0.1:${port}`, async () => ((await canConnect(port)) ? true : proc.hasExited() ? Promise.reject(new Error(`${name} exited: ${proc.output()}${readFileSync(join(prefix, 'error.log'), 'utf8')}`)) : undefined));
+    return { port, proc };
+  }
+
+  for (const [listener, scheme] of [
+    ['http', 'http'],
+    ['https', 'https'],
+  ] as const) {
+    it.skipIf(!hasNginx)(`agent → nginx (TLS) → the intermediary's ${listener} listener: a browser request reaches the upstream`, async () => {
+      const signedBefore = signedAcceptances();
+      const nginx = await startNginx(`nginx-${listener}`, `${scheme}://127.0.0.1:${listener === 'http' ? ports.http : ports.https}`);
+      const agent = startPtthAgent(`rhttp-agent via nginx-${listener}`, `https://127.0.0.1:${nginx.port}`);
+      await agent.waitFor(/connected/);
+      // The browser's request, through nginx too: nginx → intermediary → ptth session → agent → upstream.
+      const r = await curl(['-sS', '-i', '--cacert', certs.ca, '-H', 'host: app.localhost', `https://127.0.0.1:${nginx.port}/hello`]);
+      const response = parseCurlResponse(r.stdout);
+      expect(response.status, r.stderr + agent.output()).toBe(200);
+      expect(response.body.toString()).toBe('hello from upstream\n');
+      // nginx passed no client certificate on: the signed request authenticated the agent.
+      expect(signedAcceptances()).toBe(signedBefore + 1);
+      await agent.stop();
+      await nginx.proc.stop();
+    });
+  }
+});
