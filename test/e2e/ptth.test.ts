@@ -8,7 +8,9 @@ import {
   APP_ORIGIN,
   WILD_ORIGIN,
   agentCli,
+  bunBin,
   canConnect,
+  denoBin,
   curl,
   freePort,
   intermediaryCli,
@@ -61,9 +63,10 @@ afterAll(async () => {
   removeDir(dir);
 });
 
-/** `rhttp-agent --intermediary URL --origin https://app.localhost …` with one connection. */
-function startPtthAgent(name: string, intermediaryUrl: string): Proc {
-  return startProcess(name, process.execPath, [
+/** `rhttp-agent --intermediary URL --origin https://app.localhost …` with one connection, under Node unless `command`/`prefix` say otherwise. */
+function startPtthAgent(name: string, intermediaryUrl: string, runtime: { command: string; prefix: string[] } = { command: process.execPath, prefix: [] }): Proc {
+  return startProcess(name, runtime.command, [
+    ...runtime.prefix,
     agentCli,
     ...['--intermediary', intermediaryUrl, '--origin', APP_ORIGIN, '--upstream', upstream.url],
     ...['--cert', certs.originCert, '--key', certs.originKey, '--ca', certs.ca, '--connections', '1'],
@@ -111,17 +114,32 @@ async function signedUpgrade(origins: string[], mutate?: (headers: Record<string
   return ptthUpgradeRequest(url, origins, { certChainPem: readFileSync(certs.originCert, 'utf8'), keyPem: readFileSync(certs.originKey, 'utf8') }, mutate);
 }
 
+/** PTTH upgrades the intermediary accepted by TLS client certificate, from its log. */
+function certificateAcceptances(): number {
+  return intermediary.output().match(/opened a PTTH upgrade as "CN=app\.localhost" \(TLS client certificate\)/g)?.length ?? 0;
+}
+
 describe('the agent dials https:// and upgrades to ptth on the intermediary', () => {
-  it('browsers on the http and https listeners reach the upstream through the ptth session', async () => {
-    const before = upstream.requests.length;
-    const agent = startPtthAgent('rhttp-agent ptth', `https://127.0.0.1:${ports.https}`);
-    await agent.waitFor(/connected/);
-    expect(await waitForRoute(ports.http, `app.localhost:${ports.http}`)).toEqual(Buffer.from('hello from upstream\n'));
-    await expectHelloOverHttps();
-    expect(upstream.requests.length).toBeGreaterThanOrEqual(before + 2);
-    expect(intermediary.output()).toMatch(/opened a PTTH upgrade as "CN=app\.localhost" \(TLS client certificate\)/);
-    await agent.stop();
-  });
+  const runtimes = [
+    { runtime: 'node', command: process.execPath, prefix: [] as string[] },
+    { runtime: 'bun', command: bunBin, prefix: [] as string[] },
+    { runtime: 'deno', command: denoBin, prefix: ['run', '-A'] },
+  ];
+  for (const { runtime, command, prefix } of runtimes) {
+    const missing = !existsSync(command);
+    if (missing) console.warn(`ptth: skipping ${runtime}: ${command} is missing`);
+    it.skipIf(missing)(`under ${runtime}: browsers on the http and https listeners reach the upstream through the ptth session`, async () => {
+      const before = upstream.requests.length;
+      const accepted = certificateAcceptances();
+      const agent = startPtthAgent(`rhttp-agent ptth (${runtime})`, `https://127.0.0.1:${ports.https}`, { command, prefix });
+      await agent.waitFor(/connected/);
+      expect(await waitForRoute(ports.http, `app.localhost:${ports.http}`)).toEqual(Buffer.from('hello from upstream\n'));
+      await expectHelloOverHttps();
+      expect(upstream.requests.length).toBeGreaterThanOrEqual(before + 2);
+      expect(certificateAcceptances()).toBe(accepted + 1);
+      await agent.stop();
+    });
+  }
 });
 
 describe('ptth requests the intermediary refuses (4xx with the reason; nothing registered)', () => {
