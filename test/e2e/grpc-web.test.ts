@@ -12,7 +12,7 @@ import type { Intermediary } from '../../apps/intermediary/src/intermediary.js';
 import type { Agent } from '../../packages/agent/src/agent.js';
 import { startInProcessTunnel } from './in-process-tunnel.js';
 import { createDevCa, issueCertificate } from '../../packages/agent/src/certs.js';
-import { EchoReply, EchoRequest, FAIL_MESSAGE, grpcWebClient, grpcWebClientH2, startEchoServer, type EchoServer } from './grpc-web-service.js';
+import { EchoReply, EchoRequest, FAIL_MESSAGE, grpcWebClient, grpcWebClientH2, startEchoServer, type EchoServer } from '../support/grpc-web-service.js';
 
 const ORIGIN = 'https://app.example.com';
 

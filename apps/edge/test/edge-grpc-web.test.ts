@@ -10,7 +10,7 @@ import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { Agent } from '../../../packages/agent/src/agent.js';
 import { createDevCa, issueCertificate } from '../../../packages/agent/src/certs.js';
-import { EchoReply, EchoRequest, FAIL_MESSAGE, grpcWebClient, startEchoServer, type EchoServer } from '../../../test/e2e/grpc-web-service.js';
+import { EchoReply, EchoRequest, FAIL_MESSAGE, grpcWebClient, startEchoServer, type EchoServer } from '../../../test/support/grpc-web-service.js';
 import { browser, startLocalEdge, waitForSessions, type LocalEdge } from './harness.js';
 
 const HOST = 'grpc.example.com';
