@@ -18,7 +18,9 @@ import {
   verifyCertificateChain,
   type CertificateIdentity,
   type Http2Error,
+  type GoawayFrame,
   type Http2Session,
+  type Http2SessionOptions,
   type NodeStyleSocket,
   type Origin,
 } from '@rhttp/core';
@@ -102,6 +104,37 @@ class AdmissionHooks implements AdmissionEvents {
   }
 }
 
+/**
+ * The options of one AgentSession's `Http2Session`. The callbacks are own properties (so a copy of
+ * the options keeps them) pointing at functions shared by every session, which reach their
+ * session through `this` (Http2Session calls them as methods of its options): a held session
+ * keeps this one object instead of four closures.
+ */
+class SessionHooks implements Http2SessionOptions {
+  readonly role = 'client';
+  // Given here, connectSocket uses these options as they are instead of copying them to add it.
+  readonly scheduleFlush = flushAtTurnEnd;
+  readonly onOrigin = sessionOrigin;
+  readonly onGoaway = sessionGoaway;
+  readonly onClose = sessionClose;
+  // Streams closing, SETTINGS, GOAWAY and the close reach the broker's queued requests.
+  readonly onSlotFree = sessionSlotFree;
+  constructor(readonly agent: AgentSession) {}
+}
+
+function sessionOrigin(this: SessionHooks, all: readonly string[], added: readonly string[]): void {
+  this.agent.receivedOrigins(all, added);
+}
+function sessionGoaway(this: SessionHooks, frame: GoawayFrame): void {
+  this.agent.receivedGoaway(frame);
+}
+function sessionClose(this: SessionHooks, error: Http2Error | undefined): void {
+  this.agent.sessionClosed(error);
+}
+function sessionSlotFree(this: SessionHooks): void {
+  this.agent.onSlotFree?.();
+}
+
 /** A reversed HTTP/2 session from one agent, seen by the broker as a `BrokerSession`. */
 export class AgentSession extends Http2BrokerSession {
   readonly id: string;
@@ -119,26 +152,7 @@ export class AgentSession extends Http2BrokerSession {
     this.id = `agent-${nextSessionNumber++}`;
     this.admission = new AgentAdmission(new AdmissionHooks(this), authenticated ? { identity: authenticated.identity, allowedOrigins: authenticated.allowedOrigins } : {});
     // We are the HTTP/2 client on the reversed connection: the preface goes out at once.
-    this.http2 = connectSocket(socket, {
-      role: 'client',
-      onOrigin: (all, added) => {
-        if (all.length > 0 && this.state === 'authorized') this.events.log(`${this.name()} claims more origins: ${added.join(', ')}`, { ...this.fields('info', 'agent.origins_claimed'), origins: [...added] });
-        this.admission.receiveOrigins(all, added);
-      },
-      onGoaway: (frame) => {
-        const debug = new TextDecoder().decode(frame.debugData);
-        this.events.log(`${this.name()} sent GOAWAY (${errorCodeName(frame.errorCode)})${debug ? `: ${debug}` : ''}; it takes no new requests`, {
-          ...this.fields('info', 'agent.goaway'),
-          errorCode: errorCodeName(frame.errorCode),
-          debug,
-        });
-      },
-      onClose: (error) => this.onClose(error),
-      // Streams closing, SETTINGS, GOAWAY and the close reach the broker's queued requests.
-      onSlotFree: () => this.onSlotFree?.(),
-      // Given here, connectSocket uses these options as they are instead of copying them to add it.
-      scheduleFlush: flushAtTurnEnd,
-    });
+    this.http2 = connectSocket(socket, new SessionHooks(this));
     if (authenticated) return;
     verifyCertificateChain(chain, { trustAnchors: [trust] }).then(
       (identity) => this.admission.identityVerified(identity),
@@ -214,7 +228,26 @@ export class AgentSession extends Http2BrokerSession {
     this.http2.goaway(errorCode, reason);
   }
 
-  private onClose(error: Http2Error | undefined): void {
+  // ------------------------------------------------------------------ Http2Session (SessionHooks)
+
+  /** @internal An ORIGIN frame arrived. */
+  receivedOrigins(all: readonly string[], added: readonly string[]): void {
+    if (all.length > 0 && this.state === 'authorized') this.events.log(`${this.name()} claims more origins: ${added.join(', ')}`, { ...this.fields('info', 'agent.origins_claimed'), origins: [...added] });
+    this.admission.receiveOrigins(all, added);
+  }
+
+  /** @internal The agent sent GOAWAY. */
+  receivedGoaway(frame: GoawayFrame): void {
+    const debug = new TextDecoder().decode(frame.debugData);
+    this.events.log(`${this.name()} sent GOAWAY (${errorCodeName(frame.errorCode)})${debug ? `: ${debug}` : ''}; it takes no new requests`, {
+      ...this.fields('info', 'agent.goaway'),
+      errorCode: errorCodeName(frame.errorCode),
+      debug,
+    });
+  }
+
+  /** @internal The session ended. */
+  sessionClosed(error: Http2Error | undefined): void {
     const wasRefused = this.state === 'refused';
     this.admission.closed();
     if (!wasRefused) this.events.log(`${this.name()} closed${error ? `: ${error.message}` : ''}`, { ...this.fields(error ? 'warn' : 'info', 'agent.closed'), error: error?.message ?? null });
