@@ -102,6 +102,8 @@ export function toGrpcWebResponse(response: Response, trailers: Promise<Headers>
     trailers.catch(() => {});
     return new Response(null, { status: response.status, statusText: response.statusText, headers });
   }
+  // Awaited once the body has ended; a body that fails first (the upstream reset) leaves it unread.
+  trailers.catch(() => {});
   const reader = response.body.getReader();
   const body = new ReadableStream<Uint8Array>(
     {
@@ -117,7 +119,6 @@ export function toGrpcWebResponse(response: Response, trailers: Promise<Headers>
         controller.close();
       },
       cancel(reason) {
-        trailers.catch(() => {});
         return reader.cancel(reason);
       },
     },

@@ -196,6 +196,12 @@ describe('gRPC response → gRPC-Web response', () => {
     expect(await response.text()).toBe('502: down\n');
   });
 
+  it('an upstream body that fails errors the gRPC-Web body, and its rejected trailers go unhandled nowhere', async () => {
+    const upstreamBody = new ReadableStream<Uint8Array>({ pull: (controller) => controller.error(new Error('stream reset')) });
+    const response = toGrpcWebResponse(new Response(upstreamBody, { headers: { 'content-type': 'application/grpc' } }), Promise.reject(new Error('stream reset')), binary);
+    await expect(collect(response.body!)).rejects.toThrow(/stream reset/);
+  });
+
   it('cancelling the gRPC-Web body cancels the upstream body', async () => {
     let cancelled: unknown;
     const upstreamBody = new ReadableStream<Uint8Array>({ pull: () => new Promise(() => {}), cancel: (reason) => void (cancelled = reason ?? 'cancelled') });
