@@ -16,6 +16,8 @@ import {
   intermediaryCli,
   makeCertificates,
   parseCurlResponse,
+  patternSha256,
+  sha256,
   removeDir,
   requireBuiltClis,
   startProcess,
@@ -64,12 +66,13 @@ afterAll(async () => {
 });
 
 /** `rhttp-agent --intermediary URL --origin https://app.localhost …` with one connection, under Node unless `command`/`prefix` say otherwise. */
-function startPtthAgent(name: string, intermediaryUrl: string, runtime: { command: string; prefix: string[] } = { command: process.execPath, prefix: [] }): Proc {
+function startPtthAgent(name: string, intermediaryUrl: string, runtime: { command: string; prefix: string[] } = { command: process.execPath, prefix: [] }, extra: string[] = []): Proc {
   return startProcess(name, runtime.command, [
     ...runtime.prefix,
     agentCli,
     ...['--intermediary', intermediaryUrl, '--origin', APP_ORIGIN, '--upstream', upstream.url],
     ...['--cert', certs.originCert, '--key', certs.originKey, '--ca', certs.ca, '--connections', '1'],
+    ...extra,
   ]);
 }
 
@@ -142,6 +145,22 @@ describe('the agent dials https:// and upgrades to ptth on the intermediary', ()
   }
 });
 
+describe('extended CONNECT :protocol ptth over HTTP/2 (RFC 8441)', () => {
+  it('--ptth connect: the reversed HTTP/2 runs inside one stream of the agent\'s HTTP/2 connection', async () => {
+    const count = () => intermediary.output().match(/opened a PTTH extended CONNECT as "CN=app\.localhost" \(TLS client certificate\)/g)?.length ?? 0;
+    const before = count();
+    const agent = startPtthAgent('rhttp-agent ptth connect', `https://127.0.0.1:${ports.https}`, undefined, ['--ptth', 'connect']);
+    await agent.waitFor(/connected to https:\/\/127\.0\.0\.1:\d+ \(TLSv1\.3 h2 CONNECT ptth/);
+    expect(await waitForRoute(ports.http, `app.localhost:${ports.http}`)).toEqual(Buffer.from('hello from upstream\n'));
+    await expectHelloOverHttps();
+    // A 1 MiB download crosses both HTTP/2 connections' flow control (the stream windows are 64 KiB at first).
+    const r = await curl(['-sS', '-o', '-', '-H', `host: app.localhost:${ports.http}`, `http://127.0.0.1:${ports.http}/bytes?n=${1 << 20}`], { timeoutMs: 30_000 });
+    expect(sha256(r.stdout)).toBe(patternSha256(1 << 20));
+    expect(count()).toBe(before + 1);
+    await agent.stop();
+  });
+});
+
 describe('ptth requests the intermediary refuses (4xx with the reason; nothing registered)', () => {
   it('an ALPN field without h2 gets 400 naming what was offered', async () => {
     const answer = await rawRequest(await signedUpgrade([APP_ORIGIN], (h) => (h.alpn = 'http%2F1.1')), { withCertificate: true });
@@ -196,7 +215,7 @@ describe('through nginx as an ordinary TLS-terminating reverse proxy', () => {
   if (!hasNginx) console.warn(`skipping the nginx interop tests: ${NGINX} is not installed (apt-get install nginx-light)`);
 
   /** Starts nginx on a free port with `proxy_pass upstreamUrl` and the Upgrade/Connection lines every WebSocket guide has. */
-  async function startNginx(name: string, upstreamUrl: string): Promise<{ port: number; proc: Proc }> {
+  async function startNginx(name: string, upstreamUrl: string, opts: { http2?: boolean } = {}): Promise<{ port: number; proc: Proc }> {
     const port = await freePort();
     const prefix = join(dir, name);
     mkdirSync(join(prefix, 'temp'), { recursive: true });
@@ -216,7 +235,7 @@ http {
   uwsgi_temp_path ${prefix}/temp/uwsgi;
   scgi_temp_path ${prefix}/temp/scgi;
   server {
-    listen 127.0.0.1:${port} ssl;
+    listen 127.0.0.1:${port} ssl${opts.http2 ? ' http2' : ''};
     ssl_certificate ${certs.intermediaryCert};
     ssl_certificate_key ${certs.intermediaryKey};
     location / {
@@ -256,4 +275,18 @@ http {
       await nginx.proc.stop();
     });
   }
+
+  it.skipIf(!hasNginx)('--ptth connect through nginx with http2 on: nginx has no extended CONNECT, so the agent falls back to Upgrade over HTTP/1.1', async () => {
+    const signedBefore = signedAcceptances();
+    const nginx = await startNginx('nginx-h2', `http://127.0.0.1:${ports.http}`, { http2: true });
+    const agent = startPtthAgent('rhttp-agent connect via nginx-h2', `https://127.0.0.1:${nginx.port}`, undefined, ['--ptth', 'connect']);
+    await agent.waitFor(/connected to https:\/\/127\.0\.0\.1:\d+ \(TLSv1\.\d ptth/);
+    const r = await curl(['-sS', '-i', '--http2', '--cacert', certs.ca, '-H', 'host: app.localhost', `https://127.0.0.1:${nginx.port}/hello`]);
+    const response = parseCurlResponse(r.stdout);
+    expect(response.status, r.stderr + agent.output()).toBe(200);
+    expect(response.body.toString()).toBe('hello from upstream\n');
+    expect(signedAcceptances()).toBe(signedBefore + 1);
+    await agent.stop();
+    await nginx.proc.stop();
+  });
 });

@@ -92,6 +92,8 @@ export interface AgentOptions {
   connections?: number;
   /** TLS server name to send and check the intermediary's certificate against (default: the host, unless it is an IP address). */
   servername?: string;
+  /** `https://` intermediaries (carriers/ptth.ts): HTTP/1.1 `Upgrade: ptth` (default) or extended CONNECT over HTTP/2 where offered. */
+  ptth?: 'upgrade' | 'connect';
   /** Receives every event; see `describeAgentEvent` for plain sentences. */
   log?: (event: AgentEvent) => void;
   pingIntervalMs?: number;
@@ -471,7 +473,7 @@ export class Agent {
     const connectTimeoutMs = this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     const peer = { host: dial.host, port: dial.port, servername: dial.servername };
     if (dial.carrier === 'ptth') {
-      return dialPtth(peer, { url: dial.url!, origins: this.origins, cert: this.options.cert, key: this.options.key, ca: this.options.ca, connectTimeoutMs }, signal);
+      return dialPtth(peer, { url: dial.url!, origins: this.origins, cert: this.options.cert, key: this.options.key, ca: this.options.ca, connectTimeoutMs, mode: this.options.ptth }, signal);
     }
     if (dial.carrier === 'ws') {
       return dialWebSocket(peer, { url: dial.url!, origins: this.origins, certChainPem: this.options.cert, keyPem: this.options.key, ca: this.options.ca, connectTimeoutMs }, signal);

@@ -95,6 +95,9 @@ Options:
                                   host, or the SVCB target name)
   --doh URL                       DNS-over-HTTPS resolver for a bare --intermediary name
                                   (default ${DEFAULT_DOH_URL})
+  --ptth upgrade|connect          https:// only: HTTP/1.1 Upgrade: ptth (default; passes any proxy
+                                  that passes WebSockets), or extended CONNECT :protocol ptth over
+                                  HTTP/2 (RFC 8441) where the peer offers it, Upgrade where not
   --connections N                 connections to hold to each intermediary endpoint (each SVCB
                                   record of a bare name), for failover and rotation (default
                                   ${DEFAULT_CONNECTIONS}, at most ${MAX_CONNECTIONS})
@@ -313,6 +316,7 @@ async function runAgent(argv: string[]): Promise<number> {
         key: { type: 'string' },
         ca: { type: 'string' },
         servername: { type: 'string' },
+        ptth: { type: 'string' },
         connections: { type: 'string' },
         'drain-timeout': { type: 'string' },
         'max-connection-age': { type: 'string' },
@@ -362,6 +366,8 @@ async function runAgent(argv: string[]): Promise<number> {
   if (!intermediary) throw new UsageError('--intermediary is required (e.g. --intermediary tls://127.0.0.1:8443, or a name like proxy.example.net to discover)');
   checkIntermediary(intermediary, values.intermediary !== undefined ? '--intermediary' : fromConfig('intermediary'));
   const doh = (values.doh as string | undefined) ?? config.doh;
+  const ptth = values.ptth as string | undefined;
+  if (ptth !== undefined && ptth !== 'upgrade' && ptth !== 'connect') throw new UsageError(`--ptth must be upgrade or connect, got ${ptth}`);
   if (doh !== undefined && !/^https?:\/\/[^/]/i.test(doh)) throw new UsageError(`--doh must be the URL of a DNS-over-HTTPS resolver, like ${DEFAULT_DOH_URL}; got ${doh}`);
 
   // --upstream/--handler on the command line replace the config file's ingress rules.
@@ -452,6 +458,7 @@ async function runAgent(argv: string[]): Promise<number> {
       ca,
       connections,
       servername: (values.servername as string | undefined) ?? config.servername ?? enrolled?.servername,
+      ...(ptth !== undefined ? { ptth } : {}),
       maxConnectionAgeMs,
       viaDiscovery: values['via-discovery'] === true,
       countBodyBytes: metricsAddress !== undefined,

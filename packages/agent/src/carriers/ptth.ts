@@ -18,13 +18,29 @@
  *   { url: 'https://proxy.example.net:8444', origins, cert, key, ca, connectTimeoutMs: 15_000 }, signal);
  * const session = connectSocket(carrier.socket, { role: 'server', origins, handler });
  */
+import { Duplex } from 'node:stream';
 import * as tls from 'node:tls';
-import { PTTH_PROTOCOL, importSigningKey, parseOrigin, ptthPath, ptthRequestFields, serializeOrigin, type PtthCredentials } from '@rhttp/core';
+import {
+  PTTH_PROTOCOL,
+  connectSocket,
+  importSigningKey,
+  parseOrigin,
+  ptthPath,
+  ptthRequestFields,
+  serializeOrigin,
+  type BodyReader,
+  type Http2Session,
+  type PtthCredentials,
+} from '@rhttp/core';
 import { CarrierDialError, type Carrier, type CarrierPeer } from '../carrier.js';
 import { describeConnectError, isPermanentFailure } from '../connect-errors.js';
 
 /** ALPN of the HTTPS connection that carries the upgrade: HTTP/1.1, since `Upgrade` does not exist in HTTP/2. */
 export const PTTH_TRANSPORT_ALPN = 'http/1.1';
+/** ALPN of the HTTPS connection that carries extended CONNECT `:protocol ptth` (RFC 8441). */
+export const PTTH_CONNECT_ALPN = 'h2';
+/** Bytes of the reversed connection buffered toward the CONNECT stream before the session's writes wait: HTTP/2 flow control is the real bound. */
+const CONNECT_WRITE_HIGH_WATER_BYTES = 256 * 1024;
 /** Largest response head we read before giving up: a 101 is a few lines; a refusal's head is small too. */
 const MAX_RESPONSE_HEAD_BYTES = 16 * 1024;
 /** Longest refusal body we keep and show: the intermediary's explanations are one or two sentences. */
@@ -46,6 +62,13 @@ export interface PtthCarrierOptions {
   connectTimeoutMs: number;
   /** Replaces or adds request fields after signing (tests use it to forge requests). */
   mutateHeaders?: (headers: Record<string, string>) => void;
+  /**
+   * `upgrade` (default): HTTP/1.1 `Upgrade: ptth`, which any proxy that passes WebSockets passes.
+   * `connect`: offer ALPN h2 first and, when the peer speaks HTTP/2 and enables extended CONNECT
+   * (RFC 8441), send `CONNECT :protocol ptth`; otherwise HTTP/1.1 Upgrade on the same connection
+   * (ALPN http/1.1) or, if HTTP/2 came back without extended CONNECT, on a new one.
+   */
+  mode?: 'upgrade' | 'connect';
 }
 
 /** The upgrade request's head: request line, Host, Connection/Upgrade and the PTTH fields. */
@@ -108,7 +131,8 @@ export async function dialPtth(peer: CarrierPeer, options: PtthCarrierOptions, s
   return new Promise<Carrier>((resolve, reject) => {
     let socket: tls.TLSSocket;
     try {
-      socket = tls.connect({ host, port, servername, ALPNProtocols: [PTTH_TRANSPORT_ALPN], cert: options.cert, key: options.key, ca: options.ca });
+      const alpn = options.mode === 'connect' ? [PTTH_CONNECT_ALPN, PTTH_TRANSPORT_ALPN] : [PTTH_TRANSPORT_ALPN];
+      socket = tls.connect({ host, port, servername, ALPNProtocols: alpn, cert: options.cert, key: options.key, ca: options.ca });
       socket.setNoDelay(true);
     } catch (error) {
       reject(new CarrierDialError(`the TLS setup failed: ${(error as Error).message}`, { refused: false, unreached: false, cause: error }));
@@ -201,7 +225,20 @@ export async function dialPtth(peer: CarrierPeer, options: PtthCarrierOptions, s
         socket.destroy();
         return;
       }
-      socket.write(request);
+      if (socket.alpnProtocol !== PTTH_CONNECT_ALPN) {
+        socket.write(request);
+        return;
+      }
+      // HTTP/2: extended CONNECT on this connection (or a retry over HTTP/1.1 when the peer has none).
+      socket.off('data', onData);
+      clearTimeout(timer);
+      signal.removeEventListener('abort', abort);
+      established = true;
+      connectOverHttp2(socket, url, options, key!, peer, signal).then(resolve, (error: unknown) => {
+        socket.destroy();
+        if (error instanceof NoExtendedConnect) dialPtth(peer, { ...options, mode: 'upgrade' }, signal).then(resolve, reject);
+        else reject(error);
+      });
     });
     socket.once('close', () => {
       clearTimeout(timer);
@@ -215,4 +252,141 @@ export async function dialPtth(peer: CarrierPeer, options: PtthCarrierOptions, s
       } else reject(new CarrierDialError(`the intermediary at ${where} closed the connection before answering the PTTH upgrade`, { refused: false, unreached: true }));
     });
   });
+}
+
+/** The peer speaks HTTP/2 but did not enable extended CONNECT (RFC 8441 §3): use HTTP/1.1 Upgrade instead. */
+class NoExtendedConnect extends Error {}
+
+/**
+ * Extended CONNECT `:protocol ptth` (RFC 8441) on an HTTP/2 connection where we are the client:
+ * waits for the peer's SETTINGS (RFC 8441 §3: a client MUST NOT send `:protocol` unless the server
+ * sent SETTINGS_ENABLE_CONNECT_PROTOCOL = 1), sends the signed CONNECT, and on 200 gives the
+ * stream's DATA, both ways, as the carrier's socket. The reversed HTTP/2 connection then runs
+ * inside this one's stream.
+ */
+async function connectOverHttp2(
+  socket: tls.TLSSocket,
+  url: URL,
+  options: PtthCarrierOptions,
+  key: ReturnType<typeof importSigningKey>,
+  peer: CarrierPeer,
+  signal: AbortSignal,
+): Promise<Carrier> {
+  const where = url.host;
+  let socketError: Error | undefined;
+  socket.on('error', (error) => {
+    socketError ??= error;
+  });
+  let settled: ((error?: Error) => void) | undefined;
+  const settings = new Promise<void>((resolve, reject) => {
+    settled = (error) => (error ? reject(error) : resolve());
+  });
+  const outer: Http2Session = connectSocket(socket, {
+    role: 'client',
+    // Called for the peer's SETTINGS among others; the first one is all we wait for.
+    onSlotFree: () => settled?.(),
+    onClose: (error) => settled?.(error ?? new Error(`the intermediary at ${where} closed the HTTP/2 connection before its SETTINGS`)),
+  });
+  const timer = setTimeout(() => settled?.(new Error(`no HTTP/2 SETTINGS from ${where} within ${options.connectTimeoutMs / 1000} s`)), options.connectTimeoutMs);
+  const onAbort = () => settled?.(new Error('aborted'));
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    try {
+      await settings;
+    } catch (error) {
+      throw new CarrierDialError((error as Error).message, { refused: false, unreached: true, cause: socketError ?? error });
+    }
+    settled = undefined;
+    if (!outer.connection.remote.enableConnectProtocol) {
+      outer.close();
+      throw new NoExtendedConnect(`${where} speaks HTTP/2 without extended CONNECT`);
+    }
+    const path = ptthPath(options.origins.map((o) => serializeOrigin(parseOrigin(o))));
+    const fields = await ptthRequestFields('CONNECT', `https://${url.host}${path}`, { certChainPem: options.cert, keyPem: await key });
+    options.mutateHeaders?.(fields);
+    const toPeer = new TransformStream<Uint8Array, Uint8Array>(undefined, { highWaterMark: CONNECT_WRITE_HIGH_WATER_BYTES, size: (c) => c.byteLength });
+    const exchange = outer.open({
+      method: 'CONNECT',
+      url: new URL(`https://${url.host}${path}`),
+      headers: Object.entries(fields).map(([name, value]) => [name, value] as [string, string]),
+      protocol: PTTH_PROTOCOL,
+      body: toPeer.readable,
+    });
+    const responseTimer = setTimeout(() => exchange.cancel(new Error(`no answer to the PTTH CONNECT from ${where} within ${options.connectTimeoutMs / 1000} s`)), options.connectTimeoutMs);
+    let response;
+    try {
+      response = await exchange.response;
+    } catch (error) {
+      throw new CarrierDialError(`the PTTH CONNECT to ${where} failed: ${(error as Error).message}`, { refused: false, unreached: true, cause: error });
+    } finally {
+      clearTimeout(responseTimer);
+    }
+    if (response.status !== 200) {
+      const body = response.body ? await readSome(response.body) : '';
+      const refused = response.status === 400 || response.status === 401 || response.status === 403;
+      const what = refused ? `the intermediary at ${where} refused this agent` : `the intermediary at ${where} answered the PTTH CONNECT with HTTP ${response.status}`;
+      outer.close();
+      throw new CarrierDialError(`${what} (HTTP ${response.status})${body ? `: ${body}` : ''}`, { refused, unreached: !refused });
+    }
+    const reader = response.body;
+    const readable = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        if (!reader) return controller.close();
+        for (;;) {
+          const chunk = reader.read();
+          if (chunk === null) return controller.close();
+          if (chunk !== undefined) return controller.enqueue(chunk);
+          await reader.wait();
+        }
+      },
+      cancel: () => reader?.cancel(),
+    });
+    const tunnel = Duplex.fromWeb({ readable, writable: toPeer.writable } as never);
+    let tunnelError: Error | undefined;
+    tunnel.on('error', (error) => {
+      tunnelError ??= error;
+    });
+    // The reversed connection ends, the outer one goes with it (and the other way round).
+    tunnel.once('close', () => {
+      outer.close();
+      socket.end();
+    });
+    socket.once('close', () => tunnel.destroy());
+    return {
+      socket: tunnel,
+      alpnProtocol: PTTH_PROTOCOL,
+      get protocol() {
+        return `${socket.getProtocol() ?? 'TLS'} h2 CONNECT ptth`;
+      },
+      peer,
+      get error() {
+        return socketError ?? tunnelError;
+      },
+      destroy: (error) => {
+        tunnel.destroy(error);
+        socket.destroy();
+      },
+    };
+  } finally {
+    clearTimeout(timer);
+    signal.removeEventListener('abort', onAbort);
+  }
+}
+
+/** Up to MAX_REFUSAL_BODY_BYTES of a refusal's body, as text. */
+async function readSome(body: BodyReader): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  while (size < MAX_REFUSAL_BODY_BYTES) {
+    const chunk = body.read();
+    if (chunk === null) break;
+    if (chunk === undefined) {
+      await body.wait();
+      continue;
+    }
+    chunks.push(chunk);
+    size += chunk.byteLength;
+  }
+  if (!body.ended) body.cancel();
+  return Buffer.concat(chunks).subarray(0, MAX_REFUSAL_BODY_BYTES).toString('utf8').trim();
 }
