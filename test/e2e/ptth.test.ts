@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tls from 'node:tls';
-import { PTTH_PROTOCOL, ptthPath } from '@rhttp/core';
-import { ptthUpgradeRequest } from '../../packages/agent/src/carriers/ptth.js';
+import { PTTH_PROTOCOL, connectSocket, ptthPath } from '@rhttp/core';
+import { dialPtth, ptthUpgradeRequest } from '../../packages/agent/src/carriers/ptth.js';
 import {
   APP_ORIGIN,
   WILD_ORIGIN,
@@ -198,6 +198,25 @@ describe('ptth requests the intermediary refuses (4xx with the reason; nothing r
       expect(answer).toMatch(/origin https:\/\/evil\.localhost is not covered by the certificate "CN=app\.localhost"/);
     }
     const r = await curl(['-sS', '-i', '-H', `host: evil.localhost:${ports.http}`, `http://127.0.0.1:${ports.http}/hello`]);
+    expect(parseCurlResponse(r.stdout).status).toBe(503);
+  });
+
+  it('an ORIGIN frame claiming an origin the path did not list is refused with GOAWAY, though the certificate covers it', async () => {
+    const pem = (path: string) => readFileSync(path, 'utf8');
+    for (const mode of ['upgrade', 'connect'] as const) {
+      const carrier = await dialPtth(
+        { host: '127.0.0.1', port: ports.https },
+        { url: `https://127.0.0.1:${ports.https}`, origins: [APP_ORIGIN], cert: pem(certs.originCert), key: pem(certs.originKey), ca: pem(certs.ca), connectTimeoutMs: 10_000, mode },
+        new AbortController().signal,
+      );
+      const debug = await new Promise<string>((resolve) => {
+        // The certificate covers *.wild.localhost, but the PTTH path listed app.localhost only.
+        connectSocket(carrier.socket, { role: 'server', origins: [APP_ORIGIN, 'https://*.wild.localhost'], onGoaway: (frame) => resolve(new TextDecoder().decode(frame.debugData)) });
+      });
+      expect(debug, mode).toMatch(/ORIGIN frame entry https:\/\/\*\.wild\.localhost is not among the origins in the upgrade URL/);
+      carrier.destroy();
+    }
+    const r = await curl(['-sS', '-i', '-H', `host: x.wild.localhost:${ports.http}`, `http://127.0.0.1:${ports.http}/hello`]);
     expect(parseCurlResponse(r.stdout).status).toBe(503);
   });
 
