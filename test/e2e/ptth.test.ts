@@ -122,12 +122,14 @@ function certificateAcceptances(): number {
   return intermediary.output().match(/opened a PTTH upgrade as "CN=app\.localhost" \(TLS client certificate\)/g)?.length ?? 0;
 }
 
+/** The same built dist/cli.js under each runtime (binaries from the bun and deno npm packages). */
+const runtimes = [
+  { runtime: 'node', command: process.execPath, prefix: [] as string[] },
+  { runtime: 'bun', command: bunBin, prefix: [] as string[] },
+  { runtime: 'deno', command: denoBin, prefix: ['run', '-A'] },
+];
+
 describe('the agent dials https:// and upgrades to ptth on the intermediary', () => {
-  const runtimes = [
-    { runtime: 'node', command: process.execPath, prefix: [] as string[] },
-    { runtime: 'bun', command: bunBin, prefix: [] as string[] },
-    { runtime: 'deno', command: denoBin, prefix: ['run', '-A'] },
-  ];
   for (const { runtime, command, prefix } of runtimes) {
     const missing = !existsSync(command);
     if (missing) console.warn(`ptth: skipping ${runtime}: ${command} is missing`);
@@ -146,19 +148,21 @@ describe('the agent dials https:// and upgrades to ptth on the intermediary', ()
 });
 
 describe('extended CONNECT :protocol ptth over HTTP/2 (RFC 8441)', () => {
-  it('--ptth connect: the reversed HTTP/2 runs inside one stream of the agent\'s HTTP/2 connection', async () => {
-    const count = () => intermediary.output().match(/opened a PTTH extended CONNECT as "CN=app\.localhost" \(TLS client certificate\)/g)?.length ?? 0;
-    const before = count();
-    const agent = startPtthAgent('rhttp-agent ptth connect', `https://127.0.0.1:${ports.https}`, undefined, ['--ptth', 'connect']);
-    await agent.waitFor(/connected to https:\/\/127\.0\.0\.1:\d+ \(TLSv1\.3 h2 CONNECT ptth/);
-    expect(await waitForRoute(ports.http, `app.localhost:${ports.http}`)).toEqual(Buffer.from('hello from upstream\n'));
-    await expectHelloOverHttps();
-    // A 1 MiB download crosses both HTTP/2 connections' flow control (the stream windows are 64 KiB at first).
-    const r = await curl(['-sS', '-o', '-', '-H', `host: app.localhost:${ports.http}`, `http://127.0.0.1:${ports.http}/bytes?n=${1 << 20}`], { timeoutMs: 30_000 });
-    expect(sha256(r.stdout)).toBe(patternSha256(1 << 20));
-    expect(count()).toBe(before + 1);
-    await agent.stop();
-  });
+  for (const { runtime, command, prefix } of runtimes) {
+    it.skipIf(!existsSync(command))(`--ptth connect under ${runtime}: the reversed HTTP/2 runs inside one stream of the agent's HTTP/2 connection`, async () => {
+      const count = () => intermediary.output().match(/opened a PTTH extended CONNECT as "CN=app\.localhost" \(TLS client certificate\)/g)?.length ?? 0;
+      const before = count();
+      const agent = startPtthAgent(`rhttp-agent ptth connect (${runtime})`, `https://127.0.0.1:${ports.https}`, { command, prefix }, ['--ptth', 'connect']);
+      await agent.waitFor(/connected to https:\/\/127\.0\.0\.1:\d+ \(TLSv1\.3 h2 CONNECT ptth/);
+      expect(await waitForRoute(ports.http, `app.localhost:${ports.http}`)).toEqual(Buffer.from('hello from upstream\n'));
+      await expectHelloOverHttps();
+      // A 1 MiB download crosses both HTTP/2 connections' flow control (the stream windows are 64 KiB at first).
+      const r = await curl(['-sS', '-o', '-', '-H', `host: app.localhost:${ports.http}`, `http://127.0.0.1:${ports.http}/bytes?n=${1 << 20}`], { timeoutMs: 30_000 });
+      expect(sha256(r.stdout)).toBe(patternSha256(1 << 20));
+      expect(count()).toBe(before + 1);
+      await agent.stop();
+    });
+  }
 });
 
 describe('ptth requests the intermediary refuses (4xx with the reason; nothing registered)', () => {
