@@ -156,9 +156,10 @@ describe('extended CONNECT :protocol ptth over HTTP/2 (RFC 8441)', () => {
       await agent.waitFor(/connected to https:\/\/127\.0\.0\.1:\d+ \(TLSv1\.3 h2 CONNECT ptth/);
       expect(await waitForRoute(ports.http, `app.localhost:${ports.http}`)).toEqual(Buffer.from('hello from upstream\n'));
       await expectHelloOverHttps();
-      // A 1 MiB download crosses both HTTP/2 connections' flow control (the stream windows are 64 KiB at first).
-      const r = await curl(['-sS', '-o', '-', '-H', `host: app.localhost:${ports.http}`, `http://127.0.0.1:${ports.http}/bytes?n=${1 << 20}`], { timeoutMs: 30_000 });
-      expect(sha256(r.stdout)).toBe(patternSha256(1 << 20));
+      // 8 MiB is more than any stream or connection window on the way (1 MiB streams, 4 MiB per
+      // browser connection): WINDOW_UPDATEs must flow through both nested HTTP/2 connections.
+      const r = await curl(['-sS', '-o', '-', '-H', `host: app.localhost:${ports.http}`, `http://127.0.0.1:${ports.http}/bytes?n=${8 << 20}`], { timeoutMs: 60_000 });
+      expect(sha256(r.stdout)).toBe(patternSha256(8 << 20));
       expect(count()).toBe(before + 1);
       await agent.stop();
     });
