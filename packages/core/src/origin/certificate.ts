@@ -270,16 +270,36 @@ function parseCertificate(der: Uint8Array, what: string, isAnchor: boolean): Par
   }
 }
 
+/**
+ * Trust anchors parsed from their PEM text. The same anchors come with every connection, and
+ * parsing them again was most of a verification's work and of the garbage a connection storm
+ * leaves behind. Parsed certificates are never changed, so they are shared. Anchors are
+ * configuration, not peer input; the bound only keeps a caller that makes new ones each time
+ * from growing it.
+ */
+const parsedAnchors = new Map<string, ParsedCertificate[]>();
+const PARSED_ANCHORS_LIMIT = 32;
+
 function parseTrustAnchors(trustAnchors: (string | Uint8Array)[]): ParsedCertificate[] {
   const anchors: ParsedCertificate[] = [];
   trustAnchors.forEach((entry, i) => {
+    const known = typeof entry === 'string' ? parsedAnchors.get(entry) : undefined;
+    if (known !== undefined) {
+      anchors.push(...known);
+      return;
+    }
     let ders: Uint8Array[];
     try {
       ders = typeof entry === 'string' ? pemToDer(entry) : [entry];
     } catch (cause) {
       throw new CertificateError('malformed', `trust anchor ${i + 1}: ${message(cause)}`, { cause });
     }
-    ders.forEach((der, j) => anchors.push(parseCertificate(der, `trust anchor ${i + 1}${ders.length > 1 ? `.${j + 1}` : ''}`, true)));
+    const parsed = ders.map((der, j) => parseCertificate(der, `trust anchor ${i + 1}${ders.length > 1 ? `.${j + 1}` : ''}`, true));
+    if (typeof entry === 'string') {
+      if (parsedAnchors.size >= PARSED_ANCHORS_LIMIT) parsedAnchors.clear();
+      parsedAnchors.set(entry, parsed);
+    }
+    anchors.push(...parsed);
   });
   return anchors;
 }
