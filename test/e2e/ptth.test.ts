@@ -225,6 +225,18 @@ describe('ptth requests the intermediary refuses (4xx with the reason; nothing r
     expect(parseCurlResponse(r.stdout).status).toBe(503);
   });
 
+  it('over extended CONNECT the refusals are the same statuses, and the agent takes them as refusals (long backoff)', async () => {
+    const pem = (path: string) => readFileSync(path, 'utf8');
+    const dial = (origins: string[], mutateHeaders?: (h: Record<string, string>) => void) =>
+      dialPtth(
+        { host: '127.0.0.1', port: ports.https },
+        { url: `https://127.0.0.1:${ports.https}`, origins, cert: pem(certs.originCert), key: pem(certs.originKey), ca: pem(certs.ca), connectTimeoutMs: 10_000, mode: 'connect', mutateHeaders },
+        new AbortController().signal,
+      );
+    await expect(dial([APP_ORIGIN], (h) => (h.alpn = 'h3'))).rejects.toMatchObject({ refused: true, message: expect.stringMatching(/\(HTTP 400\): ALPN "h3": this intermediary runs reversed HTTP\/2/) });
+    await expect(dial(['https://evil.localhost'])).rejects.toMatchObject({ refused: true, message: expect.stringMatching(/\(HTTP 403\): origin https:\/\/evil\.localhost is not covered/) });
+  });
+
   it('a signed request without a TLS certificate is accepted (101), as through a TLS-terminating proxy', async () => {
     const answer = await rawRequest(await signedUpgrade([APP_ORIGIN]), { withCertificate: false });
     expect(answer).toMatch(/^HTTP\/1\.1 101 Switching Protocols\r\n/);
