@@ -132,6 +132,7 @@ Other commands:
 const CONFIG_HELP = `The config file (--config rhttp.yaml): YAML, one file; flags on the command line override it.
 
   intermediary: tls://127.0.0.1:8443     # or https://… (ptth), ws://…, wss://…, or a bare NAME[:PORT] (SVCB discovery)
+  ptth: upgrade                          # https:// only: upgrade (HTTP/1.1) or connect (HTTP/2 extended CONNECT)
   doh: https://cloudflare-dns.com/dns-query
   cert: origin.pem                       # relative paths are relative to the config file's folder
   key: origin.key
@@ -366,7 +367,7 @@ async function runAgent(argv: string[]): Promise<number> {
   if (!intermediary) throw new UsageError('--intermediary is required (e.g. --intermediary tls://127.0.0.1:8443, or a name like proxy.example.net to discover)');
   checkIntermediary(intermediary, values.intermediary !== undefined ? '--intermediary' : fromConfig('intermediary'));
   const doh = (values.doh as string | undefined) ?? config.doh;
-  const ptth = values.ptth as string | undefined;
+  const ptth = (values.ptth as string | undefined) ?? config.ptth;
   if (ptth !== undefined && ptth !== 'upgrade' && ptth !== 'connect') throw new UsageError(`--ptth must be upgrade or connect, got ${ptth}`);
   if (doh !== undefined && !/^https?:\/\/[^/]/i.test(doh)) throw new UsageError(`--doh must be the URL of a DNS-over-HTTPS resolver, like ${DEFAULT_DOH_URL}; got ${doh}`);
 

@@ -38,6 +38,8 @@ export interface AgentConfig {
   key?: string;
   ca?: string;
   servername?: string;
+  /** `https://` intermediaries: HTTP/1.1 Upgrade (default) or extended CONNECT over HTTP/2 (carriers/ptth.ts). */
+  ptth?: 'upgrade' | 'connect';
   connections?: number;
   drainTimeoutSeconds?: number;
   maxConnectionAgeSeconds?: number;
@@ -63,7 +65,7 @@ export class ConfigError extends Error {
 }
 
 /** Top-level keys, as in the flags (without `--`). */
-const TOP_KEYS = ['intermediary', 'doh', 'cert', 'key', 'ca', 'servername', 'connections', 'drain-timeout', 'max-connection-age', 'log', 'metrics', 'origins', 'ingress'] as const;
+const TOP_KEYS = ['intermediary', 'doh', 'cert', 'key', 'ca', 'servername', 'ptth', 'connections', 'drain-timeout', 'max-connection-age', 'log', 'metrics', 'origins', 'ingress'] as const;
 const RULE_KEYS = ['hostname', 'path', 'service'] as const;
 
 /** Reads and validates a config file. Throws {@link ConfigError}. */
@@ -162,6 +164,12 @@ export function parseAgentConfig(text: string, path: string): AgentConfig {
       case 'servername':
         config.servername = str();
         break;
+      case 'ptth': {
+        const v = str();
+        if (v !== 'upgrade' && v !== 'connect') fail(`ptth: must be upgrade or connect, got ${v}`, at);
+        config.ptth = v === 'connect' ? 'connect' : 'upgrade';
+        break;
+      }
       case 'connections': {
         const n = num();
         if (!Number.isInteger(n) || n < 1 || n > MAX_CONNECTIONS) fail(`connections: must be a whole number from 1 to ${MAX_CONNECTIONS}, got ${n}`, at);

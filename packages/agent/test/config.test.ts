@@ -80,6 +80,7 @@ describe('config file (--config rhttp.yaml)', () => {
     ['max-connection-age: [1]\n', `${FILE}:1: max-connection-age: expected a duration`],
     ['metrics: 9101\n', `${FILE}:1: metrics: expected HOST:PORT`],
     ['intermediary: http://x\n', `${FILE}:1: intermediary: --intermediary must be tls://host:port`],
+    ['ptth: h3\n', `${FILE}:1: ptth: must be upgrade or connect, got h3`],
     ['intermediary: 10.0.0.1\n', `${FILE}:1: intermediary: --intermediary 10.0.0.1 is an IP address`],
     ['cert: [a, b]\n', `${FILE}:1: cert: expected a string`],
     ['origins: [https://a.example/path]\n', `${FILE}:1: origins: origin "https://a.example/path" has a path`],
