@@ -11,7 +11,7 @@
  *
  * @example
  * const reader = new FrameReader();
- * for (const frame of reader.push(bytesFromSocket)) connection.receive(frame);
+ * for (const frame of reader.push(bytesFromSocket)) handleFrame(frame); // any split of the bytes
  */
 import { ConnectionError, ErrorCode, StreamError } from '../errors.js';
 import { checkMaxFrameSize } from '../frame/frame-header.js';
@@ -64,7 +64,7 @@ interface OpenFieldBlock {
 
 /** Incremental HTTP/2 frame reader; see the module comment. */
 export class FrameReader {
-  #maxFrameSize: number;
+  readonly #maxFrameSize: number;
   readonly #maxHeaderBlockBytes: number;
   readonly #maxContinuationFrames: number;
 
@@ -88,12 +88,6 @@ export class FrameReader {
     this.#maxFrameSize = maxFrameSize;
     this.#maxHeaderBlockBytes = options.maxHeaderBlockBytes ?? DEFAULT_MAX_HEADER_BLOCK_BYTES;
     this.#maxContinuationFrames = options.maxContinuationFrames ?? DEFAULT_MAX_CONTINUATION_FRAMES;
-  }
-
-  /** Our SETTINGS_MAX_FRAME_SIZE once the peer acknowledged it (RFC 9113 §6.5.3). */
-  setMaxFrameSize(n: number): void {
-    checkMaxFrameSize(n);
-    this.#maxFrameSize = n;
   }
 
   /** True when no partial frame or field block is buffered (and no stream error is held back). */

@@ -134,7 +134,6 @@ export class Connection {
   readonly role: Role;
   readonly local: Readonly<Settings>;
   /** Settings the peer has acknowledged (what our decoder/reader may rely on). */
-  private localAcked: Readonly<Settings> = INITIAL_SETTINGS;
   /** Our SETTINGS sent and not yet acknowledged (a fresh empty array once all are: no backing store held). */
   private pendingLocal: Settings[] = [];
   remote: Settings = { ...INITIAL_SETTINGS };
@@ -772,7 +771,6 @@ export class Connection {
       if (!acked) return; // An unsolicited ACK carries nothing to apply.
       // Stream receive windows and the frame size limit use our advertised values from the
       // start (a peer may apply them before we see the ACK, and both only ever grow here).
-      this.localAcked = acked;
       this.decoder.setMaxTableSize(acked.headerTableSize);
       if (this.pendingLocal.length === 0) {
         this.pendingLocal = [];
@@ -1020,7 +1018,6 @@ export class Connection {
     let ok: boolean | void;
     if (chunks.length === 1) ok = this.sink.write(chunks[0]);
     else if (this.sink.writev) ok = this.sink.writev(chunks);
-    else if (chunks.length === 1) ok = this.sink.write(chunks[0]);
     else ok = this.sink.write(concatBytes(chunks));
     if (ok === false) this.writable = false;
   }

@@ -94,12 +94,6 @@ export class ReceiveWindow {
     this.target += octets;
     return octets;
   }
-
-  /** Our SETTINGS_INITIAL_WINDOW_SIZE changed and the peer acknowledged it (§6.9.2). */
-  adjust(delta: number): void {
-    this.allowance += delta;
-    this.target += delta;
-  }
 }
 
 /** Throw the right flow-control error for a window that would overflow. */

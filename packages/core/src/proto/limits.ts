@@ -14,8 +14,6 @@ export interface Limits {
   stallTimeoutMs: number;
   /** How long we wait for the peer to acknowledge our SETTINGS (RFC 9113 §6.5.3 SETTINGS_TIMEOUT). */
   settingsTimeoutMs: number;
-  /** Idle connection (no open streams, no frames) before a graceful GOAWAY; 0 = never. */
-  idleTimeoutMs: number;
   /** Stream-id exhaustion: once our next stream id passes this, we stop opening streams and GOAWAY. */
   maxStreamId: number;
   /**
@@ -38,7 +36,6 @@ export const DEFAULT_LIMITS: Readonly<Limits> = {
   stallTimeoutMs: 60_000,
   // RFC 9113 leaves this to the implementation; nghttp2 and Go use 10 s.
   settingsTimeoutMs: 10_000,
-  idleTimeoutMs: 0,
   // Stream ids are 31 bits (RFC 9113 §5.1.1); leave headroom for in-flight opens.
   maxStreamId: 2 ** 31 - 1 - 1_000,
   // The connection's credit is returned on receipt (so one stalled stream cannot starve the
