@@ -157,8 +157,8 @@ export async function dialPtth(peer: CarrierPeer, options: PtthCarrierOptions, s
     /** A refusal's body is complete (Content-Length read, or the connection closed). */
     const refusedWith = (status: number, body: string) => {
       const refused = status === 400 || status === 401 || status === 403;
-      const what = refused ? `the intermediary at ${where} refused this agent` : `the intermediary at ${where} answered the PTTH upgrade with HTTP ${status}`;
-      fail(new CarrierDialError(`${what} (HTTP ${status})${body ? `: ${body}` : ''}`, { refused, unreached: !refused }));
+      const what = refused ? `the intermediary at ${where} refused this agent (HTTP ${status})` : `the intermediary at ${where} answered the PTTH upgrade with HTTP ${status}`;
+      fail(new CarrierDialError(`${what}${body ? `: ${body}` : ''}`, { refused, unreached: !refused }));
     };
     const onData = (chunk: Buffer) => {
       received = received.length === 0 ? chunk : Buffer.concat([received, chunk]);
@@ -324,9 +324,9 @@ async function connectOverHttp2(
     if (response.status !== 200) {
       const body = response.body ? await readSome(response.body) : '';
       const refused = response.status === 400 || response.status === 401 || response.status === 403;
-      const what = refused ? `the intermediary at ${where} refused this agent` : `the intermediary at ${where} answered the PTTH CONNECT with HTTP ${response.status}`;
+      const what = refused ? `the intermediary at ${where} refused this agent (HTTP ${response.status})` : `the intermediary at ${where} answered the PTTH CONNECT with HTTP ${response.status}`;
       outer.close();
-      throw new CarrierDialError(`${what} (HTTP ${response.status})${body ? `: ${body}` : ''}`, { refused, unreached: !refused });
+      throw new CarrierDialError(`${what}${body ? `: ${body}` : ''}`, { refused, unreached: !refused });
     }
     const reader = response.body;
     const readable = new ReadableStream<Uint8Array>({
