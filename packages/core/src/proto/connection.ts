@@ -657,7 +657,7 @@ export class Connection {
         // A stream we would have opened but did not: idle, or long closed. §5.1.1: an endpoint
         // that receives an unexpected stream identifier MUST respond with a connection error of
         // type PROTOCOL_ERROR.
-        if (frame.streamId >= this.nextStreamId) {
+        if (this.isIdle(frame.streamId)) {
           throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `HEADERS on idle stream ${frame.streamId} that this endpoint never opened (RFC 9113 §5.1)`);
         }
         this.onFrameForMissingStream(frame.streamId, 'HEADERS');
@@ -708,12 +708,19 @@ export class Connection {
     if (frame.endStream) this.maybeCloseStream(stream);
   }
 
+  /**
+   * §5.1: a stream id neither side has used yet is "idle": above the last the peer opened (its
+   * ids), or not yet reached by ours.
+   */
+  private isIdle(streamId: number): boolean {
+    return isPeerInitiated(this.role, streamId) ? streamId > this.lastPeerStreamId : streamId >= this.nextStreamId;
+  }
+
   /** A frame for a stream we no longer (or never) hold. */
   private onFrameForMissingStream(streamId: number, what: string): void {
     const how = this.closedStreams?.get(streamId);
     const peerStream = isPeerInitiated(this.role, streamId);
-    const idle = peerStream ? streamId > this.lastPeerStreamId : streamId >= this.nextStreamId;
-    if (idle) {
+    if (this.isIdle(streamId)) {
       // §5.1: idle: receiving any frame other than HEADERS or PRIORITY on a stream in this state
       // MUST be treated as a connection error of type PROTOCOL_ERROR.
       throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `${what} on idle stream ${streamId} (RFC 9113 §5.1)`);
@@ -741,10 +748,9 @@ export class Connection {
   private onRstStream(streamId: number, errorCode: number): void {
     const stream = this.streams.get(streamId);
     if (!stream) {
-      const idle = isPeerInitiated(this.role, streamId) ? streamId > this.lastPeerStreamId : streamId >= this.nextStreamId;
       // §6.4: if a RST_STREAM frame identifying an idle stream is received, the recipient MUST
       // treat this as a connection error of type PROTOCOL_ERROR.
-      if (idle) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `RST_STREAM on idle stream ${streamId} (RFC 9113 §6.4)`);
+      if (this.isIdle(streamId)) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `RST_STREAM on idle stream ${streamId} (RFC 9113 §6.4)`);
       return;
     }
     if (isPeerInitiated(this.role, streamId)) this.countReset();
@@ -837,7 +843,7 @@ export class Connection {
     // §6.8: streams above last-stream-id were not processed and may be retried elsewhere.
     for (const stream of [...this.streams.values()]) {
       if (!isPeerInitiated(this.role, stream.id) && stream.id > frame.lastStreamId) {
-        stream.state = 'closed';
+        stream.state = transition(stream.id, stream.state, 'abandon');
         this.closeStream(stream, 'reset', new StreamResetError(stream.id, ErrorCode.REFUSED_STREAM, 'peer', `not processed: the peer sent GOAWAY with last-stream-id ${frame.lastStreamId}`, true));
       }
     }
@@ -855,10 +861,9 @@ export class Connection {
     } else {
       const stream = this.streams.get(frame.streamId);
       if (!stream) {
-        const idle = isPeerInitiated(this.role, frame.streamId) ? frame.streamId > this.lastPeerStreamId : frame.streamId >= this.nextStreamId;
         // §5.1: idle: receiving any frame other than HEADERS or PRIORITY on a stream in this state
         // MUST be treated as a connection error of type PROTOCOL_ERROR.
-        if (idle) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `WINDOW_UPDATE on idle stream ${frame.streamId} (RFC 9113 §5.1)`);
+        if (this.isIdle(frame.streamId)) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `WINDOW_UPDATE on idle stream ${frame.streamId} (RFC 9113 §5.1)`);
         return; // §6.9: WINDOW_UPDATE can arrive for a closed stream; ignore it.
       }
       if (!stream.sendWindow.increase(frame.increment)) windowOverflow(stream.id);
@@ -909,7 +914,7 @@ export class Connection {
         ? new StreamResetError(stream.id, error.errorCode, 'connection', `the connection closed: ${error.message}`, false, { cause: error })
         : new StreamResetError(stream.id, ErrorCode.CANCEL, 'connection', 'the connection closed', false, { cause: error });
     for (const stream of [...this.streams.values()]) {
-      stream.state = 'closed';
+      stream.state = transition(stream.id, stream.state, 'abandon');
       this.closeStream(stream, 'reset', streamError(stream));
     }
     if (this.pings) for (const p of this.pings.values()) p.reject(error ?? new SessionClosedError('the connection closed'));

@@ -44,10 +44,15 @@ export type StreamState =
   | 'half-closed-remote'
   | 'closed';
 
-export type StreamEvent = 'send-headers' | 'recv-headers' | 'send-end-stream' | 'recv-end-stream' | 'send-reset' | 'recv-reset';
+/**
+ * What moves a stream. `abandon`: the stream ends without a frame of its own, because its
+ * connection closed or the peer's GOAWAY says it was never processed (RFC 9113 §6.8).
+ */
+export type StreamEvent = 'send-headers' | 'recv-headers' | 'send-end-stream' | 'recv-end-stream' | 'send-reset' | 'recv-reset' | 'abandon';
 
 /** The next state, or an error when the event is not allowed in `state`. */
 export function transition(streamId: number, state: StreamState, event: StreamEvent): StreamState {
+  if (event === 'abandon') return 'closed';
   if (event === 'send-reset' || event === 'recv-reset') {
     if (state === 'idle') {
       // §6.4: RST_STREAM frames MUST NOT be sent for a stream in the "idle" state ... If a
