@@ -153,7 +153,7 @@ describe('extended CONNECT :protocol ptth over HTTP/2 (RFC 8441)', () => {
       const count = () => intermediary.output().match(/opened a PTTH extended CONNECT as "CN=app\.localhost" \(TLS client certificate\)/g)?.length ?? 0;
       const before = count();
       const agent = startPtthAgent(`rhttp-agent ptth connect (${runtime})`, `https://127.0.0.1:${ports.https}`, { command, prefix }, ['--ptth', 'connect']);
-      await agent.waitFor(/connected to https:\/\/127\.0\.0\.1:\d+ \(TLSv1\.3 h2 CONNECT ptth/);
+      await agent.waitFor(/connected to https:\/\/127\.0\.0\.1:\d+ \(TLSv1\.3 h2 CONNECT, ptth/);
       expect(await waitForRoute(ports.http, `app.localhost:${ports.http}`)).toEqual(Buffer.from('hello from upstream\n'));
       await expectHelloOverHttps();
       // 8 MiB is more than any stream or connection window on the way (1 MiB streams, 4 MiB per
@@ -316,7 +316,7 @@ http {
     const signedBefore = signedAcceptances();
     const nginx = await startNginx('nginx-h2', `http://127.0.0.1:${ports.http}`, { http2: true });
     const agent = startPtthAgent('rhttp-agent connect via nginx-h2', `https://127.0.0.1:${nginx.port}`, undefined, ['--ptth', 'connect']);
-    await agent.waitFor(/connected to https:\/\/127\.0\.0\.1:\d+ \(TLSv1\.\d ptth/);
+    await agent.waitFor(/connected to https:\/\/127\.0\.0\.1:\d+ \(TLSv1\.\d HTTP\/1\.1 Upgrade, ptth/);
     const r = await curl(['-sS', '-i', '--http2', '--cacert', certs.ca, '-H', 'host: app.localhost', `https://127.0.0.1:${nginx.port}/hello`]);
     const response = parseCurlResponse(r.stdout);
     expect(response.status, r.stderr + agent.output()).toBe(200);

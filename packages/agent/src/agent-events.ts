@@ -21,7 +21,7 @@ export type AgentEvent =
    * `unconfirmed`: it said neither yes nor no within ADMISSION_WAIT_MS (an intermediary that does
    * not send the admission PING).
    */
-  | { type: 'connected'; connection: number; endpoint: string; intermediary: string; origins: string[]; tlsVersion: string | null; unconfirmed?: boolean }
+  | { type: 'connected'; connection: number; endpoint: string; intermediary: string; origins: string[]; tlsVersion: string | null; /** The carrier's agreed protocol: ALPN `h2-reverse`, the WebSocket subprotocol, or `ptth`. */ carrier?: string; unconfirmed?: boolean }
   /** The intermediary ended the session with an error (GOAWAY) or spoke the wrong protocol: a setup problem, retried slowly. */
   | { type: 'refused'; connection: number; endpoint: string; reason: string; errorCode?: string }
   /** TCP or TLS failed before a session existed. */
@@ -97,7 +97,7 @@ export function describeAgentEvent(event: AgentEvent): string {
     case 'connecting':
       return `connection ${event.connection}: connecting to ${event.intermediary}`;
     case 'connected':
-      return `connection ${event.connection}: connected to ${event.intermediary}${event.tlsVersion ? ` (${event.tlsVersion}, h2-reverse)` : ''}; serving ${event.origins.join(', ')}${event.unconfirmed ? ' (the intermediary has not confirmed it admitted this agent)' : ''}`;
+      return `connection ${event.connection}: connected to ${event.intermediary}${event.tlsVersion ? ` (${event.tlsVersion}, ${event.carrier ?? 'h2-reverse'})` : ''}; serving ${event.origins.join(', ')}${event.unconfirmed ? ' (the intermediary has not confirmed it admitted this agent)' : ''}`;
     case 'refused':
       return `${slotName(event)}: the intermediary refused this agent: ${event.reason}${event.errorCode ? ` (GOAWAY ${event.errorCode})` : ''}`;
     case 'connect-failed':

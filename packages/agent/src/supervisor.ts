@@ -518,7 +518,7 @@ export class Supervisor {
       if (admitted) return;
       admitted = true;
       clearTimeout(admissionWait);
-      this.emit({ type: 'connected', connection: slot.index, endpoint: slot.endpoint.label, intermediary: dial.label, origins: [...origins], tlsVersion: carrier.protocol, ...(unconfirmed ? { unconfirmed } : {}) });
+      this.emit({ type: 'connected', connection: slot.index, endpoint: slot.endpoint.label, intermediary: dial.label, origins: [...origins], tlsVersion: carrier.protocol, carrier: carrier.alpnProtocol, ...(unconfirmed ? { unconfirmed } : {}) });
     };
     const { serveStream, handle } = this.options;
     const session = connectSocket(socket, {

@@ -199,7 +199,7 @@ export async function dialPtth(peer: CarrierPeer, options: PtthCarrierOptions, s
             socket,
             alpnProtocol: PTTH_PROTOCOL,
             get protocol() {
-              return `${socket.getProtocol() ?? 'TLS'} ptth`;
+              return `${socket.getProtocol() ?? 'TLS'} HTTP/1.1 Upgrade`;
             },
             peer: { host, port, servername },
             get error() {
@@ -356,7 +356,7 @@ async function connectOverHttp2(
       socket: tunnel,
       alpnProtocol: PTTH_PROTOCOL,
       get protocol() {
-        return `${socket.getProtocol() ?? 'TLS'} h2 CONNECT ptth`;
+        return `${socket.getProtocol() ?? 'TLS'} h2 CONNECT`;
       },
       peer,
       get error() {
