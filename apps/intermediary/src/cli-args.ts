@@ -34,7 +34,10 @@ export const HELP = `Usage: rhttp-intermediary [--agents HOST:PORT] [--http HOST
        rhttp-intermediary token list|revoke ID [--state-dir DIR]
 
 The self-hosted rhttp intermediary: origin agents dial in over TLS (ALPN h2-reverse, client
-certificate required) and browsers' requests are sent back to them over HTTP/2.
+certificate required) on --agents, or over HTTPS on the browsers' own ports (PTTH: Upgrade: ptth
+or extended CONNECT at /.well-known/ptth/ORIGINS/, by client certificate or signed request, so an
+agent can come through a TLS-terminating proxy), and browsers' requests are sent back to them
+over HTTP/2.
 
 Listeners:
   --agents HOST:PORT        TLS listener for agents (default 127.0.0.1:8443)
@@ -42,7 +45,9 @@ Listeners:
                             neither --http nor --https is given)
   --https HOST:PORT         browsers, TLS with HTTP/2 and HTTP/1.1 (uses --cert/--key); each
                             HTTP/2 connection gets an ORIGIN frame (RFC 8336) listing the served
-                            https origins that the certificate covers, so browsers can reuse it
+                            https origins that the certificate covers, so browsers can reuse it;
+                            agents dialing --intermediary https://HOST:PORT (PTTH) come here too
+                            (a client certificate is requested, never required)
   --metrics HOST:PORT       Prometheus metrics at http://HOST:PORT/metrics (a separate listener;
                             none by default)
 
