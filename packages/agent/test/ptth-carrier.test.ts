@@ -87,7 +87,7 @@ describe('dialPtth (HTTP/1.1 Upgrade: ptth)', () => {
     expect(fields.get('signature-input')).toMatch(/^rhttp=\("@method" "@authority" "@path" "client-cert"\);created=\d+;nonce=/);
     expect(clientSans).toContain('app.example.com');
     expect(carrier.alpnProtocol).toBe('ptth');
-    expect(carrier.protocol).toMatch(/^TLSv1\.3 ptth$/);
+    expect(carrier.protocol).toMatch(/^TLSv1\.3 HTTP\/1\.1 Upgrade$/);
 
     const received: Buffer[] = [];
     const got = new Promise<void>((resolve) => {
