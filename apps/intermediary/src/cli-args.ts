@@ -33,8 +33,8 @@ export const HELP = `Usage: rhttp-intermediary [--agents HOST:PORT] [--http HOST
        rhttp-intermediary token create --origin URL [--origin URL ...] [--ttl DURATION] [--state-dir DIR]
        rhttp-intermediary token list|revoke ID [--state-dir DIR]
 
-The self-hosted rhttp intermediary: origin agents dial in over TLS (ALPN h2-reverse, client
-certificate required) on --agents, or over HTTPS on the browsers' own ports (PTTH: Upgrade: ptth
+The self-hosted rhttp intermediary: origin agents dial in over TLS (ALPN h2-reverse, or potato's
+rh2; client certificate required) on --agents, or over HTTPS on the browsers' own ports (PTTH: Upgrade: ptth
 or extended CONNECT at /.well-known/ptth/ORIGINS/, by client certificate or signed request, so an
 agent can come through a TLS-terminating proxy), and browsers' requests are sent back to them
 over HTTP/2.

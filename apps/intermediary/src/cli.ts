@@ -122,10 +122,10 @@ function banner(addresses: IntermediaryAddresses, certs: Certificates, statusTok
   const agents = reachable(addresses.agents);
   const lines =
     workers.length === 1
-      ? ['rhttp intermediary is running', `  agents connect to  tls://${formatAddress(agents)}  (ALPN h2-reverse, client certificate required)`]
+      ? ['rhttp intermediary is running', `  agents connect to  tls://${formatAddress(agents)}  (ALPN h2-reverse or rh2, client certificate required)`]
       : [
           `rhttp intermediary is running as ${workers.length} workers sharing the browser listeners`,
-          ...workers.map((w, i) => `  agents connect to  tls://${formatAddress(reachable(w.agents))}  (worker ${i + 1}; ALPN h2-reverse, client certificate required)`),
+          ...workers.map((w, i) => `  agents connect to  tls://${formatAddress(reachable(w.agents))}  (worker ${i + 1}; ALPN h2-reverse or rh2, client certificate required)`),
           '                     every agent must reach every worker: give agents a name whose SVCB records list all of them',
         ];
   const browserUrls: string[] = [];

@@ -19,7 +19,7 @@ import { X509Certificate } from 'node:crypto';
 import type { Server as HttpServer } from 'node:http';
 import { isIP, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
-import { ErrorCode, fromResponse, registrableDomain, type Http2Error, type ResponseMessage } from '@rhttp/core';
+import { ErrorCode, fromResponse, H2_REVERSE_ALPN, isReversedH2Alpn, registrableDomain, REVERSED_H2_ALPNS, RH2_ALPN, type Http2Error, type ResponseMessage } from '@rhttp/core';
 import { BrokerRegistry, ClientBudgetError, originMatch, parseOriginEntry, requestOrigin, type BrokerStatus, type ParsedOrigin } from '@rhttp/broker';
 import { AgentSession, peerCertificateChain, type AgentSessionState } from './agent-session.js';
 import type { Answer, ListenerRequest } from './browser-exchange.js';
@@ -33,7 +33,6 @@ import { CODE_CLASSES, REFUSAL_REASONS, codeClass, createMetricsServer, renderMe
 import { checkStatusAccess, statusPageResponse } from './status-page.js';
 
 /** ALPN protocol id of the reversed carrier (draft-bt-httpbis-reverse-http-01). */
-export const H2_REVERSE_ALPN = 'h2-reverse';
 /** ALPN of the enrollment endpoint on the agent listener (one-token onboarding, enrollment.ts). */
 export const ENROLLMENT_ALPN = 'http/1.1';
 /** Path on every browser listener that the intermediary answers itself. */
@@ -206,7 +205,8 @@ export class Intermediary {
     const agentServer = createTlsServer({
       cert,
       key,
-      ALPNProtocols: this.options.enrollment ? [H2_REVERSE_ALPN, ENROLLMENT_ALPN] : [H2_REVERSE_ALPN],
+      // Reversed HTTP/2 under either draft's name (h2-reverse first: an agent offering both gets it).
+      ALPNProtocols: this.options.enrollment ? [...REVERSED_H2_ALPNS, ENROLLMENT_ALPN] : [...REVERSED_H2_ALPNS],
       // We ask for a certificate but validate it ourselves (DESIGN.md, Carrier 1 step 4): the TLS
       // stack's client-certificate checks would refuse ordinary serverAuth web certificates.
       requestCert: true,
@@ -266,7 +266,7 @@ export class Intermediary {
     this.startedAt = new Date();
     const started = (what: string, url: string, detail: string) =>
       this.log(`listening for ${what} on ${url} (${detail})`, { level: 'info', event: 'listener.started', listener: what, url });
-    started('agents', `tls://${formatAddress(addresses.agents)}`, `ALPN ${H2_REVERSE_ALPN}, client certificate required`);
+    started('agents', `tls://${formatAddress(addresses.agents)}`, `ALPN ${REVERSED_H2_ALPNS.join(' or ')}, client certificate required`);
     if (addresses.http) started('browsers', `http://${formatAddress(addresses.http)}`, 'HTTP/1.1 and h2c; agents by ptth behind a TLS-terminating proxy');
     if (addresses.https) started('browsers', `https://${formatAddress(addresses.https)}`, 'HTTP/2 and HTTP/1.1; agents by ptth');
     if (addresses.metrics) started('metrics', `http://${formatAddress(addresses.metrics)}/metrics`, 'Prometheus text format');
@@ -362,9 +362,9 @@ export class Intermediary {
     this.counters.agentConnections++;
     const from = `${socket.remoteAddress ?? 'unknown'}:${socket.remotePort ?? 0}`;
     // DESIGN.md, Carrier 1 step 1: the reversed connection exists only under ALPN h2-reverse.
-    if (socket.alpnProtocol !== H2_REVERSE_ALPN) {
-      this.refused(from, 'alpn', `ALPN was ${socket.alpnProtocol ? `"${socket.alpnProtocol}"` : 'not negotiated'}, not "${H2_REVERSE_ALPN}"`);
-      this.log(`refused connection from ${from}: ALPN ${socket.alpnProtocol ? `"${socket.alpnProtocol}"` : 'missing'}; agents must offer "${H2_REVERSE_ALPN}"`, {
+    if (!isReversedH2Alpn(socket.alpnProtocol)) {
+      this.refused(from, 'alpn', `ALPN was ${socket.alpnProtocol ? `"${socket.alpnProtocol}"` : 'not negotiated'}, not "${H2_REVERSE_ALPN}" or "${RH2_ALPN}"`);
+      this.log(`refused connection from ${from}: ALPN ${socket.alpnProtocol ? `"${socket.alpnProtocol}"` : 'missing'}; agents must offer "${H2_REVERSE_ALPN}" (or "${RH2_ALPN}")`, {
         level: 'warn',
         event: 'agent.refused',
         remoteAddress: from,

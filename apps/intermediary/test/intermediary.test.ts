@@ -250,10 +250,18 @@ describe('Carrier 1 step 4: certificate and ORIGIN checks', () => {
     await a.closed;
   });
 
+  it('takes reversed HTTP/2 under draft-thomson-ptth-potato\'s ALPN "rh2" too, with the same admission', async () => {
+    const a = await agent({ alpn: ['rh2'], handler: () => new Response('served over rh2') });
+    expect(a.socket.alpnProtocol).toBe('rh2');
+    await served(httpOrigin);
+    const res = await http1(addresses.http!.port, httpHost, '/');
+    expect([res.status, res.body]).toEqual([200, 'served over rh2']);
+  });
+
   it.each([
     ['no ALPN at all', []],
     ['ALPN h2', ['h2']],
-  ])('closes a connection that did not negotiate ALPN h2-reverse (%s)', async (_what, alpn) => {
+  ])('closes a connection that did not negotiate ALPN h2-reverse or rh2 (%s)', async (_what, alpn) => {
     const closed = await new Promise<boolean>((resolve) => {
       connectAgent({ port: addresses.agents.port, caPem: pki.ca.certPem, cert: pki.origin, origins: [httpOrigin], handler: () => new Response(''), alpn }).then(
         (a) => {

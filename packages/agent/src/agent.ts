@@ -25,7 +25,7 @@
  * process.on('SIGTERM', () => agent.stop({ graceful: true }));
  */
 import { isIP } from 'node:net';
-import { carryTrailers, DEFAULT_DOH_URL, parseOrigin, serializeOrigin, type ServerStream, type StreamInfo } from '@rhttp/core';
+import { carryTrailers, DEFAULT_DOH_URL, parseOrigin, serializeOrigin, type ReversedH2Alpn, type ServerStream, type StreamInfo } from '@rhttp/core';
 import { DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
 import type { AgentEvent } from './agent-events.js';
 import { toFetchHandler, type FetchHandlerLike } from './handler-module.js';
@@ -94,6 +94,8 @@ export interface AgentOptions {
   servername?: string;
   /** `https://` intermediaries (carriers/ptth.ts): HTTP/1.1 `Upgrade: ptth` (default) or extended CONNECT over HTTP/2 where offered. */
   ptth?: 'upgrade' | 'connect';
+  /** `tls://` intermediaries (carriers/tls.ts): the ALPN to offer, `h2-reverse` (default) or draft-thomson-ptth-potato's `rh2`. */
+  alpn?: ReversedH2Alpn;
   /** Receives every event; see `describeAgentEvent` for plain sentences. */
   log?: (event: AgentEvent) => void;
   pingIntervalMs?: number;
@@ -478,7 +480,7 @@ export class Agent {
     if (dial.carrier === 'ws') {
       return dialWebSocket(peer, { url: dial.url!, origins: this.origins, certChainPem: this.options.cert, keyPem: this.options.key, ca: this.options.ca, connectTimeoutMs }, signal);
     }
-    return dialTls(peer, { cert: this.options.cert, key: this.options.key, ca: this.options.ca, connectTimeoutMs }, signal);
+    return dialTls(peer, { cert: this.options.cert, key: this.options.key, ca: this.options.ca, connectTimeoutMs, alpn: this.options.alpn }, signal);
   }
 }
 

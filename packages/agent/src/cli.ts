@@ -9,7 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { CertificateError, DEFAULT_DOH_URL, DiscoveryError, DURATION_FORMS, flagErrorMessage, parseDuration, parseOrigin, pemToDer, serializeOrigin, unauthorizedOrigins, verifyCertificateChain } from '@rhttp/core';
+import { CertificateError, DEFAULT_DOH_URL, DiscoveryError, DURATION_FORMS, flagErrorMessage, isReversedH2Alpn, parseDuration, parseOrigin, pemToDer, REVERSED_H2_ALPNS, serializeOrigin, unauthorizedOrigins, verifyCertificateChain } from '@rhttp/core';
 import { Agent, DEFAULT_CONNECTIONS, DEFAULT_DRAIN_TIMEOUT_MS, MAX_CONNECTIONS, parseIntermediary } from './agent.js';
 import { agentLogRecord, describeAgentEvent, type AgentEvent, type AgentEventLevel } from './agent-events.js';
 import { ConfigError, loadAgentConfig, type AgentConfig } from './config.js';
@@ -98,6 +98,9 @@ Options:
   --ptth upgrade|connect          https:// only: HTTP/1.1 Upgrade: ptth (default; passes any proxy
                                   that passes WebSockets), or extended CONNECT :protocol ptth over
                                   HTTP/2 (RFC 8441) where the peer offers it, Upgrade where not
+  --alpn h2-reverse|rh2           tls:// only: the ALPN naming reversed HTTP/2, h2-reverse
+                                  (draft-bt-httpbis-reverse-http, default) or rh2
+                                  (draft-thomson-ptth-potato)
   --connections N                 connections to hold to each intermediary endpoint (each SVCB
                                   record of a bare name), for failover and rotation (default
                                   ${DEFAULT_CONNECTIONS}, at most ${MAX_CONNECTIONS})
@@ -133,6 +136,7 @@ const CONFIG_HELP = `The config file (--config rhttp.yaml): YAML, one file; flag
 
   intermediary: tls://127.0.0.1:8443     # or https://… (ptth), ws://…, wss://…, or a bare NAME[:PORT] (SVCB discovery)
   ptth: upgrade                          # https:// only: upgrade (HTTP/1.1) or connect (HTTP/2 extended CONNECT)
+  alpn: h2-reverse                       # tls:// only: h2-reverse or rh2 (draft-thomson-ptth-potato)
   doh: https://cloudflare-dns.com/dns-query
   cert: origin.pem                       # relative paths are relative to the config file's folder
   key: origin.key
@@ -318,6 +322,7 @@ async function runAgent(argv: string[]): Promise<number> {
         ca: { type: 'string' },
         servername: { type: 'string' },
         ptth: { type: 'string' },
+        alpn: { type: 'string' },
         connections: { type: 'string' },
         'drain-timeout': { type: 'string' },
         'max-connection-age': { type: 'string' },
@@ -369,6 +374,8 @@ async function runAgent(argv: string[]): Promise<number> {
   const doh = (values.doh as string | undefined) ?? config.doh;
   const ptth = (values.ptth as string | undefined) ?? config.ptth;
   if (ptth !== undefined && ptth !== 'upgrade' && ptth !== 'connect') throw new UsageError(`--ptth must be upgrade or connect, got ${ptth}`);
+  const alpn = (values.alpn as string | undefined) ?? config.alpn;
+  if (alpn !== undefined && !isReversedH2Alpn(alpn)) throw new UsageError(`--alpn must be ${REVERSED_H2_ALPNS.join(' or ')}, got ${alpn}`);
   if (doh !== undefined && !/^https?:\/\/[^/]/i.test(doh)) throw new UsageError(`--doh must be the URL of a DNS-over-HTTPS resolver, like ${DEFAULT_DOH_URL}; got ${doh}`);
 
   // --upstream/--handler on the command line replace the config file's ingress rules.
@@ -460,6 +467,7 @@ async function runAgent(argv: string[]): Promise<number> {
       connections,
       servername: (values.servername as string | undefined) ?? config.servername ?? enrolled?.servername,
       ...(ptth !== undefined ? { ptth } : {}),
+      ...(alpn !== undefined ? { alpn } : {}),
       maxConnectionAgeMs,
       viaDiscovery: values['via-discovery'] === true,
       countBodyBytes: metricsAddress !== undefined,

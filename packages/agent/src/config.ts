@@ -21,7 +21,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { DURATION_FORMS, parseDuration, parseOrigin } from '@rhttp/core';
+import { DURATION_FORMS, isReversedH2Alpn, parseDuration, parseOrigin, REVERSED_H2_ALPNS, type ReversedH2Alpn } from '@rhttp/core';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Node, type Pair, type YAMLMap } from 'yaml';
 import { MAX_CONNECTIONS, parseIntermediary } from './agent.js';
 import { parseBareIntermediary } from './discover.js';
@@ -40,6 +40,8 @@ export interface AgentConfig {
   servername?: string;
   /** `https://` intermediaries: HTTP/1.1 Upgrade (default) or extended CONNECT over HTTP/2 (carriers/ptth.ts). */
   ptth?: 'upgrade' | 'connect';
+  /** `tls://` intermediaries: the ALPN naming reversed HTTP/2 (`h2-reverse`, or draft-thomson-ptth-potato's `rh2`). */
+  alpn?: ReversedH2Alpn;
   connections?: number;
   drainTimeoutSeconds?: number;
   maxConnectionAgeSeconds?: number;
@@ -65,7 +67,7 @@ export class ConfigError extends Error {
 }
 
 /** Top-level keys, as in the flags (without `--`). */
-const TOP_KEYS = ['intermediary', 'doh', 'cert', 'key', 'ca', 'servername', 'ptth', 'connections', 'drain-timeout', 'max-connection-age', 'log', 'metrics', 'origins', 'ingress'] as const;
+const TOP_KEYS = ['intermediary', 'doh', 'cert', 'key', 'ca', 'servername', 'ptth', 'alpn', 'connections', 'drain-timeout', 'max-connection-age', 'log', 'metrics', 'origins', 'ingress'] as const;
 const RULE_KEYS = ['hostname', 'path', 'service'] as const;
 
 /** Reads and validates a config file. Throws {@link ConfigError}. */
@@ -168,6 +170,11 @@ export function parseAgentConfig(text: string, path: string): AgentConfig {
         const v = str();
         if (v !== 'upgrade' && v !== 'connect') fail(`ptth: must be upgrade or connect, got ${v}`, at);
         config.ptth = v === 'connect' ? 'connect' : 'upgrade';
+        break;
+      }
+      case 'alpn': {
+        const v = str();
+        config.alpn = isReversedH2Alpn(v) ? v : fail(`alpn: must be ${REVERSED_H2_ALPNS.join(' or ')}, got ${v}`, at);
         break;
       }
       case 'connections': {

@@ -3,12 +3,14 @@
  * Node's `ERR_SSL_*` and verification codes) and libuv's (`ECONNREFUSED`, …).
  */
 
-/** ALPN the agent requires (draft-bt-httpbis-reverse-http-01). */
-export const H2_REVERSE_ALPN = 'h2-reverse';
+import { H2_REVERSE_ALPN } from '@rhttp/core';
 
-/** The sentence for an intermediary that did not select `h2-reverse`. */
-export function alpnMismatch(selected: string | false | null | undefined): string {
-  return `the intermediary did not agree to ${H2_REVERSE_ALPN} (ALPN: ${selected || 'none'}); is this the intermediary's agent port?`;
+/** The ALPN the agent requires (draft-bt-httpbis-reverse-http-01), from @rhttp/core. */
+export { H2_REVERSE_ALPN };
+
+/** The sentence for an intermediary that did not select the reversed-HTTP/2 ALPN offered (`h2-reverse` unless told). */
+export function alpnMismatch(selected: string | false | null | undefined, offered: string = H2_REVERSE_ALPN): string {
+  return `the intermediary did not agree to ${offered} (ALPN: ${selected || 'none'}); is this the intermediary's agent port?`;
 }
 
 const UNTRUSTED = new Set([
@@ -45,7 +47,7 @@ export function isPermanentFailure(error: unknown): boolean {
 }
 
 /** One sentence saying why connecting to `target` (host:port) failed. */
-export function describeConnectError(error: unknown, target: { host: string; port: number; servername?: string }): string {
+export function describeConnectError(error: unknown, target: { host: string; port: number; servername?: string }, alpn?: string): string {
   const e = error as NodeJS.ErrnoException & { reason?: string };
   const code = e?.code ?? '';
   const where = `${target.host}:${target.port}`;
@@ -77,7 +79,7 @@ export function describeConnectError(error: unknown, target: { host: string; por
     case 'ERR_SSL_UNSUPPORTED_PROTOCOL':
       return `the intermediary does not speak TLS 1.3, which h2-reverse requires`;
     case 'ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL':
-      return alpnMismatch(null);
+      return alpnMismatch(null, alpn);
   }
   const alert = /^ERR_SSL_(?:SSLV3|TLSV1|TLSV13)_ALERT_(.+)$/.exec(code);
   if (alert) {

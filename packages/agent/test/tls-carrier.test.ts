@@ -44,6 +44,22 @@ describe('dialTls', () => {
     }
   });
 
+  it('offers rh2 (draft-thomson-ptth-potato) when told, and refuses an intermediary that picks anything else', async () => {
+    const both = await startIntermediary(certs, { alpn: ['h2-reverse', 'rh2'] });
+    const onlyH2Reverse = await startIntermediary(certs, { alpn: ['h2-reverse'] });
+    try {
+      const carrier = await dialTls({ host: '127.0.0.1', port: both.port, servername: 'localhost' }, { ...options(), alpn: 'rh2' }, new AbortController().signal);
+      expect(carrier.alpnProtocol).toBe('rh2');
+      carrier.destroy();
+      const error = await dialTls({ host: '127.0.0.1', port: onlyH2Reverse.port, servername: 'localhost' }, { ...options(), alpn: 'rh2' }, new AbortController().signal).catch((e: unknown) => e);
+      expect(error).toMatchObject({ refused: true, unreached: false });
+      expect((error as Error).message).toMatch(/did not agree to rh2/);
+    } finally {
+      await both.close();
+      await onlyH2Reverse.close();
+    }
+  });
+
   it('rejects as unreached when nothing listens, in plain words', async () => {
     const server = net.createServer();
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));

@@ -13,3 +13,4 @@ export * from './command-line.js';
 export * from './enrollment-token.js';
 export * from './reverse/admission.js';
 export * from './reverse/ptth.js';
+export * from './reverse/alpn.js';

@@ -9,7 +9,8 @@
  */
 import * as tls from 'node:tls';
 import { CarrierDialError, type Carrier, type CarrierPeer } from '../carrier.js';
-import { alpnMismatch, describeConnectError, H2_REVERSE_ALPN, isPermanentFailure } from '../connect-errors.js';
+import { H2_REVERSE_ALPN, type ReversedH2Alpn } from '@rhttp/core';
+import { alpnMismatch, describeConnectError, isPermanentFailure } from '../connect-errors.js';
 
 /** Our credentials and the handshake budget. */
 export interface TlsCarrierOptions {
@@ -21,6 +22,8 @@ export interface TlsCarrierOptions {
   ca?: string;
   /** TCP + TLS handshake budget; a hung handshake then fails like any other. */
   connectTimeoutMs: number;
+  /** The ALPN to offer: `h2-reverse` (draft-bt-httpbis-reverse-http-01, the default) or `rh2` (draft-thomson-ptth-potato). */
+  alpn?: ReversedH2Alpn;
 }
 
 /** Fail at construction, not on every reconnect, when the PEM material cannot work. */
@@ -49,6 +52,7 @@ export function checkTlsMaterial(options: { cert: string; key: string; ca?: stri
  * unreached for network failures, timeouts and a connection closed during the handshake.
  */
 export function dialTls(peer: CarrierPeer, options: TlsCarrierOptions, signal: AbortSignal): Promise<Carrier> {
+  const alpn = options.alpn ?? H2_REVERSE_ALPN;
   const { host, port, servername } = peer;
   return new Promise<Carrier>((resolve, reject) => {
     let socket: tls.TLSSocket;
@@ -56,7 +60,7 @@ export function dialTls(peer: CarrierPeer, options: TlsCarrierOptions, signal: A
       socket = tls.connect({
         host,
         port,
-        ALPNProtocols: [H2_REVERSE_ALPN],
+        ALPNProtocols: [alpn],
         cert: options.cert,
         key: options.key,
         ca: options.ca,
@@ -90,8 +94,8 @@ export function dialTls(peer: CarrierPeer, options: TlsCarrierOptions, signal: A
         return;
       }
       // draft-bt-httpbis-reverse-http-01: if ALPN does not come back as h2-reverse, the agent closes the connection.
-      if (socket.alpnProtocol !== H2_REVERSE_ALPN) {
-        failure = new CarrierDialError(alpnMismatch(socket.alpnProtocol), { refused: true, unreached: false });
+      if (socket.alpnProtocol !== alpn) {
+        failure = new CarrierDialError(alpnMismatch(socket.alpnProtocol, alpn), { refused: true, unreached: false });
         socket.destroy();
         return;
       }
@@ -99,7 +103,7 @@ export function dialTls(peer: CarrierPeer, options: TlsCarrierOptions, signal: A
       signal.removeEventListener('abort', abort);
       resolve({
         socket,
-        alpnProtocol: H2_REVERSE_ALPN,
+        alpnProtocol: alpn,
         get protocol() {
           return socket.getProtocol();
         },
@@ -117,7 +121,7 @@ export function dialTls(peer: CarrierPeer, options: TlsCarrierOptions, signal: A
       if (failure) reject(failure);
       else if (socketError) {
         const refused = isPermanentFailure(socketError);
-        reject(new CarrierDialError(describeConnectError(socketError, peer), { refused, unreached: !refused, cause: socketError }));
+        reject(new CarrierDialError(describeConnectError(socketError, peer, alpn), { refused, unreached: !refused, cause: socketError }));
       } else reject(new CarrierDialError('the intermediary closed the connection during the TLS handshake', { refused: false, unreached: true }));
     });
   });

@@ -22,6 +22,7 @@
 import { DiscoveryError, DnsRcodeError } from './errors.js';
 import { DEFAULT_DOH_URL, type DohOptions, dohQuery } from './doh.js';
 import { type DnsMessage, type DnsRecord, Rcode, RRType } from './message.js';
+import { H2_REVERSE_ALPN } from '../reverse/alpn.js';
 import { canonicalName, fqdn } from './name.js';
 import { formatRecord } from './presentation.js';
 import { encodeSvcbRdata, SvcParamKey, svcParamKeyName, type SvcbRecord } from './svcb.js';
@@ -29,7 +30,7 @@ import { encodeSvcbRdata, SvcParamKey, svcParamKeyName, type SvcbRecord } from '
 /** The underscore label of the service (RFC 8552 attrleaf): `_http-reverse.<name>`. */
 export const RHTTP_SERVICE_LABEL = '_http-reverse';
 /** ALPN ids in the SVCB `alpn` param that select each carrier. */
-export const CARRIER_ALPN = { tls: 'h2-reverse', ws: 'h2-reverse-ws' } as const;
+export const CARRIER_ALPN = { tls: H2_REVERSE_ALPN, ws: 'h2-reverse-ws' } as const;
 /** RFC 9460 §2.4 / DESIGN.md: the port when the record has no `port` param. */
 export const DEFAULT_INTERMEDIARY_PORT = 443;
 /** AliasMode hops followed before giving up (RFC 9460 §2.4.2 asks for a chain limit; 8 as in most resolvers' CNAME limits). */
