@@ -116,6 +116,8 @@ export const GOAWAY_ANNOUNCE_LAST_STREAM_ID = 2 ** 31 - 1;
  * a shutdown long (the PING ACK normally ends the wait after one RTT).
  */
 export const GOAWAY_FINAL_DELAY_MS = 1_000;
+/** A DATA chunk at least this large is bulk: flushed after the microtask hops, not held to the end of the I/O turn. */
+const BULK_CHUNK_BYTES = 16 * 1024;
 /** Microtasks a scheduled flush waits: 3 lets END_STREAM join a short body's DATA frame (measured: 1 and 2 do not). */
 const FLUSH_MICROTASK_HOPS = 3;
 
@@ -157,6 +159,7 @@ export class Connection {
   private settingsReceived = false;
   private out: Uint8Array[] = [];
   private flushScheduled = false;
+  private hopsScheduled = false;
   private writable = true;
   private queuedControl = 0;
   private emptyDataRun = 0;
@@ -367,8 +370,10 @@ export class Connection {
     return new Promise((resolve, reject) => {
       if (stream.pending.length === 0) this.dataOrder.push(stream);
       stream.pending.push({ data, offset: 0, end: end && !trailers, trailers, resolve, reject });
-      // Not flushed here: frames queued in the same tick (many streams' responses) go out in one write.
-      this.scheduleFlush();
+      // Not flushed here: frames queued in the same tick (many streams' responses) go out in one
+      // write. A bulk chunk goes after a few microtask hops rather than at the end of the I/O turn:
+      // coalescing buys it nothing, and a body pump would move one chunk per turn.
+      this.scheduleFlush(data.length >= BULK_CHUNK_BYTES);
     });
   }
 
@@ -994,20 +999,23 @@ export class Connection {
     this.out.push(bytes);
   }
 
-  private scheduleFlush(): void {
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    if (this.deferFlush) {
+  /** `soon`: after a few microtask hops even when the transport defers flushes to the end of its I/O turn. */
+  private scheduleFlush(soon = false): void {
+    if (this.deferFlush && !soon) {
+      if (this.flushScheduled) return;
+      this.flushScheduled = true;
       this.deferFlush(this.scheduledFlush);
       return;
     }
+    if (this.hopsScheduled) return;
+    this.hopsScheduled = true;
     // A few microtask hops, not one: a body pump that just queued its last chunk learns that its
     // source is done a few hops later (a Response's string body closes one hop after its chunk),
     // and its END_STREAM then rides on that chunk's DATA frame instead of an empty frame of its
     // own. Responses queued meanwhile share the write as well. Still within the same task.
     const hop = (n: number) => {
       if (n > 0) return queueMicrotask(() => hop(n - 1));
-      this.flushScheduled = false;
+      this.hopsScheduled = false;
       this.flush();
     };
     hop(FLUSH_MICROTASK_HOPS);
