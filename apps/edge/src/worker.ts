@@ -7,7 +7,7 @@
  * `GET /.rhttp/status` on any hostname answers the broker status JSON of that hostname's object.
  */
 import { Hono } from 'hono';
-import { OriginError, parseOriginList, registrableDomain, type Origin } from '@rhttp/core';
+import { OriginError, parseOriginList, ptthAlpnRefusal, registrableDomain, type Origin } from '@rhttp/core';
 import type { Env } from './env.js';
 import { PTTH_PREFIX, WEBSOCKET_SUBPROTOCOL, plainResponse, ptthOriginSegment } from './ptth.js';
 
@@ -28,6 +28,9 @@ app.get(`${PTTH_PREFIX}*`, async (c) => {
   if (!offered.includes(WEBSOCKET_SUBPROTOCOL)) {
     return plainResponse(400, `the upgrade must offer Sec-WebSocket-Protocol: ${WEBSOCKET_SUBPROTOCOL} (offered: ${offered.filter(Boolean).join(', ') || 'none'})`);
   }
+  // draft-kazuho-ptth-ptth-01, as on the Node intermediary: the ALPN field must offer h2.
+  const wrongAlpn = ptthAlpnRefusal(request.headers.get('alpn'));
+  if (wrongAlpn !== undefined) return plainResponse(400, wrongAlpn);
   let origins: Origin[];
   try {
     origins = parseOriginList(ptthOriginSegment(new URL(request.url).pathname));

@@ -216,12 +216,18 @@ describe('edge: agent upgrade refusals (RFC 9421, RFC 9440; each reason reaches 
         url: edge.wsUrl,
         ...base(),
         mutateHeaders: (h) => {
-          for (const k of Object.keys(h)) delete h[k];
+          for (const k of Object.keys(h)) if (k.toLowerCase() !== 'alpn') delete h[k];
         },
       }),
     );
     expect(e.status).toBe(401);
     expect(e.body).toMatch(/no Client-Cert field/);
+  });
+
+  it('an ALPN field (RFC 7639) without h2 → 400, as on the Node intermediary (draft-kazuho-ptth-ptth-01)', async () => {
+    const e = await refusal(openWebSocketCarrier({ url: edge.wsUrl, ...base(), mutateHeaders: (h) => Object.assign(h, { alpn: 'http%2F1.1' }) }));
+    expect(e.status).toBe(400);
+    expect(e.body).toMatch(/ALPN "http%2F1\.1": this intermediary runs reversed HTTP\/2, so the request must offer "h2"/);
   });
 
   it('origins of several registrable domains → 400', async () => {

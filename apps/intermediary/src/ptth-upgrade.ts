@@ -22,7 +22,7 @@ import { Duplex } from 'node:stream';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { ErrorCode, OriginError, PTTH_PROTOCOL, PTTH_REVERSED_ALPN, offersAlpn, parsePtthPath, type CertificateIdentity, type Origin, type ServerStream, type SignableMessage } from '@rhttp/core';
+import { ErrorCode, OriginError, PTTH_PROTOCOL, parsePtthPath, ptthAlpnRefusal, type CertificateIdentity, type Origin, type ServerStream, type SignableMessage } from '@rhttp/core';
 import { AgentRefusal, NonceCache, SIGNATURE_MAX_AGE_SECONDS, authenticateAgent } from '@rhttp/broker';
 import { peerCertificateChain } from './agent-session.js';
 import type { LogFunction } from './log-format.js';
@@ -174,13 +174,8 @@ export class PtthAcceptor {
       if (error instanceof OriginError) return refusal(400, `bad PTTH path: ${error.message}`, 'origin');
       throw error;
     }
-    // draft-kazuho-ptth-ptth-01: the ALPN field (RFC 7639) offers the protocols the backend can run
-    // reversed; this intermediary runs reversed HTTP/2, so `h2` must be among them.
-    const alpn = message.headers.get('alpn');
-    if (!offersAlpn(alpn, PTTH_REVERSED_ALPN)) {
-      const offered = alpn === null ? 'no ALPN field' : `ALPN ${JSON.stringify(alpn)}`;
-      return refusal(400, `${offered}: this intermediary runs reversed HTTP/2, so the request must offer "${PTTH_REVERSED_ALPN}" in its ALPN field (RFC 7639)`, 'alpn');
-    }
+    const wrongAlpn = ptthAlpnRefusal(message.headers.get('alpn'));
+    if (wrongAlpn !== undefined) return refusal(400, wrongAlpn, 'alpn');
     try {
       const { identity, via } = await authenticateAgent(message, origins, { trustAnchors: this.options.trust, nonces: this.nonces, tlsClientChain: chain });
       return { identity, via, origins };

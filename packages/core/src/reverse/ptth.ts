@@ -135,3 +135,15 @@ export async function ptthRequestFields(method: 'GET' | 'CONNECT', url: string, 
   fields.signature = signed.signature;
   return fields;
 }
+
+/**
+ * draft-kazuho-ptth-ptth-01: the `ALPN` field (RFC 7639) offers the protocols the backend can run
+ * reversed, and an intermediary that runs reversed HTTP/2 needs `h2` among them. The sentence
+ * that refuses the request (400), or undefined when `field` offers it. One rule for the Node
+ * intermediary's ptth upgrade and the edge's WebSocket carrier.
+ */
+export function ptthAlpnRefusal(field: string | null | undefined): string | undefined {
+  if (offersAlpn(field, PTTH_REVERSED_ALPN)) return undefined;
+  const offered = field === null || field === undefined ? 'no ALPN field' : `ALPN ${JSON.stringify(field)}`;
+  return `${offered}: this intermediary runs reversed HTTP/2, so the request must offer "${PTTH_REVERSED_ALPN}" in its ALPN field (RFC 7639)`;
+}
