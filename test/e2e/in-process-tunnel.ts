@@ -4,7 +4,7 @@
  */
 import { expect } from 'vitest';
 import { Intermediary } from '../../apps/intermediary/src/intermediary.js';
-import { Agent } from '../../packages/agent/src/agent.js';
+import { Agent, type AgentOptions } from '../../packages/agent/src/agent.js';
 import type { IssuedCertificate } from '../../packages/agent/src/certs.js';
 
 export interface InProcessTunnel {
@@ -15,7 +15,7 @@ export interface InProcessTunnel {
 }
 
 /** Starts both and waits until the intermediary serves `origin` through the agent. */
-export async function startInProcessTunnel(opts: { ca: IssuedCertificate; intermediaryCert: IssuedCertificate; originCert: IssuedCertificate; origin: string; upstream: string }): Promise<InProcessTunnel> {
+export async function startInProcessTunnel(opts: { ca: IssuedCertificate; intermediaryCert: IssuedCertificate; originCert: IssuedCertificate; origin: string; upstream: string; agent?: Partial<AgentOptions> }): Promise<InProcessTunnel> {
   const intermediary = new Intermediary({
     agents: { host: '127.0.0.1', port: 0 },
     http: { host: '127.0.0.1', port: 0 },
@@ -33,6 +33,7 @@ export async function startInProcessTunnel(opts: { ca: IssuedCertificate; interm
     key: opts.originCert.keyPem,
     ca: opts.ca.certPem,
     connections: 1,
+    ...opts.agent,
   });
   agent.start();
   for (let i = 0; i < 1000 && !intermediary.servedOrigins().includes(opts.origin); i++) await new Promise((r) => setTimeout(r, 10));
