@@ -253,7 +253,6 @@ export class Agent {
     }
     if (!options.origins || options.origins.length === 0) throw new TypeError('an agent needs at least one origin');
     this.origins = options.origins.map((o) => serializeOrigin(parseOrigin(o)));
-    if (!options.cert || !options.key) throw new TypeError('an agent needs a certificate chain (cert) and its private key (key)');
     checkTlsMaterial(options);
     const count = options.connections ?? DEFAULT_CONNECTIONS;
     if (!Number.isInteger(count) || count < 1 || count > MAX_CONNECTIONS) {

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CertificateError, DEFAULT_DOH_URL, DiscoveryError, DURATION_FORMS, flagErrorMessage, isReversedH2Alpn, parseDuration, parseOrigin, pemToDer, REVERSED_H2_ALPNS, serializeOrigin, unauthorizedOrigins, verifyCertificateChain } from '@rhttp/core';
 import { Agent, DEFAULT_CONNECTIONS, DEFAULT_DRAIN_TIMEOUT_MS, MAX_CONNECTIONS, parseIntermediary } from './agent.js';
+import { TlsMaterialError } from './carriers/tls.js';
 import { agentLogRecord, describeAgentEvent, type AgentEvent, type AgentEventLevel } from './agent-events.js';
 import { ConfigError, loadAgentConfig, type AgentConfig } from './config.js';
 import { DEFAULT_AGENT_STATE_DIR, enrolledIdentity, RenewalSchedule } from './enroll-cli.js';
@@ -474,9 +475,9 @@ async function runAgent(argv: string[]): Promise<number> {
       log: out.event,
     }));
   } catch (error) {
-    // Name the flags, not the option fields.
-    const message = (error as Error).message.replace('(key)', `(${keyFlag} ${keyPath})`).replace('(cert)', `(${certFlag} ${certPath})`).replace('(ca)', `(${caFlag} ${caPath})`);
-    throw new UsageError(message);
+    // Name the flags and files, not the option fields.
+    if (error instanceof TlsMaterialError) throw new UsageError(error.describe({ cert: `${certFlag} ${certPath}`, key: `${keyFlag} ${keyPath}`, ca: `${caFlag} ${caPath}` }));
+    throw new UsageError((error as Error).message);
   }
 
   // Fail before dialing: the intermediary would refuse an expired certificate or an origin it does not cover.

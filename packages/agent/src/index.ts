@@ -27,5 +27,6 @@ export { serveMetrics, parseListenAddress, METRICS_PATH, type MetricsServer } fr
 export { renderSystemdUnit, installSystemdUnit, uninstallSystemdUnit, runtimeCommand, DEFAULT_UNIT_DIR, DEFAULT_SERVICE_NAME, type SystemdUnitOptions } from './service.js';
 export { backoffDelay, DEFAULT_BACKOFF, DEFAULT_BACKOFF_BASE_MS, DEFAULT_BACKOFF_CAP_MS, DEFAULT_REFUSED_BACKOFF_MS, DEFAULT_HEALTHY_AFTER_MS, type BackoffPolicy } from './backoff.js';
 export { describeConnectError, H2_REVERSE_ALPN } from './connect-errors.js';
+export { TlsMaterialError, type TlsMaterialProblem, type TlsMaterialNames } from './carriers/tls.js';
 export { loadHandlerModule, toFetchHandler, type FetchHandler, type FetchHandlerLike } from './handler-module.js';
 export { HttpUpstream, DEFAULT_UPSTREAM_HEADERS_TIMEOUT_MS, type HttpUpstreamOptions } from './upstream.js';

@@ -2,7 +2,7 @@
 import * as net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CarrierDialError } from '../src/carrier.js';
-import { dialTls } from '../src/carriers/tls.js';
+import { checkTlsMaterial, dialTls, TlsMaterialError } from '../src/carriers/tls.js';
 import { alpnMismatch } from '../src/connect-errors.js';
 import { makeCertificates, startIntermediary, type TestCertificates } from './intermediary-peer.js';
 
@@ -12,6 +12,24 @@ beforeAll(async () => {
 });
 
 const options = () => ({ cert: certs.origin.chainPem, key: certs.origin.keyPem, ca: certs.ca.certPem, connectTimeoutMs: 15_000 });
+
+describe('checkTlsMaterial', () => {
+  it('says what is wrong as a problem callers switch on, worded with their names for the pieces', async () => {
+    const other = await makeCertificates(['app.example.com']);
+    const error = (() => {
+      try {
+        checkTlsMaterial({ cert: certs.origin.chainPem, key: other.origin.keyPem });
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(error).toBeInstanceOf(TlsMaterialError);
+    expect((error as TlsMaterialError).problem).toBe('key-mismatch');
+    expect((error as TlsMaterialError).message).toBe('the private key (key) does not belong to the certificate (cert)');
+    expect((error as TlsMaterialError).describe({ cert: '--cert a.pem', key: '--key b.key', ca: '--ca c.pem' })).toBe('the private key (--key b.key) does not belong to the certificate (--cert a.pem)');
+    expect(() => checkTlsMaterial({ cert: certs.origin.chainPem })).toThrow(expect.objectContaining({ problem: 'missing' }));
+  });
+});
 
 describe('dialTls', () => {
   it('hands over a carrier once TLS 1.3 is up and h2-reverse agreed', async () => {

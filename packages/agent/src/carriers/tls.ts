@@ -26,22 +26,64 @@ export interface TlsCarrierOptions {
   alpn?: ReversedH2Alpn;
 }
 
+/** What is wrong with the agent's TLS material. */
+export type TlsMaterialProblem = 'missing' | 'key-mismatch' | 'unusable-cert-or-key' | 'unusable-ca';
+
+/** How a caller names the three pieces in its sentences (option fields by default; the CLI names its flags and files). */
+export interface TlsMaterialNames {
+  cert: string;
+  key: string;
+  ca: string;
+}
+
+/**
+ * The agent's certificate, key or CA cannot work. `problem` says which (callers switch on it),
+ * `describe(names)` words it with the caller's names for the three pieces; the message uses the
+ * option fields' names.
+ */
+export class TlsMaterialError extends TypeError {
+  readonly code = 'ERR_RHTTP_TLS_MATERIAL';
+  constructor(
+    readonly problem: TlsMaterialProblem,
+    /** The TLS library's own words, when it gave any. */
+    readonly detail: string = '',
+    options?: { cause?: unknown },
+  ) {
+    super('', options);
+    this.message = this.describe({ cert: 'cert', key: 'key', ca: 'ca' });
+  }
+
+  describe(names: TlsMaterialNames): string {
+    switch (this.problem) {
+      case 'missing':
+        return `an agent needs a certificate chain (${names.cert}) and its private key (${names.key})`;
+      case 'key-mismatch':
+        return `the private key (${names.key}) does not belong to the certificate (${names.cert})`;
+      case 'unusable-cert-or-key':
+        return `the certificate (${names.cert}) or private key (${names.key}) is not usable PEM: ${this.detail}`;
+      case 'unusable-ca':
+        return `the CA certificate(s) (${names.ca}) are not usable PEM: ${this.detail}`;
+    }
+  }
+}
+
 /** Fail at construction, not on every reconnect, when the PEM material cannot work. */
-export function checkTlsMaterial(options: { cert: string; key: string; ca?: string }): void {
+export function checkTlsMaterial(options: { cert?: string; key?: string; ca?: string }): void {
+  if (!options.cert || !options.key) throw new TlsMaterialError('missing');
   try {
     tls.createSecureContext({ cert: options.cert, key: options.key });
   } catch (error) {
     const e = error as NodeJS.ErrnoException;
     if (e.code === 'ERR_OSSL_X509_KEY_VALUES_MISMATCH' || /key values mismatch/i.test(e.message)) {
-      throw new TypeError('the private key (key) does not belong to the certificate (cert)', { cause: error });
+      throw new TlsMaterialError('key-mismatch', e.message, { cause: error });
     }
-    throw new TypeError(`the certificate (cert) or private key (key) is not usable PEM: ${e.message}`, { cause: error });
+    throw new TlsMaterialError('unusable-cert-or-key', e.message, { cause: error });
   }
   if (options.ca !== undefined) {
     try {
       tls.createSecureContext({ ca: options.ca });
     } catch (error) {
-      throw new TypeError(`the CA certificate(s) (ca) are not usable PEM: ${(error as Error).message}`, { cause: error });
+      throw new TlsMaterialError('unusable-ca', (error as Error).message, { cause: error });
     }
   }
 }
