@@ -8,6 +8,7 @@ import { DEFAULT_LIMITS, type Limits } from './limits.js';
 import { CONNECTION_PREFACE, firstLocalStreamId, isPeerInitiated, processesOrigin, sendsPreface, type Role } from './role.js';
 import { DEFAULT_LOCAL_SETTINGS, INITIAL_SETTINGS, settingsToWire, type Settings } from './settings.js';
 import { localCanSend, peerCanSend, transition, type StreamState } from './stream-state.js';
+import { OutstandingPings } from './ping.js';
 import { concatBytes } from '../bytes.js';
 
 /** Where the connection's outbound bytes go: a socket, a WebSocket, a test. */
@@ -164,9 +165,7 @@ export class Connection {
   private queuedControl = 0;
   private emptyDataRun = 0;
   private resetTimes: number[] = [];
-  /** PINGs awaiting their ACK, by opaque data (created on the first PING: most connections never send one). */
-  private pings: Map<string, { sent: number; resolve: (ms: number) => void; reject: (e: Error) => void }> | undefined;
-  private pingCounter = 0;
+  private readonly pings: OutstandingPings;
   private settingsTimer: (() => void) | undefined;
   private stallTimer: (() => void) | undefined;
   private readonly now: () => number;
@@ -186,8 +185,6 @@ export class Connection {
   goawayReceived: GoawayFrame | undefined;
   closed = false;
   closeError: Http2Error | undefined;
-  /** Round-trip time of the last PING, in ms. */
-  rttMs: number | undefined;
   private readonly dataOrder: Stream[] = [];
   private activeLocal = 0;
   private activePeer = 0;
@@ -213,6 +210,7 @@ export class Connection {
     this.now = options.now ?? Date.now;
     this.setTimer = options.setTimer ?? defaultSetTimer;
     this.deferFlush = options.scheduleFlush;
+    this.pings = new OutstandingPings(this.now);
     this.nextStreamId = firstLocalStreamId(this.role);
     this.reader = new FrameReader({ maxFrameSize: Math.max(INITIAL_SETTINGS.maxFrameSize, this.local.maxFrameSize) });
     this.encoder = new HpackEncoder();
@@ -248,6 +246,11 @@ export class Connection {
   /** Octets received and not yet consumed by the application, over all streams. */
   get bufferedBytes(): number {
     return this.buffered;
+  }
+
+  /** Round-trip time of the last PING, in ms. */
+  get rttMs(): number | undefined {
+    return this.pings.rttMs;
   }
 
   /** True when a new local stream may be opened now. */
@@ -466,9 +469,7 @@ export class Connection {
   }
 
   private sendPing(resolve: (ms: number) => void, reject: (e: Error) => void, given?: Uint8Array): void {
-    const opaque = given ?? new Uint8Array(8);
-    if (!given) new DataView(opaque.buffer).setUint32(4, ++this.pingCounter);
-    (this.pings ??= new Map()).set(opaqueKey(opaque), { sent: this.now(), resolve, reject });
+    const opaque = this.pings.start(resolve, reject, given);
     this.emit(encodeFrame({ kind: 'ping', ack: false, opaque }));
     this.scheduleFlush();
   }
@@ -521,14 +522,7 @@ export class Connection {
         throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'PUSH_PROMISE received, but push is disabled (RFC 9113 §8.4)');
       case 'ping':
         if (frame.ack) {
-          const waiter = this.pings?.get(opaqueKey(frame.opaque));
-          if (waiter) {
-            this.pings!.delete(opaqueKey(frame.opaque));
-            // Created again by the next PING: an idle connection between keepalives holds no Map.
-            if (this.pings!.size === 0) this.pings = undefined;
-            this.rttMs = this.now() - waiter.sent;
-            waiter.resolve(this.rttMs);
-          }
+          this.pings.acked(frame.opaque);
           return;
         }
         // §6.7: receivers of a PING frame that does not include an ACK flag MUST send a PING
@@ -922,8 +916,7 @@ export class Connection {
       stream.state = transition(stream.id, stream.state, 'abandon');
       this.closeStream(stream, 'reset', streamError(stream));
     }
-    if (this.pings) for (const p of this.pings.values()) p.reject(error ?? new SessionClosedError('the connection closed'));
-    this.pings = undefined;
+    if (this.pings.size > 0) this.pings.rejectAll(error ?? new SessionClosedError('the connection closed'));
     if (flushFirst) this.flush(true);
     this.out = [];
     this.sink.close(error && !(error instanceof SessionClosedError && error.errorCode === ErrorCode.NO_ERROR) ? error : undefined);
@@ -1105,12 +1098,6 @@ function noop(): void {}
 /** True when `a`'s reader went longer without reading than `b`'s (the older stream on a tie). */
 function staler(a: Stream, b: Stream | undefined): boolean {
   return !b || a.lastConsumed < b.lastConsumed || (a.lastConsumed === b.lastConsumed && a.id < b.id);
-}
-
-function opaqueKey(opaque: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < opaque.length; i++) s += opaque[i].toString(16).padStart(2, '0');
-  return s;
 }
 
 /**
