@@ -5,10 +5,14 @@ import { FRAME_HEADER_LENGTH, FrameType, Flag, SettingId, type Frame, type Heade
 import { HeaderListTooLargeError, HpackDecoder, HpackEncoder } from '../hpack/index.js';
 import { FlowWindow, MAX_WINDOW_SIZE, ReceiveWindow, windowOverflow, DEFAULT_INITIAL_WINDOW_SIZE } from './flow-control.js';
 import { DEFAULT_LIMITS, type Limits } from './limits.js';
-import { CONNECTION_PREFACE, firstLocalStreamId, isPeerInitiated, processesOrigin, sendsPreface, type Role } from './role.js';
+import { CONNECTION_PREFACE, isPeerInitiated, processesOrigin, sendsPreface, type Role } from './role.js';
 import { DEFAULT_LOCAL_SETTINGS, INITIAL_SETTINGS, settingsToWire, type Settings } from './settings.js';
-import { localCanSend, peerCanSend, transition, type StreamState } from './stream-state.js';
+import { localCanSend, peerCanSend, transition } from './stream-state.js';
 import { OutstandingPings } from './ping.js';
+import { Stream, type StreamListener } from './stream.js';
+import { StreamRegistry, type ClosedHow } from './stream-registry.js';
+
+export { Stream, type StreamListener } from './stream.js';
 import { concatBytes } from '../bytes.js';
 
 /** Where the connection's outbound bytes go: a socket, a WebSocket, a test. */
@@ -19,52 +23,6 @@ export interface ConnectionSink {
   writev?(chunks: Uint8Array[]): boolean | void;
   /** Close the transport; the connection is finished with it. */
   close(error?: Error): void;
-}
-
-/** What the layer above hears about one stream. */
-export interface StreamListener {
-  /** A complete header block: informational, final, or trailers (`endStream` tells). */
-  onHeaders(fields: HeaderField[], endStream: boolean): void;
-  /** DATA payload (padding removed). Call `connection.consume(stream, data.length)` once delivered. */
-  onData(data: Uint8Array, endStream: boolean): void;
-  /** The stream ended abnormally: reset by the peer or by us, or its connection closed. */
-  onReset(error: Http2Error): void;
-}
-
-interface PendingWrite {
-  data: Uint8Array;
-  offset: number;
-  end: boolean;
-  trailers?: HeaderField[];
-  resolve: () => void;
-  reject: (e: Error) => void;
-}
-
-/** One HTTP/2 stream, as the connection keeps it. Only the connection changes `state`. */
-export class Stream {
-  state: StreamState = 'idle';
-  listener: StreamListener | undefined;
-  readonly sendWindow: FlowWindow;
-  readonly recvWindow: ReceiveWindow;
-  /** Outbound DATA waiting for flow-control credit or the transport. */
-  readonly pending: PendingWrite[] = [];
-  /** When the stream's DATA started waiting on a zero window (for the stall timeout). */
-  stalledSince = 0;
-  /** Octets received but not yet consumed by the application. */
-  unconsumed = 0;
-  /** When the application last consumed this stream's DATA, as the connection's consume counter (for the buffer budget). */
-  lastConsumed = 0;
-  /** Whatever the layer above wants to keep with the stream. */
-  context: unknown;
-
-  constructor(
-    readonly id: number,
-    sendWindow: number,
-    recvWindow: number,
-  ) {
-    this.sendWindow = new FlowWindow(sendWindow);
-    this.recvWindow = new ReceiveWindow(recvWindow);
-  }
 }
 
 export interface ConnectionOptions {
@@ -105,8 +63,6 @@ export interface ConnectionEvents {
 
 /** Connection-level receive window we grant by default: room for many streams in flight. */
 export const DEFAULT_CONNECTION_WINDOW = 16 << 20;
-/** How many recently closed stream ids we remember to tell "closed" from "idle" (RFC 9113 §5.1). */
-const CLOSED_STREAMS_REMEMBERED = 1_024;
 
 const EMPTY = new Uint8Array(0);
 /** RFC 9113 §6.8: the first GOAWAY of a graceful shutdown carries the largest stream id, 2^31-1. */
@@ -141,21 +97,14 @@ export class Connection {
   private pendingLocal: Settings[] = [];
   remote: Settings = { ...INITIAL_SETTINGS };
   readonly limits: Limits;
-  readonly streams = new Map<number, Stream>();
+  private readonly registry: StreamRegistry;
   /** Origin Set learned from ORIGIN frames (client role). */
   readonly peerOrigins: string[] = [];
-  /** Highest stream id the peer opened (for GOAWAY's last-stream-id). */
-  lastPeerStreamId = 0;
-  private nextStreamId: number;
   private readonly reader: FrameReader;
   private readonly encoder: HpackEncoder;
   private readonly decoder: HpackDecoder;
   private readonly sendWindow = new FlowWindow(DEFAULT_INITIAL_WINDOW_SIZE);
   private readonly recvWindow: ReceiveWindow;
-  /** How recently closed streams ended: reset by us, reset by the peer, or END_STREAM both ways. */
-  private closedStreams: Map<number, 'reset' | 'peer-reset' | 'ended'> | undefined;
-  /** Highest id dropped from `closedStreams`: an unknown id at or below it may be a forgotten stream. */
-  private forgottenUpTo = 0;
   private prefaceRemaining: number;
   private settingsReceived = false;
   private out: Uint8Array[] = [];
@@ -186,8 +135,6 @@ export class Connection {
   closed = false;
   closeError: Http2Error | undefined;
   private readonly dataOrder: Stream[] = [];
-  private activeLocal = 0;
-  private activePeer = 0;
   /** Octets received on every stream and not yet consumed by the application (bounded by `limits.maxBufferedBytes`). */
   private buffered = 0;
   /** Streams that ended (END_STREAM both ways) while the application still holds their unread DATA: still in the budget. */
@@ -211,7 +158,7 @@ export class Connection {
     this.setTimer = options.setTimer ?? defaultSetTimer;
     this.deferFlush = options.scheduleFlush;
     this.pings = new OutstandingPings(this.now);
-    this.nextStreamId = firstLocalStreamId(this.role);
+    this.registry = new StreamRegistry(this.role);
     this.reader = new FrameReader({ maxFrameSize: Math.max(INITIAL_SETTINGS.maxFrameSize, this.local.maxFrameSize) });
     this.encoder = new HpackEncoder();
     // RFC 9113 §4.3: until the peer acknowledges our SETTINGS, it may still use the default table size.
@@ -238,9 +185,19 @@ export class Connection {
 
   // ---------------------------------------------------------------- public API
 
+  /** The active streams, by id. */
+  get streams(): ReadonlyMap<number, Stream> {
+    return this.registry.streams;
+  }
+
+  /** Highest stream id the peer opened (for GOAWAY's last-stream-id). */
+  get lastPeerStreamId(): number {
+    return this.registry.lastPeerStreamId;
+  }
+
   /** Streams we opened that are still active, and streams the peer opened. */
   get openStreams(): number {
-    return this.activeLocal + this.activePeer;
+    return this.registry.openLocal + this.registry.openPeer;
   }
 
   /** Octets received and not yet consumed by the application, over all streams. */
@@ -255,7 +212,7 @@ export class Connection {
 
   /** True when a new local stream may be opened now. */
   get canOpenStream(): boolean {
-    return !this.closed && !this.goawayReceived && !this.goawaySent && this.activeLocal < this.remote.maxConcurrentStreams && this.nextStreamId <= this.limits.maxStreamId;
+    return !this.closed && !this.goawayReceived && !this.goawaySent && this.registry.openLocal < this.remote.maxConcurrentStreams && this.registry.nextStreamId <= this.limits.maxStreamId;
   }
 
   /** True once GOAWAY was sent or received: no new streams. */
@@ -316,22 +273,21 @@ export class Connection {
   openStream(fields: HeaderField[], endStream: boolean, listener: StreamListener): Stream {
     if (this.closed) throw new SessionClosedError('the connection is closed');
     if (this.goawayReceived || this.goawaySent) throw new SessionClosedError('the connection is shutting down (GOAWAY)', ErrorCode.NO_ERROR, true);
-    if (this.activeLocal >= this.remote.maxConcurrentStreams) throw new Http2UsageError('the peer allows no more concurrent streams (SETTINGS_MAX_CONCURRENT_STREAMS)');
-    if (this.nextStreamId > this.limits.maxStreamId) {
+    if (this.registry.openLocal >= this.remote.maxConcurrentStreams) throw new Http2UsageError('the peer allows no more concurrent streams (SETTINGS_MAX_CONCURRENT_STREAMS)');
+    if (this.registry.nextStreamId > this.limits.maxStreamId) {
       // §5.1.1: stream identifiers cannot be reused; a long-lived connection must be replaced.
       this.goaway(ErrorCode.NO_ERROR, 'stream ids exhausted');
       throw new SessionClosedError('stream ids exhausted on this connection; open a new one', ErrorCode.NO_ERROR, true);
     }
-    const stream = new Stream(this.nextStreamId, this.remote.initialWindowSize, this.local.initialWindowSize);
+    const stream = new Stream(this.registry.nextStreamId, this.remote.initialWindowSize, this.local.initialWindowSize);
     stream.lastConsumed = this.consumeTick;
-    this.nextStreamId += 2;
+    this.registry.nextStreamId += 2;
     stream.listener = listener;
-    this.streams.set(stream.id, stream);
-    this.activeLocal++;
+    this.registry.add(stream);
     this.sendHeaders(stream, fields, endStream);
     // The last stream id is used: drain now, so callers waiting for a slot move to a new
     // connection (retryably) instead of waiting for one that never comes.
-    if (this.nextStreamId > this.limits.maxStreamId) this.goaway(ErrorCode.NO_ERROR, 'stream ids exhausted');
+    if (this.registry.nextStreamId > this.limits.maxStreamId) this.goaway(ErrorCode.NO_ERROR, 'stream ids exhausted');
     return stream;
   }
 
@@ -575,7 +531,7 @@ export class Connection {
     const stream = this.streams.get(frame.streamId);
     if (!stream) {
       this.releaseConnection(length);
-      this.onFrameForMissingStream(frame.streamId, 'DATA');
+      this.registry.frameForMissingStream(frame.streamId, 'DATA');
       return;
     }
     if (!peerCanSend(stream.state)) {
@@ -647,7 +603,7 @@ export class Connection {
     if (frame.priority && frame.priority.dependency === frame.streamId) {
       // §5.3.1: a stream cannot depend on itself → stream error of type PROTOCOL_ERROR.
       // The HEADERS still used its id (§5.1.1): later frames on it are in flight after our RST, not on an idle stream.
-      if (isPeerInitiated(this.role, frame.streamId) && frame.streamId > this.lastPeerStreamId) this.lastPeerStreamId = frame.streamId;
+      if (isPeerInitiated(this.role, frame.streamId) && frame.streamId > this.lastPeerStreamId) this.registry.lastPeerStreamId = frame.streamId;
       throw new StreamError(frame.streamId, ErrorCode.PROTOCOL_ERROR, 'stream depends on itself (RFC 9113 §5.3.1)');
     }
     let stream = this.streams.get(frame.streamId);
@@ -656,29 +612,28 @@ export class Connection {
         // A stream we would have opened but did not: idle, or long closed. §5.1.1: an endpoint
         // that receives an unexpected stream identifier MUST respond with a connection error of
         // type PROTOCOL_ERROR.
-        if (this.isIdle(frame.streamId)) {
+        if (this.registry.isIdle(frame.streamId)) {
           throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `HEADERS on idle stream ${frame.streamId} that this endpoint never opened (RFC 9113 §5.1)`);
         }
-        this.onFrameForMissingStream(frame.streamId, 'HEADERS');
+        this.registry.frameForMissingStream(frame.streamId, 'HEADERS');
         return;
       }
       if (frame.streamId <= this.lastPeerStreamId) {
-        this.onFrameForMissingStream(frame.streamId, 'HEADERS');
+        this.registry.frameForMissingStream(frame.streamId, 'HEADERS');
         return;
       }
       // §5.1.1: a new stream id MUST be greater than all the peer opened before (checked above).
-      this.lastPeerStreamId = frame.streamId;
+      this.registry.lastPeerStreamId = frame.streamId;
       if (this.goawaySent && frame.streamId > this.goawaySent.lastStreamId) {
         // §6.8: streams above our GOAWAY's last-stream-id are ignored (the peer will retry them).
-        this.rememberClosed(frame.streamId, 'reset');
+        this.registry.rememberClosed(frame.streamId, 'reset');
         return;
       }
       stream = new Stream(frame.streamId, this.remote.initialWindowSize, this.local.initialWindowSize);
       stream.lastConsumed = this.consumeTick;
       stream.state = transition(stream.id, stream.state, 'recv-headers');
-      this.streams.set(stream.id, stream);
-      this.activePeer++;
-      if (this.activePeer > this.local.maxConcurrentStreams) {
+      this.registry.add(stream);
+      if (this.registry.openPeer > this.local.maxConcurrentStreams) {
         // §5.1.2: an endpoint that receives a HEADERS frame that causes its advertised
         // concurrent stream limit to be exceeded MUST treat this as a stream error of type
         // PROTOCOL_ERROR or REFUSED_STREAM (REFUSED_STREAM lets the client retry, §8.7).
@@ -707,49 +662,12 @@ export class Connection {
     if (frame.endStream) this.maybeCloseStream(stream);
   }
 
-  /**
-   * §5.1: a stream id neither side has used yet is "idle": above the last the peer opened (its
-   * ids), or not yet reached by ours.
-   */
-  private isIdle(streamId: number): boolean {
-    return isPeerInitiated(this.role, streamId) ? streamId > this.lastPeerStreamId : streamId >= this.nextStreamId;
-  }
-
-  /** A frame for a stream we no longer (or never) hold. */
-  private onFrameForMissingStream(streamId: number, what: string): void {
-    const how = this.closedStreams?.get(streamId);
-    const peerStream = isPeerInitiated(this.role, streamId);
-    if (this.isIdle(streamId)) {
-      // §5.1: idle: receiving any frame other than HEADERS or PRIORITY on a stream in this state
-      // MUST be treated as a connection error of type PROTOCOL_ERROR.
-      throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `${what} on idle stream ${streamId} (RFC 9113 §5.1)`);
-    }
-    if (how === 'peer-reset') {
-      // §5.1: an endpoint that receives any frame other than PRIORITY after receiving a
-      // RST_STREAM MUST treat that as a stream error of type STREAM_CLOSED.
-      throw new StreamError(streamId, ErrorCode.STREAM_CLOSED, `${what} after the peer reset stream ${streamId} (RFC 9113 §5.1)`);
-    }
-    if (how === 'ended') {
-      // §5.1: closed: an endpoint that receives frames after END_STREAM in both directions MUST
-      // treat that as a connection error of type STREAM_CLOSED (for DATA, a stream error is enough).
-      if (what === 'DATA') throw new StreamError(streamId, ErrorCode.STREAM_CLOSED, `${what} on closed stream ${streamId} (RFC 9113 §5.1)`);
-      throw new ConnectionError(ErrorCode.STREAM_CLOSED, `${what} on closed stream ${streamId} (RFC 9113 §5.1)`);
-    }
-    if (how === undefined && peerStream && streamId > this.forgottenUpTo) {
-      // §5.1.1: the first use of a new stream identifier implicitly closes all streams in the
-      // "idle" state ... with a lower-valued stream identifier. An endpoint that receives an
-      // unexpected stream identifier MUST respond with a connection error of type PROTOCOL_ERROR.
-      throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `${what} on stream ${streamId}, below stream ${this.lastPeerStreamId} that the peer opened later (RFC 9113 §5.1.1)`);
-    }
-    // Reset by us (or forgotten): §5.1 says frames in flight MUST be ignored.
-  }
-
   private onRstStream(streamId: number, errorCode: number): void {
     const stream = this.streams.get(streamId);
     if (!stream) {
       // §6.4: if a RST_STREAM frame identifying an idle stream is received, the recipient MUST
       // treat this as a connection error of type PROTOCOL_ERROR.
-      if (this.isIdle(streamId)) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `RST_STREAM on idle stream ${streamId} (RFC 9113 §6.4)`);
+      if (this.registry.isIdle(streamId)) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `RST_STREAM on idle stream ${streamId} (RFC 9113 §6.4)`);
       return;
     }
     if (isPeerInitiated(this.role, streamId)) this.countReset();
@@ -862,7 +780,7 @@ export class Connection {
       if (!stream) {
         // §5.1: idle: receiving any frame other than HEADERS or PRIORITY on a stream in this state
         // MUST be treated as a connection error of type PROTOCOL_ERROR.
-        if (this.isIdle(frame.streamId)) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `WINDOW_UPDATE on idle stream ${frame.streamId} (RFC 9113 §5.1)`);
+        if (this.registry.isIdle(frame.streamId)) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `WINDOW_UPDATE on idle stream ${frame.streamId} (RFC 9113 §5.1)`);
         return; // §6.9: WINDOW_UPDATE can arrive for a closed stream; ignore it.
       }
       if (!stream.sendWindow.increase(frame.increment)) windowOverflow(stream.id);
@@ -877,7 +795,7 @@ export class Connection {
       if (stream) this.resetStream(stream, error.errorCode, new StreamResetError(error.streamId, error.errorCode, 'local', error.message.replace(/^stream \d+: /, ''), false, { cause: error }));
       else {
         this.emit(encodeFrame({ kind: 'rst-stream', streamId: error.streamId, errorCode: error.errorCode }));
-        this.rememberClosed(error.streamId, 'reset');
+        this.registry.rememberClosed(error.streamId, 'reset');
       }
       return;
     }
@@ -942,11 +860,8 @@ export class Connection {
     if (stream.state === 'closed') this.closeStream(stream, 'ended');
   }
 
-  private closeStream(stream: Stream, how: 'reset' | 'peer-reset' | 'ended', error?: Http2Error): void {
-    if (!this.streams.delete(stream.id)) return;
-    if (isPeerInitiated(this.role, stream.id)) this.activePeer--;
-    else this.activeLocal--;
-    this.rememberClosed(stream.id, how);
+  private closeStream(stream: Stream, how: ClosedHow, error?: Http2Error): void {
+    if (!this.registry.remove(stream, how)) return;
     if (stream.unconsumed > 0) {
       // An ended stream's unread DATA stays in the budget until its reader takes it; a reset one's is dropped.
       if (how === 'ended') (this.held ??= new Set()).add(stream);
@@ -961,16 +876,6 @@ export class Connection {
     if (error) stream.listener?.onReset(error);
     this.events.onStreamClosed?.(stream);
     this.maybeFinishDrain();
-  }
-
-  private rememberClosed(id: number, how: 'reset' | 'peer-reset' | 'ended'): void {
-    const closed = (this.closedStreams ??= new Map());
-    closed.set(id, how);
-    if (closed.size > CLOSED_STREAMS_REMEMBERED) {
-      const oldest = closed.keys().next().value as number;
-      closed.delete(oldest);
-      if (oldest > this.forgottenUpTo) this.forgottenUpTo = oldest;
-    }
   }
 
   private releaseConnection(octets: number): void {
