@@ -230,7 +230,7 @@ function parseFlags<T extends Parameters<typeof parseArgs>[0]>(config: T, help: 
 async function checkOwnCertificate(chainPem: string, origins: string[], what: string): Promise<void> {
   try {
     const chain = pemToDer(chainPem);
-    const identity = await verifyCertificateChain(chain, { trustAnchors: [chain[chain.length - 1]] });
+    const identity = await verifyCertificateChain(chain, { trustAnchors: [chain[chain.length - 1]], anchorWord: 'certificate' });
     const uncovered = unauthorizedOrigins(identity, origins.map(parseOrigin));
     if (uncovered.length > 0) {
       const names = [...identity.dnsNames, ...identity.ipAddresses].join(', ') || 'no DNS name or IP address';
@@ -240,8 +240,7 @@ async function checkOwnCertificate(chainPem: string, origins: string[], what: st
     }
   } catch (error) {
     if (!(error instanceof CertificateError)) throw error;
-    // Our own chain is the anchor here: call every certificate a certificate.
-    throw new UsageError(`${what}: ${error.message.replace(/\btrust anchor "/, 'certificate "')}`);
+    throw new UsageError(`${what}: ${error.message}`);
   }
 }
 
@@ -532,9 +531,9 @@ async function runDiscover(argv: string[]): Promise<number> {
   if (positionals.length !== 1) throw new UsageError('discover needs one NAME, like: rhttp-agent discover proxy.example.net');
   const name = positionals[0];
   try {
-    parseBareIntermediary(name);
+    parseBareIntermediary(name, 'discover');
   } catch (error) {
-    throw new UsageError((error as Error).message.replace('--intermediary', 'discover'));
+    throw new UsageError((error as Error).message);
   }
   const doh = (values.doh as string | undefined) ?? DEFAULT_DOH_URL;
   try {

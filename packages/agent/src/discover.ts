@@ -35,19 +35,20 @@ export interface BareIntermediary {
 /**
  * Parses `proxy.example.net` or `proxy.example.net:8443`. Throws `TypeError` for IP addresses
  * (they have no SVCB records: give `tls://IP:PORT`) and for anything that is not a DNS name.
+ * `from` names where the value came from in the messages (`rhttp-agent discover` says `discover`).
  */
-export function parseBareIntermediary(value: string): BareIntermediary {
+export function parseBareIntermediary(value: string, from = '--intermediary'): BareIntermediary {
   if (/^\[|^[0-9a-f]*:[0-9a-f]*:/i.test(value) || /^[0-9.]+(:\d+)?$/.test(value)) {
-    throw new TypeError(`--intermediary ${value} is an IP address, which has no SVCB records: give tls://${value} (or ws://, wss://) instead`);
+    throw new TypeError(`${from} ${value} is an IP address, which has no SVCB records: give tls://${value} (or ws://, wss://) instead`);
   }
   const m = /^([^:]+)(?::(\d{1,5}))?$/.exec(value);
   const name = m?.[1].replace(/\.$/, '') ?? '';
   if (!m || !/^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*$/i.test(name)) {
-    throw new TypeError(`--intermediary must be tls://host:port, ws://host:port, wss://host[:port] or a DNS name to discover (like proxy.example.net), got ${value}`);
+    throw new TypeError(`${from} must be tls://host:port, ws://host:port, wss://host[:port] or a DNS name to discover (like proxy.example.net), got ${value}`);
   }
   if (m[2] === undefined) return { name };
   const port = Number(m[2]);
-  if (port < 1 || port > 65535) throw new TypeError(`--intermediary ${value}: port ${m[2]} is not in 1..65535`);
+  if (port < 1 || port > 65535) throw new TypeError(`${from} ${value}: port ${m[2]} is not in 1..65535`);
   return { name, port };
 }
 

@@ -57,6 +57,11 @@ export interface VerifyOptions {
   trustAnchors: (string | Uint8Array)[];
   /** The time to check validity periods at; defaults to the current time. */
   now?: Date;
+  /**
+   * What messages call an anchor; default `trust anchor`. A holder checking its own chain
+   * against its own last certificate says `certificate`: to it, that is no trust decision.
+   */
+  anchorWord?: string;
 }
 
 /** Longest certification path we build (leaf + intermediates + anchor): real web PKI paths have 3–4; bounds work on hostile chains. */
@@ -234,9 +239,10 @@ export async function verifyCertificateChain(chain: string | Uint8Array[], optio
   if (anchors.length === 0) throw new CertificateError('untrusted', 'no trust anchors are configured, so no certificate can be trusted');
 
   const path = await buildPath(certs, anchors);
-  path.forEach((c) => checkValidity(c, now));
+  const anchorWord = options.anchorWord ?? 'trust anchor';
+  path.forEach((c) => checkValidity(c, now, anchorWord));
   path.forEach((c) => checkCriticalExtensions(c));
-  for (let k = 1; k < path.length; k++) checkIssuer(path[k], k - 1);
+  for (let k = 1; k < path.length; k++) checkIssuer(path[k], k - 1, anchorWord);
   const leaf = path[0];
   checkLeafUsage(leaf);
   return identityOf(leaf);
@@ -362,9 +368,9 @@ async function signedBy(subject: ParsedCertificate, issuer: ParsedCertificate): 
   }
 }
 
-function checkValidity(c: ParsedCertificate, now: Date): void {
+function checkValidity(c: ParsedCertificate, now: Date, anchorWord: string): void {
   const t = now.getTime();
-  const which = c.isAnchor ? 'trust anchor' : 'certificate';
+  const which = c.isAnchor ? anchorWord : 'certificate';
   if (t < c.cert.notBefore.getTime()) {
     throw new CertificateError('not-yet-valid', `${which} "${c.subject}" is not valid before ${c.cert.notBefore.toISOString()} (now is ${now.toISOString()})`);
   }
@@ -383,8 +389,8 @@ function checkCriticalExtensions(c: ParsedCertificate): void {
 }
 
 /** `below` = how many non-leaf certificates sit under `c` on the path. */
-function checkIssuer(c: ParsedCertificate, below: number): void {
-  const which = c.isAnchor ? 'trust anchor' : 'intermediate certificate';
+function checkIssuer(c: ParsedCertificate, below: number, anchorWord: string): void {
+  const which = c.isAnchor ? anchorWord : 'intermediate certificate';
   const bc = c.cert.getExtension(x509.BasicConstraintsExtension);
   // RFC 5280 §6.1.4 (k): an intermediate must carry basicConstraints with cA TRUE.
   if (bc === null ? !c.isAnchor : !bc.ca) {
