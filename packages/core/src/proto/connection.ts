@@ -1,7 +1,7 @@
 import { CompressionError, ConnectionError, ErrorCode, Http2Error, Http2UsageError, SessionClosedError, StreamError, StreamResetError, errorCodeName } from '../errors.js';
 import { FrameReader } from '../codec/frame-reader.js';
 import { encodeFrame, encodeFrameHeader, encodeHeaderBlock } from '../frame/index.js';
-import { FRAME_HEADER_LENGTH, FrameType, Flag, SettingId, type Frame, type HeaderField, type DataFrame, type HeadersFrame, type SettingsFrame, type GoawayFrame, type WindowUpdateFrame } from '../frame/types.js';
+import { FRAME_HEADER_LENGTH, FrameType, Flag, type Frame, type HeaderField, type DataFrame, type HeadersFrame, type SettingsFrame, type GoawayFrame, type WindowUpdateFrame } from '../frame/types.js';
 import { HeaderListTooLargeError, HpackDecoder, HpackEncoder } from '../hpack/index.js';
 import { FlowWindow, MAX_WINDOW_SIZE, ReceiveWindow, windowOverflow, DEFAULT_INITIAL_WINDOW_SIZE } from './flow-control.js';
 import { DEFAULT_LIMITS, type Limits } from './limits.js';
@@ -11,6 +11,7 @@ import { localCanSend, peerCanSend, transition } from './stream-state.js';
 import { OutstandingPings } from './ping.js';
 import { Stream, type StreamListener } from './stream.js';
 import { StreamRegistry, type ClosedHow } from './stream-registry.js';
+import { SettingsSync } from './settings-sync.js';
 
 export { Stream, type StreamListener } from './stream.js';
 import { concatBytes } from '../bytes.js';
@@ -92,10 +93,8 @@ const defaultSetTimer = (fn: () => void, ms: number) => {
 export class Connection {
   readonly role: Role;
   readonly local: Readonly<Settings>;
-  /** Settings the peer has acknowledged (what our decoder/reader may rely on). */
-  /** Our SETTINGS sent and not yet acknowledged (a fresh empty array once all are: no backing store held). */
-  private pendingLocal: Settings[] = [];
-  remote: Settings = { ...INITIAL_SETTINGS };
+  /** Our SETTINGS awaiting their ACK, and the peer's in force. */
+  private readonly settings: SettingsSync;
   readonly limits: Limits;
   private readonly registry: StreamRegistry;
   /** Origin Set learned from ORIGIN frames (client role). */
@@ -106,7 +105,6 @@ export class Connection {
   private readonly sendWindow = new FlowWindow(DEFAULT_INITIAL_WINDOW_SIZE);
   private readonly recvWindow: ReceiveWindow;
   private prefaceRemaining: number;
-  private settingsReceived = false;
   private out: Uint8Array[] = [];
   private flushScheduled = false;
   private hopsScheduled = false;
@@ -115,7 +113,6 @@ export class Connection {
   private emptyDataRun = 0;
   private resetTimes: number[] = [];
   private readonly pings: OutstandingPings;
-  private settingsTimer: (() => void) | undefined;
   private stallTimer: (() => void) | undefined;
   private readonly now: () => number;
   private readonly setTimer: (fn: () => void, ms: number) => () => void;
@@ -159,6 +156,7 @@ export class Connection {
     this.deferFlush = options.scheduleFlush;
     this.pings = new OutstandingPings(this.now);
     this.registry = new StreamRegistry(this.role);
+    this.settings = new SettingsSync(this.role, this.setTimer, this.limits.settingsTimeoutMs, (error) => this.fail(error));
     this.reader = new FrameReader({ maxFrameSize: Math.max(INITIAL_SETTINGS.maxFrameSize, this.local.maxFrameSize) });
     this.encoder = new HpackEncoder();
     // RFC 9113 §4.3: until the peer acknowledges our SETTINGS, it may still use the default table size.
@@ -169,9 +167,8 @@ export class Connection {
     // RFC 9113 §3.4: the client sends the preface then SETTINGS; the server's preface is SETTINGS.
     if (sendsPreface(this.role)) this.emit(CONNECTION_PREFACE);
     // `local` does not change after this point, so it is its own snapshot (no copy held per connection).
-    this.pendingLocal.push(this.local);
     this.emit(encodeFrame({ kind: 'settings', ack: false, settings: settingsToWire(this.local) }));
-    this.settingsTimer = this.setTimer(() => this.fail(new ConnectionError(ErrorCode.SETTINGS_TIMEOUT, 'the peer did not acknowledge our SETTINGS in time (RFC 9113 §6.5.3)')), this.limits.settingsTimeoutMs);
+    this.settings.sent(this.local);
     const window = options.connectionWindow ?? DEFAULT_CONNECTION_WINDOW;
     if (window > DEFAULT_INITIAL_WINDOW_SIZE) {
       const increment = this.recvWindow.grow(window - DEFAULT_INITIAL_WINDOW_SIZE);
@@ -184,6 +181,11 @@ export class Connection {
   }
 
   // ---------------------------------------------------------------- public API
+
+  /** The peer's SETTINGS in force (the protocol's initial values until its first SETTINGS). */
+  get remote(): Settings {
+    return this.settings.remote;
+  }
 
   /** The active streams, by id. */
   get streams(): ReadonlyMap<number, Stream> {
@@ -452,7 +454,7 @@ export class Connection {
   }
 
   private handleFrame(frame: Frame): void {
-    if (!this.settingsReceived) {
+    if (!this.settings.received) {
       // §3.4: the first frame the peer sends MUST be SETTINGS.
       if (frame.kind !== 'settings' || frame.ack) {
         throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `the peer's first frame was ${frame.kind.toUpperCase()}, not SETTINGS (RFC 9113 §3.4)`);
@@ -690,53 +692,14 @@ export class Connection {
 
   private onSettings(frame: SettingsFrame): void {
     if (frame.ack) {
-      const acked = this.pendingLocal.shift();
-      if (!acked) return; // An unsolicited ACK carries nothing to apply.
+      const acked = this.settings.acked();
+      if (!acked) return;
       // Stream receive windows and the frame size limit use our advertised values from the
       // start (a peer may apply them before we see the ACK, and both only ever grow here).
       this.decoder.setMaxTableSize(acked.headerTableSize);
-      if (this.pendingLocal.length === 0) {
-        this.pendingLocal = [];
-        this.settingsTimer?.();
-        this.settingsTimer = undefined;
-      }
       return;
     }
-    this.settingsReceived = true;
-    const next = { ...this.remote };
-    for (const [id, value] of frame.settings) {
-      switch (id) {
-        case SettingId.HEADER_TABLE_SIZE:
-          next.headerTableSize = value;
-          break;
-        case SettingId.ENABLE_PUSH:
-          // §6.5.2: a client MUST treat a SETTINGS_ENABLE_PUSH of 1 from a server as a connection error.
-          if (this.role === 'client' && value !== 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'a server may not enable push (RFC 9113 §6.5.2)');
-          next.enablePush = value === 1;
-          break;
-        case SettingId.MAX_CONCURRENT_STREAMS:
-          next.maxConcurrentStreams = value;
-          break;
-        case SettingId.INITIAL_WINDOW_SIZE:
-          next.initialWindowSize = value;
-          break;
-        case SettingId.MAX_FRAME_SIZE:
-          next.maxFrameSize = value;
-          break;
-        case SettingId.MAX_HEADER_LIST_SIZE:
-          next.maxHeaderListSize = value;
-          break;
-        case SettingId.ENABLE_CONNECT_PROTOCOL:
-          // RFC 8441 §3: once 1 has been sent, a sender MUST NOT send 0.
-          if (this.remote.enableConnectProtocol && value === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'SETTINGS_ENABLE_CONNECT_PROTOCOL went from 1 to 0 (RFC 8441 §3)');
-          if (value > 1) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'SETTINGS_ENABLE_CONNECT_PROTOCOL must be 0 or 1 (RFC 8441 §3)');
-          next.enableConnectProtocol = value === 1;
-          break;
-        default:
-          // §6.5.2: an endpoint that receives a SETTINGS frame with any unknown or unsupported identifier MUST ignore that setting.
-          break;
-      }
-    }
+    const next = this.settings.receive(frame.settings);
     const delta = next.initialWindowSize - this.remote.initialWindowSize;
     if (delta !== 0) {
       // §6.9.2: a change of SETTINGS_INITIAL_WINDOW_SIZE adjusts every stream's window by the
@@ -746,7 +709,7 @@ export class Connection {
       }
     }
     if (next.headerTableSize !== this.remote.headerTableSize) this.encoder.setMaxTableSize(Math.min(next.headerTableSize, 65_536));
-    this.remote = next;
+    this.settings.remote = next;
     // §6.5.3: upon receiving SETTINGS without ACK, the recipient MUST apply them and reply with ACK.
     this.controlFrameQueued();
     this.emit(encodeFrame({ kind: 'settings', ack: true, settings: [] }));
@@ -822,7 +785,7 @@ export class Connection {
     if (this.closed) return;
     this.closed = true;
     this.closeError = error;
-    this.settingsTimer?.();
+    this.settings.cancel();
     this.stallTimer?.();
     this.goawayTimer?.();
     this.goawayTimer = undefined;
