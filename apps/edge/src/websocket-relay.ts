@@ -8,9 +8,12 @@
  * ways; pings from the upstream are answered with pongs. No extension (permessage-deflate) is
  * offered, since the frames are ours to read.
  *
- * Backpressure: workerd has none on WebSocket sends. Toward the browser, bytes are read from the
- * stream (granting HTTP/2 window) only as fast as messages are handed to the runtime; toward the
- * agent, browser messages queue until the stream's flow control lets them out.
+ * Backpressure: workerd has none on WebSocket sends, and none on receives either (a browser's
+ * messages arrive as fast as it sends them). Toward the browser, bytes are read from the stream
+ * (granting HTTP/2 window) only as fast as messages are handed to the runtime. Toward the agent,
+ * browser messages queue until the stream's flow control lets them out, up to
+ * TO_AGENT_BUDGET_BYTES; a browser that keeps sending past that while the origin does not read is
+ * closed with 1013 (Try Again Later) instead of growing the object's memory without limit.
  */
 import {
   WebSocketCloseCode,
@@ -32,6 +35,15 @@ export type WebSocketTunnel = (request: Request) => Promise<Response>;
  * negotiate no extension; the upstream must not compress frames we have to read).
  */
 const NOT_FORWARDED = ['connection', 'upgrade', 'sec-websocket-key', 'sec-websocket-extensions', 'sec-websocket-accept'];
+/**
+ * Bytes of browser messages the object holds for one WebSocket while the agent's stream has no
+ * window: room for the largest single message we relay whole (the conformance table sends 4 MiB)
+ * and a burst behind it, never a heap's worth.
+ */
+export const TO_AGENT_BUDGET_BYTES = 16 * 1024 * 1024;
+/** RFC 6455 §7.4 (IANA registry): 1013 Try Again Later, the endpoint is overloaded. */
+const TRY_AGAIN_LATER = 1013;
+
 /** The upstream's answer fields the browser may see on its 101 (the runtime adds the handshake's own). */
 const PASSED_TO_BROWSER = ['sec-websocket-protocol', 'set-cookie'];
 
@@ -49,7 +61,8 @@ export async function relayWebSocket(request: Request, tunnel: WebSocketTunnel):
   for (const name of NOT_FORWARDED) headers.delete(name);
   let toAgent!: ReadableStreamDefaultController<Uint8Array>;
   let toAgentOpen = true;
-  const body = new ReadableStream<Uint8Array>({ start: (c) => void (toAgent = c) });
+  // Counted in bytes: desiredSize goes below zero by what is queued beyond the budget.
+  const body = new ReadableStream<Uint8Array>({ start: (c) => void (toAgent = c) }, { highWaterMark: TO_AGENT_BUDGET_BYTES, size: (chunk) => chunk.byteLength });
   const abort = new AbortController();
   const response = await tunnel(tunnelRequest(request.url, headers, body, abort.signal));
   if (response.status < 200 || response.status > 299 || !response.body) {
@@ -65,7 +78,15 @@ export async function relayWebSocket(request: Request, tunnel: WebSocketTunnel):
   let browserClosed = false;
 
   const send = (opcode: number, payload: Uint8Array) => {
-    if (toAgentOpen) toAgent.enqueue(encodeWebSocketFrame({ opcode, payload }, { mask: true }));
+    if (!toAgentOpen) return;
+    toAgent.enqueue(encodeWebSocketFrame({ opcode, payload }, { mask: true }));
+    if ((toAgent.desiredSize ?? 0) < 0) {
+      // The origin is not reading and the browser keeps sending: stop here, bounded.
+      toAgentOpen = false;
+      closeBrowser(TRY_AGAIN_LATER, `the origin is not reading; more than ${TO_AGENT_BUDGET_BYTES} bytes were waiting for it`);
+      // The queued bytes go, and the stream toward the agent is reset (its body failed).
+      toAgent.error(new Error('the browser sent more than the origin read'));
+    }
   };
   /** Our close frame to the upstream, then END_STREAM: the stream's half toward the agent is done. */
   const closeTowardAgent = (code: number | undefined, reason: string) => {
