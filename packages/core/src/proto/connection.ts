@@ -12,6 +12,9 @@ import { OutstandingPings } from './ping.js';
 import { Stream, type StreamListener } from './stream.js';
 import { StreamRegistry, type ClosedHow } from './stream-registry.js';
 import { SettingsSync } from './settings-sync.js';
+import { Goaway, unprocessedByGoaway } from './goaway.js';
+
+export { GOAWAY_ANNOUNCE_LAST_STREAM_ID, GOAWAY_FINAL_DELAY_MS } from './goaway.js';
 
 export { Stream, type StreamListener } from './stream.js';
 import { concatBytes } from '../bytes.js';
@@ -66,14 +69,6 @@ export interface ConnectionEvents {
 export const DEFAULT_CONNECTION_WINDOW = 16 << 20;
 
 const EMPTY = new Uint8Array(0);
-/** RFC 9113 §6.8: the first GOAWAY of a graceful shutdown carries the largest stream id, 2^31-1. */
-export const GOAWAY_ANNOUNCE_LAST_STREAM_ID = 2 ** 31 - 1;
-/**
- * Longest wait between the announcing GOAWAY and the final one when the peer does not answer the
- * PING sent with it: §6.8 asks for at least one round trip; 1 s covers slow links without holding
- * a shutdown long (the PING ACK normally ends the wait after one RTT).
- */
-export const GOAWAY_FINAL_DELAY_MS = 1_000;
 /** A DATA chunk at least this large is bulk: flushed after the microtask hops, not held to the end of the I/O turn. */
 const BULK_CHUNK_BYTES = 16 * 1024;
 /** Microtasks a scheduled flush waits: 3 lets END_STREAM join a short body's DATA frame (measured: 1 and 2 do not). */
@@ -121,14 +116,8 @@ export class Connection {
     this.flushScheduled = false;
     this.flush();
   };
-  /**
-   * GOAWAY we sent (its last-stream-id) and the one we received. During a graceful shutdown's
-   * first phase `goawaySent.lastStreamId` is 2^31-1 until the final GOAWAY replaces it.
-   */
-  goawaySent: GoawayFrame | undefined;
-  /** Cancels the wait for the final GOAWAY while a graceful shutdown is in its first phase. */
-  private goawayTimer: (() => void) | undefined;
-  goawayReceived: GoawayFrame | undefined;
+  /** The GOAWAY we sent (in two phases for a graceful shutdown) and the one we received. */
+  private readonly goaways: Goaway;
   closed = false;
   closeError: Http2Error | undefined;
   private readonly dataOrder: Stream[] = [];
@@ -156,6 +145,7 @@ export class Connection {
     this.deferFlush = options.scheduleFlush;
     this.pings = new OutstandingPings(this.now);
     this.registry = new StreamRegistry(this.role);
+    this.goaways = new Goaway(this.setTimer);
     this.settings = new SettingsSync(this.role, this.setTimer, this.limits.settingsTimeoutMs, (error) => this.fail(error));
     this.reader = new FrameReader({ maxFrameSize: Math.max(INITIAL_SETTINGS.maxFrameSize, this.local.maxFrameSize) });
     this.encoder = new HpackEncoder();
@@ -187,6 +177,19 @@ export class Connection {
     return this.settings.remote;
   }
 
+  /**
+   * The GOAWAY we sent (its last-stream-id). During a graceful shutdown's first phase its
+   * `lastStreamId` is 2^31-1 until the final GOAWAY replaces it.
+   */
+  get goawaySent(): GoawayFrame | undefined {
+    return this.goaways.sent;
+  }
+
+  /** The GOAWAY the peer sent. */
+  get goawayReceived(): GoawayFrame | undefined {
+    return this.goaways.received;
+  }
+
   /** The active streams, by id. */
   get streams(): ReadonlyMap<number, Stream> {
     return this.registry.streams;
@@ -214,12 +217,12 @@ export class Connection {
 
   /** True when a new local stream may be opened now. */
   get canOpenStream(): boolean {
-    return !this.closed && !this.goawayReceived && !this.goawaySent && this.registry.openLocal < this.remote.maxConcurrentStreams && this.registry.nextStreamId <= this.limits.maxStreamId;
+    return !this.closed && !this.goaways.active && this.registry.openLocal < this.remote.maxConcurrentStreams && this.registry.nextStreamId <= this.limits.maxStreamId;
   }
 
   /** True once GOAWAY was sent or received: no new streams. */
   get draining(): boolean {
-    return this.closed || this.goawayReceived !== undefined || this.goawaySent !== undefined;
+    return this.closed || this.goaways.active;
   }
 
   /** Feed bytes received from the transport, split at any boundary. */
@@ -274,7 +277,7 @@ export class Connection {
   /** Open a new stream (we are its initiator) and send its header block. */
   openStream(fields: HeaderField[], endStream: boolean, listener: StreamListener): Stream {
     if (this.closed) throw new SessionClosedError('the connection is closed');
-    if (this.goawayReceived || this.goawaySent) throw new SessionClosedError('the connection is shutting down (GOAWAY)', ErrorCode.NO_ERROR, true);
+    if (this.goaways.active) throw new SessionClosedError('the connection is shutting down (GOAWAY)', ErrorCode.NO_ERROR, true);
     if (this.registry.openLocal >= this.remote.maxConcurrentStreams) throw new Http2UsageError('the peer allows no more concurrent streams (SETTINGS_MAX_CONCURRENT_STREAMS)');
     if (this.registry.nextStreamId > this.limits.maxStreamId) {
       // §5.1.1: stream identifiers cannot be reused; a long-lived connection must be replaced.
@@ -398,16 +401,14 @@ export class Connection {
       this.fail(new ConnectionError(errorCode, debug || 'closed by this endpoint'));
       return;
     }
-    if (!this.goawaySent) {
-      // §6.8: a server that is attempting to gracefully shut down a connection SHOULD send an
-      // initial GOAWAY frame with the last stream identifier set to 2^31-1 and a NO_ERROR code.
-      this.goawaySent = { kind: 'goaway', lastStreamId: GOAWAY_ANNOUNCE_LAST_STREAM_ID, errorCode, debugData: new TextEncoder().encode(debug) };
-      this.emit(encodeFrame(this.goawaySent));
+    const announce = this.goaways.announce(debug);
+    if (announce) {
+      this.emit(encodeFrame(announce));
       // Frames arrive in order: once the peer answers a PING sent after our GOAWAY, every stream
       // it opened before reading that GOAWAY has reached us (the round trip §6.8 asks for).
       const final = () => this.sendFinalGoaway();
       this.sendPing(final, noop);
-      this.goawayTimer = this.setTimer(final, GOAWAY_FINAL_DELAY_MS);
+      this.goaways.awaitFinal(final);
     }
     this.flush();
     this.maybeFinishDrain();
@@ -415,13 +416,10 @@ export class Connection {
 
   /** Second phase of a graceful shutdown: GOAWAY with the last stream id we let the peer open. */
   private sendFinalGoaway(): void {
-    if (this.closed || !this.goawayTimer || !this.goawaySent) return;
-    this.goawayTimer();
-    this.goawayTimer = undefined;
-    // §6.8: after allowing time for any in-flight stream creation (at least one round-trip
-    // time), the server MAY send another GOAWAY frame with an updated last stream identifier.
-    this.goawaySent = { ...this.goawaySent, lastStreamId: this.lastPeerStreamId };
-    this.emit(encodeFrame(this.goawaySent));
+    if (this.closed) return;
+    const final = this.goaways.final(this.lastPeerStreamId);
+    if (!final) return;
+    this.emit(encodeFrame(final));
     this.flush();
     this.maybeFinishDrain();
   }
@@ -626,8 +624,7 @@ export class Connection {
       }
       // §5.1.1: a new stream id MUST be greater than all the peer opened before (checked above).
       this.registry.lastPeerStreamId = frame.streamId;
-      if (this.goawaySent && frame.streamId > this.goawaySent.lastStreamId) {
-        // §6.8: streams above our GOAWAY's last-stream-id are ignored (the peer will retry them).
+      if (this.goaways.ignoresPeerStream(frame.streamId)) {
         this.registry.rememberClosed(frame.streamId, 'reset');
         return;
       }
@@ -717,12 +714,12 @@ export class Connection {
   }
 
   private onGoaway(frame: GoawayFrame): void {
-    this.goawayReceived = frame;
+    this.goaways.receive(frame);
     this.events.onGoaway?.(frame);
     const debug = new TextDecoder().decode(frame.debugData);
     // §6.8: streams above last-stream-id were not processed and may be retried elsewhere.
     for (const stream of [...this.streams.values()]) {
-      if (!isPeerInitiated(this.role, stream.id) && stream.id > frame.lastStreamId) {
+      if (unprocessedByGoaway(this.role, frame, stream.id)) {
         stream.state = transition(stream.id, stream.state, 'abandon');
         this.closeStream(stream, 'reset', new StreamResetError(stream.id, ErrorCode.REFUSED_STREAM, 'peer', `not processed: the peer sent GOAWAY with last-stream-id ${frame.lastStreamId}`, true));
       }
@@ -773,11 +770,8 @@ export class Connection {
   private fail(error: Http2Error): void {
     if (this.closed) return;
     const errorCode = error instanceof ConnectionError ? error.errorCode : error instanceof SessionClosedError ? error.errorCode : ErrorCode.INTERNAL_ERROR;
-    // A graceful shutdown still in its first phase has announced 2^31-1: the last word must be the real id.
-    if (!this.goawaySent || this.goawayTimer || errorCode !== ErrorCode.NO_ERROR) {
-      this.goawaySent = { kind: 'goaway', lastStreamId: this.lastPeerStreamId, errorCode, debugData: new TextEncoder().encode((error instanceof ConnectionError ? error.reason : error.message).slice(0, 512)) };
-      this.emit(encodeFrame(this.goawaySent));
-    }
+    const last = this.goaways.closing(errorCode, this.lastPeerStreamId, (error instanceof ConnectionError ? error.reason : error.message).slice(0, 512));
+    if (last) this.emit(encodeFrame(last));
     this.finish(error, true);
   }
 
@@ -787,8 +781,7 @@ export class Connection {
     this.closeError = error;
     this.settings.cancel();
     this.stallTimer?.();
-    this.goawayTimer?.();
-    this.goawayTimer = undefined;
+    this.goaways.cancel();
     const streamError = (stream: Stream) =>
       error instanceof SessionClosedError || error instanceof ConnectionError
         ? new StreamResetError(stream.id, error.errorCode, 'connection', `the connection closed: ${error.message}`, false, { cause: error })
@@ -805,10 +798,10 @@ export class Connection {
   }
 
   private maybeFinishDrain(): void {
-    if (this.closed || (!this.goawaySent && !this.goawayReceived)) return;
+    if (this.closed || !this.goaways.active) return;
     if (this.streams.size > 0) return;
     // Our graceful shutdown waits for its final GOAWAY: a stream may still be on its way (§6.8).
-    if (this.goawayTimer && !this.goawayReceived) return;
+    if (this.goaways.waitsForFinal) return;
     this.finish(undefined, true);
   }
 
