@@ -1,9 +1,9 @@
 import { CompressionError, ConnectionError, ErrorCode, Http2Error, Http2UsageError, SessionClosedError, StreamError, StreamResetError, errorCodeName } from '../errors.js';
 import { FrameReader } from '../codec/frame-reader.js';
-import { encodeFrame, encodeFrameHeader, encodeHeaderBlock } from '../frame/index.js';
-import { FRAME_HEADER_LENGTH, FrameType, Flag, type Frame, type HeaderField, type DataFrame, type HeadersFrame, type SettingsFrame, type GoawayFrame, type WindowUpdateFrame } from '../frame/types.js';
+import { encodeFrame, encodeHeaderBlock } from '../frame/index.js';
+import { type Frame, type HeaderField, type DataFrame, type HeadersFrame, type SettingsFrame, type GoawayFrame, type WindowUpdateFrame } from '../frame/types.js';
 import { HeaderListTooLargeError, HpackDecoder, HpackEncoder } from '../hpack/index.js';
-import { FlowWindow, MAX_WINDOW_SIZE, ReceiveWindow, windowOverflow, DEFAULT_INITIAL_WINDOW_SIZE } from './flow-control.js';
+import { MAX_WINDOW_SIZE, ReceiveWindow, windowOverflow, DEFAULT_INITIAL_WINDOW_SIZE } from './flow-control.js';
 import { DEFAULT_LIMITS, type Limits } from './limits.js';
 import { CONNECTION_PREFACE, isPeerInitiated, processesOrigin, sendsPreface, type Role } from './role.js';
 import { DEFAULT_LOCAL_SETTINGS, INITIAL_SETTINGS, settingsToWire, type Settings } from './settings.js';
@@ -13,11 +13,10 @@ import { Stream, type StreamListener } from './stream.js';
 import { StreamRegistry, type ClosedHow } from './stream-registry.js';
 import { SettingsSync } from './settings-sync.js';
 import { Goaway, unprocessedByGoaway } from './goaway.js';
+import { SendScheduler } from './send-scheduler.js';
 
 export { GOAWAY_ANNOUNCE_LAST_STREAM_ID, GOAWAY_FINAL_DELAY_MS } from './goaway.js';
-
 export { Stream, type StreamListener } from './stream.js';
-import { concatBytes } from '../bytes.js';
 
 /** Where the connection's outbound bytes go: a socket, a WebSocket, a test. */
 export interface ConnectionSink {
@@ -69,10 +68,6 @@ export interface ConnectionEvents {
 export const DEFAULT_CONNECTION_WINDOW = 16 << 20;
 
 const EMPTY = new Uint8Array(0);
-/** A DATA chunk at least this large is bulk: flushed after the microtask hops, not held to the end of the I/O turn. */
-const BULK_CHUNK_BYTES = 16 * 1024;
-/** Microtasks a scheduled flush waits: 3 lets END_STREAM join a short body's DATA frame (measured: 1 and 2 do not). */
-const FLUSH_MICROTASK_HOPS = 3;
 
 const defaultSetTimer = (fn: () => void, ms: number) => {
   const t = setTimeout(fn, ms) as unknown as { unref?: () => void };
@@ -97,30 +92,19 @@ export class Connection {
   private readonly reader: FrameReader;
   private readonly encoder: HpackEncoder;
   private readonly decoder: HpackDecoder;
-  private readonly sendWindow = new FlowWindow(DEFAULT_INITIAL_WINDOW_SIZE);
   private readonly recvWindow: ReceiveWindow;
   private prefaceRemaining: number;
-  private out: Uint8Array[] = [];
-  private flushScheduled = false;
-  private hopsScheduled = false;
-  private writable = true;
-  private queuedControl = 0;
   private emptyDataRun = 0;
   private resetTimes: number[] = [];
   private readonly pings: OutstandingPings;
-  private stallTimer: (() => void) | undefined;
   private readonly now: () => number;
   private readonly setTimer: (fn: () => void, ms: number) => () => void;
-  private readonly deferFlush: ((flush: () => void) => void) | undefined;
-  private readonly scheduledFlush = () => {
-    this.flushScheduled = false;
-    this.flush();
-  };
+  /** Outbound frames, DATA waiting for credit, when a flush runs. */
+  private readonly sender: SendScheduler;
   /** The GOAWAY we sent (in two phases for a graceful shutdown) and the one we received. */
   private readonly goaways: Goaway;
   closed = false;
   closeError: Http2Error | undefined;
-  private readonly dataOrder: Stream[] = [];
   /** Octets received on every stream and not yet consumed by the application (bounded by `limits.maxBufferedBytes`). */
   private buffered = 0;
   /** Streams that ended (END_STREAM both ways) while the application still holds their unread DATA: still in the budget. */
@@ -142,7 +126,22 @@ export class Connection {
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.now = options.now ?? Date.now;
     this.setTimer = options.setTimer ?? defaultSetTimer;
-    this.deferFlush = options.scheduleFlush;
+    this.sender = new SendScheduler(
+      {
+        sink: this.sink,
+        now: this.now,
+        setTimer: this.setTimer,
+        isClosed: () => this.closed,
+        maxFrameSize: () => this.remote.maxFrameSize,
+        isActive: (stream) => this.streams.has(stream.id),
+        writeSent: (stream, write) => {
+          if (write.trailers) this.sendHeaders(stream, write.trailers, true);
+          else if (write.end) this.endLocal(stream);
+        },
+        resetStream: (stream, errorCode, error) => this.resetStream(stream, errorCode, error),
+      },
+      { deferFlush: options.scheduleFlush, limits: this.limits },
+    );
     this.pings = new OutstandingPings(this.now);
     this.registry = new StreamRegistry(this.role);
     this.goaways = new Goaway(this.setTimer);
@@ -155,19 +154,19 @@ export class Connection {
     this.prefaceRemaining = sendsPreface(this.role) ? 0 : CONNECTION_PREFACE.length;
 
     // RFC 9113 §3.4: the client sends the preface then SETTINGS; the server's preface is SETTINGS.
-    if (sendsPreface(this.role)) this.emit(CONNECTION_PREFACE);
+    if (sendsPreface(this.role)) this.sender.emit(CONNECTION_PREFACE);
     // `local` does not change after this point, so it is its own snapshot (no copy held per connection).
-    this.emit(encodeFrame({ kind: 'settings', ack: false, settings: settingsToWire(this.local) }));
+    this.sender.emit(encodeFrame({ kind: 'settings', ack: false, settings: settingsToWire(this.local) }));
     this.settings.sent(this.local);
     const window = options.connectionWindow ?? DEFAULT_CONNECTION_WINDOW;
     if (window > DEFAULT_INITIAL_WINDOW_SIZE) {
       const increment = this.recvWindow.grow(window - DEFAULT_INITIAL_WINDOW_SIZE);
-      this.emit(encodeFrame({ kind: 'window-update', streamId: 0, increment }));
+      this.sender.emit(encodeFrame({ kind: 'window-update', streamId: 0, increment }));
     }
     if (this.role === 'server' && options.origins && options.origins.length > 0) {
       this.sendOrigin(options.origins);
     }
-    this.scheduleFlush();
+    this.sender.scheduleFlush();
   }
 
   // ---------------------------------------------------------------- public API
@@ -257,7 +256,7 @@ export class Connection {
       if (!this.reader.hasPendingError) break;
       input = EMPTY;
     }
-    this.flush();
+    this.sender.flush();
   }
 
   /** The transport ended (EOF or error). */
@@ -269,9 +268,7 @@ export class Connection {
 
   /** The transport can take more bytes again after `write` returned false. */
   resume(): void {
-    this.writable = true;
-    this.queuedControl = 0;
-    this.flush();
+    this.sender.resume();
   }
 
   /** Open a new stream (we are its initiator) and send its header block. */
@@ -301,9 +298,9 @@ export class Connection {
     if (this.closed) throw new SessionClosedError('the connection is closed');
     stream.state = transition(stream.id, stream.state, 'send-headers');
     const block = this.encoder.encode(fields);
-    this.emit(encodeHeaderBlock(stream.id, block, { endStream, maxFrameSize: this.remote.maxFrameSize }));
+    this.sender.emit(encodeHeaderBlock(stream.id, block, { endStream, maxFrameSize: this.remote.maxFrameSize }));
     if (endStream) this.endLocal(stream);
-    this.scheduleFlush();
+    this.sender.scheduleFlush();
   }
 
   /**
@@ -314,31 +311,7 @@ export class Connection {
   sendData(stream: Stream, data: Uint8Array, end = false, trailers?: HeaderField[]): Promise<void> {
     if (this.closed) return Promise.reject(this.closeError ?? new SessionClosedError('the connection is closed'));
     if (!localCanSend(stream.state)) return Promise.reject(new Http2UsageError(`stream ${stream.id} cannot send DATA in state ${stream.state}`));
-    const last = stream.pending.length > 0 ? stream.pending[stream.pending.length - 1] : undefined;
-    if (last && data.length === 0 && end && !trailers && !last.end && !last.trailers) {
-      // END_STREAM alone, behind DATA that has not gone out yet: it rides on that DATA's last
-      // frame instead of costing an empty frame of its own.
-      last.end = true;
-      return new Promise((resolve, reject) => {
-        const { resolve: resolveLast, reject: rejectLast } = last;
-        last.resolve = () => {
-          resolveLast();
-          resolve();
-        };
-        last.reject = (e) => {
-          rejectLast(e);
-          reject(e);
-        };
-      });
-    }
-    return new Promise((resolve, reject) => {
-      if (stream.pending.length === 0) this.dataOrder.push(stream);
-      stream.pending.push({ data, offset: 0, end: end && !trailers, trailers, resolve, reject });
-      // Not flushed here: frames queued in the same tick (many streams' responses) go out in one
-      // write. A bulk chunk goes after a few microtask hops rather than at the end of the I/O turn:
-      // coalescing buys it nothing, and a body pump would move one chunk per turn.
-      this.scheduleFlush(data.length >= BULK_CHUNK_BYTES);
-    });
+    return this.sender.queue(stream, data, end, trailers);
   }
 
   /** Reset a stream (RST_STREAM) and tell its listener. */
@@ -351,8 +324,8 @@ export class Connection {
       return;
     }
     stream.state = transition(stream.id, stream.state, 'send-reset');
-    this.emit(encodeFrame({ kind: 'rst-stream', streamId: stream.id, errorCode }));
-    this.scheduleFlush();
+    this.sender.emit(encodeFrame({ kind: 'rst-stream', streamId: stream.id, errorCode }));
+    this.sender.scheduleFlush();
     this.closeStream(stream, 'reset', error ?? new StreamResetError(stream.id, errorCode, 'local', 'reset by this endpoint'));
   }
 
@@ -370,9 +343,9 @@ export class Connection {
     if (stream.unconsumed === 0) this.held?.delete(stream);
     if (peerCanSend(stream.state)) {
       const increment = stream.recvWindow.release(octets);
-      if (increment > 0) this.emit(encodeFrame({ kind: 'window-update', streamId: stream.id, increment }));
+      if (increment > 0) this.sender.emit(encodeFrame({ kind: 'window-update', streamId: stream.id, increment }));
     }
-    this.scheduleFlush();
+    this.sender.scheduleFlush();
   }
 
   /** Send PING (with `opaque`, 8 octets, or a counter); resolves with the round-trip time in ms. */
@@ -384,8 +357,8 @@ export class Connection {
 
   /** Server role: announce (more of) the origin set (RFC 8336). */
   sendOrigin(origins: readonly string[]): void {
-    this.emit(encodeFrame({ kind: 'origin', streamId: 0, origins: [...origins] }));
-    this.scheduleFlush();
+    this.sender.emit(encodeFrame({ kind: 'origin', streamId: 0, origins: [...origins] }));
+    this.sender.scheduleFlush();
   }
 
   /**
@@ -403,14 +376,14 @@ export class Connection {
     }
     const announce = this.goaways.announce(debug);
     if (announce) {
-      this.emit(encodeFrame(announce));
+      this.sender.emit(encodeFrame(announce));
       // Frames arrive in order: once the peer answers a PING sent after our GOAWAY, every stream
       // it opened before reading that GOAWAY has reached us (the round trip §6.8 asks for).
       const final = () => this.sendFinalGoaway();
       this.sendPing(final, noop);
       this.goaways.awaitFinal(final);
     }
-    this.flush();
+    this.sender.flush();
     this.maybeFinishDrain();
   }
 
@@ -419,15 +392,15 @@ export class Connection {
     if (this.closed) return;
     const final = this.goaways.final(this.lastPeerStreamId);
     if (!final) return;
-    this.emit(encodeFrame(final));
-    this.flush();
+    this.sender.emit(encodeFrame(final));
+    this.sender.flush();
     this.maybeFinishDrain();
   }
 
   private sendPing(resolve: (ms: number) => void, reject: (e: Error) => void, given?: Uint8Array): void {
     const opaque = this.pings.start(resolve, reject, given);
-    this.emit(encodeFrame({ kind: 'ping', ack: false, opaque }));
-    this.scheduleFlush();
+    this.sender.emit(encodeFrame({ kind: 'ping', ack: false, opaque }));
+    this.sender.scheduleFlush();
   }
 
   /** Close now: RST every open stream with CANCEL via GOAWAY, and the transport. */
@@ -483,8 +456,8 @@ export class Connection {
         }
         // §6.7: receivers of a PING frame that does not include an ACK flag MUST send a PING
         // frame with the ACK flag set in response, with an identical frame payload.
-        this.controlFrameQueued();
-        this.emit(encodeFrame({ kind: 'ping', ack: true, opaque: frame.opaque }));
+        this.sender.controlFrameQueued();
+        this.sender.emit(encodeFrame({ kind: 'ping', ack: true, opaque: frame.opaque }));
         this.events.onPing?.(frame.opaque);
         return;
       case 'goaway':
@@ -549,7 +522,7 @@ export class Connection {
     if (padding > 0) {
       this.releaseConnection(padding);
       const inc = stream.recvWindow.release(padding);
-      if (inc > 0 && !frame.endStream) this.emit(encodeFrame({ kind: 'window-update', streamId: stream.id, increment: inc }));
+      if (inc > 0 && !frame.endStream) this.sender.emit(encodeFrame({ kind: 'window-update', streamId: stream.id, increment: inc }));
     }
     // The connection's credit goes back as soon as the DATA is buffered, the stream's only as the
     // application takes it: a reader that stalls holds its own stream window and never the
@@ -708,8 +681,8 @@ export class Connection {
     if (next.headerTableSize !== this.remote.headerTableSize) this.encoder.setMaxTableSize(Math.min(next.headerTableSize, 65_536));
     this.settings.remote = next;
     // §6.5.3: upon receiving SETTINGS without ACK, the recipient MUST apply them and reply with ACK.
-    this.controlFrameQueued();
-    this.emit(encodeFrame({ kind: 'settings', ack: true, settings: [] }));
+    this.sender.controlFrameQueued();
+    this.sender.emit(encodeFrame({ kind: 'settings', ack: true, settings: [] }));
     this.events.onRemoteSettings?.(this.remote);
   }
 
@@ -734,7 +707,7 @@ export class Connection {
 
   private onWindowUpdate(frame: WindowUpdateFrame): void {
     if (frame.streamId === 0) {
-      if (!this.sendWindow.increase(frame.increment)) windowOverflow(0);
+      if (!this.sender.connectionWindow.increase(frame.increment)) windowOverflow(0);
     } else {
       const stream = this.streams.get(frame.streamId);
       if (!stream) {
@@ -754,7 +727,7 @@ export class Connection {
       const stream = this.streams.get(error.streamId);
       if (stream) this.resetStream(stream, error.errorCode, new StreamResetError(error.streamId, error.errorCode, 'local', error.message.replace(/^stream \d+: /, ''), false, { cause: error }));
       else {
-        this.emit(encodeFrame({ kind: 'rst-stream', streamId: error.streamId, errorCode: error.errorCode }));
+        this.sender.emit(encodeFrame({ kind: 'rst-stream', streamId: error.streamId, errorCode: error.errorCode }));
         this.registry.rememberClosed(error.streamId, 'reset');
       }
       return;
@@ -771,7 +744,7 @@ export class Connection {
     if (this.closed) return;
     const errorCode = error instanceof ConnectionError ? error.errorCode : error instanceof SessionClosedError ? error.errorCode : ErrorCode.INTERNAL_ERROR;
     const last = this.goaways.closing(errorCode, this.lastPeerStreamId, (error instanceof ConnectionError ? error.reason : error.message).slice(0, 512));
-    if (last) this.emit(encodeFrame(last));
+    if (last) this.sender.emit(encodeFrame(last));
     this.finish(error, true);
   }
 
@@ -780,7 +753,7 @@ export class Connection {
     this.closed = true;
     this.closeError = error;
     this.settings.cancel();
-    this.stallTimer?.();
+    this.sender.stop();
     this.goaways.cancel();
     const streamError = (stream: Stream) =>
       error instanceof SessionClosedError || error instanceof ConnectionError
@@ -791,8 +764,8 @@ export class Connection {
       this.closeStream(stream, 'reset', streamError(stream));
     }
     if (this.pings.size > 0) this.pings.rejectAll(error ?? new SessionClosedError('the connection closed'));
-    if (flushFirst) this.flush(true);
-    this.out = [];
+    if (flushFirst) this.sender.flush(true);
+    this.sender.discard();
     this.sink.close(error && !(error instanceof SessionClosedError && error.errorCode === ErrorCode.NO_ERROR) ? error : undefined);
     this.events.onClose?.(error);
   }
@@ -826,9 +799,7 @@ export class Connection {
         stream.unconsumed = 0;
       }
     }
-    for (const p of stream.pending.splice(0)) p.reject(error ?? new StreamResetError(stream.id, ErrorCode.STREAM_CLOSED, 'local', 'stream closed'));
-    const at = this.dataOrder.indexOf(stream);
-    if (at >= 0) this.dataOrder.splice(at, 1);
+    this.sender.drop(stream, error);
     if (error) stream.listener?.onReset(error);
     this.events.onStreamClosed?.(stream);
     this.maybeFinishDrain();
@@ -836,121 +807,7 @@ export class Connection {
 
   private releaseConnection(octets: number): void {
     const increment = this.recvWindow.release(octets);
-    if (increment > 0) this.emit(encodeFrame({ kind: 'window-update', streamId: 0, increment }));
-  }
-
-  // ---------------------------------------------------------------- sending
-
-  private controlFrameQueued(): void {
-    if (this.writable) return;
-    // SETTINGS/PING flood: the peer makes us queue acks while it does not read its socket.
-    if (++this.queuedControl > this.limits.maxQueuedControlFrames) {
-      throw new ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, `more than ${this.limits.maxQueuedControlFrames} control frames queued while the peer is not reading`);
-    }
-  }
-
-  private emit(bytes: Uint8Array): void {
-    this.out.push(bytes);
-  }
-
-  /** `soon`: after a few microtask hops even when the transport defers flushes to the end of its I/O turn. */
-  private scheduleFlush(soon = false): void {
-    if (this.deferFlush && !soon) {
-      if (this.flushScheduled) return;
-      this.flushScheduled = true;
-      this.deferFlush(this.scheduledFlush);
-      return;
-    }
-    if (this.hopsScheduled) return;
-    this.hopsScheduled = true;
-    // A few microtask hops, not one: a body pump that just queued its last chunk learns that its
-    // source is done a few hops later (a Response's string body closes one hop after its chunk),
-    // and its END_STREAM then rides on that chunk's DATA frame instead of an empty frame of its
-    // own. Responses queued meanwhile share the write as well. Still within the same task.
-    const hop = (n: number) => {
-      if (n > 0) return queueMicrotask(() => hop(n - 1));
-      this.hopsScheduled = false;
-      this.flush();
-    };
-    hop(FLUSH_MICROTASK_HOPS);
-  }
-
-  /** Move DATA into the output as windows allow, then hand everything to the sink. */
-  private flush(final = false): void {
-    if (!final && this.closed) return;
-    if (!final && this.writable) this.scheduleData();
-    if (this.out.length === 0) return;
-    const chunks = this.out.length > 1 ? coalesce(this.out) : this.out;
-    this.out = [];
-    let ok: boolean | void;
-    if (chunks.length === 1) ok = this.sink.write(chunks[0]);
-    else if (this.sink.writev) ok = this.sink.writev(chunks);
-    else ok = this.sink.write(concatBytes(chunks));
-    if (ok === false) this.writable = false;
-  }
-
-  /** Round-robin DATA across streams with pending writes, within both windows and the frame size. */
-  private scheduleData(): void {
-    const maxFrame = this.remote.maxFrameSize;
-    let budget = 256 * 1024; // bytes per flush, so one flush does not monopolise the event loop
-    let progressed = true;
-    while (this.dataOrder.length > 0 && budget > 0 && progressed) {
-      progressed = false;
-      const round = this.dataOrder.length;
-      for (let i = 0; i < round && this.dataOrder.length > 0; i++) {
-        const stream = this.dataOrder.shift()!;
-        const write = stream.pending[0];
-        if (!write) continue;
-        const remaining = write.data.length - write.offset;
-        const size = Math.min(remaining, maxFrame, this.sendWindow.available, stream.sendWindow.available);
-        if (size === 0 && remaining > 0) {
-          if (stream.stalledSince === 0) stream.stalledSince = this.now();
-          this.armStallTimer();
-          this.dataOrder.push(stream);
-          continue;
-        }
-        stream.stalledSince = 0;
-        const last = size === remaining;
-        const endStream = last && write.end;
-        const header = new Uint8Array(FRAME_HEADER_LENGTH);
-        encodeFrameHeader({ length: size, type: FrameType.DATA, flags: endStream ? Flag.END_STREAM : 0, streamId: stream.id }, header);
-        this.out.push(header);
-        if (size > 0) this.out.push(write.data.subarray(write.offset, write.offset + size));
-        write.offset += size;
-        this.sendWindow.consume(size);
-        stream.sendWindow.consume(size);
-        budget -= size + FRAME_HEADER_LENGTH;
-        progressed = true;
-        if (last) {
-          stream.pending.shift();
-          if (write.trailers) {
-            this.sendHeaders(stream, write.trailers, true);
-          } else if (endStream) {
-            this.endLocal(stream);
-          }
-          write.resolve();
-        }
-        if (stream.pending.length > 0 && this.streams.has(stream.id)) this.dataOrder.push(stream);
-      }
-    }
-    if (this.dataOrder.length > 0 && budget <= 0) this.scheduleFlush();
-  }
-
-  private armStallTimer(): void {
-    if (this.stallTimer) return;
-    this.stallTimer = this.setTimer(() => {
-      this.stallTimer = undefined;
-      const now = this.now();
-      for (const stream of [...this.dataOrder]) {
-        if (stream.stalledSince > 0 && now - stream.stalledSince >= this.limits.stallTimeoutMs) {
-          // Keeping a window closed is not a protocol violation (RFC 9113 §6.9 lets a receiver
-          // withhold credit), so FLOW_CONTROL_ERROR would be wrong: we give up with CANCEL.
-          this.resetStream(stream, ErrorCode.CANCEL, new StreamResetError(stream.id, ErrorCode.CANCEL, 'local', `the peer kept the flow-control window closed for ${this.limits.stallTimeoutMs} ms`));
-        }
-      }
-      if (this.dataOrder.some((s) => s.stalledSince > 0)) this.armStallTimer();
-      this.flush();
-    }, this.limits.stallTimeoutMs);
+    if (increment > 0) this.sender.emit(encodeFrame({ kind: 'window-update', streamId: 0, increment }));
   }
 }
 
@@ -960,45 +817,5 @@ function noop(): void {}
 function staler(a: Stream, b: Stream | undefined): boolean {
   return !b || a.lastConsumed < b.lastConsumed || (a.lastConsumed === b.lastConsumed && a.id < b.id);
 }
-
-/**
- * Chunks shorter than this are copied together before the write: a flush of many small responses
- * is hundreds of frame headers and short payloads, and one buffer costs the transport far less
- * than hundreds (each write is an object and a syscall iovec). Longer payloads go as they are.
- */
-const COALESCE_BELOW = 4_096;
-
-/** Join runs of short chunks into one buffer each; long chunks pass through uncopied. */
-function coalesce(chunks: Uint8Array[]): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  let runStart = 0;
-  let runBytes = 0;
-  const closeRun = (end: number) => {
-    if (end - runStart === 1) out.push(chunks[runStart]);
-    else if (end > runStart) {
-      const joined = new Uint8Array(runBytes);
-      let at = 0;
-      for (let i = runStart; i < end; i++) {
-        joined.set(chunks[i], at);
-        at += chunks[i].length;
-      }
-      out.push(joined);
-    }
-  };
-  for (let i = 0; i < chunks.length; i++) {
-    const c = chunks[i];
-    if (c.length < COALESCE_BELOW) {
-      runBytes += c.length;
-      continue;
-    }
-    closeRun(i);
-    out.push(c);
-    runStart = i + 1;
-    runBytes = 0;
-  }
-  closeRun(chunks.length);
-  return out;
-}
-
 
 export { MAX_WINDOW_SIZE };

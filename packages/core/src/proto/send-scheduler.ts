@@ -1,0 +1,275 @@
+import { ConnectionError, ErrorCode, StreamResetError } from '../errors.js';
+import { encodeFrameHeader } from '../frame/index.js';
+import { FRAME_HEADER_LENGTH, FrameType, Flag, type HeaderField } from '../frame/types.js';
+import { concatBytes } from '../bytes.js';
+import { DEFAULT_INITIAL_WINDOW_SIZE, FlowWindow } from './flow-control.js';
+import type { Limits } from './limits.js';
+import type { PendingWrite, Stream } from './stream.js';
+
+/** A DATA chunk at least this large is bulk: flushed after the microtask hops, not held to the end of the I/O turn. */
+export const BULK_CHUNK_BYTES = 16 * 1024;
+/** Microtasks a scheduled flush waits: 3 lets END_STREAM join a short body's DATA frame (measured: 1 and 2 do not). */
+const FLUSH_MICROTASK_HOPS = 3;
+/** DATA octets moved per flush, so one flush does not monopolise the event loop. */
+export const FLUSH_BUDGET_BYTES = 256 * 1024;
+/**
+ * Chunks shorter than this are copied together before the write: a flush of many small responses
+ * is hundreds of frame headers and short payloads, and one buffer costs the transport far less
+ * than hundreds (each write is an object and a syscall iovec). Longer payloads go as they are.
+ */
+const COALESCE_BELOW = 4_096;
+
+/** What the scheduler needs from its connection. */
+export interface SendHost {
+  /** Where the bytes go; `false` from a write means the transport's buffer is full. */
+  readonly sink: { write(chunk: Uint8Array): boolean | void; writev?(chunks: Uint8Array[]): boolean | void };
+  now(): number;
+  setTimer(fn: () => void, ms: number): () => void;
+  /** The connection is closed: only a final flush still writes. */
+  isClosed(): boolean;
+  /** The peer's SETTINGS_MAX_FRAME_SIZE. */
+  maxFrameSize(): number;
+  /** The stream is still active (its remaining writes may go on). */
+  isActive(stream: Stream): boolean;
+  /** The last DATA frame of `write` was queued: send its trailers or END_STREAM. */
+  writeSent(stream: Stream, write: PendingWrite): void;
+  /** Reset `stream` with RST_STREAM and tell its listener `error`. */
+  resetStream(stream: Stream, errorCode: number, error: StreamResetError): void;
+}
+
+export interface SendSchedulerOptions {
+  /** The transport's end-of-I/O-turn hook (see `ConnectionOptions.scheduleFlush`). */
+  deferFlush?: (flush: () => void) => void;
+  /** `stallTimeoutMs`: how long DATA may wait on a zero window; `maxQueuedControlFrames`: ACKs queued while the peer does not read. */
+  limits: Pick<Limits, 'stallTimeoutMs' | 'maxQueuedControlFrames'>;
+}
+
+/**
+ * The outbound side of a connection: frames queued for the transport, each stream's DATA waiting
+ * for flow-control credit, round-robin across streams (RFC 9113 §5.3.2 leaves the order to us),
+ * the connection's send window (§6.9.1), when a flush runs, and the zero-window stall timer.
+ */
+export class SendScheduler {
+  /** The connection-level send window (§6.9.1), grown by WINDOW_UPDATE on stream 0. */
+  readonly connectionWindow = new FlowWindow(DEFAULT_INITIAL_WINDOW_SIZE);
+  private out: Uint8Array[] = [];
+  /** Streams with pending DATA, in the order they get their next frame. */
+  private readonly dataOrder: Stream[] = [];
+  private writable = true;
+  private queuedControl = 0;
+  private flushScheduled = false;
+  private hopsScheduled = false;
+  private stallTimer: (() => void) | undefined;
+  private readonly scheduledFlush = () => {
+    this.flushScheduled = false;
+    this.flush();
+  };
+
+  constructor(
+    private readonly host: SendHost,
+    private readonly options: SendSchedulerOptions,
+  ) {}
+
+  /** Queue an encoded frame (or the preface) for the next flush. */
+  emit(bytes: Uint8Array): void {
+    this.out.push(bytes);
+  }
+
+  /** A control frame answering the peer (SETTINGS or PING ACK) is about to be queued. */
+  controlFrameQueued(): void {
+    if (this.writable) return;
+    // SETTINGS/PING flood: the peer makes us queue acks while it does not read its socket.
+    if (++this.queuedControl > this.options.limits.maxQueuedControlFrames) {
+      throw new ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, `more than ${this.options.limits.maxQueuedControlFrames} control frames queued while the peer is not reading`);
+    }
+  }
+
+  /** The transport drained: write again. */
+  resume(): void {
+    this.writable = true;
+    this.queuedControl = 0;
+    this.flush();
+  }
+
+  /**
+   * Queue DATA (and END_STREAM, or trailers after it) on `stream`; resolves once its last frame
+   * was handed to the transport.
+   */
+  queue(stream: Stream, data: Uint8Array, end: boolean, trailers: HeaderField[] | undefined): Promise<void> {
+    const last = stream.pending.length > 0 ? stream.pending[stream.pending.length - 1] : undefined;
+    if (last && data.length === 0 && end && !trailers && !last.end && !last.trailers) {
+      // END_STREAM alone, behind DATA that has not gone out yet: it rides on that DATA's last
+      // frame instead of costing an empty frame of its own.
+      last.end = true;
+      return new Promise((resolve, reject) => {
+        const { resolve: resolveLast, reject: rejectLast } = last;
+        last.resolve = () => {
+          resolveLast();
+          resolve();
+        };
+        last.reject = (e) => {
+          rejectLast(e);
+          reject(e);
+        };
+      });
+    }
+    return new Promise((resolve, reject) => {
+      if (stream.pending.length === 0) this.dataOrder.push(stream);
+      stream.pending.push({ data, offset: 0, end: end && !trailers, trailers, resolve, reject });
+      // Not flushed here: frames queued in the same tick (many streams' responses) go out in one
+      // write. A bulk chunk goes after a few microtask hops rather than at the end of the I/O turn:
+      // coalescing buys it nothing, and a body pump would move one chunk per turn.
+      this.scheduleFlush(data.length >= BULK_CHUNK_BYTES);
+    });
+  }
+
+  /** The stream closed: its pending writes fail with `error` and it leaves the rotation. */
+  drop(stream: Stream, error: Error | undefined): void {
+    for (const p of stream.pending.splice(0)) p.reject(error ?? new StreamResetError(stream.id, ErrorCode.STREAM_CLOSED, 'local', 'stream closed'));
+    const at = this.dataOrder.indexOf(stream);
+    if (at >= 0) this.dataOrder.splice(at, 1);
+  }
+
+  /** `soon`: after a few microtask hops even when the transport defers flushes to the end of its I/O turn. */
+  scheduleFlush(soon = false): void {
+    if (this.options.deferFlush && !soon) {
+      if (this.flushScheduled) return;
+      this.flushScheduled = true;
+      this.options.deferFlush(this.scheduledFlush);
+      return;
+    }
+    if (this.hopsScheduled) return;
+    this.hopsScheduled = true;
+    // A few microtask hops, not one: a body pump that just queued its last chunk learns that its
+    // source is done a few hops later (a Response's string body closes one hop after its chunk),
+    // and its END_STREAM then rides on that chunk's DATA frame instead of an empty frame of its
+    // own. Responses queued meanwhile share the write as well. Still within the same task.
+    const hop = (n: number) => {
+      if (n > 0) return queueMicrotask(() => hop(n - 1));
+      this.hopsScheduled = false;
+      this.flush();
+    };
+    hop(FLUSH_MICROTASK_HOPS);
+  }
+
+  /** Move DATA into the output as windows allow, then hand everything to the sink. `final`: the connection is closing; write what is queued, nothing more. */
+  flush(final = false): void {
+    if (!final && this.host.isClosed()) return;
+    if (!final && this.writable) this.scheduleData();
+    if (this.out.length === 0) return;
+    const chunks = this.out.length > 1 ? coalesce(this.out) : this.out;
+    this.out = [];
+    const sink = this.host.sink;
+    let ok: boolean | void;
+    if (chunks.length === 1) ok = sink.write(chunks[0]);
+    else if (sink.writev) ok = sink.writev(chunks);
+    else ok = sink.write(concatBytes(chunks));
+    if (ok === false) this.writable = false;
+  }
+
+  /** The connection closed: stop the stall timer. */
+  stop(): void {
+    this.stallTimer?.();
+    this.stallTimer = undefined;
+  }
+
+  /** Drop what is queued and not yet written. */
+  discard(): void {
+    this.out = [];
+  }
+
+  /** Round-robin DATA across streams with pending writes, within both windows and the frame size. */
+  private scheduleData(): void {
+    const maxFrame = this.host.maxFrameSize();
+    let budget = FLUSH_BUDGET_BYTES;
+    let progressed = true;
+    while (this.dataOrder.length > 0 && budget > 0 && progressed) {
+      progressed = false;
+      const round = this.dataOrder.length;
+      for (let i = 0; i < round && this.dataOrder.length > 0; i++) {
+        const stream = this.dataOrder.shift()!;
+        const write = stream.pending[0];
+        if (!write) continue;
+        const remaining = write.data.length - write.offset;
+        // §6.9.1: a sender MUST NOT send a flow-controlled frame with a length that exceeds the
+        // space available in either of the flow-control windows advertised by the receiver.
+        const size = Math.min(remaining, maxFrame, this.connectionWindow.available, stream.sendWindow.available);
+        if (size === 0 && remaining > 0) {
+          if (stream.stalledSince === 0) stream.stalledSince = this.host.now();
+          this.armStallTimer();
+          this.dataOrder.push(stream);
+          continue;
+        }
+        stream.stalledSince = 0;
+        const last = size === remaining;
+        const endStream = last && write.end;
+        const header = new Uint8Array(FRAME_HEADER_LENGTH);
+        encodeFrameHeader({ length: size, type: FrameType.DATA, flags: endStream ? Flag.END_STREAM : 0, streamId: stream.id }, header);
+        this.out.push(header);
+        if (size > 0) this.out.push(write.data.subarray(write.offset, write.offset + size));
+        write.offset += size;
+        this.connectionWindow.consume(size);
+        stream.sendWindow.consume(size);
+        budget -= size + FRAME_HEADER_LENGTH;
+        progressed = true;
+        if (last) {
+          stream.pending.shift();
+          this.host.writeSent(stream, write);
+          write.resolve();
+        }
+        if (stream.pending.length > 0 && this.host.isActive(stream)) this.dataOrder.push(stream);
+      }
+    }
+    if (this.dataOrder.length > 0 && budget <= 0) this.scheduleFlush();
+  }
+
+  private armStallTimer(): void {
+    if (this.stallTimer) return;
+    const limits = this.options.limits;
+    this.stallTimer = this.host.setTimer(() => {
+      this.stallTimer = undefined;
+      const now = this.host.now();
+      for (const stream of [...this.dataOrder]) {
+        if (stream.stalledSince > 0 && now - stream.stalledSince >= limits.stallTimeoutMs) {
+          // Keeping a window closed is not a protocol violation (RFC 9113 §6.9 lets a receiver
+          // withhold credit), so FLOW_CONTROL_ERROR would be wrong: we give up with CANCEL.
+          this.host.resetStream(stream, ErrorCode.CANCEL, new StreamResetError(stream.id, ErrorCode.CANCEL, 'local', `the peer kept the flow-control window closed for ${limits.stallTimeoutMs} ms`));
+        }
+      }
+      if (this.dataOrder.some((s) => s.stalledSince > 0)) this.armStallTimer();
+      this.flush();
+    }, limits.stallTimeoutMs);
+  }
+}
+
+/** Join runs of short chunks into one buffer each; long chunks pass through uncopied. */
+export function coalesce(chunks: Uint8Array[]): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let runStart = 0;
+  let runBytes = 0;
+  const closeRun = (end: number) => {
+    if (end - runStart === 1) out.push(chunks[runStart]);
+    else if (end > runStart) {
+      const joined = new Uint8Array(runBytes);
+      let at = 0;
+      for (let i = runStart; i < end; i++) {
+        joined.set(chunks[i], at);
+        at += chunks[i].length;
+      }
+      out.push(joined);
+    }
+  };
+  for (let i = 0; i < chunks.length; i++) {
+    const c = chunks[i];
+    if (c.length < COALESCE_BELOW) {
+      runBytes += c.length;
+      continue;
+    }
+    closeRun(i);
+    out.push(c);
+    runStart = i + 1;
+    runBytes = 0;
+  }
+  closeRun(chunks.length);
+  return out;
+}
