@@ -5,10 +5,15 @@
  * reconnect) and one in-memory `Broker` that dispatches browser requests over them.
  *
  * Internal routes (itty-router, the tiny router made for this place): the agent upgrade
- * `GET /.well-known/ptth/{origins}/`, `GET /.rhttp/status`, and everything else = dispatch.
+ * `GET /.well-known/ptth/{origins}/`, `GET /.rhttp/status`, `GET /.rhttp/shard-load` (the Worker
+ * choosing a shard for an agent), and everything else = dispatch.
+ *
+ * With BROKER_SHARDS > 1 this object is one shard of its domain (shards.ts): a browser request for
+ * an origin it has no live, non-draining session for is passed on, body unread, to the next shard
+ * of the ring, at most once around it; the last shard answers with the broker's own 503.
  */
 import { IttyRouter } from 'itty-router';
-import { Broker } from '@rhttp/broker';
+import { Broker, originCovers, parseOriginEntry, requestOrigin } from '@rhttp/broker';
 import { OriginError, parseOriginList, registrableDomain, type Origin } from '@rhttp/core';
 import { AgentConnection } from './agent-connection.js';
 import { WEBSOCKET_PROTOCOL, isWebSocketUpgrade, relayWebSocket } from './websocket-relay.js';
@@ -16,6 +21,7 @@ import { AgentRefusal, SIGNATURE_MAX_AGE_SECONDS, authenticateAgent } from './ag
 import type { Env } from './env.js';
 import { NonceCache } from './nonce-cache.js';
 import { PTTH_PREFIX, WEBSOCKET_SUBPROTOCOL, plainResponse, ptthOriginSegment } from './ptth.js';
+import { SERVED_BY_HEADER, SHARD_HEADER, SHARD_HOPS_HEADER, SHARD_LOAD_PATH, requestShard, shardCount, shardName, withFields } from './shards.js';
 
 /** Clock skew tolerated beyond the signature age when remembering nonces: a nonce must outlive every signature that could still be accepted. */
 const NONCE_WINDOW_MS = (SIGNATURE_MAX_AGE_SECONDS + 10) * 1000;
@@ -32,6 +38,7 @@ export class BrokerObject implements DurableObject {
     this.#router
       .get(`${PTTH_PREFIX}*`, (request: Request) => this.#acceptAgent(request))
       .get('/.rhttp/status', (request: Request) => this.#status(request))
+      .get(SHARD_LOAD_PATH, () => Response.json({ agentConnections: this.#connections.size }, { headers: { 'cache-control': 'no-store' } }))
       .all('*', (request: Request) => this.#dispatch(request));
   }
 
@@ -87,7 +94,50 @@ export class BrokerObject implements DurableObject {
     return Response.json({ ...status, agentConnections: [...this.#connections].map((c) => ({ id: c.id, state: c.state })) }, { headers: { 'cache-control': 'no-store' } });
   }
 
+  /**
+   * One shard's part of a browser request: serve it if a session here can take it, else pass it
+   * on to the next shard (the body is not read here, so it goes on whole).
+   */
   async #dispatch(request: Request): Promise<Response> {
+    const shards = shardCount(this.#env.BROKER_SHARDS);
+    const shard = requestShard(request, shards);
+    const hops = Number(request.headers.get(SHARD_HOPS_HEADER) ?? '0') || 0;
+    if (request.headers.has(SHARD_HEADER) || request.headers.has(SHARD_HOPS_HEADER)) {
+      // Internal fields: never sent on to the origin.
+      const headers = new Headers(request.headers);
+      headers.delete(SHARD_HEADER);
+      headers.delete(SHARD_HOPS_HEADER);
+      request = new Request(request, { headers });
+    }
+    if (shards > 1 && hops < shards - 1 && !this.#serves(request.url)) {
+      const domain = brokerKey(new URL(request.url).hostname);
+      const next = (shard + 1) % shards;
+      return this.#env.BROKER.get(this.#env.BROKER.idFromName(shardName(domain, next))).fetch(
+        withFields(request, { [SHARD_HEADER]: String(next), [SHARD_HOPS_HEADER]: String(hops + 1) }),
+      );
+    }
+    const response = await this.#serve(request);
+    if (hops === 0 || response.status === 101) return response;
+    // Passed on to us: tell the Worker who served, so it skips the empty shards for a while.
+    const answer = new Response(response.body, response);
+    answer.headers.set(SERVED_BY_HEADER, String(shard));
+    return answer;
+  }
+
+  /** True if a live, non-draining session here covers the request's origin (as the broker would route it). */
+  #serves(requestUrl: string): boolean {
+    const url = new URL(requestUrl);
+    if (this.#env.ORIGIN_SCHEME !== 'as-received') url.protocol = 'https:';
+    const target = requestOrigin(url);
+    if (target === undefined) return true; // the broker's own 400, here
+    if (!this.#broker) return false;
+    return this.#broker.origins().some((entry) => {
+      const parsed = parseOriginEntry(entry);
+      return parsed !== undefined && originCovers(parsed, target);
+    });
+  }
+
+  async #serve(request: Request): Promise<Response> {
     const cf = (request as { cf?: { httpProtocol?: string } }).cf;
     const url = new URL(request.url);
     const scheme = this.#env.ORIGIN_SCHEME === 'as-received' ? (url.protocol === 'https:' ? 'https' : 'http') : 'https';

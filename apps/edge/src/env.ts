@@ -10,6 +10,11 @@ export interface Env {
    * `as-received` uses the scheme of the request URL.
    */
   ORIGIN_SCHEME?: string;
+  /**
+   * Broker objects per registrable domain (an integer 1…64, default 1): agents' connections are
+   * spread over them and browser requests go to one with a session (shards.ts, docs/edge.md).
+   */
+  BROKER_SHARDS?: string;
   /** If set, `GET /.rhttp/status` requires `Authorization: Bearer <STATUS_TOKEN>`. */
   STATUS_TOKEN?: string;
 }

@@ -17,10 +17,10 @@ export interface LocalEdge {
 
 let bundled: Promise<string> | undefined;
 
-/** Starts the edge with `TRUST_ANCHORS` = `trustAnchors` (bundles once per test file). */
-export async function startLocalEdge(trustAnchors: string): Promise<LocalEdge> {
+/** Starts the edge with `TRUST_ANCHORS` = `trustAnchors` and any other `bindings` (bundles once per test file). */
+export async function startLocalEdge(trustAnchors: string, bindings: Record<string, string> = {}): Promise<LocalEdge> {
   bundled ??= buildEdge();
-  const edge = await startEdge({ scriptPath: await bundled, bindings: { TRUST_ANCHORS: trustAnchors } });
+  const edge = await startEdge({ scriptPath: await bundled, bindings: { ...bindings, TRUST_ANCHORS: trustAnchors } });
   return { url: edge.url, wsUrl: edge.url.replace(/^http/, 'ws'), close: () => edge.close() };
 }
 
