@@ -77,8 +77,11 @@ const defaultSetTimer = (fn: () => void, ms: number) => {
 
 /**
  * A sans-I/O HTTP/2 connection (RFC 9113) in either role. Bytes come in through `receive`, go out
- * through the sink; the clock is injected. It owns stream states, flow control at both levels,
- * SETTINGS, PING, GOAWAY and the defences in `Limits`; HTTP semantics live in `../http/`.
+ * through the sink; the clock is injected. It dispatches received frames and wires the pieces
+ * that keep the state: `stream-registry.ts` (streams, idle and closed ids), `settings-sync.ts`,
+ * `ping.ts`, `goaway.ts` and `send-scheduler.ts` (outbound frames, DATA and flushes). Stream
+ * states change only through `transition` (stream-state.ts). It also holds the receive-side
+ * defences in `Limits`; HTTP semantics live in `../http/`.
  */
 export class Connection {
   readonly role: Role;
