@@ -145,3 +145,56 @@ describe(`edge with BROKER_SHARDS=${SHARDS}`, () => {
     expect(await whoServes(10)).toEqual({ A: 10 });
   });
 });
+
+describe('edge with BROKER_SHARDS=4: drain across shards', () => {
+  let edge4: LocalEdge;
+  const agents4: InProcessAgent[] = [];
+
+  afterAll(async () => {
+    for (const agent of agents4) agent.carrier.close();
+    await edge4?.close();
+  });
+
+  async function status4(): Promise<MergedStatus> {
+    return JSON.parse(await (await browser(edge4, HOST, '/.rhttp/status')).text()) as MergedStatus;
+  }
+
+  it('three agents on three shards serve; one that sends GOAWAY gets no new requests; its shard and the empty one pass them on', async () => {
+    edge4 = await startLocalEdge(ca.certPem, { BROKER_SHARDS: '4' });
+    for (const name of ['A', 'B', 'C']) {
+      agents4.push(await connectAgent(edge4, { origins: [ORIGIN], certChainPem: origin.chainPem, keyPem: origin.keyPem }, async () => new Response(name)));
+      for (;;) {
+        const s = await status4();
+        if (s.sessions.length === agents4.length) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+    const s = await status4();
+    expect(s.shards).toHaveLength(4);
+    expect(new Set(s.sessions.map((session) => session.shard)).size).toBe(3);
+
+    const serve = async (n: number) => {
+      const counts: Record<string, number> = {};
+      for (let i = 0; i < n; i++) {
+        const response = await browser(edge4, HOST, '/who');
+        const key = response.status === 200 ? await response.text() : `status ${response.status}`;
+        counts[key] = (counts[key] ?? 0) + 1;
+      }
+      return counts;
+    };
+    const before = await serve(40);
+    expect(Object.keys(before).sort()).toEqual(['A', 'B', 'C']);
+
+    // A drains: GOAWAY from the agent; its shard passes every new request on.
+    agents4[0].session.goaway();
+    for (;;) {
+      const now = await status4();
+      // Draining, or already gone (a session with no open streams may close right after GOAWAY).
+      if (now.sessions.some((session) => session.draining) || now.sessions.length === 2) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const after = await serve(40);
+    expect(Object.keys(after).sort()).toEqual(['B', 'C']);
+    expect(after.B + after.C).toBe(40);
+  });
+});
