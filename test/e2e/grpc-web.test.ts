@@ -12,7 +12,7 @@ import type { Intermediary } from '../../apps/intermediary/src/intermediary.js';
 import type { Agent } from '../../packages/agent/src/agent.js';
 import { startInProcessTunnel } from './in-process-tunnel.js';
 import { createDevCa, issueCertificate } from '../../packages/agent/src/certs.js';
-import { EchoReply, EchoRequest, FAIL_MESSAGE, grpcWebClient, grpcWebClientH2, startEchoServer, type EchoServer } from '../support/grpc-web-service.js';
+import { EchoReply, EchoRequest, FAIL_MESSAGE, grpcWebClient, grpcWebErrorCases, grpcWebClientH2, startEchoServer, type EchoServer } from '../support/grpc-web-service.js';
 
 const ORIGIN = 'https://app.example.com';
 
@@ -112,23 +112,7 @@ describe('gRPC-Web through the Node intermediary (translated in the agent, Envoy
     expect(echo.written()).toBe(1);
   });
 
-  it('a method the server does not implement is UNIMPLEMENTED (trailers-only, status in the response headers)', async () => {
-    const error = await client.missing({ text: 'x' }).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(error).toBeInstanceOf(ConnectError);
-    expect({ code: error.code, message: error.rawMessage }).toEqual({ code: Code.Unimplemented, message: expect.stringMatching(/Missing/) });
-  });
-
-  it('a grpc-message with non-ASCII text arrives intact in the ConnectError', async () => {
-    const error = await client.fail({ text: 'x' }).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(error).toBeInstanceOf(ConnectError);
-    expect({ code: error.code, message: error.rawMessage }).toEqual({ code: Code.NotFound, message: FAIL_MESSAGE });
-  });
+  grpcWebErrorCases(() => client);
 
   it('raw: the response carries the message, then the trailers as a 0x80 frame; no HTTP trailers; status headers exposed', async () => {
     const request = frame(0, toBinary(EchoRequest, create(EchoRequest, { text: 'raw' })));

@@ -9,7 +9,8 @@ import * as net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { create, createFileRegistry, fromBinary, toBinary, type DescMessage, type DescService } from '@bufbuild/protobuf';
 import { FieldDescriptorProto_Label, FieldDescriptorProto_Type, FileDescriptorProtoSchema } from '@bufbuild/protobuf/wkt';
-import { createClient, type Transport } from '@connectrpc/connect';
+import { Code, ConnectError, createClient, type Transport } from '@connectrpc/connect';
+import { expect, it } from 'vitest';
 import { Http2SessionManager, createGrpcWebTransport } from '@connectrpc/connect-node';
 
 const field = (name: string, number: number, type: FieldDescriptorProto_Type) => ({ name, number, type, label: FieldDescriptorProto_Label.OPTIONAL, jsonName: name });
@@ -145,4 +146,25 @@ export function grpcWebClientH2(host: string, port: number): { client: any; sess
   const sessions = new Http2SessionManager(`http://${host}`, undefined, { createConnection: () => net.connect(port, '127.0.0.1') });
   const transport = createGrpcWebTransport({ baseUrl: `http://${host}`, httpVersion: '2', sessionManager: sessions });
   return { client: createClient(EchoService, transport), sessions };
+}
+
+/**
+ * The error cases every gRPC-Web path must keep (the Node intermediary over HTTP/1.1, the edge):
+ * a method the server lacks is UNIMPLEMENTED, and a grpc-message with non-ASCII text arrives
+ * intact. `client` is read when the cases run (it is made in the caller's beforeAll).
+ */
+export function grpcWebErrorCases(client: () => any): void {
+  const callError = (call: Promise<unknown>) => call.then(() => undefined, (e: unknown) => e as ConnectError);
+
+  it('a method the server does not implement is UNIMPLEMENTED (trailers-only, status in the response headers)', async () => {
+    const error = await callError(client().missing({ text: 'x' }));
+    expect(error).toBeInstanceOf(ConnectError);
+    expect({ code: error?.code, message: error?.rawMessage }).toEqual({ code: Code.Unimplemented, message: expect.stringMatching(/Missing/) });
+  });
+
+  it('a grpc-message with non-ASCII text arrives intact in the ConnectError', async () => {
+    const error = await callError(client().fail({ text: 'x' }));
+    expect(error).toBeInstanceOf(ConnectError);
+    expect({ code: error?.code, message: error?.rawMessage }).toEqual({ code: Code.NotFound, message: FAIL_MESSAGE });
+  });
 }

@@ -7,10 +7,9 @@
 import * as http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
-import { Code, ConnectError } from '@connectrpc/connect';
 import { Agent } from '../../../packages/agent/src/agent.js';
 import { createDevCa, issueCertificate } from '../../../packages/agent/src/certs.js';
-import { EchoReply, EchoRequest, FAIL_MESSAGE, grpcWebClient, startEchoServer, type EchoServer } from '../../../test/support/grpc-web-service.js';
+import { EchoReply, EchoRequest, grpcWebClient, grpcWebErrorCases, startEchoServer, type EchoServer } from '../../../test/support/grpc-web-service.js';
 import { browser, startLocalEdge, waitForSessions, type LocalEdge } from './harness.js';
 
 const HOST = 'grpc.example.com';
@@ -55,23 +54,7 @@ describe('gRPC-Web through the edge (local workerd), translated in the agent', (
     expect(got).toEqual([0, 1, 2]);
   });
 
-  it('a method the server does not implement is UNIMPLEMENTED', async () => {
-    const error = await client.missing({ text: 'x' }).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(error).toBeInstanceOf(ConnectError);
-    expect({ code: error.code, message: error.rawMessage }).toEqual({ code: Code.Unimplemented, message: expect.stringMatching(/Missing/) });
-  });
-
-  it('a grpc-message with non-ASCII text arrives intact in the ConnectError', async () => {
-    const error = await client.fail({ text: 'x' }).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(error).toBeInstanceOf(ConnectError);
-    expect({ code: error.code, message: error.rawMessage }).toEqual({ code: Code.NotFound, message: FAIL_MESSAGE });
-  });
+  grpcWebErrorCases(() => client);
 
   it('application/grpc-web-text: base64 both ways through the Worker, the trailer frame last', async () => {
     const message = toBinary(EchoRequest, create(EchoRequest, { text: 'text ✓' }));
