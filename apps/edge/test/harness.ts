@@ -13,6 +13,8 @@ export interface LocalEdge {
   url: string;
   wsUrl: string;
   close(): Promise<void>;
+  /** Stops workerd and starts it again on the same port: every object restarts and every agent WebSocket drops. */
+  restart(): Promise<void>;
 }
 
 let bundled: Promise<string> | undefined;
@@ -20,8 +22,19 @@ let bundled: Promise<string> | undefined;
 /** Starts the edge with `TRUST_ANCHORS` = `trustAnchors` and any other `bindings` (bundles once per test file). */
 export async function startLocalEdge(trustAnchors: string, bindings: Record<string, string> = {}): Promise<LocalEdge> {
   bundled ??= buildEdge();
-  const edge = await startEdge({ scriptPath: await bundled, bindings: { ...bindings, TRUST_ANCHORS: trustAnchors } });
-  return { url: edge.url, wsUrl: edge.url.replace(/^http/, 'ws'), close: () => edge.close() };
+  const scriptPath = await bundled;
+  const all = { ...bindings, TRUST_ANCHORS: trustAnchors };
+  let edge = await startEdge({ scriptPath, bindings: all });
+  const port = Number(new URL(edge.url).port);
+  return {
+    url: edge.url,
+    wsUrl: edge.url.replace(/^http/, 'ws'),
+    close: () => edge.close(),
+    restart: async () => {
+      await edge.close();
+      edge = await startEdge({ scriptPath, port, bindings: all });
+    },
+  };
 }
 
 export interface BrowserResponse {
