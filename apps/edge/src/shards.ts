@@ -99,6 +99,7 @@ export class ShardHints {
 
   /** The request sent to `from` was served by `servedBy`: the shards between them on the ring passed it on (empty). */
   passedOn(domain: string, shards: number, from: number, servedBy: number): void {
+    if (!Number.isInteger(servedBy) || servedBy < 0 || servedBy >= shards) return;
     let empty = this.#empty.get(domain);
     if (empty === undefined) {
       if (this.#empty.size >= EMPTY_HINT_DOMAINS_LIMIT) this.#empty.delete(this.#empty.keys().next().value!);
