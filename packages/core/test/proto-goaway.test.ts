@@ -7,18 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../src/errors.js';
 import type { GoawayFrame } from '../src/frame/types.js';
 import { Goaway, GOAWAY_ANNOUNCE_LAST_STREAM_ID, GOAWAY_FINAL_DELAY_MS, unprocessedByGoaway } from '../src/proto/goaway.js';
+import { manualTimers } from './support/manual.js';
 
-function manualTimers() {
-  const timers: Array<{ fn: () => void; ms: number; cancelled: boolean }> = [];
-  const setTimer = (fn: () => void, ms: number) => {
-    const t = { fn, ms, cancelled: false };
-    timers.push(t);
-    return () => {
-      t.cancelled = true;
-    };
-  };
-  return { timers, setTimer };
-}
 
 const text = (frame: GoawayFrame | undefined) => new TextDecoder().decode(frame?.debugData);
 

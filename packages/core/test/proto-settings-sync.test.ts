@@ -8,28 +8,9 @@ import { ConnectionError, ErrorCode } from '../src/errors.js';
 import { SettingId } from '../src/frame/types.js';
 import { DEFAULT_LOCAL_SETTINGS, INITIAL_SETTINGS } from '../src/proto/settings.js';
 import { applyPeerSettings, SettingsSync } from '../src/proto/settings-sync.js';
+import { caught, manualTimers } from './support/manual.js';
 
-/** Timers that fire only when told to, with a record of what was armed and cancelled. */
-function manualTimers() {
-  const timers: Array<{ fn: () => void; ms: number; cancelled: boolean }> = [];
-  const setTimer = (fn: () => void, ms: number) => {
-    const t = { fn, ms, cancelled: false };
-    timers.push(t);
-    return () => {
-      t.cancelled = true;
-    };
-  };
-  return { timers, setTimer };
-}
 
-function caught(fn: () => void): unknown {
-  try {
-    fn();
-  } catch (error) {
-    return error;
-  }
-  return undefined;
-}
 
 describe('RFC 9113 §6.5.3 settings synchronisation', () => {
   it('§6.5.3: our SETTINGS arm one SETTINGS_TIMEOUT timer; when it fires, the error is SETTINGS_TIMEOUT', () => {

@@ -7,15 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { ConnectionError, ErrorCode, StreamError } from '../src/errors.js';
 import { Stream } from '../src/proto/stream.js';
 import { CLOSED_STREAMS_REMEMBERED, StreamRegistry } from '../src/proto/stream-registry.js';
+import { caught } from './support/manual.js';
 
-function caught(fn: () => void): unknown {
-  try {
-    fn();
-  } catch (error) {
-    return error;
-  }
-  return undefined;
-}
 
 describe('RFC 9113 §5.1 stream registry', () => {
   it('§5.1.1: a client opens odd ids from 1, a server even ids from 2; ours not yet reached are idle', () => {
