@@ -7,10 +7,9 @@
 import * as http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
-import { Agent } from '../../../packages/agent/src/agent.js';
-import { createDevCa, issueCertificate } from '../../../packages/agent/src/certs.js';
+import type { Agent } from '../../../packages/agent/src/agent.js';
 import { EchoReply, EchoRequest, grpcWebClient, grpcWebErrorCases, startEchoServer, type EchoServer } from '../../../test/support/grpc-web-service.js';
-import { browser, startLocalEdge, waitForSessions, type LocalEdge } from './harness.js';
+import { browser, startEdgeWithAgent, type LocalEdge } from './harness.js';
 
 const HOST = 'grpc.example.com';
 
@@ -22,12 +21,7 @@ const httpAgent = new http.Agent({ keepAlive: true });
 
 beforeAll(async () => {
   echo = await startEchoServer();
-  const ca = await createDevCa();
-  const origin = await issueCertificate(ca, { dnsNames: [HOST] });
-  edge = await startLocalEdge(ca.certPem);
-  agent = new Agent({ intermediary: edge.wsUrl, origins: [`https://${HOST}`], cert: origin.chainPem, key: origin.keyPem, connections: 1, upstream: `h2c://127.0.0.1:${echo.port}` });
-  agent.start();
-  await waitForSessions(edge, HOST);
+  ({ edge, agent } = await startEdgeWithAgent(HOST, `h2c://127.0.0.1:${echo.port}`));
   ({ client } = grpcWebClient(edge.url, HOST, httpAgent));
 });
 

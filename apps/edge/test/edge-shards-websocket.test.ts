@@ -7,9 +7,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
-import { Agent } from '../../../packages/agent/src/agent.js';
-import { createDevCa, issueCertificate } from '../../../packages/agent/src/certs.js';
-import { browser, startLocalEdge, type LocalEdge } from './harness.js';
+import type { Agent } from '../../../packages/agent/src/agent.js';
+import { browser, startEdgeWithAgent, type LocalEdge } from './harness.js';
 
 const HOST = 'ws.example.com';
 const BROWSERS = 6;
@@ -23,18 +22,7 @@ beforeAll(async () => {
   const wss = new WebSocketServer({ server: upstream });
   wss.on('connection', (socket) => socket.on('message', (data, isBinary) => socket.send(data, { binary: isBinary })));
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
-  const ca = await createDevCa();
-  const origin = await issueCertificate(ca, { dnsNames: [HOST] });
-  edge = await startLocalEdge(ca.certPem, { BROKER_SHARDS: '2' });
-  agent = new Agent({
-    intermediary: edge.wsUrl,
-    origins: [`https://${HOST}`],
-    cert: origin.chainPem,
-    key: origin.keyPem,
-    connections: 1,
-    upstream: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`,
-  });
-  agent.start();
+  ({ edge, agent } = await startEdgeWithAgent(HOST, `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`, { bindings: { BROKER_SHARDS: '2' }, wait: false }));
   for (;;) {
     const status = JSON.parse(await (await browser(edge, HOST, '/.rhttp/status')).text()) as { sessions: unknown[] };
     if (status.sessions.length === 1) break;

@@ -10,10 +10,9 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { Agent } from '../../../packages/agent/src/agent.js';
-import { createDevCa, issueCertificate } from '../../../packages/agent/src/certs.js';
+import type { Agent } from '../../../packages/agent/src/agent.js';
 import { TO_AGENT_BUDGET_BYTES } from '../src/websocket-relay.js';
-import { startLocalEdge, waitForSessions, type LocalEdge } from './harness.js';
+import { startEdgeWithAgent, type LocalEdge } from './harness.js';
 
 const HOST = 'ws-budget.example.com';
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
@@ -42,19 +41,7 @@ beforeAll(async () => {
     socket.on('error', () => {});
   });
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
-  const ca = await createDevCa();
-  const origin = await issueCertificate(ca, { dnsNames: [HOST] });
-  edge = await startLocalEdge(ca.certPem);
-  agent = new Agent({
-    intermediary: edge.wsUrl,
-    origins: [`https://${HOST}`],
-    cert: origin.chainPem,
-    key: origin.keyPem,
-    connections: 1,
-    upstream: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`,
-  });
-  agent.start();
-  await waitForSessions(edge, HOST);
+  ({ edge, agent } = await startEdgeWithAgent(HOST, `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`));
 }, 120_000);
 
 afterAll(async () => {

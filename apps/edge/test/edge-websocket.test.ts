@@ -7,27 +7,13 @@
  * only (Cloudflare terminates TLS in front of it), so the https and h2c cases are skipped.
  */
 import { WebSocket } from 'ws';
-import { Agent } from '../../../packages/agent/src/agent.js';
-import { createDevCa, issueCertificate } from '../../../packages/agent/src/certs.js';
 import { describeWebSocketConformance } from '../../../test/support/websocket-conformance.js';
-import { startLocalEdge, waitForSessions } from './harness.js';
+import { startEdgeWithAgent } from './harness.js';
 
 const HOST = 'ws.example.com';
 
 describeWebSocketConformance('edge: browser WebSocket → Durable Object (RFC 6455 framing) → RFC 8441 extended CONNECT → agent → upstream', async (upstream) => {
-  const ca = await createDevCa();
-  const origin = await issueCertificate(ca, { dnsNames: [HOST] });
-  const edge = await startLocalEdge(ca.certPem);
-  const agent = new Agent({
-    intermediary: edge.wsUrl,
-    origins: [`https://${HOST}`],
-    cert: origin.chainPem,
-    key: origin.keyPem,
-    connections: 1,
-    upstream,
-  });
-  agent.start();
-  await waitForSessions(edge, HOST);
+  const { edge, agent } = await startEdgeWithAgent(HOST, upstream);
   const url = new URL(edge.url);
   return {
     host: HOST,

@@ -8,6 +8,8 @@ import { connectWebStreams, type Handler, type Http2Session } from '@rhttp/core'
 // @ts-expect-error -- plain ESM script without types
 import { buildEdge, startEdge } from '../scripts/local-edge.mjs';
 import { openWebSocketCarrier, type WebSocketCarrier, type WebSocketCarrierOptions } from '../../../packages/agent/src/carriers/websocket.js';
+import { Agent } from '../../../packages/agent/src/agent.js';
+import { createDevCa, issueCertificate } from '../../../packages/agent/src/certs.js';
 
 export interface LocalEdge {
   url: string;
@@ -101,4 +103,19 @@ export async function waitForSessions(edge: LocalEdge, host: string, count = 1):
     if (status.sessions.length >= count) return;
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/**
+ * The usual start of an edge test: a dev CA, the edge trusting it (with `bindings`), and a real
+ * Agent on the WebSocket carrier serving `https://host` from `upstream`; waits until the edge
+ * holds its session unless `wait` is false.
+ */
+export async function startEdgeWithAgent(host: string, upstream: string, options: { bindings?: Record<string, string>; connections?: number; wait?: boolean } = {}): Promise<{ edge: LocalEdge; agent: Agent }> {
+  const ca = await createDevCa();
+  const origin = await issueCertificate(ca, { dnsNames: [host] });
+  const edge = await startLocalEdge(ca.certPem, options.bindings);
+  const agent = new Agent({ intermediary: edge.wsUrl, origins: [`https://${host}`], cert: origin.chainPem, key: origin.keyPem, connections: options.connections ?? 1, upstream });
+  agent.start();
+  if (options.wait !== false) await waitForSessions(edge, host);
+  return { edge, agent };
 }
