@@ -3,18 +3,19 @@
  * `npm run bench:edge`: requests/s through Worker → Durable Object → agent (WebSocket carrier,
  * HTTP/2) against a Worker that proxies the same upstream with a plain `fetch`, side by side in
  * local workerd, alternating rounds; prints medians and the ratio. Not a test: numbers depend on
- * the machine. Flags: --rounds 3 --seconds 5 --concurrency 32.
+ * the machine. Flags: --rounds 3 --seconds 5 --concurrency 32 --shards 1 (BROKER_SHARDS, and as
+ * many agent connections, which the Worker spreads over the shards). The agent is the real
+ * `Agent` (packages/agent/dist), serving the upstream on its stream path.
  */
 import { Agent as HttpAgent, createServer, request } from 'node:http';
 import { parseArgs } from 'node:util';
 import { Miniflare } from 'miniflare';
-import { connectSocket } from '@rhttp/core';
+import { Agent } from '../../../packages/agent/dist/index.js';
 import { createDevCa, issueCertificate } from '../../../packages/agent/dist/certs.js';
-import { openWebSocketSocket } from '../../../packages/agent/dist/carriers/websocket.js';
-import { HttpUpstream } from '../../../packages/agent/dist/upstream.js';
 import { buildEdge, compatibilityDate, startEdge } from './local-edge.mjs';
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '3' }, seconds: { type: 'string', default: '5' }, concurrency: { type: 'string', default: '32' } } });
+const { values } = parseArgs({ options: { rounds: { type: 'string', default: '3' }, seconds: { type: 'string', default: '5' }, concurrency: { type: 'string', default: '32' }, shards: { type: 'string', default: '1' } } });
+const shards = Number(values.shards);
 const rounds = Number(values.rounds);
 const seconds = Number(values.seconds);
 const concurrency = Number(values.concurrency);
@@ -27,10 +28,9 @@ const upstreamUrl = `http://127.0.0.1:${upstream.address().port}`;
 const ca = await createDevCa();
 const origin = await issueCertificate(ca, { dnsNames: [HOST] });
 console.log('bundling the Worker…');
-const edge = await startEdge({ scriptPath: await buildEdge(), bindings: { TRUST_ANCHORS: ca.certPem } });
-const forward = new HttpUpstream(upstreamUrl);
-const socket = await openWebSocketSocket({ url: edge.url.replace(/^http/, 'ws'), origins: [`https://${HOST}`], certChainPem: origin.chainPem, keyPem: origin.keyPem });
-connectSocket(socket, { role: 'server', origins: [`https://${HOST}`], handler: (req, info) => forward.fetch(req, info) });
+const edge = await startEdge({ scriptPath: await buildEdge(), bindings: { TRUST_ANCHORS: ca.certPem, BROKER_SHARDS: String(shards) } });
+const rhttpAgent = new Agent({ intermediary: edge.url.replace(/^http/, 'ws'), origins: [`https://${HOST}`], cert: origin.chainPem, key: origin.keyPem, upstream: upstreamUrl, connections: shards });
+rhttpAgent.start();
 
 const direct = new Miniflare({
   modules: true,
@@ -43,10 +43,13 @@ const direct = new Miniflare({
 });
 const directUrl = (await direct.ready).toString().replace(/\/$/, '');
 
-// Wait for the agent's session to be registered.
+// Wait for every agent connection to be registered (spread over the shards by the Worker).
 for (;;) {
   const status = JSON.parse(await get(edge.url, '/.rhttp/status', new HttpAgent()));
-  if (status.sessions.length > 0) break;
+  if (status.sessions.length >= shards) {
+    if (shards > 1) console.log(`sessions on shards: ${status.sessions.map((s) => s.shard).join(', ')}`);
+    break;
+  }
   await new Promise((r) => setTimeout(r, 50));
 }
 
@@ -91,11 +94,11 @@ for (let i = 0; i < rounds; i++) {
 }
 const r = median(results.rhttp);
 const d = median(results.direct);
-console.log(`\nmedian over ${rounds} rounds of ${seconds} s, ${concurrency} concurrent HTTP/1.1 keep-alive clients, local workerd:`);
+console.log(`\nmedian over ${rounds} rounds of ${seconds} s, ${concurrency} concurrent HTTP/1.1 keep-alive clients, local workerd, ${shards} shard(s) and agent connection(s):`);
 console.log(`  Worker → Durable Object → agent (WebSocket, HTTP/2) → upstream: ${r.toFixed(0)} req/s`);
 console.log(`  Worker → fetch → upstream:                                      ${d.toFixed(0)} req/s`);
 console.log(`  ratio: ${(r / d).toFixed(2)}× (target ≥ 0.5×)`);
-socket.destroy();
+await rhttpAgent.stop({ graceful: false });
 await edge.close();
 await direct.dispose();
 upstream.close();
