@@ -84,9 +84,6 @@ export interface AuthenticatedAgent {
   allowedOrigins: readonly Origin[];
 }
 
-/** Flushes at the end of the I/O turn, as connectSocket would schedule them on Node; one function for every session. */
-const flushAtTurnEnd = (flush: () => void): void => void setImmediate(flush);
-
 /**
  * AgentAdmission's events for one session, as prototype methods: a held session keeps this one
  * small object instead of three closures and the object holding them.
@@ -112,8 +109,6 @@ class AdmissionHooks implements AdmissionEvents {
  */
 class SessionHooks implements Http2SessionOptions {
   readonly role = 'client';
-  // Given here, connectSocket uses these options as they are instead of copying them to add it.
-  readonly scheduleFlush = flushAtTurnEnd;
   readonly onOrigin = sessionOrigin;
   readonly onGoaway = sessionGoaway;
   readonly onClose = sessionClose;

@@ -26,6 +26,13 @@ export interface ConnectionSink {
   writev?(chunks: Uint8Array[]): boolean | void;
   /** Close the transport; the connection is finished with it. */
   close(error?: Error): void;
+  /**
+   * Optional: defers a flush of queued frames to the end of the transport's I/O turn (Node, Bun
+   * and Deno: `setImmediate`, after every socket read of the turn was handled), so the frames that
+   * every stream queued meanwhile leave in one write. Without it: a few microtask hops, for
+   * transports that do not say (in-memory pairs, web streams).
+   */
+  scheduleFlush?(flush: () => void): void;
 }
 
 export interface ConnectionOptions {
@@ -40,13 +47,6 @@ export interface ConnectionOptions {
   /** Clock and timers, injected so tests are deterministic. */
   now?: () => number;
   setTimer?: (fn: () => void, ms: number) => () => void;
-  /**
-   * Defers a flush of queued frames: the transport says when its I/O turn ends (Node, Bun and
-   * Deno: `setImmediate`, after every socket read of the turn was handled), so the frames that
-   * every stream queued meanwhile leave in one write. Default: a few microtask hops, for
-   * transports that do not say (in-memory pairs, web streams).
-   */
-  scheduleFlush?: (flush: () => void) => void;
 }
 
 export interface ConnectionEvents {
@@ -143,7 +143,7 @@ export class Connection {
         },
         resetStream: (stream, errorCode, error) => this.resetStream(stream, errorCode, error),
       },
-      { deferFlush: options.scheduleFlush, limits: this.limits },
+      { deferFlush: sink.scheduleFlush?.bind(sink), limits: this.limits },
     );
     this.pings = new OutstandingPings(this.now);
     this.registry = new StreamRegistry(this.role);

@@ -38,7 +38,7 @@ export interface SendHost {
 }
 
 export interface SendSchedulerOptions {
-  /** The transport's end-of-I/O-turn hook (see `ConnectionOptions.scheduleFlush`). */
+  /** The transport's end-of-I/O-turn hook (`ConnectionSink.scheduleFlush`). */
   deferFlush?: (flush: () => void) => void;
   /** `stallTimeoutMs`: how long DATA may wait on a zero window; `maxQueuedControlFrames`: ACKs queued while the peer does not read. */
   limits: Pick<Limits, 'stallTimeoutMs' | 'maxQueuedControlFrames'>;

@@ -20,6 +20,8 @@ export interface NodeStyleSocket {
 
 /** Node's, Bun's and Deno's `setImmediate`: runs after the I/O callbacks of the current turn. */
 const setImmediateOf = (globalThis as { setImmediate?: (task: () => void) => unknown }).setImmediate;
+/** Flushes wait for the end of the I/O turn: the responses to every request read in this turn (from any connection) leave in one write per socket. */
+const flushAtTurnEnd = setImmediateOf ? (flush: () => void): void => void setImmediateOf(flush) : undefined;
 
 /** Run an HTTP/2 session over a connected Node-style socket (already past TLS and ALPN). */
 export function connectSocket(socket: NodeStyleSocket, options: Http2SessionOptions): Http2Session {
@@ -44,10 +46,9 @@ export function connectSocket(socket: NodeStyleSocket, options: Http2SessionOpti
         if (error) setTimeout(() => socket.destroy(), 50).unref?.();
         socket.end();
       },
+      scheduleFlush: flushAtTurnEnd,
     },
-    // Flushes wait for the end of the I/O turn: the responses to every request read in this turn
-    // (from any connection) leave in one write per socket, instead of one per microtask batch.
-    setImmediateOf && !options.scheduleFlush ? { ...options, scheduleFlush: (flush) => void setImmediateOf(flush) } : options,
+    options,
   );
   socket.on('data', (chunk) => session.receive(chunk));
   socket.on('drain', () => session.resume());
