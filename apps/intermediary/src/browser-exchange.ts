@@ -11,7 +11,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
-import { bytesBody, CONNECTION_SPECIFIC_FIELDS, ErrorCode, hasNoContent, type BodyReader, type HeaderField, type ResponseMessage, type ServerStream } from '@rhttp/core';
+import { bytesBody, CONNECTION_SPECIFIC_FIELDS, ErrorCode, hasNoContent, nextChunk, type HeaderField, type ResponseMessage, type ServerStream } from '@rhttp/core';
 import { Abort, type AbortSignalLike, type ForwardRequest } from '@rhttp/broker';
 import { drained } from 'rhttp-agent/socket-streams';
 import { discardBody, responseFields, streamBody, writeBody } from './browser-stream.js';
@@ -292,8 +292,8 @@ async function writeResponse(req: IncomingMessage, res: ServerResponse, response
   signal.addEventListener('abort', onAbort, { once: true });
   try {
     for (;;) {
-      const chunk = readOrWait(body);
-      const value = chunk instanceof Promise ? await chunk : chunk;
+      const next = nextChunk(body);
+      const value = next instanceof Promise ? await next : next;
       if (value === null) break;
       if (res.destroyed) {
         body.cancel();
@@ -316,13 +316,6 @@ async function writeResponse(req: IncomingMessage, res: ServerResponse, response
     uncork();
     signal.removeEventListener('abort', onAbort);
   }
-}
-
-/** The next chunk of a body (null at its end), at once when it is here, else once it arrives; throws the body's failure. */
-function readOrWait(body: BodyReader): Uint8Array | null | Promise<Uint8Array | null> {
-  const chunk = body.read();
-  if (chunk !== undefined) return chunk;
-  return body.wait().then(() => readOrWait(body));
 }
 
 // ------------------------------------------------------------------ HTTP/2 on @rhttp/core

@@ -7,7 +7,7 @@
  * exchange (browser-exchange.ts), WebSockets (websocket-upgrade.ts) and CONNECT (connect-proxy.ts).
  */
 import type { AbortSignalLike } from '@rhttp/broker';
-import { CONNECTION_SPECIFIC_FIELDS, ErrorCode, headersToFields, type BodyReader, type HeaderField, type ServerStream } from '@rhttp/core';
+import { CONNECTION_SPECIFIC_FIELDS, ErrorCode, headersToFields, nextChunk, type BodyReader, type HeaderField, type ServerStream } from '@rhttp/core';
 
 
 /**
@@ -96,11 +96,8 @@ export async function writeBody(
   let sent: Promise<void> | undefined;
   try {
     for (;;) {
-      const chunk = body.read();
-      if (chunk === undefined) {
-        await body.wait();
-        continue;
-      }
+      const next = nextChunk(body);
+      const chunk = next instanceof Promise ? await next : next;
       if (chunk === null) break;
       if (chunk.byteLength === 0) continue;
       if (sent) await sent;

@@ -4,7 +4,7 @@
  * Fetch adapters (`toResponse`, `fromResponse`) built on it.
  */
 import { describe, expect, it } from 'vitest';
-import { bytesBody, ErrorCode, fromResponse, responseTrailers, StreamResetError, toResponse, withTrailers, type BodyReader, type ServerStream } from '../src/index.js';
+import { bytesBody, ErrorCode, fromResponse, nextChunk, responseTrailers, StreamResetError, toResponse, withTrailers, type BodyReader, type ServerStream } from '../src/index.js';
 import { concatBytes } from '../src/bytes.js';
 import { sessionPair } from './support/session-pair.js';
 
@@ -15,15 +15,7 @@ const URL_ = new URL('https://example.com/x');
 /** Reads a BodyReader to the end the way a relay does. */
 async function readAll(body: BodyReader): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
-  for (;;) {
-    const chunk = body.read();
-    if (chunk === undefined) {
-      await body.wait();
-      continue;
-    }
-    if (chunk === null) break;
-    parts.push(chunk);
-  }
+  for (let chunk = await nextChunk(body); chunk !== null; chunk = await nextChunk(body)) parts.push(chunk);
   return concatBytes(parts);
 }
 

@@ -30,6 +30,42 @@ export interface BodyReader {
   cancel(): void;
 }
 
+/** The next chunk of `body` (null at its end): at once when one is here, else once it arrives. Throws the body's failure. */
+export function nextChunk(body: BodyReader): Uint8Array | null | Promise<Uint8Array | null> {
+  const chunk = body.read();
+  if (chunk !== undefined) return chunk;
+  return body.wait().then(() => nextChunk(body));
+}
+
+/**
+ * A body as a ReadableStream, pulled: each chunk's credit goes back as the stream's reader takes
+ * it. `onEnd` hears the end, the failure or the cancel.
+ */
+export function readableOf(body: BodyReader, onEnd?: () => void): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        let chunk: Uint8Array | null;
+        try {
+          const next = nextChunk(body);
+          chunk = next instanceof Promise ? await next : next;
+        } catch (error) {
+          onEnd?.();
+          throw error;
+        }
+        if (chunk !== null) return controller.enqueue(chunk);
+        onEnd?.();
+        controller.close();
+      },
+      cancel() {
+        body.cancel();
+        onEnd?.();
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
+
 /**
  * Lets a stream's reset stop its body pump: one listener, no AbortSignal (costly to make per
  * stream in Node 20, where every AbortSignal is made transferable).
@@ -77,21 +113,7 @@ export class IncomingBody implements BodyReader {
 
   /** Made on first use: most GET requests never read a body, and a ReadableStream is costly to make. */
   get readable(): ReadableStream<Uint8Array> {
-    return (this.readableStream ??= new ReadableStream<Uint8Array>(
-      {
-        pull: (controller) => {
-          if (this.deliver(controller)) return;
-          return new Promise<void>((resolve) => {
-            this.waiting = () => {
-              this.deliver(controller);
-              resolve();
-            };
-          });
-        },
-        cancel: () => this.cancel(),
-      },
-      { highWaterMark: 0 },
-    ));
+    return (this.readableStream ??= readableOf(this));
   }
 
   read(): Uint8Array | null | undefined {
@@ -125,21 +147,6 @@ export class IncomingBody implements BodyReader {
     else this.connection.resetStream(this.stream, ErrorCode.CANCEL);
     // Whoever still waits on this body hears that it will not end.
     if (!this.finished) this.fail(new StreamResetError(this.stream.id, ErrorCode.CANCEL, 'local', 'the body was cancelled'));
-  }
-
-  /** Hand the reader one chunk (returning its credit), the end, or the error; false when there is nothing yet. */
-  private deliver(controller: ReadableStreamDefaultController<Uint8Array>): boolean {
-    let chunk: Uint8Array | null | undefined;
-    try {
-      chunk = this.read();
-    } catch (error) {
-      controller.error(error);
-      return true;
-    }
-    if (chunk === undefined) return false;
-    if (chunk === null) controller.close();
-    else controller.enqueue(chunk);
-    return true;
   }
 
   attach(stream: Stream): void {

@@ -6,7 +6,7 @@
 import type { HeaderField } from '../frame/types.js';
 import type { ResponseMessage } from './client-exchange.js';
 import { fieldsToHeaders } from './fields.js';
-import { IncomingBody, type BodyReader } from './incoming-body.js';
+import { readableOf, type BodyReader } from './incoming-body.js';
 
 const trailersByResponse = new WeakMap<Response, Promise<Headers>>();
 const trailersToSend = new WeakMap<Response, () => Headers | Promise<Headers>>();
@@ -42,41 +42,6 @@ export function carryTrailers(from: Response, to: Response): Response {
   const toSend = trailersToSend.get(from) ?? (received ? () => received : undefined);
   if (toSend && to.body !== null) trailersToSend.set(to, toSend);
   return to;
-}
-
-/** A body as a ReadableStream pulled from its reader (credit goes back as the stream's reader reads); `onEnd` hears the end or the failure. */
-export function readableOf(body: BodyReader, onEnd?: () => void): ReadableStream<Uint8Array> {
-  // Our own received body has a stream of its own, made to return credit as it is read.
-  if (body instanceof IncomingBody && !onEnd) return body.readable;
-  return new ReadableStream<Uint8Array>(
-    {
-      async pull(controller) {
-        for (;;) {
-          let chunk: Uint8Array | null | undefined;
-          try {
-            chunk = body.read();
-          } catch (error) {
-            onEnd?.();
-            throw error;
-          }
-          if (chunk === undefined) {
-            await body.wait();
-            continue;
-          }
-          if (chunk === null) {
-            onEnd?.();
-            controller.close();
-          } else controller.enqueue(chunk);
-          return;
-        }
-      },
-      cancel() {
-        body.cancel();
-        onEnd?.();
-      },
-    },
-    { highWaterMark: 0 },
-  );
 }
 
 /**
