@@ -2,7 +2,7 @@
  * What the broker writes into forwarded messages: `Via` (RFC 9110 §7.6.3), `Forwarded`
  * (RFC 7239), and the de-facto `X-Forwarded-For`/`-Proto`/`-Host`.
  */
-import { fieldsToHeaders, headersToFields, stripHopByHop, stripHopByHopFields, type HeaderField } from '@rhttp/core';
+import { headersToFields, stripHopByHopFields, type HeaderField } from '@rhttp/core';
 
 /** Default Via pseudonym: RFC 9110 §7.6.3 lets an intermediary use one instead of its host name. */
 export const DEFAULT_VIA_NAME = 'rhttp';
@@ -87,26 +87,8 @@ export function forwardRequestFields(incoming: Headers | readonly HeaderField[],
   return fields;
 }
 
-/** {@link forwardRequestFields} as a Headers object. */
-export function forwardRequestHeaders(incoming: Headers, f: RequestForwarding): Headers {
-  return fieldsToHeaders(forwardRequestFields(incoming, f));
-}
-
-/** Builds the headers sent to the browser: hop-by-hop fields removed, `Via: 2 <name>` appended (the origin answered over HTTP/2). */
-export function forwardResponseHeaders(incoming: Headers, name?: string): Headers {
-  const headers = new Headers(incoming);
-  rewriteResponseHeaders(headers, name);
-  return headers;
-}
-
-/** {@link forwardResponseHeaders} on a field list, in place: hop-by-hop fields removed, `Via: 2 <name>` added as one more field line (RFC 9110 §5.3: the same list). */
+/** The response's fields toward the browser, in place: hop-by-hop fields removed, `Via: 2 <name>` added as one more field line (RFC 9110 §5.3: the same list; the origin answered over HTTP/2). */
 export function rewriteResponseFields(fields: HeaderField[], name?: string): void {
   stripHopByHopFields(fields);
   fields.push(['via', `2 ${viaName(name)}`]);
-}
-
-/** {@link forwardResponseHeaders} in place, without a copy (throws on immutable headers). */
-export function rewriteResponseHeaders(headers: Headers, name?: string): void {
-  stripHopByHop(headers);
-  headers.set('via', listWith(headers.get('via') ?? undefined, `2 ${viaName(name)}`));
 }

@@ -1,5 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { forwardedNode, forwardRequestHeaders, forwardResponseHeaders, stripHopByHop } from '../src/index.js';
+import { fieldsToHeaders, headersToFields } from '@rhttp/core';
+import { forwardedNode, forwardRequestFields, rewriteResponseFields, stripHopByHop, type RequestForwarding } from '../src/index.js';
+
+/** The request fields the broker sends, read as Headers. */
+const forwardRequestHeaders = (incoming: Headers, f: RequestForwarding) => fieldsToHeaders(forwardRequestFields(incoming, f));
+/** The response fields the broker sends, read as Headers. */
+function forwardResponseHeaders(incoming: Headers, name?: string): Headers {
+  const fields = headersToFields(incoming);
+  rewriteResponseFields(fields, name);
+  return fieldsToHeaders(fields);
+}
 
 const base = { clientAddress: '203.0.113.7', scheme: 'https' as const, host: 'app.example.com', httpVersion: '1.1' };
 
