@@ -14,7 +14,7 @@ import { Readable } from 'node:stream';
 import { bytesBody, CONNECTION_SPECIFIC_FIELDS, ErrorCode, hasNoContent, nextChunk, type HeaderField, type ResponseMessage, type ServerStream } from '@rhttp/core';
 import { Abort, type AbortSignalLike, type ForwardRequest } from '@rhttp/broker';
 import { drained } from 'rhttp-agent/socket-streams';
-import { discardBody, responseFields, streamBody, writeBody } from './browser-stream.js';
+import { discardBody, streamBody, writeBody } from './browser-stream.js';
 
 /** What the answering function learns besides the Request. */
 export interface ExchangeInfo {
@@ -375,7 +375,7 @@ async function respondTo(stream: ServerStream, method: string, response: Respons
   }
   const bodyless = body === null || hasNoContent(method, response.status);
   try {
-    stream.respond(response.status, responseFields(response.fields), bodyless ? { endStream: true } : undefined);
+    stream.respond(response.status, response.fields, bodyless ? { endStream: true } : undefined);
   } catch {
     // A field HTTP/2 cannot carry: no response at all rather than a wrong one.
     body?.cancel();

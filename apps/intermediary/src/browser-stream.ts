@@ -55,22 +55,14 @@ export async function discardBody(stream: ServerStream): Promise<void> {
 }
 
 /**
- * A response's fields for `respond`: connection-specific ones dropped (RFC 9113 §8.2.2 forbids
- * them in HTTP/2; the broker strips hop-by-hop ones already), a TE other than "trailers" dropped,
- * and any name in `skip` left out. Takes a message's field list, or a web Response's Headers
- * (Set-Cookie kept as separate fields).
+ * A web Response's fields for `respond` (a tunnel's answer, connect-proxy.ts and
+ * websocket-upgrade.ts): Set-Cookie kept as separate fields, connection-specific ones dropped
+ * (RFC 9113 §8.2.2 forbids them in HTTP/2), a TE other than "trailers" dropped, and any name in
+ * `skip` left out. A broker's message needs none of this: its fields were rewritten by the broker
+ * and its trailers checked by the engine as they arrived.
  */
-export function responseFields(fields: readonly HeaderField[] | Headers, skip?: ReadonlySet<string>): HeaderField[] {
-  const list = fields instanceof Headers ? headersToFields(fields) : fields;
-  const out: HeaderField[] = [];
-  for (let i = 0; i < list.length; i++) {
-    const [name, value] = list[i];
-    if (CONNECTION_SPECIFIC_FIELDS.has(name) || skip?.has(name)) continue;
-    // RFC 9113 §8.2.2: te, if present, may only be "trailers".
-    if (name === 'te' && value !== 'trailers') continue;
-    out.push(list[i]);
-  }
-  return out;
+export function responseFields(headers: Headers, skip?: ReadonlySet<string>): HeaderField[] {
+  return headersToFields(headers).filter(([name, value]) => !CONNECTION_SPECIFIC_FIELDS.has(name) && !skip?.has(name) && (name !== 'te' || value === 'trailers'));
 }
 
 /**
@@ -84,14 +76,14 @@ export function responseFields(fields: readonly HeaderField[] | Headers, skip?: 
 export async function writeBody(
   stream: ServerStream,
   body: BodyReader,
-  options: { signal?: AbortSignalLike; countBytes?: (bytes: number) => void; trailers?: () => readonly HeaderField[] | undefined; failure?: number } = {},
+  options: { signal?: AbortSignalLike; countBytes?: (bytes: number) => void; trailers?: () => HeaderField[] | undefined; failure?: number } = {},
 ): Promise<boolean> {
   const { signal, countBytes } = options;
   const onAbort = () => body.cancel();
   signal?.addEventListener('abort', onAbort, { once: true });
   const trailers = () => {
     const fields = options.trailers?.();
-    return fields !== undefined && fields.length > 0 ? responseFields(fields) : undefined;
+    return fields !== undefined && fields.length > 0 ? fields : undefined;
   };
   let sent: Promise<void> | undefined;
   try {
