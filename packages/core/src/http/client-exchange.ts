@@ -92,7 +92,7 @@ export class ClientExchange implements StreamListener {
 
   /** Resolves when the response body ended or failed (at once when it has none): for adapters that wait on trailers. */
   finished(): Promise<void> {
-    if (this.body.finished || this.settledWithoutBody()) return Promise.resolve();
+    if (this.body.settled || this.received?.body === null) return Promise.resolve();
     return new Promise((resolve) => {
       const previous = this.body.onFinish;
       this.body.onFinish = () => {
@@ -100,10 +100,6 @@ export class ClientExchange implements StreamListener {
         resolve();
       };
     });
-  }
-
-  private settledWithoutBody(): boolean {
-    return this.received !== undefined && this.received.body === null;
   }
 
   onHeaders(fields: HeaderField[], endStream: boolean): void {

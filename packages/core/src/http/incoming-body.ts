@@ -127,7 +127,7 @@ export class IncomingBody implements BodyReader {
   }
 
   /** True once the body ended or failed: nothing more will arrive. */
-  get finished(): boolean {
+  get settled(): boolean {
     return this.done || this.failure !== undefined;
   }
 
@@ -146,7 +146,7 @@ export class IncomingBody implements BodyReader {
     if (this.onCancel) this.onCancel();
     else this.connection.resetStream(this.stream, ErrorCode.CANCEL);
     // Whoever still waits on this body hears that it will not end.
-    if (!this.finished) this.fail(new StreamResetError(this.stream.id, ErrorCode.CANCEL, 'local', 'the body was cancelled'));
+    if (!this.settled) this.fail(new StreamResetError(this.stream.id, ErrorCode.CANCEL, 'local', 'the body was cancelled'));
   }
 
   attach(stream: Stream): void {

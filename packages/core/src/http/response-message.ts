@@ -50,14 +50,21 @@ export function carryTrailers(from: Response, to: Response): Response {
  * `finished`, when given, settles once the trailers are final (a ClientExchange's `finished()`).
  */
 export function toResponse(message: ResponseMessage, finished?: Promise<void>): Response {
-  let ended: () => void = () => {};
-  const end = finished ?? new Promise<void>((resolve) => (ended = resolve));
-  const body = message.body === null ? null : readableOf(message.body, finished ? undefined : () => ended());
+  let body: ReadableStream<Uint8Array> | null = null;
+  let end = finished ?? Promise.resolve();
+  if (message.body !== null) {
+    if (finished) body = readableOf(message.body);
+    else {
+      // Without the exchange's own signal, the trailers are final when the stream reports the end.
+      let ended!: () => void;
+      end = new Promise<void>((resolve) => (ended = resolve));
+      body = readableOf(message.body, () => ended());
+    }
+  }
   const response = new Response(body, { status: message.status, headers: fieldsToHeaders(message.fields) });
   const trailers = end.then(() => fieldsToHeaders(message.trailers ?? []));
   trailersByResponse.set(response, trailers);
   if (body !== null) trailersToSend.set(response, () => trailers);
-  if (body === null) ended();
   return response;
 }
 

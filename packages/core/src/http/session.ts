@@ -153,15 +153,16 @@ export class Http2Session {
     // Re-checked right before opening: another request may have taken the slot meanwhile.
     while (!this.connection.canOpenStream) await this.waitForSlot(init.signal ?? undefined);
     const exchange = this.open(init);
+    // Settles when the body ended or the exchange failed (a reset before the response included).
+    const finished = exchange.finished();
     const signal = init.signal;
     if (signal) {
       const onAbort = () => exchange.cancel(signal.reason ?? new DOMException('aborted', 'AbortError'));
       signal.addEventListener('abort', onAbort, { once: true });
-      void exchange.finished().then(() => signal.removeEventListener('abort', onAbort));
-      exchange.response.catch(() => signal.removeEventListener('abort', onAbort));
+      void finished.then(() => signal.removeEventListener('abort', onAbort));
     }
     const message = await exchange.response;
-    return { response: toResponse(message, exchange.finished()), streamId: exchange.streamId };
+    return { response: toResponse(message, finished), streamId: exchange.streamId };
   }
 
   /**
