@@ -291,6 +291,19 @@ http {
     return { port, proc };
   }
 
+  /**
+   * A browser's request through nginx too (nginx → intermediary → ptth session → agent →
+   * upstream) is answered by the upstream, and the agent was authenticated by its signed request
+   * (nginx passes no client certificate on).
+   */
+  async function expectServedThroughNginx(port: number, curlArgs: string[], agentOutput: () => string, signedBefore: number): Promise<void> {
+    const r = await curl(['-sS', '-i', ...curlArgs, '--cacert', certs.ca, '-H', 'host: app.localhost', `https://127.0.0.1:${port}/hello`]);
+    const response = parseCurlResponse(r.stdout);
+    expect(response.status, r.stderr + agentOutput()).toBe(200);
+    expect(response.body.toString()).toBe('hello from upstream\n');
+    expect(signedAcceptances()).toBe(signedBefore + 1);
+  }
+
   for (const [listener, scheme] of [
     ['http', 'http'],
     ['https', 'https'],
@@ -300,13 +313,7 @@ http {
       const nginx = await startNginx(`nginx-${listener}`, `${scheme}://127.0.0.1:${listener === 'http' ? ports.http : ports.https}`);
       const agent = startPtthAgent(`rhttp-agent via nginx-${listener}`, `https://127.0.0.1:${nginx.port}`);
       await agent.waitFor(/connected/);
-      // The browser's request, through nginx too: nginx → intermediary → ptth session → agent → upstream.
-      const r = await curl(['-sS', '-i', '--cacert', certs.ca, '-H', 'host: app.localhost', `https://127.0.0.1:${nginx.port}/hello`]);
-      const response = parseCurlResponse(r.stdout);
-      expect(response.status, r.stderr + agent.output()).toBe(200);
-      expect(response.body.toString()).toBe('hello from upstream\n');
-      // nginx passed no client certificate on: the signed request authenticated the agent.
-      expect(signedAcceptances()).toBe(signedBefore + 1);
+      await expectServedThroughNginx(nginx.port, [], () => agent.output(), signedBefore);
       await agent.stop();
       await nginx.proc.stop();
     });
@@ -317,11 +324,7 @@ http {
     const nginx = await startNginx('nginx-h2', `http://127.0.0.1:${ports.http}`, { http2: true });
     const agent = startPtthAgent('rhttp-agent connect via nginx-h2', `https://127.0.0.1:${nginx.port}`, undefined, ['--ptth', 'connect']);
     await agent.waitFor(/connected to https:\/\/127\.0\.0\.1:\d+ \(TLSv1\.\d HTTP\/1\.1 Upgrade, ptth/);
-    const r = await curl(['-sS', '-i', '--http2', '--cacert', certs.ca, '-H', 'host: app.localhost', `https://127.0.0.1:${nginx.port}/hello`]);
-    const response = parseCurlResponse(r.stdout);
-    expect(response.status, r.stderr + agent.output()).toBe(200);
-    expect(response.body.toString()).toBe('hello from upstream\n');
-    expect(signedAcceptances()).toBe(signedBefore + 1);
+    await expectServedThroughNginx(nginx.port, ['--http2'], () => agent.output(), signedBefore);
     await agent.stop();
     await nginx.proc.stop();
   });
