@@ -11,6 +11,7 @@ const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 const projects: Array<[name: string, dir: string]> = [
   ['core', 'packages/core/test'],
   ['broker', 'packages/broker/test'],
+  ['node', 'packages/node/test'],
   ['agent', 'packages/agent/test'],
   ['intermediary', 'apps/intermediary/test'],
   ['edge', 'apps/edge/test'],
@@ -23,6 +24,8 @@ export default defineConfig({
     alias: {
       '@rhttp/core': here('./packages/core/src/index.ts'),
       '@rhttp/broker': here('./packages/broker/src/index.ts'),
+      '@rhttp/node/certs': here('./packages/node/src/certs.ts'),
+      '@rhttp/node/socket-streams': here('./packages/node/src/socket-streams.ts'),
     },
   },
   test: {

@@ -16,7 +16,7 @@
  */
 import * as net from 'node:net';
 import { originCovers, parseAuthority, parseOrigin, type Origin, type StreamInfo } from '@rhttp/core';
-import { pumpToSocket, readableFromSocket } from './socket-streams.js';
+import { pumpToSocket, readableFromSocket } from '@rhttp/node/socket-streams';
 
 /** TCP connect budget toward the upstream; the browser's proxy client is waiting for the 200. */
 export const DEFAULT_RELAY_CONNECT_TIMEOUT_MS = 10_000;

@@ -24,7 +24,7 @@ import { isIP } from 'node:net';
 import { join } from 'node:path';
 import * as tls from 'node:tls';
 import { ENROLL_PATH, RENEW_PATH, type EnrollmentToken } from '@rhttp/core';
-import { createCertificateRequest } from './certs.js';
+import { createCertificateRequest } from '@rhttp/node/certs';
 
 /** Renewal point, as a fraction of the certificate's life since we got it: a third left to retry in. */
 export const RENEW_AT_FRACTION = 2 / 3;

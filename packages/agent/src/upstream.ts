@@ -17,7 +17,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import { connectionOptions, ErrorCode, hasNoContent, isHopByHop, type HeaderField, type ServerStream, type StreamInfo } from '@rhttp/core';
 import { openWebSocketUpstream } from './websocket-upstream.js';
-import { drained } from './socket-streams.js';
+import { drained } from '@rhttp/node/socket-streams';
 
 /** How long the upstream may take to send its response headers (the body may take longer). Cloudflare's proxy allows 100 s. */
 export const DEFAULT_UPSTREAM_HEADERS_TIMEOUT_MS = 100_000;

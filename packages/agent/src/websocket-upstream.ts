@@ -16,7 +16,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { Duplex } from 'node:stream';
-import { pumpToSocket, readableFromSocket, type SocketReadableOptions } from './socket-streams.js';
+import { pumpToSocket, readableFromSocket, type SocketReadableOptions } from '@rhttp/node/socket-streams';
 
 /** RFC 6455 §1.3: the GUID appended to the key to compute Sec-WebSocket-Accept. */
 const WEBSOCKET_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
