@@ -4,6 +4,7 @@
  * `Http2UsageError`. Every class carries a stable `code` string; protocol errors also carry the
  * numeric HTTP/2 error code sent on the wire.
  */
+import { h3ErrorCodeName } from './h3/error-codes.js';
 
 /** HTTP/2 error codes (RFC 9113 §7). An open set: unknown codes are kept and printed. */
 export const ErrorCode = {
@@ -25,9 +26,13 @@ export const ErrorCode = {
 
 const errorCodeNames = new Map<number, string>(Object.entries(ErrorCode).map(([k, v]) => [v, k]));
 
-/** `errorCodeName(0x1)` → `"PROTOCOL_ERROR"`; unknown codes print as `UNKNOWN(0x…)`. */
+/**
+ * `errorCodeName(0x1)` → `"PROTOCOL_ERROR"`; unknown codes print as `UNKNOWN(0x…)`. HTTP/3's
+ * codes (0x100 and up, h3/error-codes.ts) share no value with HTTP/2's, so the errors below name
+ * them too when the HTTP/3 engine raises them.
+ */
 export function errorCodeName(code: number): string {
-  return errorCodeNames.get(code) ?? `UNKNOWN(0x${code.toString(16)})`;
+  return errorCodeNames.get(code) ?? h3ErrorCodeName(code);
 }
 
 /**
