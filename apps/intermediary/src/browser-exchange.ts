@@ -13,7 +13,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { bytesBody, CONNECTION_SPECIFIC_FIELDS, ErrorCode, hasNoContent, nextChunk, type HeaderField, type ResponseMessage, type ServerStream } from '@rhttp/core';
 import { Abort, type AbortSignalLike, type ForwardRequest } from '@rhttp/broker';
-import { drained } from 'rhttp-agent/socket-streams';
+import { drained } from '@rhttp/node/socket-streams';
 import { discardBody, streamBody, writeBody } from './browser-stream.js';
 
 /** What the answering function learns besides the Request. */

@@ -17,7 +17,7 @@ import { bodyReaderOf, ErrorCode, originCovers, parseAuthority, parseOrigin, typ
 import type { DispatchInfo } from '@rhttp/broker';
 import { clientAddressOf } from './browser-exchange.js';
 import { responseFields, streamBody, writeBody } from './browser-stream.js';
-import { drained } from 'rhttp-agent/socket-streams';
+import { drained } from '@rhttp/node/socket-streams';
 
 /** The broker's `tunnel()` protocol for a plain CONNECT: no `:protocol` pseudo-header (RFC 9113 §8.5). */
 export const PLAIN_CONNECT = '';

@@ -17,7 +17,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { isIP } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { CertificateError, ENROLL_PATH, RENEW_PATH, parseOrigin, verifyCertificateChain } from '@rhttp/core';
-import { certificateRequestKey, issueCertificateForKey, type IssuedCertificate } from 'rhttp-agent/certs';
+import { certificateRequestKey, issueCertificateForKey, type IssuedCertificate } from '@rhttp/node/certs';
 import { peerCertificateChain } from './agent-session.js';
 import type { LogFunction } from './log-format.js';
 import { TokenRefusal, type TokenStore } from './token-store.js';

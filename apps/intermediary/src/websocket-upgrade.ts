@@ -21,7 +21,7 @@ import { bodyReaderOf, connectionOptions, ErrorCode, isHopByHop, type ServerStre
 import { WEBSOCKET_PROTOCOL, tunnelRequest } from '@rhttp/broker';
 import { clientAddressOf, requestUrl, streamAuthority, type ExchangeInfo } from './browser-exchange.js';
 import { streamBody, writeBody } from './browser-stream.js';
-import { drained, readableFromSocket } from 'rhttp-agent/socket-streams';
+import { drained, readableFromSocket } from '@rhttp/node/socket-streams';
 
 /** Sends one tunnel through the broker (the intermediary binds this to `registry.tunnel`). */
 export type TunnelAnswer = (request: Request, protocol: string, info: ExchangeInfo) => Promise<Response>;
