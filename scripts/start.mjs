@@ -11,7 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Intermediary } from '../apps/intermediary/dist/index.js';
 import { Agent, describeAgentEvent } from '../packages/agent/dist/index.js';
-import { writeDevCertificates } from '../packages/agent/dist/certs.js';
+import { writeDevCertificates } from '../packages/node/dist/certs.js';
 import { createDemoOrigin } from './demo-origin.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

@@ -22,7 +22,7 @@ import { createServer } from 'node:net';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeDevCertificates } from '../../packages/agent/dist/certs.js';
+import { writeDevCertificates } from '../../packages/node/dist/certs.js';
 import { cpuSeconds, median, sleep, track, withChildren } from './support.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));

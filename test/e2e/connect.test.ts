@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Intermediary } from '../../apps/intermediary/src/intermediary.js';
 import type { Agent } from '../../packages/agent/src/agent.js';
 import { startInProcessTunnel } from './in-process-tunnel.js';
-import { createDevCa, issueCertificate } from '../../packages/agent/src/certs.js';
+import { createDevCa, issueCertificate } from '../../packages/node/src/certs.js';
 
 const ORIGIN = 'https://app.example.com';
 const run = promisify(execFile);

@@ -5,7 +5,7 @@ import * as http from 'node:http';
 import { join } from 'node:path';
 import * as tls from 'node:tls';
 import { decodeEnrollmentToken, encodeEnrollmentToken } from '@rhttp/core';
-import { createCertificateRequest } from '../../packages/agent/src/certs.js';
+import { createCertificateRequest } from '../../packages/node/src/certs.js';
 import { loadEnrolled, renewEnrolled } from '../../packages/agent/src/enroll.js';
 import {
   agentCli,

@@ -11,7 +11,7 @@ import { Code, ConnectError } from '@connectrpc/connect';
 import type { Intermediary } from '../../apps/intermediary/src/intermediary.js';
 import type { Agent } from '../../packages/agent/src/agent.js';
 import { startInProcessTunnel } from './in-process-tunnel.js';
-import { createDevCa, issueCertificate } from '../../packages/agent/src/certs.js';
+import { createDevCa, issueCertificate } from '../../packages/node/src/certs.js';
 import { EchoReply, EchoRequest, FAIL_MESSAGE, grpcWebClient, grpcWebErrorCases, grpcWebClientH2, startEchoServer, type EchoServer } from '../support/grpc-web-service.js';
 
 const ORIGIN = 'https://app.example.com';

@@ -10,7 +10,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { Intermediary } from '../../apps/intermediary/src/intermediary.js';
 import type { Agent } from '../../packages/agent/src/agent.js';
 import { startInProcessTunnel } from './in-process-tunnel.js';
-import { createDevCa, issueCertificate } from '../../packages/agent/src/certs.js';
+import { createDevCa, issueCertificate } from '../../packages/node/src/certs.js';
 
 const ORIGIN = 'https://app.example.com';
 const serialize = (value: unknown) => Buffer.from(JSON.stringify(value));

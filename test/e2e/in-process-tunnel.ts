@@ -5,7 +5,7 @@
 import { expect } from 'vitest';
 import { Intermediary } from '../../apps/intermediary/src/intermediary.js';
 import { Agent, type AgentOptions } from '../../packages/agent/src/agent.js';
-import type { IssuedCertificate } from '../../packages/agent/src/certs.js';
+import type { IssuedCertificate } from '../../packages/node/src/certs.js';
 
 export interface InProcessTunnel {
   intermediary: Intermediary;

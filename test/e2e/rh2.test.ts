@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Intermediary } from '../../apps/intermediary/src/intermediary.js';
 import type { Agent } from '../../packages/agent/src/agent.js';
-import { createDevCa, issueCertificate } from '../../packages/agent/src/certs.js';
+import { createDevCa, issueCertificate } from '../../packages/node/src/certs.js';
 import { startInProcessTunnel } from './in-process-tunnel.js';
 
 const ORIGIN = 'https://app.example.com';

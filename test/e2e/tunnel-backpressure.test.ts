@@ -20,7 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectSocket, type Http2Session } from '@rhttp/core';
 import type { Intermediary } from '../../apps/intermediary/src/intermediary.js';
 import type { Agent } from '../../packages/agent/src/agent.js';
-import { createDevCa, issueCertificate } from '../../packages/agent/src/certs.js';
+import { createDevCa, issueCertificate } from '../../packages/node/src/certs.js';
 import { startInProcessTunnel } from './in-process-tunnel.js';
 
 const ORIGIN = 'https://app.example.com';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { issueCertificate } from '../../packages/agent/src/certs.js';
+import { issueCertificate } from '../../packages/node/src/certs.js';
 import { APP_ORIGIN, WILD_ORIGIN, httpGet, makeCertificates, startAgent, startUpstream, startTunnel, type Proc, type Tunnel, type Upstream } from './support.js';
 
 /**

@@ -15,7 +15,7 @@ import { httpGet } from './support.js';
 import { Intermediary } from '../../apps/intermediary/src/intermediary.js';
 import { Agent } from '../../packages/agent/src/agent.js';
 import type { AgentEvent } from '../../packages/agent/src/agent-events.js';
-import { createDevCa, issueCertificate } from '../../packages/agent/src/certs.js';
+import { createDevCa, issueCertificate } from '../../packages/node/src/certs.js';
 import { parseVia, viaHost } from '../../packages/agent/src/via-discovery.js';
 
 const ORIGIN = 'https://app.example.com';

@@ -11,7 +11,7 @@ import { Agent as HttpAgent, createServer, request } from 'node:http';
 import { parseArgs } from 'node:util';
 import { Miniflare } from 'miniflare';
 import { Agent } from '../../../packages/agent/dist/index.js';
-import { createDevCa, issueCertificate } from '../../../packages/agent/dist/certs.js';
+import { createDevCa, issueCertificate } from '../../../packages/node/dist/certs.js';
 import { buildEdge, compatibilityDate, startEdge } from './local-edge.mjs';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '3' }, seconds: { type: 'string', default: '5' }, concurrency: { type: 'string', default: '32' }, shards: { type: 'string', default: '1' } } });

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createDevCa, issueCertificate, type IssuedCertificate } from '../../../packages/agent/src/certs.js';
+import { createDevCa, issueCertificate, type IssuedCertificate } from '../../../packages/node/src/certs.js';
 // @ts-expect-error -- plain ESM script without types
 import { checkTrustAnchors, readDevVars } from '../scripts/local-edge.mjs';
 import { browser, connectAgent, waitForSessions, type InProcessAgent } from './harness.js';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDevCa, issueCertificate } from '../../../packages/agent/src/certs.js';
+import { createDevCa, issueCertificate } from '../../../packages/node/src/certs.js';
 import { browser, startLocalEdge, waitForSessions, type LocalEdge } from './harness.js';
 
 /** `rhttp-agent --intermediary ws://…` (the built CLI, a real process) against the edge in workerd. */

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDevCa, issueCertificate, type IssuedCertificate } from '../../../packages/agent/src/certs.js';
+import { createDevCa, issueCertificate, type IssuedCertificate } from '../../../packages/node/src/certs.js';
 import { WebSocketRefusedError, openWebSocketCarrier, ptthUpgradeHeaders, ptthUrl } from '../../../packages/agent/src/carriers/websocket.js';
 import { browser, connectAgent, startLocalEdge, waitForSessions, type InProcessAgent, type LocalEdge } from './harness.js';
 

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDevCa, issueCertificate, type IssuedCertificate } from '../../../packages/agent/src/certs.js';
+import { createDevCa, issueCertificate, type IssuedCertificate } from '../../../packages/node/src/certs.js';
 import { browser, startLocalEdge, waitForSessions, type LocalEdge } from './harness.js';
 
 /** The WebSocket carrier (built dist/) as a separate process under each runtime, against the edge in workerd. */

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Agent } from '../../../packages/agent/src/agent.js';
-import { createDevCa, issueCertificate } from '../../../packages/agent/src/certs.js';
+import { createDevCa, issueCertificate } from '../../../packages/node/src/certs.js';
 import { browser, startLocalEdge, type LocalEdge } from './harness.js';
 
 const HOST = 'app.example.com';

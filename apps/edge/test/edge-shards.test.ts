@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDevCa, issueCertificate, type IssuedCertificate } from '../../../packages/agent/src/certs.js';
+import { createDevCa, issueCertificate, type IssuedCertificate } from '../../../packages/node/src/certs.js';
 import { browser, connectAgent, startLocalEdge, type InProcessAgent, type LocalEdge } from './harness.js';
 
 const ORIGIN = 'https://app.example.com';

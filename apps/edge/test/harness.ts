@@ -9,7 +9,7 @@ import { connectWebStreams, type Handler, type Http2Session } from '@rhttp/core'
 import { buildEdge, startEdge } from '../scripts/local-edge.mjs';
 import { openWebSocketCarrier, type WebSocketCarrier, type WebSocketCarrierOptions } from '../../../packages/agent/src/carriers/websocket.js';
 import { Agent } from '../../../packages/agent/src/agent.js';
-import { createDevCa, issueCertificate } from '../../../packages/agent/src/certs.js';
+import { createDevCa, issueCertificate } from '../../../packages/node/src/certs.js';
 
 export interface LocalEdge {
   url: string;

@@ -105,7 +105,7 @@ describe('rhttp-intermediary process', () => {
   });
 
   it('exits 2 with one line when --trust or --cert holds no certificate, before listening', async () => {
-    const { writeDevCertificates } = await import('rhttp-agent/certs');
+    const { writeDevCertificates } = await import('@rhttp/node/certs');
     const paths = await writeDevCertificates(join(dir, 'pki'), { origins: ['https://app.example.com'] });
     await writeFile(join(dir, 'empty.pem'), '');
     await writeFile(join(dir, 'key-only.pem'), await readFile(paths.intermediaryKey, 'utf8'));

@@ -6,7 +6,7 @@ import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { connect as http2Connect, type ClientHttp2Session } from 'node:http2';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { connectSocket, type Handler, type Http2Session } from '@rhttp/core';
-import { createDevCa, issueCertificate, type IssuedCertificate } from '../../../packages/agent/src/certs.js';
+import { createDevCa, issueCertificate, type IssuedCertificate } from '../../../packages/node/src/certs.js';
 import type { IntermediaryOptions } from '../src/intermediary.js';
 
 export interface Pki {

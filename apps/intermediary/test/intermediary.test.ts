@@ -1,7 +1,7 @@
 import { request as httpRequest } from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { encodeFrame, ErrorCode } from '@rhttp/core';
-import { issueCertificate, createDevCa } from '../../../packages/agent/src/certs.js';
+import { issueCertificate, createDevCa } from '../../../packages/node/src/certs.js';
 import { Intermediary, STATUS_PATH, type IntermediaryAddresses, type IntermediaryStatus } from '../src/intermediary.js';
 import { connectAgent, http1, http2Connect, http2Get, makePki, until, type Pki, type TestAgent, intermediaryOptions } from './harness.js';
 

@@ -289,7 +289,7 @@ describe('RFC 8336 ORIGIN frame to browsers on the https listener', () => {
 
   it('leaves out origins the https certificate does not cover, and says so in the log', async () => {
     const uncovered = `https://elsewhere.example.com:${addresses.https!.port}`;
-    const cert = await (await import('../../../packages/agent/src/certs.js')).issueCertificate(pki.ca, { dnsNames: ['elsewhere.example.com'], extendedKeyUsage: ['serverAuth'] });
+    const cert = await (await import('../../../packages/node/src/certs.js')).issueCertificate(pki.ca, { dnsNames: ['elsewhere.example.com'], extendedKeyUsage: ['serverAuth'] });
     await agent({ cert, origins: [uncovered], handler: () => new Response('') });
     await until(() => intermediary.servedOrigins().includes(uncovered), 'the origin to be served');
     expect(intermediary.originsForBrowsers()).not.toContain(uncovered);

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildAgent, cliPath, repoRoot } from './build-cli.js';
-import { issueCertificate } from '../src/certs.js';
+import { issueCertificate } from '../../node/src/certs.js';
 import { makeCertificates, startIntermediary, type TestIntermediary } from './intermediary-peer.js';
 
 const root = repoRoot;

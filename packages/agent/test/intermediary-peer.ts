@@ -5,7 +5,7 @@
 import * as tls from 'node:tls';
 import { admissionPing, connectSocket, type Http2Session } from '@rhttp/core';
 import type { GoawayFrame } from '@rhttp/core';
-import { createDevCa, issueCertificate, type IssuedCertificate } from '../src/certs.js';
+import { createDevCa, issueCertificate, type IssuedCertificate } from '../../node/src/certs.js';
 import type { AgentEvent } from '../src/agent-events.js';
 
 export interface TestCertificates {

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocketServer, type WebSocket as ServerSocket } from 'ws';
 import { connectSocket, decodeClientCert, leafPublicKey, parseOriginList, pemToDer, verifyMessageSignature } from '@rhttp/core';
-import { createDevCa, issueCertificate, type IssuedCertificate } from '../src/certs.js';
+import { createDevCa, issueCertificate, type IssuedCertificate } from '../../node/src/certs.js';
 import {
   CARRIER_SIGNED_COMPONENTS,
   MAX_MESSAGE_BYTES,

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createDevCa, issueCertificate, type IssuedCertificate } from '../../agent/src/certs.js';
+import { createDevCa, issueCertificate, type IssuedCertificate } from '../../node/src/certs.js';
 import {
   CertificateError,
   derToPem,

@@ -8,7 +8,7 @@ import tls from 'node:tls';
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectSocket, ErrorCode, responseTrailers, StreamResetError, withTrailers, type Handler, type Http2Session } from '../src/index.js';
-import { createDevCa, issueCertificate, type IssuedCertificate } from '../../agent/src/certs.js';
+import { createDevCa, issueCertificate, type IssuedCertificate } from '../../node/src/certs.js';
 
 const BIG = 64 << 20;
 

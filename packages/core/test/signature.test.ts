@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { createDevCa, issueCertificate, type IssuedCertificate } from '../../agent/src/certs.js';
+import { createDevCa, issueCertificate, type IssuedCertificate } from '../../node/src/certs.js';
 import { leafPublicKey, pemToDer } from '../src/origin/certificate.js';
 import {
   SignatureError,
