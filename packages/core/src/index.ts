@@ -14,3 +14,4 @@ export * from './enrollment-token.js';
 export * from './reverse/admission.js';
 export * from './reverse/ptth.js';
 export * from './reverse/alpn.js';
+export * from './reverse/quic-authentication.js';

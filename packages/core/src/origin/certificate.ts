@@ -250,14 +250,15 @@ export async function verifyCertificateChain(chain: string | Uint8Array[], optio
 
 /**
  * The leaf's public key as a CryptoKey usable for `crypto.subtle.verify` (e.g. checking an
- * RFC 9421 HTTP message signature made with the certificate's private key).
+ * RFC 9421 HTTP message signature made with the certificate's private key). `algorithm` imports
+ * it for another scheme than the certificate's default (an RSA key as RSA-PSS).
  */
-export async function leafPublicKey(chain: string | Uint8Array[]): Promise<WebCryptoKey> {
+export async function leafPublicKey(chain: string | Uint8Array[], algorithm?: { name: string; hash: string }): Promise<WebCryptoKey> {
   const der = typeof chain === 'string' ? pemToDer(chain)[0] : chain[0];
   if (der === undefined) throw new CertificateError('malformed', 'the certificate chain is empty');
   const leaf = parseCertificate(der, 'the leaf certificate', false);
   try {
-    return await leaf.cert.publicKey.export(webCrypto);
+    return await (algorithm ? leaf.cert.publicKey.export(algorithm, ['verify'], webCrypto) : leaf.cert.publicKey.export(webCrypto));
   } catch (cause) {
     throw new CertificateError('malformed', `the public key of "${leaf.subject}" cannot be used with WebCrypto: ${message(cause)}`, { cause });
   }

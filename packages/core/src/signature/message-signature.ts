@@ -176,7 +176,7 @@ export async function signMessage(message: SignableMessage, options: SignOptions
   if (options.tag !== undefined) params.tag = options.tag;
   const base = signatureBase(message, options.components, params);
   const signature = new Uint8Array(
-    await webCrypto.subtle.sign(webCryptoParams(alg), options.key, new TextEncoder().encode(base)),
+    await webCrypto.subtle.sign(signatureAlgorithmParams(alg), options.key, new TextEncoder().encode(base)),
   );
   return {
     signatureInput: `${label}=${serializeInnerList(signatureParamsList(options.components, params))}`,
@@ -246,7 +246,7 @@ export async function verifyMessageSignature(message: SignableMessage, options: 
     throw new SignatureError('unsupported-algorithm', `the signature says alg="${params.alg}" but the certificate's key is ${keyAlg}`);
   }
   const base = signatureBase(message, components, input.params);
-  const ok = await webCrypto.subtle.verify(webCryptoParams(keyAlg), options.key, sig.value, new TextEncoder().encode(base));
+  const ok = await webCrypto.subtle.verify(signatureAlgorithmParams(keyAlg), options.key, sig.value, new TextEncoder().encode(base));
   if (!ok) throw new SignatureError('bad-signature', `the ${keyAlg} signature does not verify with the certificate's public key`);
   return { label, components, params, base };
 }
@@ -269,7 +269,8 @@ export function algorithmOfKey(key: WebCryptoKey): SignatureAlgorithm {
   throw new SignatureError('unsupported-algorithm', `keys of type ${algorithm.name}${algorithm.namedCurve ? ` ${algorithm.namedCurve}` : ''} cannot sign HTTP messages here`);
 }
 
-function webCryptoParams(alg: SignatureAlgorithm): { name: string; hash?: string; saltLength?: number } {
+/** The Web Crypto parameters of `crypto.subtle.sign`/`verify` for an RFC 9421 §3.3 algorithm (also used by reverse/quic-authentication.ts). */
+export function signatureAlgorithmParams(alg: SignatureAlgorithm): { name: string; hash?: string; saltLength?: number } {
   switch (alg) {
     // RFC 9421 §3.3.4: the signature is r || s, each a fixed-length big-endian integer, which
     // is exactly Web Crypto's ECDSA output (IEEE P1363), not DER.
