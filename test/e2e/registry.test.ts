@@ -115,6 +115,7 @@ describe('installed from a registry into an empty folder', () => {
     const installs = readdirSync(npxDir).filter((d) => existsSync(join(npxDir, d, 'node_modules/rhttp-intermediary/dist/cli.js')));
     expect(installs.length).toBe(1);
     expect(existsSync(join(npxDir, installs[0]!, 'node_modules/@rhttp/broker/dist/index.js'))).toBe(true);
+    expect(existsSync(join(npxDir, installs[0]!, 'node_modules/@rhttp/node/dist/socket-streams.js'))).toBe(true);
   }, INSTALL_TIMEOUT_MS + 30_000);
 
   const launchers: Array<{ name: string; binary: string | undefined; command: (args: string[]) => [string, string[]] }> = [

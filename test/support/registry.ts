@@ -20,6 +20,7 @@ import { freePort, startProcess, type Proc } from '../e2e/support.js';
 export const PUBLIC_PACKAGES = [
   { name: '@rhttp/core', dir: 'packages/core' },
   { name: '@rhttp/broker', dir: 'packages/broker' },
+  { name: '@rhttp/node', dir: 'packages/node' },
   { name: 'rhttp-agent', dir: 'packages/agent' },
   { name: 'rhttp-intermediary', dir: 'apps/intermediary' },
 ] as const;
