@@ -1,6 +1,7 @@
 import { ErrorCode, localReset, StreamResetError } from '../errors.js';
 import type { HeaderField } from '../frame/types.js';
-import type { Connection, Stream, StreamListener } from '../proto/connection.js';
+import type { StreamListener } from '../proto/connection.js';
+import type { PortStream, StreamPort } from './stream-port.js';
 import { checkTrailerFields, hasNoContent, malformed, responseHeadFields } from './fields.js';
 import { IncomingBody, PumpControl, type BodyReader } from './incoming-body.js';
 
@@ -49,7 +50,7 @@ export class ClientExchange implements StreamListener {
   readonly response: Promise<ResponseMessage>;
   /** Made by Http2Session; stops the request body's pump when the stream dies. */
   readonly pump = new PumpControl();
-  private stream!: Stream;
+  private stream!: PortStream;
   private readonly body: IncomingBody;
   private received: ReceivedResponse | undefined;
   private settled = false;
@@ -58,7 +59,7 @@ export class ClientExchange implements StreamListener {
 
   /** Made by `Http2Session.open`; not for applications. */
   constructor(
-    private readonly connection: Connection,
+    private readonly connection: StreamPort,
     private readonly method: string,
   ) {
     this.body = new IncomingBody(connection);
@@ -71,7 +72,7 @@ export class ClientExchange implements StreamListener {
   }
 
   /** Binds the stream once `openStream` made it (the stream's listener is this exchange). */
-  attach(stream: Stream): void {
+  attach(stream: PortStream): void {
     this.stream = stream;
     this.body.attach(stream);
   }

@@ -1,5 +1,5 @@
 import { ErrorCode, StreamResetError } from '../errors.js';
-import type { Connection, Stream } from '../proto/connection.js';
+import type { PortStream, StreamPort } from './stream-port.js';
 import { malformed } from './fields.js';
 
 /**
@@ -100,7 +100,7 @@ export class IncomingBody implements BodyReader {
   private waiting: (() => void) | undefined;
   private done = false;
   private failure: unknown;
-  private stream: Stream | undefined;
+  private stream: PortStream | undefined;
   private expected = -1;
   private received = 0;
   private discarding = false;
@@ -109,7 +109,7 @@ export class IncomingBody implements BodyReader {
   /** Called once when the body ended (END_STREAM) or failed; for trailers that wait on it. */
   onFinish: (() => void) | undefined;
 
-  constructor(private readonly connection: Connection) {}
+  constructor(private readonly connection: StreamPort) {}
 
   /** Made on first use: most GET requests never read a body, and a ReadableStream is costly to make. */
   get readable(): ReadableStream<Uint8Array> {
@@ -149,7 +149,7 @@ export class IncomingBody implements BodyReader {
     if (!this.settled) this.fail(new StreamResetError(this.stream.id, ErrorCode.CANCEL, 'local', 'the body was cancelled'));
   }
 
-  attach(stream: Stream): void {
+  attach(stream: PortStream): void {
     this.stream = stream;
   }
 
@@ -160,7 +160,7 @@ export class IncomingBody implements BodyReader {
     if (Number.isSafeInteger(n) && n >= 0) this.expected = n;
   }
 
-  push(stream: Stream, data: Uint8Array, end: boolean): void {
+  push(stream: PortStream, data: Uint8Array, end: boolean): void {
     this.received += data.length;
     if (this.expected >= 0 && (this.received > this.expected || (end && this.received !== this.expected))) {
       throw malformed(stream.id, `content-length ${this.expected} does not match the ${this.received} octets of DATA`);

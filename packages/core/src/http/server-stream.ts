@@ -1,6 +1,7 @@
 import { ErrorCode, Http2UsageError, localReset, StreamResetError, type Http2Error } from '../errors.js';
 import type { HeaderField } from '../frame/types.js';
 import type { Connection, Stream, StreamListener } from '../proto/connection.js';
+import type { PortStream, StreamPort } from './stream-port.js';
 import { CONNECTION_SPECIFIC_FIELDS, checkTrailerFields, malformed, type RequestFieldsHead } from './fields.js';
 import { concatBytes } from '../bytes.js';
 
@@ -21,6 +22,10 @@ const noop = () => {};
  * unless asked for. Flow-control credit for the request body goes back to the peer only as the
  * body is taken (each chunk the iterator yields, or everything once `bytes()` is called), so a
  * consumer that does not read holds the sender at the stream window.
+ *
+ * Both engines make them: HTTP/2 (`Http2Session`) and HTTP/3 (`Http3Session`, the same class
+ * over an HTTP/3 request stream, stream-port.ts), so one handler serves both. `reset(code)`
+ * takes HTTP/2's ErrorCode either way (HTTP/3 sends its counterpart, h3/error-codes.ts).
  *
  * @example
  * const session = connectSocket(socket, {
@@ -44,8 +49,8 @@ export class ServerStream {
   /** The status sent with `respond` (0 until a final response was sent). */
   status = 0;
 
-  private readonly connection: Connection;
-  private readonly stream: Stream;
+  private readonly connection: StreamPort;
+  private readonly stream: PortStream;
   private queue: Uint8Array[] | undefined;
   private waiting: ((error?: unknown) => void) | undefined;
   private collecting = false;
@@ -57,8 +62,8 @@ export class ServerStream {
   private finished = false;
   private finishError: StreamResetError | undefined;
 
-  /** Made by Http2Session for each request stream; not for applications. */
-  constructor(connection: Connection, stream: Stream, head: ServerStreamHead, endStream: boolean) {
+  /** Made by Http2Session and Http3Session for each request stream; not for applications. */
+  constructor(connection: StreamPort, stream: PortStream, head: ServerStreamHead, endStream: boolean) {
     this.connection = connection;
     this.stream = stream;
     this.head = head;
