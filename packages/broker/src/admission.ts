@@ -92,7 +92,7 @@ export interface AdmissionOptions {
 }
 
 /** The runtime's timers; `unref` where there is one (Node), so a pending admission keeps no process alive. */
-const globalTimers: AdmissionTimers = {
+export const globalAdmissionTimers: AdmissionTimers = {
   setTimeout(callback, ms) {
     const handle = setTimeout(callback, ms);
     (handle as { unref?: () => void }).unref?.();
@@ -122,7 +122,7 @@ export class AgentAdmission {
     this.#identity = options.identity;
     this.#allowed = options.allowedOrigins;
     this.#quoteSans = options.quoteSans ?? true;
-    this.#timers = options.timers ?? globalTimers;
+    this.#timers = options.timers ?? globalAdmissionTimers;
     const timeoutMs = options.originTimeoutMs ?? ORIGIN_FRAME_TIMEOUT_MS;
     this.#timer = this.#timers.setTimeout(() => {
       this.#timer = undefined;

@@ -12,3 +12,4 @@ export { Http2BrokerSession, KEEPALIVE_INTERVAL_MS, KEEPALIVE_TIMEOUT_MS } from 
 export * from './admission.js';
 export * from './agent-authentication.js';
 export * from './nonce-cache.js';
+export * from './quic-agent-authentication.js';
