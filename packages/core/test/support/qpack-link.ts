@@ -1,0 +1,74 @@
+/**
+ * A QPACK encoder and decoder joined the way an HTTP/3 connection joins them, with the delivery
+ * of the encoder stream, the field sections and the decoder stream under the test's control.
+ */
+import type { HeaderField } from '../../src/frame/types.js';
+import { QpackDecoder, QpackEncoder } from '../../src/qpack/index.js';
+
+export interface LinkOptions {
+  /** Our encoder's own cap (QpackEncoderOptions.maxTableCapacity). */
+  encoderCap?: number;
+  /** The decoder's SETTINGS_QPACK_MAX_TABLE_CAPACITY and SETTINGS_QPACK_BLOCKED_STREAMS. */
+  tableCapacity: number;
+  blockedStreams: number;
+  /** Sections sent before the encoder-stream octets written with them reach the decoder (0: with them). */
+  encoderStreamDelay?: number;
+  /** Whether the decoder stream reaches the encoder at all. */
+  feedDecoderStream?: boolean;
+  /** Splits stream octets before delivery (default: as written). */
+  chunk?: (bytes: Uint8Array) => Uint8Array[];
+}
+
+export interface LinkResult {
+  /** Decoded lists by stream id. */
+  decoded: Map<number, HeaderField[]>;
+  sectionBytes: number;
+  encoderStreamBytes: number;
+  decoderStreamBytes: number;
+  /** Most streams blocked at the decoder at once. */
+  maxBlocked: number;
+  encoder: QpackEncoder;
+  decoder: QpackDecoder;
+}
+
+/** Sends `lists` on streams 0, 4, 8, … and returns what the decoder made of them. */
+export function runLink(lists: readonly (readonly HeaderField[])[], options: LinkOptions): LinkResult {
+  const encoder = new QpackEncoder(options.encoderCap === undefined ? {} : { maxTableCapacity: options.encoderCap });
+  const decoder = new QpackDecoder({ maxTableCapacity: options.tableCapacity, maxBlockedStreams: options.blockedStreams, maxFieldSectionSize: 1 << 20 });
+  encoder.applyPeerSettings(options.tableCapacity, options.blockedStreams);
+  const chunk = options.chunk ?? ((b: Uint8Array) => [b]);
+  const delay = options.encoderStreamDelay ?? 0;
+  const feed = options.feedDecoderStream ?? true;
+  const decoded = new Map<number, HeaderField[]>();
+  const result: LinkResult = { decoded, sectionBytes: 0, encoderStreamBytes: 0, decoderStreamBytes: 0, maxBlocked: 0, encoder, decoder };
+  decoder.onUnblocked = (streamId, fields) => {
+    if (decoded.has(streamId)) throw new Error(`stream ${streamId} decoded twice`);
+    decoded.set(streamId, fields);
+  };
+  const heldEncoderStream: Uint8Array[][] = [];
+  const pump = (): void => {
+    const d = decoder.takeDecoderStream();
+    if (d === undefined) return;
+    result.decoderStreamBytes += d.length;
+    if (feed) for (const c of chunk(d)) encoder.receiveDecoderStream(c);
+  };
+  const deliverEncoderStream = (parts: Uint8Array[]): void => {
+    for (const part of parts) for (const c of chunk(part)) decoder.receiveEncoderStream(c);
+    pump();
+  };
+  for (let i = 0; i < lists.length; i++) {
+    const streamId = i * 4;
+    const section = encoder.encode(streamId, lists[i]);
+    result.sectionBytes += section.length;
+    const instructions = encoder.takeEncoderStream();
+    if (instructions !== undefined) result.encoderStreamBytes += instructions.length;
+    heldEncoderStream.push(instructions === undefined ? [] : [instructions]);
+    while (heldEncoderStream.length > delay) deliverEncoderStream(heldEncoderStream.shift()!);
+    const fields = decoder.decode(streamId, section);
+    result.maxBlocked = Math.max(result.maxBlocked, decoder.blockedStreams);
+    if (fields !== undefined) decoded.set(streamId, fields);
+    pump();
+  }
+  while (heldEncoderStream.length > 0) deliverEncoderStream(heldEncoderStream.shift()!);
+  return result;
+}
