@@ -68,6 +68,11 @@ const MAX_INSERTED_PATH = 32;
 /** An entry larger than capacity / this is not inserted: it would evict too many others. */
 const MAX_ENTRY_SHARE = 4;
 /**
+ * The oldest entries filling capacity / this are not referenced by new sections (the draining
+ * zone, RFC 9204 §2.1.1.1), so that inserting rarely finds its way blocked by references.
+ */
+const DRAINING_SHARE = 4;
+/**
  * Unacknowledged sections we track per stream (a HEADERS, 1xx responses, trailers): a peer that
  * never acknowledges costs us this much per stream, after which sections there go static-only.
  */
@@ -200,6 +205,10 @@ export class QpackEncoder {
       }
       if (useTable && !line.never) {
         let abs = this.fieldIndex.get(name)?.get(value);
+        if (abs !== undefined && abs < this.drainingIndex()) {
+          // §2.1.1.1: rather than pin an entry close to eviction, duplicate it and use the copy.
+          if (this.makeRoom(name.length + value.length + ENTRY_OVERHEAD, Math.min(minReference, abs))) abs = this.duplicate(abs);
+        }
         if (abs === undefined && this.worthInserting(name, value) && this.makeRoom(name.length + value.length + ENTRY_OVERHEAD, minReference)) {
           abs = this.insert(name, value, stat?.index);
         }
@@ -218,7 +227,7 @@ export class QpackEncoder {
       }
       if (useTable) {
         const abs = this.nameIndex.get(name);
-        if (abs !== undefined && (abs < this.knownReceivedCount || mayBlock)) {
+        if (abs !== undefined && abs >= this.drainingIndex() && (abs < this.knownReceivedCount || mayBlock)) {
           line.kind = LINE_DYNAMIC_NAME;
           line.index = abs;
           if (abs > maxReference) maxReference = abs;
@@ -343,23 +352,44 @@ export class QpackEncoder {
   }
 
   /**
-   * Evicts what an entry of `size` octets needs, if that is allowed: RFC 9204 §2.1.1, the
-   * encoder MUST NOT evict an entry that an unacknowledged field section references (blocking
-   * or not), nor (§2.1.1.1) insert when that would be needed. `sectionMin` is the smallest entry
-   * the section being built references.
+   * Evicts what an entry of `size` octets needs, if that is allowed. RFC 9204 §2.1.1: the
+   * encoder MUST NOT cause a dynamic table entry to be evicted unless that entry is evictable,
+   * and if the entries that would be evicted are not evictable, it MUST NOT insert (duplicates
+   * included). `sectionMin` is the smallest entry the section being built references.
    */
   private makeRoom(size: number, sectionMin: number): boolean {
     const table = this.table;
     if (size > this.capacity) return false;
     const bound = table.evictionBoundFor(size);
     if (bound === table.dropped) return true;
-    if (bound > sectionMin) return false;
+    // RFC 9204 §2.1.1: a dynamic table entry cannot be evicted immediately after insertion, even
+    // if it has never been referenced; once its insertion has been acknowledged and no
+    // unacknowledged representation references it, it becomes evictable.
+    if (bound > this.knownReceivedCount || bound > sectionMin) return false;
     for (const sections of this.outstanding.values()) {
       for (const s of sections) if (bound > s.minReference) return false;
     }
     for (let abs = table.dropped; abs < bound; abs++) this.forget(abs);
     table.evict(size);
     return true;
+  }
+
+  /**
+   * The draining index (RFC 9204 §2.1.1.1): entries below it are the ones that would have to go
+   * to keep capacity / DRAINING_SHARE free. New sections avoid referencing them, so that their
+   * references run out and they can be evicted.
+   */
+  private drainingIndex(): number {
+    return this.table.evictionBoundFor(Math.floor(this.capacity / DRAINING_SHARE));
+  }
+
+  /** Writes a Duplicate of entry `abs` (room has been made). Returns the copy's absolute index. */
+  private duplicate(abs: number): number {
+    // Duplicate (§4.3.4): 0 0 0 relative Index(5).
+    this.encoderStream.integer(this.table.inserted - 1 - abs, 5, 0x00);
+    const name = this.table.nameAt(abs);
+    const value = this.table.valueAt(abs);
+    return this.add(name, value);
   }
 
   /** Drops an entry about to be evicted from the lookup maps (unless a newer copy replaced it). */
@@ -395,6 +425,11 @@ export class QpackEncoder {
       out.string(name, 5, 0x40);
     }
     out.string(value, 7, 0x00);
+    return this.add(name, value);
+  }
+
+  /** Adds an entry to our copy of the table and the lookup maps. */
+  private add(name: string, value: string): number {
     const abs = this.table.insert(name, value);
     let values = this.fieldIndex.get(name);
     if (values === undefined) this.fieldIndex.set(name, (values = new Map()));
