@@ -7,6 +7,7 @@ import { toResponse, trailersToSendOf } from './response-message.js';
 import { IncomingBody, PumpControl } from './incoming-body.js';
 import { checkTrailerFields, hasNoContent, malformed, outgoingFields, requestFields, requestHeadFields, type RequestFieldsHead, type RequestHead } from './fields.js';
 import { attachServerStream, type ServerStream, type ServerStreamHead } from './server-stream.js';
+import type { PortStream, StreamPort } from './stream-port.js';
 
 /** Information a server handler gets besides the Request. */
 export interface StreamInfo {
@@ -414,8 +415,8 @@ function appendRequestFields(headers: Headers, fields: HeaderField[]): void {
   if (cookies) headers.append('cookie', cookies.join('; '));
 }
 
-/** Send a ReadableStream as DATA frames, waiting on flow control and the transport. */
-async function pumpBody(connection: Connection, stream: Stream, body: ReadableStream<Uint8Array>, trailers?: () => Headers | Promise<Headers>, control?: PumpControl): Promise<void> {
+/** Send a ReadableStream as DATA frames, waiting on flow control and the transport (either engine's, stream-port.ts). */
+export async function pumpBody(connection: StreamPort, stream: PortStream, body: ReadableStream<Uint8Array>, trailers?: () => Headers | Promise<Headers>, control?: PumpControl): Promise<void> {
   const reader = body.getReader();
   const cancel = (reason: unknown) => {
     reader.cancel(reason).catch(noop);

@@ -1,0 +1,236 @@
+/**
+ * An HTTP/3 session: the HTTP layer over `H3Connection`, with the same exchange types as HTTP/2's
+ * `Http2Session`. In the server role each request is a `ServerStream` (`onStream`), the very class
+ * HTTP/2 hands out, so the agent's upstream and the intermediary's listeners serve both engines.
+ * In the client role `open(request)` gives a `ClientExchange` (`response: Promise<ResponseMessage>`,
+ * `cancel`), whose body is a `BodyReader` that releases the stream's receive budget as it is read;
+ * `fetch` is the Fetch adapter over it. The broker reads `openStreams`, `maxConcurrentStreams`,
+ * `draining`, `isClosed`, `closed`, `goaway` and `onSlotFree` as it does off Http2Session.
+ *
+ * @example
+ * // Browser side of the intermediary: QUIC server, HTTP/3 server.
+ * const session = connectQuic(quic, { role: 'server', onStream: (stream) => serve(stream) });
+ * // The broker's side of h3-reverse: QUIC server, HTTP/3 client.
+ * const agent = connectQuic(quic, { role: 'client', quicRole: 'server', onSlotFree: () => broker.wake() });
+ * const exchange = agent.open({ method: 'GET', url: new URL('https://app.example.com/') });
+ * const response = await exchange.response;
+ */
+import { ErrorCode, type Http2Error, Http2UsageError, SessionClosedError } from '../errors.js';
+import type { HeaderField } from '../frame/types.js';
+import { ClientExchange } from '../http/client-exchange.js';
+import { malformed, requestFields, requestHeadFields, type RequestFieldsHead } from '../http/fields.js';
+import { toResponse } from '../http/response-message.js';
+import { ServerStream } from '../http/server-stream.js';
+import { pumpBody } from '../http/session.js';
+import type { StreamListener } from '../proto/stream.js';
+import { H3Connection, type H3ConnectionOptions, type H3RequestStream, type H3Transport } from './connection.js';
+import { H3ErrorCode } from './error-codes.js';
+
+export interface Http3SessionOptions extends H3ConnectionOptions {
+  /**
+   * Server role: each valid request as a ServerStream (the same class as HTTP/2's). A throw
+   * resets the stream (H3_INTERNAL_ERROR) and `onError` hears it; returning `false` refuses the
+   * request as not processed (H3_REQUEST_REJECTED: the client may retry it elsewhere).
+   */
+  onStream?: (stream: ServerStream, session: Http3Session) => void | false;
+  /** Client role: the peer's ORIGIN frame arrived (RFC 9412), as Http2Session's onOrigin. */
+  onOrigin?(origins: readonly string[], added: readonly string[]): void;
+  /** The peer sent GOAWAY: a stream id from a server, a push id from a client (RFC 9114 §5.2). */
+  onGoaway?(id: number): void;
+  onClose?(error: Http2Error | undefined): void;
+  /** Client role: whether a new request may open could have changed (a stream closed, SETTINGS, GOAWAY, the close). */
+  onSlotFree?(): void;
+  /** Server role: an onStream handler threw; for logging. */
+  onError?(error: unknown): void;
+}
+
+/** Methods whose requests the Fetch API refuses to give a body. */
+const BODYLESS_METHODS = new Set(['GET', 'HEAD']);
+
+export class Http3Session {
+  readonly connection: H3Connection;
+  /** Resolves when the session is finished (with the error that ended it, if any). */
+  readonly closed: Promise<Http2Error | undefined>;
+  /** Resolves once the peer's SETTINGS arrived (extended CONNECT needs them); rejects if the session closes first. */
+  readonly ready: Promise<void>;
+  private readonly options: Http3SessionOptions;
+  private readonly slotWaiters: Array<() => void> = [];
+
+  /** Made by `connectQuic` (connect-quic.ts), or with any H3Transport (tests). */
+  constructor(transport: H3Transport, options: Http3SessionOptions) {
+    this.options = options;
+    let resolveClosed!: (error: Http2Error | undefined) => void;
+    this.closed = new Promise((resolve) => (resolveClosed = resolve));
+    let settled = false;
+    let resolveReady!: () => void;
+    let rejectReady!: (error: unknown) => void;
+    this.ready = new Promise<void>((resolve, reject) => {
+      resolveReady = resolve;
+      rejectReady = reject;
+    });
+    this.ready.catch(() => {});
+    this.connection = new H3Connection(transport, options, {
+      onRequest: (stream, fields) => this.onRequest(stream, fields),
+      onSettings: () => {
+        settled = true;
+        resolveReady();
+        this.wakeSlotWaiters();
+      },
+      onOrigin: (origins, added) => options.onOrigin?.(origins, added),
+      onGoaway: (id) => {
+        options.onGoaway?.(id);
+        this.wakeSlotWaiters();
+      },
+      onStreamClosed: () => this.wakeSlotWaiters(),
+      onClose: (error) => {
+        if (!settled) rejectReady(error ?? new SessionClosedError('the HTTP/3 connection closed before SETTINGS'));
+        this.wakeSlotWaiters();
+        options.onClose?.(error);
+        resolveClosed(error);
+      },
+    });
+  }
+
+  get role(): 'client' | 'server' {
+    return this.connection.role;
+  }
+  get openStreams(): number {
+    return this.connection.openStreams;
+  }
+  /** Requests this session opens at once (client role): its own limit, as HTTP/3 has no SETTINGS for it (QUIC's MAX_STREAMS holds the rest). */
+  get maxConcurrentStreams(): number {
+    return this.connection.limits.maxConcurrentStreams;
+  }
+  get draining(): boolean {
+    return this.connection.draining;
+  }
+  get isClosed(): boolean {
+    return this.connection.closed;
+  }
+  /** The Origin Set the peer announced with ORIGIN frames (client role). */
+  get peerOrigins(): readonly string[] {
+    return this.connection.peerOrigins;
+  }
+  /** Received DATA octets not yet taken by the application, over all streams. */
+  get bufferedBytes(): number {
+    return this.connection.bufferedBytes;
+  }
+  /** Graceful shutdown (RFC 9114 §5.2). `errorCode` is HTTP/2's ErrorCode or an HTTP/3 code; other than NO_ERROR it closes at once. */
+  goaway(errorCode: number = ErrorCode.NO_ERROR, reason = ''): void {
+    this.connection.goaway(errorCode, reason);
+  }
+  close(errorCode: number = H3ErrorCode.H3_NO_ERROR, reason = ''): void {
+    this.connection.close(errorCode, reason);
+  }
+
+  // ---------------------------------------------------------------- client role
+
+  /**
+   * Client role, lowest level: opens a request stream now and sends the request (client-exchange.ts).
+   * Throws when no request can open now (GOAWAY, the session closed: the error's `retryable` tells
+   * whether the request may go elsewhere). With method CONNECT, `body` is the tunnel's bytes.
+   */
+  open(init: { method: string; url: URL; headers?: Headers | readonly HeaderField[]; body?: ReadableStream<Uint8Array> | null; protocol?: string }): ClientExchange {
+    this.checkClient(init.protocol);
+    const fields = requestFields(init.method, init.url, init.headers ?? [], init.protocol);
+    const body = init.body ?? null;
+    const exchange = new ClientExchange(this.connection, init.method);
+    const stream = this.connection.openRequest(fields, body === null && init.method !== 'CONNECT', exchange);
+    exchange.attach(stream);
+    if (body) void pumpBody(this.connection, stream, body, undefined, exchange.pump);
+    return exchange;
+  }
+
+  /** Client role: a request as a web Response; also CONNECT and extended CONNECT (`protocol`, RFC 9220). */
+  async request(init: { method: string; url: URL; headers?: Headers; body?: ReadableStream<Uint8Array> | null; signal?: AbortSignal | null; protocol?: string }): Promise<{ response: Response; streamId: number }> {
+    this.checkClient(init.protocol);
+    init.signal?.throwIfAborted();
+    while (!this.connection.canOpenStream) await this.waitForSlot(init.signal ?? undefined);
+    const exchange = this.open(init);
+    const finished = exchange.finished();
+    const signal = init.signal;
+    if (signal) {
+      const onAbort = () => exchange.cancel(signal.reason ?? new DOMException('aborted', 'AbortError'));
+      signal.addEventListener('abort', onAbort, { once: true });
+      void finished.then(() => signal.removeEventListener('abort', onAbort));
+    }
+    const message = await exchange.response;
+    return { response: toResponse(message, finished), streamId: exchange.streamId };
+  }
+
+  /** Client role: the Fetch API. */
+  async fetch(input: Request | string | URL, init?: RequestInit): Promise<Response> {
+    const request = input instanceof Request && !init ? input : new Request(input, init);
+    const body = request.body && !BODYLESS_METHODS.has(request.method) ? request.body : null;
+    const { response } = await this.request({ method: request.method, url: new URL(request.url), headers: request.headers, body, signal: request.signal });
+    return response;
+  }
+
+  private checkClient(protocol: string | undefined): void {
+    if (this.connection.role !== 'client') throw new Http2UsageError('requests need the client role; this session is the HTTP/3 server');
+    // RFC 9220 §3: a client MUST NOT send :protocol before the server's SETTINGS_ENABLE_CONNECT_PROTOCOL = 1.
+    if (protocol && !this.connection.peerSettings?.enableConnectProtocol) {
+      throw new Http2UsageError('the peer did not enable extended CONNECT (SETTINGS_ENABLE_CONNECT_PROTOCOL, RFC 9220); await session.ready first');
+    }
+  }
+
+  private waitForSlot(signal?: AbortSignal): Promise<void> {
+    const c = this.connection;
+    const refused = () => c.closeError ?? new SessionClosedError('the HTTP/3 connection is shutting down (GOAWAY)', H3ErrorCode.H3_NO_ERROR, true);
+    if (c.canOpenStream) return Promise.resolve();
+    if (c.draining || c.closed) return Promise.reject(refused());
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        if (c.canOpenStream) resolve();
+        else if (c.draining || c.closed) reject(refused());
+        else if (signal?.aborted) reject(signal.reason);
+        else this.slotWaiters.push(check);
+      };
+      this.slotWaiters.push(check);
+    });
+  }
+
+  private wakeSlotWaiters(): void {
+    for (const w of this.slotWaiters.splice(0)) w();
+    this.options.onSlotFree?.();
+  }
+
+  // ---------------------------------------------------------------- server role
+
+  private onRequest(stream: H3RequestStream, fields: HeaderField[]): void {
+    const onStream = this.options.onStream;
+    if (!onStream) return; // no listener: the connection refuses it (H3_REQUEST_REJECTED)
+    let head: RequestFieldsHead;
+    try {
+      head = requestHeadFields(stream.id, fields, this.options.enableConnectProtocol !== false);
+      // RFC 9114 §4.3.1: a request whose scheme has a mandatory authority (http, https) MUST contain :authority or Host.
+      if ((head.scheme === 'http' || head.scheme === 'https') && !fields.some(([name]) => name === ':authority' || name === 'host')) {
+        throw malformed(stream.id, 'neither :authority nor host (RFC 9114 §4.3.1)');
+      }
+    } catch (error) {
+      // RFC 9114 §4.1.2: a malformed request is a stream error of type H3_MESSAGE_ERROR; it never reaches the application.
+      stream.listener = IGNORING_LISTENER;
+      this.connection.resetStream(stream, H3ErrorCode.H3_MESSAGE_ERROR, error as Http2Error);
+      return;
+    }
+    const serverStream = new ServerStream(this.connection, stream, head, false);
+    stream.listener = {
+      onHeaders: (trailers, endStream) => serverStream.receiveHeaders(trailers, endStream),
+      onData: (data, endStream) => serverStream.receiveData(data, endStream),
+      onReset: (error) => serverStream.receiveReset(error),
+    };
+    let declined: boolean;
+    try {
+      declined = onStream(serverStream, this) === false;
+    } catch (error) {
+      this.options.onError?.(error);
+      if (stream.state !== 'closed') this.connection.resetStream(stream, H3ErrorCode.H3_INTERNAL_ERROR);
+      return;
+    }
+    if (declined && stream.state !== 'closed') this.connection.resetStream(stream, H3ErrorCode.H3_REQUEST_REJECTED);
+  }
+}
+
+/** Listens to a stream that is being reset as malformed: nothing more to hear. */
+const IGNORING_LISTENER: StreamListener = { onHeaders() {}, onData() {}, onReset() {} };
+
