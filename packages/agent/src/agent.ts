@@ -34,10 +34,11 @@ import { H2cUpstream } from './h2c-upstream.js';
 import { ConnectRelay, isPlainConnect, relayTargetOf } from './connect-relay.js';
 import { ViaDiscovery } from './via-discovery.js';
 import type { IngressRouter } from './ingress.js';
-import type { Carrier, Dial } from './carrier.js';
+import { CarrierDialError, type Carrier, type Dial } from './carrier.js';
 import { checkTlsMaterial, dialTls } from './carriers/tls.js';
 import { dialWebSocket } from './carriers/websocket.js';
 import { dialPtth } from './carriers/ptth.js';
+import { dialQuic, quicUnavailable } from './carriers/quic.js';
 import { discoverIntermediaryDetails, parseBareIntermediary, type BareIntermediary, type ResolveOptions } from './discover.js';
 import { DEFAULT_DRAIN_TIMEOUT_MS, Supervisor, type ConnectionStatus, type EndpointStatus } from './supervisor.js';
 
@@ -62,7 +63,7 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 15_000;
 export interface AgentOptions {
   /**
    * Where to dial: `tls://host:port` (carrier 1), `ws://host:port` / `wss://host[:port]` (carrier 2,
-   * an edge), or a bare name `proxy.example.net[:port]` found through SVCB over DNS-over-HTTPS.
+   * an edge), `quic://host:port` (`h3-reverse`, Deno with `--unstable-net` only), or a bare name `proxy.example.net[:port]` found through SVCB over DNS-over-HTTPS.
    */
   intermediary: string;
   /** DoH resolver for a bare `intermediary` name (default `DEFAULT_DOH_URL`). */
@@ -152,18 +153,18 @@ export interface AgentStatus {
 
 /** A parsed `--intermediary` value. */
 export interface IntermediaryAddress {
-  carrier: 'tls' | 'ws' | 'ptth';
+  carrier: 'tls' | 'ws' | 'ptth' | 'quic';
   host: string;
   port: number;
   /** WebSocket carrier: the edge's `ws://` or `wss://` URL; ptth: the `https://` URL (as given, without a trailing "/"). */
   url?: string;
 }
 
-/** Default port of `tls://` intermediaries without one. */
+/** Default port of `tls://` and `quic://` intermediaries without one. */
 const DEFAULT_TLS_PORT = 443;
 
 /**
- * Parse `tls://host:port`, `https://host[:port]`, `ws://host:port` or `wss://host[:port]`. Throws a
+ * Parse `tls://host:port`, `quic://host:port`, `https://host[:port]`, `ws://host:port` or `wss://host[:port]`. Throws a
  * TypeError with a plain explanation otherwise; bare names go through SVCB discovery instead
  * (`resolveIntermediary`).
  */
@@ -199,18 +200,19 @@ export function parseIntermediary(text: string): IntermediaryAddress {
   if (scheme === undefined) {
     throw new TypeError(`--intermediary ${text} is a bare name: it is found through SVCB discovery (resolveIntermediary), not parsed as an address`);
   }
-  if (scheme !== 'tls') throw new TypeError(`--intermediary must be tls://host:port, https://host[:port], ws://host:port or wss://host[:port], got ${text}`);
+  // quic://: QUIC with ALPN h3-reverse (carriers/quic.ts), addressed as tls:// is.
+  if (scheme !== 'tls' && scheme !== 'quic') throw new TypeError(`--intermediary must be tls://host:port, quic://host:port, https://host[:port], ws://host:port or wss://host[:port], got ${text}`);
   let url: URL;
   try {
     url = new URL(text);
   } catch {
-    throw new TypeError(`--intermediary must be tls://host:port, got ${text}`);
+    throw new TypeError(`--intermediary must be ${scheme}://host:port, got ${text}`);
   }
   if (!url.hostname || (url.pathname !== '' && url.pathname !== '/') || url.search || url.hash || url.username) {
-    throw new TypeError(`--intermediary must be tls://host:port, got ${text}`);
+    throw new TypeError(`--intermediary must be ${scheme}://host:port, got ${text}`);
   }
   const host = url.hostname.replace(/^\[|\]$/g, '');
-  return { carrier: 'tls', host, port: url.port ? Number(url.port) : DEFAULT_TLS_PORT };
+  return { carrier: scheme, host, port: url.port ? Number(url.port) : DEFAULT_TLS_PORT };
 }
 
 
@@ -248,6 +250,9 @@ export class Agent {
     this.options = options;
     if (/^[a-z][a-z0-9+.-]*:\/\//i.test(options.intermediary)) {
       this.intermediary = parseIntermediary(options.intermediary);
+      // quic:// runs only where there is QUIC (Deno with --unstable-net): say so now, not on every dial.
+      const unavailable = this.intermediary.carrier === 'quic' ? quicUnavailable() : undefined;
+      if (unavailable) throw new TypeError(unavailable);
     } else {
       this.discoveryName = parseBareIntermediary(options.intermediary);
     }
@@ -355,11 +360,11 @@ export class Agent {
     return discovery;
   }
 
-  /** The intermediary as configured: `tls://host:port`, the edge URL, or the bare name. */
+  /** The intermediary as configured: `tls://host:port` or `quic://host:port`, the edge URL, or the bare name. */
   get target(): string {
     if (!this.intermediary) return this.options.intermediary;
     if (this.intermediary.url) return this.intermediary.url;
-    return `tls://${hostPort(this.intermediary.host, this.intermediary.port)}`;
+    return `${this.intermediary.carrier}://${hostPort(this.intermediary.host, this.intermediary.port)}`;
   }
 
   /** Requests being answered right now, over all connections. */
@@ -475,6 +480,14 @@ export class Agent {
     const peer = { host: dial.host, port: dial.port, servername: dial.servername };
     if (dial.carrier === 'ptth') {
       return dialPtth(peer, { url: dial.url!, origins: this.origins, cert: this.options.cert, key: this.options.key, ca: this.options.ca, connectTimeoutMs, mode: this.options.ptth }, signal);
+    }
+    if (dial.carrier === 'quic') {
+      // TODO(issue 13): the supervisor runs the HTTP/3 session on this QuicCarrier (AnyCarrier). Until it
+      // does, the dial proves the QUIC handshake and ALPN and stops there, as a refusal (long backoff).
+      return dialQuic(peer, { ca: this.options.ca, connectTimeoutMs }, signal).then((carrier) => {
+        carrier.destroy();
+        throw new CarrierDialError('the QUIC handshake with h3-reverse succeeded, but this build cannot serve HTTP/3 on it yet (issue 13)', { refused: true, unreached: false });
+      });
     }
     if (dial.carrier === 'ws') {
       return dialWebSocket(peer, { url: dial.url!, origins: this.origins, certChainPem: this.options.cert, keyPem: this.options.key, ca: this.options.ca, connectTimeoutMs }, signal);

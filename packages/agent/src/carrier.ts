@@ -3,9 +3,11 @@
  * HTTP/2 session need it. Each carrier of DESIGN.md implements it in its own file:
  * carriers/tls.ts (carrier 1, TLS 1.3 with ALPN `h2-reverse`), carriers/websocket.ts
  * (carrier 2, the PTTH-shaped WebSocket to an edge) and carriers/ptth.ts (HTTPS upgraded to ptth,
- * draft-kazuho-ptth-ptth-01). Typed by shape: no runtime import.
+ * draft-kazuho-ptth-ptth-01), and carriers/quic.ts (QUIC with ALPN `h3-reverse`, Deno only), which
+ * is a {@link QuicCarrier}: HTTP/3 runs on QUIC streams, not on one byte socket. Typed by shape: no
+ * runtime import.
  */
-import type { NodeStyleSocket } from '@rhttp/core';
+import type { NodeStyleSocket, QuicConnection } from '@rhttp/core';
 
 /** The Node-style duplex a carrier gives the session (`connectSocket`), plus what the supervisor watches on it. */
 export interface CarrierSocket extends NodeStyleSocket {
@@ -38,6 +40,21 @@ export interface Carrier {
   destroy(error?: Error): void;
 }
 
+/**
+ * An established QUIC connection to the intermediary with `h3-reverse` agreed (carriers/quic.ts).
+ * The same as {@link Carrier} but for the bytes: the HTTP/3 session (HTTP/3 server role) runs on
+ * `quic`'s streams, and the agent proves its certificate in-band on the control stream. Tell it
+ * from a {@link Carrier} by `kind` (`'quic' in carrier` also narrows).
+ */
+export interface QuicCarrier extends Omit<Carrier, 'socket'> {
+  readonly kind: 'quic';
+  /** The QUIC connection HTTP/3 runs on (Deno's QuicConn). */
+  readonly quic: QuicConnection;
+}
+
+/** What a dial may produce: a byte-stream carrier (HTTP/2) or a QUIC carrier (HTTP/3). */
+export type AnyCarrier = Carrier | QuicCarrier;
+
 /** A dial that produced no carrier, in plain words (`message`), classified for the backoff. */
 export class CarrierDialError extends Error {
   readonly code = 'ERR_RHTTP_DIAL';
@@ -54,11 +71,11 @@ export class CarrierDialError extends Error {
 
 /** One concrete place to dial: a fixed URL, or one address of a discovered endpoint. */
 export interface Dial {
-  carrier: 'tls' | 'ws' | 'ptth';
-  /** TLS: the host or address to connect to. */
+  carrier: 'tls' | 'ws' | 'ptth' | 'quic';
+  /** TLS and QUIC: the host or address to connect to. */
   host: string;
   port: number;
-  /** TLS: the name to send (SNI) and check the certificate against. */
+  /** TLS and QUIC: the name to send (SNI) and check the certificate against. */
   servername?: string;
   /** WebSocket: the edge URL; ptth: the intermediary's `https://` URL. */
   url?: string;

@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { CertificateError, DEFAULT_DOH_URL, DiscoveryError, DURATION_FORMS, flagErrorMessage, isReversedH2Alpn, parseDuration, parseOrigin, pemToDer, REVERSED_H2_ALPNS, serializeOrigin, unauthorizedOrigins, verifyCertificateChain } from '@rhttp/core';
 import { Agent, DEFAULT_CONNECTIONS, DEFAULT_DRAIN_TIMEOUT_MS, MAX_CONNECTIONS, parseIntermediary } from './agent.js';
 import { TlsMaterialError } from './carriers/tls.js';
+import { quicUnavailable } from './carriers/quic.js';
 import { agentLogRecord, describeAgentEvent, type AgentEvent, type AgentEventLevel } from './agent-events.js';
 import { ConfigError, loadAgentConfig, type AgentConfig } from './config.js';
 import { DEFAULT_AGENT_STATE_DIR, enrolledIdentity, RenewalSchedule } from './enroll-cli.js';
@@ -33,7 +34,7 @@ the origins it serves, and answers the requests the intermediary sends back — 
 
 Usage:
   rhttp-agent --token TOKEN --upstream URL [--state-dir DIR]
-  rhttp-agent --intermediary tls://HOST:PORT|https://HOST[:PORT]|ws://HOST:PORT|wss://HOST|NAME --origin URL [--origin URL ...]
+  rhttp-agent --intermediary tls://HOST:PORT|quic://HOST:PORT|https://HOST[:PORT]|ws://HOST:PORT|wss://HOST|NAME --origin URL [--origin URL ...]
               (--upstream URL | --handler MODULE) --cert FILE --key FILE [options]
   rhttp-agent --config rhttp.yaml [flags that override it]
   rhttp-agent discover NAME[:PORT] [--doh URL]
@@ -70,6 +71,10 @@ Required (on the command line or in --config):
                                   (draft-kazuho-ptth-ptth-01; client certificate and a signed
                                   request, so it works where the proxy drops the certificate);
                  ws://HOST:PORT   or an rhttp edge (WebSocket carrier; wss://HOST[:PORT] with TLS);
+                 quic://HOST:PORT or the intermediary's QUIC port (--quic): QUIC with ALPN
+                                  h3-reverse, the certificate proven in-band on HTTP/3's control
+                                  stream. Deno only: deno run -A --unstable-net npm:rhttp-agent …
+                                  (Node and Bun have no QUIC; it is refused there);
                  NAME[:PORT]      or a bare name, found through its SVCB record
                                   _http-reverse.NAME (_PORT._http-reverse.NAME) over DNS-over-HTTPS;
                                   the agent connects to every record (each target:port is one
@@ -135,7 +140,7 @@ Other commands:
 
 const CONFIG_HELP = `The config file (--config rhttp.yaml): YAML, one file; flags on the command line override it.
 
-  intermediary: tls://127.0.0.1:8443     # or https://… (ptth), ws://…, wss://…, or a bare NAME[:PORT] (SVCB discovery)
+  intermediary: tls://127.0.0.1:8443     # or quic://… (Deno), https://… (ptth), ws://…, wss://…, or a bare NAME[:PORT] (SVCB discovery)
   ptth: upgrade                          # https:// only: upgrade (HTTP/1.1) or connect (HTTP/2 extended CONNECT)
   alpn: h2-reverse                       # tls:// only: h2-reverse or rh2 (draft-thomson-ptth-potato)
   doh: https://cloudflare-dns.com/dns-query
@@ -298,12 +303,16 @@ function printer(format: 'text' | 'json'): Printer {
 
 /** Accepts every --intermediary form; throws UsageError with the reason otherwise. */
 function checkIntermediary(value: string, from: string): void {
+  let carrier: string | undefined;
   try {
-    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) parseIntermediary(value);
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) carrier = parseIntermediary(value).carrier;
     else parseBareIntermediary(value);
   } catch (error) {
     throw new UsageError(`${from === '--intermediary' ? '' : `${from}: `}${(error as Error).message}`);
   }
+  // quic:// needs Deno's QUIC: refused at startup on Node and Bun, and on Deno without --unstable-net.
+  const unavailable = carrier === 'quic' ? quicUnavailable() : undefined;
+  if (unavailable) throw new UsageError(unavailable);
 }
 
 async function runAgent(argv: string[]): Promise<number> {

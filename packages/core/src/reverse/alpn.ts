@@ -22,3 +22,12 @@ export type ReversedH2Alpn = typeof H2_REVERSE_ALPN | typeof RH2_ALPN;
 export function isReversedH2Alpn(alpn: string | false | null | undefined): alpn is ReversedH2Alpn {
   return alpn === H2_REVERSE_ALPN || alpn === RH2_ALPN;
 }
+
+/**
+ * draft-bt-httpbis-reverse-http-01 over QUIC: the agent is the QUIC client and the HTTP/3 server;
+ * requests arrive on QUIC server-initiated bidirectional streams. Where the QUIC stack has no
+ * client certificates, the agent authenticates in-band (reverse/quic-authentication.ts).
+ */
+export const H3_REVERSE_ALPN = 'h3-reverse';
+/** The ALPN of ordinary HTTP/3 (RFC 9114 §3.1), for browsers on the same QUIC port. */
+export const H3_ALPN = 'h3';
