@@ -25,7 +25,7 @@ export function positiveDurationFlag(flag: string, text: string): number {
   return ms;
 }
 
-export const HELP = `Usage: rhttp-intermediary [--agents HOST:PORT] [--http HOST:PORT] [--https HOST:PORT]
+export const HELP = `Usage: rhttp-intermediary [--agents HOST:PORT] [--http HOST:PORT] [--https HOST:PORT] [--quic HOST:PORT]
                           [--cert FILE --key FILE --trust FILE] [--state-dir DIR]
                           [--metrics HOST:PORT] [--status-token TOKEN] [--log text|json]
                           [--workers N] [--ca-cert FILE --ca-key FILE] [--cert-lifetime DURATION]
@@ -48,6 +48,11 @@ Listeners:
                             https origins that the certificate covers, so browsers can reuse it;
                             agents dialing --intermediary https://HOST:PORT (PTTH) come here too
                             (a client certificate is requested, never required)
+  --quic HOST:PORT          QUIC (UDP) for agents dialing --intermediary quic://HOST:PORT (ALPN
+                            h3-reverse; the agent proves its certificate in-band on HTTP/3's
+                            control stream) and browsers speaking HTTP/3 (ALPN h3); uses
+                            --cert/--key. Deno only: deno run -A --unstable-net …/cli.js … (Node
+                            has no QUIC; it is refused there). May share a TCP listener's port
   --metrics HOST:PORT       Prometheus metrics at http://HOST:PORT/metrics (a separate listener;
                             none by default)
 
@@ -122,6 +127,8 @@ export interface CliConfig {
   agents: ListenAddress;
   http?: ListenAddress;
   https?: ListenAddress;
+  /** `--quic`: the QUIC listener (Deno only; cli.ts refuses it elsewhere). */
+  quic?: ListenAddress;
   /** All three given, or none (then development certificates are made in `stateDir`). */
   files?: { cert: string; key: string; trust: string };
   stateDir: string;
@@ -162,6 +169,7 @@ export function parseCliArgs(argv: string[]): CliConfig | 'help' | 'token' {
         agents: { type: 'string' },
         http: { type: 'string' },
         https: { type: 'string' },
+        quic: { type: 'string' },
         cert: { type: 'string' },
         key: { type: 'string' },
         trust: { type: 'string' },
@@ -211,6 +219,7 @@ export function parseCliArgs(argv: string[]): CliConfig | 'help' | 'token' {
   if (str('http') !== undefined) config.http = parseListenAddress('--http', str('http')!);
   if (str('https') !== undefined) config.https = parseListenAddress('--https', str('https')!);
   if (!config.http && !config.https) config.http = parseListenAddress('--http', '127.0.0.1:8080');
+  if (str('quic') !== undefined) config.quic = parseListenAddress('--quic', str('quic')!);
   const given = (['cert', 'key', 'trust'] as const).filter((f) => str(f) !== undefined);
   if (given.length === 3) {
     config.files = { cert: str('cert')!, key: str('key')!, trust: str('trust')! };
@@ -242,6 +251,8 @@ export function parseCliArgs(argv: string[]): CliConfig | 'help' | 'token' {
   }
   // With --workers N, worker i listens for agents (and metrics) on the given port + i.
   const count = config.workers ?? 1;
+  // QUIC runs under Deno, which has no node:cluster workers; one process holds the UDP port.
+  if (config.quic && count > 1) throw new UsageError(`--quic runs in one process: it cannot be combined with --workers ${count}`);
   const perWorker = (a: ListenAddress | undefined, flag: string): ListenAddress[] => {
     if (!a || count === 1) return a ? [a] : [];
     if (a.port === 0) throw new UsageError(`--workers ${count} needs a real ${flag} port, not 0: worker i listens on that port + i`);

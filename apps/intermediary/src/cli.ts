@@ -16,6 +16,7 @@ import { svcbRecordsFor } from './svcb-record.js';
 import { Enrollment } from './enrollment.js';
 import { certificateFingerprint, runTokenCommand, writeEnrollmentAdvert } from './token-cli.js';
 import { TokenStore } from './token-store.js';
+import { quicListenerUnavailable } from './quic-listener.js';
 import { cluster, leaveCluster, onStopRequest, reportFailed, reportListening, runPrimary, workerAddress, workerIndex } from './workers.js';
 
 /** Host of the development origin: browsers resolve *.localhost to loopback (RFC 6761 §6.3), so it works with no DNS setup. */
@@ -109,7 +110,7 @@ async function loadCertificates(config: CliConfig): Promise<Certificates> {
   }
   const { writeDevCertificates } = await import('rhttp-agent/certs');
   const names = new Set(['localhost', DEV_ORIGIN_HOST, '127.0.0.1', '::1']);
-  for (const a of [config.agents, config.https]) if (a && a.host !== '0.0.0.0' && a.host !== '::') names.add(a.host);
+  for (const a of [config.agents, config.https, config.quic]) if (a && a.host !== '0.0.0.0' && a.host !== '::') names.add(a.host);
   const paths = await writeDevCertificates(config.stateDir, { origins: [`https://${DEV_ORIGIN_HOST}`], intermediaryNames: [...names] });
   const [cert, key, trust] = await Promise.all([readFile(paths.intermediaryCert, 'utf8'), readFile(paths.intermediaryKey, 'utf8'), readFile(paths.caCert, 'utf8')]);
   return { cert, key, trust, dev: { dir: config.stateDir, caCert: paths.caCert, originCert: paths.originCert, originKey: paths.originKey } };
@@ -140,6 +141,7 @@ function banner(addresses: IntermediaryAddresses, certs: Certificates, statusTok
     lines.push(`  browsers (https)   ${url}  (HTTP/2 and HTTP/1.1)`);
   }
   lines.push(`  status             ${browserUrls[0]}${STATUS_PATH}  (${statusToken ? 'needs Authorization: Bearer <status token>' : 'this machine only; --status-token opens it'})`);
+  if (addresses.quic) lines.push(`  agents (QUIC)      quic://${formatAddress(reachable(addresses.quic))}  (ALPN h3-reverse, certificate proven in-band; Deno agents: deno run -A --unstable-net)`);
   for (const w of workers) if (w.metrics) lines.push(`  metrics            http://${formatAddress(reachable(w.metrics))}${METRICS_PATH}  (Prometheus)`);
   const svcb = svcbRecordsFor(SVCB_EXAMPLE_NAME, addresses.agents, workers.length).filter((l) => !l.startsWith(';')).slice(0, workers.length);
   const workersFlag = workers.length > 1 ? ` --workers ${workers.length}` : '';
@@ -201,6 +203,12 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${svcbRecordsFor(config.printSvcb, config.agents, config.workers ?? 1).join('\n')}\n`);
     return 0;
   }
+  // --quic needs Deno's QUIC: refused at startup, in one line, on Node (and on Deno without --unstable-net).
+  const noQuic = config.quic ? quicListenerUnavailable() : undefined;
+  if (noQuic) {
+    process.stderr.write(`rhttp-intermediary: ${noQuic}\n`);
+    return 2;
+  }
   // A --workers worker: its own agents (and metrics) port, and its number on every log line.
   const worker = workerIndex();
   const baseLog: LogFunction = createLogger(config.log, (line) => process.stderr.write(line));
@@ -232,6 +240,7 @@ async function main(argv: string[]): Promise<number> {
     agents: worker === undefined ? config.agents : workerAddress(config.agents, worker),
     http: config.http,
     https: config.https,
+    quic: config.quic,
     cert: certs.cert,
     key: certs.key,
     trust: certs.trust,

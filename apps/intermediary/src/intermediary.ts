@@ -19,7 +19,7 @@ import { X509Certificate } from 'node:crypto';
 import type { Server as HttpServer } from 'node:http';
 import { isIP, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
-import { ErrorCode, fromResponse, H2_REVERSE_ALPN, isReversedH2Alpn, registrableDomain, REVERSED_H2_ALPNS, RH2_ALPN, type Http2Error, type ResponseMessage } from '@rhttp/core';
+import { ErrorCode, fromResponse, H2_REVERSE_ALPN, isReversedH2Alpn, registrableDomain, REVERSED_H2_ALPNS, RH2_ALPN, type Http2Error, type QuicConnection, type ResponseMessage } from '@rhttp/core';
 import { BrokerRegistry, ClientBudgetError, originMatch, parseOriginEntry, requestOrigin, type BrokerStatus, type ParsedOrigin } from '@rhttp/broker';
 import { AgentSession, peerCertificateChain, type AgentSessionState } from './agent-session.js';
 import type { Answer, ListenerRequest } from './browser-exchange.js';
@@ -31,6 +31,7 @@ import type { TunnelAnswer } from './websocket-upgrade.js';
 import type { LogFunction } from './log-format.js';
 import { CODE_CLASSES, REFUSAL_REASONS, codeClass, createMetricsServer, renderMetrics, type CodeClass, type RefusalReason } from './metrics.js';
 import { checkStatusAccess, statusPageResponse } from './status-page.js';
+import { listenQuic, QUIC_ALPNS, type QuicListener } from './quic-listener.js';
 
 /** ALPN protocol id of the reversed carrier (draft-bt-httpbis-reverse-http-01). */
 /** ALPN of the enrollment endpoint on the agent listener (one-token onboarding, enrollment.ts). */
@@ -41,6 +42,8 @@ export const STATUS_PATH = '/.rhttp/status';
 export const AGENT_HANDSHAKE_TIMEOUT_MS = 10_000;
 /** How long `stop()` lets in-flight requests finish before closing every connection. */
 export const STOP_GRACE_MS = 5_000;
+/** H3_NO_ERROR (RFC 9114 §8.1): how QUIC connections are closed while HTTP/3 is not served on them. */
+const H3_NO_ERROR = 0x100;
 /** Refusals remembered for the status page: enough to see a pattern, bounded against a flood of bad agents. */
 const RECENT_REFUSALS_LIMIT = 20;
 /** Agent errors and gateway answers remembered for the status page, bounded for the same reason. */
@@ -66,6 +69,11 @@ export interface IntermediaryOptions {
   http?: ListenAddress;
   /** TLS listener for browsers: HTTP/2 and HTTP/1.1 by ALPN. */
   https?: ListenAddress;
+  /**
+   * QUIC listener (Deno with `--unstable-net` only, quic-listener.ts): agents by ALPN `h3-reverse`,
+   * browsers by `h3`, with `cert`/`key`. A UDP port: it may share its number with a TCP listener.
+   */
+  quic?: ListenAddress;
   /** PEM certificate chain of the intermediary, for the agent listener and the https listener. */
   cert: string;
   /** PEM private key for `cert`. */
@@ -97,6 +105,7 @@ export interface IntermediaryAddresses {
   agents: ListenAddress;
   http?: ListenAddress;
   https?: ListenAddress;
+  quic?: ListenAddress;
   metrics?: ListenAddress;
 }
 
@@ -165,6 +174,7 @@ export class Intermediary {
   private httpListener: BrowserListener | undefined;
   private httpsListener: (BrowserListener & { announce(origins: readonly string[]): void }) | undefined;
   private metricsServer: HttpServer | undefined;
+  private quicListener: QuicListener | undefined;
   /** Origins already sent to browsers in ORIGIN frames (RFC 8336 frames only add; nothing is withdrawn). */
   private readonly announced = new Set<string>();
   /** Cache of {@link parsedServedOrigins}, keyed by the served set it was parsed from. */
@@ -258,6 +268,17 @@ export class Intermediary {
       this.httpsListener = createTlsListener(answer, { cert, key }, () => this.originsForBrowsers(), websockets, ptth);
       addresses.https = await listen(this.httpsListener.server, this.options.https);
     }
+    if (this.options.quic) {
+      this.quicListener = listenQuic({
+        address: this.options.quic,
+        cert,
+        key,
+        log: this.log,
+        onAgent: (quic, from) => this.onQuicAgent(quic, from),
+        onBrowser: (quic, from) => this.onQuicBrowser(quic, from),
+      });
+      addresses.quic = this.quicListener.address;
+    }
     if (this.options.metrics) {
       this.metricsServer = createMetricsServer(() => this.metrics());
       addresses.metrics = await listen(this.metricsServer, this.options.metrics);
@@ -269,6 +290,7 @@ export class Intermediary {
     started('agents', `tls://${formatAddress(addresses.agents)}`, `ALPN ${REVERSED_H2_ALPNS.join(' or ')}, client certificate required`);
     if (addresses.http) started('browsers', `http://${formatAddress(addresses.http)}`, 'HTTP/1.1 and h2c; agents by ptth behind a TLS-terminating proxy');
     if (addresses.https) started('browsers', `https://${formatAddress(addresses.https)}`, 'HTTP/2 and HTTP/1.1; agents by ptth');
+    if (addresses.quic) started('agents and browsers', `quic://${formatAddress(addresses.quic)}`, `QUIC, ALPN ${QUIC_ALPNS.join(' or ')}`);
     if (addresses.metrics) started('metrics', `http://${formatAddress(addresses.metrics)}/metrics`, 'Prometheus text format');
     return addresses;
   }
@@ -293,12 +315,14 @@ export class Intermediary {
     }
     if (this.httpListener) closing.push(this.httpListener.close());
     if (this.httpsListener) closing.push(this.httpsListener.close());
+    this.quicListener?.stop();
     for (const agent of this.agents) agent.close('the intermediary is shutting down');
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([Promise.all(closing), new Promise((resolve) => (timer = setTimeout(resolve, STOP_GRACE_MS)))]);
     clearTimeout(timer);
     this.httpListener?.destroyAll();
     this.httpsListener?.destroyAll();
+    this.quicListener?.close();
     for (const socket of this.agentSockets) socket.destroy();
     await Promise.all(closing);
     this.log('stopped', { level: 'info', event: 'intermediary.stopped' });
@@ -402,6 +426,25 @@ export class Intermediary {
    * An agent whose PTTH request was accepted (ptth-upgrade.ts): its identity is known, and its
    * ORIGIN frame must stay within the origins its path listed; then admission as on `h2-reverse`.
    */
+  /**
+   * An agent on the QUIC port (ALPN h3-reverse). TODO(issue 13): the HTTP/3 session (HTTP/3 client
+   * role) goes here, with QuicAgentAuthentication (@rhttp/broker) feeding an AgentAdmission; until
+   * then the connection is closed with a reason the agent prints.
+   */
+  private onQuicAgent(quic: QuicConnection, remoteAddress: string): void {
+    this.counters.agentConnections++;
+    const reason = 'h3-reverse sessions are not served by this intermediary build yet';
+    this.refused(remoteAddress, 'other', reason);
+    this.log(`agent connected over QUIC from ${remoteAddress} (ALPN h3-reverse); ${reason}, closing it`, { level: 'warn', event: 'agent.quic_unserved', remoteAddress });
+    quic.close({ closeCode: H3_NO_ERROR, reason });
+  }
+
+  /** A browser on the QUIC port (ALPN h3). TODO(issue 13): the HTTP/3 server session goes here. */
+  private onQuicBrowser(quic: QuicConnection, remoteAddress: string): void {
+    this.log(`browser connected over QUIC from ${remoteAddress} (ALPN h3); HTTP/3 for browsers is not served yet, closing it`, { level: 'debug', event: 'browser.quic_unserved', remoteAddress });
+    quic.close({ closeCode: H3_NO_ERROR, reason: 'HTTP/3 is not served by this intermediary build yet' });
+  }
+
   private onPtthAgent(agent: PtthAgent): void {
     this.counters.agentConnections++;
     const { socket } = agent;
