@@ -211,6 +211,13 @@ describe('RFC 9204 §2.1.2, §2.2.1 blocked streams', () => {
     expect(qpackError(() => d.decode(8, hex('02 00 80'))).h3Code).toBe(DECOMPRESSION_FAILED);
   });
 
+  it('a ninth section waiting on one blocked stream is H3_EXCESSIVE_LOAD', () => {
+    const d = decoder(4096, 1);
+    for (let i = 0; i < 8; i++) expect(d.decode(0, hex('02 00 80'))).toBeUndefined();
+    const error = qpackError(() => d.decode(0, hex('00 00 d1')));
+    expect(error.h3Code).toBe(0x107);
+  });
+
   it('with SETTINGS_QPACK_BLOCKED_STREAMS 0, any blocking section fails', () => {
     expect(qpackError(() => decoder(4096, 0).decode(0, hex('02 00 80'))).h3Code).toBe(DECOMPRESSION_FAILED);
   });

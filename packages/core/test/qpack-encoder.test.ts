@@ -134,6 +134,18 @@ describe('RFC 9204 §2.1.1, §2.1.2: what the encoder may reference and evict', 
     expect(encoder.tableEntries()[0]).toEqual(['x-b', 'w'.repeat(60)]);
   });
 
+  it('a peer that never acknowledges: after 1024 streams with outstanding sections, new sections stop referencing the table', () => {
+    const encoder = new QpackEncoder();
+    encoder.applyPeerSettings(4096, 2000);
+    const decoder = new QpackDecoder({ maxTableCapacity: 4096, maxBlockedStreams: 2000, maxFieldSectionSize: 4096 });
+    const fields: HeaderField[] = [['x-custom', 'one']];
+    for (let i = 0; i < 1024; i++) expect(encoder.encode(i * 4, fields)[0]).not.toBe(0);
+    const section = encoder.encode(4096, fields);
+    expect(section[0]).toBe(0);
+    decoder.receiveEncoderStream(encoder.takeEncoderStream()!);
+    expect(decoder.decode(4096, section)).toEqual(fields);
+  });
+
   it('RFC 9204 §4.4.2: Stream Cancellation releases the stream and its references', () => {
     const encoder = new QpackEncoder();
     encoder.applyPeerSettings(4096, 1);

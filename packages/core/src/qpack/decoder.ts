@@ -40,6 +40,14 @@ interface BlockedSection {
 const EMPTY = new Uint8Array(0);
 
 /**
+ * Sections kept behind a blocked one on the same stream: a message has its header section,
+ * trailers and a few 1xx responses; more waiting is a peer piling memory on us.
+ */
+const MAX_SECTIONS_PER_BLOCKED_STREAM = 8;
+/** H3_EXCESSIVE_LOAD (RFC 9114 §8.1): what piling sections behind a blocked one is answered with. */
+const H3_EXCESSIVE_LOAD = 0x107;
+
+/**
  * Decodes QPACK field sections.
  *
  * ```ts
@@ -138,6 +146,9 @@ export class QpackDecoder {
     const queue = this.blocked.get(streamId);
     if (queue !== undefined) {
       // An earlier section of this stream is blocked: this one is delivered after it.
+      if (queue.length >= MAX_SECTIONS_PER_BLOCKED_STREAM) {
+        throw new QpackError(H3_EXCESSIVE_LOAD, `stream ${streamId} has ${queue.length} field sections waiting on inserts`);
+      }
       queue.push({ requiredInsertCount, base, section: section.slice(), start });
       return undefined;
     }
@@ -307,6 +318,9 @@ export class QpackDecoder {
     } finally {
       cursor.buf = EMPTY;
     }
+    // RFC 9204 §2.2.1: a Required Insert Count larger than expected MAY be treated as
+    // QPACK_DECOMPRESSION_FAILED. Not done: it costs the peer a blocked-stream slot at most, and
+    // smaller than expected is already caught by checkReference.
     if (requiredInsertCount > 0) {
       // RFC 9204 §4.4.1: after processing a field section whose declared Required Insert Count
       // is not zero, the decoder emits a Section Acknowledgment instruction.
@@ -353,7 +367,7 @@ export class QpackDecoder {
       // Insert with Name Reference (§4.3.2): 1 T NameIndex(6), value.
       if (!integerAvailable(cursor, 6)) return false;
       const index = readInteger(cursor, 6, ENCODER_STREAM_ERROR);
-      if (!this.stringAvailable(cursor, 7)) return false;
+      if (this.stringEnd(cursor, 7) < 0) return false;
       let name: string;
       if (b & 0x40) {
         if (index >= QPACK_STATIC_TABLE.length) throw new QpackError(ENCODER_STREAM_ERROR, `static table index ${index} is out of range`);
@@ -364,10 +378,17 @@ export class QpackDecoder {
       // The name is read before the insertion may evict its entry (§3.2.2, §4.3.2).
       this.insert(name, readString(cursor, 7, ENCODER_STREAM_ERROR));
     } else if (b & 0x40) {
-      // Insert with Literal Name (§4.3.3): 0 1 H NameLen(5), name, value.
-      if (!this.stringAvailable(cursor, 5)) return false;
+      // Insert with Literal Name (§4.3.3): 0 1 H NameLen(5), name, value. Both strings must be
+      // there before either is decoded, so that a slow trickle does not decode the name again
+      // for every chunk.
+      const start = cursor.pos;
+      const nameEnd = this.stringEnd(cursor, 5);
+      if (nameEnd < 0) return false;
+      cursor.pos = nameEnd;
+      const valueEnd = this.stringEnd(cursor, 7);
+      cursor.pos = start;
+      if (valueEnd < 0) return false;
       const name = readString(cursor, 5, ENCODER_STREAM_ERROR);
-      if (!this.stringAvailable(cursor, 7)) return false;
       this.insert(name, readString(cursor, 7, ENCODER_STREAM_ERROR));
     } else if (b & 0x20) {
       // Set Dynamic Table Capacity (§4.3.1): 0 0 1 Capacity(5).
@@ -390,19 +411,21 @@ export class QpackDecoder {
   }
 
   /**
-   * Whether the string literal at the cursor is all there. Rejects at once, before its octets
-   * arrive, a string that could not fit in the table: that also bounds what `pending` holds.
+   * Where the string literal at the cursor ends, or -1 if it is not all there yet. Rejects at
+   * once, before its octets arrive, a string that could not fit in the table: that also bounds
+   * what `pending` holds.
    */
-  private stringAvailable(cursor: QpackCursor, prefixBits: number): boolean {
+  private stringEnd(cursor: QpackCursor, prefixBits: number): number {
     const peek = peekStringLength(cursor, prefixBits, ENCODER_STREAM_ERROR);
-    if (peek === undefined) return false;
+    if (peek === undefined) return -1;
     const decodedAtLeast = peek.huffman ? huffmanMinDecodedLength(peek.length) : peek.length;
     if (decodedAtLeast + ENTRY_OVERHEAD > this.table.capacity) {
       // RFC 9204 §3.2.2: the decoder MUST treat an attempt to add an entry larger than the
       // dynamic table capacity as a connection error of type QPACK_ENCODER_STREAM_ERROR.
       throw new QpackError(ENCODER_STREAM_ERROR, `string of ${decodedAtLeast}+ octets cannot fit a table of capacity ${this.table.capacity}`);
     }
-    return peek.headerEnd + peek.length <= cursor.end;
+    const end = peek.headerEnd + peek.length;
+    return end <= cursor.end ? end : -1;
   }
 
   /** Absolute index of an encoder instruction's relative index (RFC 9204 §3.2.5), checked. */

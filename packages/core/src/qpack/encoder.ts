@@ -77,6 +77,11 @@ const DRAINING_SHARE = 4;
  * never acknowledges costs us this much per stream, after which sections there go static-only.
  */
 const MAX_OUTSTANDING_PER_STREAM = 8;
+/**
+ * Streams with unacknowledged sections we track: a peer that never acknowledges would otherwise
+ * grow the map by one per stream; past this, new sections stop referencing the table.
+ */
+const MAX_OUTSTANDING_STREAMS = 1024;
 
 /** A sent section with a non-zero Required Insert Count, until acknowledged or cancelled. */
 interface OutstandingSection {
@@ -182,7 +187,10 @@ export class QpackEncoder {
    */
   encode(streamId: number, fields: readonly HeaderField[]): Uint8Array {
     const sections = this.outstanding.get(streamId);
-    const useTable = this.maxEntries > 0 && this.capacity > 0 && (sections === undefined || sections.length < MAX_OUTSTANDING_PER_STREAM);
+    const useTable =
+      this.maxEntries > 0 &&
+      this.capacity > 0 &&
+      (sections === undefined ? this.outstanding.size < MAX_OUTSTANDING_STREAMS : sections.length < MAX_OUTSTANDING_PER_STREAM);
     // RFC 9204 §2.1.2: an encoder MUST limit the number of streams that could become blocked to
     // the value of SETTINGS_QPACK_BLOCKED_STREAMS at all times.
     const mayBlock = useTable && ((sections !== undefined && this.isBlocking(sections)) || this.blockedStreams < this.peerMaxBlockedStreams);

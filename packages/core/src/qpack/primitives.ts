@@ -18,7 +18,14 @@ export type { HpackCursor as QpackCursor };
  */
 const MAX_CONTINUATION = 5;
 
-/** Reads an integer with an N-bit prefix; `code` is the QpackErrorCode for malformed input. */
+/**
+ * Reads an integer with an N-bit prefix; `code` is the QpackErrorCode for malformed input.
+ *
+ * RFC 9204 §4.1.1 asks implementations to decode integers of up to 62 bits; HPACK's decoder
+ * stops at 2^31 - 1, which every QPACK integer stays below by our own limits (capacities,
+ * lengths and indices are bounded by the table, counts by what was sent) except a stream ID,
+ * which would need more than 2^29 streams of one type on one connection.
+ */
 export function readInteger(cursor: HpackCursor, prefixBits: number, code: number): number {
   if (cursor.pos >= cursor.end) throw new QpackError(code, 'truncated integer');
   try {
