@@ -16,5 +16,4 @@ export * from './reverse/admission.js';
 export * from './reverse/ptth.js';
 export * from './reverse/alpn.js';
 export * from './reverse/quic-authentication.js';
-export type { QuicConnection, QuicBidirectionalStream, QuicSendStream, QuicReceiveStream, QuicCloseInfo, QuicStreamId } from './h3/quic.js';
 export * from './h3/index.js';
