@@ -171,6 +171,20 @@ describe('RFC 9204 §2.1.1, §2.1.2: what the encoder may reference and evict', 
   });
 });
 
+describe('API misuse', () => {
+  it('a non-Latin-1 field is refused before anything is written, and the encoder stays usable', () => {
+    const encoder = new QpackEncoder();
+    encoder.applyPeerSettings(4096, 4);
+    expect(() => encoder.encode(0, [['x-ok', 'fine'], ['x-bad', 'caf\u00e9 \u263a']])).toThrow(/non-Latin-1/);
+    expect(encoder.takeEncoderStream()).toBeUndefined();
+    expect(encoder.insertCount).toBe(0);
+    const decoder = new QpackDecoder({ maxTableCapacity: 4096, maxBlockedStreams: 4, maxFieldSectionSize: 4096 });
+    const section = encoder.encode(4, [['x-ok', 'fine']]);
+    decoder.receiveEncoderStream(encoder.takeEncoderStream()!);
+    expect(decoder.decode(4, section)).toEqual([['x-ok', 'fine']]);
+  });
+});
+
 describe('RFC 9204 §4.4: decoder stream errors at the encoder', () => {
   const decoderStreamError = (bytes: number[]): void => {
     const encoder = new QpackEncoder();

@@ -14,6 +14,7 @@
  *
  * Sections use Base = Required Insert Count, so every dynamic reference is a relative index.
  */
+import { Http2UsageError } from '../errors.js';
 import type { HeaderField } from '../frame/types.js';
 import { DEFAULT_NEVER_INDEX, NEVER_INDEX_COOKIE_BELOW } from '../hpack/encoder.js';
 import { ENTRY_OVERHEAD, QpackDynamicTable } from './dynamic-table.js';
@@ -82,6 +83,14 @@ const MAX_OUTSTANDING_PER_STREAM = 8;
  * grow the map by one per stream; past this, new sections stop referencing the table.
  */
 const MAX_OUTSTANDING_STREAMS = 1024;
+
+function checkLatin1(name: string, value: string): void {
+  for (const s of [name, value]) {
+    for (let i = 0; i < s.length; i++) {
+      if (s.charCodeAt(i) > 0xff) throw new Http2UsageError(`field ${JSON.stringify(name)} has a non-Latin-1 character at ${i}`);
+    }
+  }
+}
 
 /** A sent section with a non-zero Required Insert Count, until acknowledged or cancelled. */
 interface OutstandingSection {
@@ -183,9 +192,12 @@ export class QpackEncoder {
   /**
    * One field section for `streamId` (a HEADERS frame's payload). May queue encoder-stream
    * instructions (takeEncoderStream), which must be written before or with it. Names must be
-   * lower-case, names and values Latin-1 (Http2UsageError otherwise).
+   * lower-case, names and values Latin-1 (Http2UsageError otherwise, with nothing written).
    */
   encode(streamId: number, fields: readonly HeaderField[]): Uint8Array {
+    // Checked before anything is written: a bad field must not leave half an instruction on the
+    // encoder stream.
+    for (const [name, value] of fields) checkLatin1(name, value);
     const sections = this.outstanding.get(streamId);
     const useTable =
       this.maxEntries > 0 &&
