@@ -6,6 +6,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   ErrorCode,
+  MAX_QUIC_AUTHENTICATE_LENGTH,
   RHTTP_AUTHENTICATE_FRAME,
   RHTTP_CHALLENGE_FRAME,
   decodeQuicAuthenticate,
@@ -136,7 +137,7 @@ describe('QuicAgentAuthentication → AgentAdmission', () => {
   it('refuses truncated and oversized payloads', async () => {
     const valid = connection();
     const payload = await answer(valid.auth.challenge);
-    for (const bad of [payload.subarray(0, 3), payload.subarray(0, payload.length >> 1), new Uint8Array(70_000)]) {
+    for (const bad of [payload.subarray(0, 3), payload.subarray(0, payload.length >> 1), new Uint8Array(MAX_QUIC_AUTHENTICATE_LENGTH + 1)]) {
       const { auth, events } = connection();
       auth.receiveControlFrame(RHTTP_AUTHENTICATE_FRAME, bad);
       await auth.settled;

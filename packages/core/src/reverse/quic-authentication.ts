@@ -48,6 +48,7 @@ import { algorithmOfKey, signatureAlgorithmParams, type SignatureAlgorithm } fro
 import { SignatureError } from '../signature/signature-error.js';
 import { importSigningKey } from '../signature/signing-key.js';
 import { readVarint, varintLength, writeVarint } from '../h3/varint.js';
+import { DEFAULT_H3_LIMITS } from '../h3/limits.js';
 
 /**
  * Frame types of rhttp's experimental profile: large values ("rhtt" 01/02) outside the range
@@ -62,11 +63,15 @@ export const QUIC_CHALLENGE_LENGTH = 32;
 /** Most certificates in RHTTP_AUTHENTICATE: the longest path the verifier builds (MAX_CERTIFICATE_PATH_LENGTH); real chains have 2–4. */
 export const MAX_QUIC_AUTHENTICATE_CERTIFICATES = 8;
 /** Largest certificate accepted: real ones are 1–2 KB, an RSA-4096 one with many SANs under 8 KB. */
-export const MAX_QUIC_AUTHENTICATE_CERTIFICATE_LENGTH = 16_384;
+export const MAX_QUIC_AUTHENTICATE_CERTIFICATE_LENGTH = 8192;
 /** Longest signature: RSA-8192 makes 1,024 octets; ECDSA and Ed25519 64–96. */
 export const MAX_QUIC_AUTHENTICATE_SIGNATURE_LENGTH = 1024;
-/** Longest RHTTP_AUTHENTICATE payload read at all: bounds what a peer makes us hold before anything is checked. The HTTP/3 engine must pass control frames this large. */
-export const MAX_QUIC_AUTHENTICATE_LENGTH = 65_536;
+/**
+ * Longest RHTTP_AUTHENTICATE payload read at all: what the HTTP/3 engine buffers of one control
+ * frame (it skips larger unknown ones unread), so a chain that fits one fits the other. A real
+ * chain of 2–3 certificates is 3–6 KB.
+ */
+export const MAX_QUIC_AUTHENTICATE_LENGTH = DEFAULT_H3_LIMITS.maxControlFrameBytes;
 /** Longest Signature Algorithm name: the RFC 9421 names are 7–17 characters. */
 const MAX_SIGNATURE_ALGORITHM_NAME = 32;
 
