@@ -61,9 +61,10 @@ describe('RFC 9204 §2.1 encoder → decoder round trip over the qifs corpora', 
 });
 
 describe('RFC 9204 §2.1.1, §2.1.2: what the encoder may reference and evict', () => {
+  // Names the encoder inserts the first time it sees them (connection constants).
   const fields: HeaderField[] = [
     [':authority', 'example.test'],
-    ['x-custom', 'one'],
+    ['user-agent', 'one'],
   ];
 
   it('without blocking allowed, a new entry is sent as a literal until the decoder acknowledges it', () => {
@@ -96,9 +97,9 @@ describe('RFC 9204 §2.1.1, §2.1.2: what the encoder may reference and evict', 
     expect(decoder.decode(0, section)).toBeUndefined();
     expect(decoder.blockedStreams).toBe(1);
     // A second stream may not block too: its section uses literals only.
-    const other = encoder.encode(4, [['x-custom', 'two']]);
+    const other = encoder.encode(4, [['user-agent', 'two']]);
     expect(other[0]).toBe(0);
-    expect(decoder.decode(4, other)).toEqual([['x-custom', 'two']]);
+    expect(decoder.decode(4, other)).toEqual([['user-agent', 'two']]);
     const unblocked: [number, HeaderField[]][] = [];
     decoder.onUnblocked = (id, f) => unblocked.push([id, f]);
     decoder.receiveEncoderStream(encoder.takeEncoderStream()!);
@@ -108,42 +109,54 @@ describe('RFC 9204 §2.1.1, §2.1.2: what the encoder may reference and evict', 
   });
 
   it('an entry referenced by an unacknowledged section is not evicted; inserting waits instead', () => {
-    // 100 octets: one 32 + 2 + 62 entry fills it.
+    // Entries of 32 + 10 + 58 = 100 octets: four fill the table.
     const encoder = new QpackEncoder();
     encoder.applyPeerSettings(400, 1);
-    const big: HeaderField = ['x-a', 'v'.repeat(60)];
+    const big: HeaderField = ['user-agent', 'v'.repeat(58)];
     const s1 = encoder.encode(0, [big]);
     expect(encoder.insertCount).toBe(1);
     // Fill the table with unreferenced inserts (stream 4 may not block: stream 0 does).
-    encoder.encode(4, [['x-b', 'w'.repeat(60)]]);
-    encoder.encode(8, [['x-c', 'x'.repeat(60)]]);
-    encoder.encode(12, [['x-d', 'y'.repeat(60)]]);
+    encoder.encode(4, [['user-agent', 'w'.repeat(58)]]);
+    encoder.encode(8, [['user-agent', 'x'.repeat(58)]]);
+    encoder.encode(12, [['user-agent', 'y'.repeat(58)]]);
     expect(encoder.insertCount).toBe(4);
-    // A fifth entry needs x-a's room, but section 1 references it unacknowledged.
-    const s5 = encoder.encode(16, [['x-e', 'z'.repeat(60)]]);
+    // A fifth entry needs the first one's room, but section 1 references it unacknowledged.
+    const s5 = encoder.encode(16, [['user-agent', 'z'.repeat(58)]]);
     expect(encoder.insertCount).toBe(4);
     expect(encoder.tableEntries()[0]).toEqual(big);
     const decoder = new QpackDecoder({ maxTableCapacity: 400, maxBlockedStreams: 1, maxFieldSectionSize: 4096 });
     decoder.receiveEncoderStream(encoder.takeEncoderStream()!);
     expect(decoder.decode(0, s1)).toEqual([big]);
-    expect(decoder.decode(16, s5)).toEqual([['x-e', 'z'.repeat(60)]]);
+    expect(decoder.decode(16, s5)).toEqual([['user-agent', 'z'.repeat(58)]]);
     encoder.receiveDecoderStream(decoder.takeDecoderStream()!);
     // Acknowledged: now it may go.
-    encoder.encode(20, [['x-e', 'z'.repeat(60)]]);
+    encoder.encode(20, [['user-agent', 'z'.repeat(58)]]);
     expect(encoder.insertCount).toBe(5);
-    expect(encoder.tableEntries()[0]).toEqual(['x-b', 'w'.repeat(60)]);
+    expect(encoder.tableEntries()[0]).toEqual(['user-agent', 'w'.repeat(58)]);
   });
 
   it('a peer that never acknowledges: after 1024 streams with outstanding sections, new sections stop referencing the table', () => {
     const encoder = new QpackEncoder();
     encoder.applyPeerSettings(4096, 2000);
     const decoder = new QpackDecoder({ maxTableCapacity: 4096, maxBlockedStreams: 2000, maxFieldSectionSize: 4096 });
-    const fields: HeaderField[] = [['x-custom', 'one']];
+    const fields: HeaderField[] = [['user-agent', 'one']];
     for (let i = 0; i < 1024; i++) expect(encoder.encode(i * 4, fields)[0]).not.toBe(0);
     const section = encoder.encode(4096, fields);
     expect(section[0]).toBe(0);
     decoder.receiveEncoderStream(encoder.takeEncoderStream()!);
     expect(decoder.decode(4096, section)).toEqual(fields);
+  });
+
+  it('a field is inserted the second time it is seen (one-off values stay literals), connection constants the first time', () => {
+    const encoder = new QpackEncoder();
+    encoder.applyPeerSettings(4096, 0);
+    encoder.encode(0, [['x-trace', 'once'], ['x-tenant', 'alpha']]);
+    expect(encoder.insertCount).toBe(0);
+    encoder.encode(4, [['x-tenant', 'alpha'], ['user-agent', 'ua']]);
+    expect(encoder.tableEntries()).toEqual([
+      ['x-tenant', 'alpha'],
+      ['user-agent', 'ua'],
+    ]);
   });
 
   it('RFC 9204 §4.4.2: Stream Cancellation releases the stream and its references', () => {
@@ -175,13 +188,13 @@ describe('API misuse', () => {
   it('a non-Latin-1 field is refused before anything is written, and the encoder stays usable', () => {
     const encoder = new QpackEncoder();
     encoder.applyPeerSettings(4096, 4);
-    expect(() => encoder.encode(0, [['x-ok', 'fine'], ['x-bad', 'caf\u00e9 \u263a']])).toThrow(/non-Latin-1/);
+    expect(() => encoder.encode(0, [['user-agent', 'fine'], ['x-bad', 'caf\u00e9 \u263a']])).toThrow(/non-Latin-1/);
     expect(encoder.takeEncoderStream()).toBeUndefined();
     expect(encoder.insertCount).toBe(0);
     const decoder = new QpackDecoder({ maxTableCapacity: 4096, maxBlockedStreams: 4, maxFieldSectionSize: 4096 });
-    const section = encoder.encode(4, [['x-ok', 'fine']]);
+    const section = encoder.encode(4, [['user-agent', 'fine']]);
     decoder.receiveEncoderStream(encoder.takeEncoderStream()!);
-    expect(decoder.decode(4, section)).toEqual([['x-ok', 'fine']]);
+    expect(decoder.decode(4, section)).toEqual([['user-agent', 'fine']]);
   });
 });
 

@@ -4,9 +4,11 @@
  * Strategy, correctness first:
  * - static exact matches are one octet; credentials (DEFAULT_NEVER_INDEX, fields the peer sent
  *   with the N bit) are literals with the N bit and never enter the table;
- * - other fields are inserted when they are worth reusing: not per-message values
+ * - other fields are inserted when they are worth reusing: the second time they are seen (the
+ *   first for connection constants such as `:authority`), not per-message values
  *   (PER_MESSAGE_NAMES), not long `:path`s, not larger than a quarter of the table, and only when
- *   room can be made by evicting entries no unacknowledged section references (§2.1.1);
+ *   room can be made by evicting acknowledged entries no unacknowledged section references
+ *   (§2.1.1); entries about to be evicted are duplicated rather than referenced (§2.1.1.1);
  * - a section references a dynamic entry the decoder has acknowledged, or any entry when the
  *   stream may block: it already is blocked, or fewer than the peer's
  *   SETTINGS_QPACK_BLOCKED_STREAMS streams are (§2.1.2). Otherwise it sends a literal, and an
@@ -63,6 +65,9 @@ export const PER_MESSAGE_NAMES: ReadonlySet<string> = new Set([
   'x-b3-traceid',
   'x-request-id',
 ]);
+
+/** Fields that usually keep their value for a whole connection: inserted the first time they are seen. */
+const CONNECTION_CONSTANT_NAMES: ReadonlySet<string> = new Set([':authority', 'user-agent', 'accept-encoding', 'accept-language', 'cookie', 'server']);
 
 /** A `:path` longer than this is taken for a one-off (query strings, ids) and not inserted. */
 const MAX_INSERTED_PATH = 32;
@@ -144,6 +149,8 @@ export class QpackEncoder {
   /** Known Received Count (§2.1.4): inserts the decoder has acknowledged. */
   private knownReceivedCount = 0;
   private readonly outstanding = new Map<number, OutstandingSection[]>();
+  /** Fields seen once and not inserted, oldest first (see seenBefore). */
+  private readonly history = new Set<string>();
   private readonly encoderStream = new ByteWriter(64);
   private readonly section = new ByteWriter(256);
   private pending: Uint8Array = EMPTY;
@@ -368,7 +375,24 @@ export class QpackEncoder {
   private worthInserting(name: string, value: string): boolean {
     if (PER_MESSAGE_NAMES.has(name)) return false;
     if (name === ':path' && value.length > MAX_INSERTED_PATH) return false;
-    return (name.length + value.length + ENTRY_OVERHEAD) * MAX_ENTRY_SHARE <= this.capacity;
+    if ((name.length + value.length + ENTRY_OVERHEAD) * MAX_ENTRY_SHARE > this.capacity) return false;
+    return CONNECTION_CONSTANT_NAMES.has(name) || this.seenBefore(name, value);
+  }
+
+  /**
+   * Whether the field was among the last ones sent without being inserted: a field is inserted
+   * the second time it is seen, so one-off values do not push reused entries out.
+   */
+  private seenBefore(name: string, value: string): boolean {
+    const key = `${name}\0${value}`;
+    if (this.history.has(key)) {
+      this.history.delete(key);
+      return true;
+    }
+    this.history.add(key);
+    // Remember about as many fields as the table can hold, twice over.
+    if (this.history.size > 2 * this.maxEntries) this.history.delete(this.history.values().next().value!);
+    return false;
   }
 
   /**
