@@ -70,7 +70,7 @@ class QuicTransport implements H3Transport {
         // Read the id at once: some runtimes throw reading it after the stream closed.
         const id = idOf(bidi.writable) ?? idOf(bidi.readable) ?? this.takeId('local');
         const reader = bidi.readable.getReader();
-        connection.opened(stream, id, streamIo(bidi.writable, reader));
+        connection.opened(stream, id, streamIo(bidi.writable, reader, (code) => connection.receiveReset(stream, code)));
         void readRequest(connection, stream, reader);
       },
       (error) => connection.openFailed(stream, error),
@@ -98,7 +98,8 @@ class QuicTransport implements H3Transport {
         if (done) return;
         const id = idOf(bidi.readable) ?? idOf(bidi.writable) ?? this.takeId('peer');
         const reader = bidi.readable.getReader();
-        const stream = this.connection.acceptRequest(id, streamIo(bidi.writable, reader));
+        let stream: H3RequestStream | undefined;
+        stream = this.connection.acceptRequest(id, streamIo(bidi.writable, reader, (code) => stream && this.connection.receiveReset(stream, code)));
         if (stream) void readRequest(this.connection, stream, reader);
       }
     } catch {
@@ -132,6 +133,9 @@ class QuicTransport implements H3Transport {
       }
       this.connection.endUni(uni);
     } catch (error) {
+      // A stream failing because the whole connection closed is the close, not a reset of the
+      // stream: give the connection's `closed` a turn to say so first.
+      await Promise.race([this.quic.closed.catch(noop), new Promise<void>((resolve) => setTimeout(resolve, 0))]);
       this.connection.endUni(uni, resetCodeOf(error));
     }
   }
@@ -158,10 +162,16 @@ async function readRequest(connection: H3Connection, stream: H3RequestStream, re
   }
 }
 
-/** The io of a stream whose halves we hold. */
-function streamIo(writable: QuicSendStream, reader?: ReadableStreamDefaultReader<Uint8Array>): H3StreamIo {
+/**
+ * The io of a stream whose halves we hold. `onStopped` hears the peer's STOP_SENDING (the
+ * writable failing with its code) even when nothing is being written.
+ */
+function streamIo(writable: QuicSendStream, reader?: ReadableStreamDefaultReader<Uint8Array>, onStopped?: (code: number) => void): H3StreamIo {
   const writer = writable.getWriter();
   let finished = false;
+  writer.closed.catch((error: unknown) => {
+    if (!finished) onStopped?.(resetCodeOf(error) ?? H3ErrorCode.H3_REQUEST_CANCELLED);
+  });
   return {
     write(bytes) {
       // Written now, in call order; the promise is the backpressure.

@@ -120,6 +120,8 @@ export class InMemoryQuic implements QuicConnection {
   private shut(info: QuicCloseInfo): void {
     if (this.closeInfo) return;
     this.closeInfo = info;
+    // `closed` settles first, as a runtime reports the CONNECTION_CLOSE before the streams it killed.
+    this.resolveClosed(info);
     const error = new QuicStreamError(info.closeCode, `the connection closed: ${info.reason}`);
     for (const fail of this.directions) fail(error);
     try {
@@ -128,6 +130,5 @@ export class InMemoryQuic implements QuicConnection {
     } catch {
       // already closed
     }
-    this.resolveClosed(info);
   }
 }
