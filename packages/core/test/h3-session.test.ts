@@ -111,7 +111,7 @@ describe('RFC 9114 §4.1 bodies: bounded buffering, trailers, resets', () => {
     client.close();
   });
 
-  it('response trailers after the body, and request trailers, arrive (§4.1)', async () => {
+  it('response trailers arrive after the body, on the low-level API and through fetch (§4.1)', async () => {
     const { client } = h3Pair({
       server: {
         onStream: async (s) => {
