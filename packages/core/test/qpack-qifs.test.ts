@@ -28,7 +28,7 @@ function qif(name: string): HeaderField[][] {
 function decodeFile(bytes: Uint8Array, tableSize: number, blockedStreams: number): { lists: Map<number, HeaderField[]>; maxBlocked: number } {
   const decoder = new QpackDecoder({ maxTableCapacity: tableSize, maxBlockedStreams: blockedStreams, maxFieldSectionSize: 1 << 20 });
   // The interop (from before RFC 9204 §3.2.3 made the initial capacity 0) starts the table at the
-  // full size, and some encoders (quinn, qthingey, nghttp3) insert without setting it first.
+  // full size: of the six encoders here only proxygen sends Set Dynamic Table Capacity first.
   if (tableSize > 0) decoder.receiveEncoderStream(setCapacity(tableSize));
   const lists = new Map<number, HeaderField[]>();
   let maxBlocked = 0;

@@ -72,3 +72,38 @@ export function runLink(lists: readonly (readonly HeaderField[])[], options: Lin
   while (heldEncoderStream.length > 0) deliverEncoderStream(heldEncoderStream.shift()!);
   return result;
 }
+
+/**
+ * Our encoder's output for `lists` (stream i + 1 for list i) as offline-interop records, in the
+ * order a peer would receive them when the encoder stream runs `encoderStreamDelay` sections
+ * late; our own decoder's acknowledgments are fed back to the encoder as they come.
+ */
+export function encodeForInterop(lists: readonly (readonly HeaderField[])[], tableCapacity: number, blockedStreams: number, encoderStreamDelay: number): { streamId: number; data: Uint8Array }[] {
+  const encoder = new QpackEncoder();
+  encoder.applyPeerSettings(tableCapacity, blockedStreams);
+  const decoder = new QpackDecoder({ maxTableCapacity: tableCapacity, maxBlockedStreams: blockedStreams, maxFieldSectionSize: 1 << 20 });
+  const records: { streamId: number; data: Uint8Array }[] = [];
+  const held: Uint8Array[][] = [];
+  const pump = (): void => {
+    const d = decoder.takeDecoderStream();
+    if (d !== undefined) encoder.receiveDecoderStream(d);
+  };
+  const deliver = (parts: Uint8Array[]): void => {
+    for (const data of parts) {
+      records.push({ streamId: 0, data });
+      decoder.receiveEncoderStream(data);
+      pump();
+    }
+  };
+  for (let i = 0; i < lists.length; i++) {
+    const section = encoder.encode(i + 1, lists[i]);
+    const instructions = encoder.takeEncoderStream();
+    held.push(instructions === undefined ? [] : [instructions]);
+    while (held.length > encoderStreamDelay) deliver(held.shift()!);
+    records.push({ streamId: i + 1, data: section });
+    decoder.decode(i + 1, section);
+    pump();
+  }
+  while (held.length > 0) deliver(held.shift()!);
+  return records;
+}
