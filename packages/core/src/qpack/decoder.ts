@@ -4,7 +4,7 @@
  */
 import type { HeaderField } from '../frame/types.js';
 import { QpackDynamicTable, ENTRY_OVERHEAD } from './dynamic-table.js';
-import { FieldSectionTooLargeError, QpackError, QpackErrorCode } from './errors.js';
+import { FieldSectionTooLargeError, H3_EXCESSIVE_LOAD, QpackError, QpackErrorCode } from './errors.js';
 import { markNeverIndexed } from './never-indexed.js';
 import {
   ByteWriter,
@@ -44,8 +44,6 @@ const EMPTY = new Uint8Array(0);
  * trailers and a few 1xx responses; more waiting is a peer piling memory on us.
  */
 const MAX_SECTIONS_PER_BLOCKED_STREAM = 8;
-/** H3_EXCESSIVE_LOAD (RFC 9114 §8.1): what piling sections behind a blocked one is answered with. */
-const H3_EXCESSIVE_LOAD = 0x107;
 
 /**
  * Decodes QPACK field sections.

@@ -11,8 +11,8 @@ export const QpackErrorCode = {
   DECODER_STREAM_ERROR: 0x202,
 } as const;
 
-/** H3_EXCESSIVE_LOAD (RFC 9114 §8.1): what a field section over our limit is reported as. */
-const H3_EXCESSIVE_LOAD = 0x107;
+/** H3_EXCESSIVE_LOAD (RFC 9114 §8.1): what a peer piling up more than our limits allow is answered with. */
+export const H3_EXCESSIVE_LOAD = 0x107;
 
 const qpackErrorCodeNames = new Map<number, string>([
   ...Object.entries(QpackErrorCode).map(([k, v]): [number, string] => [v, `QPACK_${k}`]),
