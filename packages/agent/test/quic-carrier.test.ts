@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Agent, parseIntermediary } from '../src/agent.js';
-import { createDevCa, issueCertificate } from '../src/certs.js';
+import { createDevCa, issueCertificate } from '../../node/src/certs.js';
 import { describeQuicError, dialQuic, quicUnavailable } from '../src/carriers/quic.js';
 import { CarrierDialError } from '../src/carrier.js';
 import { buildAgent, cliPath } from './build-cli.js';

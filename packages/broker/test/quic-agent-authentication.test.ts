@@ -14,7 +14,7 @@ import {
   newQuicChallenge,
   signQuicChallenge,
 } from '@rhttp/core';
-import { createDevCa, issueCertificate, type IssuedCertificate } from '../../agent/src/certs.js';
+import { createDevCa, issueCertificate, type IssuedCertificate } from '../../node/src/certs.js';
 import {
   AUTHENTICATE_FRAME_TIMEOUT_MS,
   AgentAdmission,

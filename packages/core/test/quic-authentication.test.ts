@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createDevCa, issueCertificate, issueCertificateForKey, type IssuedCertificate } from '../../agent/src/certs.js';
+import { createDevCa, issueCertificate, issueCertificateForKey, type IssuedCertificate } from '../../node/src/certs.js';
 import { derToPem, pemToDer } from '../src/origin/certificate.js';
 import { isReservedH3Type } from '../src/h3/frame/types.js';
 import { encodeVarint } from '../src/h3/varint.js';
