@@ -45,6 +45,25 @@ describe.skipIf(unavailable)('h3-reverse over QUIC (Deno)', () => {
     expect(out.seen.refused).toEqual([expect.objectContaining({ kind: 'alpn' })]);
   });
 
+  it("the agent's QUIC dial answers the listener's challenge in-band: a trusted certificate is admitted for its origin, another CA's is refused", () => {
+    const r = spawnSync(
+      denoBin,
+      [...DENO_RUN, join(repoRoot, 'test/e2e/support/quic-authentication-probe.mjs'), certs.intermediaryCert, certs.intermediaryKey, certs.ca, APP_ORIGIN, certs.originCert, certs.originKey, strangers.originCert, strangers.originKey],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
+    expect(r.status, r.stderr).toBe(0);
+    const [trusted, stranger] = r.stdout.trim().split('\n').map((line) => JSON.parse(line));
+    expect(trusted).toEqual({ agent: certs.originCert, alpn: 'h3-reverse', protocol: 'QUIC', challengeLength: 32, authentication: 'verified', authorized: [APP_ORIGIN] });
+    expect(stranger).toEqual({
+      agent: strangers.originCert,
+      alpn: 'h3-reverse',
+      protocol: 'QUIC',
+      challengeLength: 32,
+      authentication: 'refused',
+      refused: { kind: 'certificate', reason: expect.stringMatching(/^certificate not trusted: /) },
+    });
+  });
+
   it('rhttp-agent --intermediary quic:// reaches rhttp-intermediary --quic; an agent that does not trust the intermediary is refused in the handshake', async () => {
     const ports = { agents: await freePort(), http: await freePort(), quic: await freeUdpPort() };
     const intermediary = await startDenoIntermediary(certs, ports);

@@ -484,7 +484,7 @@ export class Agent {
     if (dial.carrier === 'quic') {
       // TODO(issue 13): the supervisor runs the HTTP/3 session on this QuicCarrier (AnyCarrier). Until it
       // does, the dial proves the QUIC handshake and ALPN and stops there, as a refusal (long backoff).
-      return dialQuic(peer, { ca: this.options.ca, connectTimeoutMs }, signal).then((carrier) => {
+      return dialQuic(peer, { certChainPem: this.options.cert, keyPem: this.options.key, ca: this.options.ca, connectTimeoutMs }, signal).then((carrier) => {
         carrier.destroy();
         throw new CarrierDialError('the QUIC handshake with h3-reverse succeeded, but this build cannot serve HTTP/3 on it yet (issue 13)', { refused: true, unreached: false });
       });

@@ -50,6 +50,12 @@ export interface QuicCarrier extends Omit<Carrier, 'socket'> {
   readonly kind: 'quic';
   /** The QUIC connection HTTP/3 runs on (Deno's QuicConn). */
   readonly quic: QuicConnection;
+  /**
+   * The answer to the intermediary's RHTTP_CHALLENGE payload: the RHTTP_AUTHENTICATE payload to
+   * send on our control stream (core's reverse/quic-authentication.ts), signed with the
+   * certificate and key this carrier was dialed with. Rejects on a malformed challenge.
+   */
+  answerChallenge(challenge: Uint8Array): Promise<Uint8Array>;
 }
 
 /** What a dial may produce: a byte-stream carrier (HTTP/2) or a QUIC carrier (HTTP/3). */

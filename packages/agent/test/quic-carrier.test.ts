@@ -42,7 +42,7 @@ describe('quic:// on Node', () => {
     expect(
       () => new Agent({ intermediary: 'quic://127.0.0.1:8443', origins: ['https://app.example.com'], upstream: 'http://127.0.0.1:3000', cert: origin.chainPem, key: origin.keyPem }),
     ).toThrow(NODE_REFUSAL);
-    const failure = await dialQuic({ host: '127.0.0.1', port: 8443 }, { connectTimeoutMs: 1000 }, new AbortController().signal).catch((e: unknown) => e);
+    const failure = await dialQuic({ host: '127.0.0.1', port: 8443 }, { certChainPem: origin.chainPem, keyPem: origin.keyPem, connectTimeoutMs: 1000 }, new AbortController().signal).catch((e: unknown) => e);
     expect(failure).toBeInstanceOf(CarrierDialError);
     expect(failure).toMatchObject({ message: NODE_REFUSAL, refused: true, unreached: false });
   });

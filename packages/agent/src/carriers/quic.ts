@@ -10,10 +10,11 @@
  *
  * @example
  * const refusal = quicUnavailable();            // a sentence on Node and Bun, undefined on Deno with --unstable-net
- * const carrier = await dialQuic({ host: '127.0.0.1', port: 8443, servername: 'localhost' }, { ca, connectTimeoutMs: 15_000 }, signal);
- * // carrier.quic: the QuicConnection the HTTP/3 engine runs on
+ * const carrier = await dialQuic({ host: '127.0.0.1', port: 8443, servername: 'localhost' }, { certChainPem, keyPem, ca, connectTimeoutMs: 15_000 }, signal);
+ * // carrier.quic: the QuicConnection the HTTP/3 engine runs on;
+ * // on RHTTP_CHALLENGE: send RHTTP_AUTHENTICATE with await carrier.answerChallenge(payload)
  */
-import { H3_REVERSE_ALPN, type QuicCloseInfo, type QuicConnection } from '@rhttp/core';
+import { H3_REVERSE_ALPN, signQuicChallenge, type QuicCloseInfo, type QuicConnection, type QuicCredentials } from '@rhttp/core';
 import { CarrierDialError, type CarrierPeer, type QuicCarrier } from '../carrier.js';
 import { alpnMismatch } from '../connect-errors.js';
 
@@ -49,8 +50,8 @@ export function quicUnavailable(): string | undefined {
   return undefined;
 }
 
-/** What the QUIC dial needs. The certificate and key are not here: they go in-band, over HTTP/3. */
-export interface QuicCarrierOptions {
+/** What the QUIC dial needs. The certificate and key are not shown to QUIC: they answer the challenge in-band, over HTTP/3. */
+export interface QuicCarrierOptions extends QuicCredentials {
   /** CA certificate(s) (PEM) to verify the intermediary with, as the TLS carrier's `ca`; the system's CAs otherwise. */
   ca?: string;
   /** QUIC handshake budget; a hung handshake then fails like any other (UDP has no "connection refused"). */
@@ -102,11 +103,12 @@ export async function dialQuic(peer: CarrierPeer, options: QuicCarrierOptions, s
     conn.close({ closeCode: H3_NO_ERROR, reason: 'ALPN is not h3-reverse' });
     throw new CarrierDialError(alpnMismatch(conn.protocol, H3_REVERSE_ALPN), { refused: true, unreached: false });
   }
-  return quicCarrier(conn, { host, port, servername });
+  const credentials: QuicCredentials = { certChainPem: options.certChainPem, keyPem: options.keyPem };
+  return quicCarrier(conn, { host, port, servername }, credentials);
 }
 
 /** The {@link QuicCarrier} of an established connection; `error` says how it ended when the peer closed it with an error code. */
-function quicCarrier(conn: DenoQuicConn, peer: CarrierPeer): QuicCarrier {
+function quicCarrier(conn: DenoQuicConn, peer: CarrierPeer, credentials: QuicCredentials): QuicCarrier {
   let closeError: Error | undefined;
   conn.closed.then(
     (info: QuicCloseInfo) => {
@@ -125,6 +127,7 @@ function quicCarrier(conn: DenoQuicConn, peer: CarrierPeer): QuicCarrier {
     get error() {
       return closeError;
     },
+    answerChallenge: (challenge) => signQuicChallenge(challenge, credentials),
     destroy(error?: Error) {
       closeError ??= error;
       try {
