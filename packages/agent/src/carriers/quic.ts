@@ -18,6 +18,15 @@ import { H3_REVERSE_ALPN, signQuicChallenge, type QuicCloseInfo, type QuicConnec
 import { CarrierDialError, type CarrierPeer, type QuicCarrier } from '../carrier.js';
 import { alpnMismatch } from '../connect-errors.js';
 
+/**
+ * QUIC keep-alive (PING frames) while the connection is idle. HTTP/3 has no PING of its own, and
+ * an idle QUIC connection is closed after the idle timeout (Deno's default: 30 s, measured: an
+ * idle connection without keep-alive ends "timed out" then; with it, it lives on). Only one side
+ * needs it (the agent, behind the NAT); 10 s also keeps NAT bindings for UDP, which expire sooner
+ * than TCP's.
+ */
+export const QUIC_KEEPALIVE_INTERVAL_MS = 10_000;
+
 /** The HTTP/3 error code our own closes use: H3_NO_ERROR (RFC 9114 §8.1). */
 const H3_NO_ERROR = 0x100;
 
@@ -30,7 +39,7 @@ interface DenoQuicConn extends QuicConnection {
 
 /** The part of `Deno` this file uses (Deno 2.x, `--unstable-net`). */
 interface DenoQuicNamespace {
-  connectQuic?(options: { hostname: string; port: number; serverName?: string; alpnProtocols: string[]; caCerts?: string[] }): Promise<DenoQuicConn>;
+  connectQuic?(options: { hostname: string; port: number; serverName?: string; alpnProtocols: string[]; caCerts?: string[]; keepAliveInterval?: number }): Promise<DenoQuicConn>;
 }
 
 function denoNamespace(): DenoQuicNamespace | undefined {
@@ -75,6 +84,7 @@ export async function dialQuic(peer: CarrierPeer, options: QuicCarrierOptions, s
     ...(servername !== undefined ? { serverName: servername } : {}),
     alpnProtocols: [H3_REVERSE_ALPN],
     ...(options.ca !== undefined ? { caCerts: [options.ca] } : {}),
+    keepAliveInterval: QUIC_KEEPALIVE_INTERVAL_MS,
   }).then(async (conn) => {
     await conn.handshake;
     return conn;
