@@ -19,7 +19,7 @@ import { X509Certificate } from 'node:crypto';
 import type { Server as HttpServer } from 'node:http';
 import { isIP, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
-import { ErrorCode, fromResponse, H2_REVERSE_ALPN, isReversedH2Alpn, registrableDomain, REVERSED_H2_ALPNS, RH2_ALPN, type Http2Error, type QuicConnection, type ResponseMessage } from '@rhttp/core';
+import { ErrorCode, fromResponse, H2_REVERSE_ALPN, H3ErrorCode, isReversedH2Alpn, registrableDomain, REVERSED_H2_ALPNS, RH2_ALPN, type Http2Error, type QuicConnection, type ResponseMessage } from '@rhttp/core';
 import { BrokerRegistry, ClientBudgetError, originMatch, parseOriginEntry, requestOrigin, type BrokerStatus, type ParsedOrigin } from '@rhttp/broker';
 import { AgentSession, peerCertificateChain, type AgentSessionState } from './agent-session.js';
 import type { Answer, ListenerRequest } from './browser-exchange.js';
@@ -42,8 +42,6 @@ export const STATUS_PATH = '/.rhttp/status';
 export const AGENT_HANDSHAKE_TIMEOUT_MS = 10_000;
 /** How long `stop()` lets in-flight requests finish before closing every connection. */
 export const STOP_GRACE_MS = 5_000;
-/** H3_NO_ERROR (RFC 9114 §8.1): how QUIC connections are closed while HTTP/3 is not served on them. */
-const H3_NO_ERROR = 0x100;
 /** Refusals remembered for the status page: enough to see a pattern, bounded against a flood of bad agents. */
 const RECENT_REFUSALS_LIMIT = 20;
 /** Agent errors and gateway answers remembered for the status page, bounded for the same reason. */
@@ -436,13 +434,13 @@ export class Intermediary {
     const reason = 'h3-reverse sessions are not served by this intermediary build yet';
     this.refused(remoteAddress, 'other', reason);
     this.log(`agent connected over QUIC from ${remoteAddress} (ALPN h3-reverse); ${reason}, closing it`, { level: 'warn', event: 'agent.quic_unserved', remoteAddress });
-    quic.close({ closeCode: H3_NO_ERROR, reason });
+    quic.close({ closeCode: H3ErrorCode.H3_NO_ERROR, reason });
   }
 
   /** A browser on the QUIC port (ALPN h3). TODO(issue 13): the HTTP/3 server session goes here. */
   private onQuicBrowser(quic: QuicConnection, remoteAddress: string): void {
     this.log(`browser connected over QUIC from ${remoteAddress} (ALPN h3); HTTP/3 for browsers is not served yet, closing it`, { level: 'debug', event: 'browser.quic_unserved', remoteAddress });
-    quic.close({ closeCode: H3_NO_ERROR, reason: 'HTTP/3 is not served by this intermediary build yet' });
+    quic.close({ closeCode: H3ErrorCode.H3_NO_ERROR, reason: 'HTTP/3 is not served by this intermediary build yet' });
   }
 
   private onPtthAgent(agent: PtthAgent): void {

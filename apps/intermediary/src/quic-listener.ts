@@ -20,7 +20,7 @@
  * });
  * // on shutdown: quic.stop() (no new connections), later quic.close() (every connection ends)
  */
-import { H3_ALPN, H3_REVERSE_ALPN, type QuicCloseInfo, type QuicConnection } from '@rhttp/core';
+import { H3_ALPN, H3_REVERSE_ALPN, H3ErrorCode, type QuicCloseInfo, type QuicConnection } from '@rhttp/core';
 import type { LogFunction } from './log-format.js';
 
 /** Handshakes in progress at once: each costs crypto work before the peer proved anything; more are refused (the peer retries). */
@@ -32,8 +32,6 @@ export const QUIC_HANDSHAKE_TIMEOUT_MS = 10_000;
 /** The ALPNs offered, in order: reversed HTTP/3 for agents, HTTP/3 for browsers (RFC 9114 §3.1). */
 export const QUIC_ALPNS: readonly string[] = [H3_REVERSE_ALPN, H3_ALPN];
 
-/** H3_NO_ERROR (RFC 9114 §8.1): the code this file closes connections with. */
-const H3_NO_ERROR = 0x100;
 
 /** The Deno QUIC connection, as far as the listener looks at it. */
 export interface DenoQuicConn extends QuicConnection {
@@ -82,10 +80,10 @@ export interface QuicListenerOptions {
   /** The intermediary's certificate chain and key (PEM), as for `--agents` and `--https`. */
   cert: string;
   key: string;
-  /** A connection that agreed `h3-reverse`: an agent, still to authenticate in-band. */
-  onAgent(quic: QuicConnection, remoteAddress: string): void;
-  /** A connection that agreed `h3`: a browser. */
-  onBrowser(quic: QuicConnection, remoteAddress: string): void;
+  /** A connection that agreed `h3-reverse`: an agent, still to authenticate in-band. A throw or rejection closes the connection. */
+  onAgent(quic: QuicConnection, remoteAddress: string): void | Promise<void>;
+  /** A connection that agreed `h3`: a browser. A throw or rejection closes the connection. */
+  onBrowser(quic: QuicConnection, remoteAddress: string): void | Promise<void>;
   /** A connection refused before it was handed over (bounds, a failed or slow handshake): for metrics. */
   onRefused?(remoteAddress: string, kind: 'alpn' | 'timeout' | 'other', reason: string): void;
   log?: LogFunction;
@@ -146,7 +144,7 @@ export function listenQuic(options: QuicListenerOptions): QuicListener {
     } catch (error) {
       if (error instanceof QuicHandshakeTimeout) {
         // Too late: whatever comes of it is closed at once.
-        accepting.then((late) => late.close({ closeCode: H3_NO_ERROR, reason: 'handshake too slow' }), () => {});
+        accepting.then((late) => late.close({ closeCode: H3ErrorCode.H3_NO_ERROR, reason: 'handshake too slow' }), () => {});
         refused(from, 'timeout', error.message);
       } else {
         const message = error instanceof Error ? error.message : String(error);
@@ -167,11 +165,11 @@ export function listenQuic(options: QuicListenerOptions): QuicListener {
       return; // closed by the peer already
     }
     if (closed) {
-      conn.close({ closeCode: H3_NO_ERROR, reason: 'the intermediary is shutting down' });
+      conn.close({ closeCode: H3ErrorCode.H3_NO_ERROR, reason: 'the intermediary is shutting down' });
       return;
     }
     if (protocol !== H3_REVERSE_ALPN && protocol !== H3_ALPN) {
-      conn.close({ closeCode: H3_NO_ERROR, reason: `ALPN ${protocol ?? 'none'} is not served here` });
+      conn.close({ closeCode: H3ErrorCode.H3_NO_ERROR, reason: `ALPN ${protocol ?? 'none'} is not served here` });
       refused(from, 'alpn', `ALPN ${protocol ?? 'none'} is neither ${H3_REVERSE_ALPN} nor ${H3_ALPN}`);
       return;
     }
@@ -181,8 +179,22 @@ export function listenQuic(options: QuicListenerOptions): QuicListener {
       () => connections--,
     );
     log(`QUIC connection from ${from} (ALPN ${protocol})`, { level: 'debug', event: 'quic.accepted', remoteAddress: from, alpn: protocol });
-    if (protocol === H3_REVERSE_ALPN) options.onAgent(conn, from);
-    else options.onBrowser(conn, from);
+    // Deno ends the process on an unhandled rejection: a failing callback costs its connection only.
+    const failed = (error: unknown) => {
+      const message = error instanceof Error ? error.message : String(error);
+      log(`QUIC connection from ${from} (ALPN ${protocol}) failed: ${message}`, { level: 'error', event: 'quic.failed', remoteAddress: from, alpn: protocol, error: message });
+      try {
+        conn.close({ closeCode: H3ErrorCode.H3_INTERNAL_ERROR, reason: 'internal error' });
+      } catch {
+        // closed already
+      }
+    };
+    try {
+      const handled = protocol === H3_REVERSE_ALPN ? options.onAgent(conn, from) : options.onBrowser(conn, from);
+      if (handled) handled.catch(failed);
+    } catch (error) {
+      failed(error);
+    }
   };
 
   void (async () => {
@@ -222,7 +234,7 @@ export function listenQuic(options: QuicListenerOptions): QuicListener {
       if (closed) return;
       this.stop();
       closed = true;
-      endpoint.close({ closeCode: H3_NO_ERROR, reason });
+      endpoint.close({ closeCode: H3ErrorCode.H3_NO_ERROR, reason });
     },
   };
 }

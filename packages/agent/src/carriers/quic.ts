@@ -14,7 +14,7 @@
  * // carrier.quic: the QuicConnection the HTTP/3 engine runs on;
  * // on RHTTP_CHALLENGE: send RHTTP_AUTHENTICATE with await carrier.answerChallenge(payload)
  */
-import { H3_REVERSE_ALPN, signQuicChallenge, type QuicCloseInfo, type QuicConnection, type QuicCredentials } from '@rhttp/core';
+import { H3_REVERSE_ALPN, H3ErrorCode, h3ErrorCodeName, signQuicChallenge, type QuicCloseInfo, type QuicConnection, type QuicCredentials } from '@rhttp/core';
 import { CarrierDialError, type CarrierPeer, type QuicCarrier } from '../carrier.js';
 import { alpnMismatch } from '../connect-errors.js';
 
@@ -27,8 +27,6 @@ import { alpnMismatch } from '../connect-errors.js';
  */
 export const QUIC_KEEPALIVE_INTERVAL_MS = 10_000;
 
-/** The HTTP/3 error code our own closes use: H3_NO_ERROR (RFC 9114 §8.1). */
-const H3_NO_ERROR = 0x100;
 
 /** What the dial needs of `Deno.connectQuic`'s answer (Deno.QuicConn has it). */
 interface DenoQuicConn extends QuicConnection {
@@ -101,7 +99,7 @@ export async function dialQuic(peer: CarrierPeer, options: QuicCarrierOptions, s
     conn = await Promise.race([connecting, gaveUp]);
   } catch (error) {
     // A connection that completes after we gave up is closed at once.
-    connecting.then((late) => late.close({ closeCode: H3_NO_ERROR, reason: 'the agent gave up on this dial' }), () => {});
+    connecting.then((late) => late.close({ closeCode: H3ErrorCode.H3_NO_ERROR, reason: 'the agent gave up on this dial' }), () => {});
     if (error instanceof CarrierDialError) throw error;
     throw describeQuicError(error, peer);
   } finally {
@@ -110,7 +108,7 @@ export async function dialQuic(peer: CarrierPeer, options: QuicCarrierOptions, s
   }
   // draft-bt-httpbis-reverse-http-01: if ALPN does not come back as h3-reverse, the agent closes the connection.
   if (conn.protocol !== H3_REVERSE_ALPN) {
-    conn.close({ closeCode: H3_NO_ERROR, reason: 'ALPN is not h3-reverse' });
+    conn.close({ closeCode: H3ErrorCode.H3_NO_ERROR, reason: 'ALPN is not h3-reverse' });
     throw new CarrierDialError(alpnMismatch(conn.protocol, H3_REVERSE_ALPN), { refused: true, unreached: false });
   }
   const credentials: QuicCredentials = { certChainPem: options.certChainPem, keyPem: options.keyPem };
@@ -122,7 +120,7 @@ function quicCarrier(conn: DenoQuicConn, peer: CarrierPeer, credentials: QuicCre
   let closeError: Error | undefined;
   conn.closed.then(
     (info: QuicCloseInfo) => {
-      if (info.closeCode !== H3_NO_ERROR && info.closeCode !== 0) closeError = new Error(`the intermediary closed the QUIC connection (code 0x${info.closeCode.toString(16)})${info.reason ? `: ${info.reason}` : ''}`);
+      if (info.closeCode !== H3ErrorCode.H3_NO_ERROR && info.closeCode !== 0) closeError = new Error(`the intermediary closed the QUIC connection (${h3ErrorCodeName(info.closeCode)})${info.reason ? `: ${info.reason}` : ''}`);
     },
     (error: unknown) => {
       closeError = error instanceof Error ? error : new Error(String(error));
@@ -141,7 +139,7 @@ function quicCarrier(conn: DenoQuicConn, peer: CarrierPeer, credentials: QuicCre
     destroy(error?: Error) {
       closeError ??= error;
       try {
-        conn.close({ closeCode: H3_NO_ERROR, reason: error?.message.slice(0, 100) ?? '' });
+        conn.close({ closeCode: H3ErrorCode.H3_NO_ERROR, reason: error?.message.slice(0, 100) ?? '' });
       } catch {
         // already closed
       }
