@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createDevCa, issueCertificate, issueCertificateForKey, type IssuedCertificate } from '../../node/src/certs.js';
 import { derToPem, pemToDer } from '../src/origin/certificate.js';
+import type { WebCryptoKey } from '../src/origin/x509.js';
 import { isReservedH3Type } from '../src/h3/frame/types.js';
 import { encodeVarint } from '../src/h3/varint.js';
 import { SignatureError } from '../src/signature/index.js';
@@ -80,7 +81,7 @@ describe('RHTTP_AUTHENTICATE: sign and verify', () => {
 
   it('round-trips with an Ed25519 and an RSA-PSS leaf key', async () => {
     for (const algorithm of [{ name: 'Ed25519' }, { name: 'RSA-PSS', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-512' }]) {
-      const keys = (await crypto.subtle.generateKey(algorithm, true, ['sign', 'verify'])) as CryptoKeyPair;
+      const keys = (await crypto.subtle.generateKey(algorithm, true, ['sign', 'verify'])) as { publicKey: WebCryptoKey; privateKey: WebCryptoKey };
       const certPem = await issueCertificateForKey(ca, keys.publicKey, { dnsNames: ['app.example.com'] });
       const pkcs8 = new Uint8Array(await crypto.subtle.exportKey('pkcs8', keys.privateKey));
       const keyPem = derToPem(pkcs8, 'PRIVATE KEY');
