@@ -1,4 +1,4 @@
-import { admissionPing, ErrorCode, type Http2Session } from '@rhttp/core';
+import { admissionPing, ErrorCode, type ClientExchange, type HeaderField, type Http2Session } from '@rhttp/core';
 import type { BrokerSession, Exchange, OutgoingRequest } from './session.js';
 
 /** Methods whose requests carry no content here: the Fetch API gives them no body, and neither do we. */
@@ -10,15 +10,27 @@ export const KEEPALIVE_INTERVAL_MS = 30_000;
 export const KEEPALIVE_TIMEOUT_MS = 15_000;
 
 /**
- * The BrokerSession side of an agent's reversed HTTP/2 session (@rhttp/core `Http2Session` in
- * the client role), shared by the Node intermediary's `AgentSession` and the edge's
- * `AgentConnection`: they add how the agent was admitted (its authorized origins) and how the
- * session is closed. They create `http2` with `onSlotFree: () => this.onSlotFree?.()` so the
- * broker hears of closed streams, SETTINGS, GOAWAY and the close.
+ * What the broker reads off a reversed session's engine: @rhttp/core's `Http2Session` and
+ * `Http3Session` (h3-reverse) both have this shape, in the client role.
  */
-export abstract class Http2BrokerSession implements BrokerSession {
+export interface ReversedEngine {
+  readonly openStreams: number;
+  readonly maxConcurrentStreams: number;
+  readonly draining: boolean;
+  readonly isClosed: boolean;
+  readonly rttMs?: number | undefined;
+  open(init: { method: string; url: URL; headers?: readonly HeaderField[]; body?: ReadableStream<Uint8Array> | null; protocol?: string }): ClientExchange;
+}
+
+/**
+ * The BrokerSession side of an agent's reversed session, whatever the HTTP version: the broker
+ * reads the engine's stream counts and opens exchanges on it. Subclasses say how the agent was
+ * admitted (its authorized origins) and how the session closes.
+ */
+export abstract class ReversedBrokerSession implements BrokerSession {
   abstract readonly id: string;
-  abstract readonly http2: Http2Session;
+  /** The engine in the client role (Http2Session or Http3Session). */
+  abstract get engine(): ReversedEngine;
   /** The authorized origin set (empty until the agent is admitted). */
   abstract get origins(): readonly string[];
   abstract close(reason?: string): void;
@@ -27,57 +39,76 @@ export abstract class Http2BrokerSession implements BrokerSession {
   onSlotFree: (() => void) | undefined = undefined;
 
   get openStreams(): number {
-    return this.http2.openStreams;
+    return this.engine.openStreams;
   }
   get maxConcurrentStreams(): number {
-    return this.http2.maxConcurrentStreams;
+    return this.engine.maxConcurrentStreams;
   }
   get draining(): boolean {
-    return this.http2.draining;
+    return this.engine.draining;
   }
   get closed(): boolean {
-    return this.http2.isClosed;
+    return this.engine.isClosed;
   }
   get rttMs(): number | undefined {
-    return this.http2.rttMs;
-  }
-  /**
-   * The session is authorized: tells the agent so (the admission PING, @rhttp/core
-   * reverse/admission.ts), then PINGs it every KEEPALIVE_INTERVAL_MS until the session closes. A
-   * PING unanswered for KEEPALIVE_TIMEOUT_MS calls `onPingTimeout` (for the log) and closes the
-   * session with GOAWAY(CANCEL). Call once.
-   */
-  protected admitted(onPingTimeout: () => void): void {
-    let inFlight = false;
-    const ping = (opaque?: Uint8Array) => {
-      if (inFlight || this.http2.isClosed) return;
-      inFlight = true;
-      const timeout = setTimeout(() => {
-        onPingTimeout();
-        this.http2.goaway(ErrorCode.CANCEL, `no PING answer within ${KEEPALIVE_TIMEOUT_MS / 1000} s`);
-      }, KEEPALIVE_TIMEOUT_MS);
-      (timeout as { unref?: () => void }).unref?.();
-      this.http2
-        .ping(opaque)
-        .catch(() => undefined)
-        .finally(() => {
-          clearTimeout(timeout);
-          inFlight = false;
-        });
-    };
-    ping(admissionPing());
-    const interval = setInterval(ping, KEEPALIVE_INTERVAL_MS);
-    (interval as { unref?: () => void }).unref?.();
-    void this.http2.closed.then(() => clearInterval(interval));
+    return this.engine.rttMs;
   }
   /**
    * The broker's already rewritten request goes out as is on the engine's low-level client API:
-   * no Request, Response or AbortSignal is built. A CONNECT is a tunnel stream: RFC 8441
-   * extended CONNECT with `:protocol` = `request.protocol` (e.g. websocket), or a plain CONNECT
-   * (RFC 9113 §8.5, `:authority` only) without it.
+   * no Request, Response or AbortSignal is built. A CONNECT is a tunnel stream: extended CONNECT
+   * (RFC 8441 / RFC 9220) with `:protocol` = `request.protocol` (e.g. websocket), or a plain
+   * CONNECT (`:authority` only) without it.
    */
   open(request: OutgoingRequest): Exchange {
     const body = BODYLESS_METHODS.has(request.method) ? null : request.body;
-    return this.http2.open({ method: request.method, url: request.url, headers: request.fields, body, protocol: request.protocol || undefined });
+    return this.engine.open({ method: request.method, url: request.url, headers: request.fields, body, protocol: request.protocol || undefined });
   }
+}
+
+/**
+ * The BrokerSession side of an agent's reversed HTTP/2 session (@rhttp/core `Http2Session` in
+ * the client role), shared by the Node intermediary's `AgentSession` and the edge's
+ * `AgentConnection`: they add how the agent was admitted (its authorized origins) and how the
+ * session is closed. They create `http2` with `onSlotFree: () => this.onSlotFree?.()` so the
+ * broker hears of closed streams, SETTINGS, GOAWAY and the close.
+ */
+export abstract class Http2BrokerSession extends ReversedBrokerSession {
+  abstract readonly http2: Http2Session;
+  get engine(): Http2Session {
+    return this.http2;
+  }
+  /** The session is authorized: {@link admitOverHttp2} on this session. Call once. */
+  protected admitted(onPingTimeout: () => void): void {
+    admitOverHttp2(this.http2, onPingTimeout);
+  }
+}
+
+/**
+ * An HTTP/2 reversed session is authorized: tells the agent so (the admission PING, @rhttp/core
+ * reverse/admission.ts), then PINGs it every KEEPALIVE_INTERVAL_MS until the session closes. A
+ * PING unanswered for KEEPALIVE_TIMEOUT_MS calls `onPingTimeout` (for the log) and closes the
+ * session with GOAWAY(CANCEL). (HTTP/3 has no PING: QUIC keeps the path alive and notices it die.)
+ */
+export function admitOverHttp2(http2: Http2Session, onPingTimeout: () => void): void {
+  let inFlight = false;
+  const ping = (opaque?: Uint8Array) => {
+    if (inFlight || http2.isClosed) return;
+    inFlight = true;
+    const timeout = setTimeout(() => {
+      onPingTimeout();
+      http2.goaway(ErrorCode.CANCEL, `no PING answer within ${KEEPALIVE_TIMEOUT_MS / 1000} s`);
+    }, KEEPALIVE_TIMEOUT_MS);
+    (timeout as { unref?: () => void }).unref?.();
+    http2
+      .ping(opaque)
+      .catch(() => undefined)
+      .finally(() => {
+        clearTimeout(timeout);
+        inFlight = false;
+      });
+  };
+  ping(admissionPing());
+  const interval = setInterval(ping, KEEPALIVE_INTERVAL_MS);
+  (interval as { unref?: () => void }).unref?.();
+  void http2.closed.then(() => clearInterval(interval));
 }

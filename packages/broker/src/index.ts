@@ -8,7 +8,7 @@ export * from './slow-start.js';
 export * from './broker.js';
 export * from './registry.js';
 export * from './tunnel.js';
-export { Http2BrokerSession, KEEPALIVE_INTERVAL_MS, KEEPALIVE_TIMEOUT_MS } from './http2-broker-session.js';
+export { admitOverHttp2, Http2BrokerSession, KEEPALIVE_INTERVAL_MS, KEEPALIVE_TIMEOUT_MS, ReversedBrokerSession, type ReversedEngine } from './http2-broker-session.js';
 export * from './admission.js';
 export * from './agent-authentication.js';
 export * from './nonce-cache.js';
