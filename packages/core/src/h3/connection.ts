@@ -16,7 +16,7 @@ import type { PortStream, StreamPort } from '../http/stream-port.js';
 import { FieldSectionTooLargeError, QpackDecoder, QpackEncoder, QpackError } from '../qpack/index.js';
 import { H3ErrorCode, h3CodeFor, h3ErrorCodeName } from './error-codes.js';
 import { encodeH3Frame } from './frame/index.js';
-import { type H3Frame, H3FrameType, H3SettingId, H3StreamType } from './frame/types.js';
+import { type H3Frame, H3FrameType, H3SettingId, H3StreamType, HTTP2_ONLY_FRAME_TYPES } from './frame/types.js';
 import { H3FrameReader } from './frame-reader.js';
 import { DEFAULT_H3_LIMITS, type H3Limits } from './limits.js';
 import { H3RequestStream, type H3StreamIo, type PendingH3Write } from './request-stream.js';
@@ -70,6 +70,8 @@ export interface H3ConnectionEvents {
   onStreamClosed?(stream: H3RequestStream): void;
   /** The connection closed; with the error unless it ended cleanly (H3_NO_ERROR). */
   onClose?(error: Http2Error | undefined): void;
+  /** A control-stream frame of a type the engine does not know (RFC 9114 §9 extensions, e.g. rhttp's in-band authentication). */
+  onExtensionFrame?(type: number, payload: Uint8Array): void;
 }
 
 /** The peer's SETTINGS as this engine uses them (RFC 9114 §7.2.4.2: defaults until they arrive). */
@@ -192,6 +194,15 @@ export class H3Connection implements StreamPort {
   get canOpenStream(): boolean {
     return !this.closed && !this.draining && this.streams.size < this.limits.maxConcurrentStreams;
   }
+  /**
+   * Sends an extension frame (RFC 9114 §9) on our control stream, after SETTINGS and anything sent
+   * before. A peer that does not know `type` ignores it. Not for frame types HTTP/3 defines.
+   */
+  sendExtensionFrame(type: number, payload: Uint8Array): void {
+    if ((Object.values(H3FrameType) as number[]).includes(type) || HTTP2_ONLY_FRAME_TYPES.has(type)) throw new Http2UsageError(`frame type 0x${type.toString(16)} is HTTP/3's own, not an extension`);
+    this.control?.write(encodeH3Frame({ kind: 'unknown', type, payload })).catch(noop);
+  }
+
   /** Server role: send another ORIGIN frame on the control stream (RFC 9412). */
   sendOrigin(origins: readonly string[]): void {
     if (!sendsOrigin(this.role)) throw new Http2UsageError('only the HTTP/3 server sends ORIGIN (RFC 9412 §2)');
@@ -769,8 +780,12 @@ export class H3Connection implements StreamPort {
         this.events.onOrigin?.(this.peerOrigins, added);
         return;
       }
+      case 'unknown':
+        // §9: unknown (and reserved) frame types are ignored by the engine; an extension may read them.
+        this.events.onExtensionFrame?.(frame.type, frame.payload);
+        return;
       default:
-        return; // §9: unknown (and reserved) frame types are ignored
+        return;
     }
   }
 

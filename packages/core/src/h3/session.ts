@@ -42,6 +42,8 @@ export interface Http3SessionOptions extends H3ConnectionOptions {
   onSlotFree?(): void;
   /** Server role: an onStream handler threw; for logging. */
   onError?(error: unknown): void;
+  /** A control-stream frame of a type HTTP/3 does not define (RFC 9114 §9): rhttp's in-band authentication rides on these. */
+  onExtensionFrame?(type: number, payload: Uint8Array): void;
 }
 
 /** Methods whose requests the Fetch API refuses to give a body. */
@@ -82,6 +84,7 @@ export class Http3Session {
         this.wakeSlotWaiters();
       },
       onStreamClosed: () => this.wakeSlotWaiters(),
+      onExtensionFrame: (type, payload) => options.onExtensionFrame?.(type, payload),
       onClose: (error) => {
         if (!settled) rejectReady(error ?? new SessionClosedError('the HTTP/3 connection closed before SETTINGS'));
         this.wakeSlotWaiters();
@@ -121,6 +124,10 @@ export class Http3Session {
   }
   close(errorCode: number = H3ErrorCode.H3_NO_ERROR, reason = ''): void {
     this.connection.close(errorCode, reason);
+  }
+  /** Sends an extension frame (RFC 9114 §9) on our control stream; the peer's `onExtensionFrame` hears it, others ignore it. */
+  sendExtensionFrame(type: number, payload: Uint8Array): void {
+    this.connection.sendExtensionFrame(type, payload);
   }
 
   // ---------------------------------------------------------------- client role

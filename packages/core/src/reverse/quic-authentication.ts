@@ -24,6 +24,10 @@
  *       Signature Algorithm (..),        an RFC 9421 §6.2 name: ecdsa-p256-sha256, ed25519, …
  *       Signature (..),                  the rest of the payload, in RFC 9421 §3.3's form
  *     }
+ *     RHTTP_ADMITTED Frame {             intermediary → agent, once the proof and ORIGIN checked out
+ *       Type (i) = 0x7268747403,
+ *       Length (i) = 0,
+ *     }
  *
  * The signature is made with the leaf's key over `"rhttp h3-reverse authentication\0" ||
  * challenge`. Only the intermediary saw its challenge, so a signature answers this connection
@@ -57,6 +61,12 @@ import { DEFAULT_H3_LIMITS } from '../h3/limits.js';
  */
 export const RHTTP_CHALLENGE_FRAME = 0x7268747401;
 export const RHTTP_AUTHENTICATE_FRAME = 0x7268747402;
+/**
+ * Intermediary → agent, empty: the proof and the ORIGIN frame checked out and requests may come.
+ * HTTP/3's counterpart of carrier 1's admission PING (reverse/admission.ts), so the agent says
+ * "connected" when it is served, not when QUIC is up.
+ */
+export const RHTTP_ADMITTED_FRAME = 0x7268747403;
 
 /** Octets of a challenge: 256 bits, so no two connections ever share one. */
 export const QUIC_CHALLENGE_LENGTH = 32;
