@@ -307,3 +307,31 @@ describe('RFC 9220 extended CONNECT, RFC 9412 ORIGIN', () => {
     client.close();
   });
 });
+
+describe('RFC 9114 §4.1 a complete response before the whole request', () => {
+  it('the server answers, then stops the request body with H3_NO_ERROR: the client keeps the response', async () => {
+    const { client } = h3Pair({
+      server: {
+        onStream: async (s) => {
+          s.respond(413, { 'content-type': 'text/plain' });
+          await s.end(text('too large'));
+          s.reset(0x0); // HTTP/2's NO_ERROR → STOP_SENDING(H3_NO_ERROR) on the unread request body
+        },
+      },
+    });
+    let pulls = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        pulls++;
+        controller.enqueue(new Uint8Array(4096));
+      },
+    });
+    const exchange = client.open({ method: 'POST', url: new URL('https://a.example/upload'), body });
+    const response = await exchange.response;
+    expect(response.status).toBe(413);
+    expect(decode(await readAll(response.body))).toBe('too large');
+    expect(pulls).toBeGreaterThan(0);
+    await until(() => client.openStreams === 0);
+    client.close();
+  });
+});

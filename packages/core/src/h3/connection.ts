@@ -313,7 +313,27 @@ export class H3Connection implements StreamPort {
     this.guard(stream, () => this.onFin(stream));
   }
 
-  /** The peer reset a request stream (RESET_STREAM), or stopped our sending (STOP_SENDING). */
+  /**
+   * The peer asked us to stop sending (STOP_SENDING). RFC 9114 §4.1: a server that sent a complete
+   * response before the whole request MAY ask the client to stop the request body with
+   * H3_NO_ERROR; the client then abandons the body and keeps the response. Otherwise it ends the
+   * exchange, as a reset does.
+   */
+  receiveStopSending(stream: H3RequestStream, code: number): void {
+    if (stream.reset || this.closed) return;
+    if (code === H3ErrorCode.H3_NO_ERROR && stream.local && stream.headReceived) {
+      stream.stopped = true;
+      stream.localEnded = true;
+      stream.io?.reset(H3ErrorCode.H3_NO_ERROR);
+      for (const w of stream.pending.splice(0)) w.resolve();
+      stream.onStopped?.();
+      this.maybeClose(stream);
+      return;
+    }
+    this.receiveReset(stream, code);
+  }
+
+  /** The peer reset a request stream (RESET_STREAM). */
   receiveReset(stream: H3RequestStream, code: number): void {
     if (stream.reset || this.closed) return;
     if (!stream.local && !stream.localEnded) this.guard(stream, () => this.countReset());
@@ -409,7 +429,7 @@ export class H3Connection implements StreamPort {
 
   sendHeaders(port: PortStream, fields: HeaderField[], endStream: boolean): void {
     const stream = port as H3RequestStream;
-    if (stream.reset) return;
+    if (stream.reset || stream.stopped) return;
     if (this.endQueued(stream)) throw new Http2UsageError(`stream ${stream.id}: the message already ended`);
     stream.pending.push({ headers: fields, end: endStream, resolve: noop, reject: noop });
     void this.pump(stream);
@@ -417,6 +437,8 @@ export class H3Connection implements StreamPort {
 
   sendData(port: PortStream, data: Uint8Array, end = false, trailers?: HeaderField[]): Promise<void> {
     const stream = port as H3RequestStream;
+    // Stopped with H3_NO_ERROR (receiveStopSending): the rest of the body is not wanted, and not an error.
+    if (stream.stopped) return Promise.resolve();
     if (stream.reset) return Promise.reject(new StreamResetError(stream.id, H3ErrorCode.H3_REQUEST_CANCELLED, 'local', 'the stream was reset'));
     if (this.endQueued(stream)) return Promise.reject(new Http2UsageError(`stream ${stream.id}: the message already ended`));
     return new Promise<void>((resolve, reject) => {
@@ -621,7 +643,7 @@ export class H3Connection implements StreamPort {
     stream.writing = true;
     let current: PendingH3Write | undefined;
     try {
-      while (stream.pending.length > 0 && !stream.reset) {
+      while (stream.pending.length > 0 && !stream.reset && !stream.stopped) {
         current = stream.pending[0];
         if (current.headers) {
           const section = this.encoder.encode(stream.id, current.headers);
@@ -640,7 +662,7 @@ export class H3Connection implements StreamPort {
             await io.write(piece);
           }
         }
-        if (stream.reset) break;
+        if (stream.reset || stream.stopped) break;
         stream.pending.shift();
         if (current.end) {
           stream.localEnded = true;
@@ -653,7 +675,7 @@ export class H3Connection implements StreamPort {
         if (stream.localEnded) this.maybeClose(stream);
       }
     } catch (error) {
-      if (!stream.reset) {
+      if (!stream.reset && !stream.stopped) {
         const code = error instanceof QpackError ? error.h3Code : H3ErrorCode.H3_INTERNAL_ERROR;
         if (error instanceof Http2UsageError) this.resetStream(stream, H3ErrorCode.H3_INTERNAL_ERROR, error);
         else if (error instanceof QpackError) this.fail(new ConnectionError(code, error.reason));

@@ -61,6 +61,10 @@ export class H3RequestStream implements PortStream {
   io: H3StreamIo | undefined;
   localEnded = false;
   reset = false;
+  /** The peer stopped our sending with H3_NO_ERROR after a complete response (§4.1): what we would still send is dropped. */
+  stopped = false;
+  /** Told when `stopped` is set: whoever feeds the request body stops reading it. */
+  onStopped: (() => void) | undefined;
   /** A final response HEADERS (client role) or the request HEADERS (server role) arrived. */
   headReceived = false;
   /** A field section waits on QPACK: input is held until `onUnblocked`. */

@@ -21,12 +21,14 @@ import { ClientExchange } from '../http/client-exchange.js';
 import { malformed, requestFields, requestHeadFields, type RequestFieldsHead } from '../http/fields.js';
 import { toResponse } from '../http/response-message.js';
 import { ServerStream } from '../http/server-stream.js';
-import { pumpBody } from '../http/session.js';
+import { FetchExchange, pumpBody, type Handler } from '../http/session.js';
 import type { StreamListener } from '../proto/stream.js';
 import { H3Connection, type H3ConnectionOptions, type H3RequestStream, type H3Transport } from './connection.js';
 import { H3ErrorCode } from './error-codes.js';
 
 export interface Http3SessionOptions extends H3ConnectionOptions {
+  /** Server role: answers every request `onStream` leaves (or all of them without it), as Http2Session's `handler` (the same Fetch adapter). */
+  handler?: Handler;
   /**
    * Server role: each valid request as a ServerStream (the same class as HTTP/2's). A throw
    * resets the stream (H3_INTERNAL_ERROR) and `onError` hears it; returning `false` refuses the
@@ -144,7 +146,11 @@ export class Http3Session {
     const exchange = new ClientExchange(this.connection, init.method);
     const stream = this.connection.openRequest(fields, body === null && init.method !== 'CONNECT', exchange);
     exchange.attach(stream);
-    if (body) void pumpBody(this.connection, stream, body, undefined, exchange.pump);
+    if (body) {
+      // RFC 9114 §4.1: stopped with H3_NO_ERROR after a complete response, the body is not read further.
+      stream.onStopped = () => exchange.pump.abort(new SessionClosedError('the server stopped the request body after its response (H3_NO_ERROR)', H3ErrorCode.H3_NO_ERROR));
+      void pumpBody(this.connection, stream, body, undefined, exchange.pump);
+    }
     return exchange;
   }
 
@@ -205,8 +211,8 @@ export class Http3Session {
   // ---------------------------------------------------------------- server role
 
   private onRequest(stream: H3RequestStream, fields: HeaderField[]): void {
-    const onStream = this.options.onStream;
-    if (!onStream) return; // no listener: the connection refuses it (H3_REQUEST_REJECTED)
+    const { onStream, handler } = this.options;
+    if (!onStream && !handler) return; // no listener: the connection refuses it (H3_REQUEST_REJECTED)
     let head: RequestFieldsHead;
     try {
       head = requestHeadFields(stream.id, fields, this.options.enableConnectProtocol !== false);
@@ -220,6 +226,7 @@ export class Http3Session {
       this.connection.resetStream(stream, H3ErrorCode.H3_MESSAGE_ERROR, error as Http2Error);
       return;
     }
+    if (!onStream) return this.answerWithHandler(handler!, stream, head);
     const serverStream = new ServerStream(this.connection, stream, head, false);
     stream.listener = {
       onHeaders: (trailers, endStream) => serverStream.receiveHeaders(trailers, endStream),
@@ -234,7 +241,16 @@ export class Http3Session {
       if (stream.state !== 'closed') this.connection.resetStream(stream, H3ErrorCode.H3_INTERNAL_ERROR);
       return;
     }
-    if (declined && stream.state !== 'closed') this.connection.resetStream(stream, H3ErrorCode.H3_REQUEST_REJECTED);
+    if (!declined || stream.state === 'closed') return;
+    // Declined synchronously, so no frame reached the ServerStream: the Fetch path takes the stream over, or it is refused as not processed.
+    if (handler) this.answerWithHandler(handler, stream, head);
+    else this.connection.resetStream(stream, H3ErrorCode.H3_REQUEST_REJECTED);
+  }
+
+  /** The Fetch adapter (Http2Session's own): a Request for `handler`, its Response sent back. */
+  private answerWithHandler(handler: Handler, stream: H3RequestStream, head: RequestFieldsHead): void {
+    const exchange = new FetchExchange(this, this.connection, this.options.onError, stream, head, false);
+    if (exchange.request) void exchange.respond(handler);
   }
 }
 
