@@ -70,7 +70,7 @@ class QuicTransport implements H3Transport {
         // Read the id at once: some runtimes throw reading it after the stream closed.
         const id = idOf(bidi.writable) ?? idOf(bidi.readable) ?? this.takeId('local');
         const reader = bidi.readable.getReader();
-        connection.opened(stream, id, streamIo(bidi.writable, reader, (code) => connection.receiveReset(stream, code)));
+        connection.opened(stream, id, streamIo(bidi.writable, reader, (code) => connection.receiveStopSending(stream, code)));
         void readRequest(connection, stream, reader);
       },
       (error) => connection.openFailed(stream, error),
@@ -99,7 +99,7 @@ class QuicTransport implements H3Transport {
         const id = idOf(bidi.readable) ?? idOf(bidi.writable) ?? this.takeId('peer');
         const reader = bidi.readable.getReader();
         let stream: H3RequestStream | undefined;
-        stream = this.connection.acceptRequest(id, streamIo(bidi.writable, reader, (code) => stream && this.connection.receiveReset(stream, code)));
+        stream = this.connection.acceptRequest(id, streamIo(bidi.writable, reader, (code) => stream && this.connection.receiveStopSending(stream, code)));
         if (stream) void readRequest(this.connection, stream, reader);
       }
     } catch {
