@@ -8,11 +8,13 @@ import { IncomingBody, PumpControl } from './incoming-body.js';
 import { checkTrailerFields, hasNoContent, malformed, outgoingFields, requestFields, requestHeadFields, type RequestFieldsHead, type RequestHead } from './fields.js';
 import { attachServerStream, type ServerStream, type ServerStreamHead } from './server-stream.js';
 import type { PortStream, StreamPort } from './stream-port.js';
+import type { Http3Session } from '../h3/session.js';
 
 /** Information a server handler gets besides the Request. */
 export interface StreamInfo {
   streamId: number;
-  session: Http2Session;
+  /** The session the request came on: an Http2Session, or an Http3Session (h3/session.ts). */
+  session: Http2Session | Http3Session;
   /** The request's pseudo-headers as received (e.g. `protocol` for extended CONNECT). */
   head: RequestHead;
 }
@@ -273,11 +275,12 @@ export class Http2Session {
 }
 
 /**
- * One request on the server role's Fetch path: the stream's listener, the Request the handler
- * gets and the Response it returns, sent back. One object per request rather than a closure per
- * callback: after undici's own objects, allocation is most of what this adapter costs.
+ * One request on the server role's Fetch path, for either engine (the StreamPort, stream-port.ts):
+ * the stream's listener, the Request the handler gets and the Response it returns, sent back. One
+ * object per request rather than a closure per callback: after undici's own objects, allocation
+ * is most of what this adapter costs.
  */
-class FetchExchange implements StreamListener {
+export class FetchExchange implements StreamListener {
   /** The Request given to the handler; undefined when the runtime refused to make it (the stream was reset). */
   readonly request: IncomingRequest | undefined;
   private readonly info: StreamInfo | undefined;
@@ -293,10 +296,10 @@ class FetchExchange implements StreamListener {
   private requestCancelled = false;
 
   constructor(
-    session: Http2Session,
-    private readonly connection: Connection,
+    session: Http2Session | Http3Session,
+    private readonly connection: StreamPort,
     private readonly onError: ((error: unknown) => void) | undefined,
-    private readonly stream: Stream,
+    private readonly stream: PortStream & { listener: StreamListener | undefined },
     head: RequestFieldsHead,
     endStream: boolean,
   ) {
