@@ -129,6 +129,7 @@ export class H3Connection implements StreamPort {
   private readonly requestIdBase: number;
   private highestPeerRequestId = -1;
   private readonly resetTimes: number[] = [];
+  private emptyDataRun = 0;
   private readonly now: () => number;
   /** FINs handed to the transport that a closing connection waits on. */
   private readonly flushing = new Set<Promise<void>>();
@@ -537,7 +538,12 @@ export class H3Connection implements StreamPort {
       case 'data':
         // §4.1: DATA before the (final) HEADERS, or after the trailers, is H3_FRAME_UNEXPECTED.
         if (stream.phase !== 'body') throw new ConnectionError(H3ErrorCode.H3_FRAME_UNEXPECTED, `DATA ${stream.phase === 'head' ? 'before HEADERS' : 'after trailers'} on stream ${stream.id} (RFC 9114 §4.1)`);
-        if (frame.data.length === 0) return;
+        if (frame.data.length === 0) {
+          // Empty DATA frames carry nothing and cost work: a bounded run of them, as HTTP/2 bounds it.
+          if (++this.emptyDataRun > this.limits.maxEmptyDataFrames) throw new ConnectionError(H3ErrorCode.H3_EXCESSIVE_LOAD, `more than ${this.limits.maxEmptyDataFrames} empty DATA frames in a row`);
+          return;
+        }
+        this.emptyDataRun = 0;
         stream.unconsumed += frame.data.length;
         this.bufferedBytes += frame.data.length;
         if (stream.unconsumed > this.peakStreamBufferedBytes) this.peakStreamBufferedBytes = stream.unconsumed;

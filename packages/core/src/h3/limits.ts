@@ -24,6 +24,8 @@ export interface H3Limits {
   /** Rapid Reset (CVE-2023-44487): request streams the peer may reset before they complete, within `resetWindowMs`. */
   maxResetsPerWindow: number;
   resetWindowMs: number;
+  /** Empty DATA frames flood: zero-length DATA frames in a row (a reader emits one per wire frame, even when split). */
+  maxEmptyDataFrames: number;
   /** Octets of one control-stream frame other than HEADERS (SETTINGS, GOAWAY, ORIGIN...) buffered before it is decoded. */
   maxControlFrameBytes: number;
 }
@@ -37,6 +39,7 @@ export const DEFAULT_H3_LIMITS: Readonly<H3Limits> = {
   streamBufferBytes: DEFAULT_LOCAL_SETTINGS.initialWindowSize,
   maxResetsPerWindow: DEFAULT_LIMITS.maxResetsPerWindow,
   resetWindowMs: DEFAULT_LIMITS.resetWindowMs,
+  maxEmptyDataFrames: DEFAULT_LIMITS.maxEmptyDataFrames,
   // SETTINGS and GOAWAY are a few dozen octets; an ORIGIN frame listing many origins stays under this.
   maxControlFrameBytes: 16 * 1024,
 };

@@ -17,6 +17,7 @@ export class H3ScriptedPeer {
   /** The stream types of the engine's unidirectional streams, in arrival order. */
   readonly uniTypes: number[] = [];
   private controlWaiters: Array<() => void> = [];
+  private bidiReader: ReadableStreamDefaultReader<{ readable: ReadableStream<Uint8Array> & { id?: bigint }; writable: WritableStream<Uint8Array> & { id?: bigint } }> | undefined;
 
   constructor(readonly quic: InMemoryQuic) {
     void this.acceptUni();
@@ -49,6 +50,20 @@ export class H3ScriptedPeer {
     if (fin) void writer.close().catch(() => {});
     const reader = bidi.readable.getReader();
     return { id, writer, reader, frames: () => readFrames(reader) };
+  }
+
+  /**
+   * Scripted server: the next request stream the engine opens, with its frames up to FIN and the
+   * writer to answer on (`headers(fields, id)` encodes a response with static QPACK).
+   */
+  async acceptRequest(): Promise<{ id: number; frames: H3Frame[]; writer: WritableStreamDefaultWriter<Uint8Array> }> {
+    this.bidiReader ??= this.quic.incomingBidirectionalStreams.getReader();
+    const { value } = await this.bidiReader.read();
+    const bidi = value!;
+    const id = Number(bidi.readable.id);
+    const writer = bidi.writable.getWriter();
+    const frames = await readFrames(bidi.readable.getReader());
+    return { id, frames, writer };
   }
 
   /** Resolves with the CONNECTION_CLOSE. */
