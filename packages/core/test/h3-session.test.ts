@@ -365,3 +365,23 @@ describe('property: any body, cut into any chunks, arrives whole through HTTP/3 
     );
   });
 });
+
+describe('the broker-facing surface', () => {
+  it('request() waits for a free slot under the client limit, and onSlotFree hears streams close', async () => {
+    let slotFree = 0;
+    const { client } = h3Pair({
+      client: { limits: { maxConcurrentStreams: 1 }, onSlotFree: () => slotFree++ },
+      server: { onStream: (s) => void echo(s) },
+    });
+    expect(client.maxConcurrentStreams).toBe(1);
+    const a = client.fetch('https://a.example/a', { method: 'POST', body: 'a' });
+    const b = client.fetch('https://a.example/b', { method: 'POST', body: 'b' });
+    expect(client.openStreams).toBe(1);
+    expect(await (await a).text()).toBe('a');
+    expect(await (await b).text()).toBe('b');
+    expect(slotFree).toBeGreaterThan(0);
+    client.close();
+    expect(await client.closed).toBeUndefined();
+    expect(client.isClosed).toBe(true);
+  });
+});
