@@ -385,3 +385,28 @@ describe('the broker-facing surface', () => {
     expect(client.isClosed).toBe(true);
   });
 });
+
+describe('ServerStream.closed over HTTP/3', () => {
+  it('settles when both sides ended, whichever way the response ended (HEADERS only, or end())', async () => {
+    const closed: Array<Promise<unknown>> = [];
+    const { client } = h3Pair({
+      server: {
+        onStream: async (s) => {
+          closed.push(s.closed);
+          // The request is all here before the response starts: only the response's end can settle `closed`.
+          await s.bytes();
+          if (s.head.path === '/headers-only') s.respond(204, {}, { endStream: true });
+          else {
+            s.respond(200);
+            await s.end(text('x'));
+          }
+        },
+      },
+    });
+    expect((await client.open({ method: 'POST', url: new URL('https://a.example/headers-only'), body: new Blob(['abc']).stream() }).response).status).toBe(204);
+    const r = await client.open({ method: 'POST', url: new URL('https://a.example/body'), body: new Blob(['abc']).stream() }).response;
+    await readAll(r.body);
+    expect(await Promise.all(closed)).toEqual([undefined, undefined]);
+    client.close();
+  });
+});

@@ -718,7 +718,7 @@ export class H3Connection implements StreamPort {
       stream.resumeReading?.();
       stream.resumeReading = undefined;
       stream.listener?.onReset(error);
-    }
+    } else stream.onClosed?.();
     this.events.onStreamClosed?.(stream);
     this.maybeFinishDrain();
   }

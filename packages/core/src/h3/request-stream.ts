@@ -63,6 +63,8 @@ export class H3RequestStream implements PortStream {
   reset = false;
   /** The peer stopped our sending with H3_NO_ERROR after a complete response (§4.1): what we would still send is dropped. */
   stopped = false;
+  /** Told when the stream closed normally (both halves ended): a ServerStream settles `closed` there. */
+  onClosed: (() => void) | undefined;
   /** Told when `stopped` is set: whoever feeds the request body stops reading it. */
   onStopped: (() => void) | undefined;
   /** A final response HEADERS (client role) or the request HEADERS (server role) arrived. */

@@ -233,6 +233,8 @@ export class Http3Session {
       onData: (data, endStream) => serverStream.receiveData(data, endStream),
       onReset: (error) => serverStream.receiveReset(error),
     };
+    // HTTP/3 writes asynchronously: the response's last frame may go out after `respond`/`end` returned.
+    stream.onClosed = () => serverStream.finishIfClosed();
     let declined: boolean;
     try {
       declined = onStream(serverStream, this) === false;
