@@ -1,14 +1,14 @@
 /**
  * The QUIC carrier (`h3-reverse`) under Deno, the only runtime with QUIC: the intermediary's QUIC
  * listener tells agents (ALPN h3-reverse) from browsers (h3) and refuses other ALPNs in the
- * handshake; the built CLIs find each other over `--quic` / `quic://`. HTTP/3 sessions are not
- * run on these connections yet (issue 13): what is asserted is the carrier up to the hand-over.
+ * handshake; the built CLIs serve requests over `--quic` / `quic://` with the reversed HTTP/3
+ * session, the agent admitted by its in-band certificate proof.
  * Skipped, with the reason printed, when Deno cannot start.
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { APP_ORIGIN, denoBin, freePort, makeCertificates, removeDir, repoRoot, requireBuiltClis, stopAll, tempDir, type CertPaths } from './support.js';
+import { APP_ORIGIN, curl, denoBin, freePort, makeCertificates, removeDir, repoRoot, requireBuiltClis, startUpstream, stopAll, tempDir, waitForRoute, type CertPaths } from './support.js';
 import { DENO_RUN, denoUnavailable, freeUdpPort, startDenoAgent, startDenoIntermediary } from './support/deno.js';
 
 const unavailable = denoUnavailable();
@@ -64,15 +64,23 @@ describe.skipIf(unavailable)('h3-reverse over QUIC (Deno)', () => {
     });
   });
 
-  it('rhttp-agent --intermediary quic:// reaches rhttp-intermediary --quic; an agent that does not trust the intermediary is refused in the handshake', async () => {
+  it('rhttp-agent --intermediary quic:// serves through rhttp-intermediary --quic (h3-reverse): admitted, then GET and POST reach the upstream; an agent that does not trust the intermediary is refused in the handshake', async () => {
+    const upstream = await startUpstream();
     const ports = { agents: await freePort(), http: await freePort(), quic: await freeUdpPort() };
     const intermediary = await startDenoIntermediary(certs, ports);
-    const base = { intermediary: `quic://127.0.0.1:${ports.quic}`, origins: [APP_ORIGIN], upstream: 'http://127.0.0.1:9', cert: certs.originCert, key: certs.originKey, extra: ['--servername', 'localhost', '--connections', '1'] };
+    const base = { intermediary: `quic://127.0.0.1:${ports.quic}`, origins: [APP_ORIGIN], upstream: upstream.url, cert: certs.originCert, key: certs.originKey, extra: ['--servername', 'localhost', '--connections', '1'] };
 
     const agent = await startDenoAgent({ ...base, ca: certs.ca, name: 'rhttp-agent (deno, quic)' });
-    await intermediary.waitFor(/agent connected over QUIC from 127\.0\.0\.1:\d+ \(ALPN h3-reverse\)/);
-    // Until HTTP/3 sessions land (issue 13) the agent stops after the handshake, as a refusal.
-    await agent.waitFor(/connection 1 \(quic:\/\/127\.0\.0\.1:\d+\): the intermediary refused this agent: the QUIC handshake with h3-reverse succeeded/);
+    await intermediary.waitFor(/agent connected over QUIC from 127\.0\.0\.1:\d+/);
+    // RHTTP_ADMITTED: "connected" once the in-band proof and the ORIGIN frame checked out, not merely when QUIC is up.
+    await agent.waitFor(/connection 1: connected to quic:\/\/127\.0\.0\.1:\d+ \(QUIC, h3-reverse\); serving https:\/\/app\.localhost/);
+    expect(agent.output()).not.toMatch(/unconfirmed/);
+    const host = `app.localhost:${ports.http}`;
+    expect((await waitForRoute(ports.http, host)).toString()).toBe('hello from upstream\n');
+    const posted = await curl(['-s', '-o', '-', '-w', '%{http_code}', '--data-binary', 'over h3-reverse', '-H', `host: ${host}`, `http://127.0.0.1:${ports.http}/echo`]);
+    expect(posted.stdout.toString()).toBe('over h3-reverse200');
+    const status = JSON.parse((await curl(['-s', `http://127.0.0.1:${ports.http}/.rhttp/status?format=json`])).stdout.toString());
+    expect(status.sessions).toEqual([expect.objectContaining({ state: 'authorized', subject: expect.stringContaining('app.localhost'), origins: [APP_ORIGIN] })]);
     await agent.stop();
 
     const distrustful = await startDenoAgent({ ...base, ca: strangers.ca, name: 'rhttp-agent (deno, wrong --ca)' });

@@ -12,7 +12,11 @@
 import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
 import {
   ErrorCode,
+  H3ErrorCode,
   MAX_CERTIFICATE_PATH_LENGTH,
+  RHTTP_ADMITTED_FRAME,
+  RHTTP_CHALLENGE_FRAME,
+  connectQuic,
   connectSocket,
   errorCodeName,
   verifyCertificateChain,
@@ -21,13 +25,17 @@ import {
   type GoawayFrame,
   type Http2Session,
   type Http2SessionOptions,
+  type Http3Session,
   type NodeStyleSocket,
   type Origin,
+  type QuicConnection,
 } from '@rhttp/core';
 import {
   AgentAdmission,
-  Http2BrokerSession,
   KEEPALIVE_TIMEOUT_MS,
+  QuicAgentAuthentication,
+  ReversedBrokerSession,
+  admitOverHttp2,
   type AdmissionEvents,
   type AdmissionRefusal,
   type AdmissionRefusalKind,
@@ -76,6 +84,12 @@ let nextSessionNumber = 1;
 
 /** The bytes an agent session runs on: a TLS socket (`h2-reverse`), an upgraded ptth socket, or a ptth CONNECT stream (ptth-upgrade.ts). */
 export type AgentSocket = NodeStyleSocket & { remoteAddress?: string; remotePort?: number };
+
+/** An `h3-reverse` agent's QUIC connection (quic-listener.ts), and where it came from. */
+export interface AgentQuic {
+  quic: QuicConnection;
+  remoteAddress: string;
+}
 
 /** An agent authenticated before its session started (a ptth request, ptth-upgrade.ts): no chain to verify. */
 export interface AuthenticatedAgent {
@@ -130,22 +144,63 @@ function sessionSlotFree(this: SessionHooks): void {
   this.agent.onSlotFree?.();
 }
 
-/** A reversed HTTP/2 session from one agent, seen by the broker as a `BrokerSession`. */
-export class AgentSession extends Http2BrokerSession {
+/** The HTTP/3 session's callbacks (h3-reverse): the same ones, plus rhttp's control-stream frames. */
+class QuicSessionHooks {
+  readonly role = 'client';
+  readonly quicRole = 'server';
+  readonly onOrigin = sessionOrigin;
+  readonly onClose = sessionClose;
+  readonly onSlotFree = sessionSlotFree;
+  constructor(
+    readonly agent: AgentSession,
+    private readonly authentication: QuicAgentAuthentication,
+  ) {}
+  onGoaway(id: number): void {
+    this.agent.receivedGoaway({ kind: 'goaway', errorCode: ErrorCode.NO_ERROR, lastStreamId: id, debugData: new Uint8Array(0) });
+  }
+  onExtensionFrame(type: number, payload: Uint8Array): void {
+    this.authentication.receiveControlFrame(type, payload);
+  }
+}
+
+/**
+ * A reversed session from one agent, seen by the broker as a `BrokerSession`: HTTP/2 on a byte
+ * stream (TLS `h2-reverse`/`rh2`, ptth), or HTTP/3 on QUIC (`h3-reverse`), where the agent proves
+ * its certificate in-band (QuicAgentAuthentication) instead of with a TLS client certificate.
+ */
+export class AgentSession extends ReversedBrokerSession {
   readonly id: string;
   readonly remoteAddress: string;
   readonly connectedAt = Date.now();
-  readonly http2: Http2Session;
+  /** The HTTP/2 engine, or undefined on QUIC. */
+  readonly http2: Http2Session | undefined;
+  /** The HTTP/3 engine (h3-reverse), or undefined on a byte stream. */
+  readonly http3: Http3Session | undefined;
   private readonly events: AgentSessionEvents;
   private readonly admission: AgentAdmission;
 
-  /** `authenticated`: the identity is known already (ptth); otherwise `chain` is verified to `trust`. */
-  constructor(socket: AgentSocket, chain: Uint8Array[], trust: string, events: AgentSessionEvents, authenticated?: AuthenticatedAgent) {
+  /**
+   * On a byte stream: `authenticated` when the identity is known already (ptth), otherwise `chain`
+   * is verified to `trust`. On QUIC: the agent's in-band proof is verified to `trust`.
+   */
+  constructor(carrier: AgentSocket | AgentQuic, chain: Uint8Array[], trust: string, events: AgentSessionEvents, authenticated?: AuthenticatedAgent) {
     super();
     this.events = events;
-    this.remoteAddress = `${socket.remoteAddress ?? 'unknown'}:${socket.remotePort ?? 0}`;
     this.id = `agent-${nextSessionNumber++}`;
     this.admission = new AgentAdmission(new AdmissionHooks(this), authenticated ? { identity: authenticated.identity, allowedOrigins: authenticated.allowedOrigins } : {});
+    if ('quic' in carrier) {
+      this.remoteAddress = carrier.remoteAddress;
+      this.http2 = undefined;
+      const authentication = new QuicAgentAuthentication(this.admission, { trustAnchors: trust });
+      // We are the HTTP/3 client on QUIC streams the intermediary (the QUIC server) opens; the challenge follows our SETTINGS.
+      this.http3 = connectQuic(carrier.quic, new QuicSessionHooks(this, authentication));
+      this.http3.sendExtensionFrame(RHTTP_CHALLENGE_FRAME, authentication.challenge);
+      void this.http3.closed.then(() => authentication.closed());
+      return;
+    }
+    const socket = carrier;
+    this.remoteAddress = `${socket.remoteAddress ?? 'unknown'}:${socket.remotePort ?? 0}`;
+    this.http3 = undefined;
     // We are the HTTP/2 client on the reversed connection: the preface goes out at once.
     this.http2 = connectSocket(socket, new SessionHooks(this));
     if (authenticated) return;
@@ -153,6 +208,22 @@ export class AgentSession extends Http2BrokerSession {
       (identity) => this.admission.identityVerified(identity),
       (error: unknown) => this.admission.certificateFailed(error),
     );
+  }
+
+  get engine(): Http2Session | Http3Session {
+    return (this.http2 ?? this.http3)!;
+  }
+  /** Which reversed HTTP: `h2` or `h3`. */
+  get httpVersion(): 'h2' | 'h3' {
+    return this.http2 ? 'h2' : 'h3';
+  }
+  /** Received DATA octets not yet taken by the browser side, over all streams. */
+  get bufferedBytes(): number {
+    return this.http2 ? this.http2.connection.bufferedBytes : this.http3!.bufferedBytes;
+  }
+  /** Streams reset because the session's receive budget was full (HTTP/2; HTTP/3 streams wait under QUIC flow control instead). */
+  get budgetResets(): number {
+    return this.http2 ? this.http2.connection.budgetResets : 0;
   }
 
   get state(): AgentSessionState {
@@ -188,7 +259,7 @@ export class AgentSession extends Http2BrokerSession {
   }
   /** Graceful: GOAWAY(NO_ERROR), in-flight streams finish, then the transport closes. */
   close(reason = 'the intermediary is closing this session'): void {
-    this.http2.goaway(ErrorCode.NO_ERROR, reason);
+    this.engine.goaway(ErrorCode.NO_ERROR, reason);
   }
 
   /**
@@ -206,7 +277,9 @@ export class AgentSession extends Http2BrokerSession {
   /** @internal The certificate and ORIGIN frame checked out. */
   admissionAuthorized(origins: readonly string[]): void {
     this.events.log(`${this.name()} authorized for ${origins.join(', ')}`, { ...this.fields('info', 'agent.authorized'), origins: [...origins] });
-    this.admitted(() => this.events.log(`${this.name()} did not answer PING within ${KEEPALIVE_TIMEOUT_MS / 1000} s; closing it`, this.fields('warn', 'agent.ping_timeout')));
+    // HTTP/2: the admission PING, then keepalive PINGs. HTTP/3: RHTTP_ADMITTED (QUIC keeps the path alive).
+    if (this.http2) admitOverHttp2(this.http2, () => this.events.log(`${this.name()} did not answer PING within ${KEEPALIVE_TIMEOUT_MS / 1000} s; closing it`, this.fields('warn', 'agent.ping_timeout')));
+    else this.http3!.sendExtensionFrame(RHTTP_ADMITTED_FRAME, new Uint8Array(0));
     this.events.onAuthorized(this);
   }
 
@@ -220,7 +293,9 @@ export class AgentSession extends Http2BrokerSession {
   /** @internal The admission refused the session: GOAWAY says why. */
   admissionRefused({ errorCode, reason, kind }: AdmissionRefusal): void {
     this.events.log(`refused ${this.name()}: ${reason}`, { ...this.fields('warn', 'agent.refused'), reason: kind, detail: reason });
-    this.http2.goaway(errorCode, reason);
+    // HTTP/3 has no code for a refused agent: the connection closes with a general protocol error and the reason, which the agent prints.
+    if (this.http2) this.http2.goaway(errorCode, reason);
+    else this.http3!.close(H3ErrorCode.H3_GENERAL_PROTOCOL_ERROR, reason);
   }
 
   // ------------------------------------------------------------------ Http2Session (SessionHooks)
@@ -231,7 +306,7 @@ export class AgentSession extends Http2BrokerSession {
     this.admission.receiveOrigins(all, added);
   }
 
-  /** @internal The agent sent GOAWAY. */
+  /** @internal The agent sent GOAWAY (HTTP/3's carries only an id: NO_ERROR, no debug data). */
   receivedGoaway(frame: GoawayFrame): void {
     const debug = new TextDecoder().decode(frame.debugData);
     this.events.log(`${this.name()} sent GOAWAY (${errorCodeName(frame.errorCode)})${debug ? `: ${debug}` : ''}; it takes no new requests`, {

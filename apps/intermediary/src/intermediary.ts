@@ -344,8 +344,8 @@ export class Intermediary {
         draining: a.draining,
         rttMs: a.rttMs ?? null,
         ageMs: now - a.connectedAt,
-        bufferedBytes: a.http2.connection.bufferedBytes,
-        budgetResets: a.http2.connection.budgetResets,
+        bufferedBytes: a.bufferedBytes,
+        budgetResets: a.budgetResets,
       })),
       brokers: this.registry.status().brokers,
       counters: {
@@ -425,16 +425,25 @@ export class Intermediary {
    * ORIGIN frame must stay within the origins its path listed; then admission as on `h2-reverse`.
    */
   /**
-   * An agent on the QUIC port (ALPN h3-reverse). TODO(issue 13): the HTTP/3 session (HTTP/3 client
-   * role) goes here, with QuicAgentAuthentication (@rhttp/broker) feeding an AgentAdmission; until
-   * then the connection is closed with a reason the agent prints.
+   * An agent on the QUIC port (ALPN h3-reverse): the reversed HTTP/3 session, in which we are the
+   * HTTP/3 client. Deno's QUIC has no client certificates, so the agent proves its certificate
+   * in-band (RHTTP_CHALLENGE / RHTTP_AUTHENTICATE, docs/carriers.md) before the same admission as
+   * a TLS agent's: certificate to the trust anchors, then the ORIGIN frame covered by it.
    */
   private onQuicAgent(quic: QuicConnection, remoteAddress: string): void {
     this.counters.agentConnections++;
-    const reason = 'h3-reverse sessions are not served by this intermediary build yet';
-    this.refused(remoteAddress, 'other', reason);
-    this.log(`agent connected over QUIC from ${remoteAddress} (ALPN h3-reverse); ${reason}, closing it`, { level: 'warn', event: 'agent.quic_unserved', remoteAddress });
-    quic.close({ closeCode: H3ErrorCode.H3_NO_ERROR, reason });
+    if (this.stopping) {
+      quic.close({ closeCode: H3ErrorCode.H3_NO_ERROR, reason: 'the intermediary is shutting down' });
+      return;
+    }
+    this.log(`agent connected over QUIC from ${remoteAddress}; waiting for its in-band certificate proof and ORIGIN frame`, { level: 'info', event: 'agent.connected', remoteAddress, carrier: 'quic' });
+    const agent = new AgentSession({ quic, remoteAddress }, [], this.options.trust, {
+      onAuthorized: (session) => this.onAuthorized(session),
+      onOriginsChanged: (session) => this.onAuthorized(session),
+      onClosed: (session, error) => this.onAgentClosed(session, error),
+      log: this.log,
+    });
+    this.agents.add(agent);
   }
 
   /** A browser on the QUIC port (ALPN h3). TODO(issue 13): the HTTP/3 server session goes here. */

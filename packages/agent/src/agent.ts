@@ -34,7 +34,7 @@ import { H2cUpstream } from './h2c-upstream.js';
 import { ConnectRelay, isPlainConnect, relayTargetOf } from './connect-relay.js';
 import { ViaDiscovery } from './via-discovery.js';
 import type { IngressRouter } from './ingress.js';
-import { CarrierDialError, type Carrier, type Dial } from './carrier.js';
+import type { AnyCarrier, Dial } from './carrier.js';
 import { checkTlsMaterial, dialTls } from './carriers/tls.js';
 import { dialWebSocket } from './carriers/websocket.js';
 import { dialPtth } from './carriers/ptth.js';
@@ -474,20 +474,15 @@ export class Agent {
     if (wasStarted) this.emit({ type: 'stopped' });
   }
 
-  /** Carrier 1 (TLS, carriers/tls.ts), carrier 2 (WebSocket, carriers/websocket.ts) or ptth (carriers/ptth.ts) to one dial. */
-  private dialCarrier(dial: Dial, signal: AbortSignal): Promise<Carrier> {
+  /** Carrier 1 (TLS, carriers/tls.ts), carrier 2 (WebSocket, carriers/websocket.ts), ptth (carriers/ptth.ts) or QUIC (carriers/quic.ts) to one dial. */
+  private dialCarrier(dial: Dial, signal: AbortSignal): Promise<AnyCarrier> {
     const connectTimeoutMs = this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     const peer = { host: dial.host, port: dial.port, servername: dial.servername };
     if (dial.carrier === 'ptth') {
       return dialPtth(peer, { url: dial.url!, origins: this.origins, cert: this.options.cert, key: this.options.key, ca: this.options.ca, connectTimeoutMs, mode: this.options.ptth }, signal);
     }
     if (dial.carrier === 'quic') {
-      // TODO(issue 13): the supervisor runs the HTTP/3 session on this QuicCarrier (AnyCarrier). Until it
-      // does, the dial proves the QUIC handshake and ALPN and stops there, as a refusal (long backoff).
-      return dialQuic(peer, { certChainPem: this.options.cert, keyPem: this.options.key, ca: this.options.ca, connectTimeoutMs }, signal).then((carrier) => {
-        carrier.destroy();
-        throw new CarrierDialError('the QUIC handshake with h3-reverse succeeded, but this build cannot serve HTTP/3 on it yet (issue 13)', { refused: true, unreached: false });
-      });
+      return dialQuic(peer, { certChainPem: this.options.cert, keyPem: this.options.key, ca: this.options.ca, connectTimeoutMs }, signal);
     }
     if (dial.carrier === 'ws') {
       return dialWebSocket(peer, { url: dial.url!, origins: this.origins, certChainPem: this.options.cert, keyPem: this.options.key, ca: this.options.ca, connectTimeoutMs }, signal);

@@ -93,4 +93,4 @@ export interface Dial {
  * Opens a carrier to `dial`. Rejects with a {@link CarrierDialError}; `signal` aborts a dial the
  * supervisor no longer wants (stop, or the endpoint left the record set).
  */
-export type DialCarrier = (dial: Dial, signal: AbortSignal) => Promise<Carrier>;
+export type DialCarrier = (dial: Dial, signal: AbortSignal) => Promise<AnyCarrier>;

@@ -7,11 +7,25 @@
  * exponential backoff and jitter, and drains on stop. It imports no runtime module: the carriers
  * are given to it.
  */
-import { connectSocket, type Endpoint, ErrorCode, errorCodeName, isAdmissionPing, type Http2Session, type ServerStream, type StreamInfo } from '@rhttp/core';
+import {
+  connectQuic,
+  connectSocket,
+  type Endpoint,
+  ErrorCode,
+  errorCodeName,
+  isAdmissionPing,
+  RHTTP_ADMITTED_FRAME,
+  RHTTP_AUTHENTICATE_FRAME,
+  RHTTP_CHALLENGE_FRAME,
+  type Http2Session,
+  type Http3Session,
+  type ServerStream,
+  type StreamInfo,
+} from '@rhttp/core';
 import { backoffDelay, type BackoffPolicy } from './backoff.js';
 import { describeConnectError } from './connect-errors.js';
 import type { AgentEvent } from './agent-events.js';
-import { CarrierDialError, type Carrier, type Dial, type DialCarrier } from './carrier.js';
+import { CarrierDialError, type AnyCarrier, type Carrier, type Dial, type DialCarrier, type QuicCarrier } from './carrier.js';
 import type { discoverIntermediaryDetails } from './discover.js';
 
 /** PING period: well under the idle timeouts of NATs and load balancers (often 60 s or more). */
@@ -127,14 +141,42 @@ interface Slot {
   failures: number;
   /** Aborts the dial in progress (stop, endpoint removed). */
   dialing?: AbortController;
-  session?: Http2Session;
+  session?: AgentEngine;
   connectedAt?: number;
   lastError?: string;
   retryAt?: number;
   /** Ends the current backoff wait early (stop). */
   wake?: () => void;
   /** The session rotation replaces: it keeps taking requests until its replacement is registered. */
-  replaced?: Http2Session;
+  replaced?: AgentEngine;
+}
+
+/** A reversed session's engine: HTTP/2 on a byte stream, HTTP/3 on QUIC. */
+type AgentEngine = Http2Session | Http3Session;
+
+/** What `serve` hears from a running session, whatever its engine. */
+interface RunHooks {
+  /** A request arrived (it is counted, and proves we are registered). */
+  request(): void;
+  /** The intermediary said it admitted us (the admission PING, or RHTTP_ADMITTED). */
+  admitted(): void;
+  error(error: unknown): void;
+}
+
+/** How a session ended, as the events say it. */
+interface SessionEnd {
+  type: 'refused' | 'connect-failed' | 'disconnected';
+  reason: string;
+  errorCode?: string;
+}
+
+/** One engine's session on its carrier, as `serve` drives it. */
+interface RunningSession {
+  session: AgentEngine;
+  /** Settles (never rejects) once the session and its carrier are gone. */
+  closed: Promise<Error | undefined>;
+  /** Why it ended; `admitted`: the intermediary had admitted us. */
+  end(error: Error | undefined, admitted: boolean): SessionEnd;
 }
 
 /** How one connection attempt ended. */
@@ -157,7 +199,7 @@ export class Supervisor {
   private nextSlotIndex = 1;
   private readonly loops: Promise<void>[] = [];
   /** Sessions replaced by rotation that are still draining. */
-  private readonly retired = new Set<Http2Session>();
+  private readonly retired = new Set<AgentEngine>();
   private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
   /** A bare name: the loop that looks it up again after each TTL, when it last asked, when it asks next, and what went wrong. */
   private discoveryTask: Promise<void> | undefined;
@@ -187,8 +229,8 @@ export class Supervisor {
   }
 
   /** Open sessions: the slots' and those still draining (rotated, or of endpoints that left the record set). */
-  private liveSessions(): Set<Http2Session> {
-    const live = new Set<Http2Session>();
+  private liveSessions(): Set<AgentEngine> {
+    const live = new Set<AgentEngine>();
     for (const s of this.slots) if (s.session && !s.session.isClosed) live.add(s.session);
     for (const session of this.retired) if (!session.isClosed) live.add(session);
     return live;
@@ -472,7 +514,7 @@ export class Supervisor {
     this.emit({ type: 'connecting', connection: slot.index, endpoint: slot.endpoint.label, intermediary: dial.label });
     const dialing = new AbortController();
     slot.dialing = dialing;
-    let carrier: Carrier;
+    let carrier: AnyCarrier;
     try {
       carrier = await this.options.dial(dial, dialing.signal);
     } catch (error) {
@@ -496,20 +538,10 @@ export class Supervisor {
     return this.serve(slot, dial, carrier);
   }
 
-  /** Run the HTTP/2 server session on an established carrier until it closes. */
-  private async serve(slot: Slot, dial: Dial, carrier: Carrier): Promise<Outcome> {
-    const socket = carrier.socket;
-    let pingTimedOut = false;
-    // In TLS 1.3 the server checks our certificate after our side of the handshake is done; when it
-    // refuses it, Node's client sees only the connection end. Silence until then tells us that much.
-    let heardFromPeer = false;
-    const onFirstData = () => {
-      heardFromPeer = true;
-      socket.off('data', onFirstData);
-    };
-    socket.on('data', onFirstData);
+  /** Run the reversed session on an established carrier until it closes: HTTP/2 on a byte stream, HTTP/3 on QUIC. */
+  private async serve(slot: Slot, dial: Dial, carrier: AnyCarrier): Promise<Outcome> {
     let handOver: (() => void) | undefined;
-    // "connected" is said once the intermediary admitted us, not when TLS is up: a refusal (GOAWAY)
+    // "connected" is said once the intermediary admitted us, not when TLS or QUIC is up: a refusal
     // may still come after its certificate and ORIGIN checks (reverse/admission.ts).
     let admissionWait: ReturnType<typeof setTimeout> | undefined;
     let admitted = false;
@@ -520,33 +552,17 @@ export class Supervisor {
       clearTimeout(admissionWait);
       this.emit({ type: 'connected', connection: slot.index, endpoint: slot.endpoint.label, intermediary: dial.label, origins: [...origins], tlsVersion: carrier.protocol, carrier: carrier.alpnProtocol, ...(unconfirmed ? { unconfirmed } : {}) });
     };
-    const { serveStream, handle } = this.options;
-    const session = connectSocket(socket, {
-      role: 'server',
-      // RFC 8336 / draft §2: the agent sends SETTINGS and then, immediately, ORIGIN with the origins it claims.
-      origins,
-      // Every stream meets onStream first when there is one (it may leave the request to handler).
-      onStream: serveStream
-        ? (stream) => {
-            announce(false);
-            handOver?.();
-            slot.endpoint.requests++;
-            return serveStream(stream);
-          }
-        : undefined,
-      handler: (request, info) => {
-        if (!serveStream) {
-          announce(false);
-          handOver?.();
-          slot.endpoint.requests++;
-        }
-        return handle(request, info);
+    const hooks: RunHooks = {
+      request: () => {
+        announce(false);
+        handOver?.();
+        slot.endpoint.requests++;
       },
-      onError: (error) => this.emit({ type: 'request-error', connection: slot.index, endpoint: slot.endpoint.label, message: (error as Error)?.message ?? String(error) }),
-      onPing: (opaque) => {
-        if (isAdmissionPing(opaque)) announce(false);
-      },
-    });
+      admitted: () => announce(false),
+      error: (error) => this.emit({ type: 'request-error', connection: slot.index, endpoint: slot.endpoint.label, message: (error as Error)?.message ?? String(error) }),
+    };
+    const run = 'quic' in carrier ? this.runHttp3(carrier, hooks) : this.runHttp2(slot, carrier, hooks);
+    const session = run.session;
     const connectedAt = Date.now();
     slot.session = session;
     slot.connectedAt = connectedAt;
@@ -566,33 +582,13 @@ export class Supervisor {
       handover = setTimeout(handOver, ROTATION_HANDOVER_MS);
     }
 
-    const stopKeepalive = this.keepalive(session, slot, () => {
-      pingTimedOut = true;
-      carrier.destroy();
-    });
-    const closed = session.closed.then(async (error) => {
-      stopKeepalive();
+    const closed = run.closed.then((error) => {
       this.retired.delete(session);
       if (handOver) {
         // Gone before taking over: the old session keeps serving until the next replacement.
         clearTimeout(handover);
         handOver = undefined;
         slot.replaced ??= replaced;
-      }
-      // Our side is done; give the peer a moment to close the carrier cleanly, then make sure it is
-      // gone. Wait for it: the last response's final DATA frame may still sit in the socket's
-      // buffer, and a process that exits now (after stop()) would cut it off.
-      if (!socket.destroyed) {
-        await new Promise<void>((resolve) => {
-          const linger = setTimeout(() => {
-            carrier.destroy();
-            resolve();
-          }, SOCKET_LINGER_MS);
-          socket.once('close', () => {
-            clearTimeout(linger);
-            resolve();
-          });
-        });
       }
       return { rotated: false as const, error };
     });
@@ -613,40 +609,140 @@ export class Supervisor {
       slot.replaced = session;
       return { refused: false, healthy: true, rotated: true };
     }
-    const error = ended.error;
     const healthy = Date.now() - connectedAt >= this.options.backoff.healthyAfterMs;
     if (!this.active(slot)) return { refused: false, healthy };
-
-    const goaway = session.connection.goawayReceived;
-    if (goaway && goaway.errorCode !== ErrorCode.NO_ERROR) {
-      const codeName = errorCodeName(goaway.errorCode);
-      let debug = new TextDecoder().decode(goaway.debugData).trim();
-      // Our engine prefixes the code name to the debug text; the event carries the code separately.
-      if (debug.startsWith(`${codeName}: `)) debug = debug.slice(codeName.length + 2);
-      const reason = debug || 'no reason given';
-      slot.lastError = reason;
-      this.emit({ type: 'refused', connection: slot.index, endpoint: slot.endpoint.label, reason, errorCode: codeName });
+    const end = run.end(ended.error, admitted);
+    slot.lastError = end.reason;
+    if (end.type === 'refused') {
+      this.emit({ type: 'refused', connection: slot.index, endpoint: slot.endpoint.label, reason: end.reason, ...(end.errorCode ? { errorCode: end.errorCode } : {}) });
       return { refused: true, healthy: false };
     }
-    if (!heardFromPeer && !carrier.error && !pingTimedOut) {
-      const reason =
-        'the intermediary closed the connection right after the TLS handshake without a word: it probably does not accept our certificate ' +
-        '(check --cert/--key and that the intermediary trusts the CA that issued them)';
-      slot.lastError = reason;
-      this.emit({ type: 'connect-failed', connection: slot.index, endpoint: slot.endpoint.label, reason });
-      return { refused: false, healthy: false };
-    }
-    let reason: string;
-    if (pingTimedOut) reason = 'the intermediary stopped answering PINGs';
-    else if (goaway) reason = `the intermediary is shutting down the connection (GOAWAY${goaway.debugData.length ? `: ${new TextDecoder().decode(goaway.debugData)}` : ''})`;
-    else if (carrier.error) reason = describeConnectError(carrier.error, carrier.peer);
-    else if (error) reason = error.message;
-    else reason = 'the intermediary closed the connection';
-    slot.lastError = reason;
-    this.emit({ type: 'disconnected', connection: slot.index, endpoint: slot.endpoint.label, reason });
-    return { refused: false, healthy };
+    this.emit({ type: end.type, connection: slot.index, endpoint: slot.endpoint.label, reason: end.reason });
+    return { refused: false, healthy: end.type === 'disconnected' && healthy };
   }
 
+  /** HTTP/2 on a byte-stream carrier (TLS, WebSocket, ptth): PING keepalive, the admission PING, GOAWAY's reason. */
+  private runHttp2(slot: Slot, carrier: Carrier, hooks: RunHooks): RunningSession {
+    const socket = carrier.socket;
+    let pingTimedOut = false;
+    // In TLS 1.3 the server checks our certificate after our side of the handshake is done; when it
+    // refuses it, Node's client sees only the connection end. Silence until then tells us that much.
+    let heardFromPeer = false;
+    const onFirstData = () => {
+      heardFromPeer = true;
+      socket.off('data', onFirstData);
+    };
+    socket.on('data', onFirstData);
+    const { serveStream, handle } = this.options;
+    const session = connectSocket(socket, {
+      role: 'server',
+      // RFC 8336 / draft §2: the agent sends SETTINGS and then, immediately, ORIGIN with the origins it claims.
+      origins: this.options.origins,
+      // Every stream meets onStream first when there is one (it may leave the request to handler).
+      onStream: serveStream
+        ? (stream) => {
+            hooks.request();
+            return serveStream(stream);
+          }
+        : undefined,
+      handler: (request, info) => {
+        if (!serveStream) hooks.request();
+        return handle(request, info);
+      },
+      onError: hooks.error,
+      onPing: (opaque) => {
+        if (isAdmissionPing(opaque)) hooks.admitted();
+      },
+    });
+    const stopKeepalive = this.keepalive(session, slot, () => {
+      pingTimedOut = true;
+      carrier.destroy();
+    });
+    const closed = session.closed.then(async (error) => {
+      stopKeepalive();
+      // Our side is done; give the peer a moment to close the carrier cleanly, then make sure it is
+      // gone. Wait for it: the last response's final DATA frame may still sit in the socket's
+      // buffer, and a process that exits now (after stop()) would cut it off.
+      if (!socket.destroyed) {
+        await new Promise<void>((resolve) => {
+          const linger = setTimeout(() => {
+            carrier.destroy();
+            resolve();
+          }, SOCKET_LINGER_MS);
+          socket.once('close', () => {
+            clearTimeout(linger);
+            resolve();
+          });
+        });
+      }
+      return error;
+    });
+    const end = (error: Error | undefined): SessionEnd => {
+      const goaway = session.connection.goawayReceived;
+      if (goaway && goaway.errorCode !== ErrorCode.NO_ERROR) {
+        const codeName = errorCodeName(goaway.errorCode);
+        let debug = new TextDecoder().decode(goaway.debugData).trim();
+        // Our engine prefixes the code name to the debug text; the event carries the code separately.
+        if (debug.startsWith(`${codeName}: `)) debug = debug.slice(codeName.length + 2);
+        return { type: 'refused', reason: debug || 'no reason given', errorCode: codeName };
+      }
+      if (!heardFromPeer && !carrier.error && !pingTimedOut) {
+        const reason =
+          'the intermediary closed the connection right after the TLS handshake without a word: it probably does not accept our certificate ' +
+          '(check --cert/--key and that the intermediary trusts the CA that issued them)';
+        return { type: 'connect-failed', reason };
+      }
+      let reason: string;
+      if (pingTimedOut) reason = 'the intermediary stopped answering PINGs';
+      else if (goaway) reason = `the intermediary is shutting down the connection (GOAWAY${goaway.debugData.length ? `: ${new TextDecoder().decode(goaway.debugData)}` : ''})`;
+      else if (carrier.error) reason = describeConnectError(carrier.error, carrier.peer);
+      else if (error) reason = error.message;
+      else reason = 'the intermediary closed the connection';
+      return { type: 'disconnected', reason };
+    };
+    return { session, closed, end };
+  }
+
+  /**
+   * HTTP/3 on QUIC (`h3-reverse`): we are the HTTP/3 server on the intermediary's server-initiated
+   * streams. The certificate is proven in-band (RHTTP_CHALLENGE → RHTTP_AUTHENTICATE, core's
+   * reverse/quic-authentication.ts) and RHTTP_ADMITTED says we were admitted; QUIC keeps the path
+   * alive (the carrier's keep-alive), so there is no PING.
+   */
+  private runHttp3(carrier: QuicCarrier, hooks: RunHooks): RunningSession {
+    const { serveStream, handle } = this.options;
+    const session = connectQuic(carrier.quic, {
+      role: 'server',
+      quicRole: 'client',
+      origins: this.options.origins,
+      onStream: serveStream
+        ? (stream) => {
+            hooks.request();
+            return serveStream(stream);
+          }
+        : undefined,
+      handler: (request, info) => {
+        if (!serveStream) hooks.request();
+        return handle(request, info);
+      },
+      onError: hooks.error,
+      onExtensionFrame: (type, payload) => {
+        if (type === RHTTP_CHALLENGE_FRAME) {
+          carrier.answerChallenge(payload).then(
+            (answer) => session.sendExtensionFrame(RHTTP_AUTHENTICATE_FRAME, answer),
+            (error: unknown) => carrier.destroy(error instanceof Error ? error : new Error(String(error))),
+          );
+        } else if (type === RHTTP_ADMITTED_FRAME) hooks.admitted();
+      },
+    });
+    const end = (error: Error | undefined, admitted: boolean): SessionEnd => {
+      const reason = carrier.error?.message ?? error?.message ?? 'the intermediary closed the QUIC connection';
+      // Closed with an error before it ever admitted us: that is the intermediary's refusal (its reason says why).
+      if (!admitted && (carrier.error || error)) return { type: 'refused', reason };
+      return { type: 'disconnected', reason };
+    };
+    return { session, closed: session.closed, end };
+  }
   /** PING every interval; an unanswered PING calls `dead`. Returns the function that stops it. */
   private keepalive(session: Http2Session, slot: Slot, dead: () => void): () => void {
     const interval = this.options.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS;

@@ -45,7 +45,7 @@ describe('--intermediary addresses', () => {
     expect(parseIntermediary('https://proxy.example.net')).toEqual({ carrier: 'ptth', host: 'proxy.example.net', port: 443, url: 'https://proxy.example.net' });
     expect(parseIntermediary('https://[::1]:8444/')).toEqual({ carrier: 'ptth', host: '::1', port: 8444, url: 'https://[::1]:8444' });
     expect(() => parseIntermediary('https://proxy.example.net/.well-known/ptth/x/')).toThrow(/must be https:\/\/host\[:port\] \(the PTTH path is added by the agent\)/);
-    expect(() => parseIntermediary('http://proxy.example.net')).toThrow(/must be tls:\/\/host:port, https:\/\/host\[:port\], ws/);
+    expect(() => parseIntermediary('http://proxy.example.net')).toThrow(/must be tls:\/\/host:port, quic:\/\/host:port, https:\/\/host\[:port\], ws/);
     expect(() => parseIntermediary('tls://proxy.example.net/path')).toThrow(/must be tls:\/\/host:port/);
   });
 });

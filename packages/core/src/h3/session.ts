@@ -112,6 +112,10 @@ export class Http3Session {
   get isClosed(): boolean {
     return this.connection.closed;
   }
+  /** Round-trip time: HTTP/3 has no PING, and the QUIC APIs we run on do not tell theirs. */
+  get rttMs(): number | undefined {
+    return undefined;
+  }
   /** The Origin Set the peer announced with ORIGIN frames (client role). */
   get peerOrigins(): readonly string[] {
     return this.connection.peerOrigins;
