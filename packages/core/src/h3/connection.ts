@@ -513,6 +513,8 @@ export class H3Connection implements StreamPort {
   }
 
   private onRequestFrame(stream: H3RequestStream, frame: H3Frame): void {
+    // More of the message: a response held for its FIN (deliverHeaders) goes as an ordinary one.
+    if (stream.deferredHead && frame.kind !== 'unknown') this.flushHead(stream, false);
     switch (frame.kind) {
       case 'headers': {
         // RFC 9114 §4.1: a HEADERS after the trailers is an invalid frame sequence, H3_FRAME_UNEXPECTED.
@@ -577,6 +579,13 @@ export class H3Connection implements StreamPort {
       if (!isInformational(fields)) {
         stream.phase = 'body';
         stream.headReceived = true;
+        if (isTrailersOnly(fields)) {
+          // HTTP/3 has no END_STREAM flag: a gRPC Trailers-Only response is HEADERS then FIN. It
+          // waits for its FIN (or whatever comes next) so that it is delivered as a response that
+          // ends with its HEADERS, and a relay keeps it one HEADERS frame (HTTP/2's END_STREAM).
+          stream.deferredHead = fields;
+          return;
+        }
       }
       stream.listener?.onHeaders(fields, false);
       return;
@@ -585,6 +594,13 @@ export class H3Connection implements StreamPort {
     stream.phase = 'trailers';
     stream.listener?.onHeaders(fields, true);
     this.maybeClose(stream);
+  }
+
+  /** Delivers a response held by deliverHeaders; `endStream` when its FIN came right after it. */
+  private flushHead(stream: H3RequestStream, endStream: boolean): void {
+    const fields = stream.deferredHead!;
+    stream.deferredHead = undefined;
+    stream.listener?.onHeaders(fields, endStream);
   }
 
   private onFin(stream: H3RequestStream): void {
@@ -596,7 +612,8 @@ export class H3Connection implements StreamPort {
         throw new StreamError(stream.id, H3ErrorCode.H3_REQUEST_INCOMPLETE, 'the stream ended before its HEADERS (RFC 9114 §4.1.2)');
       case 'body':
         stream.phase = 'ended';
-        stream.listener?.onData(EMPTY, true);
+        if (stream.deferredHead) this.flushHead(stream, true);
+        else stream.listener?.onData(EMPTY, true);
         break;
       case 'trailers':
         stream.phase = 'ended';
@@ -890,6 +907,12 @@ export class H3Connection implements StreamPort {
     if (sendClose) this.transport.close(code, reason);
     this.events.onClose?.(error);
   }
+}
+
+/** gRPC's Trailers-Only response: the status in the response HEADERS, which then end the stream (gRPC over HTTP/2 spec). */
+function isTrailersOnly(fields: HeaderField[]): boolean {
+  for (let i = 0; i < fields.length; i++) if (fields[i][0] === 'grpc-status') return true;
+  return false;
 }
 
 function isInformational(fields: HeaderField[]): boolean {

@@ -69,6 +69,8 @@ export class H3RequestStream implements PortStream {
   onStopped: (() => void) | undefined;
   /** A final response HEADERS (client role) or the request HEADERS (server role) arrived. */
   headReceived = false;
+  /** A final response held until its FIN or its next frame (a gRPC Trailers-Only response, connection.ts). */
+  deferredHead: HeaderField[] | undefined;
   /** A field section waits on QPACK: input is held until `onUnblocked`. */
   blocked = false;
   readonly held: HeldInput[] = [];
