@@ -5,8 +5,9 @@
  * `transportClosed`) and carries out what it asks (`H3Transport`, `H3StreamIo`: write, FIN,
  * RESET_STREAM, STOP_SENDING, open a stream, CONNECTION_CLOSE). Tests can drive it the same way.
  *
- * What it keeps: the control streams both ways (SETTINGS, GOAWAY, ORIGIN), the QPACK encoder and
- * decoder and their streams, and each request stream's framing (request-stream.ts). The HTTP
+ * What it keeps: our control stream (SETTINGS, GOAWAY, ORIGIN), what the peer's says (its
+ * streams' rules are in peer-streams.ts), the QPACK encoder and decoder and their streams, and
+ * each request stream's framing (request-stream.ts). The HTTP
  * layer above (session.ts) reads and answers request streams through `StreamPort`, the same port
  * HTTP/2's Connection offers, so ServerStream and ClientExchange serve both.
  */
@@ -18,12 +19,14 @@ import { H3ErrorCode, h3CodeFor, h3ErrorCodeName } from './error-codes.js';
 import { encodeH3Frame } from './frame/index.js';
 import { type H3Frame, H3FrameType, H3SettingId, H3StreamType, HTTP2_ONLY_FRAME_TYPES } from './frame/types.js';
 import { H3FrameReader } from './frame-reader.js';
+import { type H3IncomingUni, type H3PeerSettings, PeerStreams } from './peer-streams.js';
 import { DEFAULT_H3_LIMITS, type H3Limits } from './limits.js';
 import { H3RequestStream, type H3StreamIo, type PendingH3Write } from './request-stream.js';
-import { acceptsMaxPushId, acceptsRequestStreams, goawayIdIsStreamId, type H3Role, processesOrigin, pushPromiseError, pushStreamError, sendsOrigin, STREAM_ID_STEP } from './role.js';
-import { encodeVarint, readVarint, varintLength, writeVarint } from './varint.js';
+import { acceptsRequestStreams, goawayIdIsStreamId, type H3Role, processesOrigin, pushPromiseError, sendsOrigin, STREAM_ID_STEP } from './role.js';
+import { encodeVarint, varintLength, writeVarint } from './varint.js';
 
 export { H3RequestStream, type H3StreamIo } from './request-stream.js';
+export { H3IncomingUni, type H3PeerSettings } from './peer-streams.js';
 
 /** What the connection asks of the QUIC connection under it. */
 export interface H3Transport {
@@ -74,32 +77,12 @@ export interface H3ConnectionEvents {
   onExtensionFrame?(type: number, payload: Uint8Array): void;
 }
 
-/** The peer's SETTINGS as this engine uses them (RFC 9114 §7.2.4.2: defaults until they arrive). */
-export interface H3PeerSettings {
-  qpackMaxTableCapacity: number;
-  qpackBlockedStreams: number;
-  maxFieldSectionSize: number;
-  enableConnectProtocol: boolean;
-}
 
 /** The most octets written per DATA frame: a body chunk larger than this goes out as several frames. */
 const MAX_DATA_FRAME_PAYLOAD = 64 * 1024;
 
 const EMPTY = new Uint8Array(0);
 const noop = () => {};
-
-/** The kind of a peer's unidirectional stream once its type was read (RFC 9114 §6.2). */
-type UniKind = 'pending' | 'control' | 'encoder' | 'decoder' | 'ignored';
-
-/** A unidirectional stream the peer opened. */
-export class H3IncomingUni {
-  kind: UniKind = 'pending';
-  /** Octets of the stream type not yet complete. */
-  partial: Uint8Array = EMPTY;
-  reader: H3FrameReader | undefined;
-  settingsSeen = false;
-  constructor(readonly io: Pick<H3StreamIo, 'stopSending'>) {}
-}
 
 export class H3Connection implements StreamPort {
   readonly role: H3Role;
@@ -122,9 +105,7 @@ export class H3Connection implements StreamPort {
   private control: H3StreamIo | undefined;
   private encoderIo: H3StreamIo | undefined;
   private decoderIo: H3StreamIo | undefined;
-  private peerControl: H3IncomingUni | undefined;
-  private peerEncoder: H3IncomingUni | undefined;
-  private peerDecoder: H3IncomingUni | undefined;
+  private readonly peerStreams: PeerStreams;
   /** The stream id of requests opened by the HTTP client is this mod 4. */
   private readonly requestIdBase: number;
   private highestPeerRequestId = -1;
@@ -154,6 +135,17 @@ export class H3Connection implements StreamPort {
       maxTableCapacity: options.qpackMaxTableCapacity ?? 4096,
       maxBlockedStreams: options.qpackBlockedStreams ?? 16,
       maxFieldSectionSize: this.limits.maxFieldSectionSize,
+    });
+    this.peerStreams = new PeerStreams(this.role, this.limits, {
+      settings: (peer) => this.onSettings(peer),
+      goaway: (id) => this.onGoaway(id),
+      origin: (origins) => this.onOrigin(origins),
+      extensionFrame: (type, payload) => this.events.onExtensionFrame?.(type, payload),
+      encoderInstructions: (bytes) => {
+        this.decoder.receiveEncoderStream(bytes);
+        this.flushDecoder();
+      },
+      decoderInstructions: (bytes) => this.encoder.receiveDecoderStream(bytes),
     });
     this.decoder.onUnblocked = (streamId, fields) => this.onUnblocked(streamId, fields);
     this.decoder.onUnblockedError = (streamId, error) => {
@@ -285,7 +277,7 @@ export class H3Connection implements StreamPort {
   }
 
   acceptUnidirectional(io: Pick<H3StreamIo, 'stopSending'>): H3IncomingUni {
-    return new H3IncomingUni(io);
+    return this.peerStreams.accept(io);
   }
 
   /** Should the transport read more of this stream now? False while the application holds its budget, or QPACK blocks it. */
@@ -352,31 +344,7 @@ export class H3Connection implements StreamPort {
   receiveUni(uni: H3IncomingUni, chunk: Uint8Array): void {
     if (this.closed) return;
     try {
-      if (uni.kind === 'pending') {
-        const bytes = uni.partial.length > 0 ? concat([uni.partial, chunk]) : chunk;
-        const type = readVarint(bytes, 0);
-        if (type === undefined) {
-          uni.partial = bytes.slice();
-          return;
-        }
-        uni.partial = EMPTY;
-        this.openedUni(uni, type.value);
-        chunk = bytes.subarray(type.next);
-      }
-      switch (uni.kind) {
-        case 'control':
-          for (const frame of uni.reader!.push(chunk)) this.onControlFrame(uni, frame);
-          return;
-        case 'encoder':
-          if (chunk.length > 0) this.decoder.receiveEncoderStream(chunk);
-          this.flushDecoder();
-          return;
-        case 'decoder':
-          if (chunk.length > 0) this.encoder.receiveDecoderStream(chunk);
-          return;
-        default:
-          return; // 'ignored': §6.2, discarded
-      }
+      this.peerStreams.receive(uni, chunk);
     } catch (error) {
       this.fail(asConnectionError(error));
     }
@@ -385,10 +353,10 @@ export class H3Connection implements StreamPort {
   /** A unidirectional stream ended (FIN, or reset when `resetCode` is given). */
   endUni(uni: H3IncomingUni, _resetCode?: number): void {
     if (this.closed) return;
-    // RFC 9114 §6.2.1: if either control stream is closed at any point, this MUST be treated as a connection error of type
-    // H3_CLOSED_CRITICAL_STREAM. RFC 9204 §4.2: the same for QPACK's encoder and decoder streams.
-    if (uni.kind === 'control' || uni.kind === 'encoder' || uni.kind === 'decoder') {
-      this.fail(new ConnectionError(H3ErrorCode.H3_CLOSED_CRITICAL_STREAM, `the peer closed its ${uni.kind} stream`));
+    try {
+      this.peerStreams.end(uni);
+    } catch (error) {
+      this.fail(asConnectionError(error));
     }
   }
 
@@ -757,108 +725,24 @@ export class H3Connection implements StreamPort {
     }
   }
 
-  // ---------------------------------------------------------------- internals: unidirectional streams
+  // ---------------------------------------------------------------- internals: what the peer's control stream says
 
-  private openedUni(uni: H3IncomingUni, type: number): void {
-    switch (type) {
-      case H3StreamType.CONTROL:
-        // RFC 9114 §6.2.1: only one control stream per peer; a second MUST be treated as H3_STREAM_CREATION_ERROR.
-        if (this.peerControl) throw new ConnectionError(H3ErrorCode.H3_STREAM_CREATION_ERROR, 'a second control stream (RFC 9114 §6.2.1)');
-        this.peerControl = uni;
-        uni.kind = 'control';
-        uni.reader = new H3FrameReader({ maxFrameBytes: () => this.limits.maxControlFrameBytes });
-        return;
-      case H3StreamType.QPACK_ENCODER:
-      case H3StreamType.QPACK_DECODER: {
-        const encoder = type === H3StreamType.QPACK_ENCODER;
-        // RFC 9204 §4.2: a second encoder or decoder stream MUST be treated as H3_STREAM_CREATION_ERROR.
-        if (encoder ? this.peerEncoder : this.peerDecoder) throw new ConnectionError(H3ErrorCode.H3_STREAM_CREATION_ERROR, `a second QPACK ${encoder ? 'encoder' : 'decoder'} stream (RFC 9204 §4.2)`);
-        if (encoder) this.peerEncoder = uni;
-        else this.peerDecoder = uni;
-        uni.kind = encoder ? 'encoder' : 'decoder';
-        return;
-      }
-      case H3StreamType.PUSH:
-        throw new ConnectionError(pushStreamError(this.role), this.role === 'server' ? 'a client opened a push stream (RFC 9114 §6.2.2)' : 'a push stream, but no push id was allowed (RFC 9114 §4.6)');
-      default:
-        // §6.2: unknown stream types: abort reading, SHOULD with H3_STREAM_CREATION_ERROR.
-        uni.kind = 'ignored';
-        uni.io.stopSending(H3ErrorCode.H3_STREAM_CREATION_ERROR);
-    }
-  }
-
-  private onControlFrame(uni: H3IncomingUni, frame: H3Frame): void {
-    if (!uni.settingsSeen) {
-      // RFC 9114 §6.2.1: SETTINGS MUST be the first frame of each control stream; otherwise H3_MISSING_SETTINGS.
-      if (frame.kind !== 'settings') throw new ConnectionError(H3ErrorCode.H3_MISSING_SETTINGS, `the control stream began with ${frame.kind === 'unknown' ? `frame type 0x${frame.type.toString(16)}` : frame.kind} (RFC 9114 §6.2.1)`);
-      uni.settingsSeen = true;
-      this.onSettings(frame.settings);
-      return;
-    }
-    switch (frame.kind) {
-      case 'settings':
-        // §7.2.4: a second SETTINGS frame MUST be treated as H3_FRAME_UNEXPECTED.
-        throw new ConnectionError(H3ErrorCode.H3_FRAME_UNEXPECTED, 'a second SETTINGS frame (RFC 9114 §7.2.4)');
-      case 'data':
-      case 'headers':
-      case 'push-promise':
-        // §7.2.1, §7.2.2, §7.2.5: these on the control stream MUST be treated as H3_FRAME_UNEXPECTED.
-        throw new ConnectionError(H3ErrorCode.H3_FRAME_UNEXPECTED, `${frame.kind} frame on the control stream`);
-      case 'goaway':
-        this.onGoaway(frame.id);
-        return;
-      case 'max-push-id':
-        if (!acceptsMaxPushId(this.role)) throw new ConnectionError(H3ErrorCode.H3_FRAME_UNEXPECTED, 'MAX_PUSH_ID sent by a server (RFC 9114 §7.2.7)');
-        return; // we never push
-      case 'cancel-push':
-        // §7.2.3: no push id was promised or allowed, so any is H3_ID_ERROR.
-        throw new ConnectionError(H3ErrorCode.H3_ID_ERROR, `CANCEL_PUSH for push ${frame.pushId}, which was never allowed (RFC 9114 §7.2.3)`);
-      case 'origin': {
-        if (!processesOrigin(this.role)) return;
-        const added: string[] = [];
-        for (const origin of frame.origins) {
-          if (!this.peerOrigins.includes(origin)) {
-            this.peerOrigins.push(origin);
-            added.push(origin);
-          }
-        }
-        this.events.onOrigin?.(this.peerOrigins, added);
-        return;
-      }
-      case 'unknown':
-        // §9: unknown (and reserved) frame types are ignored by the engine; an extension may read them.
-        this.events.onExtensionFrame?.(frame.type, frame.payload);
-        return;
-      default:
-        return;
-    }
-  }
-
-  private onSettings(settings: Array<[number, number]>): void {
-    const peer: H3PeerSettings = { qpackMaxTableCapacity: 0, qpackBlockedStreams: 0, maxFieldSectionSize: Infinity, enableConnectProtocol: false };
-    for (const [id, value] of settings) {
-      switch (id) {
-        case H3SettingId.QPACK_MAX_TABLE_CAPACITY:
-          peer.qpackMaxTableCapacity = value;
-          break;
-        case H3SettingId.QPACK_BLOCKED_STREAMS:
-          peer.qpackBlockedStreams = value;
-          break;
-        case H3SettingId.MAX_FIELD_SECTION_SIZE:
-          peer.maxFieldSectionSize = value;
-          break;
-        case H3SettingId.ENABLE_CONNECT_PROTOCOL:
-          // RFC 9220 §3 (RFC 8441 §3): the value MUST be 0 or 1.
-          if (value > 1) throw new ConnectionError(H3ErrorCode.H3_SETTINGS_ERROR, `SETTINGS_ENABLE_CONNECT_PROTOCOL = ${value}`);
-          peer.enableConnectProtocol = value === 1;
-          break;
-        default:
-          break; // §7.2.4: unknown settings MUST be ignored
-      }
-    }
+  private onSettings(peer: H3PeerSettings): void {
     this.peerSettings = peer;
     this.encoder.applyPeerSettings(peer.qpackMaxTableCapacity, peer.qpackBlockedStreams);
     this.events.onSettings?.();
+  }
+
+  private onOrigin(origins: readonly string[]): void {
+    if (!processesOrigin(this.role)) return;
+    const added: string[] = [];
+    for (const origin of origins) {
+      if (!this.peerOrigins.includes(origin)) {
+        this.peerOrigins.push(origin);
+        added.push(origin);
+      }
+    }
+    this.events.onOrigin?.(this.peerOrigins, added);
   }
 
   private onGoaway(id: number): void {
