@@ -14,10 +14,15 @@
 // Environment: BENCH_ROUNDS (default 5), BENCH_DURATION (h2load seconds per run, default 4),
 // BENCH_BULK_MIB (default 256), BENCH_BULK_ROUNDS (default 3), BENCH_IDLE_SESSIONS (default 1000),
 // BENCH_NGINX_WORKERS (default 1), BENCH_NO_DOCS=1 to leave docs/benchmarks.md alone,
-// BENCH_ONLY=requests,bulk,ssh,memory to run a subset ("ssh" needs Debian's openssh-server: the
-// HTTP/1.1 keep-alive leg against `ssh -R` to a private sshd on loopback, skipped without it).
+// BENCH_ONLY=requests,bulk,ssh,memory,h3,h3-bulk to run a subset ("ssh" needs Debian's openssh-server: the
+// HTTP/1.1 keep-alive leg against `ssh -R` to a private sshd on loopback, skipped without it; "h3"
+// and "h3-bulk" need Deno (node_modules/@deno/linux-x64-glibc, or BENCH_DENO=PATH): requests/s and
+// bulk of the tunnel over h3-reverse (QUIC) against h2-reverse, Deno intermediary and Deno agent for
+// both, skipped without Deno and written to their own part of docs/benchmarks.md, between the
+// bench:tunnel-h3 markers).
 import { execFileSync, fork, spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -33,13 +38,16 @@ const BULK_MIB = Number(process.env.BENCH_BULK_MIB ?? 256);
 const BULK_ROUNDS = Number(process.env.BENCH_BULK_ROUNDS ?? 3);
 const IDLE_SESSIONS = Number(process.env.BENCH_IDLE_SESSIONS ?? 1000);
 const NGINX_WORKERS = Number(process.env.BENCH_NGINX_WORKERS ?? 1);
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'requests,bulk,ssh,memory').split(','));
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'requests,bulk,ssh,memory,h3,h3-bulk').split(','));
 const SSH = '/usr/bin/ssh';
 const SSHD = '/usr/sbin/sshd';
 const SSH_KEYGEN = '/usr/bin/ssh-keygen';
 const H2LOAD = '/usr/bin/h2load';
 const NGINX = '/usr/sbin/nginx';
 const CURL = '/usr/bin/curl';
+const DENO = process.env.BENCH_DENO ?? join(root, 'node_modules/@deno/linux-x64-glibc/deno');
+/** Deno's flags for the built CLIs: all permissions, and the unstable QUIC API (Deno.QuicEndpoint). */
+const DENO_RUN = ['run', '-A', '--unstable-net'];
 const HOST = 'app.localhost';
 const ORIGIN = `https://${HOST}`;
 /** h2load load shape: 10 connections × 10 concurrent streams, one client thread. */
@@ -387,6 +395,178 @@ async function benchMemory(certs) {
   return { rhttp: await idleSessions(certs, 'tunnel-intermediary.mjs'), floor: await idleSessions(certs, 'tunnel-tls-floor.mjs') };
 }
 
+// ------------------------------------------------------------------ h3-reverse (QUIC, Deno)
+
+/** Why Deno cannot run the QUIC carrier here (the section is then skipped), or undefined. */
+function denoUnavailable() {
+  if (!existsSync(DENO)) return `no Deno binary at ${DENO} (the optional dependency @deno/linux-x64-glibc: npm ci; or BENCH_DENO=PATH)`;
+  const r = spawnSync(DENO, ['eval', '--unstable-net', 'if (typeof Deno.QuicEndpoint !== "function") Deno.exit(3)'], { encoding: 'utf8', timeout: 30_000 });
+  if (r.error) return `Deno cannot start: ${r.error.message}`;
+  if (r.status === 3) return 'this Deno has no Deno.QuicEndpoint even with --unstable-net';
+  if (r.status !== 0) return `Deno cannot start (exit ${r.status}): ${(r.stderr || r.stdout).trim().slice(0, 300)}`;
+  return undefined;
+}
+
+const denoVersion = () => /deno ([\d.]+)/.exec(spawnSync(DENO, ['--version'], { encoding: 'utf8' }).stdout ?? '')?.[1] ?? '?';
+
+function freeUdpPort() {
+  return new Promise((resolvePort, reject) => {
+    const s = createSocket('udp4');
+    s.once('error', reject);
+    s.bind(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolvePort(port));
+    });
+  });
+}
+
+/** `deno run -A --unstable-net SCRIPT ARGS…`; its stdout and stderr are kept (the CLIs log to both) and matched by `waitFor`. */
+function startDeno(script, args, label) {
+  const child = track(spawn(DENO, [...DENO_RUN, script, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] }));
+  let out = '';
+  const waiters = new Set();
+  const onData = (d) => {
+    out += d;
+    if (out.length > 1 << 20) out = out.slice(-(1 << 19));
+    for (const w of waiters) w();
+  };
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
+  const waitFor = (pattern) =>
+    new Promise((resolveLine, reject) => {
+      const check = () => {
+        const m = pattern.exec(out);
+        if (m) {
+          waiters.delete(check);
+          child.removeListener('exit', onExit);
+          resolveLine(m);
+        }
+      };
+      const onExit = (code) => (waiters.delete(check), reject(new Error(`${label} exited (${code}) before printing ${pattern}:\n${out}`)));
+      child.once('exit', onExit);
+      waiters.add(check);
+      check();
+    });
+  return { child, pid: child.pid, waitFor, output: () => out, stop: () => child.kill('SIGTERM') };
+}
+
+/** Authorized agent sessions in the intermediary's status JSON (its --http listener, loopback only). */
+async function waitAuthorizedStatus(httpPort, n, label) {
+  for (let i = 0; i < 600; i++) {
+    try {
+      const status = await (await fetch(`http://127.0.0.1:${httpPort}/.rhttp/status?format=json`)).json();
+      if (status.sessions.filter((s) => s.state === 'authorized').length >= n) return;
+    } catch {}
+    await sleep(100);
+  }
+  throw new Error(`timed out waiting for ${n} authorized ${label} sessions`);
+}
+
+/**
+ * One carrier's setup: the built intermediary CLI under Deno (`--agents`, `--http`, `--quic`, the
+ * same listeners for both carriers) and the built agent CLI under Deno dialing `scheme://` (tls for
+ * h2-reverse, quic for h3-reverse) with AGENT_CONNECTIONS connections to the shared upstream.
+ */
+async function startDenoTunnel(carrier, certs, upstreamPort) {
+  const ports = { agents: await freePort(), http: await freePort(), quic: await freeUdpPort() };
+  const intermediary = startDeno(
+    'apps/intermediary/dist/cli.js',
+    ['--agents', `127.0.0.1:${ports.agents}`, '--http', `127.0.0.1:${ports.http}`, '--quic', `127.0.0.1:${ports.quic}`, '--cert', join(certs, 'intermediary.pem'), '--key', join(certs, 'intermediary.key'), '--trust', join(certs, 'ca.pem')],
+    `deno intermediary (${carrier.key})`,
+  );
+  await intermediary.waitFor(/listening for agents and browsers on quic:\/\//);
+  const dial = carrier.scheme === 'quic' ? `quic://127.0.0.1:${ports.quic}` : `tls://127.0.0.1:${ports.agents}`;
+  const agent = startDeno(
+    'packages/agent/dist/cli.js',
+    ['--intermediary', dial, '--origin', ORIGIN, '--upstream', `http://127.0.0.1:${upstreamPort}`, '--cert', join(certs, 'origin.pem'), '--key', join(certs, 'origin.key'), '--ca', join(certs, 'ca.pem'), '--servername', 'localhost', '--connections', String(AGENT_CONNECTIONS)],
+    `deno agent (${carrier.key})`,
+  );
+  try {
+    await waitAuthorizedStatus(ports.http, AGENT_CONNECTIONS, carrier.key);
+  } catch (e) {
+    throw new Error(`${e.message}\nintermediary:\n${intermediary.output()}\nagent:\n${agent.output()}`);
+  }
+  return { ...carrier, ports, intermediary, agent, stop: () => (agent.stop(), intermediary.stop()) };
+}
+
+/**
+ * The tunnel over h3-reverse (QUIC) against the same tunnel over h2-reverse (TLS), both with the
+ * Deno intermediary and the Deno agent, so the runtime is the same and the ratio shows the carrier.
+ * The browser leg is h2c to --http for both. Requests/s with the proxy's CPU split by process, and
+ * bulk transfers with curl.
+ */
+async function benchH3(certs, tmp) {
+  const upH1 = startNode(['test/bench/tunnel-upstream.mjs'], 'upstream (h3 section)');
+  const upstreamPort = Number((await awaitLine(upH1, /listening on http:\/\/127\.0\.0\.1:(\d+)/, 'upstream'))[1]);
+  const setups = [];
+  try {
+    for (const carrier of [
+      { key: 'h2-reverse', scheme: 'tls', name: 'h2-reverse: h2c → Deno intermediary → TLS, HTTP/2 → Deno agent → HTTP/1.1 upstream' },
+      { key: 'h3-reverse', scheme: 'quic', name: 'h3-reverse: h2c → Deno intermediary → QUIC, HTTP/3 → Deno agent → HTTP/1.1 upstream' },
+    ]) {
+      setups.push(await startDenoTunnel(carrier, certs, upstreamPort));
+    }
+    for (const s of setups) {
+      const size = (await run(CURL, ['-sS', '--fail', '-o', '/dev/null', '-w', '%{size_download}', '-H', `host: ${HOST}`, '--http2-prior-knowledge', `http://127.0.0.1:${s.ports.http}/`])).trim();
+      if (size !== '1024') throw new Error(`${s.key} answered ${size} bytes, not 1024`);
+    }
+    const samples = Object.fromEntries(setups.map((s) => [s.key, { req: [], download: [], upload: [] }]));
+    for (let round = 0; ONLY.has('h3') && round < ROUNDS; round++) {
+      const order = round % 2 ? [...setups].reverse() : setups;
+      for (const s of order) {
+        // CPU per process too: which side of the carrier the time goes to.
+        const cpu0 = [cpuSeconds(s.intermediary.pid), cpuSeconds(s.agent.pid)];
+        const started = performance.now();
+        const r = await h2load(s.key, `http://127.0.0.1:${s.ports.http}/`, [], join(tmp, `h2load-${s.key}.log`), [s.intermediary.pid, s.agent.pid], [upH1.pid]);
+        const requests = ((performance.now() - started) / 1000) * r.rps;
+        r.intermediaryCpuMs = ((cpuSeconds(s.intermediary.pid) - cpu0[0]) / requests) * 1000;
+        r.agentCpuMs = ((cpuSeconds(s.agent.pid) - cpu0[1]) / requests) * 1000;
+        samples[s.key].req.push(r);
+      }
+      process.stderr.write(`  h3 section req/s round ${round + 1}/${ROUNDS}: ${setups.map((s) => `${s.key} ${samples[s.key].req.at(-1).rps.toFixed(0)}`).join(', ')}\n`);
+    }
+    if (ONLY.has('h3-bulk')) {
+      const bytes = BULK_MIB * 1024 * 1024;
+      const uploadFile = join(tmp, 'upload-h3.bin');
+      const fd = openSync(uploadFile, 'w');
+      const block = Buffer.alloc(1024 * 1024, 0x63);
+      for (let i = 0; i < BULK_MIB; i++) writeSync(fd, block);
+      closeSync(fd);
+      for (const direction of ['download', 'upload']) {
+        for (let round = 0; round < BULK_ROUNDS; round++) {
+          const order = round % 2 ? [...setups].reverse() : setups;
+          for (const s of order) samples[s.key][direction].push(await curlOnce({ key: s.key, base: `http://127.0.0.1:${s.ports.http}`, curl: ['-H', `host: ${HOST}`, '--http2-prior-knowledge'] }, direction, bytes, uploadFile));
+          process.stderr.write(`  h3 section bulk ${direction} round ${round + 1}/${BULK_ROUNDS}: ${setups.map((s) => `${s.key} ${samples[s.key][direction].at(-1).toFixed(0)}`).join(', ')} MB/s\n`);
+        }
+      }
+      rmSync(uploadFile, { force: true });
+    }
+    const med = (xs) => (xs.length ? median(xs) : NaN);
+    return {
+      deno: denoVersion(),
+      rows: setups.map((s) => {
+        const req = samples[s.key].req;
+        return {
+          key: s.key,
+          name: s.name,
+          rps: med(req.map((r) => r.rps)),
+          p50: med(req.map((r) => r.p50)),
+          p99: med(req.map((r) => r.p99)),
+          proxyCpuMs: med(req.map((r) => r.proxyCpuMs)),
+          intermediaryCpuMs: med(req.map((r) => r.intermediaryCpuMs)),
+          agentCpuMs: med(req.map((r) => r.agentCpuMs)),
+          upstreamCpuMs: med(req.map((r) => r.upstreamCpuMs)),
+          download: med(samples[s.key].download),
+          upload: med(samples[s.key].upload),
+        };
+      }),
+    };
+  } finally {
+    for (const s of setups) s.stop();
+    upH1.kill('SIGTERM');
+  }
+}
+
 // ------------------------------------------------------------------ output
 
 const int = (n) => (Number.isNaN(n) ? '—' : Math.round(n).toLocaleString('en-US'));
@@ -437,6 +617,58 @@ function tables(requests, bulk, memory, ssh) {
     out.push('');
   }
   return out.join('\n');
+}
+
+function tablesH3(h3) {
+  const out = [];
+  const h2 = h3.rows.find((r) => r.key === 'h2-reverse');
+  if (ONLY.has('h3')) {
+    out.push(`**Requests/s and latency** (h2load \`${shellJoin(H2LOAD_ARGS)}\` against the intermediary's \`--http\` (h2c), GET / → 1 KiB body; medians of ${ROUNDS} rounds)`, '');
+    out.push('| Carrier | req/s | p50 ms | p99 ms | req/s vs h2-reverse | proxy CPU ms/req | intermediary CPU ms/req | agent CPU ms/req | upstream CPU ms/req |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+    for (const r of h3.rows) {
+      out.push(`| ${r.name} | ${int(r.rps)} | ${ms(r.p50)} | ${ms(r.p99)} | ${x(r.rps, h2.rps)} | ${r.proxyCpuMs.toFixed(3)} | ${r.intermediaryCpuMs.toFixed(3)} | ${r.agentCpuMs.toFixed(3)} | ${r.upstreamCpuMs.toFixed(3)} |`);
+    }
+    out.push('');
+  }
+  if (ONLY.has('h3-bulk')) {
+    out.push(`**Bulk, one ${BULK_MIB} MiB transfer with curl over h2c** (MB/s; medians of ${BULK_ROUNDS} rounds)`, '');
+    out.push('| Carrier | download | upload | download vs h2-reverse | upload vs h2-reverse |', '|---|---:|---:|---:|---:|');
+    for (const r of h3.rows) out.push(`| ${r.key} | ${int(r.download)} | ${int(r.upload)} | ${x(r.download, h2.download)} | ${x(r.upload, h2.upload)} |`);
+    out.push('');
+  }
+  return out.join('\n');
+}
+
+/** The h3-reverse part of docs/benchmarks.md, between its own markers (after the tunnel's), so either can be re-run alone. */
+function writeDocsH3(body, date, nginxVersion, loadBefore, deno) {
+  const file = join(root, 'docs/benchmarks.md');
+  const start = '<!-- bench:tunnel-h3 start -->';
+  const end = '<!-- bench:tunnel-h3 end -->';
+  const only = process.env.BENCH_ONLY ? `BENCH_ONLY=${process.env.BENCH_ONLY} ` : '';
+  const section = [
+    start,
+    '### h3-reverse: the tunnel over QUIC against h2-reverse, both under Deno',
+    '',
+    `Measured ${date} on ${machine(nginxVersion)}, Deno ${deno}; load average ${loadBefore} before and ${os.loadavg().map((l) => l.toFixed(1)).join(' / ')} (1/5/15 min) after the run.`,
+    '',
+    `Command: \`${only}BENCH_ROUNDS=${ROUNDS} BENCH_DURATION=${DURATION} BENCH_BULK_MIB=${BULK_MIB} BENCH_BULK_ROUNDS=${BULK_ROUNDS} ${COMMAND}\` (the "h3" and "h3-bulk" parts of \`test/bench/tunnel.mjs\`).`,
+    '',
+    body,
+    `Both rows run the built CLIs under Deno (\`deno run -A --unstable-net apps/intermediary/dist/cli.js --agents … --http … --quic … --cert … --key … --trust …\` and \`deno run -A --unstable-net packages/agent/dist/cli.js --intermediary tls://…|quic://… --connections ${AGENT_CONNECTIONS} …\`), one intermediary and one agent per carrier, the same Node upstream (\`test/bench/tunnel-upstream.mjs\`) behind both; so the runtime is the same and the ratio shows the carrier: TLS over TCP with reversed HTTP/2 against QUIC with reversed HTTP/3 (our own HTTP/3 and QPACK in @rhttp/core over Deno.QuicEndpoint). The browser leg is the same h2c to \`--http\` in both. Within a round the two run one after the other, the order reversed every other round. CPU ms/req: user + system CPU of each Deno process (all its threads) from /proc/PID/stat around each h2load run, divided by wall time × req/s, medians; "proxy" is intermediary + agent. Skipped, with the reason printed, when Deno cannot start.`,
+    end,
+  ].join('\n');
+  let doc = readFileSync(file, 'utf8');
+  const a = doc.indexOf(start);
+  const b = doc.indexOf(end);
+  if (a >= 0 && b > a) doc = doc.slice(0, a) + section + doc.slice(b + end.length);
+  else {
+    // Right after the tunnel's own section.
+    const tunnelEnd = '<!-- bench:tunnel end -->';
+    const t = doc.indexOf(tunnelEnd);
+    doc = t >= 0 ? `${doc.slice(0, t + tunnelEnd.length)}\n\n${section}${doc.slice(t + tunnelEnd.length)}` : `${doc.trimEnd()}\n\n${section}\n`;
+  }
+  writeFileSync(file, doc);
+  return file;
 }
 
 function machine(nginxVersion) {
@@ -506,6 +738,7 @@ let requests;
 let bulk;
 let memory;
 let ssh;
+let h3;
 try {
   const certs = join(tmp, 'certs');
   await writeDevCertificates(certs, { origins: [ORIGIN], intermediaryNames: ['localhost', '127.0.0.1'] });
@@ -548,13 +781,26 @@ try {
     }
   }
   if (ONLY.has('memory')) memory = await benchMemory(certs);
+  if (ONLY.has('h3') || ONLY.has('h3-bulk')) {
+    const why = denoUnavailable();
+    if (why) console.error(`bench:tunnel: skipping the h3-reverse comparison: ${why}`);
+    else h3 = await benchH3(certs, tmp);
+  }
 } finally {
   await sleep(200);
   rmSync(tmp, { recursive: true, force: true });
 }
-const body = tables(requests, bulk, memory, ssh);
 const date = new Date().toISOString().slice(0, 10);
-console.log(`\nrhttp tunnel vs direct / nginx — ${date}, ${machine(nginxVersion)}\n`);
-console.log(body);
-if (process.env.BENCH_NO_DOCS !== '1') console.log(`written to ${writeDocs(body, date, nginxVersion, loadBefore)}`);
+if (requests || bulk || memory || ssh) {
+  const body = tables(requests, bulk, memory, ssh);
+  console.log(`\nrhttp tunnel vs direct / nginx — ${date}, ${machine(nginxVersion)}\n`);
+  console.log(body);
+  if (process.env.BENCH_NO_DOCS !== '1') console.log(`written to ${writeDocs(body, date, nginxVersion, loadBefore)}`);
+}
+if (h3) {
+  const body = tablesH3(h3);
+  console.log(`\nrhttp tunnel: h3-reverse vs h2-reverse, Deno ${h3.deno} — ${date}, ${machine(nginxVersion)}\n`);
+  console.log(body);
+  if (process.env.BENCH_NO_DOCS !== '1') console.log(`written to ${writeDocsH3(body, date, nginxVersion, loadBefore, h3.deno)}`);
+}
 process.exit(0);
