@@ -108,7 +108,7 @@ async function loadCertificates(config: CliConfig): Promise<Certificates> {
     checkHoldsCertificates('--trust', config.files.trust, trust, 'the CA certificate(s) that issued the agents\' origin certificates');
     return { cert, key, trust };
   }
-  const { writeDevCertificates } = await import('rhttp-agent/certs');
+  const { writeDevCertificates } = await import('@rhttp/node/certs');
   const names = new Set(['localhost', DEV_ORIGIN_HOST, '127.0.0.1', '::1']);
   for (const a of [config.agents, config.https, config.quic]) if (a && a.host !== '0.0.0.0' && a.host !== '::') names.add(a.host);
   const paths = await writeDevCertificates(config.stateDir, { origins: [`https://${DEV_ORIGIN_HOST}`], intermediaryNames: [...names] });

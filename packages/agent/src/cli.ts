@@ -649,7 +649,7 @@ async function runCerts(argv: string[]): Promise<number> {
   const files = ['ca.pem', 'ca.key', 'intermediary.pem', 'intermediary.key', 'origin.pem', 'origin.key'];
   const before = new Map(files.map((f) => [f, modifiedAt(join(dir, f))]));
   // Loaded on demand: certificate generation pulls in @peculiar/x509, which running the agent does not need.
-  const { writeDevCertificates } = await import('./certs.js');
+  const { writeDevCertificates } = await import('@rhttp/node/certs');
   const paths = await writeDevCertificates(dir, { origins, intermediaryNames: names, force: values.force === true });
   const out: string[] = [];
   for (const f of files) {
