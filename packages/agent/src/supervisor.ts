@@ -621,6 +621,27 @@ export class Supervisor {
     return { refused: false, healthy: end.type === 'disconnected' && healthy };
   }
 
+  /**
+   * How either engine's server session takes requests: every stream meets `serveStream` first
+   * when there is one (it may leave the request to `handle`, the Fetch path); each is counted.
+   */
+  private requestPaths(hooks: RunHooks): { onStream?: (stream: ServerStream) => void | false; handler: SupervisorOptions['handle']; onError: (error: unknown) => void } {
+    const { serveStream, handle } = this.options;
+    return {
+      onStream: serveStream
+        ? (stream) => {
+            hooks.request();
+            return serveStream(stream);
+          }
+        : undefined,
+      handler: (request, info) => {
+        if (!serveStream) hooks.request();
+        return handle(request, info);
+      },
+      onError: hooks.error,
+    };
+  }
+
   /** HTTP/2 on a byte-stream carrier (TLS, WebSocket, ptth): PING keepalive, the admission PING, GOAWAY's reason. */
   private runHttp2(slot: Slot, carrier: Carrier, hooks: RunHooks): RunningSession {
     const socket = carrier.socket;
@@ -633,23 +654,11 @@ export class Supervisor {
       socket.off('data', onFirstData);
     };
     socket.on('data', onFirstData);
-    const { serveStream, handle } = this.options;
     const session = connectSocket(socket, {
       role: 'server',
       // RFC 8336 / draft §2: the agent sends SETTINGS and then, immediately, ORIGIN with the origins it claims.
       origins: this.options.origins,
-      // Every stream meets onStream first when there is one (it may leave the request to handler).
-      onStream: serveStream
-        ? (stream) => {
-            hooks.request();
-            return serveStream(stream);
-          }
-        : undefined,
-      handler: (request, info) => {
-        if (!serveStream) hooks.request();
-        return handle(request, info);
-      },
-      onError: hooks.error,
+      ...this.requestPaths(hooks),
       onPing: (opaque) => {
         if (isAdmissionPing(opaque)) hooks.admitted();
       },
@@ -710,22 +719,11 @@ export class Supervisor {
    * alive (the carrier's keep-alive), so there is no PING.
    */
   private runHttp3(carrier: QuicCarrier, hooks: RunHooks): RunningSession {
-    const { serveStream, handle } = this.options;
     const session = connectQuic(carrier.quic, {
       role: 'server',
       quicRole: 'client',
       origins: this.options.origins,
-      onStream: serveStream
-        ? (stream) => {
-            hooks.request();
-            return serveStream(stream);
-          }
-        : undefined,
-      handler: (request, info) => {
-        if (!serveStream) hooks.request();
-        return handle(request, info);
-      },
-      onError: hooks.error,
+      ...this.requestPaths(hooks),
       onExtensionFrame: (type, payload) => {
         if (type === RHTTP_CHALLENGE_FRAME) {
           carrier.answerChallenge(payload).then(
