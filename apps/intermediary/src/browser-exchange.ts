@@ -3,7 +3,7 @@
  * scheme and the authority, the per-client admission, routing, the answer, byte counts. Two
  * front ends share them (`answerExchange`): node:http for HTTP/1.x (`serveExchange`, a node
  * request turned into a web `Request`, the `Response` written back with `res.write`) and
- * @rhttp/core's ServerStream for HTTP/2 (`serveStream`, browser-stream.ts). Both stream: the
+ * @rhttp/core's ServerStream for HTTP/2 and HTTP/3 (`serveStream`, browser-stream.ts). Both stream: the
  * request body is read as the origin consumes it, each response chunk is written as it arrives
  * (Server-Sent Events arrive event by event), and a response body that fails midway resets the
  * browser's stream (or closes its HTTP/1.1 connection) so the failure is visible rather than a
@@ -14,6 +14,7 @@ import { Readable } from 'node:stream';
 import { bytesBody, CONNECTION_SPECIFIC_FIELDS, ErrorCode, hasNoContent, nextChunk, type HeaderField, type ResponseMessage, type ServerStream } from '@rhttp/core';
 import { Abort, type AbortSignalLike, type ForwardRequest } from '@rhttp/broker';
 import { drained } from '@rhttp/node/socket-streams';
+import { setAltSvc } from './alt-svc.js';
 import { discardBody, streamBody, writeBody } from './browser-stream.js';
 
 /** What the answering function learns besides the Request. */
@@ -21,7 +22,7 @@ export interface ExchangeInfo {
   /** The browser's IP address (IPv4-mapped IPv6 shown as IPv4), empty when unknown. */
   clientAddress: string;
   scheme: 'http' | 'https';
-  httpVersion: '1.0' | '1.1' | '2';
+  httpVersion: '1.0' | '1.1' | '2' | '3';
   /** Aborts when the browser goes away before the response is complete (an `Abort`, not a web AbortSignal: one is made per exchange). */
   signal: AbortSignalLike;
   /** The authority the browser asked for (Host / :authority), kept for X-Forwarded-Host and Forwarded when routing rewrote the URL. */
@@ -56,6 +57,11 @@ export interface ExchangeHooks {
    * ends, or the response that refuses it (a per-client budget).
    */
   admit?: (clientAddress: string) => (() => void) | ResponseMessage;
+  /**
+   * The `Alt-Svc` field value to send with this exchange's response (alt-svc.ts decides which
+   * listeners advertise what), or undefined for none. Replaces any the origin sent.
+   */
+  alternatives?: (info: ExchangeInfo) => string | undefined;
 }
 
 /** Characters that cannot appear in an authority we forward (they would change the URL's meaning). */
@@ -130,9 +136,17 @@ export interface ExchangeSource {
 /**
  * The rules every listener shares: a refused admission answers as it is, an unaddressable request
  * gets 400, the URL is routed (`answer.route`), the Request built once and answered; an answer that
- * fails becomes 502. Undefined when the browser left meanwhile (nobody to answer).
+ * fails becomes 502. Whatever the answer, it carries the listener's alternative services
+ * (`answer.alternatives`, alt-svc.ts). Undefined when the browser left meanwhile (nobody to answer).
  */
 export async function answerExchange(answer: Answer, source: ExchangeSource, admitted: (() => void) | ResponseMessage | undefined, info: ExchangeInfo): Promise<ResponseMessage | undefined> {
+  const response = await exchangeResponse(answer, source, admitted, info);
+  const alternatives = response && answer.alternatives?.(info);
+  if (alternatives !== undefined) setAltSvc(response!.fields, alternatives);
+  return response;
+}
+
+async function exchangeResponse(answer: Answer, source: ExchangeSource, admitted: (() => void) | ResponseMessage | undefined, info: ExchangeInfo): Promise<ResponseMessage | undefined> {
   if (admitted !== undefined && typeof admitted !== 'function') {
     source.discard();
     return admitted;
@@ -321,14 +335,14 @@ async function writeResponse(req: IncomingMessage, res: ServerResponse, response
 // ------------------------------------------------------------------ HTTP/2 on @rhttp/core
 
 /**
- * Serves one HTTP/2 exchange on a ServerStream: the same rules as `serveExchange`, with the
+ * Serves one HTTP/2 or HTTP/3 exchange on a ServerStream (both engines hand out the same class): the same rules as `serveExchange`, with the
  * response written by `respond` / `write` / `end` (browser-stream.ts). The browser resetting the
  * stream aborts the exchange's signal, so the broker cancels the reversed stream. `headersEnded`
  * is `stream.received` as `onStream` saw it: whether the HEADERS frame itself ended the request
  * (END_STREAM), since a whole body may have arrived by the time the exchange is dispatched.
  * Never throws.
  */
-export async function serveStream(stream: ServerStream, headersEnded: boolean, scheme: 'http' | 'https', answer: Answer, address: string): Promise<void> {
+export async function serveStream(stream: ServerStream, headersEnded: boolean, scheme: 'http' | 'https', answer: Answer, address: string, httpVersion: '2' | '3' = '2'): Promise<void> {
   const browserGone = new Abort();
   stream.onReset = (error) => browserGone.abort(error);
   const { method } = stream.head;
@@ -337,7 +351,7 @@ export async function serveStream(stream: ServerStream, headersEnded: boolean, s
   const admitted = answer.admit?.(address);
   if (typeof admitted === 'function') void stream.closed.then(admitted);
   let bodyCancelled = false;
-  const info: ExchangeInfo = { clientAddress: address, scheme, httpVersion: '2', signal: browserGone };
+  const info: ExchangeInfo = { clientAddress: address, scheme, httpVersion, signal: browserGone };
   const response = await answerExchange(
     answer,
     {
@@ -357,7 +371,8 @@ export async function serveStream(stream: ServerStream, headersEnded: boolean, s
   if (!response) return;
   await respondTo(stream, method, response, browserGone, answer.responseBytes);
   // RFC 9113 §8.1: a server that answered before the request was complete, and will not read the
-  // rest, asks the client to stop with RST_STREAM(NO_ERROR) after its response.
+  // rest, asks the client to stop with RST_STREAM(NO_ERROR) after its response (RFC 9114 §4.1:
+  // on HTTP/3, STOP_SENDING with H3_NO_ERROR; core maps the code and sends no RESET_STREAM after the FIN).
   if (bodyCancelled && !stream.received) stream.reset(ErrorCode.NO_ERROR);
 }
 

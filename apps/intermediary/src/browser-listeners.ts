@@ -1,14 +1,15 @@
 /**
  * The listeners browsers reach: cleartext (HTTP/1.1 and h2c with prior knowledge on one port,
- * told apart by the first bytes) and TLS (HTTP/2 and HTTP/1.1 by ALPN). HTTP/2 runs on
- * @rhttp/core in the server role, on its stream API (one ServerStream per exchange, its defences
- * in limits.ts); HTTP/1.1 on node:http.
+ * told apart by the first bytes), TLS (HTTP/2 and HTTP/1.1 by ALPN), and HTTP/3 on the QUIC
+ * listener's `h3` connections (quic-listener.ts hands them over). HTTP/2 and HTTP/3 run on
+ * @rhttp/core in the server role, on its stream API (one ServerStream per exchange, served the same
+ * way on both, its defences in limits.ts and h3/limits.ts); HTTP/1.1 on node:http.
  */
 import { serveIgnoringUpgrade } from './ignored-upgrade.js';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
-import { connectSocket, type Http2Session, type ServerStream } from '@rhttp/core';
+import { connectQuic, connectSocket, type Http2Session, type Http3Session, type QuicConnection, type ServerStream } from '@rhttp/core';
 import { clientAddress, serveExchange, serveStream, type Answer } from './browser-exchange.js';
 import type { ConnectProxy } from './connect-proxy.js';
 import { isExtendedConnect, isWebSocketUpgrade, serveExtendedConnect, serveWebSocketUpgrade, type TunnelAnswer } from './websocket-upgrade.js';
@@ -35,53 +36,68 @@ const BROWSER_CONNECTION_WINDOW = 4 << 20;
 /** Concurrent streams per browser HTTP/2 connection (SETTINGS_MAX_CONCURRENT_STREAMS; core refuses more). nginx and browsers use 100–128. */
 const BROWSER_MAX_CONCURRENT_STREAMS = 100;
 
-/** What an HTTP/2 browser connection serves. */
-interface Http2Serving {
+/** What a browser's HTTP/2 or HTTP/3 connection serves. */
+interface StreamServing {
   scheme: 'http' | 'https';
   answer: Answer;
   connectProxy?: ConnectProxy;
   websockets?: TunnelAnswer;
-  /** Agents' PTTH requests (ptth-upgrade.ts): extended CONNECT `:protocol ptth`. */
+  /** Agents' PTTH requests (ptth-upgrade.ts): extended CONNECT `:protocol ptth`. HTTP/2 only: the agent's certificate is the TLS socket's. */
   ptth?: PtthAcceptor;
+}
+
+/** What an HTTP/2 browser connection serves. */
+interface Http2Serving extends StreamServing {
   /** Open sessions, for close() and ORIGIN announcements. */
   sessions: Set<Http2Session>;
 }
 
 /**
- * Runs one browser HTTP/2 connection on @rhttp/core. Rapid Reset (CVE-2023-44487) and the other
- * floods are core's (limits.ts: too many resets → GOAWAY). A stream the browser resets in the same
- * read as its HEADERS must never reach an agent: onStream runs inside `receive()`, so each stream
- * is dispatched after the current read was taken in whole, and one already reset is dropped.
+ * What a browser connection does with each request stream, on either engine (HTTP/2 and HTTP/3
+ * hand out the same ServerStream): an ordinary exchange (browser-exchange.ts), a PTTH agent, a
+ * WebSocket by extended CONNECT, a CONNECT tunnel, or 501. A stream the browser resets in the same
+ * read as its HEADERS must never reach an agent: onStream runs inside the engine's `receive()`, so
+ * each stream is dispatched after the current read was taken in whole, and one already reset is
+ * dropped. `socket` is the HTTP/2 connection's (PTTH reads the agent's certificate off it).
  */
-function serveHttp2(socket: Socket | TLSSocket, serving: Http2Serving, origins?: readonly string[]): Http2Session {
-  const address = clientAddress(socket.remoteAddress);
-  const { scheme, answer, connectProxy, websockets, ptth, sessions } = serving;
+function browserStreams(serving: StreamServing, address: string, httpVersion: '2' | '3', socket?: Socket | TLSSocket): (stream: ServerStream) => void {
+  const { scheme, answer, connectProxy, websockets, ptth } = serving;
   const dispatch = (stream: ServerStream, headersEnded: boolean) => {
-    if (stream.head.method !== 'CONNECT') void serveStream(stream, headersEnded, scheme, answer, address);
-    else if (ptth && isPtthConnect(stream)) void ptth.connect(stream, scheme, socket);
-    else if (websockets && isExtendedConnect(stream)) void serveExtendedConnect(stream, scheme, websockets, address);
+    if (stream.head.method !== 'CONNECT') void serveStream(stream, headersEnded, scheme, answer, address, httpVersion);
+    else if (ptth && socket && isPtthConnect(stream)) void ptth.connect(stream, scheme, socket);
+    else if (websockets && isExtendedConnect(stream)) void serveExtendedConnect(stream, scheme, websockets, address, httpVersion);
     else if (connectProxy && !isExtendedConnect(stream)) void connectProxy.http2(stream, address);
     else {
       stream.respond(501, { 'content-type': 'text/plain; charset=utf-8' });
       void stream.end(new TextEncoder().encode('CONNECT is not served on this listener.\n')).catch(() => {});
     }
   };
+  return (stream) => {
+    const headersEnded = stream.received;
+    let reset = false;
+    stream.onReset = () => (reset = true);
+    queueMicrotask(() => {
+      if (reset) return; // reset in the same read as its HEADERS: never forwarded
+      stream.onReset = undefined;
+      dispatch(stream, headersEnded);
+    });
+  };
+}
+
+/**
+ * Runs one browser HTTP/2 connection on @rhttp/core. Rapid Reset (CVE-2023-44487) and the other
+ * floods are core's (limits.ts: too many resets → GOAWAY); each stream is served by
+ * {@link browserStreams}.
+ */
+function serveHttp2(socket: Socket | TLSSocket, serving: Http2Serving, origins?: readonly string[]): Http2Session {
+  const { websockets, ptth, sessions } = serving;
   const session = connectSocket(socket, {
     role: 'server',
     // RFC 8441 §3: SETTINGS_ENABLE_CONNECT_PROTOCOL lets h2 browsers open WebSockets, and agents ptth, with extended CONNECT.
     settings: { initialWindowSize: BROWSER_STREAM_WINDOW, maxConcurrentStreams: BROWSER_MAX_CONCURRENT_STREAMS, enableConnectProtocol: websockets !== undefined || ptth !== undefined },
     connectionWindow: BROWSER_CONNECTION_WINDOW,
     ...(origins && origins.length > 0 ? { origins } : {}),
-    onStream(stream) {
-      const headersEnded = stream.received;
-      let reset = false;
-      stream.onReset = () => (reset = true);
-      queueMicrotask(() => {
-        if (reset) return; // reset in the same read as its HEADERS: never forwarded
-        stream.onReset = undefined;
-        dispatch(stream, headersEnded);
-      });
-    },
+    onStream: browserStreams(serving, clientAddress(socket.remoteAddress), '2', socket),
     onClose: () => sessions.delete(session),
   });
   sessions.add(session);
@@ -226,6 +242,82 @@ export function createTlsListener(
       for (const socket of sockets) socket.destroy();
     },
   };
+}
+
+/** HTTP/3 browser connections of the QUIC listener (`h3`), tracked so the intermediary can drain and end them. */
+export interface Http3Browsers {
+  /** Runs HTTP/3 in the server role on a browser's QUIC connection; `remoteAddress` is `host:port` as the QUIC listener formats it. */
+  serve(quic: QuicConnection, remoteAddress: string): Http3Session;
+  /** Sends each session still open the origins served since it opened (RFC 9412 ORIGIN). */
+  announce(origins: readonly string[]): void;
+  /** GOAWAY on every open session (RFC 9114 §5.2): requests in flight finish, each session closes once it has none. */
+  goaway(): void;
+  /** Resolves once every session has closed. */
+  drained(): Promise<void>;
+  /** Ends every session still open now. */
+  closeAll(): void;
+  /** Sessions open now. */
+  readonly sessions: number;
+}
+
+/**
+ * HTTP/3 for browsers (`--quic`, ALPN h3): each connection an @rhttp/core Http3Session in the
+ * server role, each request served by {@link browserStreams} exactly as on the `--https`
+ * listener's HTTP/2 (scheme https, the same answer, client budget, WebSockets by RFC 9220
+ * extended CONNECT) with the same per-connection bounds: {@link BROWSER_MAX_CONCURRENT_STREAMS}
+ * requests at once (more are refused with H3_REQUEST_REJECTED, which the browser retries) and
+ * {@link BROWSER_STREAM_WINDOW} received octets buffered per request (then QUIC flow control holds
+ * the browser). PTTH is not taken here: its agents authenticate by a TLS client certificate.
+ */
+export function createHttp3Browsers(answer: Answer, servedOrigins: () => string[], websockets?: TunnelAnswer): Http3Browsers {
+  const sessions = new Set<Http3Session>();
+  const serving: StreamServing = { scheme: 'https', answer, websockets };
+  let emptied: (() => void) | undefined;
+  return {
+    serve(quic, remoteAddress) {
+      const origins = exactOrigins(servedOrigins());
+      const session = connectQuic(quic, {
+        role: 'server',
+        limits: { maxConcurrentStreams: BROWSER_MAX_CONCURRENT_STREAMS, streamBufferBytes: BROWSER_STREAM_WINDOW },
+        // RFC 9220 §3: SETTINGS_ENABLE_CONNECT_PROTOCOL lets h3 browsers open WebSockets with extended CONNECT.
+        enableConnectProtocol: websockets !== undefined,
+        ...(origins.length > 0 ? { origins } : {}),
+        onStream: browserStreams(serving, quicClientAddress(remoteAddress), '3'),
+        onClose: () => {
+          sessions.delete(session);
+          if (sessions.size === 0) emptied?.();
+        },
+      });
+      if (!session.isClosed) sessions.add(session);
+      return session;
+    },
+    announce(origins) {
+      const exact = exactOrigins(origins);
+      if (exact.length === 0) return;
+      for (const session of sessions) if (!session.isClosed && !session.draining) session.connection.sendOrigin(exact);
+    },
+    goaway() {
+      for (const session of sessions) session.goaway();
+    },
+    drained() {
+      if (sessions.size === 0) return Promise.resolve();
+      return new Promise((resolve) => (emptied = resolve));
+    },
+    closeAll() {
+      for (const session of [...sessions]) session.close();
+    },
+    get sessions() {
+      return sessions.size;
+    },
+  };
+}
+
+/** The browser's IP address from the QUIC listener's `host:port` / `[v6]:port` (the client budget counts addresses, not ports). */
+export function quicClientAddress(remoteAddress: string): string {
+  const bracketed = /^\[(.*)\]:\d+$/.exec(remoteAddress);
+  if (bracketed) return clientAddress(bracketed[1]);
+  const port = /:\d+$/.exec(remoteAddress);
+  return clientAddress(port && remoteAddress.indexOf(':') === port.index ? remoteAddress.slice(0, port.index) : remoteAddress);
 }
 
 /**

@@ -21,9 +21,10 @@ import { isIP, type AddressInfo, type Server as NetServer, type Socket } from 'n
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import { ErrorCode, fromResponse, H2_REVERSE_ALPN, H3ErrorCode, isReversedH2Alpn, registrableDomain, REVERSED_H2_ALPNS, RH2_ALPN, type Http2Error, type QuicConnection, type ResponseMessage } from '@rhttp/core';
 import { BrokerRegistry, ClientBudgetError, originMatch, parseOriginEntry, requestOrigin, type BrokerStatus, type ParsedOrigin } from '@rhttp/broker';
-import { AgentSession, peerCertificateChain, type AgentSessionState } from './agent-session.js';
+import { AgentSession, peerCertificateChain, type AgentCarrier, type AgentSessionState } from './agent-session.js';
 import type { Answer, ListenerRequest } from './browser-exchange.js';
-import { createCleartextListener, createTlsListener, type BrowserListener } from './browser-listeners.js';
+import { createCleartextListener, createHttp3Browsers, createTlsListener, type BrowserListener, type Http3Browsers } from './browser-listeners.js';
+import { altSvcValue } from './alt-svc.js';
 import { ClientBudget } from './client-budget.js';
 import { ConnectProxy, PLAIN_CONNECT } from './connect-proxy.js';
 import { PtthAcceptor, type PtthAgent } from './ptth-upgrade.js';
@@ -111,6 +112,10 @@ export interface IntermediaryAddresses {
 export interface AgentSessionStatus {
   id: string;
   remoteAddress: string;
+  /** What carries it: TLS (`h2-reverse`/`rh2`), an upgraded ptth request, or QUIC (`h3-reverse`). */
+  carrier: AgentCarrier;
+  /** The reversed HTTP it runs: HTTP/2 on TLS and ptth, HTTP/3 on QUIC. */
+  httpVersion: 'h2' | 'h3';
   state: AgentSessionState;
   /** Certificate subject, once the chain verified. */
   subject: string | null;
@@ -173,6 +178,8 @@ export class Intermediary {
   private httpsListener: (BrowserListener & { announce(origins: readonly string[]): void }) | undefined;
   private metricsServer: HttpServer | undefined;
   private quicListener: QuicListener | undefined;
+  /** HTTP/3 browser sessions on the QUIC listener (ALPN h3). */
+  private h3Browsers: Http3Browsers | undefined;
   /** Origins already sent to browsers in ORIGIN frames (RFC 8336 frames only add; nothing is withdrawn). */
   private readonly announced = new Set<string>();
   /** Cache of {@link parsedServedOrigins}, keyed by the served set it was parsed from. */
@@ -237,6 +244,8 @@ export class Intermediary {
       requestBytes: (n: number) => (this.counters.bodyBytes.request += n),
       responseBytes: (n: number) => (this.counters.bodyBytes.response += n),
       admit: (clientAddress: string) => this.clientBudget.acquire(clientAddress) ?? new ClientBudgetError(this.clientBudget.maxPerClient).toMessage(),
+      // With --quic, https responses advertise HTTP/3 on its port (alt-svc.ts).
+      alternatives: (info: Parameters<Answer>[1]) => altSvcValue(this.addresses?.quic?.port ?? this.quicListener?.address.port, info),
     });
     // Browser WebSockets → RFC 8441 extended CONNECT on the reversed session (websocket-upgrade.ts).
     const websockets: TunnelAnswer = (request, protocol, info) => this.registry.tunnel(this.routeRequest(request, info.scheme), protocol, info);
@@ -261,11 +270,14 @@ export class Intermediary {
       this.httpListener = createCleartextListener(answer, connectProxy, websockets, ptth);
       addresses.http = await listen(this.httpListener.server, this.options.http);
     }
+    // The certificate https and h3 browsers see: origins it covers go in ORIGIN frames.
+    if (this.options.https || this.options.quic) this.httpsLeaf = new X509Certificate(cert);
     if (this.options.https) {
-      this.httpsLeaf = new X509Certificate(cert);
       this.httpsListener = createTlsListener(answer, { cert, key }, () => this.originsForBrowsers(), websockets, ptth);
       addresses.https = await listen(this.httpsListener.server, this.options.https);
     }
+    // Served on the QUIC listener's h3 connections; made without one too, for QUIC accepted elsewhere (onQuicBrowser).
+    this.h3Browsers = createHttp3Browsers(answer, () => this.originsForBrowsers(), websockets);
     if (this.options.quic) {
       this.quicListener = listenQuic({
         address: this.options.quic,
@@ -288,14 +300,14 @@ export class Intermediary {
     started('agents', `tls://${formatAddress(addresses.agents)}`, `ALPN ${REVERSED_H2_ALPNS.join(' or ')}, client certificate required`);
     if (addresses.http) started('browsers', `http://${formatAddress(addresses.http)}`, 'HTTP/1.1 and h2c; agents by ptth behind a TLS-terminating proxy');
     if (addresses.https) started('browsers', `https://${formatAddress(addresses.https)}`, 'HTTP/2 and HTTP/1.1; agents by ptth');
-    if (addresses.quic) started('agents and browsers', `quic://${formatAddress(addresses.quic)}`, `QUIC, ALPN ${QUIC_ALPNS.join(' or ')}`);
+    if (addresses.quic) started('agents and browsers', `quic://${formatAddress(addresses.quic)}`, `QUIC, ALPN ${QUIC_ALPNS.join(' or ')}; HTTP/3 for browsers (advertised with Alt-Svc on https)`);
     if (addresses.metrics) started('metrics', `http://${formatAddress(addresses.metrics)}/metrics`, 'Prometheus text format');
     return addresses;
   }
 
   /**
-   * Graceful stop: no new connections; agents get GOAWAY(NO_ERROR) and browsers' HTTP/2 sessions
-   * GOAWAY; in-flight requests get up to {@link STOP_GRACE_MS}, then every connection closes.
+   * Graceful stop: no new connections; agents get GOAWAY(NO_ERROR) and browsers' HTTP/2 and HTTP/3
+   * sessions GOAWAY; in-flight requests get up to {@link STOP_GRACE_MS}, then every connection closes.
    */
   stop(): Promise<void> {
     this.stopping ??= this.shutdown();
@@ -314,12 +326,17 @@ export class Intermediary {
     if (this.httpListener) closing.push(this.httpListener.close());
     if (this.httpsListener) closing.push(this.httpsListener.close());
     this.quicListener?.stop();
+    if (this.h3Browsers) {
+      this.h3Browsers.goaway();
+      closing.push(this.h3Browsers.drained());
+    }
     for (const agent of this.agents) agent.close('the intermediary is shutting down');
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([Promise.all(closing), new Promise((resolve) => (timer = setTimeout(resolve, STOP_GRACE_MS)))]);
     clearTimeout(timer);
     this.httpListener?.destroyAll();
     this.httpsListener?.destroyAll();
+    this.h3Browsers?.closeAll();
     this.quicListener?.close();
     for (const socket of this.agentSockets) socket.destroy();
     await Promise.all(closing);
@@ -336,6 +353,8 @@ export class Intermediary {
       sessions: [...this.agents].map((a) => ({
         id: a.id,
         remoteAddress: a.remoteAddress,
+        carrier: a.carrier,
+        httpVersion: a.httpVersion,
         state: a.state,
         subject: a.identity?.subject ?? null,
         origins: [...a.origins],
@@ -446,10 +465,18 @@ export class Intermediary {
     this.agents.add(agent);
   }
 
-  /** A browser on the QUIC port (ALPN h3). TODO(issue 13): the HTTP/3 server session goes here. */
-  private onQuicBrowser(quic: QuicConnection, remoteAddress: string): void {
-    this.log(`browser connected over QUIC from ${remoteAddress} (ALPN h3); HTTP/3 for browsers is not served yet, closing it`, { level: 'debug', event: 'browser.quic_unserved', remoteAddress });
-    quic.close({ closeCode: H3ErrorCode.H3_NO_ERROR, reason: 'HTTP/3 is not served by this intermediary build yet' });
+  /**
+   * A browser on the QUIC port (ALPN h3): HTTP/3 in the server role, each request served as on the
+   * https listener's HTTP/2 (browser-listeners.ts, createHttp3Browsers). Public so that a QUIC
+   * connection accepted elsewhere (tests: an in-memory pair) can be handed in.
+   */
+  onQuicBrowser(quic: QuicConnection, remoteAddress: string): void {
+    if (this.stopping || !this.h3Browsers) {
+      quic.close({ closeCode: H3ErrorCode.H3_NO_ERROR, reason: this.stopping ? 'the intermediary is shutting down' : 'the intermediary is not started' });
+      return;
+    }
+    this.log(`browser connected over QUIC from ${remoteAddress} (HTTP/3)`, { level: 'debug', event: 'browser.quic_connected', remoteAddress });
+    this.h3Browsers.serve(quic, remoteAddress);
   }
 
   private onPtthAgent(agent: PtthAgent): void {
@@ -536,7 +563,7 @@ export class Intermediary {
    * requests here gets 503 until an agent serves it again.
    */
   private announceOrigins(): void {
-    if (!this.httpsListener) return;
+    if (!this.httpsListener && !this.quicListener) return;
     const served = this.servedOrigins();
     // Forget origins that went away, so sessions opened since hear of them when they come back.
     for (const origin of this.announced) if (!served.includes(origin)) this.announced.delete(origin);
@@ -556,8 +583,9 @@ export class Intermediary {
       fresh.push(origin);
     }
     if (fresh.length > 0) {
-      this.httpsListener.announce(fresh);
-      this.log(`announcing ${fresh.join(', ')} to browsers on the https listener (ORIGIN frame)`, { level: 'debug', event: 'origin.announced', origins: fresh });
+      this.httpsListener?.announce(fresh);
+      this.h3Browsers?.announce(fresh);
+      this.log(`announcing ${fresh.join(', ')} to browsers on the https and QUIC listeners (ORIGIN frame)`, { level: 'debug', event: 'origin.announced', origins: fresh });
     }
   }
 

@@ -179,13 +179,13 @@ export async function serveWebSocketUpgrade(req: IncomingMessage, socket: Duplex
 }
 
 /**
- * An HTTP/2 extended CONNECT stream (see {@link isExtendedConnect}): `:protocol websocket` goes
+ * An HTTP/2 (RFC 8441) or HTTP/3 (RFC 9220) extended CONNECT stream (see {@link isExtendedConnect}): `:protocol websocket` goes
  * through `tunnel`, another protocol gets 501. The browser's DATA frames are the tunnel's request
  * body, credited back as the reversed stream takes them; the tunnel's bytes are written back with
  * backpressure. END_STREAM either way half-closes the other side; a reset on either side resets
  * the other. Never throws.
  */
-export async function serveExtendedConnect(stream: ServerStream, scheme: 'http' | 'https', tunnel: TunnelAnswer, clientAddress: string): Promise<void> {
+export async function serveExtendedConnect(stream: ServerStream, scheme: 'http' | 'https', tunnel: TunnelAnswer, clientAddress: string, httpVersion: '2' | '3' = '2'): Promise<void> {
   const protocol = stream.head.protocol;
   const text = (status: number, message: string) => {
     stream.respond(status, { 'content-type': 'text/plain; charset=utf-8' });
@@ -206,7 +206,7 @@ export async function serveExtendedConnect(stream: ServerStream, scheme: 'http' 
   const request = tunnelRequest(url, stream.headers(), streamBody(stream), controller.signal);
   let response: Response;
   try {
-    response = await tunnel(request, WEBSOCKET_PROTOCOL, { clientAddress, scheme, httpVersion: '2', signal: controller.signal });
+    response = await tunnel(request, WEBSOCKET_PROTOCOL, { clientAddress, scheme, httpVersion, signal: controller.signal });
   } catch (error) {
     if (controller.signal.aborted) return;
     text(502, `Bad gateway: ${error instanceof Error ? error.message : String(error)}`);
