@@ -21,29 +21,14 @@ import { ClientExchange } from '../http/client-exchange.js';
 import { malformed, requestFields, requestHeadFields, type RequestFieldsHead } from '../http/fields.js';
 import { toResponse } from '../http/response-message.js';
 import { ServerStream } from '../http/server-stream.js';
-import { FetchExchange, pumpBody, type Handler } from '../http/session.js';
+import { FetchExchange, pumpBody, type Handler, type SessionCallbacks } from '../http/session.js';
 import type { StreamListener } from '../proto/stream.js';
 import { H3Connection, type H3ConnectionOptions, type H3RequestStream, type H3Transport } from './connection.js';
 import { H3ErrorCode } from './error-codes.js';
 
-export interface Http3SessionOptions extends H3ConnectionOptions {
-  /** Server role: answers every request `onStream` leaves (or all of them without it), as Http2Session's `handler` (the same Fetch adapter). */
-  handler?: Handler;
-  /**
-   * Server role: each valid request as a ServerStream (the same class as HTTP/2's). A throw
-   * resets the stream (H3_INTERNAL_ERROR) and `onError` hears it; returning `false` refuses the
-   * request as not processed (H3_REQUEST_REJECTED: the client may retry it elsewhere).
-   */
-  onStream?: (stream: ServerStream, session: Http3Session) => void | false;
-  /** Client role: the peer's ORIGIN frame arrived (RFC 9412), as Http2Session's onOrigin. */
-  onOrigin?(origins: readonly string[], added: readonly string[]): void;
+export interface Http3SessionOptions extends H3ConnectionOptions, SessionCallbacks<Http3Session> {
   /** The peer sent GOAWAY: a stream id from a server, a push id from a client (RFC 9114 §5.2). */
   onGoaway?(id: number): void;
-  onClose?(error: Http2Error | undefined): void;
-  /** Client role: whether a new request may open could have changed (a stream closed, SETTINGS, GOAWAY, the close). */
-  onSlotFree?(): void;
-  /** Server role: an onStream handler threw; for logging. */
-  onError?(error: unknown): void;
   /** A control-stream frame of a type HTTP/3 does not define (RFC 9114 §9): rhttp's in-band authentication rides on these. */
   onExtensionFrame?(type: number, payload: Uint8Array): void;
 }

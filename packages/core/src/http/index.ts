@@ -1,4 +1,4 @@
-export { Http2Session, type Handler, type Http2SessionOptions, type StreamInfo } from './session.js';
+export { Http2Session, type Handler, type Http2SessionOptions, type SessionCallbacks, type StreamInfo } from './session.js';
 export { bodyReaderOf, bytesBody, carryTrailers, fromResponse, headersToFields, responseTrailers, toResponse, withTrailers } from './response-message.js';
 export { ClientExchange, type ResponseMessage } from './client-exchange.js';
 export { nextChunk, readableOf, type BodyReader } from './incoming-body.js';

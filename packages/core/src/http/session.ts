@@ -22,30 +22,35 @@ export interface StreamInfo {
 /** A server handler: the Fetch API shape, as in Workers, Deno.serve, Bun.serve and Hono. */
 export type Handler = (request: Request, info: StreamInfo) => Response | Promise<Response>;
 
-export interface Http2SessionOptions extends ConnectionOptions {
-  /** Server role: answers every request. */
+/** The callbacks both engines' sessions take: Http2Session here, Http3Session (h3/session.ts). */
+export interface SessionCallbacks<Session> {
+  /** Server role: answers every request (those `onStream` leaves, when it is given). */
   handler?: Handler;
   /**
    * Server role, low level (the counterpart of node:http2's `stream` event): each valid request
    * as a ServerStream, without Request/Response objects. Used instead of `handler` when given;
    * returning `false` (at once, from `stream.head`, before reading anything) leaves this request
-   * to `handler` instead, so a server can take its hot path on streams and the rest as Fetch.
-   * A throw answers nothing: the stream is reset with INTERNAL_ERROR and `onError` hears it.
+   * to `handler` instead (without one, it is refused as not processed: REFUSED_STREAM /
+   * H3_REQUEST_REJECTED), so a server can take its hot path on streams and the rest as Fetch.
+   * A throw answers nothing: the stream is reset (INTERNAL_ERROR) and `onError` hears it.
    */
-  onStream?: (stream: ServerStream, session: Http2Session) => void | false;
-  /** Client role: the peer's ORIGIN frame arrived (RFC 8336). */
+  onStream?: (stream: ServerStream, session: Session) => void | false;
+  /** Client role: the peer's ORIGIN frame arrived (RFC 8336, RFC 9412); `origins` is the whole set so far. */
   onOrigin?(origins: readonly string[], added: readonly string[]): void;
-  onGoaway?(frame: GoawayFrame): void;
   onClose?(error: Http2Error | undefined): void;
   /**
    * Client role: whether a new stream may open could have changed (a stream closed, the peer's
-   * SETTINGS, GOAWAY, or the close), for a scheduler waiting on SETTINGS_MAX_CONCURRENT_STREAMS.
+   * SETTINGS, GOAWAY, or the close), for a scheduler waiting for a free slot.
    */
   onSlotFree?(): void;
-  /** The peer sent a PING; its opaque data (reverse/admission.ts gives one a meaning). */
-  onPing?(opaque: Uint8Array): void;
   /** Server role: a handler threw or a stream failed; for logging. */
   onError?(error: unknown): void;
+}
+
+export interface Http2SessionOptions extends ConnectionOptions, SessionCallbacks<Http2Session> {
+  onGoaway?(frame: GoawayFrame): void;
+  /** The peer sent a PING; its opaque data (reverse/admission.ts gives one a meaning). */
+  onPing?(opaque: Uint8Array): void;
 }
 
 /** Methods whose requests the Fetch API refuses to give a body. */
