@@ -65,7 +65,9 @@ class QuicTransport implements H3Transport {
 
   openBidirectional(stream: H3RequestStream): void {
     const connection = this.connection;
-    this.quic.createBidirectionalStream().then(
+    // RFC 9000 §4.6: a stream closed here frees credit only once the peer's MAX_STREAMS says so;
+    // until then a new request waits for it rather than failing (our stream count is already down).
+    this.quic.createBidirectionalStream({ waitUntilAvailable: true }).then(
       (bidi) => {
         // Read the id at once: some runtimes throw reading it after the stream closed.
         const id = idOf(bidi.writable) ?? idOf(bidi.readable) ?? this.takeId('local');

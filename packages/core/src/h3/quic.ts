@@ -32,8 +32,11 @@ export interface QuicCloseInfo {
 }
 
 export interface QuicConnection {
-  /** Opens a bidirectional stream initiated by this endpoint. */
-  createBidirectionalStream(): Promise<QuicBidirectionalStream>;
+  /**
+   * Opens a bidirectional stream initiated by this endpoint. `waitUntilAvailable`: wait for the
+   * peer's stream credit (MAX_STREAMS) instead of failing when it is used up (Deno's option).
+   */
+  createBidirectionalStream(options?: { waitUntilAvailable?: boolean }): Promise<QuicBidirectionalStream>;
   /** Opens a unidirectional stream initiated by this endpoint. */
   createUnidirectionalStream(): Promise<QuicSendStream>;
   /** Bidirectional streams the peer opened, in order. */
