@@ -10,7 +10,10 @@
  * - `h2-reverse-ws` → the WebSocket carrier: `wss://target:port`. This id names the carrier in
  *   the record only; the TLS handshake of a WebSocket upgrade negotiates `http/1.1` as usual, and
  *   the WebSocket subprotocol is `h2-reverse` (DESIGN.md "Carrier 2").
- * A record listing both yields two endpoints, TLS first.
+ * - `h3-reverse` → the QUIC carrier: QUIC with ALPN `h3-reverse` to `target:port` (UDP), reversed
+ *   HTTP/3 (`quic://target:port`). Only runtimes with QUIC can dial it (Deno today).
+ * A record listing several yields one endpoint per carrier, in the order of `carriers` (the
+ * client's preference: TLS, QUIC, WebSocket by default; an agent with QUIC puts QUIC first).
  *
  * @example
  * ```ts
@@ -22,7 +25,7 @@
 import { DiscoveryError, DnsRcodeError } from './errors.js';
 import { DEFAULT_DOH_URL, type DohOptions, dohQuery } from './doh.js';
 import { type DnsMessage, type DnsRecord, Rcode, RRType } from './message.js';
-import { H2_REVERSE_ALPN } from '../reverse/alpn.js';
+import { H2_REVERSE_ALPN, H3_REVERSE_ALPN } from '../reverse/alpn.js';
 import { canonicalName, fqdn } from './name.js';
 import { formatRecord } from './presentation.js';
 import { encodeSvcbRdata, SvcParamKey, svcParamKeyName, type SvcbRecord } from './svcb.js';
@@ -30,7 +33,9 @@ import { encodeSvcbRdata, SvcParamKey, svcParamKeyName, type SvcbRecord } from '
 /** The underscore label of the service (RFC 8552 attrleaf): `_http-reverse.<name>`. */
 export const RHTTP_SERVICE_LABEL = '_http-reverse';
 /** ALPN ids in the SVCB `alpn` param that select each carrier. */
-export const CARRIER_ALPN = { tls: H2_REVERSE_ALPN, ws: 'h2-reverse-ws' } as const;
+export const CARRIER_ALPN = { tls: H2_REVERSE_ALPN, quic: H3_REVERSE_ALPN, ws: 'h2-reverse-ws' } as const;
+/** Every carrier, in the order a client without a preference tries a record's carriers (the order records list them in `alpn`). */
+export const DEFAULT_CARRIER_ORDER: readonly Carrier[] = ['tls', 'quic', 'ws'];
 /** RFC 9460 §2.4 / DESIGN.md: the port when the record has no `port` param. */
 export const DEFAULT_INTERMEDIARY_PORT = 443;
 /** AliasMode hops followed before giving up (RFC 9460 §2.4.2 asks for a chain limit; 8 as in most resolvers' CNAME limits). */
@@ -41,8 +46,8 @@ const MAX_CNAME_CHAIN = 16;
 /** SvcParamKeys whose meaning discovery implements; a record making another key mandatory is ignored (RFC 9460 §8). */
 const SUPPORTED_KEYS = new Set<number>([SvcParamKey.MANDATORY, SvcParamKey.ALPN, SvcParamKey.NO_DEFAULT_ALPN, SvcParamKey.PORT, SvcParamKey.IPV4HINT, SvcParamKey.IPV6HINT]);
 
-/** How the agent carries its reversed HTTP/2 connection. */
-export type Carrier = 'tls' | 'ws';
+/** How the agent carries its reversed connection: HTTP/2 over TLS or a WebSocket, HTTP/3 over QUIC. */
+export type Carrier = 'tls' | 'quic' | 'ws';
 
 /** One place an agent can connect to, in the order it should try them. */
 export interface Endpoint {
@@ -56,7 +61,7 @@ export interface Endpoint {
   addresses: string[];
   /** SvcPriority (lower first); 0 for URLs given directly. */
   priority: number;
-  /** `tls://host:port`, `wss://host:port` or the `ws://`/`wss://` URL as given. */
+  /** `tls://host:port`, `quic://host:port`, `wss://host:port` or the `ws://`/`wss://` URL as given. */
   url: string;
   /** The SVCB RR this endpoint came from, as a zone-file line; absent for URLs given directly. */
   record?: string;
@@ -77,6 +82,12 @@ export interface DiscoveryOptions extends Omit<DohOptions, 'doh'> {
    * pick among them at random). Default `Math.random`; a constant keeps the answer's order.
    */
   rng?: () => number;
+  /**
+   * The carriers this client can dial, most preferred first: a record's carriers become endpoints
+   * in this order, and a record listing none of them is skipped. Default `DEFAULT_CARRIER_ORDER`
+   * (all three, TLS first); an agent without QUIC leaves `quic` out, one with QUIC puts it first.
+   */
+  carriers?: readonly Carrier[];
 }
 
 /** Everything one discovery found: for `rhttp-agent discover` to print. */
@@ -134,6 +145,7 @@ export async function lookupIntermediary(name: string, options: DiscoveryOptions
   const doh: DohOptions = { doh: options.doh ?? DEFAULT_DOH_URL, method: options.method, fetch: options.fetch, timeoutMs: options.timeoutMs };
   const maxAliasChain = options.maxAliasChain ?? DEFAULT_MAX_ALIAS_CHAIN;
   const rng = options.rng ?? Math.random;
+  const usable = options.carriers ?? DEFAULT_CARRIER_ORDER;
   const query = svcbQueryName(name, options.port);
   const aliases: string[] = [];
   const seen = new Set<string>([canonicalName(query)]);
@@ -186,12 +198,17 @@ export async function lookupIntermediary(name: string, options: DiscoveryOptions
     }
     const alpn = svcb.params.alpn;
     if (!alpn) {
-      skipped.push({ record, reason: `it has no alpn (required: ${CARRIER_ALPN.tls} or ${CARRIER_ALPN.ws})` });
+      skipped.push({ record, reason: `it has no alpn (required: one or more of ${DEFAULT_CARRIER_ORDER.map((c) => CARRIER_ALPN[c]).join(', ')})` });
       continue;
     }
-    const carriers = (['tls', 'ws'] as const).filter((c) => alpn.includes(CARRIER_ALPN[c]));
+    const carriers = usable.filter((c) => alpn.includes(CARRIER_ALPN[c]));
     if (carriers.length === 0) {
-      skipped.push({ record, reason: `its alpn (${alpn.join(',')}) lists neither ${CARRIER_ALPN.tls} nor ${CARRIER_ALPN.ws}` });
+      const known = DEFAULT_CARRIER_ORDER.filter((c) => alpn.includes(CARRIER_ALPN[c]));
+      const reason =
+        known.length === 0
+          ? `its alpn (${alpn.join(',')}) lists none of ${DEFAULT_CARRIER_ORDER.map((c) => CARRIER_ALPN[c]).join(', ')}`
+          : `its alpn (${alpn.join(',')}) lists only carriers this client cannot dial (it dials ${usable.map((c) => CARRIER_ALPN[c]).join(', ') || 'none'}${known.includes('quic') ? `; ${CARRIER_ALPN.quic} needs QUIC` : ''})`;
+      skipped.push({ record, reason });
       continue;
     }
     // RFC 9460 §2.5.2: for ServiceMode, a TargetName of "." means the owner name.
@@ -205,7 +222,7 @@ export async function lookupIntermediary(name: string, options: DiscoveryOptions
         alpn: [...alpn],
         carrier,
         priority: svcb.priority,
-        url: carrier === 'tls' ? `tls://${hostPort}` : `wss://${hostPort}`,
+        url: `${carrier === 'ws' ? 'wss' : carrier}://${hostPort}`,
         record,
         hints: [...(svcb.params.ipv4hint ?? []), ...(svcb.params.ipv6hint ?? [])],
         ...(aliases.length > 0 ? { aliases: [query, ...aliases].map(plain) } : {}),
@@ -269,7 +286,7 @@ export interface RhttpSvcbRecordOptions {
   port?: number;
   /** TargetName: the host agents connect to (its certificate names it). Default: `name`. */
   host?: string;
-  /** Carrier(s) listening at that port. Default `'tls'`. */
+  /** Carrier(s) listening at that port (QUIC's UDP port may share the number of TLS's TCP port). Default `'tls'`. */
   carrier?: Carrier | Carrier[];
   /** TTL in seconds. Default 300. */
   ttl?: number;
@@ -298,7 +315,7 @@ export function rhttpSvcbRecord(options: RhttpSvcbRecordOptions): string {
     priority,
     target: fqdn(options.host ?? options.name),
     params: {
-      alpn: (['tls', 'ws'] as const).filter((c) => carriers.includes(c)).map((c) => CARRIER_ALPN[c]),
+      alpn: DEFAULT_CARRIER_ORDER.filter((c) => carriers.includes(c)).map((c) => CARRIER_ALPN[c]),
       ...(port !== DEFAULT_INTERMEDIARY_PORT ? { port } : {}),
       ...(options.ipv4hint?.length ? { ipv4hint: options.ipv4hint } : {}),
       ...(options.ipv6hint?.length ? { ipv6hint: options.ipv6hint } : {}),
