@@ -38,7 +38,7 @@ import type { AnyCarrier, Dial } from './carrier.js';
 import { checkTlsMaterial, dialTls } from './carriers/tls.js';
 import { dialWebSocket } from './carriers/websocket.js';
 import { dialPtth } from './carriers/ptth.js';
-import { dialQuic, quicUnavailable } from './carriers/quic.js';
+import { dialableCarriers, dialQuic, quicUnavailable } from './carriers/quic.js';
 import { discoverIntermediaryDetails, parseBareIntermediary, type BareIntermediary, type ResolveOptions } from './discover.js';
 import { DEFAULT_DRAIN_TIMEOUT_MS, Supervisor, type ConnectionStatus, type EndpointStatus } from './supervisor.js';
 
@@ -317,7 +317,12 @@ export class Agent {
       dial: (dial, signal) => this.dialCarrier(dial, signal),
       fixed,
       discovery: this.discoveryName
-        ? { name, servername: options.servername, lookup: () => discoverIntermediaryDetails(name, { ...options.discovery, doh: options.doh ?? DEFAULT_DOH_URL }) }
+        ? {
+            name,
+            servername: options.servername,
+            // h3-reverse first where QUIC can be dialed (Deno with --unstable-net), h2-reverse first elsewhere.
+            lookup: () => discoverIntermediaryDetails(name, { carriers: dialableCarriers(), ...options.discovery, doh: options.doh ?? DEFAULT_DOH_URL }),
+          }
         : undefined,
       handle: this.handle,
       serveStream: this.serveStream,

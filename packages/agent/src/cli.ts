@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import { CertificateError, DEFAULT_DOH_URL, DiscoveryError, DURATION_FORMS, flagErrorMessage, isReversedH2Alpn, parseDuration, parseOrigin, pemToDer, REVERSED_H2_ALPNS, serializeOrigin, unauthorizedOrigins, verifyCertificateChain } from '@rhttp/core';
 import { Agent, DEFAULT_CONNECTIONS, DEFAULT_DRAIN_TIMEOUT_MS, MAX_CONNECTIONS, parseIntermediary } from './agent.js';
 import { TlsMaterialError } from './carriers/tls.js';
-import { quicUnavailable } from './carriers/quic.js';
+import { dialableCarriers, quicUnavailable } from './carriers/quic.js';
 import { agentLogRecord, describeAgentEvent, type AgentEvent, type AgentEventLevel } from './agent-events.js';
 import { ConfigError, loadAgentConfig, type AgentConfig } from './config.js';
 import { DEFAULT_AGENT_STATE_DIR, enrolledIdentity, RenewalSchedule } from './enroll-cli.js';
@@ -546,7 +546,8 @@ async function runDiscover(argv: string[]): Promise<number> {
   }
   const doh = (values.doh as string | undefined) ?? DEFAULT_DOH_URL;
   try {
-    const found = await discoverIntermediaryDetails(name, { doh });
+    // The carriers this runtime dials, in its order (QUIC first on Deno with --unstable-net).
+    const found = await discoverIntermediaryDetails(name, { doh, carriers: dialableCarriers() });
     process.stdout.write(formatDiscovery(name, found, { doh }));
     return 0;
   } catch (error) {

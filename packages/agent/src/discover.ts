@@ -24,7 +24,7 @@ import {
 export type ResolveOptions = Omit<DiscoveryOptions, 'port'>;
 
 /** Default ports of the URL forms. */
-const DEFAULT_URL_PORT: Record<string, number> = { tls: 443, wss: 443, ws: 80 };
+const DEFAULT_URL_PORT: Record<string, number> = { tls: 443, quic: 443, wss: 443, ws: 80 };
 
 /** A bare `--intermediary` value split into name and optional port. */
 export interface BareIntermediary {
@@ -60,14 +60,15 @@ function urlEndpoint(value: string, scheme: string): Endpoint {
     throw new TypeError(`--intermediary ${value} is not a valid URL`);
   }
   if (!url.hostname) throw new TypeError(`--intermediary ${value} has no host`);
-  if (scheme === 'tls' && ((url.pathname !== '' && url.pathname !== '/') || url.search || url.hash || url.username)) {
-    throw new TypeError(`--intermediary must be tls://host:port, got ${value}`);
+  if ((scheme === 'tls' || scheme === 'quic') && ((url.pathname !== '' && url.pathname !== '/') || url.search || url.hash || url.username)) {
+    throw new TypeError(`--intermediary must be ${scheme}://host:port, got ${value}`);
   }
+  const carrier = scheme === 'tls' || scheme === 'quic' ? scheme : 'ws';
   return {
     target: url.hostname.replace(/^\[|\]$/g, ''),
     port: url.port ? Number(url.port) : DEFAULT_URL_PORT[scheme],
-    alpn: scheme === 'tls' ? [CARRIER_ALPN.tls] : [],
-    carrier: scheme === 'tls' ? 'tls' : 'ws',
+    alpn: carrier === 'ws' ? [] : [CARRIER_ALPN[carrier]],
+    carrier,
     addresses: [],
     priority: 0,
     url: value,
@@ -85,20 +86,22 @@ export async function discoverIntermediaryDetails(value: string, options: Resolv
 }
 
 /**
- * Turns an `--intermediary` value into endpoints, best first: a `tls://`, `ws://` or `wss://`
- * URL passes through as one endpoint; a bare name goes through SVCB discovery over DoH. The
+ * Turns an `--intermediary` value into endpoints, best first: a `tls://`, `quic://`, `ws://` or
+ * `wss://` URL passes through as one endpoint; a bare name goes through SVCB discovery over DoH. The
  * agent holds connections to each target:port; a record's addresses and carriers are tried in
  * order, the next when a connection fails.
  */
 export async function resolveIntermediary(value: string, options: ResolveOptions = {}): Promise<Endpoint[]> {
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(value)?.[1]?.toLowerCase();
-  if (scheme === 'tls' || scheme === 'ws' || scheme === 'wss') return [urlEndpoint(value, scheme)];
-  if (scheme !== undefined) throw new TypeError(`--intermediary must be tls://, ws://, wss:// or a DNS name to discover, got ${value}`);
+  if (scheme === 'tls' || scheme === 'quic' || scheme === 'ws' || scheme === 'wss') return [urlEndpoint(value, scheme)];
+  if (scheme !== undefined) throw new TypeError(`--intermediary must be tls://, quic://, ws://, wss:// or a DNS name to discover, got ${value}`);
   return (await discoverIntermediaryDetails(value, options)).endpoints;
 }
 
 function describeCarrier(e: Endpoint): string {
-  return e.carrier === 'tls' ? `TLS carrier (ALPN ${CARRIER_ALPN.tls})` : 'WebSocket carrier';
+  if (e.carrier === 'tls') return `TLS carrier (ALPN ${CARRIER_ALPN.tls})`;
+  if (e.carrier === 'quic') return `QUIC carrier (ALPN ${CARRIER_ALPN.quic}, HTTP/3)`;
+  return 'WebSocket carrier';
 }
 
 function plain(name: string): string {

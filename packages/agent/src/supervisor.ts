@@ -490,13 +490,13 @@ export class Supervisor {
     return groups;
   }
 
-  /** A discovered endpoint as dials: TLS once per address (the name stays the TLS server name), WebSocket by URL. */
+  /** A discovered endpoint as dials: TLS or QUIC once per address (the name stays the TLS server name), WebSocket by URL. */
   private dialsOf(e: Endpoint): Dial[] {
     if (e.carrier === 'ws') return [{ carrier: 'ws', host: e.target, port: e.port, url: e.url, label: e.url }];
     const servername = this.options.discovery?.servername ?? e.target;
     const addresses = e.addresses.length > 0 ? e.addresses : [e.target];
     return addresses.map((address) => ({
-      carrier: 'tls' as const,
+      carrier: e.carrier,
       host: address,
       port: e.port,
       servername,
@@ -779,13 +779,14 @@ export class Supervisor {
   }
 }
 
-/** An endpoint as the `discovered` event names it: `tls://proxy.example.net:8443 (192.0.2.7, 192.0.2.8)`, plus ` or wss://…` alternatives. */
+/** An endpoint as the `discovered` event names it: `tls://proxy.example.net:8443 (192.0.2.7, 192.0.2.8)`, plus ` or wss://…` (or ` or tls://…` after QUIC) alternatives. */
 function describeDials(endpoint: { label: string; dials: Dial[] }): string {
-  const addresses = endpoint.dials.filter((d) => d.carrier === 'tls' && d.label !== endpoint.label).map((d) => d.host);
-  const others = endpoint.dials.filter((d) => d.carrier === 'ws' && d.label !== endpoint.label).map((d) => d.label);
-  const tlsFirst = endpoint.dials[0]?.carrier === 'tls';
+  const first = endpoint.dials[0]?.carrier;
+  const addresses = endpoint.dials.filter((d) => d.carrier === first && first !== 'ws' && d.label !== endpoint.label).map((d) => d.host);
+  // The other carriers by URL, once each (their per-address labels end in " (ADDRESS)").
+  const others = [...new Set(endpoint.dials.filter((d) => d.carrier !== first).map((d) => d.label.replace(/ \(.*\)$/, '')))];
   let text = endpoint.label;
-  if (tlsFirst && addresses.length > 0) text += ` (${addresses.join(', ')})`;
+  if (addresses.length > 0) text += ` (${addresses.join(', ')})`;
   for (const o of others) text += ` or ${o}`;
   return text;
 }

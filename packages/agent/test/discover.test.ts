@@ -21,6 +21,7 @@ import {
   svcbQueryName,
 } from '@rhttp/core';
 import { discoverIntermediaryDetails, formatDiscovery, parseBareIntermediary, resolveIntermediary } from '../src/discover.js';
+import { dialableCarriers } from '../src/carriers/quic.js';
 
 /** The test's zone: owner name → records. Names not in it are NXDOMAIN. */
 const zone = new Map<string, DnsRecord[]>();
@@ -161,15 +162,43 @@ describe('DESIGN.md Discovery: SVCB at _http-reverse.<name> over DoH (RFC 9460, 
     expect((err as Error).message).toBe(
       'no usable SVCB record at _http-reverse.proxy.example.net:\n' +
         '  _http-reverse.proxy.example.net. 300 IN SVCB 1 a.example. port=8443 ipv4hint=192.0.2.1\n' +
-        '    unusable: it has no alpn (required: h2-reverse or h2-reverse-ws)\n' +
+        '    unusable: it has no alpn (required: one or more of h2-reverse, h3-reverse, h2-reverse-ws)\n' +
         '  _http-reverse.proxy.example.net. 300 IN SVCB 2 b.example. alpn=h2,h3 ipv4hint=192.0.2.2\n' +
-        '    unusable: its alpn (h2,h3) lists neither h2-reverse nor h2-reverse-ws',
+        '    unusable: its alpn (h2,h3) lists none of h2-reverse, h3-reverse, h2-reverse-ws',
     );
     svcb('_http-reverse.proxy.example.net', '3 c.example. alpn=h2-reverse,h2-reverse-ws ipv4hint=192.0.2.3');
     const details = await discoverIntermediaryDetails('proxy.example.net', { doh });
     // A record listing both carriers gives two endpoints, TLS first.
     expect(details.endpoints.map((e) => e.url)).toEqual(['tls://c.example:443', 'wss://c.example:443']);
-    expect(details.skipped.map((s) => s.reason)).toEqual(['it has no alpn (required: h2-reverse or h2-reverse-ws)', 'its alpn (h2,h3) lists neither h2-reverse nor h2-reverse-ws']);
+    expect(details.skipped.map((s) => s.reason)).toEqual(['it has no alpn (required: one or more of h2-reverse, h3-reverse, h2-reverse-ws)', 'its alpn (h2,h3) lists none of h2-reverse, h3-reverse, h2-reverse-ws']);
+  });
+
+  it('h3-reverse in alpn is the QUIC carrier: first where QUIC can be dialed, left out (and said why) where it cannot', async () => {
+    svcb('_http-reverse.proxy.example.net', '1 a.example. alpn=h2-reverse,h3-reverse port=8443 ipv4hint=192.0.2.1');
+    svcb('_http-reverse.proxy.example.net', '2 b.example. alpn=h3-reverse port=9443 ipv4hint=192.0.2.2');
+    // Deno with --unstable-net: QUIC first, TLS the fallback of the same target:port.
+    const withQuic = await discoverIntermediaryDetails('proxy.example.net', { doh, rng: stable, carriers: ['quic', 'tls', 'ws'] });
+    expect(withQuic.endpoints.map((e) => [e.url, e.carrier, e.port, e.addresses])).toEqual([
+      ['quic://a.example:8443', 'quic', 8443, ['192.0.2.1']],
+      ['tls://a.example:8443', 'tls', 8443, ['192.0.2.1']],
+      ['quic://b.example:9443', 'quic', 9443, ['192.0.2.2']],
+    ]);
+    expect(withQuic.skipped).toEqual([]);
+    // No QUIC (Node and Bun, where these tests run; the agent passes dialableCarriers()): TLS only, the QUIC-only record unusable.
+    expect(dialableCarriers()).toEqual(['tls', 'ws']);
+    const withoutQuic = await discoverIntermediaryDetails('proxy.example.net', { doh, rng: stable, carriers: dialableCarriers() });
+    expect(withoutQuic.endpoints.map((e) => e.url)).toEqual(['tls://a.example:8443']);
+    expect(withoutQuic.skipped).toEqual([
+      {
+        record: '_http-reverse.proxy.example.net. 300 IN SVCB 2 b.example. alpn=h3-reverse port=9443 ipv4hint=192.0.2.2',
+        reason: 'its alpn (h3-reverse) lists only carriers this client cannot dial (it dials h2-reverse, h2-reverse-ws; h3-reverse needs QUIC)',
+      },
+    ]);
+    // In core's default order (DEFAULT_CARRIER_ORDER): TLS, QUIC, WebSocket, whatever order alpn lists them in.
+    svcb('_http-reverse.all.example', '1 c.example. alpn=h2-reverse-ws,h3-reverse,h2-reverse ipv4hint=192.0.2.3');
+    const all = await discoverIntermediaryDetails('all.example', { doh, carriers: ['tls', 'quic', 'ws'] });
+    expect(all.endpoints.map((e) => e.url)).toEqual(['tls://c.example:443', 'quic://c.example:443', 'wss://c.example:443']);
+    expect(formatDiscovery('all.example', all)).toContain('  2. quic://c.example:443 — QUIC carrier (ALPN h3-reverse, HTTP/3) at 192.0.2.3, priority 1');
   });
 
   it('RFC 9460 §8: a record that makes an unsupported key mandatory is ignored', async () => {
@@ -212,24 +241,34 @@ describe('DESIGN.md Discovery: SVCB at _http-reverse.<name> over DoH (RFC 9460, 
       '_8443._http-reverse.proxy.example.net. 300 IN SVCB 1 edge.example.net. alpn=h2-reverse,h2-reverse-ws port=8443',
     );
     expect(rhttpSvcbRecord({ name: 'proxy.example.net' })).toBe('_http-reverse.proxy.example.net. 300 IN SVCB 1 proxy.example.net. alpn=h2-reverse');
+    const both = rhttpSvcbRecord({ name: 'proxy.example.net', port: 8443, carrier: ['quic', 'tls'], ipv4hint: ['127.0.0.1'] });
+    expect(both).toBe('_http-reverse.proxy.example.net. 300 IN SVCB 1 proxy.example.net. alpn=h2-reverse,h3-reverse port=8443 ipv4hint=127.0.0.1');
+    zone.clear();
+    const [owner2, , , , ...rdata2] = both.split(' ');
+    svcb(owner2, rdata2.join(' '));
+    expect((await resolveIntermediary('proxy.example.net', { doh, carriers: ['quic', 'tls'] })).map((e) => e.url)).toEqual(['quic://proxy.example.net:8443', 'tls://proxy.example.net:8443']);
   });
 });
 
 describe('--intermediary URL forms pass through without DNS', () => {
-  it('tls://, ws:// and wss:// are single endpoints', async () => {
+  it('tls://, quic://, ws:// and wss:// are single endpoints', async () => {
     expect(await resolveIntermediary('tls://127.0.0.1:8443', { doh })).toEqual([
       { target: '127.0.0.1', port: 8443, alpn: ['h2-reverse'], carrier: 'tls', addresses: [], priority: 0, url: 'tls://127.0.0.1:8443' },
     ]);
     expect(await resolveIntermediary('ws://127.0.0.1:8787', { doh })).toMatchObject([{ carrier: 'ws', port: 8787, url: 'ws://127.0.0.1:8787' }]);
     expect(await resolveIntermediary('wss://edge.example.net', { doh })).toMatchObject([{ carrier: 'ws', port: 443, target: 'edge.example.net' }]);
     expect(await resolveIntermediary('tls://[::1]:9', { doh })).toMatchObject([{ target: '::1', port: 9 }]);
+    expect(await resolveIntermediary('quic://127.0.0.1:8443', { doh })).toEqual([
+      { target: '127.0.0.1', port: 8443, alpn: ['h3-reverse'], carrier: 'quic', addresses: [], priority: 0, url: 'quic://127.0.0.1:8443' },
+    ]);
     expect(queries).toEqual([]);
   });
   it('rejects other schemes, IP addresses as bare names and junk', async () => {
-    await expect(resolveIntermediary('https://x.example', { doh })).rejects.toThrow(/tls:\/\/, ws:\/\/, wss:\/\/ or a DNS name/);
+    await expect(resolveIntermediary('https://x.example', { doh })).rejects.toThrow(/tls:\/\/, quic:\/\/, ws:\/\/, wss:\/\/ or a DNS name/);
     await expect(resolveIntermediary('127.0.0.1:8443', { doh })).rejects.toThrow(/IP address, which has no SVCB records: give tls:\/\/127\.0\.0\.1:8443/);
     await expect(resolveIntermediary('[::1]:8443', { doh })).rejects.toThrow(/IP address/);
     await expect(resolveIntermediary('tls://h:1/path', { doh })).rejects.toThrow(/must be tls:\/\/host:port/);
+    await expect(resolveIntermediary('quic://h:1/path', { doh })).rejects.toThrow(/must be quic:\/\/host:port/);
     expect(() => parseBareIntermediary('bad name')).toThrow(TypeError);
     expect(() => parseBareIntermediary('x.example:70000')).toThrow(/not in 1\.\.65535/);
     expect(parseBareIntermediary('Proxy.Example.net.:8443')).toEqual({ name: 'Proxy.Example.net', port: 8443 });
@@ -253,7 +292,7 @@ describe('rhttp-agent discover NAME output', () => {
         '  svc.example.org. 300 IN SVCB 3 old.example.org. port=443',
         'Not usable:',
         '  svc.example.org. 300 IN SVCB 3 old.example.org. port=443',
-        '    it has no alpn (required: h2-reverse or h2-reverse-ws)',
+        '    it has no alpn (required: one or more of h2-reverse, h3-reverse, h2-reverse-ws)',
         'The agent would hold connections to each of these (one target:port is one intermediary; its addresses and carriers are alternatives, tried in order):',
         '  1. tls://edge.example.org:8443 — TLS carrier (ALPN h2-reverse) at 127.0.0.1, priority 1',
         '  2. wss://backup.example.org:443 — WebSocket carrier at 2001:db8::2, priority 2',

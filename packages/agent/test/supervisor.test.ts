@@ -155,6 +155,36 @@ describe('Supervisor over a Carrier', () => {
     expect(dialed).toHaveLength(2);
   });
 
+  it('a record listing h3-reverse and h2-reverse is one endpoint: QUIC at each address first, then TLS as its fallback', async () => {
+    const events = new EventLog();
+    const dialed: Dial[] = [];
+    const dial: DialCarrier = async (d) => {
+      dialed.push(d);
+      if (d.carrier === 'quic') throw new CarrierDialError(`the QUIC handshake with ${d.host}:8443 timed out`, { refused: false, unreached: true });
+      throw new CarrierDialError('the intermediary did not agree to h2-reverse', { refused: true, unreached: false });
+    };
+    // What discovery gives an agent with QUIC for `alpn=h2-reverse,h3-reverse port=8443 ipv4hint=…,…`.
+    const common = { target: 'proxy.example.net', port: 8443, alpn: ['h2-reverse', 'h3-reverse'], addresses: ['192.0.2.1', '192.0.2.2'], priority: 1 };
+    const endpoints = [
+      { ...common, carrier: 'quic', url: 'quic://proxy.example.net:8443' },
+      { ...common, carrier: 'tls', url: 'tls://proxy.example.net:8443' },
+    ];
+    const found = { name: 'proxy.example.net.', query: '_http-reverse.proxy.example.net.', aliases: [], records: [{ ttl: 300 }], endpoints, skipped: [] };
+    const s = supervisor(events, { dial, discovery: { name: 'proxy.example.net', lookup: async () => found as never } });
+    s.start();
+    await events.waitFor('reconnecting');
+    expect(events.events[0]).toMatchObject({ type: 'discovered', endpoints: ['quic://proxy.example.net:8443 (192.0.2.1, 192.0.2.2) or tls://proxy.example.net:8443'] });
+    expect(dialed.map((d) => [d.carrier, d.host, d.servername, d.label])).toEqual([
+      ['quic', '192.0.2.1', 'proxy.example.net', 'quic://proxy.example.net:8443 (192.0.2.1)'],
+      ['quic', '192.0.2.2', 'proxy.example.net', 'quic://proxy.example.net:8443 (192.0.2.2)'],
+      ['tls', '192.0.2.1', 'proxy.example.net', 'tls://proxy.example.net:8443 (192.0.2.1)'],
+    ]);
+    // One endpoint (one target:port), held with one connection: not two intermediaries.
+    expect(s.connectionStatus()).toHaveLength(1);
+    expect(s.connectionStatus()[0]).toMatchObject({ endpoint: 'quic://proxy.example.net:8443', state: 'waiting' });
+    await s.stop(false, 0);
+  });
+
   it('aborts a dial still in progress on stop, and does not report it as a failure', async () => {
     const events = new EventLog();
     let signal: AbortSignal | undefined;

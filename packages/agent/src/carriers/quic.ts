@@ -57,6 +57,16 @@ export function quicUnavailable(): string | undefined {
   return undefined;
 }
 
+/**
+ * The carriers this runtime can dial, most preferred first (discovery's `carriers`): where there
+ * is QUIC, h3-reverse first, then h2-reverse over TLS, then the WebSocket carrier; elsewhere QUIC
+ * is left out, so a record listing both h2-reverse and h3-reverse is dialed over TLS, and one
+ * listing only h3-reverse is reported as unusable here.
+ */
+export function dialableCarriers(): ('tls' | 'quic' | 'ws')[] {
+  return quicUnavailable() === undefined ? ['quic', 'tls', 'ws'] : ['tls', 'ws'];
+}
+
 /** What the QUIC dial needs. The certificate and key are not shown to QUIC: they answer the challenge in-band, over HTTP/3. */
 export interface QuicCarrierOptions extends QuicCredentials {
   /** CA certificate(s) (PEM) to verify the intermediary with, as the TLS carrier's `ca`; the system's CAs otherwise. */
