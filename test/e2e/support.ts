@@ -313,6 +313,25 @@ export function patternSha256(n: number): string {
   return hash.digest('hex');
 }
 
+/** The page of `/transfer-page?n=N` (see startUpstream): its result is one JSON object in `#result`. */
+function transferPage(n: number): string {
+  return `<!doctype html><meta charset="utf-8"><title>transfer</title><pre id="result">pending</pre><script>
+(async () => {
+  const result = document.getElementById('result');
+  try {
+    const response = await fetch('/bytes?n=${n}', { cache: 'no-store' });
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    let mismatches = 0;
+    for (let i = 0; i < bytes.length; i++) if (bytes[i] !== i % ${PATTERN_PERIOD}) mismatches++;
+    const fetched = performance.getEntriesByType('resource').find((e) => e.name === response.url);
+    result.textContent = JSON.stringify({ page: performance.getEntries()[0].nextHopProtocol, fetch: fetched ? fetched.nextHopProtocol : null, status: response.status, bytes: bytes.length, mismatches });
+  } catch (error) {
+    result.textContent = JSON.stringify({ error: String(error) });
+  }
+})();
+</script>`;
+}
+
 export interface Upstream {
   server: http.Server;
   url: string;
@@ -329,7 +348,9 @@ export interface Upstream {
  * `/hello` text; `/echo` streams the POST body back; `/bytes?n=N` N pattern bytes, streamed
  * with backpressure; `/sse` five events 100 ms apart; `/slow?ms=N` answers after N ms;
  * `/drip?chunks=N&ms=M` N lines M ms apart (a slow streaming download); `/headers` the request
- * headers as JSON; `/who` the name given here (to tell upstreams apart).
+ * headers as JSON; `/who` the name given here (to tell upstreams apart); `/transfer-page?n=N` an
+ * HTML page whose script fetches `/bytes?n=N` and writes into `#result` the protocols the page and
+ * the fetch went over (`nextHopProtocol`), the bytes received and how many differ from the pattern.
  */
 export async function startUpstream(name = 'upstream'): Promise<Upstream> {
   const requests: Upstream['requests'] = [];
@@ -346,6 +367,11 @@ export async function startUpstream(name = 'upstream'): Promise<Upstream> {
       case '/who':
         req.resume();
         res.end(name);
+        return;
+      case '/transfer-page':
+        req.resume();
+        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+        res.end(transferPage(n('n', 0)));
         return;
       case '/headers':
         req.resume();

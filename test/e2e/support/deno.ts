@@ -43,6 +43,8 @@ export interface DenoIntermediaryPorts {
   agents: number;
   http: number;
   quic: number;
+  /** `--https` too (TCP; it may share its number with the UDP `quic`). */
+  https?: number;
 }
 
 /**
@@ -55,6 +57,7 @@ export async function startDenoIntermediary(certs: CertPaths, ports: DenoInterme
     `127.0.0.1:${ports.agents}`,
     '--http',
     `127.0.0.1:${ports.http}`,
+    ...(ports.https === undefined ? [] : ['--https', `127.0.0.1:${ports.https}`]),
     '--quic',
     `127.0.0.1:${ports.quic}`,
     '--cert',
