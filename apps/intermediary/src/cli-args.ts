@@ -52,7 +52,10 @@ Listeners:
                             h3-reverse; the agent proves its certificate in-band on HTTP/3's
                             control stream) and browsers speaking HTTP/3 (ALPN h3); uses
                             --cert/--key. Deno only: deno run -A --unstable-net …/cli.js … (Node
-                            has no QUIC; it is refused there). May share a TCP listener's port
+                            has no QUIC; it is refused there). May share a TCP listener's port.
+                            Browsers get HTTP/3 here as on --https, and responses on --https
+                            advertise it: alt-svc: h3=":PORT"; ma=86400 (never on --http: no
+                            HTTP/3 for http:// origins); give --https the same port number
   --metrics HOST:PORT       Prometheus metrics at http://HOST:PORT/metrics (a separate listener;
                             none by default)
 

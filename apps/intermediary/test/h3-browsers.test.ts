@@ -6,11 +6,16 @@
  * `onQuicBrowser` as the listener would (the listener itself runs under Deno in test/e2e). Also
  * the Alt-Svc rule (alt-svc.ts): h3 on the QUIC port for https origins only.
  */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { connectQuic, type Http3Session } from '@rhttp/core';
+import { WebSocketServer } from 'ws';
+import { connectQuic, encodeWebSocketFrame, WebSocketFrameDecoder, type Http3Session, type WebSocketEvent } from '@rhttp/core';
+import { Agent } from '../../../packages/agent/src/agent.js';
 import { quicPair } from '../../../packages/core/test/support/quic-pair.js';
 import { ALT_SVC_MAX_AGE_S, altSvcValue, setAltSvc } from '../src/alt-svc.js';
 import { quicClientAddress } from '../src/browser-listeners.js';
+import { HELP } from '../src/cli-args.js';
 import { Intermediary } from '../src/intermediary.js';
 import { connectAgent, intermediaryOptions, makePki, until, type Pki, type TestAgent } from './harness.js';
 
@@ -86,7 +91,24 @@ describe('HTTP/3 browsers (onQuicBrowser)', () => {
     expect(status.counters.responses['2xx']).toBe(3);
     expect(status.counters.bodyBytes.request).toBe(300_000);
     expect(status.counters.bodyBytes.response).toBeGreaterThanOrEqual(3_000_000);
+    // RFC 9412: the served origin the certificate covers, in an ORIGIN frame after SETTINGS.
+    await until(() => session.peerOrigins.length > 0, 'the ORIGIN frame');
+    expect(session.peerOrigins).toEqual([ORIGIN]);
     session.close();
+  });
+
+  it('the status page is the same, and its loopback-only rule reads the QUIC peer address', async () => {
+    await setUp();
+    const local = await browser('127.0.0.1:4000');
+    const page = await local.session.fetch(`${ORIGIN}/.rhttp/status?format=json`);
+    expect(page.status).toBe(200);
+    expect((await page.json()).origins).toEqual([ORIGIN]);
+    const remote = await browser('192.0.2.7:4000');
+    const denied = await remote.session.fetch(`${ORIGIN}/.rhttp/status?format=json`);
+    expect(denied.status).toBe(403);
+    await denied.text();
+    local.session.close();
+    remote.session.close();
   });
 
   it("without --quic nothing is advertised: the origin's own Alt-Svc passes as on the other listeners", async () => {
@@ -141,7 +163,66 @@ describe('HTTP/3 browsers (onQuicBrowser)', () => {
   });
 });
 
+describe('WebSocket over HTTP/3 (RFC 9220 extended CONNECT)', () => {
+  let upstream: Server | undefined;
+  let realAgent: Agent | undefined;
+  afterEach(async () => {
+    await realAgent?.stop({ graceful: false });
+    upstream?.closeAllConnections();
+    upstream?.close();
+    realAgent = upstream = undefined;
+  });
+
+  it('a browser opens :protocol websocket on its HTTP/3 session: 200, then messages echo through the agent and a ws upstream', async () => {
+    upstream = createServer();
+    const wss = new WebSocketServer({ server: upstream });
+    wss.on('connection', (ws) => ws.on('message', (data, binary) => ws.send(data, { binary })));
+    await new Promise<void>((resolve) => upstream!.listen(0, '127.0.0.1', resolve));
+    intermediary = new Intermediary(intermediaryOptions(pki, { http: undefined }));
+    const addresses = await intermediary.start();
+    realAgent = new Agent({
+      intermediary: `tls://127.0.0.1:${addresses.agents.port}`,
+      origins: [ORIGIN],
+      cert: pki.origin.chainPem,
+      key: pki.origin.keyPem,
+      ca: pki.ca.certPem,
+      connections: 1,
+      upstream: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`,
+    });
+    realAgent.start();
+    await until(() => intermediary!.servedOrigins().includes(ORIGIN), 'the agent to be served');
+    const { session } = await browser();
+    expect(session.connection.peerSettings?.enableConnectProtocol).toBe(true);
+    let send!: ReadableStreamDefaultController<Uint8Array>;
+    const body = new ReadableStream<Uint8Array>({ start: (c) => void (send = c) });
+    const { response } = await session.request({ method: 'CONNECT', protocol: 'websocket', url: new URL(`${ORIGIN}/chat`), headers: new Headers({ 'sec-websocket-version': '13' }), body });
+    expect(response.status).toBe(200);
+    const decoder = new WebSocketFrameDecoder({ role: 'client' });
+    const reader = response.body!.getReader();
+    const events: WebSocketEvent[] = [];
+    const next = async () => {
+      while (events.length === 0) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error('the stream ended');
+        events.push(...decoder.push(value));
+      }
+      return events.shift()!;
+    };
+    const big = new Uint8Array(200_000).map((_, i) => i % 253);
+    send.enqueue(encodeWebSocketFrame({ opcode: 0x1, payload: new TextEncoder().encode('over h3') }, { mask: true }));
+    send.enqueue(encodeWebSocketFrame({ opcode: 0x2, payload: big }, { mask: true }));
+    expect(await next()).toEqual({ type: 'message', data: 'over h3' });
+    expect(await next()).toEqual({ type: 'message', data: big });
+    send.close();
+    session.close();
+  });
+});
+
 describe('Alt-Svc (alt-svc.ts)', () => {
+  it('--help says what --quic advertises', () => {
+    expect(HELP).toContain('alt-svc: h3=":PORT"; ma=86400 (never on --http');
+  });
+
   it('advertises h3 on the QUIC port for https origins only, and only with a QUIC listener', () => {
     expect(altSvcValue(8443, { scheme: 'https' })).toBe(`h3=":8443"; ma=${ALT_SVC_MAX_AGE_S}`);
     expect(ALT_SVC_MAX_AGE_S).toBe(86_400);
