@@ -143,10 +143,11 @@ function banner(addresses: IntermediaryAddresses, certs: Certificates, statusTok
   lines.push(`  status             ${browserUrls[0]}${STATUS_PATH}  (${statusToken ? 'needs Authorization: Bearer <status token>' : 'this machine only; --status-token opens it'})`);
   if (addresses.quic) lines.push(`  agents (QUIC)      quic://${formatAddress(reachable(addresses.quic))}  (ALPN h3-reverse, certificate proven in-band; Deno agents: deno run -A --unstable-net)`);
   for (const w of workers) if (w.metrics) lines.push(`  metrics            http://${formatAddress(reachable(w.metrics))}${METRICS_PATH}  (Prometheus)`);
-  const svcb = svcbRecordsFor(SVCB_EXAMPLE_NAME, addresses.agents, workers.length).filter((l) => !l.startsWith(';')).slice(0, workers.length);
-  const workersFlag = workers.length > 1 ? ` --workers ${workers.length}` : '';
+  // The unprefixed set: one record per worker, plus the QUIC listener's own when it is on another port.
+  const svcb = svcbRecordsFor(SVCB_EXAMPLE_NAME, addresses.agents, workers.length, addresses.quic).filter((l) => !l.startsWith(';') && l.startsWith('_http-reverse.'));
+  const workersFlag = `${workers.length > 1 ? ` --workers ${workers.length}` : ''}${addresses.quic ? ` --quic ${formatAddress(addresses.quic)}` : ''}`;
   lines.push(
-    `  DNS discovery      publish the SVCB record${workers.length > 1 ? 's' : ''} printed by 'rhttp-intermediary --print-svcb NAME --agents ${formatAddress(addresses.agents)}${workersFlag}', e.g.`,
+    `  DNS discovery      publish the SVCB record${svcb.length > 1 ? 's' : ''} printed by 'rhttp-intermediary --print-svcb NAME --agents ${formatAddress(addresses.agents)}${workersFlag}', e.g.`,
     ...svcb.map((r) => `                     ${r}`),
   );
   if (certs.signingCa) {
@@ -200,7 +201,7 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write('rhttp-intermediary: --print-svcb needs the real --agents port, not 0\n');
       return 2;
     }
-    process.stdout.write(`${svcbRecordsFor(config.printSvcb, config.agents, config.workers ?? 1).join('\n')}\n`);
+    process.stdout.write(`${svcbRecordsFor(config.printSvcb, config.agents, config.workers ?? 1, config.quic).join('\n')}\n`);
     return 0;
   }
   // --quic needs Deno's QUIC: refused at startup, in one line, on Node (and on Deno without --unstable-net).

@@ -160,6 +160,21 @@ describe('rhttp-intermediary process', () => {
     expect(onDefault.stdout.split('\n').filter((l) => l !== '' && !l.startsWith(';'))).toEqual(['_http-reverse.edge.example.org. 300 IN SVCB 1 edge.example.org. alpn=h2-reverse']);
   });
 
+  it('--print-svcb with --quic: h3-reverse beside h2-reverse when QUIC is on the --agents port number, a record of its own on another port', async () => {
+    const records = (stdout: string) => stdout.split('\n').filter((l) => l !== '' && !l.startsWith(';'));
+    const shared = await run(process.execPath, [cli, '--print-svcb', 'proxy.example.net', '--agents', '198.51.100.4:8443', '--quic', '198.51.100.4:8443']);
+    expect(records(shared.stdout)).toEqual([
+      '_http-reverse.proxy.example.net. 300 IN SVCB 1 proxy.example.net. alpn=h2-reverse,h3-reverse port=8443 ipv4hint=198.51.100.4',
+      '_8443._http-reverse.proxy.example.net. 300 IN SVCB 1 proxy.example.net. alpn=h2-reverse,h3-reverse port=8443 ipv4hint=198.51.100.4',
+    ]);
+    const apart = await run(process.execPath, [cli, '--print-svcb', 'proxy.example.net', '--agents', '0.0.0.0:443', '--quic', '0.0.0.0:8444']);
+    expect(records(apart.stdout)).toEqual([
+      '_http-reverse.proxy.example.net. 300 IN SVCB 1 proxy.example.net. alpn=h2-reverse',
+      '_http-reverse.proxy.example.net. 300 IN SVCB 1 proxy.example.net. alpn=h3-reverse port=8444',
+    ]);
+    expect(apart.stdout).toMatch(/; the QUIC listener \(h3-reverse\) has a record of its own, port 8444/);
+  });
+
   it('logs one JSON object per line with --log json, for every line it prints on stderr', async () => {
     const child = spawn(process.execPath, [cli, '--agents', '127.0.0.1:0', '--http', '127.0.0.1:0', '--metrics', '127.0.0.1:0', '--log', 'json', '--state-dir', join(dir, 'state-json')], { cwd: dir });
     let stdout = '';
