@@ -696,8 +696,11 @@ export class H3Connection implements StreamPort {
   private closeStream(stream: H3RequestStream, error: Http2Error | undefined): void {
     if (!this.streams.delete(stream)) return;
     if (stream.id >= 0) this.byId.delete(stream.id);
-    this.bufferedBytes -= stream.unconsumed;
+    // As HTTP/2's: an ended stream's unread DATA stays in the gauge until its reader takes it
+    // (`consume`); a reset one's is dropped now, and zeroed so a late `consume` does not count it twice.
     if (error) {
+      this.bufferedBytes -= stream.unconsumed;
+      stream.unconsumed = 0;
       stream.reset = true;
       this.failPending(stream);
       stream.resumeReading?.();
