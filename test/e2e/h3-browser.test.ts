@@ -149,4 +149,8 @@ describe.skipIf(unavailable)('HTTP/3 for browsers through --quic (Deno)', () => 
       removeDir(profile);
     }
   }, 150_000);
+
+  it('stops cleanly with HTTP/3 browser sessions drained (exit 0)', async () => {
+    expect(await intermediary.stop()).toBe(0);
+  });
 });

@@ -10,7 +10,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
-import { connectQuic, encodeWebSocketFrame, WebSocketFrameDecoder, type Http3Session, type WebSocketEvent } from '@rhttp/core';
+import { connectQuic, encodeWebSocketFrame, H3ErrorCode, WebSocketFrameDecoder, type Http3Session, type WebSocketEvent } from '@rhttp/core';
 import { Agent } from '../../../packages/agent/src/agent.js';
 import { quicPair } from '../../../packages/core/test/support/quic-pair.js';
 import { ALT_SVC_MAX_AGE_S, altSvcValue, setAltSvc } from '../src/alt-svc.js';
@@ -137,6 +137,27 @@ describe('HTTP/3 browsers (onQuicBrowser)', () => {
     expect(await (await held).text()).toBe('released');
     expect(intermediary!.status().counters.clientBudgetRefusals).toBe(1);
     for (const s of [a, b, c]) s.session.close();
+  });
+
+  it('bounds one connection as the h2 listener does: 100 requests at once, the next refused with H3_REQUEST_REJECTED (retryable) and never forwarded', async () => {
+    const { release, holding, seen } = await setUp();
+    const pair = quicPair();
+    intermediary!.onQuicBrowser(pair.server, '192.0.2.10:1');
+    // A client that would open more than the listener allows.
+    const session = connectQuic(pair.client, { role: 'client', limits: { maxConcurrentStreams: 101 } });
+    await session.ready;
+    const held = Array.from({ length: 100 }, () => session.fetch(`${ORIGIN}/hold`));
+    await until(() => holding() === 100, '100 requests to reach the agent');
+    const refused = await session.fetch(`${ORIGIN}/over`).then(
+      () => undefined,
+      (error: { errorCode?: number; retryable?: boolean }) => error,
+    );
+    expect(refused).toMatchObject({ errorCode: H3ErrorCode.H3_REQUEST_REJECTED, retryable: true });
+    expect(seen.some((q) => q.path === '/over')).toBe(false);
+    release();
+    const texts = await Promise.all(held.map(async (r) => (await r).text()));
+    expect(texts.every((t) => t === 'released')).toBe(true);
+    session.close();
   });
 
   it('stop() sends GOAWAY to HTTP/3 browsers; the request in flight completes, then the session closes', async () => {
