@@ -85,6 +85,9 @@ let nextSessionNumber = 1;
 /** The bytes an agent session runs on: a TLS socket (`h2-reverse`), an upgraded ptth socket, or a ptth CONNECT stream (ptth-upgrade.ts). */
 export type AgentSocket = NodeStyleSocket & { remoteAddress?: string; remotePort?: number };
 
+/** The carrier of an agent session, as the status page names it. */
+export type AgentCarrier = 'tls' | 'ptth' | 'quic';
+
 /** An `h3-reverse` agent's QUIC connection (quic-listener.ts), and where it came from. */
 export interface AgentQuic {
   quic: QuicConnection;
@@ -172,6 +175,8 @@ export class AgentSession extends ReversedBrokerSession {
   readonly id: string;
   readonly remoteAddress: string;
   readonly connectedAt = Date.now();
+  /** What carries the session: TLS `h2-reverse`/`rh2`, an upgraded ptth request, or QUIC `h3-reverse`. */
+  readonly carrier: AgentCarrier;
   /** The HTTP/2 engine, or undefined on QUIC. */
   readonly http2: Http2Session | undefined;
   /** The HTTP/3 engine (h3-reverse), or undefined on a byte stream. */
@@ -188,6 +193,7 @@ export class AgentSession extends ReversedBrokerSession {
     this.events = events;
     this.id = `agent-${nextSessionNumber++}`;
     this.admission = new AgentAdmission(new AdmissionHooks(this), authenticated ? { identity: authenticated.identity, allowedOrigins: authenticated.allowedOrigins } : {});
+    this.carrier = 'quic' in carrier ? 'quic' : authenticated ? 'ptth' : 'tls';
     if ('quic' in carrier) {
       this.remoteAddress = carrier.remoteAddress;
       this.http2 = undefined;

@@ -128,10 +128,11 @@ export function renderStatusPage(status: IntermediaryStatus, now: Date = new Dat
       : `<h2>Origins (${status.origins.length})</h2>\n<ul class="origins">${status.origins.map((o) => `<li class="mono">${escapeHtml(o)}</li>`).join('')}</ul>`;
   const sessions = table(
     `Agent sessions (${status.sessions.length})`,
-    ['Session', 'Remote address', 'Certificate subject', 'Origins', 'State', 'RTT', 'Open streams', 'Age', 'Draining'],
+    ['Session', 'Remote address', 'Carrier', 'Certificate subject', 'Origins', 'State', 'RTT', 'Open streams', 'Age', 'Draining'],
     status.sessions.map((s) => [
       s.id,
       s.remoteAddress,
+      `${s.carrier} (${s.httpVersion})`,
       s.subject ?? '—',
       s.origins.join(', ') || '—',
       s.state,
