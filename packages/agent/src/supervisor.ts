@@ -734,12 +734,20 @@ export class Supervisor {
       },
     });
     const end = (error: Error | undefined, admitted: boolean): SessionEnd => {
-      const reason = carrier.error?.message ?? error?.message ?? 'the intermediary closed the QUIC connection';
+      const goaway = session.connection.goawayReceived !== undefined;
+      const reason =
+        carrier.error?.message ?? error?.message ?? (goaway ? 'the intermediary is shutting down the connection (GOAWAY)' : 'the intermediary closed the QUIC connection');
       // Closed with an error before it ever admitted us: that is the intermediary's refusal (its reason says why).
       if (!admitted && (carrier.error || error)) return { type: 'refused', reason };
       return { type: 'disconnected', reason };
     };
-    return { session, closed: session.closed, end };
+    // Wait for the QUIC connection itself: after a drain it lingers until the intermediary has read
+    // our last response and closed (carriers/quic.ts); a process that exits sooner would cut it off.
+    const closed = session.closed.then(async (error) => {
+      await carrier.closed;
+      return error;
+    });
+    return { session, closed, end };
   }
   /** PING every interval; an unanswered PING calls `dead`. Returns the function that stops it. */
   private keepalive(session: Http2Session, slot: Slot, dead: () => void): () => void {
