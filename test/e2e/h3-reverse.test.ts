@@ -11,6 +11,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
+import * as http2 from 'node:http2';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
@@ -206,6 +207,32 @@ function slowDownload(t: H3Tunnel, chunks: number, args: string[] = [], ms = 100
   // A download that ends before its first line must not leave the caller waiting forever.
   void done.then(() => firstLine());
   return { started, done };
+}
+
+/**
+ * A browser on one h2c connection (prior knowledge) to the tunnel's --http port, for load: many
+ * streams, one connection. (The Deno intermediary's HTTP/1.1 listener is not used for load here:
+ * under Deno 2.9 it closes keep-alive connections after each response and drops a few fresh ones
+ * with no answer, whatever the carrier; measured with a TLS agent too.)
+ */
+function h2cBrowser(t: H3Tunnel): { get(path: string): Promise<{ status: number; headers: http2.IncomingHttpHeaders; body: Buffer }>; close(): void } {
+  const session = http2.connect(t.base);
+  session.on('error', () => {});
+  return {
+    get: (path) =>
+      new Promise((resolve, reject) => {
+        const req = session.request({ ':method': 'GET', ':path': path, ':authority': t.appHost });
+        const chunks: Buffer[] = [];
+        let headers: http2.IncomingHttpHeaders = {};
+        req.on('response', (h) => (headers = h));
+        req.on('data', (c: Buffer) => chunks.push(c));
+        req.on('end', () => resolve({ status: Number(headers[':status'] ?? 0), headers, body: Buffer.concat(chunks) }));
+        req.on('error', reject);
+        req.setTimeout(15_000, () => req.close(http2.constants.NGHTTP2_CANCEL));
+        req.end();
+      }),
+    close: () => session.close(),
+  };
 }
 
 /** A drip download completed: curl exit 0, 200, every line. */
@@ -545,7 +572,7 @@ describe.skipIf(unavailable)('h3-reverse drains (GOAWAY, RFC 9114 §5.2)', () =>
     await waitUntil('two authorized sessions', async () => ((await tunnel.status()).sessions.filter((s) => s.state === 'authorized').length === 2 ? true : undefined));
     const total = 300;
     const parallel = 4;
-    const keepAlive = new http.Agent({ keepAlive: true, maxSockets: parallel });
+    const browser = h2cBrowser(tunnel);
     const failures: string[] = [];
     let done = 0;
     let sent = 0;
@@ -554,7 +581,7 @@ describe.skipIf(unavailable)('h3-reverse drains (GOAWAY, RFC 9114 §5.2)', () =>
       while (sent < total) {
         const i = sent++;
         try {
-          const r = await httpGet(tunnel.ports.http, tunnel.appHost, `/slow?ms=${i % 3 === 0 ? 30 : 5}`, { agent: keepAlive });
+          const r = await browser.get(`/slow?ms=${i % 3 === 0 ? 30 : 5}`);
           if (r.status !== 200 || !r.body.toString().startsWith('slept')) failures.push(`request ${i}: ${r.status} ${r.body.toString().slice(0, 200)} proxy-status=${r.headers['proxy-status'] ?? ''}`);
         } catch (error) {
           failures.push(`request ${i}: ${(error as Error).message}`);
@@ -569,7 +596,7 @@ describe.skipIf(unavailable)('h3-reverse drains (GOAWAY, RFC 9114 §5.2)', () =>
     try {
       await Promise.all(Array.from({ length: parallel }, worker));
     } finally {
-      keepAlive.destroy();
+      browser.close();
     }
     expect(terminated).toBe(true);
     expect(failures, `${failures.join('\n')}\n--- first agent\n${first.output()}\n--- second\n${second.output()}\n--- intermediary\n${tunnel.intermediary.output()}`).toEqual([]);
@@ -614,7 +641,7 @@ describe.skipIf(unavailable)('h3-reverse drains (GOAWAY, RFC 9114 §5.2)', () =>
     expectWholeDrip(await download.done, 15, context());
     expect(await tunnel.intermediary.exited, context()).toBe(0);
     // The agent learned of the drain from the intermediary's GOAWAY, and keeps trying to reconnect.
-    await agent.waitFor(/connection 1: disconnected: the intermediary is shutting down the connection \(GOAWAY/);
+    await agent.waitFor(/connection 1 \([^)]*\): disconnected: the intermediary is shutting down the connection \(GOAWAY\)/);
     expect(agent.hasExited()).toBe(false);
   }, 60_000);
 });
@@ -636,12 +663,12 @@ describe.skipIf(unavailable)('h3-reverse connection rotation (--max-connection-a
     const counts = { quick: 0, drip: 0 };
     const samples: { at: number; total: number; live: number; ids: string[] }[] = [];
     const seenIds = new Set<string>();
-    const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 8 });
+    const browser = h2cBrowser(tunnel);
     const startedAt = Date.now();
     const running = () => Date.now() - startedAt < loadMs;
     const check = async (label: string, path: string, expected: string) => {
       try {
-        const r = await httpGet(tunnel.ports.http, tunnel.appHost, path, { agent: keepAlive, timeoutMs: 15_000 });
+        const r = await browser.get(path);
         const body = r.body.toString();
         if (r.status !== 200 || body !== expected) failures.push(`${label} ${path} at +${Date.now() - startedAt} ms: ${r.status} ${JSON.stringify(body.slice(0, 200))} proxy-status=${r.headers['proxy-status'] ?? ''}`);
       } catch (error) {
@@ -676,7 +703,7 @@ describe.skipIf(unavailable)('h3-reverse connection rotation (--max-connection-a
     try {
       await Promise.all([quick(1), quick(2), drip(0), drip(1), drip(2), sampler()]);
     } finally {
-      keepAlive.destroy();
+      browser.close();
     }
     const context = `${failures.join('\n')}\n--- samples\n${samples.map((s) => `${s.at}: ${s.live}/${s.total} [${s.ids.join(',')}]`).join('\n')}\n--- agent\n${agent.output().slice(-4000)}\n--- intermediary\n${tunnel.intermediary.output().slice(-4000)}`;
     expect(failures, context).toEqual([]);
@@ -685,6 +712,8 @@ describe.skipIf(unavailable)('h3-reverse connection rotation (--max-connection-a
     const rotations = agent.output().match(/replacing it after .* \(maximum age\)/g) ?? [];
     expect(rotations.length, context).toBeGreaterThanOrEqual(2);
     expect(seenIds.size, context).toBeGreaterThanOrEqual(3);
+    // Responses spanned rotations: a session that got GOAWAY stays listed only while streams are open on it.
+    expect(samples.some((s) => s.total > s.live), context).toBe(true);
     expect(samples.filter((s) => s.live === 0), context).toEqual([]);
     expect(Math.max(...samples.map((s) => s.total)), context).toBeLessThanOrEqual(2);
     expect(agent.hasExited()).toBe(false);
