@@ -359,7 +359,7 @@ export class Broker {
   /** Classifies a non-retryable rejection: the whole session died (502 connection_terminated) or just this stream was reset (502 http_protocol_error). */
   #sessionFailure(session: BrokerSession, label: string, error: unknown): BrokerError {
     const e = (typeof error === 'object' && error !== null ? error : {}) as { code?: unknown; errorCode?: unknown };
-    if (session.closed || e.code === 'ERR_HTTP2_SESSION_CLOSED') return new SessionLostError(label, { sessionId: session.id, cause: error });
+    if (session.isClosed || e.code === 'ERR_HTTP2_SESSION_CLOSED') return new SessionLostError(label, { sessionId: session.id, cause: error });
     const details = typeof e.errorCode === 'number'
       ? `stream reset before response (HTTP/2 error 0x${e.errorCode.toString(16)})`
       : 'stream reset before response';
@@ -408,7 +408,7 @@ export class Broker {
     for (const entry of this.#entries.values()) {
       const { session } = entry;
       // DESIGN "Drain": a session that sent or received GOAWAY takes no new streams.
-      if (session.draining || session.closed) continue;
+      if (session.draining || session.isClosed) continue;
       if (tunnel && !session.tunnels) continue;
       let best: 'exact' | 'wildcard' | undefined;
       for (const o of session.origins) {
@@ -475,7 +475,7 @@ export class Broker {
 
   #reap(): void {
     for (const session of this.#entries.keys()) {
-      if (!session.closed) continue;
+      if (!session.isClosed) continue;
       this.#entries.delete(session);
       this.#release(session);
     }

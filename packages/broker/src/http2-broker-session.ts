@@ -47,7 +47,7 @@ export abstract class ReversedBrokerSession implements BrokerSession {
   get draining(): boolean {
     return this.engine.draining;
   }
-  get closed(): boolean {
+  get isClosed(): boolean {
     return this.engine.isClosed;
   }
   get rttMs(): number | undefined {

@@ -135,7 +135,7 @@ export class BrokerRegistry {
   /** Every broker's snapshot (idle brokers are dropped first). */
   status(): RegistryStatus {
     for (const [key, broker] of this.#brokers) if (broker.idle) this.#brokers.delete(key);
-    for (const [session, key] of this.#sessionKeys) if (!this.#brokers.has(key) || session.closed) this.#sessionKeys.delete(session);
+    for (const [session, key] of this.#sessionKeys) if (!this.#brokers.has(key) || session.isClosed) this.#sessionKeys.delete(session);
     return { brokers: [...this.#brokers.values()].map((b) => b.status()) };
   }
 }

@@ -5,13 +5,13 @@ import type { HeaderField, ResponseMessage } from '@rhttp/core';
  * intermediary adapts its engine's session to this shape; the broker never sees frames.
  *
  * Modelled on undici's client-h2 dispatcher: the broker only asks "may I open a stream here?"
- * (origins, openStreams, maxConcurrentStreams, draining, closed), "open this exchange" (`open`),
+ * (origins, openStreams, maxConcurrentStreams, draining, isClosed), "open this exchange" (`open`),
  * and hears "look again" (`onSlotFree`) instead of polling.
  *
  * @example
  * const session: BrokerSession = {
  *   id: 'agent-1', origins: ['https://app.example.com'], openStreams: 0,
- *   maxConcurrentStreams: 100, draining: false, closed: false, tunnels: true,
+ *   maxConcurrentStreams: 100, draining: false, isClosed: false, tunnels: true,
  *   open: (request) => h2session.open(request),   // @rhttp/core's ClientExchange is an Exchange
  *   close: (reason) => h2session.goaway(reason),
  * };
@@ -27,7 +27,7 @@ export interface BrokerSession {
   readonly maxConcurrentStreams: number;
   /** GOAWAY sent or received: takes no new streams. */
   readonly draining: boolean;
-  readonly closed: boolean;
+  readonly isClosed: boolean;
   /** Smoothed RTT in ms from PING, if known (for status pages). */
   readonly rttMs?: number;
   /** True when `open` takes CONNECT (plain and RFC 8441 extended): the broker routes tunnels only to such sessions. */

@@ -321,7 +321,7 @@ describe('RFC 9113 §6.8 drain (GOAWAY)', () => {
     const s2 = new FakeSession('s2', ['https://app.example.com']);
     broker.register(s1);
     broker.register(s2);
-    s1.closed = true;
+    s1.isClosed = true;
     expect(await (await broker.dispatch(get('https://app.example.com/'), INFO)).text()).toMatch(/^hello from s2/);
     expect(broker.sessions).toEqual([s2]);
     s2.draining = true;
@@ -421,7 +421,7 @@ describe('RFC 9209 Proxy-Status on broker errors', () => {
   it('session dies before the response → 502 connection_terminated', async () => {
     const { broker } = setup();
     broker.register(new FakeSession('s', ['https://app.example.com'], {
-      handler: (_req, _init, self) => { self.closed = true; throw new FakeStreamError('connection lost', false, 0x0, 'ERR_HTTP2_SESSION_CLOSED'); },
+      handler: (_req, _init, self) => { self.isClosed = true; throw new FakeStreamError('connection lost', false, 0x0, 'ERR_HTTP2_SESSION_CLOSED'); },
     }));
     const r = await broker.dispatch(get('https://app.example.com/'), INFO);
     expect(r.status).toBe(502);

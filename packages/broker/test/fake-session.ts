@@ -29,7 +29,7 @@ export class FakeSession implements BrokerSession {
   openStreams = 0;
   maxConcurrentStreams = Infinity;
   draining = false;
-  closed = false;
+  isClosed = false;
   /** Plain FakeSessions take no tunnels (tunnel.test.ts has one that does). */
   tunnels = false;
   rttMs?: number;
@@ -77,7 +77,7 @@ export class FakeSession implements BrokerSession {
   }
 
   close(reason?: string): void {
-    this.closed = true;
+    this.isClosed = true;
     this.closeReason = reason;
   }
 }

@@ -138,10 +138,10 @@ describe('Http2BrokerSession.admitted: admission PING, then keepalive', () => {
       expect(sent.includes(Buffer.concat([Buffer.from([0, 0, 8, 6, 0, 0, 0, 0, 0]), Buffer.from('rhttp-ok')]))).toBe(true);
       await vi.advanceTimersByTimeAsync(KEEPALIVE_TIMEOUT_MS - 1);
       expect(session.timeouts).toBe(0);
-      expect(session.closed).toBe(false);
+      expect(session.isClosed).toBe(false);
       await vi.advanceTimersByTimeAsync(1);
       expect(session.timeouts).toBe(1);
-      expect(session.closed).toBe(true);
+      expect(session.isClosed).toBe(true);
     } finally {
       vi.useRealTimers();
     }

@@ -60,7 +60,7 @@ describe('SETTINGS/PING flood while our output is blocked: limits.maxQueuedContr
       const peer = await ScriptedPeer.start({ role, limits: { maxQueuedControlFrames: 20 } });
       peer.writable = false; // the transport's buffer is full from now on
       for (let i = 0; i < 20; i++) peer.send({ kind: 'ping', ack: false, opaque: new Uint8Array(8) });
-      expect(peer.connection.closed).toBe(false);
+      expect(peer.connection.isClosed).toBe(false);
       for (let i = 0; i < 5; i++) peer.send({ kind: 'settings', ack: false, settings: [] });
       await peer.expectGoaway(ErrorCode.ENHANCE_YOUR_CALM);
     });

@@ -35,7 +35,7 @@ describe('RFC 9113 §3.4 connection preface', () => {
     peer.send({ kind: 'settings', ack: false, settings: [] });
     await peer.expectFrame('settings', { ack: false });
     await peer.expectEventually('settings', (f) => f.ack);
-    expect(peer.connection.closed).toBe(false);
+    expect(peer.connection.isClosed).toBe(false);
   });
 
   it('client: the engine sends the preface then SETTINGS first', async () => {
@@ -538,7 +538,7 @@ describe('RFC 9113 §6.10 CONTINUATION', () => {
       const peer = await ScriptedPeer.start({ role });
       const id = role === 'server' ? 1 : peer.open().id;
       peer.send({ kind: 'headers', streamId: id, endStream: true, endHeaders: false, fragment: new Uint8Array(0) });
-      for (let i = 0; i < 1_000 && !peer.connection.closed; i++) peer.send({ kind: 'continuation', streamId: id, endHeaders: false, fragment: new Uint8Array(0) });
+      for (let i = 0; i < 1_000 && !peer.connection.isClosed; i++) peer.send({ kind: 'continuation', streamId: id, endHeaders: false, fragment: new Uint8Array(0) });
       await peer.expectGoaway(ErrorCode.ENHANCE_YOUR_CALM);
     });
   }

@@ -158,7 +158,7 @@ async function run(role: 'server' | 'client', commands: Command[]): Promise<void
   const frames = await peer.drain();
   const errors = frames.filter((f) => f.kind === 'goaway' || f.kind === 'rst-stream');
   expect(errors.map(describeFrame)).toEqual([]);
-  expect(peer.connection.closed).toBe(false);
+  expect(peer.connection.isClosed).toBe(false);
   await peer.expectAlive();
 }
 

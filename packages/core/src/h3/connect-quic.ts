@@ -148,7 +148,7 @@ async function readRequest(connection: H3Connection, stream: H3RequestStream, re
   try {
     for (;;) {
       if (!connection.wantsData(stream)) {
-        if (stream.reset || connection.closed) break;
+        if (stream.reset || connection.isClosed) break;
         await new Promise<void>((resume) => (stream.resumeReading = resume));
         continue;
       }

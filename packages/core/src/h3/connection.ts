@@ -92,7 +92,7 @@ export class H3Connection implements StreamPort {
   /** The GOAWAY id we sent, the GOAWAY id we received. */
   goawaySent: number | undefined;
   goawayReceived: number | undefined;
-  closed = false;
+  isClosed = false;
   closeError: Http2Error | undefined;
 
   private readonly transport: H3Transport;
@@ -185,7 +185,7 @@ export class H3Connection implements StreamPort {
   }
   /** Client role: may a request open now? */
   get canOpenStream(): boolean {
-    return !this.closed && !this.draining && this.streams.size < this.limits.maxConcurrentStreams;
+    return !this.isClosed && !this.draining && this.streams.size < this.limits.maxConcurrentStreams;
   }
   /**
    * Sends an extension frame (RFC 9114 §9) on our control stream, after SETTINGS and anything sent
@@ -207,7 +207,7 @@ export class H3Connection implements StreamPort {
   /** Client role: a new request; its HEADERS go out once the transport opened the stream. */
   openRequest(fields: HeaderField[], endStream: boolean, listener: H3RequestStream['listener']): H3RequestStream {
     if (this.role !== 'client') throw new Http2UsageError('requests are opened by the HTTP/3 client');
-    if (this.closed || this.draining) {
+    if (this.isClosed || this.draining) {
       throw this.closeError ?? new SessionClosedError('the HTTP/3 connection is shutting down (GOAWAY)', H3ErrorCode.H3_NO_ERROR, true);
     }
     const stream = new H3RequestStream(this.requestReader(), true);
@@ -251,7 +251,7 @@ export class H3Connection implements StreamPort {
    * a connection error.
    */
   acceptRequest(id: number, io: H3StreamIo): H3RequestStream | undefined {
-    if (this.closed) {
+    if (this.isClosed) {
       io.reset(H3ErrorCode.H3_REQUEST_REJECTED);
       io.stopSending(H3ErrorCode.H3_REQUEST_REJECTED);
       return undefined;
@@ -288,7 +288,7 @@ export class H3Connection implements StreamPort {
   // ---------------------------------------------------------------- input
 
   receive(stream: H3RequestStream, chunk: Uint8Array): void {
-    if (stream.reset || this.closed) return;
+    if (stream.reset || this.isClosed) return;
     if (stream.blocked) {
       stream.held.push({ chunk });
       return;
@@ -298,7 +298,7 @@ export class H3Connection implements StreamPort {
 
   /** FIN on a request stream. */
   receiveEnd(stream: H3RequestStream): void {
-    if (stream.reset || this.closed) return;
+    if (stream.reset || this.isClosed) return;
     if (stream.blocked) {
       stream.held.push({ fin: true });
       return;
@@ -313,7 +313,7 @@ export class H3Connection implements StreamPort {
    * exchange, as a reset does.
    */
   receiveStopSending(stream: H3RequestStream, code: number): void {
-    if (stream.reset || this.closed) return;
+    if (stream.reset || this.isClosed) return;
     if (code === H3ErrorCode.H3_NO_ERROR && stream.local && stream.headReceived) {
       stream.stopped = true;
       stream.localEnded = true;
@@ -328,9 +328,9 @@ export class H3Connection implements StreamPort {
 
   /** The peer reset a request stream (RESET_STREAM). */
   receiveReset(stream: H3RequestStream, code: number): void {
-    if (stream.reset || this.closed) return;
+    if (stream.reset || this.isClosed) return;
     if (!stream.local && !stream.localEnded) this.guard(stream, () => this.countReset());
-    if (stream.reset || this.closed) return;
+    if (stream.reset || this.isClosed) return;
     stream.reset = true;
     stream.io?.reset(H3ErrorCode.H3_REQUEST_CANCELLED);
     if (!stream.remoteEnded) stream.io?.stopSending(H3ErrorCode.H3_REQUEST_CANCELLED);
@@ -342,7 +342,7 @@ export class H3Connection implements StreamPort {
   }
 
   receiveUni(uni: H3IncomingUni, chunk: Uint8Array): void {
-    if (this.closed) return;
+    if (this.isClosed) return;
     try {
       this.peerStreams.receive(uni, chunk);
     } catch (error) {
@@ -352,7 +352,7 @@ export class H3Connection implements StreamPort {
 
   /** A unidirectional stream ended (FIN, or reset when `resetCode` is given). */
   endUni(uni: H3IncomingUni, _resetCode?: number): void {
-    if (this.closed) return;
+    if (this.isClosed) return;
     try {
       this.peerStreams.end(uni);
     } catch (error) {
@@ -362,7 +362,7 @@ export class H3Connection implements StreamPort {
 
   /** The QUIC connection closed under us (CONNECTION_CLOSE from either side, or the transport failed). */
   transportClosed(code: number, reason: string): void {
-    if (this.closed) return;
+    if (this.isClosed) return;
     const error = code === H3ErrorCode.H3_NO_ERROR ? undefined : new ConnectionError(code, reason || 'the QUIC connection closed');
     this.finish(code, reason, error, false);
   }
@@ -428,7 +428,7 @@ export class H3Connection implements StreamPort {
    * never allowed push). A code other than H3_NO_ERROR (or HTTP/2's NO_ERROR) closes at once.
    */
   goaway(errorCode: number = H3ErrorCode.H3_NO_ERROR, reason = ''): void {
-    if (this.closed) return;
+    if (this.isClosed) return;
     const code = h3CodeFor(errorCode);
     if (this.goawaySent === undefined) {
       const id = goawayIdIsStreamId(this.role)
@@ -446,7 +446,7 @@ export class H3Connection implements StreamPort {
 
   /** Close now: every open stream fails, CONNECTION_CLOSE goes out with `code` (H3_NO_ERROR by default). */
   close(code: number = H3ErrorCode.H3_NO_ERROR, reason = ''): void {
-    if (this.closed) return;
+    if (this.isClosed) return;
     const h3 = h3CodeFor(code);
     this.finish(h3, reason, h3 === H3ErrorCode.H3_NO_ERROR ? undefined : new ConnectionError(h3, reason || 'closed locally'), true);
   }
@@ -471,7 +471,7 @@ export class H3Connection implements StreamPort {
 
   private receiveFrames(stream: H3RequestStream, frames: H3Frame[]): void {
     for (let i = 0; i < frames.length; i++) {
-      if (stream.reset || this.closed) return;
+      if (stream.reset || this.isClosed) return;
       if (stream.blocked) {
         for (let j = i; j < frames.length; j++) stream.held.push({ frame: frames[j] });
         return;
@@ -598,7 +598,7 @@ export class H3Connection implements StreamPort {
     stream.blocked = false;
     this.guard(stream, () => {
       this.deliverHeaders(stream, fields);
-      while (stream.held.length > 0 && !stream.blocked && !stream.reset && !this.closed) {
+      while (stream.held.length > 0 && !stream.blocked && !stream.reset && !this.isClosed) {
         const item = stream.held.shift()!;
         if ('frame' in item) this.onRequestFrame(stream, item.frame);
         else if ('chunk' in item) this.receiveFrames(stream, stream.reader.push(item.chunk));
@@ -771,20 +771,20 @@ export class H3Connection implements StreamPort {
   // ---------------------------------------------------------------- internals: the connection's end
 
   private maybeFinishDrain(): void {
-    if (this.closed || this.closing || !this.draining || this.streams.size > 0) return;
+    if (this.isClosed || this.closing || !this.draining || this.streams.size > 0) return;
     this.closing = true;
     // The last responses' bytes must reach the peer before CONNECTION_CLOSE abandons what QUIC still holds.
     void Promise.allSettled([...this.flushing]).then(() => this.finish(H3ErrorCode.H3_NO_ERROR, 'drained', undefined, true));
   }
 
   private fail(error: ConnectionError): void {
-    if (this.closed) return;
+    if (this.isClosed) return;
     this.finish(error.errorCode, error.reason, error, true);
   }
 
   private finish(code: number, reason: string, error: Http2Error | undefined, sendClose: boolean): void {
-    if (this.closed) return;
-    this.closed = true;
+    if (this.isClosed) return;
+    this.isClosed = true;
     this.closeError = error;
     for (const stream of [...this.streams]) {
       const retryable = this.goawayReceived !== undefined && stream.id >= this.goawayReceived;

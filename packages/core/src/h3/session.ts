@@ -95,7 +95,7 @@ export class Http3Session {
     return this.connection.draining;
   }
   get isClosed(): boolean {
-    return this.connection.closed;
+    return this.connection.isClosed;
   }
   /** Round-trip time: HTTP/3 has no PING, and the QUIC APIs we run on do not tell theirs. */
   get rttMs(): number | undefined {
@@ -180,11 +180,11 @@ export class Http3Session {
     const c = this.connection;
     const refused = () => c.closeError ?? new SessionClosedError('the HTTP/3 connection is shutting down (GOAWAY)', H3ErrorCode.H3_NO_ERROR, true);
     if (c.canOpenStream) return Promise.resolve();
-    if (c.draining || c.closed) return Promise.reject(refused());
+    if (c.draining || c.isClosed) return Promise.reject(refused());
     return new Promise((resolve, reject) => {
       const check = () => {
         if (c.canOpenStream) resolve();
-        else if (c.draining || c.closed) reject(refused());
+        else if (c.draining || c.isClosed) reject(refused());
         else if (signal?.aborted) reject(signal.reason);
         else this.slotWaiters.push(check);
       };

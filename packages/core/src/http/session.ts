@@ -119,7 +119,7 @@ export class Http2Session {
     return this.connection.draining;
   }
   get isClosed(): boolean {
-    return this.connection.closed;
+    return this.connection.isClosed;
   }
   /** The Origin Set the peer announced with ORIGIN frames. */
   get peerOrigins(): readonly string[] {

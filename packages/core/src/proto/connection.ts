@@ -106,7 +106,7 @@ export class Connection {
   private readonly sender: SendScheduler;
   /** The GOAWAY we sent (in two phases for a graceful shutdown) and the one we received. */
   private readonly goaways: Goaway;
-  closed = false;
+  isClosed = false;
   closeError: Http2Error | undefined;
   /** Octets received on every stream and not yet consumed by the application (bounded by `limits.maxBufferedBytes`). */
   private buffered = 0;
@@ -134,7 +134,7 @@ export class Connection {
         sink: this.sink,
         now: this.now,
         setTimer: this.setTimer,
-        isClosed: () => this.closed,
+        isClosed: () => this.isClosed,
         maxFrameSize: () => this.remote.maxFrameSize,
         isActive: (stream) => this.streams.has(stream.id),
         writeSent: (stream, write) => {
@@ -219,17 +219,17 @@ export class Connection {
 
   /** True when a new local stream may be opened now. */
   get canOpenStream(): boolean {
-    return !this.closed && !this.goaways.active && this.registry.openLocal < this.remote.maxConcurrentStreams && this.registry.nextStreamId <= this.limits.maxStreamId;
+    return !this.isClosed && !this.goaways.active && this.registry.openLocal < this.remote.maxConcurrentStreams && this.registry.nextStreamId <= this.limits.maxStreamId;
   }
 
   /** True once GOAWAY was sent or received: no new streams. */
   get draining(): boolean {
-    return this.closed || this.goaways.active;
+    return this.isClosed || this.goaways.active;
   }
 
   /** Feed bytes received from the transport, split at any boundary. */
   receive(chunk: Uint8Array): void {
-    if (this.closed) return;
+    if (this.isClosed) return;
     try {
       if (this.prefaceRemaining > 0) chunk = this.checkPreface(chunk);
     } catch (error) {
@@ -239,7 +239,7 @@ export class Connection {
     // Each frame is handled on its own, so a stream error costs only its stream. The reader
     // holds back a stream error met after other frames until the next push (frame-reader.ts).
     let input = chunk;
-    while (!this.closed && (input.length > 0 || this.reader.hasPendingError || input !== chunk)) {
+    while (!this.isClosed && (input.length > 0 || this.reader.hasPendingError || input !== chunk)) {
       let frames: Frame[];
       try {
         frames = this.reader.push(input);
@@ -249,7 +249,7 @@ export class Connection {
         continue;
       }
       for (const frame of frames) {
-        if (this.closed) break;
+        if (this.isClosed) break;
         try {
           this.handleFrame(frame);
         } catch (error) {
@@ -264,7 +264,7 @@ export class Connection {
 
   /** The transport ended (EOF or error). */
   receiveEnd(error?: Error): void {
-    if (this.closed) return;
+    if (this.isClosed) return;
     const reason = error ? `the transport failed: ${error.message}` : 'the peer closed the transport';
     this.finish(new SessionClosedError(reason, ErrorCode.CANCEL, false, { cause: error }), false);
   }
@@ -276,7 +276,7 @@ export class Connection {
 
   /** Open a new stream (we are its initiator) and send its header block. */
   openStream(fields: HeaderField[], endStream: boolean, listener: StreamListener): Stream {
-    if (this.closed) throw new SessionClosedError('the connection is closed');
+    if (this.isClosed) throw new SessionClosedError('the connection is closed');
     if (this.goaways.active) throw new SessionClosedError('the connection is shutting down (GOAWAY)', ErrorCode.NO_ERROR, true);
     if (this.registry.openLocal >= this.remote.maxConcurrentStreams) throw new Http2UsageError('the peer allows no more concurrent streams (SETTINGS_MAX_CONCURRENT_STREAMS)');
     if (this.registry.nextStreamId > this.limits.maxStreamId) {
@@ -298,7 +298,7 @@ export class Connection {
 
   /** Send a header block (response headers, informational, or trailers with endStream). */
   sendHeaders(stream: Stream, fields: HeaderField[], endStream: boolean): void {
-    if (this.closed) throw new SessionClosedError('the connection is closed');
+    if (this.isClosed) throw new SessionClosedError('the connection is closed');
     stream.state = transition(stream.id, stream.state, 'send-headers');
     const block = this.encoder.encode(fields);
     this.sender.emit(encodeHeaderBlock(stream.id, block, { endStream, maxFrameSize: this.remote.maxFrameSize }));
@@ -312,7 +312,7 @@ export class Connection {
    * and the transport's buffer both hold it back.
    */
   sendData(stream: Stream, data: Uint8Array, end = false, trailers?: HeaderField[]): Promise<void> {
-    if (this.closed) return Promise.reject(this.closeError ?? new SessionClosedError('the connection is closed'));
+    if (this.isClosed) return Promise.reject(this.closeError ?? new SessionClosedError('the connection is closed'));
     if (!localCanSend(stream.state)) return Promise.reject(new Http2UsageError(`stream ${stream.id} cannot send DATA in state ${stream.state}`));
     return this.sender.queue(stream, data, end, trailers);
   }
@@ -339,7 +339,7 @@ export class Connection {
   consume(stream: Stream, octets: number): void {
     // A stream reset for the budget had its unread octets written off already.
     octets = Math.min(octets, stream.unconsumed);
-    if (octets <= 0 || this.closed) return;
+    if (octets <= 0 || this.isClosed) return;
     stream.unconsumed -= octets;
     this.buffered -= octets;
     stream.lastConsumed = ++this.consumeTick;
@@ -353,7 +353,7 @@ export class Connection {
 
   /** Send PING (with `opaque`, 8 octets, or a counter); resolves with the round-trip time in ms. */
   ping(opaque?: Uint8Array): Promise<number> {
-    if (this.closed) return Promise.reject(this.closeError ?? new SessionClosedError('the connection is closed'));
+    if (this.isClosed) return Promise.reject(this.closeError ?? new SessionClosedError('the connection is closed'));
     if (opaque !== undefined && opaque.length !== 8) return Promise.reject(new Http2UsageError('PING opaque data is 8 octets (RFC 9113 §6.7)'));
     return new Promise((resolve, reject) => this.sendPing(resolve, reject, opaque));
   }
@@ -372,7 +372,7 @@ export class Connection {
    * the connection closes at once.
    */
   goaway(errorCode: number = ErrorCode.NO_ERROR, debug = ''): void {
-    if (this.closed) return;
+    if (this.isClosed) return;
     if (errorCode !== ErrorCode.NO_ERROR) {
       this.fail(new ConnectionError(errorCode, debug || 'closed by this endpoint'));
       return;
@@ -392,7 +392,7 @@ export class Connection {
 
   /** Second phase of a graceful shutdown: GOAWAY with the last stream id we let the peer open. */
   private sendFinalGoaway(): void {
-    if (this.closed) return;
+    if (this.isClosed) return;
     const final = this.goaways.final(this.lastPeerStreamId);
     if (!final) return;
     this.sender.emit(encodeFrame(final));
@@ -408,7 +408,7 @@ export class Connection {
 
   /** Close now: RST every open stream with CANCEL via GOAWAY, and the transport. */
   close(error?: Http2Error): void {
-    if (this.closed) return;
+    if (this.isClosed) return;
     this.fail(error ?? new SessionClosedError('closed by this endpoint', ErrorCode.CANCEL));
   }
 
@@ -744,7 +744,7 @@ export class Connection {
 
   /** Connection error: GOAWAY with the code and a reason, then close (RFC 9113 §5.4.1). */
   private fail(error: Http2Error): void {
-    if (this.closed) return;
+    if (this.isClosed) return;
     const errorCode = error instanceof ConnectionError ? error.errorCode : error instanceof SessionClosedError ? error.errorCode : ErrorCode.INTERNAL_ERROR;
     const last = this.goaways.closing(errorCode, this.lastPeerStreamId, (error instanceof ConnectionError ? error.reason : error.message).slice(0, 512));
     if (last) this.sender.emit(encodeFrame(last));
@@ -752,8 +752,8 @@ export class Connection {
   }
 
   private finish(error: Http2Error | undefined, flushFirst: boolean): void {
-    if (this.closed) return;
-    this.closed = true;
+    if (this.isClosed) return;
+    this.isClosed = true;
     this.closeError = error;
     this.settings.cancel();
     this.sender.stop();
@@ -774,7 +774,7 @@ export class Connection {
   }
 
   private maybeFinishDrain(): void {
-    if (this.closed || !this.goaways.active) return;
+    if (this.isClosed || !this.goaways.active) return;
     if (this.streams.size > 0) return;
     // Our graceful shutdown waits for its final GOAWAY: a stream may still be on its way (§6.8).
     if (this.goaways.waitsForFinal) return;

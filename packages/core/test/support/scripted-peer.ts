@@ -351,7 +351,7 @@ export class ScriptedPeer {
   async expectRst(streamId: number, errorCode: number): Promise<FrameOf<'rst-stream'>> {
     const rst = await this.expectEventually('rst-stream');
     expect({ streamId: rst.streamId, errorCode: errorCodeName(rst.errorCode) }).toEqual({ streamId, errorCode: errorCodeName(errorCode) });
-    expect(this.connection.closed, 'a stream error does not close the connection').toBe(false);
+    expect(this.connection.isClosed, 'a stream error does not close the connection').toBe(false);
     return rst;
   }
 
@@ -367,7 +367,7 @@ export class ScriptedPeer {
     this.send({ kind: 'ping', ack: false, opaque });
     const pong = await this.expectEventually('ping', (f) => f.ack && f.opaque[0] === opaque[0] && f.opaque[7] === opaque[7]);
     expect(Array.from(pong.opaque)).toEqual(Array.from(opaque));
-    expect(this.connection.closed).toBe(false);
+    expect(this.connection.isClosed).toBe(false);
   }
 }
 
