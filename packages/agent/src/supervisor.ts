@@ -749,41 +749,18 @@ export class Supervisor {
     });
     return { session, closed, end };
   }
-  /** PING every interval; an unanswered PING calls `dead`. Returns the function that stops it. */
+
+  /** PING every interval (the session's keepAlive); an unanswered PING is an event, then `dead`. Returns the function that stops it. */
   private keepalive(session: Http2Session, slot: Slot, dead: () => void): () => void {
-    const interval = this.options.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS;
     const timeoutMs = this.options.pingTimeoutMs ?? DEFAULT_PING_TIMEOUT_MS;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let stopped = false;
-    const schedule = () => {
-      if (stopped) return;
-      timer = setTimeout(tick, interval);
-    };
-    const tick = () => {
-      if (stopped || session.isClosed) return;
-      let answered = false;
-      const deadline = setTimeout(() => {
-        if (answered || stopped || session.isClosed) return;
+    return session.keepAlive({
+      intervalMs: this.options.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS,
+      timeoutMs,
+      onTimeout: () => {
         this.emit({ type: 'ping-timeout', connection: slot.index, endpoint: slot.endpoint.label, timeoutMs });
         dead();
-      }, timeoutMs);
-      session.ping().then(
-        () => {
-          answered = true;
-          clearTimeout(deadline);
-          schedule();
-        },
-        () => {
-          answered = true;
-          clearTimeout(deadline);
-        },
-      );
-    };
-    schedule();
-    return () => {
-      stopped = true;
-      clearTimeout(timer);
-    };
+      },
+    });
   }
 }
 

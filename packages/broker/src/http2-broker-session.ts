@@ -90,25 +90,13 @@ export abstract class Http2BrokerSession extends ReversedBrokerSession {
  * session with GOAWAY(CANCEL). (HTTP/3 has no PING: QUIC keeps the path alive and notices it die.)
  */
 export function admitOverHttp2(http2: Http2Session, onPingTimeout: () => void): void {
-  let inFlight = false;
-  const ping = (opaque?: Uint8Array) => {
-    if (inFlight || http2.isClosed) return;
-    inFlight = true;
-    const timeout = setTimeout(() => {
+  http2.keepAlive({
+    intervalMs: KEEPALIVE_INTERVAL_MS,
+    timeoutMs: KEEPALIVE_TIMEOUT_MS,
+    firstOpaque: admissionPing(),
+    onTimeout: () => {
       onPingTimeout();
       http2.goaway(ErrorCode.CANCEL, `no PING answer within ${KEEPALIVE_TIMEOUT_MS / 1000} s`);
-    }, KEEPALIVE_TIMEOUT_MS);
-    (timeout as { unref?: () => void }).unref?.();
-    http2
-      .ping(opaque)
-      .catch(() => undefined)
-      .finally(() => {
-        clearTimeout(timeout);
-        inFlight = false;
-      });
-  };
-  ping(admissionPing());
-  const interval = setInterval(ping, KEEPALIVE_INTERVAL_MS);
-  (interval as { unref?: () => void }).unref?.();
-  void http2.closed.then(() => clearInterval(interval));
+    },
+  });
 }

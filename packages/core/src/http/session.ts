@@ -1,6 +1,7 @@
 import { ErrorCode, Http2Error, Http2UsageError, SessionClosedError, StreamError, StreamResetError } from '../errors.js';
 import type { GoawayFrame, HeaderField } from '../frame/types.js';
 import { Connection, type ConnectionOptions, type ConnectionSink, type Stream, type StreamListener } from '../proto/connection.js';
+import type { KeepAliveOptions } from '../proto/ping.js';
 import { IncomingRequest } from './incoming-request.js';
 import { ClientExchange } from './client-exchange.js';
 import { toResponse, trailersToSendOf } from './response-message.js';
@@ -130,6 +131,16 @@ export class Http2Session {
   }
   ping(opaque?: Uint8Array): Promise<number> {
     return this.connection.ping(opaque);
+  }
+  /**
+   * PINGs the peer every `options.intervalMs` until the session closes; a PING unanswered for
+   * `options.timeoutMs` calls `options.onTimeout`. Returns the function that stops it.
+   *
+   * @example
+   * session.keepAlive({ intervalMs: 30_000, timeoutMs: 10_000, onTimeout: () => socket.destroy() });
+   */
+  keepAlive(options: KeepAliveOptions): () => void {
+    return this.connection.keepAlive(options);
   }
   goaway(errorCode: number = ErrorCode.NO_ERROR, debug = ''): void {
     this.connection.goaway(errorCode, debug);

@@ -8,7 +8,7 @@ import { DEFAULT_LIMITS, type Limits } from './limits.js';
 import { CONNECTION_PREFACE, isPeerInitiated, processesOrigin, sendsPreface, type Role } from './role.js';
 import { DEFAULT_LOCAL_SETTINGS, INITIAL_SETTINGS, settingsToWire, type Settings } from './settings.js';
 import { localCanSend, peerCanSend, transition } from './stream-state.js';
-import { OutstandingPings } from './ping.js';
+import { keepAlive, OutstandingPings, type KeepAliveOptions } from './ping.js';
 import { Stream, type StreamListener } from './stream.js';
 import { StreamRegistry, type ClosedHow } from './stream-registry.js';
 import { SettingsSync } from './settings-sync.js';
@@ -352,6 +352,19 @@ export class Connection {
   }
 
   /** Send PING (with `opaque`, 8 octets, or a counter); resolves with the round-trip time in ms. */
+  /** PINGs the peer every `options.intervalMs` until the connection closes (ping.ts `keepAlive`); returns the function that stops it. */
+  keepAlive(options: KeepAliveOptions): () => void {
+    const connection = this;
+    const host = {
+      ping: (opaque?: Uint8Array) => connection.ping(opaque),
+      get isClosed(): boolean {
+        return connection.isClosed;
+      },
+      setTimer: this.setTimer,
+    };
+    return keepAlive(host, options);
+  }
+
   ping(opaque?: Uint8Array): Promise<number> {
     if (this.isClosed) return Promise.reject(this.closeError ?? new SessionClosedError('the connection is closed'));
     if (opaque !== undefined && opaque.length !== 8) return Promise.reject(new Http2UsageError('PING opaque data is 8 octets (RFC 9113 §6.7)'));

@@ -4,3 +4,4 @@ export { DEFAULT_LIMITS, type Limits } from './limits.js';
 export { CONNECTION_PREFACE, type Role } from './role.js';
 export { DEFAULT_LOCAL_SETTINGS, INITIAL_SETTINGS, type Settings } from './settings.js';
 export type { StreamState } from './stream-state.js';
+export type { KeepAliveOptions } from './ping.js';

@@ -52,3 +52,53 @@ function opaqueKey(opaque: Uint8Array): string {
   for (let i = 0; i < opaque.length; i++) s += opaque[i].toString(16).padStart(2, '0');
   return s;
 }
+
+/** What {@link keepAlive} needs of a connection. */
+export interface KeepAliveHost {
+  ping(opaque?: Uint8Array): Promise<number>;
+  readonly isClosed: boolean;
+  setTimer(fn: () => void, ms: number): () => void;
+}
+
+/** Options of a PING keepalive (`Http2Session.keepAlive`). */
+export interface KeepAliveOptions {
+  /** Time between one PING's answer and the next PING. */
+  intervalMs: number;
+  /** A PING unanswered this long means the peer or the path is gone: `onTimeout` runs and the keepalive stops. */
+  timeoutMs: number;
+  onTimeout(): void;
+  /** Send the first PING now, with this opaque data (the admission PING, reverse/admission.ts); otherwise it waits one interval. */
+  firstOpaque?: Uint8Array;
+}
+
+/**
+ * PINGs the peer every `intervalMs` until the connection closes or the returned function is
+ * called; one unanswered for `timeoutMs` calls `onTimeout` once. Notices peers that vanished
+ * without closing the transport (NAT timeouts, sleeping laptops) and keeps `rttMs` fresh.
+ */
+export function keepAlive(host: KeepAliveHost, options: KeepAliveOptions): () => void {
+  let stopped = false;
+  let cancelNext: (() => void) | undefined;
+  const tick = (opaque?: Uint8Array) => {
+    cancelNext = undefined;
+    if (stopped || host.isClosed) return;
+    const cancelDeadline = host.setTimer(() => {
+      if (stopped || host.isClosed) return;
+      stopped = true;
+      options.onTimeout();
+    }, options.timeoutMs);
+    host.ping(opaque).then(
+      () => {
+        cancelDeadline();
+        if (!stopped) cancelNext = host.setTimer(() => tick(), options.intervalMs);
+      },
+      () => cancelDeadline(),
+    );
+  };
+  if (options.firstOpaque) tick(options.firstOpaque);
+  else cancelNext = host.setTimer(() => tick(), options.intervalMs);
+  return () => {
+    stopped = true;
+    cancelNext?.();
+  };
+}
