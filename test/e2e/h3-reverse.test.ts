@@ -45,6 +45,7 @@ import {
   type Upstream,
 } from './support.js';
 import { denoUnavailable, freeUdpPort, startDeno, startDenoAgent } from './support/deno.js';
+import { describeWebSocketConformance } from '../support/websocket-conformance.js';
 
 const unavailable = denoUnavailable();
 if (unavailable) console.warn(`h3-reverse.test: skipping the h3-reverse end-to-end tests: ${unavailable}`);
@@ -719,3 +720,25 @@ describe.skipIf(unavailable)('h3-reverse connection rotation (--max-connection-a
     expect(agent.hasExited()).toBe(false);
   }, 60_000);
 });
+
+// The shared WebSocket conformance table (test/support/websocket-conformance.ts, also run against
+// the Node intermediary and the edge) through this carrier: HTTP/1.1 Upgrade and RFC 8441 extended
+// CONNECT from h2c browsers at the Deno intermediary, RFC 9220 extended CONNECT on the reversed
+// HTTP/3 session, the Deno agent's HTTP/1.1 upgrade to the table's `ws` upstream.
+if (!unavailable) {
+  describeWebSocketConformance('h3-reverse: browser WebSocket (HTTP/1.1 Upgrade or RFC 8441 over h2c) → Deno intermediary → RFC 9220 extended CONNECT over HTTP/3 → Deno agent → upstream', async (wsUpstream) => {
+    const t = await startH3Tunnel('websocket conformance');
+    await t.addAgent({ name: 'rhttp-agent (deno, quic, websocket conformance)', upstream: wsUpstream });
+    const host = 'app.localhost';
+    await waitUntil('app.localhost to be served', async () => ((await t.status()).sessions.some((s) => s.state === 'authorized') ? true : undefined));
+    return {
+      host,
+      open: (path, protocols = []) => new WebSocket(`ws://127.0.0.1:${t.ports.http}${path}`, protocols, { headers: { host: t.appHost } }),
+      openUnserved: () => new WebSocket(`ws://127.0.0.1:${t.ports.http}/`, { headers: { host: `nobody.localhost:${t.ports.http}` } }),
+      plain: { host: '127.0.0.1', port: t.ports.http },
+      extensions: 'end-to-end',
+      h2c: t.base,
+      stop: () => t.close(),
+    };
+  });
+}
