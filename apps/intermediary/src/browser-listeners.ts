@@ -122,7 +122,19 @@ function closeServer(server: NetServer): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
-/** The node:http server for HTTP/1.x browsers of one listener (handed its sockets with `emit('connection')`). */
+/**
+ * The node:http server of a listener is handed its sockets (`emit('connection')`) and never listens
+ * itself, so it reports the listening state of the listener that accepts them. Deno's node:http
+ * reads `server.listening` when a response finishes and destroys the connection of a server that is
+ * not listening (taking it for one that is closing): without this, under Deno every HTTP/1.1
+ * connection ended after its first response, despite its `Connection: keep-alive`, and a client
+ * reusing it got "socket hang up". Node's node:http does not read it.
+ */
+function listensWith(http1: HttpServer, listener: NetServer): void {
+  Object.defineProperty(http1, 'listening', { configurable: true, get: () => listener.listening });
+}
+
+/** The node:http server for HTTP/1.x browsers of one listener (handed its sockets with `emit('connection')`; see {@link listensWith}). */
 function createHttp1Server(scheme: 'http' | 'https', answer: Answer, websockets?: TunnelAnswer, ptth?: PtthAcceptor): HttpServer {
   const http1: HttpServer = createHttpServer({ requestTimeout: 0, headersTimeout: HEADERS_TIMEOUT_MS, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS }, (req: IncomingMessage, res: ServerResponse) => {
     void serveExchange(req, res, scheme, answer);
@@ -178,6 +190,7 @@ export function createCleartextListener(answer: Answer, connectProxy?: ConnectPr
     socket.on('data', onData);
     socket.on('error', () => socket.destroy());
   });
+  listensWith(http1, server);
   return {
     server,
     async close() {
@@ -220,6 +233,7 @@ export function createTlsListener(
     noDelay: true,
     ...(ptth ? { requestCert: true, rejectUnauthorized: false } : {}),
   });
+  listensWith(http1, server);
   server.on('connection', (socket: Socket) => track(sockets, socket));
   server.on('secureConnection', (socket: TLSSocket) => {
     if (socket.alpnProtocol === 'h2') serveHttp2(socket, serving, exactOrigins(servedOrigins()));
