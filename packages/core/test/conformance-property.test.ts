@@ -92,8 +92,10 @@ async function run(role: 'server' | 'client', commands: Command[]): Promise<void
           nextPeerStream += 2;
           headers(id, [[':method', 'POST'], [':scheme', 'https'], [':authority', 'example.com'], [':path', '/'], ...c.extra], c.end);
           streams.push({ id, sending: !c.end, responded: true });
-        } else if (peer.connection.canOpenStream) {
+        } else {
           deliver([]); // the engine's HEADERS goes after what the peer already sent
+          // What was just delivered may be a SETTINGS with MAX_CONCURRENT_STREAMS 0: a client then opens nothing (RFC 9113 §5.1.2).
+          if (!peer.connection.canOpenStream) break;
           const stream = peer.open([[':method', 'GET'], [':scheme', 'https'], [':authority', 'example.com'], [':path', '/'], ...c.extra], c.end);
           streams.push({ id: stream.id, sending: true, responded: false });
         }
