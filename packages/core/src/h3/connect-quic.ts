@@ -24,9 +24,17 @@ export class QuicStreamAbort extends Error {
 
 const noop = () => {};
 
+/**
+ * How long a graceful close waits for the peer to close first when we wrote last. QUIC abandons
+ * stream data the peer has not acknowledged once CONNECTION_CLOSE goes out, and Deno's stream
+ * close resolves when the FIN is queued, not acknowledged (2.9.6: an 8 MiB response closed at once
+ * lost its last ~1 MiB); a peer that has read everything closes within a round trip or two.
+ */
+export const QUIC_CLOSE_LINGER_MS = 1_000;
+
 /** Binds a new Http3Session to `quic`. `options.role` is the HTTP/3 role; `options.quicRole` the QUIC one when they differ (h3-reverse). */
 export function connectQuic(quic: QuicConnection, options: Http3SessionOptions): Http3Session {
-  const transport = new QuicTransport(quic, options.quicRole ?? options.role);
+  const transport = new QuicTransport(quic, options.quicRole ?? options.role, options.closeLingerMs ?? QUIC_CLOSE_LINGER_MS);
   const session = new Http3Session(transport, options);
   transport.bind(session.connection);
   return session;
@@ -38,11 +46,14 @@ class QuicTransport implements H3Transport {
   /** Stream ids when the runtime does not tell them: the n-th request stream of either side, in QUIC's numbering. */
   private nextLocalBidi: number;
   private nextPeerBidi: number;
+  readonly closed: Promise<unknown>;
 
   constructor(
     private readonly quic: QuicConnection,
     quicRole: 'client' | 'server',
+    private readonly lingerMs: number,
   ) {
+    this.closed = quic.closed.catch(noop);
     // RFC 9000 §2.1: bidirectional streams are 0 mod 4 from the QUIC client, 1 mod 4 from the QUIC server.
     this.nextLocalBidi = quicRole === 'client' ? 0 : 1;
     this.nextPeerBidi = quicRole === 'client' ? 1 : 0;
@@ -79,12 +90,18 @@ class QuicTransport implements H3Transport {
     );
   }
 
-  close(code: number, reason: string): void {
-    try {
-      this.quic.close({ closeCode: code, reason });
-    } catch {
-      // already closed
-    }
+  close(code: number, reason: string, linger: boolean): void {
+    const closeNow = () => {
+      try {
+        this.quic.close({ closeCode: code, reason });
+      } catch {
+        // already closed
+      }
+    };
+    if (!linger) return closeNow();
+    // The peer closes once it has read what we sent last; past the linger, we close.
+    const timer = setTimeout(closeNow, this.lingerMs);
+    void this.closed.then(() => clearTimeout(timer));
   }
 
   private takeId(side: 'local' | 'peer'): number {

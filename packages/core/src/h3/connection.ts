@@ -34,8 +34,14 @@ export interface H3Transport {
   openUnidirectional(): H3StreamIo;
   /** Open a bidirectional stream for `stream`, then call `connection.opened(stream, id, io)` (or `openFailed`) and feed its reads. */
   openBidirectional(stream: H3RequestStream): void;
-  /** CONNECTION_CLOSE with an HTTP/3 error code. */
-  close(code: number, reason: string): void;
+  /**
+   * CONNECTION_CLOSE with an HTTP/3 error code. `linger`: a graceful close after which the peer may
+   * still be reading what we sent last; QUIC abandons unacknowledged stream data at
+   * CONNECTION_CLOSE, so the transport first lets the peer close, for a bounded time.
+   */
+  close(code: number, reason: string, linger: boolean): void;
+  /** Settles once the connection under it is closed (after a linger). */
+  readonly closed?: Promise<unknown>;
 }
 
 export interface H3ConnectionOptions {
@@ -116,6 +122,12 @@ export class H3Connection implements StreamPort {
   private readonly flushing = new Set<Promise<void>>();
   private started = false;
   private closing = false;
+  /**
+   * The last request stream to end was ended by our FIN (a response after its request, a tunnel we
+   * finished last): the peer may not have our last bytes yet, so a graceful close lingers. False
+   * when the peer's FIN ended it: its answer came after what we sent.
+   */
+  private wroteLast = false;
   /** Received DATA octets not yet consumed, over all streams: the gauge of what this engine buffers. */
   bufferedBytes = 0;
   /** The most one stream ever held unconsumed (for tests and metrics). */
@@ -561,7 +573,7 @@ export class H3Connection implements StreamPort {
     // §4.1: a HEADERS after the first is the trailer section, the message's last frame.
     stream.phase = 'trailers';
     stream.listener?.onHeaders(fields, true);
-    this.maybeClose(stream);
+    this.peerEnded(stream);
   }
 
   /** Delivers a response held by deliverHeaders; `endStream` when its FIN came right after it. */
@@ -589,6 +601,12 @@ export class H3Connection implements StreamPort {
       default:
         return;
     }
+    this.peerEnded(stream);
+  }
+
+  /** The peer's message on `stream` ended: when ours had, its answer came after what we sent. */
+  private peerEnded(stream: H3RequestStream): void {
+    if (stream.localEnded) this.wroteLast = false;
     this.maybeClose(stream);
   }
 
@@ -663,7 +681,10 @@ export class H3Connection implements StreamPort {
         }
         current.resolve();
         current = undefined;
-        if (stream.localEnded) this.maybeClose(stream);
+        if (stream.localEnded) {
+          if (stream.remoteEnded && !stream.stopped) this.wroteLast = true;
+          this.maybeClose(stream);
+        }
       }
     } catch (error) {
       if (!stream.reset && !stream.stopped) {
@@ -773,7 +794,8 @@ export class H3Connection implements StreamPort {
   private maybeFinishDrain(): void {
     if (this.isClosed || this.closing || !this.draining || this.streams.size > 0) return;
     this.closing = true;
-    // The last responses' bytes must reach the peer before CONNECTION_CLOSE abandons what QUIC still holds.
+    // The last responses' FINs are handed over first. That is not delivery (Deno resolves a stream's
+    // close once the FIN is queued, measured on 2.9.6): the transport's linger waits for that.
     void Promise.allSettled([...this.flushing]).then(() => this.finish(H3ErrorCode.H3_NO_ERROR, 'drained', undefined, true));
   }
 
@@ -786,12 +808,19 @@ export class H3Connection implements StreamPort {
     if (this.isClosed) return;
     this.isClosed = true;
     this.closeError = error;
+    // A graceful close after we wrote last lets the peer close first (the transport bounds the wait).
+    const linger = sendClose && code === H3ErrorCode.H3_NO_ERROR && this.wroteLast;
     for (const stream of [...this.streams]) {
+      // Lingering, CONNECTION_CLOSE is not ending these yet: RESET_STREAM and STOP_SENDING do, so the peer can finish and close.
+      if (linger && stream.io) {
+        stream.io.reset(H3ErrorCode.H3_REQUEST_CANCELLED);
+        if (!stream.remoteEnded) stream.io.stopSending(H3ErrorCode.H3_REQUEST_CANCELLED);
+      }
       const retryable = this.goawayReceived !== undefined && stream.id >= this.goawayReceived;
       const message = error ? `the connection closed (${h3ErrorCodeName(code)}${reason ? `: ${reason}` : ''})` : 'the connection closed';
       this.closeStream(stream, new StreamResetError(stream.id, code, 'connection', message, retryable, error ? { cause: error } : undefined));
     }
-    if (sendClose) this.transport.close(code, reason);
+    if (sendClose) this.transport.close(code, reason, linger);
     this.events.onClose?.(error);
   }
 }

@@ -14,5 +14,5 @@ export { DEFAULT_H3_LIMITS, type H3Limits } from './limits.js';
 export type { H3Role } from './role.js';
 export { H3Connection, H3IncomingUni, H3RequestStream, resetCodeOf, type H3ConnectionEvents, type H3ConnectionOptions, type H3PeerSettings, type H3StreamIo, type H3Transport } from './connection.js';
 export { Http3Session, type Http3SessionOptions } from './session.js';
-export { connectQuic, QuicStreamAbort } from './connect-quic.js';
+export { connectQuic, QUIC_CLOSE_LINGER_MS, QuicStreamAbort } from './connect-quic.js';
 export type { QuicBidirectionalStream, QuicCloseInfo, QuicConnection, QuicReceiveStream, QuicSendStream, QuicStreamId } from './quic.js';

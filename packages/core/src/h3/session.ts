@@ -31,6 +31,8 @@ export interface Http3SessionOptions extends H3ConnectionOptions, SessionCallbac
   onGoaway?(id: number): void;
   /** A control-stream frame of a type HTTP/3 does not define (RFC 9114 §9): rhttp's in-band authentication rides on these. */
   onExtensionFrame?(type: number, payload: Uint8Array): void;
+  /** connectQuic: how long a graceful close after we wrote last waits for the peer to close first. Default QUIC_CLOSE_LINGER_MS (connect-quic.ts). */
+  closeLingerMs?: number;
 }
 
 /** Methods whose requests the Fetch API refuses to give a body. */
@@ -38,7 +40,11 @@ const BODYLESS_METHODS = new Set(['GET', 'HEAD']);
 
 export class Http3Session {
   readonly connection: H3Connection;
-  /** Resolves when the session is finished (with the error that ended it, if any). */
+  /**
+   * Resolves when the session is finished (with the error that ended it, if any) and the QUIC
+   * connection under it closed: after a graceful close that lingers for the peer (connect-quic.ts),
+   * only then may the process exit without cutting off what we sent last. `onClose` comes with it.
+   */
   readonly closed: Promise<Http2Error | undefined>;
   /** Resolves once the peer's SETTINGS arrived (extended CONNECT needs them); rejects if the session closes first. */
   readonly ready: Promise<void>;
@@ -75,8 +81,12 @@ export class Http3Session {
       onClose: (error) => {
         if (!settled) rejectReady(error ?? new SessionClosedError('the HTTP/3 connection closed before SETTINGS'));
         this.wakeSlotWaiters();
-        options.onClose?.(error);
-        resolveClosed(error);
+        const done = () => {
+          options.onClose?.(error);
+          resolveClosed(error);
+        };
+        if (transport.closed) void transport.closed.then(done, done);
+        else done();
       },
     });
   }
