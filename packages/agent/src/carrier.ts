@@ -48,10 +48,8 @@ export interface Carrier {
  */
 export interface QuicCarrier extends Omit<Carrier, 'socket'> {
   readonly kind: 'quic';
-  /** The QUIC connection HTTP/3 runs on (Deno's QuicConn; a graceful close first lets the intermediary close, carriers/quic.ts). */
+  /** The QUIC connection HTTP/3 runs on (Deno's QuicConn). */
   readonly quic: QuicConnection;
-  /** Settles once the QUIC connection is really closed (after a graceful close's linger): only then may the process exit. */
-  readonly closed: Promise<void>;
   /**
    * The answer to the intermediary's RHTTP_CHALLENGE payload: the RHTTP_AUTHENTICATE payload to
    * send on our control stream (core's reverse/quic-authentication.ts), signed with the

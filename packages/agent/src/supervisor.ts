@@ -741,13 +741,10 @@ export class Supervisor {
       if (!admitted && (carrier.error || error)) return { type: 'refused', reason };
       return { type: 'disconnected', reason };
     };
-    // Wait for the QUIC connection itself: after a drain it lingers until the intermediary has read
-    // our last response and closed (carriers/quic.ts); a process that exits sooner would cut it off.
-    const closed = session.closed.then(async (error) => {
-      await carrier.closed;
-      return error;
-    });
-    return { session, closed, end };
+    // session.closed waits for the QUIC connection itself: after a drain it lingers until the
+    // intermediary has read our last response and closed (core's connect-quic.ts), so a process
+    // that exits once it settles does not cut that response off.
+    return { session, closed: session.closed, end };
   }
 
   /** PING every interval (the session's keepAlive); an unanswered PING is an event, then `dead`. Returns the function that stops it. */

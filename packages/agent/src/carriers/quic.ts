@@ -26,14 +26,6 @@ import { alpnMismatch } from '../connect-errors.js';
  * than TCP's.
  */
 export const QUIC_KEEPALIVE_INTERVAL_MS = 10_000;
-/**
- * After a graceful close of ours (H3_NO_ERROR: a drained GOAWAY, either side's), how long the
- * intermediary gets to close first. QUIC abandons stream data not yet acknowledged when
- * CONNECTION_CLOSE goes out (measured under Deno 2.9.6: the last response's bytes and FIN never
- * arrived, and the intermediary's side timed out 30 s later), and the intermediary, the HTTP/3
- * client, closes as soon as it has read every response; so we wait for that, at most this long.
- */
-export const QUIC_CLOSE_LINGER_MS = 1_000;
 
 
 /** What the dial needs of `Deno.connectQuic`'s answer (Deno.QuicConn has it). */
@@ -133,47 +125,9 @@ export async function dialQuic(peer: CarrierPeer, options: QuicCarrierOptions, s
   return quicCarrier(conn, { host, port, servername }, credentials);
 }
 
-/**
- * The connection as the HTTP/3 engine gets it: Deno's, but a graceful close (H3_NO_ERROR) waits
- * for the peer to close first, at most {@link QUIC_CLOSE_LINGER_MS}, so what we sent last still
- * arrives; an error closes at once.
- */
-function lingeringClose(conn: DenoQuicConn): QuicConnection {
-  const closeNow = (info?: QuicCloseInfo) => {
-    try {
-      conn.close(info);
-    } catch {
-      // already closed
-    }
-  };
-  return {
-    createBidirectionalStream: () => conn.createBidirectionalStream(),
-    createUnidirectionalStream: () => conn.createUnidirectionalStream(),
-    get incomingBidirectionalStreams() {
-      return conn.incomingBidirectionalStreams;
-    },
-    get incomingUnidirectionalStreams() {
-      return conn.incomingUnidirectionalStreams;
-    },
-    closed: conn.closed,
-    close(info?: QuicCloseInfo) {
-      if (info !== undefined && info.closeCode !== H3ErrorCode.H3_NO_ERROR) return closeNow(info);
-      const linger = setTimeout(() => closeNow(info), QUIC_CLOSE_LINGER_MS);
-      conn.closed.then(
-        () => clearTimeout(linger),
-        () => clearTimeout(linger),
-      );
-    },
-  };
-}
-
 /** The {@link QuicCarrier} of an established connection; `error` says how it ended when the peer closed it with an error code. */
 function quicCarrier(conn: DenoQuicConn, peer: CarrierPeer, credentials: QuicCredentials): QuicCarrier {
   let closeError: Error | undefined;
-  const closed = conn.closed.then(
-    () => undefined,
-    () => undefined,
-  );
   conn.closed.then(
     (info: QuicCloseInfo) => {
       if (info.closeCode !== H3ErrorCode.H3_NO_ERROR && info.closeCode !== 0) closeError = new Error(`the intermediary closed the QUIC connection (${h3ErrorCodeName(info.closeCode)})${info.reason ? `: ${info.reason}` : ''}`);
@@ -184,8 +138,8 @@ function quicCarrier(conn: DenoQuicConn, peer: CarrierPeer, credentials: QuicCre
   );
   return {
     kind: 'quic',
-    quic: lingeringClose(conn),
-    closed,
+    // A graceful close after our last response lets the intermediary close first (core's connect-quic.ts linger).
+    quic: conn,
     alpnProtocol: H3_REVERSE_ALPN,
     protocol: 'QUIC',
     peer,
