@@ -20,6 +20,7 @@ import { encodeH3Frame } from './frame/index.js';
 import { type H3Frame, H3FrameType, H3SettingId, H3StreamType, HTTP2_ONLY_FRAME_TYPES } from './frame/types.js';
 import { H3FrameReader } from './frame-reader.js';
 import { type H3IncomingUni, type H3PeerSettings, PeerStreams } from './peer-streams.js';
+import { decodeInBandPayload, encodeInBandReset, encodeInBandStopSending, RHTTP_RESET_STREAM_FRAME, RHTTP_STOP_SENDING_FRAME, SETTINGS_RHTTP_IN_BAND_RESET } from './in-band-reset.js';
 import { DEFAULT_H3_LIMITS, type H3Limits } from './limits.js';
 import { H3RequestStream, type H3StreamIo, type PendingH3Write } from './request-stream.js';
 import { acceptsRequestStreams, goawayIdIsStreamId, type H3Role, processesOrigin, pushPromiseError, sendsOrigin, STREAM_ID_STEP } from './role.js';
@@ -62,6 +63,8 @@ export interface H3ConnectionOptions {
   qpackMaxTableCapacity?: number;
   /** Our SETTINGS_QPACK_BLOCKED_STREAMS. Default 16. */
   qpackBlockedStreams?: number;
+  /** Offer rhttp's in-band resets (in-band-reset.ts) in SETTINGS. Default true; they are used only when the peer offers them too. */
+  inBandReset?: boolean;
   /** The clock for the rapid-reset window. Default `Date.now`. */
   now?: () => number;
 }
@@ -152,7 +155,10 @@ export class H3Connection implements StreamPort {
       settings: (peer) => this.onSettings(peer),
       goaway: (id) => this.onGoaway(id),
       origin: (origins) => this.onOrigin(origins),
-      extensionFrame: (type, payload) => this.events.onExtensionFrame?.(type, payload),
+      extensionFrame: (type, payload) => {
+        if (type === RHTTP_STOP_SENDING_FRAME && this.inBandReset) this.receiveInBandStopSending(payload);
+        else this.events.onExtensionFrame?.(type, payload);
+      },
       encoderInstructions: (bytes) => {
         this.decoder.receiveEncoderStream(bytes);
         this.flushDecoder();
@@ -175,6 +181,8 @@ export class H3Connection implements StreamPort {
       [H3SettingId.QPACK_BLOCKED_STREAMS, this.options.qpackBlockedStreams ?? 16],
       [H3SettingId.MAX_FIELD_SECTION_SIZE, this.limits.maxFieldSectionSize],
     ];
+    // in-band-reset.ts: resets as frames, for QUIC APIs that cannot send RESET_STREAM (used only if the peer says so too).
+    if (this.options.inBandReset !== false) settings.push([SETTINGS_RHTTP_IN_BAND_RESET, 1]);
     // RFC 9220 §3: a server supporting extended CONNECT sends SETTINGS_ENABLE_CONNECT_PROTOCOL = 1.
     if (this.role === 'server' && this.options.enableConnectProtocol !== false) settings.push([H3SettingId.ENABLE_CONNECT_PROTOCOL, 1]);
     const parts = [encodeVarint(H3StreamType.CONTROL), encodeH3Frame({ kind: 'settings', settings })];
@@ -233,7 +241,7 @@ export class H3Connection implements StreamPort {
   /** The transport opened the stream asked for with `openBidirectional`. */
   opened(stream: H3RequestStream, id: number, io: H3StreamIo): void {
     stream.id = id;
-    stream.io = io;
+    stream.io = this.withInBandReset(stream, io);
     this.byId.set(id, stream);
     if (stream.reset) {
       io.reset(H3ErrorCode.H3_REQUEST_CANCELLED);
@@ -281,7 +289,7 @@ export class H3Connection implements StreamPort {
     }
     const stream = new H3RequestStream(this.requestReader(), false);
     stream.id = id;
-    stream.io = io;
+    stream.io = this.withInBandReset(stream, io);
     if (id > this.highestPeerRequestId) this.highestPeerRequestId = id;
     this.streams.add(stream);
     this.byId.set(id, stream);
@@ -540,9 +548,58 @@ export class H3Connection implements StreamPort {
       case 'origin':
         // §7.2.3–§7.2.7, RFC 9412 §2: control frames received on a request stream MUST be treated as H3_FRAME_UNEXPECTED.
         throw new ConnectionError(H3ErrorCode.H3_FRAME_UNEXPECTED, `${frame.kind} frame on request stream ${stream.id}`);
+      case 'unknown':
+        // in-band-reset.ts: the peer could not send RESET_STREAM, so it says so here, before its FIN.
+        if (frame.type === RHTTP_RESET_STREAM_FRAME && this.inBandReset) {
+          const [code] = decodeInBandPayload(frame.payload, 1) ?? [];
+          if (code === undefined) throw new ConnectionError(H3ErrorCode.H3_FRAME_ERROR, `a malformed RHTTP_RESET_STREAM on stream ${stream.id}`);
+          this.receiveReset(stream, code);
+        }
+        return; // §9: other unknown frame types are ignored
       default:
-        return; // §9: unknown frame types are ignored
+        return;
     }
+  }
+
+  /**
+   * The stream's I/O, with resets carried as frames once the peer agreed (in-band-reset.ts): a
+   * reset writes RHTTP_RESET_STREAM and then the FIN, after what was already written, where the
+   * QUIC API cannot send RESET_STREAM; a STOP_SENDING is also said on the control stream.
+   */
+  private withInBandReset(stream: H3RequestStream, io: H3StreamIo): H3StreamIo {
+    let finished = false;
+    return {
+      write: (bytes) => io.write(bytes),
+      end: () => {
+        finished = true;
+        return io.end();
+      },
+      reset: (code) => {
+        if (!finished && this.inBandReset) {
+          finished = true;
+          io.write(encodeH3Frame({ kind: 'unknown', type: RHTTP_RESET_STREAM_FRAME, payload: encodeInBandReset(code) })).then(() => io.end(), noop).catch(noop);
+          return;
+        }
+        io.reset(code);
+      },
+      stopSending: (code) => {
+        if (this.inBandReset && stream.id >= 0 && !this.isClosed) this.sendExtensionFrame(RHTTP_STOP_SENDING_FRAME, encodeInBandStopSending(stream.id, code));
+        io.stopSending(code);
+      },
+    };
+  }
+
+  /** Both sides offered in-band resets. */
+  private get inBandReset(): boolean {
+    return this.options.inBandReset !== false && this.peerSettings?.inBandReset === true;
+  }
+
+  /** RHTTP_STOP_SENDING on the peer's control stream: STOP_SENDING for the stream it names (in-band-reset.ts). */
+  private receiveInBandStopSending(payload: Uint8Array): void {
+    const values = decodeInBandPayload(payload, 2);
+    if (!values) throw new ConnectionError(H3ErrorCode.H3_FRAME_ERROR, 'a malformed RHTTP_STOP_SENDING');
+    const stream = this.byId.get(values[0]);
+    if (stream) this.receiveStopSending(stream, values[1]);
   }
 
   private deliverHeaders(stream: H3RequestStream, fields: HeaderField[]): void {

@@ -5,6 +5,7 @@
  * on which stream may carry what live here; what the frames mean for the connection (GOAWAY,
  * the origin set, QPACK instructions) is the host's (connection.ts).
  */
+import { SETTINGS_RHTTP_IN_BAND_RESET } from './in-band-reset.js';
 import { ConnectionError } from '../errors.js';
 import { H3ErrorCode } from './error-codes.js';
 import { H3FrameReader } from './frame-reader.js';
@@ -20,6 +21,8 @@ export interface H3PeerSettings {
   qpackBlockedStreams: number;
   maxFieldSectionSize: number;
   enableConnectProtocol: boolean;
+  /** SETTINGS_RHTTP_IN_BAND_RESET = 1: resets travel as frames (in-band-reset.ts). */
+  inBandReset: boolean;
 }
 
 /** What the peer's streams tell the connection. */
@@ -171,7 +174,7 @@ export class PeerStreams {
 
 /** The values of a received SETTINGS frame this engine uses; throws H3_SETTINGS_ERROR for a bad value. */
 export function peerSettings(settings: Array<[number, number]>): H3PeerSettings {
-  const peer: H3PeerSettings = { qpackMaxTableCapacity: 0, qpackBlockedStreams: 0, maxFieldSectionSize: Infinity, enableConnectProtocol: false };
+  const peer: H3PeerSettings = { qpackMaxTableCapacity: 0, qpackBlockedStreams: 0, maxFieldSectionSize: Infinity, enableConnectProtocol: false, inBandReset: false };
   for (const [id, value] of settings) {
     switch (id) {
       case H3SettingId.QPACK_MAX_TABLE_CAPACITY:
@@ -187,6 +190,9 @@ export function peerSettings(settings: Array<[number, number]>): H3PeerSettings 
         // RFC 9220 §3 (RFC 8441 §3): the value MUST be 0 or 1.
         if (value > 1) throw new ConnectionError(H3ErrorCode.H3_SETTINGS_ERROR, `SETTINGS_ENABLE_CONNECT_PROTOCOL = ${value}`);
         peer.enableConnectProtocol = value === 1;
+        break;
+      case SETTINGS_RHTTP_IN_BAND_RESET:
+        peer.inBandReset = value === 1;
         break;
       default:
         break; // §7.2.4: unknown settings MUST be ignored
