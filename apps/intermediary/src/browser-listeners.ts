@@ -124,14 +124,19 @@ function closeServer(server: NetServer): Promise<void> {
 
 /**
  * The node:http server of a listener is handed its sockets (`emit('connection')`) and never listens
- * itself, so it reports the listening state of the listener that accepts them. Deno's node:http
- * reads `server.listening` when a response finishes and destroys the connection of a server that is
- * not listening (taking it for one that is closing): without this, under Deno every HTTP/1.1
- * connection ended after its first response, despite its `Connection: keep-alive`, and a client
- * reusing it got "socket hang up". Node's node:http does not read it.
+ * itself, so it takes the listening state of the listener that accepts them:
+ * - it reports `listening` as that listener's. Deno's node:http reads `server.listening` when a
+ *   response finishes and destroys the connection of a server that is not listening (taking it for
+ *   one that is closing): without this, under Deno every HTTP/1.1 connection ended after its first
+ *   response, despite its `Connection: keep-alive`, and a client reusing it got "socket hang up";
+ * - it hears `'listening'` when that listener starts. Node's node:http starts the checks that
+ *   enforce `headersTimeout` and `requestTimeout` on that event: without it a client that never
+ *   finished its request head held its connection for ever (slowloris).
  */
-function listensWith(http1: HttpServer, listener: NetServer): void {
+export function listensWith(http1: HttpServer, listener: NetServer): void {
   Object.defineProperty(http1, 'listening', { configurable: true, get: () => listener.listening });
+  if (listener.listening) http1.emit('listening');
+  else listener.once('listening', () => http1.emit('listening'));
 }
 
 /** The node:http server for HTTP/1.x browsers of one listener (handed its sockets with `emit('connection')`; see {@link listensWith}). */
