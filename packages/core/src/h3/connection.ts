@@ -11,6 +11,7 @@
  * layer above (session.ts) reads and answers request streams through `StreamPort`, the same port
  * HTTP/2's Connection offers, so ServerStream and ClientExchange serve both.
  */
+import { concatBytes } from '../bytes.js';
 import { ConnectionError, type Http2Error, Http2UsageError, SessionClosedError, StreamError, StreamResetError } from '../errors.js';
 import type { HeaderField } from '../frame/types.js';
 import type { PortStream, StreamPort } from '../http/stream-port.js';
@@ -188,7 +189,7 @@ export class H3Connection implements StreamPort {
     const parts = [encodeVarint(H3StreamType.CONTROL), encodeH3Frame({ kind: 'settings', settings })];
     if (sendsOrigin(this.role) && this.options.origins && this.options.origins.length > 0) parts.push(encodeH3Frame({ kind: 'origin', origins: [...this.options.origins] }));
     this.control = this.transport.openUnidirectional();
-    this.control.write(concat(parts)).catch(noop);
+    this.control.write(concatBytes(parts)).catch(noop);
     this.encoderIo = this.transport.openUnidirectional();
     this.encoderIo.write(encodeVarint(H3StreamType.QPACK_ENCODER)).catch(noop);
     this.decoderIo = this.transport.openUnidirectional();
@@ -908,16 +909,4 @@ export function resetCodeOf(error: unknown): number | undefined {
   if (typeof e.streamErrorCode === 'number') return e.streamErrorCode;
   if (typeof e.code === 'number') return e.code;
   return undefined;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const p of parts) length += p.length;
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }

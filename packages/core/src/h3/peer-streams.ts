@@ -5,6 +5,7 @@
  * on which stream may carry what live here; what the frames mean for the connection (GOAWAY,
  * the origin set, QPACK instructions) is the host's (connection.ts).
  */
+import { concatBytes } from '../bytes.js';
 import { SETTINGS_RHTTP_IN_BAND_RESET } from './in-band-reset.js';
 import { ConnectionError } from '../errors.js';
 import { H3ErrorCode } from './error-codes.js';
@@ -71,7 +72,7 @@ export class PeerStreams {
   /** Bytes of one of the peer's unidirectional streams. Throws ConnectionError. */
   receive(uni: H3IncomingUni, chunk: Uint8Array): void {
     if (uni.kind === 'pending') {
-      const bytes = uni.partial.length > 0 ? joined(uni.partial, chunk) : chunk;
+      const bytes = uni.partial.length > 0 ? concatBytes([uni.partial, chunk]) : chunk;
       const type = readVarint(bytes, 0);
       if (type === undefined) {
         uni.partial = bytes.slice();
@@ -199,11 +200,4 @@ export function peerSettings(settings: Array<[number, number]>): H3PeerSettings 
     }
   }
   return peer;
-}
-
-function joined(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
 }

@@ -19,9 +19,8 @@ import { ErrorCode, type Http2Error, Http2UsageError, SessionClosedError } from 
 import type { HeaderField } from '../frame/types.js';
 import { ClientExchange } from '../http/client-exchange.js';
 import { malformed, requestFields, requestHeadFields, type RequestFieldsHead } from '../http/fields.js';
-import { toResponse } from '../http/response-message.js';
 import { ServerStream } from '../http/server-stream.js';
-import { FetchExchange, pumpBody, type Handler, type SessionCallbacks } from '../http/session.js';
+import { FetchExchange, pumpBody, requestOfFetch, requestOn, type ClientRequest, type Handler, type SessionCallbacks } from '../http/session.js';
 import type { StreamListener } from '../proto/stream.js';
 import { H3Connection, type H3ConnectionOptions, type H3RequestStream, type H3Transport } from './connection.js';
 import { H3ErrorCode } from './error-codes.js';
@@ -34,9 +33,6 @@ export interface Http3SessionOptions extends H3ConnectionOptions, SessionCallbac
   /** connectQuic: how long a graceful close after we wrote last waits for the peer to close first. Default QUIC_CLOSE_LINGER_MS (connect-quic.ts). */
   closeLingerMs?: number;
 }
-
-/** Methods whose requests the Fetch API refuses to give a body. */
-const BODYLESS_METHODS = new Set(['GET', 'HEAD']);
 
 export class Http3Session {
   readonly connection: H3Connection;
@@ -154,28 +150,14 @@ export class Http3Session {
   }
 
   /** Client role: a request as a web Response; also CONNECT and extended CONNECT (`protocol`, RFC 9220). */
-  async request(init: { method: string; url: URL; headers?: Headers; body?: ReadableStream<Uint8Array> | null; signal?: AbortSignal | null; protocol?: string }): Promise<{ response: Response; streamId: number }> {
+  async request(init: ClientRequest): Promise<{ response: Response; streamId: number }> {
     this.checkClient(init.protocol);
-    init.signal?.throwIfAborted();
-    while (!this.connection.canOpenStream) await this.waitForSlot(init.signal ?? undefined);
-    const exchange = this.open(init);
-    const finished = exchange.finished();
-    const signal = init.signal;
-    if (signal) {
-      const onAbort = () => exchange.cancel(signal.reason ?? new DOMException('aborted', 'AbortError'));
-      signal.addEventListener('abort', onAbort, { once: true });
-      void finished.then(() => signal.removeEventListener('abort', onAbort));
-    }
-    const message = await exchange.response;
-    return { response: toResponse(message, finished), streamId: exchange.streamId };
+    return requestOn({ canOpen: () => this.connection.canOpenStream, waitForSlot: (signal) => this.waitForSlot(signal), open: (i) => this.open(i) }, init);
   }
 
   /** Client role: the Fetch API. */
   async fetch(input: Request | string | URL, init?: RequestInit): Promise<Response> {
-    const request = input instanceof Request && !init ? input : new Request(input, init);
-    const body = request.body && !BODYLESS_METHODS.has(request.method) ? request.body : null;
-    const { response } = await this.request({ method: request.method, url: new URL(request.url), headers: request.headers, body, signal: request.signal });
-    return response;
+    return (await this.request(requestOfFetch(input, init))).response;
   }
 
   private checkClient(protocol: string | undefined): void {

@@ -154,11 +154,7 @@ export class Http2Session {
    * arrive; the body streams in afterwards with flow control tied to reading it.
    */
   async fetch(input: Request | string | URL, init?: RequestInit): Promise<Response> {
-    const request = input instanceof Request && !init ? input : new Request(input, init);
-    const url = new URL(request.url);
-    const body = request.body && !BODYLESS_METHODS.has(request.method) ? request.body : null;
-    const { response } = await this.request({ method: request.method, url, headers: request.headers, body, signal: request.signal });
-    return response;
+    return (await this.request(requestOfFetch(input, init))).response;
   }
 
   /**
@@ -166,22 +162,9 @@ export class Http2Session {
    * `protocol`), which the Fetch API's Request cannot express. For those, `response.body` and
    * `body` are the two directions of the tunnel.
    */
-  async request(init: { method: string; url: URL; headers?: Headers; body?: ReadableStream<Uint8Array> | null; signal?: AbortSignal | null; protocol?: string }): Promise<{ response: Response; streamId: number }> {
+  async request(init: ClientRequest): Promise<{ response: Response; streamId: number }> {
     this.checkClient(init.protocol);
-    init.signal?.throwIfAborted();
-    // Re-checked right before opening: another request may have taken the slot meanwhile.
-    while (!this.connection.canOpenStream) await this.waitForSlot(init.signal ?? undefined);
-    const exchange = this.open(init);
-    // Settles when the body ended or the exchange failed (a reset before the response included).
-    const finished = exchange.finished();
-    const signal = init.signal;
-    if (signal) {
-      const onAbort = () => exchange.cancel(signal.reason ?? new DOMException('aborted', 'AbortError'));
-      signal.addEventListener('abort', onAbort, { once: true });
-      void finished.then(() => signal.removeEventListener('abort', onAbort));
-    }
-    const message = await exchange.response;
-    return { response: toResponse(message, finished), streamId: exchange.streamId };
+    return requestOn({ canOpen: () => this.connection.canOpenStream, waitForSlot: (signal) => this.waitForSlot(signal), open: (i) => this.open(i) }, init);
   }
 
   /**
@@ -288,6 +271,47 @@ export class Http2Session {
     const exchange = new FetchExchange(this, this.connection, this.options.onError, stream, head, endStream);
     if (exchange.request) void exchange.respond(handler);
   }
+}
+
+/** A request for the client role's `request()` (either engine's session). */
+export interface ClientRequest {
+  method: string;
+  url: URL;
+  headers?: Headers;
+  body?: ReadableStream<Uint8Array> | null;
+  signal?: AbortSignal | null;
+  protocol?: string;
+}
+
+/** The Fetch API's arguments as a {@link ClientRequest}: GET and HEAD carry no body. */
+export function requestOfFetch(input: Request | string | URL, init?: RequestInit): ClientRequest {
+  const request = input instanceof Request && !init ? input : new Request(input, init);
+  const body = request.body && !BODYLESS_METHODS.has(request.method) ? request.body : null;
+  return { method: request.method, url: new URL(request.url), headers: request.headers, body, signal: request.signal };
+}
+
+/**
+ * `request()` for either engine: waits for a free slot, opens the exchange, ties `signal` to it,
+ * and gives the response as a web Response once its HEADERS arrived.
+ */
+export async function requestOn(
+  session: { canOpen(): boolean; waitForSlot(signal?: AbortSignal): Promise<void>; open(init: ClientRequest): ClientExchange },
+  init: ClientRequest,
+): Promise<{ response: Response; streamId: number }> {
+  init.signal?.throwIfAborted();
+  // Re-checked right before opening: another request may have taken the slot meanwhile.
+  while (!session.canOpen()) await session.waitForSlot(init.signal ?? undefined);
+  const exchange = session.open(init);
+  // Settles when the body ended or the exchange failed (a reset before the response included).
+  const finished = exchange.finished();
+  const signal = init.signal;
+  if (signal) {
+    const onAbort = () => exchange.cancel(signal.reason ?? new DOMException('aborted', 'AbortError'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    void finished.then(() => signal.removeEventListener('abort', onAbort));
+  }
+  const message = await exchange.response;
+  return { response: toResponse(message, finished), streamId: exchange.streamId };
 }
 
 /**
