@@ -34,6 +34,7 @@ import {
   runClient,
   sha256,
   sleep,
+  slowLoadAcrossSigterm,
   startUpstream,
   stopAll,
   tempDir,
@@ -571,34 +572,14 @@ describe.skipIf(unavailable)('h3-reverse drains (GOAWAY, RFC 9114 §5.2)', () =>
     const first = await servingAgent(tunnel, 'rhttp-agent first');
     const second = await servingAgent(tunnel, 'rhttp-agent second');
     await waitUntil('two authorized sessions', async () => ((await tunnel.status()).sessions.filter((s) => s.state === 'authorized').length === 2 ? true : undefined));
-    const total = 300;
-    const parallel = 4;
     const browser = h2cBrowser(tunnel);
-    const failures: string[] = [];
-    let done = 0;
-    let sent = 0;
-    let terminated = false;
-    const worker = async () => {
-      while (sent < total) {
-        const i = sent++;
-        try {
-          const r = await browser.get(`/slow?ms=${i % 3 === 0 ? 30 : 5}`);
-          if (r.status !== 200 || !r.body.toString().startsWith('slept')) failures.push(`request ${i}: ${r.status} ${r.body.toString().slice(0, 200)} proxy-status=${r.headers['proxy-status'] ?? ''}`);
-        } catch (error) {
-          failures.push(`request ${i}: ${(error as Error).message}`);
-        }
-        done++;
-        if (done === 100 && !terminated) {
-          terminated = true;
-          first.kill('SIGTERM');
-        }
-      }
-    };
+    let load: Awaited<ReturnType<typeof slowLoadAcrossSigterm>>;
     try {
-      await Promise.all(Array.from({ length: parallel }, worker));
+      load = await slowLoadAcrossSigterm((path) => browser.get(path), first);
     } finally {
       browser.close();
     }
+    const { failures, terminated } = load;
     expect(terminated).toBe(true);
     expect(failures, `${failures.join('\n')}\n--- first agent\n${first.output()}\n--- second\n${second.output()}\n--- intermediary\n${tunnel.intermediary.output()}`).toEqual([]);
     expect(await first.exited, first.output()).toBe(0);

@@ -645,3 +645,37 @@ export async function startTunnel(prefix: string, opts: { agentCount?: number; a
     throw error;
   }
 }
+
+/**
+ * The load of the drain tests: `total` GETs of /slow (30 ms every third, else 5 ms), `parallel` at
+ * a time through `get`, and `victim` SIGTERMed once `sigtermAfter` of them were answered. Returns
+ * every request that did not get its 200 "slept…" answer, with why, and whether the SIGTERM went.
+ */
+export async function slowLoadAcrossSigterm(
+  get: (path: string) => Promise<{ status: number; body: Buffer; headers: Record<string, unknown> }>,
+  victim: Proc,
+  { total = 300, parallel = 4, sigtermAfter = 100 } = {},
+): Promise<{ failures: string[]; terminated: boolean }> {
+  const failures: string[] = [];
+  let done = 0;
+  let sent = 0;
+  let terminated = false;
+  const worker = async () => {
+    while (sent < total) {
+      const i = sent++;
+      try {
+        const r = await get(`/slow?ms=${i % 3 === 0 ? 30 : 5}`);
+        if (r.status !== 200 || !r.body.toString().startsWith('slept')) failures.push(`request ${i}: ${r.status} ${r.body.toString().slice(0, 200)} proxy-status=${r.headers['proxy-status'] ?? ''}`);
+      } catch (error) {
+        failures.push(`request ${i}: ${(error as Error).message}`);
+      }
+      done++;
+      if (done === sigtermAfter && !terminated) {
+        terminated = true;
+        victim.kill('SIGTERM');
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: parallel }, worker));
+  return { failures, terminated };
+}

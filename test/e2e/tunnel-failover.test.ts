@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as http from 'node:http';
-import { curl, httpGet, startIntermediary, startTunnel, waitForRoute, type Proc, type Tunnel } from './support.js';
+import { curl, httpGet, slowLoadAcrossSigterm, startIntermediary, startTunnel, waitForRoute, type Proc, type Tunnel } from './support.js';
 
 /**
  * Agents and the intermediary going away while browsers use the tunnel: a graceful agent drain
@@ -30,34 +30,14 @@ describe('RFC 9113 §6.8 GOAWAY: an agent drains under load', () => {
     const second = await connectedAgent('rhttp-agent second');
     // Let the intermediary register the second session before the load starts.
     await waitForRoute(tunnel.ports.http, tunnel.appHost);
-    const total = 300;
-    const parallel = 4;
-    const keepAlive = new http.Agent({ keepAlive: true, maxSockets: parallel });
-    const failures: string[] = [];
-    let done = 0;
-    let sent = 0;
-    let terminated = false;
-    const worker = async () => {
-      while (sent < total) {
-        const i = sent++;
-        try {
-          const r = await httpGet(tunnel.ports.http, tunnel.appHost, `/slow?ms=${i % 3 === 0 ? 30 : 5}`, { agent: keepAlive });
-          if (r.status !== 200 || !r.body.toString().startsWith('slept')) failures.push(`request ${i}: ${r.status} ${r.body.toString().slice(0, 200)}`);
-        } catch (error) {
-          failures.push(`request ${i}: ${(error as Error).message}`);
-        }
-        done++;
-        if (done === 100 && !terminated) {
-          terminated = true;
-          first.kill('SIGTERM');
-        }
-      }
-    };
+    const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 4 });
+    let load: Awaited<ReturnType<typeof slowLoadAcrossSigterm>>;
     try {
-      await Promise.all(Array.from({ length: parallel }, worker));
+      load = await slowLoadAcrossSigterm((path) => httpGet(tunnel.ports.http, tunnel.appHost, path, { agent: keepAlive }), first);
     } finally {
       keepAlive.destroy();
     }
+    const { failures, terminated } = load;
     expect(terminated).toBe(true);
     expect(failures, `${failures.join("\n")}\n--- first agent\n${first.output()}\n--- second\n${second.output()}\n--- intermediary\n${tunnel.intermediary.output()}`).toEqual([]);
     // The SIGTERMed agent drained and exited 0; the other one is still serving.
