@@ -300,6 +300,10 @@ export function createHttp3Browsers(answer: Answer, servedOrigins: () => string[
         limits: { maxConcurrentStreams: BROWSER_MAX_CONCURRENT_STREAMS, streamBufferBytes: BROWSER_STREAM_WINDOW },
         // RFC 9220 §3: SETTINGS_ENABLE_CONNECT_PROTOCOL lets h3 browsers open WebSockets with extended CONNECT.
         enableConnectProtocol: websockets !== undefined,
+        // The --quic listener is Deno's QUIC, which cannot reset one stream; browsers do not take our
+        // in-band resets, so a response the agent could not finish closes the connection instead of
+        // reaching the browser as complete.
+        quicResetsStreams: false,
         ...(origins.length > 0 ? { origins } : {}),
         onStream: browserStreams(serving, quicClientAddress(remoteAddress), '3'),
         onClose: () => {

@@ -112,3 +112,36 @@ describe('in-band resets (SETTINGS_RHTTP_IN_BAND_RESET, RHTTP_RESET_STREAM, RHTT
     client.close();
   });
 });
+
+describe('a QUIC API that cannot reset streams, and a peer without in-band resets (a browser)', () => {
+  it('quicResetsStreams: false — a response abandoned midway closes the connection (H3_INTERNAL_ERROR) instead of ending as if complete', async () => {
+    const { client } = pair(
+      {
+        quicResetsStreams: false,
+        onStream: (stream) => {
+          stream.respond(200, {});
+          void stream.write(new Uint8Array(1000).fill(1)).then(() => stream.reset(ErrorCode.INTERNAL_ERROR));
+        },
+      },
+      { inBandReset: false },
+    );
+    await client.ready;
+    const response = await client.open({ method: 'GET', url: new URL('https://app.example.com/') }).response;
+    await expect(readAll(response.body)).rejects.toThrow();
+    expect(await client.closed).toMatchObject({ code: expect.anything() });
+  });
+
+  it('a reset before anything was sent stays a stream reset (the peer sees no response, not a complete one)', async () => {
+    const { client, server } = pair(
+      {
+        quicResetsStreams: false,
+        onStream: (stream) => stream.reset(ErrorCode.REFUSED_STREAM),
+      },
+      { inBandReset: false },
+    );
+    await client.ready;
+    await expect(client.open({ method: 'GET', url: new URL('https://app.example.com/') }).response).rejects.toThrow();
+    expect(server.isClosed).toBe(false);
+    client.close();
+  });
+});

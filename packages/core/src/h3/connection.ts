@@ -66,6 +66,12 @@ export interface H3ConnectionOptions {
   qpackBlockedStreams?: number;
   /** Offer rhttp's in-band resets (in-band-reset.ts) in SETTINGS. Default true; they are used only when the peer offers them too. */
   inBandReset?: boolean;
+  /**
+   * Whether the QUIC API can reset a stream (RESET_STREAM). Default true. Deno 2.9's cannot: an
+   * aborted writer ends with a FIN. With false, a response we must abandon midway on a peer that
+   * did not agree to in-band resets closes the connection rather than end as if complete.
+   */
+  quicResetsStreams?: boolean;
   /** The clock for the rapid-reset window. Default `Date.now`. */
   now?: () => number;
 }
@@ -407,6 +413,11 @@ export class H3Connection implements StreamPort {
     const stream = port as H3RequestStream;
     if (stream.reset) return;
     const code = h3CodeFor(errorCode);
+    if (stream.sentBytes && !stream.localEnded && !this.inBandReset && this.options.quicResetsStreams === false) {
+      // The peer would read our FIN after a frame as a complete message: no data may be passed off as whole.
+      this.fail(new ConnectionError(H3ErrorCode.H3_INTERNAL_ERROR, `stream ${stream.id} could not be finished, and this QUIC cannot reset a single stream`));
+      return;
+    }
     stream.reset = true;
     if (stream.io) {
       stream.io.reset(code);
@@ -570,7 +581,10 @@ export class H3Connection implements StreamPort {
   private withInBandReset(stream: H3RequestStream, io: H3StreamIo): H3StreamIo {
     let finished = false;
     return {
-      write: (bytes) => io.write(bytes),
+      write: (bytes) => {
+        stream.sentBytes = true;
+        return io.write(bytes);
+      },
       end: () => {
         finished = true;
         return io.end();

@@ -60,6 +60,8 @@ export class H3RequestStream implements PortStream {
   readonly pending: PendingH3Write[] = [];
   io: H3StreamIo | undefined;
   localEnded = false;
+  /** Some of our frames went to the transport (connection.ts: a reset midway must then be seen as one). */
+  sentBytes = false;
   reset = false;
   /** The peer stopped our sending with H3_NO_ERROR after a complete response (§4.1): what we would still send is dropped. */
   stopped = false;
