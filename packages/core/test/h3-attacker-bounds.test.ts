@@ -1,9 +1,9 @@
 /**
  * Bounds on what a peer can make the HTTP/3 engine keep, found reviewing it as an attacker would:
- * the peer's origin set (RFC 9412).
+ * the peer's origin set (RFC 9412), and request streams reset before QUIC opened them.
  */
 import { describe, expect, it } from 'vitest';
-import { connectQuic, encodeH3Frame, H3ErrorCode } from '../src/h3/index.js';
+import { connectQuic, encodeH3Frame, H3Connection, H3ErrorCode, type H3RequestStream, type H3StreamIo, type H3Transport } from '../src/h3/index.js';
 import { MAX_PEER_ORIGINS } from '../src/h3/connection.js';
 import { quicPair } from './support/quic-pair.js';
 import { H3ScriptedPeer } from './support/h3-scripted-peer.js';
@@ -34,5 +34,27 @@ describe('the peer origin set (RFC 9412) is bounded', () => {
     await until(() => session.connection.isClosed || session.peerOrigins.includes('https://one-more.example'));
     expect(session.peerOrigins).not.toContain('https://one-more.example');
     expect((await peer.closed()).closeCode).toBe(H3ErrorCode.H3_EXCESSIVE_LOAD);
+  });
+});
+
+describe('a request reset before QUIC opened its stream', () => {
+  it('is not kept by id once the stream opens (no entry per cancelled request)', () => {
+    const pending: H3RequestStream[] = [];
+    const resets: number[] = [];
+    const io = (): H3StreamIo => ({ write: () => Promise.resolve(), end: () => Promise.resolve(), reset: (code) => void resets.push(code), stopSending: () => {} });
+    const transport: H3Transport = { openUnidirectional: io, openBidirectional: (stream) => void pending.push(stream), close: () => {} };
+    const connection = new H3Connection(transport, { role: 'client' });
+    connection.start();
+    const fields: Array<[string, string]> = [[':method', 'GET'], [':scheme', 'https'], [':authority', 'a.example'], [':path', '/']];
+    for (let i = 0; i < 3; i++) {
+      const stream = connection.openRequest(fields, true, undefined);
+      connection.resetStream(stream, H3ErrorCode.H3_REQUEST_CANCELLED);
+    }
+    expect(connection.openStreams).toBe(0);
+    pending.forEach((stream, i) => connection.opened(stream, i * 4, io()));
+    // Each late-opened stream is reset on the wire at once...
+    expect(resets).toEqual([H3ErrorCode.H3_REQUEST_CANCELLED, H3ErrorCode.H3_REQUEST_CANCELLED, H3ErrorCode.H3_REQUEST_CANCELLED]);
+    // ...and nothing keeps it: the by-id index holds only live streams.
+    expect((connection as unknown as { byId: Map<number, H3RequestStream> }).byId.size).toBe(0);
   });
 });

@@ -255,7 +255,7 @@ export class H3Connection implements StreamPort {
   opened(stream: H3RequestStream, id: number, io: H3StreamIo): void {
     stream.id = id;
     stream.io = this.withInBandReset(stream, io);
-    this.byId.set(id, stream);
+    // Reset before the transport opened it: closeStream already ran (with no id to forget), so it is not indexed.
     if (stream.reset) {
       io.reset(H3ErrorCode.H3_REQUEST_CANCELLED);
       io.stopSending(H3ErrorCode.H3_REQUEST_CANCELLED);
@@ -266,6 +266,7 @@ export class H3Connection implements StreamPort {
       this.refuseByGoaway(stream, this.goawayReceived);
       return;
     }
+    this.byId.set(id, stream);
     void this.pump(stream);
   }
 
