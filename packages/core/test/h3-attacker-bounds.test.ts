@@ -3,7 +3,10 @@
  * the peer's origin set (RFC 9412), and request streams reset before QUIC opened them.
  */
 import { describe, expect, it } from 'vitest';
-import { connectQuic, encodeH3Frame, H3Connection, H3ErrorCode, type H3RequestStream, type H3StreamIo, type H3Transport } from '../src/h3/index.js';
+import { connectQuic, encodeH3Frame, H3Connection, H3ErrorCode, type H3Frame, H3FrameReader, type H3RequestStream, type H3StreamIo, type H3Transport } from '../src/h3/index.js';
+import { RHTTP_RESET_STREAM_FRAME, SETTINGS_RHTTP_IN_BAND_RESET } from '../src/h3/in-band-reset.js';
+import { ErrorCode } from '../src/errors.js';
+import type { ServerStream } from '../src/http/server-stream.js';
 import { MAX_PEER_ORIGINS } from '../src/h3/connection.js';
 import { quicPair } from './support/quic-pair.js';
 import { H3ScriptedPeer } from './support/h3-scripted-peer.js';
@@ -56,5 +59,40 @@ describe('a request reset before QUIC opened its stream', () => {
     expect(resets).toEqual([H3ErrorCode.H3_REQUEST_CANCELLED, H3ErrorCode.H3_REQUEST_CANCELLED, H3ErrorCode.H3_REQUEST_CANCELLED]);
     // ...and nothing keeps it: the by-id index holds only live streams.
     expect((connection as unknown as { byId: Map<number, H3RequestStream> }).byId.size).toBe(0);
+  });
+});
+
+describe('RHTTP_RESET_STREAM is the last frame before the FIN (in-band-reset.ts)', () => {
+  it('a response body reset while a large chunk is being written sends no DATA after it', async () => {
+    const { client: c, server: s } = quicPair({ streamWindow: 8 * 1024 });
+    let served: ServerStream | undefined;
+    connectQuic(s, {
+      role: 'server',
+      onStream: (stream) => {
+        served = stream;
+        stream.respond(200, {});
+        // One chunk of several DATA frames (64 KiB each): the reset comes while it is being written.
+        void stream.write(new Uint8Array(512 * 1024).fill(7)).catch(() => {});
+      },
+    });
+    const peer = new H3ScriptedPeer(c);
+    await peer.control({ kind: 'settings', settings: [[SETTINGS_RHTTP_IN_BAND_RESET, 1]] });
+    await peer.controlFrameCount(1);
+    const request = await peer.request([peer.headers([[':method', 'GET'], [':scheme', 'https'], [':authority', 'a.example'], [':path', '/']])]);
+    const reader = new H3FrameReader({ maxFrameBytes: () => 1 << 20 });
+    const frames: H3Frame[] = [];
+    let reset = false;
+    for (;;) {
+      const { value, done } = await request.reader.read();
+      if (done) break;
+      frames.push(...reader.push(value));
+      if (!reset && served && frames.some((f) => f.kind === 'data')) {
+        reset = true;
+        served.reset(ErrorCode.INTERNAL_ERROR);
+      }
+    }
+    const at = frames.findIndex((f) => f.kind === 'unknown' && f.type === RHTTP_RESET_STREAM_FRAME);
+    expect(at).toBeGreaterThan(0);
+    expect(frames.slice(at + 1).map((f) => f.kind)).toEqual([]);
   });
 });

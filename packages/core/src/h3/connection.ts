@@ -743,6 +743,8 @@ export class H3Connection implements StreamPort {
         if (current.data && current.data.length > 0) {
           const data = current.data;
           for (let at = 0; at < data.length; at += MAX_DATA_FRAME_PAYLOAD) {
+            // Reset (or stopped) while the previous frame was written: in-band, RHTTP_RESET_STREAM must stay the last frame.
+            if (stream.reset || stream.stopped) break;
             const piece = data.subarray(at, Math.min(data.length, at + MAX_DATA_FRAME_PAYLOAD));
             const header = new Uint8Array(1 + varintLength(piece.length));
             writeVarint(header, writeVarint(header, 0, H3FrameType.DATA), piece.length);
