@@ -3,7 +3,7 @@
  * CONNECT; RFC 8336 ORIGIN), in both roles.
  */
 import { describe, expect, it } from 'vitest';
-import { ErrorCode, Http2UsageError, SettingId, StreamResetError, type HeaderField, type StreamInfo } from '../src/index.js';
+import { ErrorCode, Http2UsageError, MAX_PEER_ORIGINS, SettingId, StreamResetError, type HeaderField, type StreamInfo } from '../src/index.js';
 import { ScriptedPeer } from './support/scripted-peer.js';
 
 const GET: HeaderField[] = [[':method', 'GET'], [':scheme', 'https'], [':authority', 'example.com'], [':path', '/']];
@@ -293,6 +293,18 @@ describe('RFC 8336 ORIGIN', () => {
     await peer.expectAlive();
     expect(peer.connection.peerOrigins).toEqual(['https://a.example', 'https://b.example']);
     expect(peer.events.origins).toEqual([['https://a.example'], ['https://b.example']]);
+  });
+
+  it(`client: an Origin Set past ${MAX_PEER_ORIGINS} origins (it only grows, §2.3) closes the connection with ENHANCE_YOUR_CALM`, async () => {
+    const peer = await ScriptedPeer.start({ role: 'client' });
+    const origins = Array.from({ length: MAX_PEER_ORIGINS }, (_, i) => `https://o${i}.example`);
+    for (let i = 0; i < origins.length; i += 256) peer.send({ kind: 'origin', streamId: 0, origins: origins.slice(i, i + 256) });
+    // Repeating known origins costs nothing.
+    peer.send({ kind: 'origin', streamId: 0, origins: origins.slice(0, 10) });
+    await peer.expectAlive();
+    expect(peer.connection.peerOrigins).toHaveLength(MAX_PEER_ORIGINS);
+    peer.send({ kind: 'origin', streamId: 0, origins: ['https://one-more.example'] });
+    await peer.expectGoaway(ErrorCode.ENHANCE_YOUR_CALM);
   });
 
   it('client: ORIGIN on a stream other than 0 is ignored (§2.1)', async () => {

@@ -7,7 +7,7 @@ import { connectQuic, encodeH3Frame, H3Connection, H3ErrorCode, type H3Frame, H3
 import { RHTTP_RESET_STREAM_FRAME, SETTINGS_RHTTP_IN_BAND_RESET } from '../src/h3/in-band-reset.js';
 import { ErrorCode } from '../src/errors.js';
 import type { ServerStream } from '../src/http/server-stream.js';
-import { MAX_PEER_ORIGINS } from '../src/h3/connection.js';
+import { MAX_PEER_ORIGINS } from '../src/origin/origin-set.js';
 import { quicPair } from './support/quic-pair.js';
 import { H3ScriptedPeer } from './support/h3-scripted-peer.js';
 

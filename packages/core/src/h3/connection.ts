@@ -11,6 +11,7 @@
  * layer above (session.ts) reads and answers request streams through `StreamPort`, the same port
  * HTTP/2's Connection offers, so ServerStream and ClientExchange serve both.
  */
+import { growOriginSet, MAX_PEER_ORIGINS } from '../origin/origin-set.js';
 import { concatBytes } from '../bytes.js';
 import { ConnectionError, type Http2Error, Http2UsageError, SessionClosedError, StreamError, StreamResetError } from '../errors.js';
 import type { HeaderField } from '../frame/types.js';
@@ -94,11 +95,6 @@ export interface H3ConnectionEvents {
 }
 
 
-/**
- * Origins the peer's ORIGIN frames may add to its origin set: the set only grows (RFC 9412 §2.3)
- * and each frame can add new ones, so without a bound a server could grow our memory for ever.
- */
-export const MAX_PEER_ORIGINS = 1024;
 
 /** The most octets written per DATA frame: a body chunk larger than this goes out as several frames. */
 const MAX_DATA_FRAME_PAYLOAD = 64 * 1024;
@@ -840,15 +836,9 @@ export class H3Connection implements StreamPort {
 
   private onOrigin(origins: readonly string[]): void {
     if (!processesOrigin(this.role)) return;
-    const added: string[] = [];
-    for (const origin of origins) {
-      if (!this.peerOrigins.includes(origin)) {
-        // RFC 9114 §10.5: a peer making us keep too much may be treated as H3_EXCESSIVE_LOAD; here, an origin set past the bound.
-        if (this.peerOrigins.length >= MAX_PEER_ORIGINS) throw new ConnectionError(H3ErrorCode.H3_EXCESSIVE_LOAD, `the peer's origin set passed ${MAX_PEER_ORIGINS} origins (RFC 9412)`);
-        this.peerOrigins.push(origin);
-        added.push(origin);
-      }
-    }
+    const added = growOriginSet(this.peerOrigins, origins);
+    // RFC 9114 §10.5: a peer making us keep too much may be treated as H3_EXCESSIVE_LOAD; here, an origin set past the bound.
+    if (!added) throw new ConnectionError(H3ErrorCode.H3_EXCESSIVE_LOAD, `the peer's origin set passed ${MAX_PEER_ORIGINS} origins (RFC 9412)`);
     this.events.onOrigin?.(this.peerOrigins, added);
   }
 

@@ -20,8 +20,9 @@
  *     }
  *
  * A receiver treats the first as RESET_STREAM (the stream is reset: what came before it is not a
- * complete message) and the second as STOP_SENDING. The QUIC-level reset is still attempted, so a
- * QUIC stack that can send one does. The values are large, outside the ranges RFC 9114 §11.2
+ * complete message) and the second as STOP_SENDING. A reset sends the frame and a FIN instead of a
+ * QUIC RESET_STREAM (which would discard the frame); a STOP_SENDING also cancels the QUIC reader,
+ * so a stack that can send STOP_SENDING does. The values are large, outside the ranges RFC 9114 §11.2
  * registers by Standards Action, and not of the reserved form 0x1f * N + 0x21.
  */
 import { readVarint, varintLength, writeVarint } from './varint.js';

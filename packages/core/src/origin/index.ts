@@ -1,2 +1,3 @@
 export * from './origin.js';
 export * from './certificate.js';
+export * from './origin-set.js';

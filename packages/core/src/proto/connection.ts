@@ -1,3 +1,4 @@
+import { growOriginSet, MAX_PEER_ORIGINS } from '../origin/origin-set.js';
 import { CompressionError, ConnectionError, ErrorCode, Http2Error, Http2UsageError, SessionClosedError, StreamError, StreamResetError, errorCodeName } from '../errors.js';
 import { FrameReader } from '../codec/frame-reader.js';
 import { encodeFrame, encodeHeaderBlock } from '../frame/index.js';
@@ -488,13 +489,9 @@ export class Connection {
         // stream is invalid and MUST be ignored. Only clients process it (§2.2).
         if (frame.streamId !== 0 || !processesOrigin(this.role)) return;
         {
-          const added: string[] = [];
-          for (const origin of frame.origins) {
-            if (!this.peerOrigins.includes(origin)) {
-              this.peerOrigins.push(origin);
-              added.push(origin);
-            }
-          }
+          const added = growOriginSet(this.peerOrigins, frame.origins);
+          // RFC 9113 §10.5: a peer making us keep too much may be told ENHANCE_YOUR_CALM; here, an origin set past the bound.
+          if (!added) throw new ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, `the peer's origin set passed ${MAX_PEER_ORIGINS} origins (RFC 8336)`);
           this.events.onOrigin?.(this.peerOrigins, added);
         }
         return;
