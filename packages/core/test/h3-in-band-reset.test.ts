@@ -94,6 +94,52 @@ describe('in-band resets (SETTINGS_RHTTP_IN_BAND_RESET, RHTTP_RESET_STREAM, RHTT
     client.close();
   });
 
+  it('RHTTP_STOP_SENDING (on the control stream, unordered with the data) applies only after the data the peer already sent was delivered', async () => {
+    const BODY = 100_000;
+    let received = 0;
+    let readError: unknown;
+    let reset: unknown;
+    let serverGot!: () => void;
+    const gotRequest = new Promise<void>((resolve) => (serverGot = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let done!: () => void;
+    const finished = new Promise<void>((resolve) => (done = resolve));
+    const { client } = pair({
+      onStream: (stream) => {
+        stream.onReset = (error) => (reset = error);
+        stream.respond(200, {});
+        serverGot();
+        // Reads nothing until the client has cancelled: the request body waits in the stream's buffer.
+        void released
+          .then(async () => {
+            for await (const chunk of stream) received += chunk.length;
+          })
+          .catch((error: unknown) => (readError = error))
+          .finally(done);
+      },
+    });
+    await client.ready;
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new Uint8Array(BODY).fill(7));
+        controller.close();
+      },
+    });
+    const exchange = client.open({ method: 'POST', url: new URL('https://app.example.com/upload'), body });
+    await exchange.response;
+    await gotRequest;
+    // Let the body and its FIN go out, then stop reading the response: STOP_SENDING goes in band.
+    for (let i = 0; i < 50; i++) await new Promise((r) => setImmediate(r));
+    exchange.cancel(new Error('the browser left'));
+    for (let i = 0; i < 50; i++) await new Promise((r) => setImmediate(r));
+    release();
+    await finished;
+    expect({ received, readError }).toEqual({ received: BODY, readError: undefined });
+    expect(reset).toBeDefined();
+    client.close();
+  });
+
   it('negotiated: when one side does not offer it, a reset is left to QUIC, which here cannot carry it (the body reads as ended)', async () => {
     const { client } = pair(
       {

@@ -405,6 +405,7 @@ export class H3Connection implements StreamPort {
     if (n <= 0) return;
     stream.unconsumed -= n;
     this.bufferedBytes -= n;
+    if (stream.deferredStopSending !== undefined) this.applyDeferredStopSending(stream);
     if (stream.resumeReading && this.wantsData(stream)) {
       const resume = stream.resumeReading;
       stream.resumeReading = undefined;
@@ -617,7 +618,19 @@ export class H3Connection implements StreamPort {
     const values = decodeInBandPayload(payload, 2);
     if (!values) throw new ConnectionError(H3ErrorCode.H3_FRAME_ERROR, 'a malformed RHTTP_STOP_SENDING');
     const stream = this.byId.get(values[0]);
-    if (stream) this.receiveStopSending(stream, values[1]);
+    if (!stream) return;
+    // It came on the control stream, not behind the data the peer sent on this one (its request
+    // body's tail, a WebSocket's close frame): that data is delivered first, then it applies.
+    stream.deferredStopSending = values[1];
+    this.applyDeferredStopSending(stream);
+  }
+
+  /** An in-band STOP_SENDING applies once the peer's message ended and the application took all of it; moot if ours ended too. */
+  private applyDeferredStopSending(stream: H3RequestStream): void {
+    const code = stream.deferredStopSending;
+    if (code === undefined || !stream.remoteEnded || stream.unconsumed > 0) return;
+    stream.deferredStopSending = undefined;
+    if (!stream.localEnded) this.receiveStopSending(stream, code);
   }
 
   private deliverHeaders(stream: H3RequestStream, fields: HeaderField[]): void {
@@ -682,7 +695,8 @@ export class H3Connection implements StreamPort {
   /** The peer's message on `stream` ended: when ours had, its answer came after what we sent. */
   private peerEnded(stream: H3RequestStream): void {
     if (stream.localEnded) this.wroteLast = false;
-    this.maybeClose(stream);
+    this.applyDeferredStopSending(stream);
+    if (!stream.reset) this.maybeClose(stream);
   }
 
   private onUnblocked(streamId: number, fields: HeaderField[]): void {

@@ -62,6 +62,8 @@ export class H3RequestStream implements PortStream {
   localEnded = false;
   /** Some of our frames went to the transport (connection.ts: a reset midway must then be seen as one). */
   sentBytes = false;
+  /** An in-band STOP_SENDING (its own stream, so unordered with this one's data) waits for this stream's data before it applies. */
+  deferredStopSending: number | undefined = undefined;
   reset = false;
   /** The peer stopped our sending with H3_NO_ERROR after a complete response (§4.1): what we would still send is dropped. */
   stopped = false;
