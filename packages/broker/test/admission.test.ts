@@ -4,34 +4,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { CertificateError, ErrorCode, parseOrigin, type CertificateIdentity } from '@rhttp/core';
+import { FakeTimers } from './fake-timers.js';
 import { AgentAdmission, ORIGIN_FRAME_TIMEOUT_MS, describeCertificateError, type AdmissionOptions, type AdmissionRefusal } from '../src/index.js';
 
 /** A verified identity with these SANs (the admission never looks at the dates or fingerprint). */
 function identity(dnsNames: string[], ipAddresses: string[] = []): CertificateIdentity {
   return { subject: `CN=${dnsNames[0] ?? ipAddresses[0]}`, dnsNames, ipAddresses, notBefore: new Date(0), notAfter: new Date(0), fingerprintSha256: '00' };
-}
-
-/** Timers the test fires by hand: the ones set, and which are still pending. */
-class FakeTimers {
-  readonly set: Array<{ ms: number; callback: () => void; cleared: boolean }> = [];
-  setTimeout = (callback: () => void, ms: number) => {
-    const timer = { ms, callback, cleared: false };
-    this.set.push(timer);
-    return timer;
-  };
-  clearTimeout = (handle: unknown) => {
-    (handle as { cleared: boolean }).cleared = true;
-  };
-  pending() {
-    return this.set.filter((t) => !t.cleared);
-  }
-  /** Fires every pending timer, as the clock passing their deadline would. */
-  fire() {
-    for (const t of this.pending()) {
-      t.cleared = true;
-      t.callback();
-    }
-  }
 }
 
 /** An admission whose events are recorded in order. */

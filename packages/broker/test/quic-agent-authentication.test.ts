@@ -14,6 +14,7 @@ import {
   newQuicChallenge,
   signQuicChallenge,
 } from '@rhttp/core';
+import { FakeTimers } from './fake-timers.js';
 import { createDevCa, issueCertificate, type IssuedCertificate } from '../../node/src/certs.js';
 import {
   AUTHENTICATE_FRAME_TIMEOUT_MS,
@@ -22,21 +23,6 @@ import {
   QuicAgentAuthentication,
   type AdmissionRefusal,
 } from '../src/index.js';
-
-class FakeTimers {
-  readonly set: Array<{ ms: number; callback: () => void; cleared: boolean }> = [];
-  setTimeout = (callback: () => void, ms: number) => {
-    const timer = { ms, callback, cleared: false };
-    this.set.push(timer);
-    return timer;
-  };
-  clearTimeout = (handle: unknown) => {
-    (handle as { cleared: boolean }).cleared = true;
-  };
-  pending() {
-    return this.set.filter((t) => !t.cleared);
-  }
-}
 
 let ca: IssuedCertificate;
 let origin: IssuedCertificate;
