@@ -492,21 +492,26 @@ export interface IntermediaryPorts {
   http: number;
 }
 
-/** `rhttp-intermediary --agents 127.0.0.1:P1 --http 127.0.0.1:P2 --cert … --key … --trust …`, once it listens. */
-export async function startIntermediary(certs: CertPaths, ports: IntermediaryPorts, name = 'rhttp-intermediary'): Promise<Proc> {
-  const proc = startProcess(name, process.execPath, [
-    intermediaryCli,
+/** `--agents … --http … --cert … --key … --trust …` (and `extra`), for the Node and the Deno launcher alike. */
+export function intermediaryArgs(certs: CertPaths, ports: IntermediaryPorts, extra: string[] = []): string[] {
+  return [
     '--agents',
     `127.0.0.1:${ports.agents}`,
     '--http',
     `127.0.0.1:${ports.http}`,
+    ...extra,
     '--cert',
     certs.intermediaryCert,
     '--key',
     certs.intermediaryKey,
     '--trust',
     certs.ca,
-  ]);
+  ];
+}
+
+/** `rhttp-intermediary --agents 127.0.0.1:P1 --http 127.0.0.1:P2 --cert … --key … --trust …`, once it listens. */
+export async function startIntermediary(certs: CertPaths, ports: IntermediaryPorts, name = 'rhttp-intermediary'): Promise<Proc> {
+  const proc = startProcess(name, process.execPath, [intermediaryCli, ...intermediaryArgs(certs, ports)]);
   await waitUntil(`${name} to accept connections on 127.0.0.1:${ports.http}`, async () => ((await canConnect(ports.http)) ? true : proc.hasExited() ? Promise.reject(new Error(`${name} exited:\n${proc.output()}`)) : undefined));
   return proc;
 }
@@ -541,11 +546,14 @@ export interface AgentOptions {
 export function startAgent(opts: AgentOptions): Proc {
   const runtime = opts.runtime ?? 'node';
   const [command, prefix] = runtime === 'node' ? [process.execPath, []] : runtime === 'bun' ? [bunBin, []] : [denoBin, ['run', '-A']];
-  return startProcess(opts.name ?? `rhttp-agent (${runtime})`, command, [
-    ...prefix,
-    agentCli,
+  return startProcess(opts.name ?? `rhttp-agent (${runtime})`, command, [...prefix, agentCli, ...agentArgs(`tls://127.0.0.1:${opts.agentsPort}`, opts)]);
+}
+
+/** `--intermediary … --origin … --upstream … --cert … --key … --ca …` (then `extra`), for the Node, Bun and Deno launchers alike. */
+export function agentArgs(intermediary: string, opts: Pick<AgentOptions, 'origins' | 'upstream' | 'cert' | 'key' | 'ca' | 'extra'>): string[] {
+  return [
     '--intermediary',
-    `tls://127.0.0.1:${opts.agentsPort}`,
+    intermediary,
     ...opts.origins.flatMap((o) => ['--origin', o]),
     '--upstream',
     opts.upstream,
@@ -556,7 +564,7 @@ export function startAgent(opts: AgentOptions): Proc {
     '--ca',
     opts.ca,
     ...(opts.extra ?? []),
-  ]);
+  ];
 }
 
 /** Polls GET `path` with `Host: host` on the browser port until it answers 200 (the agent is registered). */

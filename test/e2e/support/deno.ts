@@ -7,7 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import * as dgram from 'node:dgram';
 import { existsSync } from 'node:fs';
-import { agentCli, denoBin, intermediaryCli, READY_TIMEOUT_MS, startProcess, type CertPaths, type Proc } from '../support.js';
+import { agentArgs, agentCli, denoBin, intermediaryArgs, intermediaryCli, READY_TIMEOUT_MS, startProcess, type CertPaths, type Proc } from '../support.js';
 
 /** The flags every Deno process here runs with: all permissions, and the unstable QUIC API. */
 export const DENO_RUN = ['run', '-A', '--unstable-net'] as const;
@@ -52,21 +52,7 @@ export interface DenoIntermediaryPorts {
  * --trust …`, once it says its QUIC listener is up (the last listener it starts).
  */
 export async function startDenoIntermediary(certs: CertPaths, ports: DenoIntermediaryPorts, name = 'rhttp-intermediary (deno)'): Promise<Proc> {
-  const proc = startDeno(name, intermediaryCli, [
-    '--agents',
-    `127.0.0.1:${ports.agents}`,
-    '--http',
-    `127.0.0.1:${ports.http}`,
-    ...(ports.https === undefined ? [] : ['--https', `127.0.0.1:${ports.https}`]),
-    '--quic',
-    `127.0.0.1:${ports.quic}`,
-    '--cert',
-    certs.intermediaryCert,
-    '--key',
-    certs.intermediaryKey,
-    '--trust',
-    certs.ca,
-  ]);
+  const proc = startDeno(name, intermediaryCli, intermediaryArgs(certs, ports, [...(ports.https === undefined ? [] : ['--https', `127.0.0.1:${ports.https}`]), '--quic', `127.0.0.1:${ports.quic}`]));
   await proc.waitFor(new RegExp(`listening for agents and browsers on quic://127\\.0\\.0\\.1:${ports.quic}\\b`), READY_TIMEOUT_MS);
   return proc;
 }
@@ -85,20 +71,7 @@ export interface DenoAgentOptions {
 
 /** `deno run -A --unstable-net rhttp-agent --intermediary …`, once it says it is connecting. */
 export async function startDenoAgent(opts: DenoAgentOptions): Promise<Proc> {
-  const proc = startDeno(opts.name ?? 'rhttp-agent (deno)', agentCli, [
-    '--intermediary',
-    opts.intermediary,
-    ...opts.origins.flatMap((o) => ['--origin', o]),
-    '--upstream',
-    opts.upstream,
-    '--cert',
-    opts.cert,
-    '--key',
-    opts.key,
-    '--ca',
-    opts.ca,
-    ...(opts.extra ?? []),
-  ]);
+  const proc = startDeno(opts.name ?? 'rhttp-agent (deno)', agentCli, agentArgs(opts.intermediary, opts));
   await proc.waitFor(/: connecting to /, READY_TIMEOUT_MS);
   return proc;
 }
