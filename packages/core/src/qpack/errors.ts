@@ -3,26 +3,20 @@
  * here at the codec boundary, except FieldSectionTooLargeError, which concerns one stream.
  */
 import { RhttpError } from '../errors.js';
+import { H3ErrorCode, h3ErrorCodeName } from '../h3/error-codes.js';
 
-/** QPACK's HTTP/3 error codes (RFC 9204 §6). An open set, like the other code tables. */
+/** QPACK's HTTP/3 error codes (RFC 9204 §6), as h3/error-codes.ts lists them. An open set, like the other code tables. */
 export const QpackErrorCode = {
-  DECOMPRESSION_FAILED: 0x200,
-  ENCODER_STREAM_ERROR: 0x201,
-  DECODER_STREAM_ERROR: 0x202,
+  DECOMPRESSION_FAILED: H3ErrorCode.QPACK_DECOMPRESSION_FAILED,
+  ENCODER_STREAM_ERROR: H3ErrorCode.QPACK_ENCODER_STREAM_ERROR,
+  DECODER_STREAM_ERROR: H3ErrorCode.QPACK_DECODER_STREAM_ERROR,
 } as const;
 
 /** H3_EXCESSIVE_LOAD (RFC 9114 §8.1): what a peer piling up more than our limits allow is answered with. */
-export const H3_EXCESSIVE_LOAD = 0x107;
+export const H3_EXCESSIVE_LOAD = H3ErrorCode.H3_EXCESSIVE_LOAD;
 
-const qpackErrorCodeNames = new Map<number, string>([
-  ...Object.entries(QpackErrorCode).map(([k, v]): [number, string] => [v, `QPACK_${k}`]),
-  [H3_EXCESSIVE_LOAD, 'H3_EXCESSIVE_LOAD'],
-]);
-
-/** `qpackErrorCodeName(0x200)` → `"QPACK_DECOMPRESSION_FAILED"`; unknown codes print as `UNKNOWN(0x…)`. */
-export function qpackErrorCodeName(code: number): string {
-  return qpackErrorCodeNames.get(code) ?? `UNKNOWN(0x${code.toString(16)})`;
-}
+/** `qpackErrorCodeName(0x200)` → `"QPACK_DECOMPRESSION_FAILED"`; unknown codes print as `UNKNOWN(0x…)`. The HTTP/3 table names them. */
+export const qpackErrorCodeName = h3ErrorCodeName;
 
 /**
  * The peer's QPACK input broke RFC 9204: close the HTTP/3 connection with `h3Code`
