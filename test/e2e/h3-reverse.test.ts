@@ -25,13 +25,14 @@ import {
   httpGet,
   intermediaryCli,
   makeCertificates,
+  mib,
   parseCurlResponse,
   patternSha256,
   removeDir,
   repoRoot,
   requireBuiltClis,
-  rssBytes,
   runClient,
+  sampleRss,
   sha256,
   sleep,
   slowLoadAcrossSigterm,
@@ -320,25 +321,19 @@ describe.skipIf(unavailable)('h3-reverse end to end: browsers on --http → Deno
 
   for (const mode of ['--http1.1', '--http2-prior-knowledge']) {
     it(`200 MiB download with curl ${mode}: every byte arrives; the intermediary's and the agent's RSS grow by less than ${RSS_GROWTH_LIMIT >> 20} MiB`, async () => {
-      const pids = { intermediary: t.intermediary.pid, agent: agent.pid };
-      const start = { intermediary: rssBytes(pids.intermediary)!, agent: rssBytes(pids.agent)! };
-      expect(start.intermediary).toBeGreaterThan(0);
-      expect(start.agent).toBeGreaterThan(0);
-      const peak = { ...start };
-      const sampler = setInterval(() => {
-        for (const k of ['intermediary', 'agent'] as const) peak[k] = Math.max(peak[k], rssBytes(pids[k]) ?? 0);
-      }, RSS_SAMPLE_EVERY_MS);
+      const rss = sampleRss({ intermediary: t.intermediary.pid, agent: agent.pid }, RSS_SAMPLE_EVERY_MS);
+      expect(rss.start.intermediary).toBeGreaterThan(0);
+      expect(rss.start.agent).toBeGreaterThan(0);
       let r: CurlResult;
       try {
         r = await curl(['-H', `Host: ${t.appHost}`, mode, '-o', '/dev/null', '-w', '%{http_code} %{size_download}', `${t.base}/bytes?n=${BULK_BYTES}`], { timeoutMs: 240_000 });
       } finally {
-        clearInterval(sampler);
+        rss.stop();
       }
       expect(r.code, r.stderr).toBe(0);
       expect(r.text).toBe(`200 ${BULK_BYTES}`);
-      const growth = { intermediary: peak.intermediary - start.intermediary, agent: peak.agent - start.agent };
-      const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
-      const report = `RSS growth: intermediary ${mib(growth.intermediary)} (start ${mib(start.intermediary)}), agent ${mib(growth.agent)} (start ${mib(start.agent)})`;
+      const growth = rss.growth();
+      const report = rss.report();
       console.log(`h3-reverse ${mode} 200 MiB: ${report}`);
       expect(growth.intermediary, report).toBeLessThan(RSS_GROWTH_LIMIT);
       expect(growth.agent, report).toBeLessThan(RSS_GROWTH_LIMIT);
@@ -346,12 +341,7 @@ describe.skipIf(unavailable)('h3-reverse end to end: browsers on --http → Deno
   }
 
   it('a reader that stops after 8 MiB holds the whole path back (QUIC and TCP flow control): what was relayed beyond what it read stays bounded, RSS too; resumed, it gets all 200 MiB', async () => {
-    const pids = { intermediary: t.intermediary.pid, agent: agent.pid };
-    const start = { intermediary: rssBytes(pids.intermediary)!, agent: rssBytes(pids.agent)! };
-    const peak = { ...start };
-    const sampler = setInterval(() => {
-      for (const k of ['intermediary', 'agent'] as const) peak[k] = Math.max(peak[k], rssBytes(pids[k]) ?? 0);
-    }, RSS_SAMPLE_EVERY_MS);
+    const rss = sampleRss({ intermediary: t.intermediary.pid, agent: agent.pid }, RSS_SAMPLE_EVERY_MS);
     const relayedBefore = responseBytesRelayed(await t.metrics());
     const hash = createHash('sha256');
     let read = 0;
@@ -382,15 +372,15 @@ describe.skipIf(unavailable)('h3-reverse end to end: browsers on --http → Deno
       // Everything stops once every window and buffer on the way is full: wait for the relayed count to stand still.
       const relayed = (await untilStill(async () => responseBytesRelayed(await t.metrics()))) - relayedBefore;
       const ahead = relayed - read;
-      const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
-      const report = `stalled after reading ${mib(read)}: the intermediary had relayed ${mib(relayed)} (${mib(ahead)} ahead); RSS growth intermediary ${mib(peak.intermediary - start.intermediary)}, agent ${mib(peak.agent - start.agent)}`;
+      const growth = rss.growth();
+      const report = `stalled after reading ${mib(read)}: the intermediary had relayed ${mib(relayed)} (${mib(ahead)} ahead); ${rss.report()}`;
       console.log(`h3-reverse stalled reader: ${report}`);
       expect(relayed, report).toBeLessThan(BULK_BYTES);
       expect(ahead, report).toBeLessThan(STALLED_AHEAD_LIMIT);
-      expect(peak.intermediary - start.intermediary, report).toBeLessThan(RSS_GROWTH_LIMIT);
-      expect(peak.agent - start.agent, report).toBeLessThan(RSS_GROWTH_LIMIT);
+      expect(growth.intermediary, report).toBeLessThan(RSS_GROWTH_LIMIT);
+      expect(growth.agent, report).toBeLessThan(RSS_GROWTH_LIMIT);
     } finally {
-      clearInterval(sampler);
+      rss.stop();
       response?.resume();
     }
     expect(await ended).toBe(200);

@@ -164,6 +164,38 @@ export function rssBytes(pid: number): number | undefined {
   }
 }
 
+/** `n` bytes as "12.3 MiB", for reports. */
+export function mib(n: number): string {
+  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+export interface RssSampler<K extends string> {
+  /** Each process's RSS when sampling began (0 if it was already gone). */
+  readonly start: Record<K, number>;
+  /** Each process's peak RSS so far minus its start. */
+  growth(): Record<K, number>;
+  /** "RSS growth: intermediary 1.2 MiB (start 50.0 MiB), agent …", for failure messages and the log. */
+  report(): string;
+  stop(): void;
+}
+
+/** Samples the RSS of each of `pids` every `everyMs` until `stop()`, keeping each one's peak. */
+export function sampleRss<K extends string>(pids: Record<K, number>, everyMs: number): RssSampler<K> {
+  const keys = Object.keys(pids) as K[];
+  const start = Object.fromEntries(keys.map((k) => [k, rssBytes(pids[k]) ?? 0])) as Record<K, number>;
+  const peak = { ...start };
+  const timer = setInterval(() => {
+    for (const k of keys) peak[k] = Math.max(peak[k], rssBytes(pids[k]) ?? 0);
+  }, everyMs);
+  const growth = () => Object.fromEntries(keys.map((k) => [k, peak[k] - start[k]])) as Record<K, number>;
+  return {
+    start,
+    growth,
+    report: () => `RSS growth: ${keys.map((k) => `${k} ${mib(peak[k] - start[k])} (start ${mib(start[k])})`).join(', ')}`,
+    stop: () => clearInterval(timer),
+  };
+}
+
 // ------------------------------------------------------------------ ports, waiting, temp dirs
 
 /** A port that was free a moment ago on 127.0.0.1 (the OS picks it). */

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { curl, rssBytes, startTunnel, type Tunnel } from './support.js';
+import { curl, sampleRss, startTunnel, type Tunnel } from './support.js';
 
 /**
  * A 200 MiB download through the TLS tunnel in bounded memory: the intermediary and the agent
@@ -22,25 +22,19 @@ afterAll(async () => {
 describe('RFC 9113 §5.2 flow control end to end: 200 MiB download', () => {
   for (const mode of [['--http1.1'], ['--http2-prior-knowledge']]) {
     it(`curl ${mode[0]} receives every byte; intermediary and agent RSS stay bounded`, async () => {
-      const pids = { intermediary: tunnel.intermediary.pid, agent: tunnel.agents[0].pid };
-      const start = { intermediary: rssBytes(pids.intermediary)!, agent: rssBytes(pids.agent)! };
-      expect(start.intermediary).toBeGreaterThan(0);
-      expect(start.agent).toBeGreaterThan(0);
-      const peak = { ...start };
-      const sampler = setInterval(() => {
-        for (const k of ['intermediary', 'agent'] as const) peak[k] = Math.max(peak[k], rssBytes(pids[k]) ?? 0);
-      }, SAMPLE_EVERY_MS);
+      const rss = sampleRss({ intermediary: tunnel.intermediary.pid, agent: tunnel.agents[0].pid }, SAMPLE_EVERY_MS);
+      expect(rss.start.intermediary).toBeGreaterThan(0);
+      expect(rss.start.agent).toBeGreaterThan(0);
       let r;
       try {
         r = await curl(['-H', `Host: ${tunnel.appHost}`, ...mode, '-o', '/dev/null', '-w', '%{http_code} %{size_download}', `${tunnel.base}/bytes?n=${SIZE}`], { timeoutMs: 90_000 });
       } finally {
-        clearInterval(sampler);
+        rss.stop();
       }
       expect(r.code, r.stderr).toBe(0);
       expect(r.text).toBe(`200 ${SIZE}`);
-      const growth = { intermediary: peak.intermediary - start.intermediary, agent: peak.agent - start.agent };
-      const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
-      const report = `RSS growth: intermediary ${mib(growth.intermediary)} (start ${mib(start.intermediary)}), agent ${mib(growth.agent)} (start ${mib(start.agent)})`;
+      const growth = rss.growth();
+      const report = rss.report();
       console.log(`${mode[0]}: ${report}`);
       expect(growth.intermediary, report).toBeLessThan(RSS_GROWTH_LIMIT);
       expect(growth.agent, report).toBeLessThan(RSS_GROWTH_LIMIT);
