@@ -20,6 +20,7 @@ import type { HeaderField } from '../frame/types.js';
 import { ClientExchange } from '../http/client-exchange.js';
 import { malformed, requestFields, requestHeadFields, type RequestFieldsHead } from '../http/fields.js';
 import { ServerStream } from '../http/server-stream.js';
+import { SlotWaiters } from '../http/slot-waiters.js';
 import { FetchExchange, pumpBody, requestOfFetch, requestOn, type ClientRequest, type Handler, type SessionCallbacks } from '../http/session.js';
 import type { StreamListener } from '../proto/stream.js';
 import { H3Connection, type H3ConnectionOptions, type H3RequestStream, type H3Transport } from './connection.js';
@@ -45,7 +46,10 @@ export class Http3Session {
   /** Resolves once the peer's SETTINGS arrived (extended CONNECT needs them); rejects if the session closes first. */
   readonly ready: Promise<void>;
   private readonly options: Http3SessionOptions;
-  private readonly slotWaiters: Array<() => void> = [];
+  private readonly slots = new SlotWaiters(
+    () => this.connection,
+    () => new SessionClosedError('the HTTP/3 connection is shutting down (GOAWAY)', H3ErrorCode.H3_NO_ERROR, true),
+  );
 
   /** Made by `connectQuic` (connect-quic.ts), or with any H3Transport (tests). */
   constructor(transport: H3Transport, options: Http3SessionOptions) {
@@ -152,7 +156,7 @@ export class Http3Session {
   /** Client role: a request as a web Response; also CONNECT and extended CONNECT (`protocol`, RFC 9220). */
   async request(init: ClientRequest): Promise<{ response: Response; streamId: number }> {
     this.checkClient(init.protocol);
-    return requestOn({ canOpen: () => this.connection.canOpenStream, waitForSlot: (signal) => this.waitForSlot(signal), open: (i) => this.open(i) }, init);
+    return requestOn(this.slots, (i) => this.open(i), init);
   }
 
   /** Client role: the Fetch API. */
@@ -168,24 +172,8 @@ export class Http3Session {
     }
   }
 
-  private waitForSlot(signal?: AbortSignal): Promise<void> {
-    const c = this.connection;
-    const refused = () => c.closeError ?? new SessionClosedError('the HTTP/3 connection is shutting down (GOAWAY)', H3ErrorCode.H3_NO_ERROR, true);
-    if (c.canOpenStream) return Promise.resolve();
-    if (c.draining || c.isClosed) return Promise.reject(refused());
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        if (c.canOpenStream) resolve();
-        else if (c.draining || c.isClosed) reject(refused());
-        else if (signal?.aborted) reject(signal.reason);
-        else this.slotWaiters.push(check);
-      };
-      this.slotWaiters.push(check);
-    });
-  }
-
   private wakeSlotWaiters(): void {
-    for (const w of this.slotWaiters.splice(0)) w();
+    this.slots.wake();
     this.options.onSlotFree?.();
   }
 

@@ -9,6 +9,7 @@ import { IncomingBody, PumpControl } from './incoming-body.js';
 import { checkTrailerFields, hasNoContent, malformed, outgoingFields, requestFields, requestHeadFields, type RequestFieldsHead, type RequestHead } from './fields.js';
 import { attachServerStream, type ServerStream, type ServerStreamHead } from './server-stream.js';
 import type { PortStream, StreamPort } from './stream-port.js';
+import { SlotWaiters } from './slot-waiters.js';
 import type { Http3Session } from '../h3/session.js';
 
 /** Information a server handler gets besides the Request. */
@@ -70,7 +71,10 @@ const BODYLESS_METHODS = new Set(['GET', 'HEAD']);
 export class Http2Session {
   readonly connection: Connection;
   private readonly options: Http2SessionOptions;
-  private readonly slotWaiters: Array<() => void> = [];
+  private readonly slots = new SlotWaiters(
+    () => this.connection,
+    () => new SessionClosedError('the connection is shutting down (GOAWAY)', ErrorCode.NO_ERROR, true),
+  );
   /** Resolves when the session is finished (with the error that ended it, if any). */
   readonly closed: Promise<Http2Error | undefined>;
 
@@ -164,7 +168,7 @@ export class Http2Session {
    */
   async request(init: ClientRequest): Promise<{ response: Response; streamId: number }> {
     this.checkClient(init.protocol);
-    return requestOn({ canOpen: () => this.connection.canOpenStream, waitForSlot: (signal) => this.waitForSlot(signal), open: (i) => this.open(i) }, init);
+    return requestOn(this.slots, (i) => this.open(i), init);
   }
 
   /**
@@ -197,26 +201,8 @@ export class Http2Session {
     return pumpBody(this.connection, stream, body, trailers, control);
   }
 
-  private waitForSlot(signal?: AbortSignal): Promise<void> {
-    const c = this.connection;
-    if (c.canOpenStream) return Promise.resolve();
-    if (c.draining) {
-      return Promise.reject(c.closeError ?? new SessionClosedError('the connection is shutting down (GOAWAY)', ErrorCode.NO_ERROR, true));
-    }
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        if (c.canOpenStream) resolve();
-        else if (c.draining) reject(c.closeError ?? new SessionClosedError('the connection is shutting down (GOAWAY)', ErrorCode.NO_ERROR, true));
-        else if (signal?.aborted) reject(signal.reason);
-        else this.slotWaiters.push(check);
-      };
-      this.slotWaiters.push(check);
-    });
-  }
-
   private wakeSlotWaiters(): void {
-    const waiters = this.slotWaiters.splice(0);
-    for (const w of waiters) w();
+    this.slots.wake();
     this.options.onSlotFree?.();
   }
 
@@ -294,14 +280,11 @@ export function requestOfFetch(input: Request | string | URL, init?: RequestInit
  * `request()` for either engine: waits for a free slot, opens the exchange, ties `signal` to it,
  * and gives the response as a web Response once its HEADERS arrived.
  */
-export async function requestOn(
-  session: { canOpen(): boolean; waitForSlot(signal?: AbortSignal): Promise<void>; open(init: ClientRequest): ClientExchange },
-  init: ClientRequest,
-): Promise<{ response: Response; streamId: number }> {
+export async function requestOn(slots: SlotWaiters, open: (init: ClientRequest) => ClientExchange, init: ClientRequest): Promise<{ response: Response; streamId: number }> {
   init.signal?.throwIfAborted();
   // Re-checked right before opening: another request may have taken the slot meanwhile.
-  while (!session.canOpen()) await session.waitForSlot(init.signal ?? undefined);
-  const exchange = session.open(init);
+  while (!slots.open) await slots.wait(init.signal ?? undefined);
+  const exchange = open(init);
   // Settles when the body ended or the exchange failed (a reset before the response included).
   const finished = exchange.finished();
   const signal = init.signal;
