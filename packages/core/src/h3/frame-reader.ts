@@ -11,6 +11,7 @@
  * for (const frame of reader.push(chunk)) handle(frame);
  * if (fin && !reader.atFrameBoundary) throw ... // §7.1: a stream ending inside a frame is H3_FRAME_ERROR
  */
+import { concatBytes } from '../bytes.js';
 import { ConnectionError } from '../errors.js';
 import { H3ErrorCode } from './error-codes.js';
 import { decodeH3Frame, isKnownH3FrameType } from './frame/index.js';
@@ -57,11 +58,8 @@ export class H3FrameReader {
     const out: H3Frame[] = [];
     let at = 0;
     if (this.partialHeader.length > 0) {
-      const joined = new Uint8Array(this.partialHeader.length + chunk.length);
-      joined.set(this.partialHeader);
-      joined.set(chunk, this.partialHeader.length);
+      chunk = concatBytes([this.partialHeader, chunk]);
       this.partialHeader = EMPTY;
-      chunk = joined;
     }
     while (at < chunk.length) {
       if (this.type === -1) {

@@ -46,6 +46,7 @@
  * // intermediary, on receiving that:
  * const { chain } = await verifyQuicAuthenticate(payload, challenge);   // then verifyCertificateChain(chain, …)
  */
+import { concatBytes } from '../bytes.js';
 import { leafPublicKey, pemToDer } from '../origin/certificate.js';
 import { webCrypto, type WebCryptoKey } from '../origin/x509.js';
 import { algorithmOfKey, signatureAlgorithmParams, type SignatureAlgorithm } from '../signature/message-signature.js';
@@ -224,10 +225,7 @@ export async function verifyQuicAuthenticate(payload: Uint8Array, challenge: Uin
 
 /** `"rhttp h3-reverse authentication\0" || challenge`. */
 function signedContent(challenge: Uint8Array): Uint8Array {
-  const content = new Uint8Array(SIGNATURE_CONTEXT.length + challenge.length);
-  content.set(SIGNATURE_CONTEXT);
-  content.set(challenge, SIGNATURE_CONTEXT.length);
-  return content;
+  return concatBytes([SIGNATURE_CONTEXT, challenge]);
 }
 
 /** How the leaf's public key is imported to verify `algorithm`: an RSA key as RSA-PSS (x509's default would be PKCS#1 v1.5). */
