@@ -11,13 +11,13 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
 import { connectQuic, encodeWebSocketFrame, H3ErrorCode, WebSocketFrameDecoder, type Http3Session, type WebSocketEvent } from '@rhttp/core';
-import { Agent } from '../../../packages/agent/src/agent.js';
+import type { Agent } from '../../../packages/agent/src/agent.js';
 import { quicPair } from '../../../packages/core/test/support/quic-pair.js';
 import { ALT_SVC_MAX_AGE_S, altSvcValue, setAltSvc } from '../src/alt-svc.js';
 import { quicClientAddress } from '../src/browser-listeners.js';
 import { HELP } from '../src/cli-args.js';
 import { Intermediary } from '../src/intermediary.js';
-import { connectAgent, intermediaryOptions, makePki, until, type Pki, type TestAgent } from './harness.js';
+import { connectAgent, intermediaryOptions, makePki, startAgent, until, type Pki, type TestAgent } from './harness.js';
 
 const ORIGIN = 'https://app.example.com';
 
@@ -201,16 +201,7 @@ describe('WebSocket over HTTP/3 (RFC 9220 extended CONNECT)', () => {
     await new Promise<void>((resolve) => upstream!.listen(0, '127.0.0.1', resolve));
     intermediary = new Intermediary(intermediaryOptions(pki, { http: undefined }));
     const addresses = await intermediary.start();
-    realAgent = new Agent({
-      intermediary: `tls://127.0.0.1:${addresses.agents.port}`,
-      origins: [ORIGIN],
-      cert: pki.origin.chainPem,
-      key: pki.origin.keyPem,
-      ca: pki.ca.certPem,
-      connections: 1,
-      upstream: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`,
-    });
-    realAgent.start();
+    realAgent = startAgent(pki, addresses.agents.port, ORIGIN, `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`);
     await until(() => intermediary!.servedOrigins().includes(ORIGIN), 'the agent to be served');
     const { session } = await browser();
     expect(session.connection.peerSettings?.enableConnectProtocol).toBe(true);

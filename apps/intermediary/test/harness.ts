@@ -1,11 +1,12 @@
 /**
- * Test pieces: a dev PKI, a minimal agent (TLS `h2-reverse` + our engine in the SERVER role), and
- * browser clients over HTTP/1.1 (node:http) and h2c/h2 (node:http2).
+ * Test pieces: a dev PKI, a minimal agent (TLS `h2-reverse` + our engine in the SERVER role), a real
+ * started Agent, and browser clients over HTTP/1.1 (node:http) and h2c/h2 (node:http2).
  */
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { connect as http2Connect, type ClientHttp2Session } from 'node:http2';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { connectSocket, type Handler, type Http2Session } from '@rhttp/core';
+import { Agent } from '../../../packages/agent/src/agent.js';
 import { createDevCa, issueCertificate, type IssuedCertificate } from '../../../packages/node/src/certs.js';
 import type { IntermediaryOptions } from '../src/intermediary.js';
 
@@ -127,4 +128,22 @@ export function intermediaryOptions(pki: Pki, extra: Partial<IntermediaryOptions
     trust: pki.ca.certPem,
     ...extra,
   };
+}
+
+/**
+ * A real agent, started, that serves `origin` (certificate `pki.origin`) from `upstream` over one
+ * TLS connection to the intermediary's agent listener on `agentsPort`.
+ */
+export function startAgent(pki: Pki, agentsPort: number, origin: string, upstream: string): Agent {
+  const agent = new Agent({
+    intermediary: `tls://127.0.0.1:${agentsPort}`,
+    origins: [origin],
+    cert: pki.origin.chainPem,
+    key: pki.origin.keyPem,
+    ca: pki.ca.certPem,
+    connections: 1,
+    upstream,
+  });
+  agent.start();
+  return agent;
 }

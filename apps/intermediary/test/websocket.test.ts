@@ -5,10 +5,9 @@
  * `ws` upstream. The intermediary relays bytes, so permessage-deflate is negotiated end to end.
  */
 import { WebSocket } from 'ws';
-import { Agent } from '../../../packages/agent/src/agent.js';
 import { describeWebSocketConformance } from '../../../test/support/websocket-conformance.js';
 import { Intermediary } from '../src/intermediary.js';
-import { intermediaryOptions, makePki, until } from './harness.js';
+import { intermediaryOptions, makePki, startAgent, until } from './harness.js';
 
 const HOST = 'app.example.com';
 const ORIGIN = `https://${HOST}`;
@@ -17,16 +16,7 @@ describeWebSocketConformance('intermediary: RFC 6455 upgrade or RFC 8441 extende
   const pki = await makePki();
   const intermediary = new Intermediary(intermediaryOptions(pki));
   const addresses = await intermediary.start();
-  const agent = new Agent({
-    intermediary: `tls://127.0.0.1:${addresses.agents.port}`,
-    origins: [ORIGIN],
-    cert: pki.origin.chainPem,
-    key: pki.origin.keyPem,
-    ca: pki.ca.certPem,
-    connections: 1,
-    upstream,
-  });
-  agent.start();
+  const agent = startAgent(pki, addresses.agents.port, ORIGIN, upstream);
   await until(() => intermediary.servedOrigins().includes(ORIGIN), 'the agent to be served');
   const http = addresses.http!.port;
   // Passed through to tls.connect (ws's ClientOptions type does not list servername).
