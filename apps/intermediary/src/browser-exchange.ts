@@ -84,8 +84,8 @@ export function clientAddressOf(req: IncomingMessage): string {
 }
 
 /**
- * Builds the URL from the listener's scheme and `authority` (`:authority` on HTTP/2, `Host` on
- * HTTP/1.1) and the request target, or the absolute-form target (RFC 9112 §3.2.2: then Host is
+ * Builds the URL from the listener's scheme and `authority` (`:authority` on HTTP/2 and HTTP/3,
+ * `Host` on HTTP/1.1) and the request target, or the absolute-form target (RFC 9112 §3.2.2: then Host is
  * ignored). Returns a string saying what is wrong instead when the request cannot be addressed.
  */
 export function requestUrl(target: string, authority: string | undefined, scheme: 'http' | 'https'): URL | string {
@@ -107,7 +107,7 @@ export function requestUrl(target: string, authority: string | undefined, scheme
   }
 }
 
-/** An HTTP/2 request's regular fields as received (the block after its pseudo-header fields), read as they are. */
+/** An HTTP/2 or HTTP/3 request's regular fields as received (the block after its pseudo-header fields), read as they are. */
 function requestFieldList(stream: ServerStream): readonly HeaderField[] {
   const fields = stream.head.fields;
   let first = 0;
@@ -115,7 +115,7 @@ function requestFieldList(stream: ServerStream): readonly HeaderField[] {
   return first === 0 ? fields : fields.slice(first);
 }
 
-/** The authority of an HTTP/2 request as the browser sent it: `:authority`, else `Host` (RFC 9113 §8.3.1); undefined when neither. */
+/** The authority of an HTTP/2 or HTTP/3 request as the browser sent it: `:authority`, else `Host` (RFC 9113 §8.3.1, RFC 9114 §4.3.1); undefined when neither. */
 export function streamAuthority(stream: ServerStream): string | undefined {
   return stream.header(':authority') ?? stream.header('host');
 }
@@ -123,7 +123,7 @@ export function streamAuthority(stream: ServerStream): string | undefined {
 /** One request as every front end hands it to {@link answerExchange}. */
 export interface ExchangeSource {
   method: string;
-  /** The request target (HTTP/1.1) or `:path` (HTTP/2). */
+  /** The request target (HTTP/1.1) or `:path` (HTTP/2, HTTP/3). */
   target: string;
   /** `Host` or `:authority`; undefined when the browser sent none. */
   authority: string | undefined;
@@ -332,7 +332,7 @@ async function writeResponse(req: IncomingMessage, res: ServerResponse, response
   }
 }
 
-// ------------------------------------------------------------------ HTTP/2 on @rhttp/core
+// ------------------------------------------------------------------ HTTP/2 and HTTP/3 on @rhttp/core
 
 /**
  * Serves one HTTP/2 or HTTP/3 exchange on a ServerStream (both engines hand out the same class): the same rules as `serveExchange`, with the
@@ -392,7 +392,7 @@ async function respondTo(stream: ServerStream, method: string, response: Respons
   try {
     stream.respond(response.status, response.fields, bodyless ? { endStream: true } : undefined);
   } catch {
-    // A field HTTP/2 cannot carry: no response at all rather than a wrong one.
+    // A field HTTP/2 or HTTP/3 cannot carry: no response at all rather than a wrong one.
     body?.cancel();
     stream.reset(ErrorCode.INTERNAL_ERROR);
     return;

@@ -1,5 +1,5 @@
 /**
- * One browser HTTP/2 stream (an @rhttp/core ServerStream on a browser listener) to and from the
+ * One browser HTTP/2 or HTTP/3 stream (an @rhttp/core ServerStream on a browser listener) to and from the
  * shapes the broker takes: the request body as a ReadableStream whose flow-control credit goes
  * back to the browser only as the broker reads it, and a response message written back with
  * `respond` / `write` / `end`, awaiting each write (the stream's window and the socket's buffer)
