@@ -779,9 +779,8 @@ export class H3Connection implements StreamPort {
       }
     } catch (error) {
       if (!stream.reset && !stream.stopped) {
-        const code = error instanceof QpackError ? error.h3Code : H3ErrorCode.H3_INTERNAL_ERROR;
         if (error instanceof Http2UsageError) this.resetStream(stream, H3ErrorCode.H3_INTERNAL_ERROR, error);
-        else if (error instanceof QpackError) this.fail(new ConnectionError(code, error.reason));
+        else if (error instanceof QpackError) this.fail(asConnectionError(error));
         else this.receiveReset(stream, resetCodeOf(error) ?? H3ErrorCode.H3_REQUEST_CANCELLED);
       }
     } finally {
