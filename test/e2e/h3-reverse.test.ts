@@ -21,9 +21,11 @@ import {
   NGHTTP,
   READY_TIMEOUT_MS,
   curl,
+  dripBody,
   freePort,
   httpGet,
   intermediaryCli,
+  loadWhileSampling,
   makeCertificates,
   mib,
   parseCurlResponse,
@@ -44,6 +46,7 @@ import {
   type CertPaths,
   type CurlResult,
   type Proc,
+  type RotationLoad,
   type Upstream,
 } from './support.js';
 import { denoUnavailable, freeUdpPort, startDeno, startDenoAgent } from './support/deno.js';
@@ -86,9 +89,6 @@ async function untilStill(probe: () => Promise<number>): Promise<number> {
   }
   return last;
 }
-
-/** The body `/drip?chunks=N` sends: lines 1..N. */
-const dripBody = (chunks: number) => Array.from({ length: chunks }, (_, i) => `line ${i + 1}\n`).join('');
 
 /** One agent session as `/.rhttp/status?format=json` lists it (the fields read here). */
 interface StatusSession {
@@ -637,54 +637,15 @@ describe.skipIf(unavailable)('h3-reverse connection rotation (--max-connection-a
       const agent = await tunnel.addAgent({ name: `rhttp-agent (rotating, ${connections})`, extra: ['--max-connection-age', '2', '--connections', String(connections)] });
       await agent.waitFor(new RegExp(`connection ${connections}: connected to quic://`));
       await waitForRoute(tunnel.ports.http, tunnel.appHost);
-      const DRIP_CHUNKS = 12;
-      const failures: string[] = [];
-      const counts = { quick: 0, drip: 0 };
-      const samples: { at: number; total: number; live: number; ids: string[] }[] = [];
-      const seenIds = new Set<string>();
       const browser = h2cBrowser(tunnel);
-      const startedAt = Date.now();
-      const running = () => Date.now() - startedAt < loadMs;
-      const check = async (label: string, path: string, expected: string) => {
-        try {
-          const r = await browser.get(path);
-          const body = r.body.toString();
-          if (r.status !== 200 || body !== expected) failures.push(`${label} ${path} at +${Date.now() - startedAt} ms: ${r.status} ${JSON.stringify(body.slice(0, 200))} proxy-status=${r.headers['proxy-status'] ?? ''}`);
-        } catch (error) {
-          failures.push(`${label} ${path} at +${Date.now() - startedAt} ms: ${(error as Error).message}`);
-        }
-      };
-      const quick = async (w: number) => {
-        for (let i = 0; running(); i++) {
-          await check(`quick ${w}.${i}`, i % 2 === 0 ? '/hello' : '/slow?ms=40', i % 2 === 0 ? 'hello from upstream\n' : 'slept 40 ms\n');
-          counts.quick++;
-        }
-      };
-      const drip = async (w: number) => {
-        await sleep(w * 500);
-        while (running()) {
-          await check(`drip ${w}`, `/drip?chunks=${DRIP_CHUNKS}&ms=100`, dripBody(DRIP_CHUNKS));
-          counts.drip++;
-        }
-      };
-      const sampler = async () => {
-        while (running()) {
-          try {
-            const sessions = (await tunnel.status()).sessions;
-            for (const s of sessions) seenIds.add(s.id);
-            samples.push({ at: Date.now() - startedAt, total: sessions.length, live: sessions.filter((s) => s.state === 'authorized' && !s.draining).length, ids: sessions.map((s) => s.id) });
-          } catch (error) {
-            failures.push(`status page: ${(error as Error).message}`);
-          }
-          await sleep(150);
-        }
-      };
+      let load: RotationLoad;
       try {
-        await Promise.all([quick(1), quick(2), drip(0), drip(1), drip(2), sampler()]);
+        load = await loadWhileSampling((path) => browser.get(path), async () => (await tunnel.status()).sessions, loadMs);
       } finally {
         browser.close();
       }
-      const context = `${failures.join('\n')}\n--- samples\n${samples.map((s) => `${s.at}: ${s.live}/${s.total} [${s.ids.join(',')}]`).join('\n')}\n--- agent\n${agent.output().slice(-4000)}\n--- intermediary\n${tunnel.intermediary.output().slice(-4000)}`;
+      const { failures, counts, samples, seenIds } = load;
+      const context = load.context(agent, tunnel.intermediary);
       expect(failures, context).toEqual([]);
       expect(counts.quick).toBeGreaterThan(10);
       expect(counts.drip).toBeGreaterThanOrEqual(3);

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import * as http from 'node:http';
-import { canConnect, curl, httpGet, parseCurlResponse, sleep, startTunnel, waitUntil, type CurlResult, type Proc, type Tunnel } from './support.js';
+import { canConnect, curl, dripBody, httpGet, loadWhileSampling, parseCurlResponse, sleep, startTunnel, waitUntil, type CurlResult, type Proc, type RotationLoad, type StatusSession, type Tunnel } from './support.js';
 
 /**
  * Connections replaced and processes stopped while browsers use the tunnel, through the real
@@ -9,25 +9,12 @@ import { canConnect, curl, httpGet, parseCurlResponse, sleep, startTunnel, waitU
  * Drains are GOAWAY(NO_ERROR) (RFC 9113 §6.8): streams already open finish, no new ones start.
  */
 
-/** The body `/drip?chunks=N` sends: lines 1..N. */
-const dripBody = (chunks: number) => Array.from({ length: chunks }, (_, i) => `line ${i + 1}\n`).join('');
-
-/** One agent session as `/.rhttp/status?format=json` lists it (the fields read here). */
-interface StatusSession {
-  id: string;
-  state: string;
-  draining: boolean;
-}
-
 /** The intermediary's own status page as JSON (served to loopback clients without a token). */
 async function statusSessions(tunnel: Tunnel): Promise<StatusSession[]> {
   const r = await httpGet(tunnel.ports.http, tunnel.appHost, '/.rhttp/status?format=json', { timeoutMs: 5000 });
   if (r.status !== 200) throw new Error(`status page answered ${r.status}: ${r.body.toString().slice(0, 200)}`);
   return (JSON.parse(r.body.toString()) as { sessions: StatusSession[] }).sessions;
 }
-
-/** A session that new requests can be routed to: authorized and not draining after a GOAWAY. */
-const isLive = (s: StatusSession) => s.state === 'authorized' && !s.draining;
 
 /**
  * A slow streaming GET with curl (HTTP/1.1, `-i`); `started` resolves once `line 1` arrived, so
@@ -57,73 +44,6 @@ afterEach(async () => {
 });
 
 describe('draft §7.2 connection rotation (--max-connection-age) under load', () => {
-  /** Sampling period of the intermediary's status page. */
-  const SAMPLE_EVERY_MS = 150;
-  /**
-   * Slow streaming responses: 12 lines 100 ms apart (~1.1 s), so many of them span a rotation, yet
-   * a drained session is gone before its slot rotates again (~1.8–2 s later).
-   */
-  const DRIP_CHUNKS = 12;
-
-  /**
-   * Parallel load for `loadMs` (two workers of quick requests, three of slow streaming ones,
-   * staggered) while the status page is sampled; every failure and every sample is returned.
-   */
-  async function loadWhileSampling(t: Tunnel, loadMs: number) {
-    const failures: string[] = [];
-    const counts = { quick: 0, drip: 0 };
-    const samples: { at: number; total: number; live: number; ids: string[] }[] = [];
-    const seenIds = new Set<string>();
-    const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 8 });
-    const startedAt = Date.now();
-    const running = () => Date.now() - startedAt < loadMs;
-
-    const check = async (label: string, path: string, expected: string) => {
-      try {
-        const r = await httpGet(t.ports.http, t.appHost, path, { agent: keepAlive, timeoutMs: 15_000 });
-        const body = r.body.toString();
-        if (r.status !== 200 || body !== expected) failures.push(`${label} ${path} at +${Date.now() - startedAt} ms: ${r.status} ${JSON.stringify(body.slice(0, 200))} proxy-status=${r.headers['proxy-status'] ?? ''}`);
-      } catch (error) {
-        failures.push(`${label} ${path} at +${Date.now() - startedAt} ms: ${(error as Error).message}`);
-      }
-    };
-    const quickWorker = async (w: number) => {
-      for (let i = 0; running(); i++) {
-        if (i % 2 === 0) await check(`quick ${w}.${i}`, '/hello', 'hello from upstream\n');
-        else await check(`quick ${w}.${i}`, '/slow?ms=40', 'slept 40 ms\n');
-        counts.quick++;
-      }
-    };
-    const dripWorker = async (w: number) => {
-      // Staggered so some stream is always open when a connection rotates.
-      await sleep(w * 500);
-      while (running()) {
-        await check(`drip ${w}`, `/drip?chunks=${DRIP_CHUNKS}&ms=100`, dripBody(DRIP_CHUNKS));
-        counts.drip++;
-      }
-    };
-    const sampler = async () => {
-      while (running()) {
-        try {
-          const sessions = await statusSessions(t);
-          for (const s of sessions) seenIds.add(s.id);
-          samples.push({ at: Date.now() - startedAt, total: sessions.length, live: sessions.filter(isLive).length, ids: sessions.map((s) => s.id) });
-        } catch (error) {
-          failures.push(`status page at +${Date.now() - startedAt} ms: ${(error as Error).message}`);
-        }
-        await sleep(SAMPLE_EVERY_MS);
-      }
-    };
-    try {
-      await Promise.all([quickWorker(1), quickWorker(2), dripWorker(0), dripWorker(1), dripWorker(2), sampler()]);
-    } finally {
-      keepAlive.destroy();
-    }
-    const context = (agent: Proc) =>
-      `${failures.join('\n')}\n--- samples (ms: live/total ids)\n${samples.map((s) => `${s.at}: ${s.live}/${s.total} [${s.ids.join(',')}]`).join('\n')}\n--- agent\n${agent.output().slice(-4000)}\n--- intermediary\n${t.intermediary.output().slice(-4000)}`;
-    return { failures, counts, samples, seenIds, context };
-  }
-
   for (const { connections, loadMs } of [
     { connections: 2, loadMs: 8_000 },
     // One connection: its replacement must be registered before it stops taking requests.
@@ -134,7 +54,16 @@ describe('draft §7.2 connection rotation (--max-connection-age) under load', ()
       const agent = tunnel.agents[0];
       await agent.waitFor(new RegExp(`connection ${connections}: connected`));
 
-      const { failures, counts, samples, seenIds, context } = await loadWhileSampling(tunnel, loadMs);
+      const t = tunnel;
+      const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 8 });
+      let load: RotationLoad;
+      try {
+        load = await loadWhileSampling((path) => httpGet(t.ports.http, t.appHost, path, { agent: keepAlive, timeoutMs: 15_000 }), () => statusSessions(t), loadMs);
+      } finally {
+        keepAlive.destroy();
+      }
+      const { failures, counts, samples, seenIds } = load;
+      const context = (a: Proc) => load.context(a, t.intermediary);
 
       expect(failures, context(agent)).toEqual([]);
       expect(counts.quick).toBeGreaterThan(10);

@@ -491,6 +491,97 @@ export async function startUpstream(name = 'upstream'): Promise<Upstream> {
   };
 }
 
+/** The body the upstream's `/drip?chunks=N` sends: lines 1..N. */
+export const dripBody = (chunks: number) => Array.from({ length: chunks }, (_, i) => `line ${i + 1}\n`).join('');
+
+// ------------------------------------------------------------------ load across connection rotation
+
+/** One agent session as `/.rhttp/status?format=json` lists it (the fields the rotation load reads). */
+export interface StatusSession {
+  id: string;
+  state: string;
+  draining: boolean;
+}
+
+/** A session that new requests can be routed to: authorized and not draining after a GOAWAY. */
+export const isLive = (s: StatusSession) => s.state === 'authorized' && !s.draining;
+
+/** Sampling period of the intermediary's status page during {@link loadWhileSampling}. */
+const ROTATION_SAMPLE_EVERY_MS = 150;
+/**
+ * Slow streaming responses: 12 lines 100 ms apart (~1.1 s), so many of them span a rotation (at
+ * `--max-connection-age 2`), yet a drained session is gone before its slot rotates again.
+ */
+const ROTATION_DRIP_CHUNKS = 12;
+
+export interface RotationLoad {
+  failures: string[];
+  counts: { quick: number; drip: number };
+  samples: { at: number; total: number; live: number; ids: string[] }[];
+  seenIds: Set<string>;
+  /** The failures, every sample and the two processes' last output, for assertion messages. */
+  context(agent: Proc, intermediary: Proc): string;
+}
+
+/**
+ * Parallel load for `loadMs` through `get` (two workers of quick requests, three of slow streaming
+ * ones, staggered) while `sessions` (the status page) is sampled; every failure and every sample
+ * is returned. The rotation tests of the TLS and the QUIC carrier share it.
+ */
+export async function loadWhileSampling(
+  get: (path: string) => Promise<{ status: number; headers: { 'proxy-status'?: string | string[] }; body: Buffer }>,
+  sessions: () => Promise<StatusSession[]>,
+  loadMs: number,
+): Promise<RotationLoad> {
+  const failures: string[] = [];
+  const counts = { quick: 0, drip: 0 };
+  const samples: RotationLoad['samples'] = [];
+  const seenIds = new Set<string>();
+  const startedAt = Date.now();
+  const running = () => Date.now() - startedAt < loadMs;
+
+  const check = async (label: string, path: string, expected: string) => {
+    try {
+      const r = await get(path);
+      const body = r.body.toString();
+      if (r.status !== 200 || body !== expected) failures.push(`${label} ${path} at +${Date.now() - startedAt} ms: ${r.status} ${JSON.stringify(body.slice(0, 200))} proxy-status=${r.headers['proxy-status'] ?? ''}`);
+    } catch (error) {
+      failures.push(`${label} ${path} at +${Date.now() - startedAt} ms: ${(error as Error).message}`);
+    }
+  };
+  const quickWorker = async (w: number) => {
+    for (let i = 0; running(); i++) {
+      if (i % 2 === 0) await check(`quick ${w}.${i}`, '/hello', 'hello from upstream\n');
+      else await check(`quick ${w}.${i}`, '/slow?ms=40', 'slept 40 ms\n');
+      counts.quick++;
+    }
+  };
+  const dripWorker = async (w: number) => {
+    // Staggered so some stream is always open when a connection rotates.
+    await sleep(w * 500);
+    while (running()) {
+      await check(`drip ${w}`, `/drip?chunks=${ROTATION_DRIP_CHUNKS}&ms=100`, dripBody(ROTATION_DRIP_CHUNKS));
+      counts.drip++;
+    }
+  };
+  const sampler = async () => {
+    while (running()) {
+      try {
+        const listed = await sessions();
+        for (const s of listed) seenIds.add(s.id);
+        samples.push({ at: Date.now() - startedAt, total: listed.length, live: listed.filter(isLive).length, ids: listed.map((s) => s.id) });
+      } catch (error) {
+        failures.push(`status page at +${Date.now() - startedAt} ms: ${(error as Error).message}`);
+      }
+      await sleep(ROTATION_SAMPLE_EVERY_MS);
+    }
+  };
+  await Promise.all([quickWorker(1), quickWorker(2), dripWorker(0), dripWorker(1), dripWorker(2), sampler()]);
+  const context = (agent: Proc, intermediary: Proc) =>
+    `${failures.join('\n')}\n--- samples (ms: live/total ids)\n${samples.map((s) => `${s.at}: ${s.live}/${s.total} [${s.ids.join(',')}]`).join('\n')}\n--- agent\n${agent.output().slice(-4000)}\n--- intermediary\n${intermediary.output().slice(-4000)}`;
+  return { failures, counts, samples, seenIds, context };
+}
+
 // ------------------------------------------------------------------ the CLIs
 
 export interface CertPaths {
