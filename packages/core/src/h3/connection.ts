@@ -637,7 +637,6 @@ export class H3Connection implements StreamPort {
     if (stream.phase === 'head') {
       if (!stream.local) {
         stream.phase = 'body';
-        stream.headReceived = true;
         this.events.onRequest?.(stream, fields);
         // Nobody took it: refuse it as not processed.
         if (!stream.listener && !stream.reset) this.resetStream(stream, H3ErrorCode.H3_REQUEST_REJECTED);
@@ -646,7 +645,6 @@ export class H3Connection implements StreamPort {
       // §4.1: a response may be preceded by interim (1xx) responses, each its own HEADERS.
       if (!isInformational(fields)) {
         stream.phase = 'body';
-        stream.headReceived = true;
         if (isTrailersOnly(fields)) {
           // HTTP/3 has no END_STREAM flag: a gRPC Trailers-Only response is HEADERS then FIN. It
           // waits for its FIN (or whatever comes next) so that it is delivered as a response that

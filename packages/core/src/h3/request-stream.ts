@@ -71,8 +71,6 @@ export class H3RequestStream implements PortStream {
   onClosed: (() => void) | undefined;
   /** Told when `stopped` is set: whoever feeds the request body stops reading it. */
   onStopped: (() => void) | undefined;
-  /** A final response HEADERS (client role) or the request HEADERS (server role) arrived. */
-  headReceived = false;
   /** A final response held until its FIN or its next frame (a gRPC Trailers-Only response, connection.ts). */
   deferredHead: HeaderField[] | undefined;
   /** A field section waits on QPACK: input is held until `onUnblocked`. */
@@ -90,6 +88,11 @@ export class H3RequestStream implements PortStream {
     local: boolean,
   ) {
     this.local = local;
+  }
+
+  /** A final response HEADERS (client role) or the request HEADERS (server role) arrived. */
+  get headReceived(): boolean {
+    return this.phase !== 'head';
   }
 
   get remoteEnded(): boolean {
