@@ -1,9 +1,10 @@
 // Runs under Deno (deno run -A --unstable-net): the agent's QUIC dial (built
 // packages/agent/dist/carriers/quic.js) against the intermediary's QUIC listener
 // (apps/intermediary/dist/quic-listener.js), and rhttp's in-band authentication between them with
-// the broker's QuicAgentAuthentication feeding an AgentAdmission. Until the HTTP/3 engine carries
-// RHTTP_CHALLENGE / RHTTP_AUTHENTICATE on its control streams, the two payloads travel on one
-// server-initiated bidirectional stream: the bytes and the checks are the real ones.
+// the broker's QuicAgentAuthentication feeding an AgentAdmission, without the HTTP/3 engine (which
+// carries RHTTP_CHALLENGE / RHTTP_AUTHENTICATE on its control streams: test/e2e/h3-reverse.test.ts).
+// Here the two payloads travel on one server-initiated bidirectional stream: the bytes and the
+// checks are the real ones.
 // Prints one JSON line per agent certificate tried.
 // Usage: quic-authentication-probe.mjs INTERMEDIARY_CERT INTERMEDIARY_KEY CA ORIGIN (CERT KEY)...
 import { listenQuic } from '../../../apps/intermediary/dist/quic-listener.js';
@@ -15,16 +16,9 @@ const [intermediaryCert, intermediaryKey, caPath, origin, ...agentFiles] = Deno.
 const read = (p) => Deno.readTextFileSync(p);
 const ca = read(caPath);
 
+/** Every byte of a stream's readable side, once the peer ended it. */
 async function readAll(readable) {
-  const chunks = [];
-  for await (const chunk of readable) chunks.push(chunk);
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
+  return new Uint8Array(await new Response(readable).arrayBuffer());
 }
 
 async function send(writable, bytes) {
