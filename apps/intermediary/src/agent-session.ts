@@ -15,7 +15,6 @@ import {
   H3ErrorCode,
   MAX_CERTIFICATE_PATH_LENGTH,
   RHTTP_ADMITTED_FRAME,
-  RHTTP_CHALLENGE_FRAME,
   connectQuic,
   connectSocket,
   errorCodeName,
@@ -200,7 +199,8 @@ export class AgentSession extends ReversedBrokerSession {
       const authentication = new QuicAgentAuthentication(this.admission, { trustAnchors: trust });
       // We are the HTTP/3 client on QUIC streams the intermediary (the QUIC server) opens; the challenge follows our SETTINGS.
       this.http3 = connectQuic(carrier.quic, new QuicSessionHooks(this, authentication));
-      this.http3.sendExtensionFrame(RHTTP_CHALLENGE_FRAME, authentication.challenge);
+      const challenge = authentication.challengeFrame();
+      this.http3.sendExtensionFrame(challenge.type, challenge.payload);
       void this.http3.closed.then(() => authentication.closed());
       return;
     }

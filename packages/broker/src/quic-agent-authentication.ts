@@ -18,9 +18,10 @@
  * @example
  * const admission = new AgentAdmission(events);
  * const auth = new QuicAgentAuthentication(admission, { trustAnchors: trustPem });
- * h3.sendControlFrame(RHTTP_CHALLENGE_FRAME, auth.challenge);       // right after our SETTINGS
+ * const { type, payload } = auth.challengeFrame();
+ * h3.sendExtensionFrame(type, payload);                             // right after our SETTINGS
  * // the engine's hook for control-stream frames it does not know:
- * onControlFrame: (type, payload) => auth.receiveControlFrame(type, payload),
+ * onExtensionFrame: (type, payload) => auth.receiveControlFrame(type, payload),
  * onOrigin: (all, added) => admission.receiveOrigins(all, added),
  * // on close: auth.closed(); admission.closed();
  */
