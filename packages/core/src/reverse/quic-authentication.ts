@@ -47,7 +47,7 @@
  * const { chain } = await verifyQuicAuthenticate(payload, challenge);   // then verifyCertificateChain(chain, …)
  */
 import { concatBytes } from '../bytes.js';
-import { leafPublicKey, pemToDer } from '../origin/certificate.js';
+import { leafPublicKey, MAX_CERTIFICATE_PATH_LENGTH, pemToDer } from '../origin/certificate.js';
 import { webCrypto, type WebCryptoKey } from '../origin/x509.js';
 import { algorithmOfKey, signatureAlgorithmParams, type SignatureAlgorithm } from '../signature/message-signature.js';
 import { SignatureError } from '../signature/signature-error.js';
@@ -72,7 +72,7 @@ export const RHTTP_ADMITTED_FRAME = 0x7268747403;
 /** Octets of a challenge: 256 bits, so no two connections ever share one. */
 export const QUIC_CHALLENGE_LENGTH = 32;
 /** Most certificates in RHTTP_AUTHENTICATE: the longest path the verifier builds (MAX_CERTIFICATE_PATH_LENGTH); real chains have 2–4. */
-export const MAX_QUIC_AUTHENTICATE_CERTIFICATES = 8;
+export const MAX_QUIC_AUTHENTICATE_CERTIFICATES = MAX_CERTIFICATE_PATH_LENGTH;
 /** Largest certificate accepted: real ones are 1–2 KB, an RSA-4096 one with many SANs under 8 KB. */
 export const MAX_QUIC_AUTHENTICATE_CERTIFICATE_LENGTH = 8192;
 /** Longest signature: RSA-8192 makes 1,024 octets; ECDSA and Ed25519 64–96. */
