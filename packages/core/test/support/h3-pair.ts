@@ -3,6 +3,7 @@
  * `reversed`, the QUIC client is the HTTP/3 server, as in h3-reverse (the agent dials out and
  * serves; requests arrive on QUIC server-initiated streams).
  */
+import { concatBytes } from '../../src/bytes.js';
 import { connectQuic, type Http3Session, type Http3SessionOptions } from '../../src/h3/index.js';
 import { quicPair, type QuicPairOptions, type InMemoryQuic } from './quic-pair.js';
 
@@ -31,11 +32,5 @@ export async function readAll(body: { read(): Uint8Array | null | undefined; wai
       else chunks.push(chunk);
     }
   }
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
+  return concatBytes(chunks);
 }
