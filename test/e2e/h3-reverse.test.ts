@@ -37,6 +37,7 @@ import {
   sampleRss,
   sha256,
   sleep,
+  slowDownload,
   slowLoadAcrossSigterm,
   startUpstream,
   stopAll,
@@ -190,26 +191,6 @@ async function servingAgent(t: H3Tunnel, name: string, extra: string[] = []): Pr
   await agent.waitFor(/connection \d+: connected to quic:\/\/127\.0\.0\.1:\d+ \(QUIC, h3-reverse\); serving https:\/\/app\.localhost/);
   await waitForRoute(t.ports.http, t.appHost);
   return agent;
-}
-
-/**
- * A slow streaming GET with curl (HTTP/1.1 or h2c, `-i`); `started` resolves once `line 1`
- * arrived, so the response is in flight at every hop when the caller acts.
- */
-function slowDownload(t: H3Tunnel, chunks: number, args: string[] = [], ms = 100): { started: Promise<void>; done: Promise<CurlResult> } {
-  let firstLine!: () => void;
-  const started = new Promise<void>((resolve) => (firstLine = resolve));
-  let seen = '';
-  const done = curl(['-N', '-i', ...args, '-H', `Host: ${t.appHost}`, `${t.base}/drip?chunks=${chunks}&ms=${ms}`], {
-    timeoutMs: 60_000,
-    onStdout: (chunk) => {
-      seen += chunk.toString();
-      if (seen.includes('line 1\n')) firstLine();
-    },
-  });
-  // A download that ends before its first line must not leave the caller waiting forever.
-  void done.then(() => firstLine());
-  return { started, done };
 }
 
 /**
@@ -585,7 +566,7 @@ describe.skipIf(unavailable)('h3-reverse drains (GOAWAY, RFC 9114 §5.2)', () =>
       t = await startH3Tunnel(`drain-inflight ${mode}`);
       const tunnel = t;
       const agent = await servingAgent(tunnel, 'rhttp-agent (draining)');
-      const downloads = [slowDownload(tunnel, 20, [mode]), slowDownload(tunnel, 20, [mode])];
+      const downloads = [slowDownload(tunnel, 20, { args: [mode], timeoutMs: 60_000 }), slowDownload(tunnel, 20, { args: [mode], timeoutMs: 60_000 })];
       await Promise.all(downloads.map((d) => d.started));
       agent.kill('SIGTERM');
       await agent.waitFor(/draining 2 in-flight requests on 1 connection/);
@@ -605,7 +586,7 @@ describe.skipIf(unavailable)('h3-reverse drains (GOAWAY, RFC 9114 §5.2)', () =>
     t = await startH3Tunnel('intermediary-stop');
     const tunnel = t;
     const agent = await servingAgent(tunnel, 'rhttp-agent (survivor)');
-    const download = slowDownload(tunnel, 15);
+    const download = slowDownload(tunnel, 15, { timeoutMs: 60_000 });
     await download.started;
     tunnel.intermediary.kill('SIGTERM');
     await tunnel.intermediary.waitFor(/stopping/);

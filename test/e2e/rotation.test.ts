@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import * as http from 'node:http';
-import { canConnect, curl, dripBody, httpGet, loadWhileSampling, parseCurlResponse, sleep, startTunnel, waitUntil, type CurlResult, type Proc, type RotationLoad, type StatusSession, type Tunnel } from './support.js';
+import { canConnect, dripBody, httpGet, loadWhileSampling, parseCurlResponse, slowDownload, startTunnel, waitUntil, type Proc, type RotationLoad, type StatusSession, type Tunnel } from './support.js';
 
 /**
  * Connections replaced and processes stopped while browsers use the tunnel, through the real
@@ -14,26 +14,6 @@ async function statusSessions(tunnel: Tunnel): Promise<StatusSession[]> {
   const r = await httpGet(tunnel.ports.http, tunnel.appHost, '/.rhttp/status?format=json', { timeoutMs: 5000 });
   if (r.status !== 200) throw new Error(`status page answered ${r.status}: ${r.body.toString().slice(0, 200)}`);
   return (JSON.parse(r.body.toString()) as { sessions: StatusSession[] }).sessions;
-}
-
-/**
- * A slow streaming GET with curl (HTTP/1.1, `-i`); `started` resolves once `line 1` arrived, so
- * the response is in flight at every hop when the caller acts.
- */
-function slowDownload(tunnel: Tunnel, chunks: number, ms = 100): { started: Promise<void>; done: Promise<CurlResult> } {
-  let firstLine!: () => void;
-  const started = new Promise<void>((resolve) => (firstLine = resolve));
-  let seen = '';
-  const done = curl(['-N', '-i', '-H', `Host: ${tunnel.appHost}`, `${tunnel.base}/drip?chunks=${chunks}&ms=${ms}`], {
-    timeoutMs: 30_000,
-    onStdout: (chunk) => {
-      seen += chunk.toString();
-      if (seen.includes('line 1\n')) firstLine();
-    },
-  });
-  // A download that ends before its first line must not leave the caller waiting forever.
-  void done.then(() => firstLine());
-  return { started, done };
 }
 
 let tunnel: Tunnel | undefined;

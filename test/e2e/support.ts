@@ -494,6 +494,26 @@ export async function startUpstream(name = 'upstream'): Promise<Upstream> {
 /** The body the upstream's `/drip?chunks=N` sends: lines 1..N. */
 export const dripBody = (chunks: number) => Array.from({ length: chunks }, (_, i) => `line ${i + 1}\n`).join('');
 
+/**
+ * A slow streaming GET of `/drip?chunks=N&ms=M` with curl (`-i`, plus `args`); `started` resolves
+ * once `line 1` arrived, so the response is in flight at every hop when the caller acts.
+ */
+export function slowDownload(t: { appHost: string; base: string }, chunks: number, opts: { args?: string[]; ms?: number; timeoutMs?: number } = {}): { started: Promise<void>; done: Promise<CurlResult> } {
+  let firstLine!: () => void;
+  const started = new Promise<void>((resolve) => (firstLine = resolve));
+  let seen = '';
+  const done = curl(['-N', '-i', ...(opts.args ?? []), '-H', `Host: ${t.appHost}`, `${t.base}/drip?chunks=${chunks}&ms=${opts.ms ?? 100}`], {
+    timeoutMs: opts.timeoutMs ?? 30_000,
+    onStdout: (chunk) => {
+      seen += chunk.toString();
+      if (seen.includes('line 1\n')) firstLine();
+    },
+  });
+  // A download that ends before its first line must not leave the caller waiting forever.
+  void done.then(() => firstLine());
+  return { started, done };
+}
+
 // ------------------------------------------------------------------ load across connection rotation
 
 /** One agent session as `/.rhttp/status?format=json` lists it (the fields the rotation load reads). */
@@ -529,7 +549,7 @@ export interface RotationLoad {
  * is returned. The rotation tests of the TLS and the QUIC carrier share it.
  */
 export async function loadWhileSampling(
-  get: (path: string) => Promise<{ status: number; headers: { 'proxy-status'?: string | string[] }; body: Buffer }>,
+  get: (path: string) => Promise<{ status: number; headers: Record<string, unknown>; body: Buffer }>,
   sessions: () => Promise<StatusSession[]>,
   loadMs: number,
 ): Promise<RotationLoad> {
