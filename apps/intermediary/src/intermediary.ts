@@ -21,7 +21,7 @@ import { isIP, type AddressInfo, type Server as NetServer, type Socket } from 'n
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import { ErrorCode, fromResponse, H2_REVERSE_ALPN, H3ErrorCode, isReversedH2Alpn, registrableDomain, REVERSED_H2_ALPNS, RH2_ALPN, type Http2Error, type QuicConnection, type ResponseMessage } from '@rhttp/core';
 import { BrokerRegistry, ClientBudgetError, originMatch, parseOriginEntry, requestOrigin, type BrokerStatus, type ParsedOrigin } from '@rhttp/broker';
-import { AgentSession, peerCertificateChain, type AgentCarrier, type AgentSessionState } from './agent-session.js';
+import { AgentSession, peerCertificateChain, type AgentCarrier, type AgentSessionEvents, type AgentSessionState } from './agent-session.js';
 import type { Answer, ListenerRequest } from './browser-exchange.js';
 import { createCleartextListener, createHttp3Browsers, createTlsListener, type BrowserListener, type Http3Browsers } from './browser-listeners.js';
 import { altSvcValue } from './alt-svc.js';
@@ -168,6 +168,8 @@ export class Intermediary {
   readonly registry: BrokerRegistry;
   private readonly options: IntermediaryOptions;
   private readonly log: LogFunction;
+  /** What every agent session (TLS, ptth, QUIC) reports to: a later ORIGIN frame registers again as the first did. */
+  private readonly agentEvents: AgentSessionEvents;
   private readonly agents = new Set<AgentSession>();
   /** Agents the broker knows (authorized and registered). */
   private readonly registered = new Set<AgentSession>();
@@ -206,6 +208,12 @@ export class Intermediary {
   constructor(options: IntermediaryOptions) {
     this.options = options;
     this.log = options.log ?? (() => {});
+    this.agentEvents = {
+      onAuthorized: (session) => this.onAuthorized(session),
+      onOriginsChanged: (session) => this.onAuthorized(session),
+      onClosed: (session, error) => this.onAgentClosed(session, error),
+      log: this.log,
+    };
     this.clientBudget = new ClientBudget(options.maxExchangesPerClient);
     this.registry = new BrokerRegistry({
       keyFor: registrableDomain,
@@ -426,12 +434,7 @@ export class Intermediary {
     socket.on('error', () => {}); // the session sees the error through its transport; keep it from being unhandled
     const chain = peerCertificateChain(socket);
     this.log(`agent connected from ${from}; checking its certificate and waiting for its ORIGIN frame`, { level: 'info', event: 'agent.connected', remoteAddress: from });
-    const agent = new AgentSession(socket, chain, this.options.trust, {
-      onAuthorized: (session) => this.onAuthorized(session),
-      onOriginsChanged: (session) => this.onAuthorized(session),
-      onClosed: (session, error) => this.onAgentClosed(session, error),
-      log: this.log,
-    });
+    const agent = new AgentSession(socket, chain, this.options.trust, this.agentEvents);
     this.agents.add(agent);
     if (chain.length === 0) {
       // INADEQUATE_SECURITY: the carrier requires a client certificate (DESIGN.md, Carrier 1 step 1).
@@ -439,10 +442,6 @@ export class Intermediary {
     }
   }
 
-  /**
-   * An agent whose PTTH request was accepted (ptth-upgrade.ts): its identity is known, and its
-   * ORIGIN frame must stay within the origins its path listed; then admission as on `h2-reverse`.
-   */
   /**
    * An agent on the QUIC port (ALPN h3-reverse): the reversed HTTP/3 session, in which we are the
    * HTTP/3 client. Deno's QUIC has no client certificates, so the agent proves its certificate
@@ -456,12 +455,7 @@ export class Intermediary {
       return;
     }
     this.log(`agent connected over QUIC from ${remoteAddress}; waiting for its in-band certificate proof and ORIGIN frame`, { level: 'info', event: 'agent.connected', remoteAddress, carrier: 'quic' });
-    const agent = new AgentSession({ quic, remoteAddress }, [], this.options.trust, {
-      onAuthorized: (session) => this.onAuthorized(session),
-      onOriginsChanged: (session) => this.onAuthorized(session),
-      onClosed: (session, error) => this.onAgentClosed(session, error),
-      log: this.log,
-    });
+    const agent = new AgentSession({ quic, remoteAddress }, [], this.options.trust, this.agentEvents);
     this.agents.add(agent);
   }
 
@@ -479,6 +473,10 @@ export class Intermediary {
     this.h3Browsers.serve(quic, remoteAddress);
   }
 
+  /**
+   * An agent whose PTTH request was accepted (ptth-upgrade.ts): its identity is known, and its
+   * ORIGIN frame must stay within the origins its path listed; then admission as on `h2-reverse`.
+   */
   private onPtthAgent(agent: PtthAgent): void {
     this.counters.agentConnections++;
     const { socket } = agent;
@@ -489,12 +487,7 @@ export class Intermediary {
     this.agentSockets.add(socket);
     socket.once('close', () => this.agentSockets.delete(socket));
     socket.on('error', () => {}); // the session sees the error through its transport
-    const session = new AgentSession(socket, [], this.options.trust, {
-      onAuthorized: (s) => this.onAuthorized(s),
-      onOriginsChanged: (s) => this.onAuthorized(s),
-      onClosed: (s, error) => this.onAgentClosed(s, error),
-      log: this.log,
-    }, { identity: agent.identity, allowedOrigins: agent.origins });
+    const session = new AgentSession(socket, [], this.options.trust, this.agentEvents, { identity: agent.identity, allowedOrigins: agent.origins });
     this.agents.add(session);
   }
 
