@@ -25,7 +25,7 @@
  * so a stack that can send STOP_SENDING does. The values are large, outside the ranges RFC 9114 §11.2
  * registers by Standards Action, and not of the reserved form 0x1f * N + 0x21.
  */
-import { readVarint, varintLength, writeVarint } from './varint.js';
+import { encodeVarint, readVarint, varintLength, writeVarint } from './varint.js';
 
 export const SETTINGS_RHTTP_IN_BAND_RESET = 0x7268747404;
 export const RHTTP_RESET_STREAM_FRAME = 0x7268747404;
@@ -33,9 +33,7 @@ export const RHTTP_STOP_SENDING_FRAME = 0x7268747405;
 
 /** The payload of RHTTP_RESET_STREAM: the error code. */
 export function encodeInBandReset(code: number): Uint8Array {
-  const out = new Uint8Array(varintLength(code));
-  writeVarint(out, 0, code);
-  return out;
+  return encodeVarint(code);
 }
 
 /** The payload of RHTTP_STOP_SENDING: the stream id, then the error code. */
