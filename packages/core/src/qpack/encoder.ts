@@ -43,7 +43,7 @@ const NEVER_INDEX_NAMES: ReadonlySet<string> = new Set(DEFAULT_NEVER_INDEX);
  * Fields whose values change with every message (sizes, dates, validators, trace ids): inserting
  * them would only evict entries that do get reused.
  */
-export const PER_MESSAGE_NAMES: ReadonlySet<string> = new Set([
+const PER_MESSAGE_NAMES: ReadonlySet<string> = new Set([
   'age',
   'content-length',
   'content-range',
