@@ -172,28 +172,12 @@ export function parseIntermediary(text: string): IntermediaryAddress {
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(text)?.[1]?.toLowerCase();
   if (scheme === 'https') {
     // draft-kazuho-ptth-ptth-01: HTTPS to the intermediary's browser port, upgraded to ptth (carriers/ptth.ts).
-    let https: URL;
-    try {
-      https = new URL(text);
-    } catch {
-      throw new TypeError(`--intermediary must be https://host[:port], got ${text}`);
-    }
-    if (!https.hostname || (https.pathname !== '' && https.pathname !== '/') || https.search || https.hash || https.username) {
-      throw new TypeError(`--intermediary must be https://host[:port] (the PTTH path is added by the agent), got ${text}`);
-    }
+    const https = authorityUrl(text, 'https://host[:port]', ' (the PTTH path is added by the agent)');
     return { carrier: 'ptth', host: https.hostname.replace(/^\[|\]$/g, ''), port: https.port ? Number(https.port) : 443, url: `https://${https.host}` };
   }
   if (scheme === 'ws' || scheme === 'wss') {
     // Carrier 2 (DESIGN.md): the PTTH-shaped WebSocket to an edge (carriers/websocket.ts).
-    let ws: URL;
-    try {
-      ws = new URL(text);
-    } catch {
-      throw new TypeError(`--intermediary must be ${scheme}://host[:port], got ${text}`);
-    }
-    if (!ws.hostname || (ws.pathname !== '' && ws.pathname !== '/') || ws.search || ws.hash || ws.username) {
-      throw new TypeError(`--intermediary must be ${scheme}://host[:port], got ${text}`);
-    }
+    const ws = authorityUrl(text, `${scheme}://host[:port]`);
     const port = ws.port ? Number(ws.port) : scheme === 'wss' ? 443 : 80;
     return { carrier: 'ws', host: ws.hostname.replace(/^\[|\]$/g, ''), port, url: `${scheme}://${ws.host}` };
   }
@@ -202,17 +186,26 @@ export function parseIntermediary(text: string): IntermediaryAddress {
   }
   // quic://: QUIC with ALPN h3-reverse (carriers/quic.ts), addressed as tls:// is.
   if (scheme !== 'tls' && scheme !== 'quic') throw new TypeError(`--intermediary must be tls://host:port, quic://host:port, https://host[:port], ws://host:port or wss://host[:port], got ${text}`);
+  const url = authorityUrl(text, `${scheme}://host:port`);
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  return { carrier: scheme, host, port: url.port ? Number(url.port) : DEFAULT_TLS_PORT };
+}
+
+/**
+ * `text` as a URL of a scheme, a host and maybe a port (a lone "/" path allowed). Throws a TypeError
+ * saying `--intermediary must be FORM`, with `detail` when the URL parsed but carries more.
+ */
+function authorityUrl(text: string, form: string, detail = ''): URL {
   let url: URL;
   try {
     url = new URL(text);
   } catch {
-    throw new TypeError(`--intermediary must be ${scheme}://host:port, got ${text}`);
+    throw new TypeError(`--intermediary must be ${form}, got ${text}`);
   }
   if (!url.hostname || (url.pathname !== '' && url.pathname !== '/') || url.search || url.hash || url.username) {
-    throw new TypeError(`--intermediary must be ${scheme}://host:port, got ${text}`);
+    throw new TypeError(`--intermediary must be ${form}${detail}, got ${text}`);
   }
-  const host = url.hostname.replace(/^\[|\]$/g, '');
-  return { carrier: scheme, host, port: url.port ? Number(url.port) : DEFAULT_TLS_PORT };
+  return url;
 }
 
 
