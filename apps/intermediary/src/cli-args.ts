@@ -29,7 +29,7 @@ export const HELP = `Usage: rhttp-intermediary [--agents HOST:PORT] [--http HOST
                           [--cert FILE --key FILE --trust FILE] [--state-dir DIR]
                           [--metrics HOST:PORT] [--status-token TOKEN] [--log text|json]
                           [--workers N] [--ca-cert FILE --ca-key FILE] [--cert-lifetime DURATION]
-       rhttp-intermediary --print-svcb NAME [--agents HOST:PORT] [--workers N]
+       rhttp-intermediary --print-svcb NAME [--agents HOST:PORT] [--quic HOST:PORT] [--workers N]
        rhttp-intermediary token create --origin URL [--origin URL ...] [--ttl DURATION] [--state-dir DIR]
        rhttp-intermediary token list|revoke ID [--state-dir DIR]
 
