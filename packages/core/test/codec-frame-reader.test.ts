@@ -516,3 +516,91 @@ describe('RFC 9113 §5.4 errors through the reader', () => {
     );
   });
 });
+
+describe('dataInPieces: DATA handed out as it arrives', () => {
+  /** Pushes `wire` cut at `cuts`; returns the frames and the buffers pushed. */
+  function readPieces(wire: Uint8Array, cuts: number[]): { frames: Frame[]; pushed: Set<ArrayBufferLike> } {
+    const reader = new FrameReader({ dataInPieces: true });
+    const frames: Frame[] = [];
+    const pushed = new Set<ArrayBufferLike>();
+    let prev = 0;
+    for (const cut of [...cuts, wire.length]) {
+      const chunk = wire.slice(prev, cut);
+      pushed.add(chunk.buffer);
+      frames.push(...reader.push(chunk));
+      prev = cut;
+    }
+    expect(reader.idle).toBe(true);
+    return { frames, pushed };
+  }
+
+  it('pieces add up to each frame: content, flow-controlled octets, END_STREAM on the last piece only, no copy', () => {
+    fc.assert(
+      fc.property(
+        fc.array(arbitraryFrame, { minLength: 1, maxLength: 12 }).chain((frames) => {
+          const wire = concat(...frames.map(encodeFrame));
+          return fc.tuple(fc.constant(frames), fc.constant(wire), chunking(wire.length));
+        }),
+        ([sent, wire, cuts]) => {
+          const { frames, pushed } = readPieces(wire, cuts);
+          let at = 0;
+          for (const frame of sent.map(normalize)) {
+            if (frame.kind !== 'data') {
+              expect(frames[at++]).toEqual(frame);
+              continue;
+            }
+            const owed = frame.flowControlledLength!;
+            const pieces: Frame[] = [];
+            let counted = 0;
+            // A frame that arrived whole in one chunk is one DataFrame, padLength and all.
+            if (frames[at].kind === 'data' && (frames[at] as { padLength?: number }).padLength === frame.padLength && frames[at].flowControlledLength === owed) {
+              expect(frames[at++]).toEqual(frame);
+              continue;
+            }
+            while (counted < owed || (owed === 0 && pieces.length === 0)) {
+              const piece = frames[at++];
+              expect(piece.kind).toBe('data');
+              if (piece.kind !== 'data') return;
+              expect(piece.streamId).toBe(frame.streamId);
+              expect(piece.flowControlledLength).toBeGreaterThanOrEqual(piece.data.length);
+              if (piece.data.length > 0) expect(pushed.has(piece.data.buffer)).toBe(true);
+              counted += piece.flowControlledLength!;
+              pieces.push(piece);
+            }
+            expect(counted).toBe(owed);
+            const data = pieces.map((p) => (p.kind === 'data' ? p.data : EMPTY));
+            expect(concat(...data)).toEqual(frame.data);
+            expect(pieces.map((p) => p.kind === 'data' && p.endStream)).toEqual(pieces.map((_, i) => i === pieces.length - 1 && frame.endStream));
+          }
+          expect(at).toBe(frames.length);
+        },
+      ),
+      { numRuns: 400 },
+    );
+  });
+
+  it('a 64 KiB DATA frame split like TLS records comes out as views of the records, before the frame is whole', () => {
+    const body = new Uint8Array(65_536).map((_, i) => i & 0xff);
+    const wire = encodeFrame({ kind: 'data', streamId: 1, endStream: true, data: body });
+    const reader = new FrameReader({ maxFrameSize: 1 << 16, dataInPieces: true });
+    const records = [0, 16_384, 32_768, 49_152, wire.length].slice(1).map((end, i, ends) => wire.slice(i === 0 ? 0 : ends[i - 1], end));
+    const first = reader.push(records[0]);
+    expect(first).toHaveLength(1);
+    expect(first[0]).toMatchObject({ kind: 'data', streamId: 1, endStream: false, flowControlledLength: 16_384 - 9 });
+    const rest = records.slice(1).flatMap((r) => reader.push(r));
+    expect(rest.map((f) => f.kind === 'data' && f.endStream)).toEqual([false, false, true]);
+    expect(concat(...[...first, ...rest].map((f) => (f.kind === 'data' ? f.data : EMPTY)))).toEqual(body);
+    expect(reader.idle).toBe(true);
+  });
+
+  it('a Pad Length past the payload is PROTOCOL_ERROR as soon as it arrives; DATA on stream 0 at once', () => {
+    const reader = new FrameReader({ dataInPieces: true });
+    // DATA, PADDED, 10-octet payload claiming 200 octets of padding; only the Pad Length arrived.
+    const e = thrownBy(() => reader.push(hex('00000a 00 08 00000001 c8')));
+    expect(e).toBeInstanceOf(ConnectionError);
+    expect((e as ConnectionError).errorCode).toBe(ErrorCode.PROTOCOL_ERROR);
+    const zero = thrownBy(() => new FrameReader({ dataInPieces: true }).push(hex('00000a 00 00 00000000 01')));
+    expect(zero).toBeInstanceOf(ConnectionError);
+    expect((zero as ConnectionError).errorCode).toBe(ErrorCode.PROTOCOL_ERROR);
+  });
+});

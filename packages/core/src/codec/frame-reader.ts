@@ -6,15 +6,18 @@
  *
  * Zero copy: a frame that lies within one pushed chunk is decoded from a view of that chunk, so
  * `push` takes ownership of the chunk: the caller must not modify it afterwards. A frame that
- * spans chunks is copied into a fresh buffer of its own. The reader never writes into a buffer
- * a returned frame points into.
+ * spans chunks is copied into a fresh buffer of its own, except DATA with `dataInPieces`: then it
+ * is handed out as it arrives, a view of each chunk's share (see `FrameReaderOptions`). The reader
+ * never writes into a buffer a returned frame points into.
  *
  * @example
  * const reader = new FrameReader();
  * for (const frame of reader.push(bytesFromSocket)) handleFrame(frame); // any split of the bytes
  */
 import { ConnectionError, ErrorCode, StreamError } from '../errors.js';
+import { checkDataHeader } from '../frame/data.js';
 import { checkMaxFrameSize } from '../frame/frame-header.js';
+import { checkPadFits } from '../frame/padding.js';
 import { decodeFrame } from '../frame/index.js';
 import {
   DEFAULT_MAX_FRAME_SIZE,
@@ -50,6 +53,28 @@ export interface FrameReaderOptions {
   maxHeaderBlockBytes?: number;
   /** Bound on CONTINUATION frames per field block; exceeding it is ENHANCE_YOUR_CALM. */
   maxContinuationFrames?: number;
+  /**
+   * Hand out a DATA frame that spans pushed chunks as several `DataFrame`s, one per chunk's share,
+   * as the octets arrive, instead of copying it whole once complete. Over TLS a 64 KiB frame spans
+   * five records, so this saves a copy of every body octet and delivers the body sooner. Each
+   * piece's `flowControlledLength` counts its own wire octets (the Pad Length octet with the
+   * first, the padding with the last), so the pieces add up to the frame's; only the last piece
+   * carries END_STREAM; `padLength` is left undefined. Default false: one frame, one `DataFrame`.
+   */
+  dataInPieces?: boolean;
+}
+
+/** A DATA frame being handed out in pieces. */
+interface DataInPieces {
+  header: FrameHeader;
+  /** The Pad Length octet is yet to be read (PADDED). */
+  padPending: boolean;
+  /** Content octets not yet handed out. */
+  content: number;
+  /** Padding octets after the content. */
+  padding: number;
+  /** Wire octets read but not yet counted in a piece (the Pad Length octet). */
+  uncounted: number;
 }
 
 /** A HEADERS or PUSH_PROMISE whose field block is still arriving in CONTINUATION frames. */
@@ -67,6 +92,7 @@ export class FrameReader {
   readonly #maxFrameSize: number;
   readonly #maxHeaderBlockBytes: number;
   readonly #maxContinuationFrames: number;
+  readonly #dataInPieces: boolean;
 
   /** Unread chunks; `#chunks[#head]` is read from `#offset`. */
   #chunks: Uint8Array[] = [];
@@ -77,6 +103,8 @@ export class FrameReader {
   /** Header of the frame whose payload is awaited, if any. */
   #header: FrameHeader | undefined;
   #block: OpenFieldBlock | undefined;
+  /** The DATA frame being handed out in pieces (`dataInPieces`), if any. */
+  #pieces: DataInPieces | undefined;
   /** Once a connection error was thrown, the byte stream is unusable: every later push rethrows. */
   #failure: unknown;
   /** A stream error met after other frames of a push, thrown by the next push. */
@@ -88,6 +116,7 @@ export class FrameReader {
     this.#maxFrameSize = maxFrameSize;
     this.#maxHeaderBlockBytes = options.maxHeaderBlockBytes ?? DEFAULT_MAX_HEADER_BLOCK_BYTES;
     this.#maxContinuationFrames = options.maxContinuationFrames ?? DEFAULT_MAX_CONTINUATION_FRAMES;
+    this.#dataInPieces = options.dataInPieces ?? false;
   }
 
   /** True when no partial frame or field block is buffered (and no stream error is held back). */
@@ -144,6 +173,17 @@ export class FrameReader {
           header = this.#readHeader();
           this.#checkHeader(header);
           this.#header = header;
+          if (this.#dataInPieces && header.type === FrameType.DATA && !this.#headHolds(header.length)) {
+            checkDataHeader(header);
+            const padded = (header.flags & Flag.PADDED) !== 0;
+            this.#pieces = { header, padPending: padded, content: padded ? 0 : header.length, padding: 0, uncounted: 0 };
+          }
+        }
+        if (this.#pieces !== undefined) {
+          if (!this.#takePieces(this.#pieces, frames)) break;
+          this.#pieces = undefined;
+          this.#header = undefined;
+          continue;
         }
         if (this.#buffered < header.length) break;
         const payload = this.#take(header.length);
@@ -165,6 +205,54 @@ export class FrameReader {
     return frames;
   }
 
+  /** True when the head chunk holds the next `n` octets (so a frame of `n` octets is a view of it). */
+  #headHolds(n: number): boolean {
+    return n === 0 || (this.#buffered >= n && this.#chunks[this.#head].length - this.#offset >= n);
+  }
+
+  /**
+   * Hands out what has arrived of a DATA frame, a view per chunk; true once the frame is whole.
+   * The Pad Length is checked as soon as it arrives, as `decodeData` checks it.
+   */
+  #takePieces(p: DataInPieces, frames: Frame[]): boolean {
+    const { header } = p;
+    if (p.padPending) {
+      if (this.#buffered < 1) return false;
+      const padLength = this.#chunks[this.#head][this.#offset];
+      this.#advance(1);
+      checkPadFits(header, padLength, header.length, 1);
+      p.padPending = false;
+      p.padding = padLength;
+      p.content = header.length - 1 - padLength;
+      p.uncounted = 1;
+    }
+    const endStream = (header.flags & Flag.END_STREAM) !== 0;
+    while (p.content > 0 && this.#buffered > 0) {
+      const chunk = this.#chunks[this.#head];
+      const n = Math.min(chunk.length - this.#offset, p.content);
+      const data = chunk.subarray(this.#offset, this.#offset + n);
+      this.#advance(n);
+      p.content -= n;
+      const last = p.content === 0 && p.padding === 0;
+      frames.push({ kind: 'data', streamId: header.streamId, endStream: last && endStream, data, padLength: undefined, flowControlledLength: n + p.uncounted });
+      p.uncounted = 0;
+      if (last) return true;
+    }
+    if (p.content > 0 || this.#buffered < p.padding) return false;
+    this.#skip(p.padding);
+    frames.push({ kind: 'data', streamId: header.streamId, endStream, data: EMPTY, padLength: undefined, flowControlledLength: p.padding + p.uncounted });
+    return true;
+  }
+
+  /** Consumes `n` buffered octets without reading them (padding). */
+  #skip(n: number): void {
+    while (n > 0) {
+      const count = Math.min(this.#chunks[this.#head].length - this.#offset, n);
+      this.#advance(count);
+      n -= count;
+    }
+  }
+
   #fail(error: unknown): void {
     this.#failure = error;
     this.#chunks = [];
@@ -173,6 +261,7 @@ export class FrameReader {
     this.#buffered = 0;
     this.#header = undefined;
     this.#block = undefined;
+    this.#pieces = undefined;
   }
 
   /** Checks made as soon as a header arrives, before its payload is buffered. */

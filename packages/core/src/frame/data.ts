@@ -38,11 +38,7 @@ export function encodeData(frame: DataFrame): Uint8Array {
  * the whole payload length, since padding counts against flow control (RFC 9113 §6.1).
  */
 export function decodeData(header: FrameHeader, payload: Uint8Array): DataFrame {
-  // RFC 9113 §6.1: if a DATA frame is received whose Stream Identifier field is 0x00, the
-  // recipient MUST respond with a connection error of type PROTOCOL_ERROR.
-  if (header.streamId === 0) {
-    throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'DATA frame on stream 0');
-  }
+  checkDataHeader(header);
   const padLength = readPadLength(header, payload, 0);
   const padded = (header.flags & Flag.PADDED) !== 0;
   const frame: DataFrame = {
@@ -55,4 +51,13 @@ export function decodeData(header: FrameHeader, payload: Uint8Array): DataFrame 
     flowControlledLength: payload.length,
   };
   return frame;
+}
+
+/** What a DATA frame's header alone must satisfy; also checked by readers that hand DATA out in pieces. */
+export function checkDataHeader(header: FrameHeader): void {
+  // RFC 9113 §6.1: if a DATA frame is received whose Stream Identifier field is 0x00, the
+  // recipient MUST respond with a connection error of type PROTOCOL_ERROR.
+  if (header.streamId === 0) {
+    throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'DATA frame on stream 0');
+  }
 }

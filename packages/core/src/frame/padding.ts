@@ -26,13 +26,21 @@ export function readPadLength(header: FrameHeader, payload: Uint8Array, fixedLen
     );
   }
   if (!padded) return 0;
-  const padLength = payload[0];
+  return checkPadFits(header, payload[0], payload.length, minimum);
+}
+
+/**
+ * Checks a received Pad Length against the frame's payload length, with `minimum` octets of Pad
+ * Length and fixed fields before the content; returns it. For readers that
+ * see the Pad Length before the rest of the payload (DATA handed out as it arrives).
+ */
+export function checkPadFits(header: FrameHeader, padLength: number, payloadLength: number, minimum: number): number {
   // RFC 9113 §6.1/§6.2/§6.6: padding that is the length of the frame payload or greater (i.e. that
   // exceeds what remains for the content) MUST be treated as a connection error of type PROTOCOL_ERROR.
-  if (padLength > payload.length - minimum) {
+  if (padLength > payloadLength - minimum) {
     throw new ConnectionError(
       ErrorCode.PROTOCOL_ERROR,
-      `${frameTypeName(header.type)} pad length ${padLength} exceeds the ${payload.length}-octet payload`,
+      `${frameTypeName(header.type)} pad length ${padLength} exceeds the ${payloadLength}-octet payload`,
     );
   }
   return padLength;

@@ -150,7 +150,7 @@ export class Connection {
     this.registry = new StreamRegistry(this.role);
     this.goaways = new Goaway(this.setTimer);
     this.settings = new SettingsSync(this.role, this.setTimer, this.limits.settingsTimeoutMs, (error) => this.fail(error));
-    this.reader = new FrameReader({ maxFrameSize: Math.max(INITIAL_SETTINGS.maxFrameSize, this.local.maxFrameSize) });
+    this.reader = new FrameReader({ maxFrameSize: Math.max(INITIAL_SETTINGS.maxFrameSize, this.local.maxFrameSize), dataInPieces: true });
     this.encoder = new HpackEncoder();
     // RFC 9113 §4.3: until the peer acknowledges our SETTINGS, it may still use the default table size.
     this.decoder = new HpackDecoder({ maxTableSize: Math.max(INITIAL_SETTINGS.headerTableSize, this.local.headerTableSize), maxHeaderListSize: this.local.maxHeaderListSize });
