@@ -13,7 +13,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { bytesBody, CONNECTION_SPECIFIC_FIELDS, ErrorCode, hasNoContent, nextChunk, type HeaderField, type ResponseMessage, type ServerStream } from '@rhttp/core';
 import { Abort, type AbortSignalLike, type ForwardRequest } from '@rhttp/broker';
-import { drained } from '@rhttp/node/socket-streams';
+import { TurnWriter } from '@rhttp/node/socket-streams';
 import { setAltSvc } from './alt-svc.js';
 import { discardBody, streamBody, writeBody } from './browser-stream.js';
 
@@ -289,18 +289,11 @@ async function writeResponse(req: IncomingMessage, res: ServerResponse, response
     return;
   }
   // Headers go out in this I/O turn, not with the first chunk: a stream that starts late (SSE)
-  // shows its status at once. The socket is held until the turn ends, so that a body already
-  // here (the common short response: HEADERS and DATA in one read from the agent) leaves with
-  // its head and end in one write instead of three.
-  res.cork();
-  let corked = true;
-  const uncork = () => {
-    if (!corked) return;
-    corked = false;
-    clearImmediate(turnEnd);
-    res.uncork();
-  };
-  const turnEnd = setImmediate(uncork);
+  // shows its status at once. What one turn brings leaves in one write (TurnWriter): a short
+  // response (HEADERS and DATA in one read from the agent) as head, body and end together instead
+  // of three writes, and a bulk body as one write per turn, not one per TLS record.
+  const out = new TurnWriter(res);
+  out.hold();
   res.flushHeaders();
   const onAbort = () => body.cancel();
   signal.addEventListener('abort', onAbort, { once: true });
@@ -314,10 +307,9 @@ async function writeResponse(req: IncomingMessage, res: ServerResponse, response
         return;
       }
       countBytes?.(value.byteLength);
-      if (!res.write(value)) {
-        uncork();
-        await drained(res);
-      }
+      // Past TurnWriter's bound the next chunk waits until the browser has read (the body waits in its stream window).
+      const full = out.write(value);
+      if (full) await full;
     }
     addTrailers(req, res, response.trailers);
     res.end();
@@ -325,9 +317,10 @@ async function writeResponse(req: IncomingMessage, res: ServerResponse, response
     if (signal.aborted || res.destroyed) return;
     // The origin's body failed midway: a plain end() would look like a complete response.
     // Destroying closes the HTTP/1.1 connection before the last chunk.
+    out.release();
     res.destroy(error instanceof Error ? error : new Error(String(error)));
   } finally {
-    uncork();
+    out.release();
     signal.removeEventListener('abort', onAbort);
   }
 }

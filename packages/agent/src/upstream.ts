@@ -17,7 +17,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import { connectionOptions, ErrorCode, hasNoContent, isHopByHop, type HeaderField, type ServerStream, type StreamInfo } from '@rhttp/core';
 import { openWebSocketUpstream } from './websocket-upstream.js';
-import { drained } from '@rhttp/node/socket-streams';
+import { TurnWriter } from '@rhttp/node/socket-streams';
 
 /** How long the upstream may take to send its response headers (the body may take longer). Cloudflare's proxy allows 100 s. */
 export const DEFAULT_UPSTREAM_HEADERS_TIMEOUT_MS = 100_000;
@@ -469,16 +469,20 @@ function readableFrom(res: http.IncomingMessage): ReadableStream<Uint8Array> {
 /** Copy the request body to the upstream, waiting for 'drain' so a fast browser cannot fill our memory. */
 async function pumpRequestBody(body: ReadableStream<Uint8Array>, req: http.ClientRequest): Promise<void> {
   const reader = body.getReader();
+  const out = new TurnWriter(req);
   try {
     for (;;) {
       const { value, done } = await reader.read();
       if (done) break;
       if (req.destroyed) throw new Error('the upstream request ended');
-      if (!req.write(value)) await drained(req);
+      const full = out.write(value);
+      if (full) await full;
     }
+    out.release();
     req.end();
   } catch (error) {
     reader.cancel(error).catch(() => {});
+    out.release();
     req.destroy(error instanceof Error ? error : new Error(String(error)));
   }
 }
@@ -489,14 +493,18 @@ async function pumpRequestBody(body: ReadableStream<Uint8Array>, req: http.Clien
  * faster than the upstream reads.
  */
 async function pumpStreamBody(stream: ServerStream, req: http.ClientRequest, meter: ExchangeMeter | undefined): Promise<void> {
+  const out = new TurnWriter(req);
   try {
     for await (const chunk of stream) {
       if (req.destroyed) throw new Error('the upstream request ended');
       meter?.requestBody?.(chunk.length);
-      if (!req.write(chunk)) await drained(req);
+      const full = out.write(chunk);
+      if (full) await full;
     }
+    out.release();
     req.end();
   } catch (error) {
+    out.release();
     req.destroy(error instanceof Error ? error : new Error(String(error)));
   }
 }

@@ -20,24 +20,86 @@ export function drained(target: Drainable): Promise<void> {
 }
 
 /**
+ * Body octets queued on one Node writable before the next chunk waits for 'drain'. Node's 16 KiB
+ * high-water mark would send a bulk body one TLS record's worth per write (our HTTP/2 reader hands
+ * DATA on record by record); 64 KiB, one DATA frame, lets a turn's chunks leave in one write, and a
+ * peer that does not read holds at most this much here, beyond the stream window it is owed.
+ */
+export const TURN_WRITER_QUEUE_BYTES = 64 * 1024;
+
+/** A socket, a node:http request or response: what {@link TurnWriter} writes to. */
+export interface TurnWritable extends Drainable {
+  write(chunk: Uint8Array): boolean;
+  /** Optional: a writable without cork (some runtimes' node:http) is written chunk by chunk. */
+  cork?(): void;
+  uncork?(): void;
+  /** Optional: without it, every `false` from write waits for 'drain' (Node's 16 KiB mark). */
+  readonly writableLength?: number;
+}
+
+/**
+ * Writes a body to a Node writable so that what one I/O turn brings leaves in one write: the
+ * writable is corked from the turn's first write until the turn ends (`setImmediate`), and a
+ * writer waits for 'drain' only once {@link TURN_WRITER_QUEUE_BYTES} are queued.
+ *
+ * @example
+ * const out = new TurnWriter(socket);
+ * for await (const chunk of body) await out.write(chunk); // undefined (nothing to wait for) or a promise
+ * out.release();
+ */
+export class TurnWriter {
+  #held = false;
+  #turnEnd: ReturnType<typeof setImmediate> | undefined;
+  readonly #release = () => this.release();
+
+  constructor(readonly target: TurnWritable) {}
+
+  /** Cork the writable until the end of this I/O turn (nothing if it is held already). */
+  hold(): void {
+    if (this.#held || typeof this.target.cork !== 'function') return;
+    this.#held = true;
+    this.target.cork();
+    this.#turnEnd = setImmediate(this.#release);
+  }
+
+  /** Queue `chunk` within the turn's write; a promise when the caller should wait before the next one. */
+  write(chunk: Uint8Array): Promise<void> | undefined {
+    this.hold();
+    if (this.target.write(chunk)) return undefined;
+    const queued = this.target.writableLength;
+    return typeof queued === 'number' && queued < TURN_WRITER_QUEUE_BYTES ? undefined : drained(this.target);
+  }
+
+  /** Send what is held now (before an end, or when the body is done). */
+  release(): void {
+    if (!this.#held) return;
+    this.#held = false;
+    clearImmediate(this.#turnEnd);
+    this.target.uncork?.();
+  }
+}
+
+/**
  * Copies a tunnel's bytes (an HTTP/2 stream's body) to a socket, waiting for 'drain' so the
  * stream's flow control is the backpressure. The end of the body half-closes the socket (RFC 9113
  * §8.5 for CONNECT); an error or a socket that went away cancels the body and destroys the socket.
  */
 export async function pumpToSocket(body: ReadableStream<Uint8Array>, socket: Duplex): Promise<void> {
   const reader = body.getReader();
+  const out = new TurnWriter(socket);
   try {
     for (;;) {
       const { value, done } = await reader.read();
       if (done) break;
       if (socket.destroyed) throw new Error('the upstream connection closed');
-      if (!socket.write(value)) {
-        await drained(socket);
-      }
+      const full = out.write(value);
+      if (full) await full;
     }
+    out.release();
     socket.end();
   } catch (error) {
     reader.cancel(error).catch(() => {});
+    out.release(); // what the body gave before it failed still goes
     socket.destroy();
   }
 }

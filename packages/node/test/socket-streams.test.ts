@@ -1,8 +1,8 @@
 import { EventEmitter, once } from 'node:events';
 import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
-import type { Duplex, Readable } from 'node:stream';
+import { Writable, type Duplex, type Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { drained, pumpToSocket, readableFromSocket } from '../src/socket-streams.js';
+import { drained, pumpToSocket, readableFromSocket, TURN_WRITER_QUEUE_BYTES, TurnWriter } from '../src/socket-streams.js';
 
 /** A node-style source whose pause/resume/destroy are recorded, and whose events the test emits. */
 class FakeSource extends EventEmitter {
@@ -252,5 +252,69 @@ describe('pumpToSocket (a real 127.0.0.1 connection)', () => {
     await pumpToSocket(body, client);
     expect(cancelled).toHaveLength(1);
     expect(String(cancelled[0])).toMatch(/upstream connection closed/);
+  });
+});
+
+/** A writable that records each batch it is handed (one batch = one socket write) and completes writes when told. */
+function recordingSink() {
+  const batches: number[][] = [];
+  const pending: Array<() => void> = [];
+  const sink = new Writable({
+    writev(chunks, callback) {
+      batches.push(chunks.map((c) => c.chunk.length));
+      pending.push(callback);
+    },
+    write(chunk: Buffer, _encoding, callback) {
+      batches.push([chunk.length]);
+      pending.push(callback);
+    },
+  });
+  const complete = () => {
+    for (const done of pending.splice(0)) done();
+  };
+  return { sink, batches, complete };
+}
+
+const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+describe('TurnWriter', () => {
+  it("sends a turn's chunks as one write, and asks to wait only once its queue bound is reached", async () => {
+    const { sink, batches, complete } = recordingSink();
+    const out = new TurnWriter(sink);
+    const record = 16_384;
+    const waits: Array<Promise<void> | undefined> = [];
+    for (let i = 0; i < TURN_WRITER_QUEUE_BYTES / record; i++) waits.push(out.write(new Uint8Array(record)));
+    // Node's own mark (16 KiB) says "full" after the first chunk; the writer lets the turn fill 64 KiB.
+    expect(waits.map((w) => w !== undefined)).toEqual([false, false, false, true]);
+    expect(batches).toEqual([]);
+    await turn();
+    expect(batches).toEqual([[record, record, record, record]]);
+    let drainedNow = false;
+    void waits[3]!.then(() => (drainedNow = true));
+    await turn();
+    expect(drainedNow).toBe(false);
+    complete();
+    await turn();
+    expect(drainedNow).toBe(true);
+  });
+
+  it('release sends what is held at once', async () => {
+    const { sink, batches } = recordingSink();
+    const out = new TurnWriter(sink);
+    out.write(new Uint8Array(10));
+    out.write(new Uint8Array(20));
+    out.release();
+    expect(batches).toEqual([[10, 20]]);
+  });
+
+  it('a writable without cork is written chunk by chunk, and every full write waits for drain', async () => {
+    const target = Object.assign(new EventEmitter(), { writes: 0, write: () => ++target.writes < 2 });
+    const out = new TurnWriter(target);
+    expect(out.write(new Uint8Array(1))).toBeUndefined();
+    const wait = out.write(new Uint8Array(1));
+    expect(wait).toBeInstanceOf(Promise);
+    target.emit('drain');
+    await wait;
+    expect(target.writes).toBe(2);
   });
 });
