@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { ConnectionError, ErrorCode, type StreamResetError } from '../src/errors.js';
 import { Flag, FrameType } from '../src/frame/types.js';
 import { DEFAULT_INITIAL_WINDOW_SIZE } from '../src/proto/flow-control.js';
-import { BULK_CHUNK_BYTES, coalesce, FLUSH_BUDGET_BYTES, SendScheduler, type SendHost } from '../src/proto/send-scheduler.js';
+import { coalesce, STREAM_QUEUE_BYTES, FLUSH_BUDGET_BYTES, SendScheduler, type SendHost } from '../src/proto/send-scheduler.js';
 import { Stream, type PendingWrite } from '../src/proto/stream.js';
 
 interface DataOut {
@@ -193,20 +193,67 @@ describe('zero-window stall timer', () => {
 });
 
 describe('flush scheduling', () => {
-  it(`a chunk of ${BULK_CHUNK_BYTES} octets or more does not wait for the transport's end of turn; a small one does`, async () => {
+  it(`writes that fit the windows and ${STREAM_QUEUE_BYTES} queued octets resolve at once, and a turn's chunks leave in one flush`, async () => {
     const deferred: Array<() => void> = [];
-    const h = harness({ deferFlush: (flush) => deferred.push(flush) });
+    const h = harness({ deferFlush: (flush) => deferred.push(flush), maxFrameSize: 1 << 16 });
     const s = new Stream(1, big, 65_535);
     h.scheduler.connectionWindow.increase(big);
-    const bulk = h.scheduler.queue(s, new Uint8Array(BULK_CHUNK_BYTES), false, undefined);
-    expect(deferred).toHaveLength(0);
-    await bulk;
-    expect(h.dataFrames().map((f) => f.length)).toEqual([BULK_CHUNK_BYTES]);
-    h.scheduler.queue(s, new Uint8Array(10), false, undefined).catch(noop);
-    h.scheduler.queue(s, new Uint8Array(10), false, undefined).catch(noop);
+    const record = 16_384;
+    const settled: boolean[] = [];
+    const writes = [0, 1, 2, 3, 4].map((i) => {
+      const w = h.scheduler.queue(s, new Uint8Array(record), false, undefined);
+      w.then(() => (settled[i] = true), noop);
+      return w;
+    });
+    await Promise.resolve();
+    await Promise.resolve();
+    // Four records fill the 64 KiB queue; the fifth waits until it is framed. Nothing is written yet.
+    expect([0, 1, 2, 3, 4].map((i) => settled[i] === true)).toEqual([true, true, true, true, false]);
+    expect(h.written).toHaveLength(0);
     expect(deferred).toHaveLength(1);
     deferred[0]();
-    expect(h.dataFrames().map((f) => f.length)).toEqual([BULK_CHUNK_BYTES, 10, 10]);
+    await writes[4];
+    // One flush, one sink call, a frame per write.
+    expect(h.dataFrames().map((f) => f.length)).toEqual([record, record, record, record, record]);
+    expect(h.written).toHaveLength(1);
+  });
+
+  it('a write past the stream window is not accepted early: it resolves once its last octet is framed', async () => {
+    const h = harness();
+    const s = new Stream(1, 100, 65_535);
+    h.scheduler.connectionWindow.increase(big);
+    let done = false;
+    h.scheduler.queue(s, new Uint8Array(150), false, undefined).then(() => (done = true), noop);
+    h.scheduler.flush();
+    await Promise.resolve();
+    expect(done).toBe(false);
+    s.sendWindow.increase(50);
+    h.scheduler.flush();
+    await Promise.resolve();
+    expect(done).toBe(true);
+  });
+
+  it('a write while the transport is full is not accepted early', async () => {
+    const h = harness({ writable: false });
+    const s = new Stream(1, big, 65_535);
+    h.scheduler.connectionWindow.increase(big);
+    h.scheduler.emit(new Uint8Array(1));
+    h.scheduler.flush(); // the sink says false: not writable
+    let done = false;
+    h.scheduler.queue(s, new Uint8Array(10), false, undefined).then(() => (done = true), noop);
+    await Promise.resolve();
+    expect(done).toBe(false);
+  });
+
+  it('trailers queued behind accepted DATA carry no empty DATA frame of their own', () => {
+    const h = harness();
+    const s = new Stream(1, big, 65_535);
+    h.scheduler.connectionWindow.increase(big);
+    h.scheduler.queue(s, new Uint8Array(10), false, undefined).catch(noop);
+    h.scheduler.queue(s, new Uint8Array(0), true, [['grpc-status', '0']]).catch(noop);
+    h.scheduler.flush();
+    expect(h.dataFrames()).toEqual([{ streamId: 1, length: 10, endStream: false }]);
+    expect(h.sent.map(([, w]) => w.trailers)).toEqual([undefined, [['grpc-status', '0']]]);
   });
 
   it('short chunks are joined into one buffer; long ones pass through uncopied', () => {

@@ -137,3 +137,27 @@ describe('Connection output: short frames of one flush reach the transport as on
     expect(frames.map((f) => f.kind)).toEqual(['settings', 'window-update']);
   });
 });
+
+describe('Connection output: trailers after accepted DATA', () => {
+  it('§8.1 trailers sent while accepted DATA waits for the end-of-turn flush follow that DATA', async () => {
+    const writes: Uint8Array[] = [];
+    const deferred: Array<() => void> = [];
+    const connection = new Connection(
+      { write: (chunk) => void writes.push(chunk.slice()), scheduleFlush: (flush) => void deferred.push(flush), close() {} },
+      { role: 'client' },
+    );
+    const listener = { onHeaders() {}, onData() {}, onReset() {} };
+    const stream = connection.openStream([[':method', 'POST'], [':scheme', 'https'], [':authority', 'a.example'], [':path', '/']], false, listener);
+    // Accepted at once (within the windows and the stream's queue), framed only at the flush.
+    await connection.sendData(stream, new Uint8Array(10));
+    connection.sendHeaders(stream, [['grpc-status', '0']], true);
+    for (const flush of deferred.splice(0)) flush();
+    const bytes = writes.reduce((all, w) => new Uint8Array([...all, ...w]), new Uint8Array(0));
+    const frames = new FrameReader().push(bytes.subarray(24)).filter((f) => f.kind === 'headers' || f.kind === 'data');
+    expect(frames.map((f) => [f.kind, 'endStream' in f ? f.endStream : undefined])).toEqual([
+      ['headers', false],
+      ['data', false],
+      ['headers', true],
+    ]);
+  });
+});

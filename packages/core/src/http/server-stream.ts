@@ -270,9 +270,10 @@ export class ServerStream {
   }
 
   /**
-   * Send a chunk of the response body. Resolves once it was handed to the transport, which
-   * waits on both flow-control windows and the transport's buffer: await it for backpressure.
-   * Rejects (StreamResetError) if the stream died.
+   * Send a chunk of the response body. Resolves once the engine took it: at once while it fits
+   * both flow-control windows, a small per-stream queue and a writable transport, else once sent.
+   * Await it for backpressure. Rejects (StreamResetError) if the stream died; a reset after an
+   * accepted write shows on the next write or end, and through `closed`.
    */
   write(chunk: Uint8Array): Promise<void> {
     if (this.status === 0) return Promise.reject(new Http2UsageError(`stream ${this.stream.id}: respond() before write()`));

@@ -27,6 +27,6 @@ export interface StreamPort {
   consume(stream: PortStream, octets: number): void;
   resetStream(stream: PortStream, errorCode: number, error?: Http2Error): void;
   sendHeaders(stream: PortStream, fields: HeaderField[], endStream: boolean): void;
-  /** Resolves once handed to the transport (after flow control); `trailers` follow the data and end the stream. */
+  /** Resolves once the engine took the bytes (within flow control, see ServerStream.write); `trailers` follow the data and end the stream. */
   sendData(stream: PortStream, data: Uint8Array, end?: boolean, trailers?: HeaderField[]): Promise<void>;
 }

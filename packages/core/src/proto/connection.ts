@@ -300,6 +300,13 @@ export class Connection {
   /** Send a header block (response headers, informational, or trailers with endStream). */
   sendHeaders(stream: Stream, fields: HeaderField[], endStream: boolean): void {
     if (this.isClosed) throw new SessionClosedError('the connection is closed');
+    if (stream.pending.length > 0) {
+      // Trailers behind DATA that was accepted but not yet framed (send-scheduler.ts,
+      // STREAM_QUEUE_BYTES): they follow that DATA instead of overtaking it.
+      if (!endStream) throw new Http2UsageError(`stream ${stream.id} cannot send a header block before its queued DATA`);
+      this.sender.queue(stream, EMPTY, true, fields).catch(noop);
+      return;
+    }
     stream.state = transition(stream.id, stream.state, 'send-headers');
     const block = this.encoder.encode(fields);
     this.sender.emit(encodeHeaderBlock(stream.id, block, { endStream, maxFrameSize: this.remote.maxFrameSize }));
@@ -309,8 +316,9 @@ export class Connection {
 
   /**
    * Queue DATA (and optionally END_STREAM, or trailers after it). Resolves once the bytes were
-   * handed to the transport, which is the backpressure a body pump needs: flow control windows
-   * and the transport's buffer both hold it back.
+   * handed to the transport, or at once when they fit the flow-control windows, the stream's
+   * send queue and a writable transport (send-scheduler.ts, STREAM_QUEUE_BYTES): the backpressure
+   * a body pump needs, since the windows and the transport's buffer both hold it back.
    */
   sendData(stream: Stream, data: Uint8Array, end = false, trailers?: HeaderField[]): Promise<void> {
     if (this.isClosed) return Promise.reject(this.closeError ?? new SessionClosedError('the connection is closed'));

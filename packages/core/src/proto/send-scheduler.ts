@@ -6,8 +6,14 @@ import { DEFAULT_INITIAL_WINDOW_SIZE, FlowWindow } from './flow-control.js';
 import type { Limits } from './limits.js';
 import type { PendingWrite, Stream } from './stream.js';
 
-/** A DATA chunk at least this large is bulk: flushed after the microtask hops, not held to the end of the I/O turn. */
-export const BULK_CHUNK_BYTES = 16 * 1024;
+/**
+ * Octets of one stream's DATA the scheduler takes at once: a write that fits (with what the stream
+ * has queued) within this, both send windows and a writable transport resolves at once instead of
+ * once framed, so a pump that awaits each write keeps reading while its DATA waits for the flush
+ * at the end of the I/O turn. 64 KiB is one of our DATA frames; beyond it (or the windows) a write
+ * waits for the peer or the transport as before, so nothing is buffered past the peer's credit.
+ */
+export const STREAM_QUEUE_BYTES = 64 * 1024;
 /** Microtasks a scheduled flush waits: 3 lets END_STREAM join a short body's DATA frame (measured: 1 and 2 do not). */
 const FLUSH_MICROTASK_HOPS = 3;
 /** DATA octets moved per flush, so one flush does not monopolise the event loop. */
@@ -18,6 +24,8 @@ export const FLUSH_BUDGET_BYTES = 256 * 1024;
  * than hundreds (each write is an object and a syscall iovec). Longer payloads go as they are.
  */
 const COALESCE_BELOW = 4_096;
+
+const noop = (): void => {};
 
 /** What the scheduler needs from its connection. */
 export interface SendHost {
@@ -56,6 +64,8 @@ export class SendScheduler {
   /** Streams with pending DATA, in the order they get their next frame. */
   private readonly dataOrder: Stream[] = [];
   private writable = true;
+  /** DATA octets queued on every stream and not yet framed. */
+  private queuedBytes = 0;
   private queuedControl = 0;
   private flushScheduled = false;
   private hopsScheduled = false;
@@ -93,7 +103,8 @@ export class SendScheduler {
 
   /**
    * Queue DATA (and END_STREAM, or trailers after it) on `stream`; resolves once its last frame
-   * was handed to the transport.
+   * was handed to the transport, or at once when it is accepted (see {@link STREAM_QUEUE_BYTES}):
+   * then a later failure of the stream reaches the writer through its next write or end.
    */
   queue(stream: Stream, data: Uint8Array, end: boolean, trailers: HeaderField[] | undefined): Promise<void> {
     const last = stream.pending.length > 0 ? stream.pending[stream.pending.length - 1] : undefined;
@@ -113,26 +124,33 @@ export class SendScheduler {
         };
       });
     }
+    if (stream.pending.length === 0) this.dataOrder.push(stream);
+    stream.queued += data.length;
+    this.queuedBytes += data.length;
+    // Not flushed here: frames queued in the same tick (many streams' responses, or a bulk body's
+    // chunks as they arrive) go out in one write.
+    this.scheduleFlush();
+    if (this.writable && stream.queued <= Math.min(STREAM_QUEUE_BYTES, stream.sendWindow.available) && this.queuedBytes <= this.connectionWindow.available) {
+      stream.pending.push({ data, offset: 0, end: end && !trailers, trailers, resolve: noop, reject: noop });
+      return Promise.resolve();
+    }
     return new Promise((resolve, reject) => {
-      if (stream.pending.length === 0) this.dataOrder.push(stream);
       stream.pending.push({ data, offset: 0, end: end && !trailers, trailers, resolve, reject });
-      // Not flushed here: frames queued in the same tick (many streams' responses) go out in one
-      // write. A bulk chunk goes after a few microtask hops rather than at the end of the I/O turn:
-      // coalescing buys it nothing, and a body pump would move one chunk per turn.
-      this.scheduleFlush(data.length >= BULK_CHUNK_BYTES);
     });
   }
 
   /** The stream closed: its pending writes fail with `error` and it leaves the rotation. */
   drop(stream: Stream, error: Error | undefined): void {
+    this.queuedBytes -= stream.queued;
+    stream.queued = 0;
     for (const p of stream.pending.splice(0)) p.reject(error ?? new StreamResetError(stream.id, ErrorCode.STREAM_CLOSED, 'local', 'stream closed'));
     const at = this.dataOrder.indexOf(stream);
     if (at >= 0) this.dataOrder.splice(at, 1);
   }
 
-  /** `soon`: after a few microtask hops even when the transport defers flushes to the end of its I/O turn. */
-  scheduleFlush(soon = false): void {
-    if (this.options.deferFlush && !soon) {
+  /** Flush at the end of the transport's I/O turn, or (a transport that says nothing) after a few microtask hops. */
+  scheduleFlush(): void {
+    if (this.options.deferFlush) {
       if (this.flushScheduled) return;
       this.flushScheduled = true;
       this.options.deferFlush(this.scheduledFlush);
@@ -203,11 +221,17 @@ export class SendScheduler {
         stream.stalledSince = 0;
         const last = size === remaining;
         const endStream = last && write.end;
-        const header = new Uint8Array(FRAME_HEADER_LENGTH);
-        encodeFrameHeader({ length: size, type: FrameType.DATA, flags: endStream ? Flag.END_STREAM : 0, streamId: stream.id }, header);
-        this.out.push(header);
-        if (size > 0) this.out.push(write.data.subarray(write.offset, write.offset + size));
+        // An empty write that neither ends the stream nor carries octets (trailers queued behind
+        // DATA) needs no frame of its own.
+        if (size > 0 || endStream) {
+          const header = new Uint8Array(FRAME_HEADER_LENGTH);
+          encodeFrameHeader({ length: size, type: FrameType.DATA, flags: endStream ? Flag.END_STREAM : 0, streamId: stream.id }, header);
+          this.out.push(header);
+          if (size > 0) this.out.push(write.data.subarray(write.offset, write.offset + size));
+        }
         write.offset += size;
+        stream.queued -= size;
+        this.queuedBytes -= size;
         this.connectionWindow.consume(size);
         stream.sendWindow.consume(size);
         budget -= size + FRAME_HEADER_LENGTH;

@@ -31,6 +31,8 @@ export class Stream {
   readonly recvWindow: ReceiveWindow;
   /** Outbound DATA waiting for flow-control credit or the transport. */
   readonly pending: PendingWrite[] = [];
+  /** Octets of `pending` not yet framed. */
+  queued = 0;
   /** When the stream's DATA started waiting on a zero window (for the stall timeout). */
   stalledSince = 0;
   /** Octets received but not yet consumed by the application. */
