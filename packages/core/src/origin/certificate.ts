@@ -16,6 +16,7 @@ import { parse as parseDomain } from 'tldts';
 import { RhttpError } from '../errors.js';
 import { canonicalIPAddress } from './ip-address.js';
 import type { Origin } from './origin.js';
+import { readCertificate, type CertificateFields } from './certificate-reader.js';
 import { webCrypto, x509, type WebCryptoKey } from './x509.js';
 
 /** What a verified leaf certificate says about its holder. */
@@ -200,12 +201,27 @@ function bytesToBase64(bytes: Uint8Array): string {
 // ---------------------------------------------------------------------------------------------
 // Path validation (RFC 5280 §6)
 
+/**
+ * One certificate of a chain, as the checks below read it: from certificate-reader.ts, or from
+ * @peculiar/x509 when that reader declined it.
+ */
 interface ParsedCertificate {
   der: Uint8Array;
-  cert: x509.X509Certificate;
+  isAnchor: boolean;
   subject: string;
   issuer: string;
-  isAnchor: boolean;
+  notBefore: Date;
+  notAfter: Date;
+  extensions: readonly { type: string; critical: boolean }[];
+  basicConstraints: { ca: boolean | undefined; pathLength: number | undefined } | null;
+  keyUsage: number | null;
+  extendedKeyUsage: readonly string[] | null;
+  /** certificate-reader.ts's fields (SANs, signed parts), or undefined when the library read it. */
+  read: CertificateFields | undefined;
+  /** @peculiar/x509's view: when it read the certificate, or once a signature check needs it. */
+  cert: x509.X509Certificate | undefined;
+  /** The public key imported for WebCrypto, by algorithm (kept with the parsed trust anchors). */
+  keys?: Map<string, Promise<WebCryptoKey>>;
 }
 
 /**
@@ -256,22 +272,51 @@ export async function verifyCertificateChain(chain: string | Uint8Array[], optio
 export async function leafPublicKey(chain: string | Uint8Array[], algorithm?: { name: string; hash: string }): Promise<WebCryptoKey> {
   const der = typeof chain === 'string' ? pemToDer(chain)[0] : chain[0];
   if (der === undefined) throw new CertificateError('malformed', 'the certificate chain is empty');
-  const leaf = parseCertificate(der, 'the leaf certificate', false);
+  const leaf = libraryCertificate(der, 'the leaf certificate');
   try {
-    return await (algorithm ? leaf.cert.publicKey.export(algorithm, ['verify'], webCrypto) : leaf.cert.publicKey.export(webCrypto));
+    return await (algorithm ? leaf.publicKey.export(algorithm, ['verify'], webCrypto) : leaf.publicKey.export(webCrypto));
   } catch (cause) {
     throw new CertificateError('malformed', `the public key of "${leaf.subject}" cannot be used with WebCrypto: ${message(cause)}`, { cause });
   }
 }
 
+/** Reads `der` with certificate-reader.ts, or with @peculiar/x509 when that declines it. */
 function parseCertificate(der: Uint8Array, what: string, isAnchor: boolean): ParsedCertificate {
+  const read = readCertificate(der);
+  if (read !== undefined) {
+    const { subject, issuer, notBefore, notAfter, extensions, basicConstraints, keyUsage, extendedKeyUsage } = read;
+    return { der, isAnchor, subject, issuer, notBefore, notAfter, extensions, basicConstraints, keyUsage, extendedKeyUsage, read, cert: undefined };
+  }
+  const cert = libraryCertificate(der, what);
+  const bc = cert.getExtension(x509.BasicConstraintsExtension);
+  const ku = cert.getExtension(x509.KeyUsagesExtension);
+  const eku = cert.getExtension(x509.ExtendedKeyUsageExtension);
+  return {
+    der,
+    isAnchor,
+    subject: cert.subject,
+    issuer: cert.issuer,
+    notBefore: cert.notBefore,
+    notAfter: cert.notAfter,
+    extensions: cert.extensions.map((ext) => ({ type: ext.type, critical: ext.critical })),
+    basicConstraints: bc === null ? null : { ca: bc.ca, pathLength: bc.pathLength },
+    keyUsage: ku === null ? null : ku.usages,
+    extendedKeyUsage: eku === null ? null : eku.usages.map(String),
+    read: undefined,
+    cert,
+  };
+}
+
+function libraryCertificate(der: Uint8Array, what: string): x509.X509Certificate {
   try {
     const cert = new x509.X509Certificate(der);
     // Touch the lazily decoded parts now, so that a broken certificate fails here, clearly.
     void cert.notBefore;
     void cert.notAfter;
     void cert.extensions;
-    return { der, cert, subject: cert.subject, issuer: cert.issuer, isAnchor };
+    void cert.subject;
+    void cert.issuer;
+    return cert;
   } catch (cause) {
     throw new CertificateError('malformed', `${what} is not a valid X.509 certificate: ${message(cause)}`, { cause });
   }
@@ -363,25 +408,107 @@ async function buildPath(certs: ParsedCertificate[], anchors: ParsedCertificate[
 
 async function signedBy(subject: ParsedCertificate, issuer: ParsedCertificate): Promise<boolean> {
   try {
+    const web = subject.read && issuer.read ? webSignature(subject.read, issuer.read) : undefined;
+    if (web !== undefined) {
+      const key = await importedKey(issuer, web.importAlgorithm);
+      return await webCrypto.subtle.verify(web.verifyAlgorithm, key, web.signature, subject.read!.tbs);
+    }
+    // Algorithms and encodings certificate-reader.ts leaves to the library (RSA-PSS, Ed25519, BER signatures, …).
+    subject.cert ??= new x509.X509Certificate(subject.der);
+    issuer.cert ??= new x509.X509Certificate(issuer.der);
     return await subject.cert.verify({ publicKey: issuer.cert.publicKey, signatureOnly: true }, webCrypto);
   } catch {
     return false; // unsupported or inconsistent algorithm: not a signature we can accept
   }
 }
 
+/** The issuer's public key for WebCrypto; imported once per algorithm and kept with the (shared) trust anchor. */
+function importedKey(c: ParsedCertificate, algorithm: { name: string; namedCurve?: string; hash?: string }): Promise<WebCryptoKey> {
+  const id = `${algorithm.name}/${algorithm.namedCurve ?? algorithm.hash}`;
+  c.keys ??= new Map();
+  let key = c.keys.get(id);
+  if (key === undefined) {
+    key = webCrypto.subtle.importKey('spki', c.read!.publicKey, algorithm, false, ['verify']);
+    c.keys.set(id, key);
+  }
+  return key;
+}
+
+/** Curves of EC keys certificate-reader.ts's callers verify with WebCrypto, and their coordinate size. */
+const CURVES = new Map([
+  ['1.2.840.10045.3.1.7', { name: 'P-256', size: 32 }],
+  ['1.3.132.0.34', { name: 'P-384', size: 48 }],
+  ['1.3.132.0.35', { name: 'P-521', size: 66 }],
+]);
+const ECDSA_HASHES = new Map([
+  ['1.2.840.10045.4.3.2', 'SHA-256'],
+  ['1.2.840.10045.4.3.3', 'SHA-384'],
+  ['1.2.840.10045.4.3.4', 'SHA-512'],
+]);
+const RSA_PKCS1_HASHES = new Map([
+  ['1.2.840.113549.1.1.11', 'SHA-256'],
+  ['1.2.840.113549.1.1.12', 'SHA-384'],
+  ['1.2.840.113549.1.1.13', 'SHA-512'],
+]);
+const EC_PUBLIC_KEY = '1.2.840.10045.2.1';
+const RSA_ENCRYPTION = '1.2.840.113549.1.1.1';
+
+/**
+ * How WebCrypto checks `subject`'s signature with `issuer`'s key, as @peculiar/x509's
+ * `verify()` does it, for ECDSA (P-256/384/521) and RSA PKCS#1 v1.5 with SHA-2; undefined for
+ * anything else, which the library checks.
+ */
+function webSignature(
+  subject: CertificateFields,
+  issuer: CertificateFields,
+): { importAlgorithm: { name: string; namedCurve?: string; hash?: string }; verifyAlgorithm: { name: string; hash?: string }; signature: Uint8Array } | undefined {
+  const ecdsaHash = ECDSA_HASHES.get(subject.signatureAlgorithm);
+  const curve = issuer.namedCurve === undefined ? undefined : CURVES.get(issuer.namedCurve);
+  if (ecdsaHash !== undefined && issuer.publicKeyAlgorithm === EC_PUBLIC_KEY && curve !== undefined) {
+    // WebCrypto takes r‖s, each left-padded to the curve's size; the certificate has ECDSA-Sig-Value (RFC 5480 §2.2.3).
+    const signature = ecdsaSignature(subject.signature, curve.size);
+    if (signature === undefined) return undefined;
+    return { importAlgorithm: { name: 'ECDSA', namedCurve: curve.name }, verifyAlgorithm: { name: 'ECDSA', hash: ecdsaHash }, signature };
+  }
+  const rsaHash = RSA_PKCS1_HASHES.get(subject.signatureAlgorithm);
+  if (rsaHash !== undefined && issuer.publicKeyAlgorithm === RSA_ENCRYPTION) {
+    return { importAlgorithm: { name: 'RSASSA-PKCS1-v1_5', hash: rsaHash }, verifyAlgorithm: { name: 'RSASSA-PKCS1-v1_5' }, signature: subject.signature };
+  }
+  return undefined;
+}
+
+/** DER `SEQUENCE { r INTEGER, s INTEGER }` to r‖s of `size` octets each; undefined unless it is plainly that. */
+function ecdsaSignature(der: Uint8Array, size: number): Uint8Array | undefined {
+  // Short form lengths only: r and s of at most 66 octets keep the whole under 128.
+  if (der.length < 8 || der[0] !== 0x30 || der[1] !== der.length - 2) return undefined;
+  const out = new Uint8Array(2 * size);
+  let p = 2;
+  for (let k = 0; k < 2; k++) {
+    if (der[p] !== 0x02 || p + 2 + der[p + 1] > der.length || der[p + 1] >= 0x80) return undefined;
+    let start = p + 2;
+    const end = start + der[p + 1];
+    if (end - start > 1 && der[start] === 0 && der[start + 1] < 0x80) return undefined; // not minimal
+    while (start < end && der[start] === 0) start++; // the library strips every leading zero octet
+    if (start === end || end - start > size) return undefined;
+    out.set(der.subarray(start, end), (k + 1) * size - (end - start));
+    p = end;
+  }
+  return p === der.length ? out : undefined;
+}
+
 function checkValidity(c: ParsedCertificate, now: Date, anchorWord: string): void {
   const t = now.getTime();
   const which = c.isAnchor ? anchorWord : 'certificate';
-  if (t < c.cert.notBefore.getTime()) {
-    throw new CertificateError('not-yet-valid', `${which} "${c.subject}" is not valid before ${c.cert.notBefore.toISOString()} (now is ${now.toISOString()})`);
+  if (t < c.notBefore.getTime()) {
+    throw new CertificateError('not-yet-valid', `${which} "${c.subject}" is not valid before ${c.notBefore.toISOString()} (now is ${now.toISOString()})`);
   }
-  if (t > c.cert.notAfter.getTime()) {
-    throw new CertificateError('expired', `${which} "${c.subject}" expired at ${c.cert.notAfter.toISOString()} (now is ${now.toISOString()})`);
+  if (t > c.notAfter.getTime()) {
+    throw new CertificateError('expired', `${which} "${c.subject}" expired at ${c.notAfter.toISOString()} (now is ${now.toISOString()})`);
   }
 }
 
 function checkCriticalExtensions(c: ParsedCertificate): void {
-  for (const ext of c.cert.extensions) {
+  for (const ext of c.extensions) {
     // RFC 5280 §4.2: reject a critical extension that is not recognized.
     if (ext.critical && !RECOGNIZED_EXTENSIONS.has(ext.type)) {
       throw new CertificateError('untrusted', `certificate "${c.subject}" has critical extension ${ext.type}, which rhttp does not process, so it cannot be trusted`);
@@ -392,7 +519,7 @@ function checkCriticalExtensions(c: ParsedCertificate): void {
 /** `below` = how many non-leaf certificates sit under `c` on the path. */
 function checkIssuer(c: ParsedCertificate, below: number, anchorWord: string): void {
   const which = c.isAnchor ? anchorWord : 'intermediate certificate';
-  const bc = c.cert.getExtension(x509.BasicConstraintsExtension);
+  const bc = c.basicConstraints;
   // RFC 5280 §6.1.4 (k): an intermediate must carry basicConstraints with cA TRUE.
   if (bc === null ? !c.isAnchor : !bc.ca) {
     throw new CertificateError('not-a-ca', `${which} "${c.subject}" issued another certificate but is not a CA (basicConstraints cA is ${bc === null ? 'absent' : 'false'})`);
@@ -401,21 +528,18 @@ function checkIssuer(c: ParsedCertificate, below: number, anchorWord: string): v
   if (bc !== null && bc.pathLength !== undefined && below > bc.pathLength) {
     throw new CertificateError('not-a-ca', `${which} "${c.subject}" allows ${bc.pathLength} CA certificate(s) below it (pathLenConstraint) but the chain has ${below}`);
   }
-  const ku = c.cert.getExtension(x509.KeyUsagesExtension);
   // RFC 5280 §6.1.4 (n): if keyUsage is present, keyCertSign must be set.
-  if (ku !== null && (ku.usages & x509.KeyUsageFlags.keyCertSign) === 0) {
+  if (c.keyUsage !== null && (c.keyUsage & x509.KeyUsageFlags.keyCertSign) === 0) {
     throw new CertificateError('key-usage', `${which} "${c.subject}" issued another certificate but its keyUsage does not allow keyCertSign`);
   }
 }
 
 function checkLeafUsage(c: ParsedCertificate): void {
-  const ku = c.cert.getExtension(x509.KeyUsagesExtension);
-  if (ku !== null && (ku.usages & x509.KeyUsageFlags.digitalSignature) === 0) {
+  if (c.keyUsage !== null && (c.keyUsage & x509.KeyUsageFlags.digitalSignature) === 0) {
     throw new CertificateError('key-usage', `certificate "${c.subject}" has a keyUsage that does not allow digitalSignature, which TLS and message signatures need`);
   }
-  const eku = c.cert.getExtension(x509.ExtendedKeyUsageExtension);
-  if (eku !== null) {
-    const usages = eku.usages.map(String);
+  if (c.extendedKeyUsage !== null) {
+    const usages = c.extendedKeyUsage;
     if (!usages.some((u) => u === OID.serverAuth || u === OID.clientAuth || u === OID.anyExtendedKeyUsage)) {
       throw new CertificateError('key-usage', `certificate "${c.subject}" has an extendedKeyUsage without serverAuth or clientAuth (it has ${usages.join(', ')})`);
     }
@@ -425,25 +549,28 @@ function checkLeafUsage(c: ParsedCertificate): void {
 async function identityOf(c: ParsedCertificate): Promise<CertificateIdentity> {
   const dnsNames: string[] = [];
   const ipAddresses: string[] = [];
-  let sans: x509.SubjectAlternativeNameExtension[];
-  try {
-    sans = c.cert.getExtensions(x509.SubjectAlternativeNameExtension);
-    for (const san of sans) {
-      for (const name of san.names.items) {
-        if (name.type === 'dns') dnsNames.push(name.value.toLowerCase());
-        else if (name.type === 'ip') ipAddresses.push(canonicalIPAddress(name.value) ?? name.value);
+  if (c.read !== undefined) {
+    for (const dnsName of c.read.dnsNames) dnsNames.push(dnsName.toLowerCase());
+    ipAddresses.push(...c.read.ipAddresses); // canonical already
+  } else {
+    try {
+      for (const san of c.cert!.getExtensions(x509.SubjectAlternativeNameExtension)) {
+        for (const name of san.names.items) {
+          if (name.type === 'dns') dnsNames.push(name.value.toLowerCase());
+          else if (name.type === 'ip') ipAddresses.push(canonicalIPAddress(name.value) ?? name.value);
+        }
       }
+    } catch (cause) {
+      throw new CertificateError('malformed', `the subjectAltName of "${c.subject}" cannot be read: ${message(cause)}`, { cause });
     }
-  } catch (cause) {
-    throw new CertificateError('malformed', `the subjectAltName of "${c.subject}" cannot be read: ${message(cause)}`, { cause });
   }
   const digest = new Uint8Array(await webCrypto.subtle.digest('SHA-256', c.der));
   return {
     subject: c.subject,
     dnsNames,
     ipAddresses,
-    notBefore: c.cert.notBefore,
-    notAfter: c.cert.notAfter,
+    notBefore: c.notBefore,
+    notAfter: c.notAfter,
     fingerprintSha256: Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join(''),
   };
 }

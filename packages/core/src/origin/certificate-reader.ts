@@ -1,0 +1,431 @@
+/**
+ * The fields of an X.509 certificate (RFC 5280 §4.1) that path validation uses, read straight
+ * from its DER: names, validity, the extensions rhttp checks (decoded), and the signed parts.
+ *
+ * Why not @peculiar/x509: it builds an asn1js object tree for every element and parses each
+ * extension twice, ≈0.5 MB of short-lived objects per certificate. Verified once per agent
+ * connection, that grew V8's young generation to its maximum during a reconnect storm (every
+ * agent at once, after a restart); this reader allocates a few kilobytes.
+ *
+ * It is stricter than the library, never more lenient: anything it does not read exactly as
+ * @peculiar/x509 does makes it return `undefined`, and the caller parses that certificate with
+ * the library instead, which stays the judge of it (certificate.ts). Declined: BER forms (DER
+ * only), name values other than PrintableString/UTF8String/IA5String in printable ASCII, times
+ * other than `YYMMDDHHMMSSZ` and `YYYYMMDDHHMMSSZ`, unique identifiers, duplicate extensions,
+ * and any extension whose contents the library decodes but this reader does not (certificate
+ * policies, CRL distribution points, authority information access, issuer alternative name).
+ */
+import { formatIPAddress } from './ip-address.js';
+
+/** What certificate.ts needs to know of one certificate. */
+export interface CertificateFields {
+  /** Distinguished names as @peculiar/x509's `Name.toString()` writes them (`CN=a, O=b`). */
+  subject: string;
+  issuer: string;
+  notBefore: Date;
+  notAfter: Date;
+  /** Every extension's type (dotted OID) and criticality, in certificate order. */
+  extensions: { type: string; critical: boolean }[];
+  /** basicConstraints, or null when absent. */
+  basicConstraints: { ca: boolean; pathLength: number | undefined } | null;
+  /** keyUsage as @peculiar/x509's `KeyUsageFlags` bits (digitalSignature = 1), or null when absent. */
+  keyUsage: number | null;
+  /** extendedKeyUsage purposes (dotted OIDs), or null when absent. */
+  extendedKeyUsage: string[] | null;
+  /** subjectAltName entries: dNSName as written, iPAddress in canonical text. */
+  dnsNames: string[];
+  ipAddresses: string[];
+  /** The DER of tbsCertificate: what the signature covers. */
+  tbs: Uint8Array;
+  /** signatureAlgorithm (dotted OID; the reader accepts none with parameters other than NULL). */
+  signatureAlgorithm: string;
+  /** The signatureValue BIT STRING's bytes. */
+  signature: Uint8Array;
+  /** subjectPublicKeyInfo's DER, its algorithm, and the named curve of an EC key. */
+  publicKey: Uint8Array;
+  publicKeyAlgorithm: string;
+  namedCurve: string | undefined;
+}
+
+const TAG = {
+  boolean: 0x01,
+  integer: 0x02,
+  bitString: 0x03,
+  octetString: 0x04,
+  null: 0x05,
+  oid: 0x06,
+  utf8String: 0x0c,
+  printableString: 0x13,
+  ia5String: 0x16,
+  utcTime: 0x17,
+  generalizedTime: 0x18,
+  sequence: 0x30,
+  set: 0x31,
+  version: 0xa0, // [0] EXPLICIT
+  extensions: 0xa3, // [3] EXPLICIT
+  dNSName: 0x82, // GeneralName [2] IMPLICIT IA5String
+  iPAddress: 0x87, // GeneralName [7] IMPLICIT OCTET STRING
+  keyIdentifier: 0x80, // AuthorityKeyIdentifier [0] IMPLICIT OCTET STRING
+} as const;
+
+const EXTENSION = {
+  subjectKeyIdentifier: '2.5.29.14',
+  keyUsage: '2.5.29.15',
+  subjectAltName: '2.5.29.17',
+  basicConstraints: '2.5.29.19',
+  authorityKeyIdentifier: '2.5.29.35',
+  extKeyUsage: '2.5.29.37',
+} as const;
+
+/** Extensions @peculiar/x509 decodes (its ExtensionFactory) that this reader does not: a certificate with one goes to the library. */
+const LIBRARY_DECODED_EXTENSIONS = new Set(['2.5.29.32', '2.5.29.31', '1.3.6.1.5.5.7.1.1', '2.5.29.18']);
+
+/** Short names @peculiar/x509's `Name.toString()` uses for attribute types; others print as the OID. */
+const ATTRIBUTE_NAMES = new Map([
+  ['2.5.4.3', 'CN'],
+  ['2.5.4.7', 'L'],
+  ['2.5.4.8', 'ST'],
+  ['2.5.4.10', 'O'],
+  ['2.5.4.11', 'OU'],
+  ['2.5.4.6', 'C'],
+  ['0.9.2342.19200300.100.1.25', 'DC'],
+  ['1.2.840.113549.1.9.1', 'E'],
+  ['2.5.4.42', 'G'],
+  ['2.5.4.43', 'I'],
+  ['2.5.4.4', 'SN'],
+  ['2.5.4.12', 'T'],
+]);
+
+/** Thrown inside the reader when it declines; never leaves this module. */
+const DECLINED = Symbol('declined');
+
+function decline(): never {
+  throw DECLINED;
+}
+
+/** One DER element: tag, where its header starts, and its contents [start, end). */
+interface Element {
+  tag: number;
+  at: number;
+  start: number;
+  end: number;
+}
+
+/** The fields of the certificate `der`, or undefined when the library must read it. */
+export function readCertificate(der: Uint8Array): CertificateFields | undefined {
+  try {
+    return read(der);
+  } catch (error) {
+    if (error === DECLINED) return undefined;
+    throw error;
+  }
+}
+
+function read(b: Uint8Array): CertificateFields {
+  const cert = element(b, 0, b.length, TAG.sequence);
+  if (cert.end !== b.length) decline();
+  const tbs = element(b, cert.start, cert.end, TAG.sequence);
+  const outerAlgorithm = element(b, tbs.end, cert.end, TAG.sequence);
+  const signatureValue = element(b, outerAlgorithm.end, cert.end, TAG.bitString);
+  if (signatureValue.end !== cert.end) decline();
+  const signatureAlgorithm = algorithmIdentifier(b, outerAlgorithm);
+  if (signatureAlgorithm.parameter !== undefined && signatureAlgorithm.parameter !== null) decline();
+
+  let p = tbs.start;
+  if (b[p] === TAG.version) {
+    const version = element(b, p, tbs.end, TAG.version);
+    const value = element(b, version.start, version.end, TAG.integer);
+    if (value.end !== version.end || value.end - value.start !== 1 || b[value.start] > 2) decline();
+    p = version.end;
+  }
+  const serial = element(b, p, tbs.end, TAG.integer);
+  integerBytes(b, serial);
+  const innerAlgorithm = element(b, serial.end, tbs.end, TAG.sequence);
+  algorithmIdentifier(b, innerAlgorithm);
+  const issuerName = element(b, innerAlgorithm.end, tbs.end, TAG.sequence);
+  const validity = element(b, issuerName.end, tbs.end, TAG.sequence);
+  const notBefore = time(b, validity.start, validity.end);
+  const notAfter = time(b, notBefore.end, validity.end);
+  if (notAfter.end !== validity.end) decline();
+  const subjectName = element(b, validity.end, tbs.end, TAG.sequence);
+  const spki = element(b, subjectName.end, tbs.end, TAG.sequence);
+  const keyAlgorithm = algorithmIdentifier(b, element(b, spki.start, spki.end, TAG.sequence));
+  const keyBits = element(b, keyAlgorithm.end, spki.end, TAG.bitString);
+  if (keyBits.end !== spki.end) decline();
+  bitStringBytes(b, keyBits);
+
+  const fields: CertificateFields = {
+    subject: name(b, subjectName),
+    issuer: name(b, issuerName),
+    notBefore: notBefore.date,
+    notAfter: notAfter.date,
+    extensions: [],
+    basicConstraints: null,
+    keyUsage: null,
+    extendedKeyUsage: null,
+    dnsNames: [],
+    ipAddresses: [],
+    tbs: b.subarray(tbs.at, tbs.end),
+    signatureAlgorithm: signatureAlgorithm.oid,
+    signature: bitStringBytes(b, signatureValue),
+    publicKey: b.subarray(spki.at, spki.end),
+    publicKeyAlgorithm: keyAlgorithm.oid,
+    namedCurve: typeof keyAlgorithm.parameter === 'string' ? keyAlgorithm.parameter : undefined,
+  };
+  p = spki.end;
+  if (p < tbs.end) {
+    // issuerUniqueID [1] and subjectUniqueID [2] are declined by element()'s tag check.
+    const wrapper = element(b, p, tbs.end, TAG.extensions);
+    const list = element(b, wrapper.start, wrapper.end, TAG.sequence);
+    if (list.end !== wrapper.end || list.start === list.end) decline();
+    for (let q = list.start; q < list.end; ) {
+      const ext = element(b, q, list.end, TAG.sequence);
+      extension(b, ext, fields);
+      q = ext.end;
+    }
+    p = wrapper.end;
+  }
+  if (p !== tbs.end) decline();
+  return fields;
+}
+
+function extension(b: Uint8Array, ext: Element, fields: CertificateFields): void {
+  const id = element(b, ext.start, ext.end, TAG.oid);
+  const type = oid(b, id);
+  let p = id.end;
+  let critical = false;
+  if (b[p] === TAG.boolean) {
+    const flag = element(b, p, ext.end, TAG.boolean);
+    critical = boolean(b, flag);
+    p = flag.end;
+  }
+  const value = element(b, p, ext.end, TAG.octetString);
+  if (value.end !== ext.end) decline();
+  if (fields.extensions.some((e) => e.type === type)) decline(); // RFC 5280 §4.2: at most one instance of each
+  fields.extensions.push({ type, critical });
+  if (LIBRARY_DECODED_EXTENSIONS.has(type)) decline();
+  const { start, end } = value;
+  switch (type) {
+    case EXTENSION.basicConstraints: {
+      // BasicConstraints ::= SEQUENCE { cA BOOLEAN DEFAULT FALSE, pathLenConstraint INTEGER (0..MAX) OPTIONAL }
+      const seq = element(b, start, end, TAG.sequence);
+      if (seq.end !== end) decline();
+      let q = seq.start;
+      let ca = false;
+      let pathLength: number | undefined;
+      if (q < seq.end && b[q] === TAG.boolean) {
+        const flag = element(b, q, seq.end, TAG.boolean);
+        ca = boolean(b, flag);
+        q = flag.end;
+      }
+      if (q < seq.end) {
+        const length = element(b, q, seq.end, TAG.integer);
+        const bytes = integerBytes(b, length);
+        if (bytes.length > 3 || bytes[0] >= 0x80) decline(); // negative or implausibly long
+        pathLength = bytes.reduce((n, byte) => n * 256 + byte, 0);
+        q = length.end;
+      }
+      if (q !== seq.end) decline();
+      fields.basicConstraints = { ca, pathLength };
+      return;
+    }
+    case EXTENSION.keyUsage: {
+      const bits = element(b, start, end, TAG.bitString);
+      if (bits.end !== end) decline();
+      const unused = b[bits.start];
+      const bytes = bits.end - bits.start - 1;
+      if (bytes < 1 || bytes > 2 || unused > 7) decline();
+      // @peculiar/asn1-schema BitString.toNumber(): bit i (from the first octet's high bit) is 2^i; unused bits are dropped.
+      let flags = 0;
+      for (let i = 0; i < bytes * 8 - unused; i++) {
+        if (b[bits.start + 1 + (i >> 3)] & (0x80 >> (i & 7))) flags += 2 ** i;
+      }
+      fields.keyUsage = flags;
+      return;
+    }
+    case EXTENSION.extKeyUsage: {
+      const seq = element(b, start, end, TAG.sequence);
+      if (seq.end !== end || seq.start === seq.end) decline();
+      const usages: string[] = [];
+      for (let q = seq.start; q < seq.end; ) {
+        const purpose = element(b, q, seq.end, TAG.oid);
+        usages.push(oid(b, purpose));
+        q = purpose.end;
+      }
+      fields.extendedKeyUsage = usages;
+      return;
+    }
+    case EXTENSION.subjectAltName: {
+      const seq = element(b, start, end, TAG.sequence);
+      if (seq.end !== end || seq.start === seq.end) decline();
+      for (let q = seq.start; q < seq.end; ) {
+        const entry = element(b, q, seq.end);
+        if (entry.tag === TAG.dNSName) {
+          fields.dnsNames.push(latin1(b, entry.start, entry.end));
+        } else if (entry.tag === TAG.iPAddress) {
+          fields.ipAddresses.push(formatIPAddress(b.subarray(entry.start, entry.end)) ?? decline());
+        } else {
+          decline(); // other GeneralName forms: the library's to decode
+        }
+        q = entry.end;
+      }
+      return;
+    }
+    case EXTENSION.subjectKeyIdentifier: {
+      const id = element(b, start, end, TAG.octetString);
+      if (id.end !== end || id.start === id.end) decline();
+      return;
+    }
+    case EXTENSION.authorityKeyIdentifier: {
+      // Only the usual form: SEQUENCE { keyIdentifier [0] }.
+      const seq = element(b, start, end, TAG.sequence);
+      const id = element(b, seq.start, seq.end, TAG.keyIdentifier);
+      if (seq.end !== end || id.end !== seq.end || id.start === id.end) decline();
+      return;
+    }
+    default:
+      return; // not decoded by the library either: only its type and criticality matter
+  }
+}
+
+/** Reads the DER element at `at`, which must end by `limit` (and have tag `tag` when given). */
+function element(b: Uint8Array, at: number, limit: number, tag?: number): Element {
+  if (at + 2 > limit) decline();
+  const t = b[at];
+  if ((t & 0x1f) === 0x1f || (tag !== undefined && t !== tag)) decline();
+  let length = b[at + 1];
+  let start = at + 2;
+  if (length >= 0x80) {
+    // DER (X.690 §10.1): definite form, as few length octets as possible.
+    const octets = length & 0x7f;
+    if (octets === 0 || octets > 3 || start + octets > limit || b[start] === 0) decline();
+    length = 0;
+    for (let i = 0; i < octets; i++) length = length * 256 + b[start + i];
+    start += octets;
+    if (length < 0x80) decline();
+  }
+  const end = start + length;
+  if (end > limit) decline();
+  return { tag: t, at, start, end };
+}
+
+/** AlgorithmIdentifier: the OID, and its parameter: absent (undefined), NULL (null) or an OID (a named curve). */
+function algorithmIdentifier(b: Uint8Array, seq: Element): { oid: string; parameter: string | null | undefined; end: number } {
+  const id = element(b, seq.start, seq.end, TAG.oid);
+  let parameter: string | null | undefined;
+  let p = id.end;
+  if (p < seq.end) {
+    const param = element(b, p, seq.end);
+    if (param.tag === TAG.null && param.start === param.end) parameter = null;
+    else if (param.tag === TAG.oid) parameter = oid(b, param);
+    else decline();
+    p = param.end;
+  }
+  if (p !== seq.end) decline();
+  return { oid: oid(b, id), parameter, end: seq.end };
+}
+
+/** OBJECT IDENTIFIER contents in dotted form (X.690 §8.19), minimal sub-identifiers only. */
+function oid(b: Uint8Array, el: Element): string {
+  if (el.start === el.end || (b[el.end - 1] & 0x80) !== 0) decline();
+  let text = '';
+  let value = 0;
+  let first = true;
+  for (let i = el.start; i < el.end; i++) {
+    if (value === 0 && b[i] === 0x80) decline(); // a leading 0x80 pads a sub-identifier
+    value = value * 128 + (b[i] & 0x7f);
+    if (value > 0xffffffff) decline();
+    if (b[i] & 0x80) continue;
+    if (first) {
+      text = value < 40 ? `0.${value}` : value < 80 ? `1.${value - 40}` : `2.${value - 80}`;
+      first = false;
+    } else {
+      text += `.${value}`;
+    }
+    value = 0;
+  }
+  return text;
+}
+
+function boolean(b: Uint8Array, el: Element): boolean {
+  // DER (X.690 §11.1): TRUE is 0xFF.
+  if (el.end - el.start !== 1 || (b[el.start] !== 0 && b[el.start] !== 0xff)) decline();
+  return b[el.start] === 0xff;
+}
+
+/** An INTEGER's content octets, minimal two's complement (X.690 §8.3.2). */
+function integerBytes(b: Uint8Array, el: Element): Uint8Array {
+  const n = el.end - el.start;
+  if (n === 0) decline();
+  if (n > 1 && ((b[el.start] === 0 && b[el.start + 1] < 0x80) || (b[el.start] === 0xff && b[el.start + 1] >= 0x80))) decline();
+  return b.subarray(el.start, el.end);
+}
+
+/** A BIT STRING's bytes; the reader takes none with unused bits. */
+function bitStringBytes(b: Uint8Array, el: Element): Uint8Array {
+  if (el.end - el.start < 2 || b[el.start] !== 0) decline();
+  return b.subarray(el.start + 1, el.end);
+}
+
+/** UTCTime `YYMMDDHHMMSSZ` or GeneralizedTime `YYYYMMDDHHMMSSZ`, converted as asn1js does. */
+function time(b: Uint8Array, at: number, limit: number): { date: Date; end: number } {
+  const el = element(b, at, limit);
+  const n = el.end - el.start;
+  let digits: number;
+  if (el.tag === TAG.utcTime && n === 13) digits = 12;
+  else if (el.tag === TAG.generalizedTime && n === 15) digits = 14;
+  else decline();
+  for (let i = el.start; i < el.start + digits; i++) if (b[i] < 0x30 || b[i] > 0x39) decline();
+  if (b[el.start + digits] !== 0x5a) decline(); // 'Z'
+  const d = (i: number) => (b[el.start + i] - 0x30) * 10 + (b[el.start + i + 1] - 0x30);
+  let year: number;
+  let o: number;
+  if (digits === 12) {
+    year = d(0) >= 50 ? 1900 + d(0) : 2000 + d(0); // RFC 5280 §4.1.2.5.1
+    o = 2;
+  } else {
+    year = d(0) * 100 + d(2);
+    o = 4;
+  }
+  return { date: new Date(Date.UTC(year, d(o) - 1, d(o + 2), d(o + 4), d(o + 6), d(o + 8), 0)), end: el.end };
+}
+
+/** A Name as @peculiar/x509's `Name.toString()` writes it: RDNs joined by ", ", multi-valued ones by "+". */
+function name(b: Uint8Array, seq: Element): string {
+  const rdns: string[] = [];
+  for (let p = seq.start; p < seq.end; ) {
+    const set = element(b, p, seq.end, TAG.set);
+    if (set.start === set.end) decline();
+    const attributes: string[] = [];
+    for (let q = set.start; q < set.end; ) {
+      const attribute = element(b, q, set.end, TAG.sequence);
+      const type = element(b, attribute.start, attribute.end, TAG.oid);
+      const value = element(b, type.end, attribute.end);
+      if (value.end !== attribute.end) decline();
+      if (value.tag !== TAG.printableString && value.tag !== TAG.utf8String && value.tag !== TAG.ia5String) decline();
+      if (value.start === value.end) decline();
+      for (let i = value.start; i < value.end; i++) if (b[i] < 0x20 || b[i] > 0x7e) decline(); // printable ASCII only
+      const id = oid(b, type);
+      attributes.push(`${ATTRIBUTE_NAMES.get(id) ?? id}=${escapeValue(latin1(b, value.start, value.end))}`);
+      q = attribute.end;
+    }
+    rdns.push(attributes.join('+'));
+    p = set.end;
+  }
+  return rdns.join(', ');
+}
+
+/** @peculiar/x509's escaping of a printable-ASCII attribute value (its control-character rule cannot apply). */
+function escapeValue(value: string): string {
+  return value
+    .replace(/([,+"\\<>;])/g, '\\$1')
+    .replace(/^([ #])/, '\\$1')
+    .replace(/([ ]$)/, '\\$1');
+}
+
+/** Octets as char codes, as asn1js decodes IA5String and PrintableString (and ASCII UTF8String). */
+function latin1(b: Uint8Array, start: number, end: number): string {
+  let text = '';
+  for (let i = start; i < end; i++) text += String.fromCharCode(b[i]);
+  return text;
+}

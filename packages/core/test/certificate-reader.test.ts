@@ -1,0 +1,167 @@
+// certificate-reader.ts reads what path validation needs without @peculiar/x509; it must read every
+// certificate it accepts exactly as the library does, and decline (so that the library reads it)
+// whatever it does not. Both are checked here against the library itself.
+import { describe, expect, it } from 'vitest';
+import { createDevCa, issueCertificate, type IssuedCertificate } from '../../node/src/certs.js';
+import { readCertificate } from '../src/origin/certificate-reader.js';
+import { canonicalIPAddress } from '../src/origin/ip-address.js';
+import { derToPem, pemToDer, verifyCertificateChain } from '../src/origin/certificate.js';
+import { webCrypto, x509 } from '../src/origin/x509.js';
+
+const DAY = 24 * 60 * 60 * 1000;
+type KeyPair = { publicKey: never; privateKey: never };
+const EC = { name: 'ECDSA', namedCurve: 'P-256' };
+const RSA = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]) };
+
+/** The library's reading of `der`, in the reader's shape. */
+function libraryFields(der: Uint8Array) {
+  const cert = new x509.X509Certificate(der);
+  const bc = cert.getExtension(x509.BasicConstraintsExtension);
+  const ku = cert.getExtension(x509.KeyUsagesExtension);
+  const eku = cert.getExtension(x509.ExtendedKeyUsageExtension);
+  const names = cert.getExtensions(x509.SubjectAlternativeNameExtension).flatMap((san) => san.names.items);
+  return {
+    subject: cert.subject,
+    issuer: cert.issuer,
+    notBefore: cert.notBefore,
+    notAfter: cert.notAfter,
+    extensions: cert.extensions.map((e) => ({ type: e.type, critical: e.critical })),
+    basicConstraints: bc === null ? null : { ca: bc.ca, pathLength: bc.pathLength },
+    keyUsage: ku === null ? null : ku.usages,
+    extendedKeyUsage: eku === null ? null : eku.usages.map(String),
+    dnsNames: names.filter((n) => n.type === 'dns').map((n) => n.value),
+    ipAddresses: names.filter((n) => n.type === 'ip').map((n) => canonicalIPAddress(n.value) ?? n.value),
+    tbs: new Uint8Array(cert.tbs),
+    signature: new Uint8Array(cert.signature),
+    publicKey: new Uint8Array(cert.publicKey.rawData),
+  };
+}
+
+function expectReadAsLibrary(pem: string): void {
+  const der = pemToDer(pem)[0];
+  const read = readCertificate(der);
+  expect(read, 'the reader declined a certificate it should read').toBeDefined();
+  const { signatureAlgorithm, publicKeyAlgorithm, namedCurve, ...fields } = read!;
+  expect(fields).toEqual(libraryFields(der));
+  expect(signatureAlgorithm).toMatch(/^1\.2\.840\./);
+  expect(publicKeyAlgorithm).toMatch(/^1\.2\.840\./);
+  expect(namedCurve === undefined || namedCurve === '1.2.840.10045.3.1.7').toBe(true);
+}
+
+async function makeCertificate(opts: {
+  subject: x509.JsonName | string;
+  issuer?: { certPem: string; keys: KeyPair };
+  keys?: KeyPair;
+  notAfter?: Date;
+  extensions?: x509.Extension[];
+}): Promise<{ certPem: string; keys: KeyPair }> {
+  const keys = opts.keys ?? ((await webCrypto.subtle.generateKey(EC, true, ['sign', 'verify'])) as KeyPair);
+  const signingKeys = opts.issuer?.keys ?? keys;
+  const signingAlgorithm = (signingKeys.privateKey as { algorithm: { name: string } }).algorithm.name === 'ECDSA' ? { name: 'ECDSA', hash: 'SHA-256' } : RSA;
+  const cert = await x509.X509CertificateGenerator.create(
+    {
+      subject: opts.subject,
+      issuer: opts.issuer ? new x509.X509Certificate(opts.issuer.certPem).subjectName : opts.subject,
+      notBefore: new Date(Date.now() - DAY),
+      notAfter: opts.notAfter ?? new Date(Date.now() + 30 * DAY),
+      signingAlgorithm,
+      publicKey: keys.publicKey,
+      signingKey: signingKeys.privateKey,
+      extensions: opts.extensions ?? [new x509.BasicConstraintsExtension(true, undefined, true)],
+    },
+    webCrypto,
+  );
+  return { certPem: cert.toString('pem') + '\n', keys };
+}
+
+describe('certificate-reader: reads as @peculiar/x509 does', () => {
+  let ca: IssuedCertificate;
+
+  it('the dev CA and a leaf with wildcard, IPv4 and IPv6 SANs (UTCTime validity)', async () => {
+    ca = await createDevCa({ commonName: 'Reader Test CA' });
+    const leaf = await issueCertificate(ca, { dnsNames: ['App.Example.com', '*.app.example.com'], ipAddresses: ['192.0.2.1', '::1', '2001:db8::ff00:42:8329'] });
+    expectReadAsLibrary(ca.certPem);
+    expectReadAsLibrary(leaf.certPem);
+  });
+
+  it('names that need escaping, multi-valued RDNs, unnamed attribute types, IA5String and UTF8String values', async () => {
+    const { certPem } = await makeCertificate({
+      subject: [{ CN: ['a, b+c'], O: ['Example'] }, { OU: [' "quoted" <x>; #1 '] }, { '2.5.4.97': ['VATFR-123'] }, { E: ['ops@example.com'] }, { DC: ['example'] }],
+    });
+    expect(new x509.X509Certificate(certPem).subject).toContain('\\,'); // the library escaped something
+    expectReadAsLibrary(certPem);
+  });
+
+  it('GeneralizedTime validity (after 2049), pathLenConstraint, keyUsage bits of the second octet, any EKU', async () => {
+    const { certPem } = await makeCertificate({
+      subject: 'CN=Long CA',
+      notAfter: new Date(Date.UTC(2051, 0, 2, 3, 4, 5)),
+      extensions: [
+        new x509.BasicConstraintsExtension(true, 3, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.decipherOnly, true),
+        new x509.ExtendedKeyUsageExtension(['2.5.29.37.0', '1.3.6.1.5.5.7.3.9']),
+        new x509.Extension('1.3.6.1.4.1.99999.1', false, new Uint8Array([0x05, 0x00])),
+      ],
+    });
+    expectReadAsLibrary(certPem);
+    expect(readCertificate(pemToDer(certPem)[0])!.notAfter.toISOString()).toBe('2051-01-02T03:04:05.000Z');
+  });
+
+  it('an RSA CA and the leaf it signed (sha256WithRSAEncryption) verify as before', async () => {
+    const rsaKeys = (await webCrypto.subtle.generateKey(RSA, true, ['sign', 'verify'])) as KeyPair;
+    const rsaCa = await makeCertificate({ subject: 'CN=RSA CA', keys: rsaKeys });
+    const leaf = await makeCertificate({
+      subject: 'CN=rsa.example.com',
+      issuer: rsaCa,
+      extensions: [new x509.SubjectAlternativeNameExtension([{ type: 'dns', value: 'rsa.example.com' }])],
+    });
+    expectReadAsLibrary(rsaCa.certPem);
+    expectReadAsLibrary(leaf.certPem);
+    const identity = await verifyCertificateChain(leaf.certPem, { trustAnchors: [rsaCa.certPem] });
+    expect(identity.dnsNames).toEqual(['rsa.example.com']);
+  });
+});
+
+describe('certificate-reader: declines, and the library reads instead', () => {
+  it('extensions the library decodes and the reader does not (certificate policies)', async () => {
+    const ca = await makeCertificate({ subject: 'CN=Policy CA' });
+    const leaf = await makeCertificate({
+      subject: 'CN=policy.example.com',
+      issuer: ca,
+      extensions: [new x509.CertificatePolicyExtension(['2.23.140.1.2.1']), new x509.SubjectAlternativeNameExtension([{ type: 'dns', value: 'policy.example.com' }])],
+    });
+    expect(readCertificate(pemToDer(leaf.certPem)[0])).toBeUndefined();
+    const identity = await verifyCertificateChain(leaf.certPem, { trustAnchors: [ca.certPem] });
+    expect(identity).toMatchObject({ subject: 'CN=policy.example.com', dnsNames: ['policy.example.com'] });
+    await expect(verifyCertificateChain(leaf.certPem, { trustAnchors: [ca.certPem], now: new Date(Date.now() + 60 * DAY) })).rejects.toThrow(
+      /certificate "CN=policy\.example\.com" expired at/,
+    );
+  });
+
+  it('names with characters outside printable ASCII', async () => {
+    const { certPem } = await makeCertificate({ subject: 'CN=Zürich CA' });
+    expect(readCertificate(pemToDer(certPem)[0])).toBeUndefined();
+    await expect(verifyCertificateChain(certPem, { trustAnchors: [certPem] })).resolves.toMatchObject({ subject: 'CN=Zürich CA' });
+  });
+
+  it('BER: a length in more octets than needed (the signature still verifies, as the library reads it)', async () => {
+    const ca = await createDevCa({ commonName: 'BER Test CA' });
+    const leaf = await issueCertificate(ca, { dnsNames: ['ber.example.com'] });
+    const der = pemToDer(leaf.certPem)[0];
+    expect(der[0]).toBe(0x30);
+    expect(der[1]).toBe(0x82); // two length octets; rewrite them as three, the first zero
+    const ber = new Uint8Array(der.length + 1);
+    ber.set([0x30, 0x83, 0x00, der[2], der[3]]);
+    ber.set(der.subarray(4), 5);
+    expect(readCertificate(ber)).toBeUndefined();
+    const identity = await verifyCertificateChain(derToPem(ber) + ca.certPem, { trustAnchors: [ca.certPem] });
+    expect(identity.dnsNames).toEqual(['ber.example.com']);
+  });
+
+  it('garbage and truncated certificates', async () => {
+    const ca = await createDevCa({ commonName: 'Truncation CA' });
+    const der = pemToDer(ca.certPem)[0];
+    expect(readCertificate(new Uint8Array([0x30, 0x03, 1, 2, 3]))).toBeUndefined();
+    for (const cut of [1, 2, 10, der.length - 1]) expect(readCertificate(der.subarray(0, cut))).toBeUndefined();
+  });
+});
