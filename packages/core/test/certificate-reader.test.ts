@@ -107,6 +107,26 @@ describe('certificate-reader: reads as @peculiar/x509 does', () => {
     expect(readCertificate(pemToDer(certPem)[0])!.notAfter.toISOString()).toBe('2051-01-02T03:04:05.000Z');
   });
 
+  it('what public CAs put in web certificates: certificate policies, AIA and CRL distribution point URIs', async () => {
+    const ca = await makeCertificate({ subject: [{ C: ['US'] }, { O: ["Let's Encrypt"] }, { CN: ['E9'] }] });
+    const leaf = await makeCertificate({
+      subject: 'CN=public.example.com',
+      issuer: ca,
+      extensions: [
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
+        new x509.BasicConstraintsExtension(false, undefined, true),
+        new x509.AuthorityInfoAccessExtension({ ocsp: ['http://e9.o.lencr.org'], caIssuers: ['http://e9.i.lencr.org/'] }),
+        new x509.SubjectAlternativeNameExtension([{ type: 'dns', value: 'public.example.com' }]),
+        new x509.CertificatePolicyExtension(['2.23.140.1.2.1']),
+        new x509.CRLDistributionPointsExtension(['http://e9.c.lencr.org/12.crl']),
+      ],
+    });
+    expectReadAsLibrary(ca.certPem);
+    expectReadAsLibrary(leaf.certPem);
+    await expect(verifyCertificateChain(leaf.certPem, { trustAnchors: [ca.certPem] })).resolves.toMatchObject({ dnsNames: ['public.example.com'] });
+  });
+
   it('an RSA CA and the leaf it signed (sha256WithRSAEncryption) verify as before', async () => {
     const rsaKeys = (await webCrypto.subtle.generateKey(RSA, true, ['sign', 'verify'])) as KeyPair;
     const rsaCa = await makeCertificate({ subject: 'CN=RSA CA', keys: rsaKeys });
@@ -123,12 +143,12 @@ describe('certificate-reader: reads as @peculiar/x509 does', () => {
 });
 
 describe('certificate-reader: declines, and the library reads instead', () => {
-  it('extensions the library decodes and the reader does not (certificate policies)', async () => {
+  it('extensions the library decodes and the reader does not (issuer alternative name)', async () => {
     const ca = await makeCertificate({ subject: 'CN=Policy CA' });
     const leaf = await makeCertificate({
       subject: 'CN=policy.example.com',
       issuer: ca,
-      extensions: [new x509.CertificatePolicyExtension(['2.23.140.1.2.1']), new x509.SubjectAlternativeNameExtension([{ type: 'dns', value: 'policy.example.com' }])],
+      extensions: [new x509.IssuerAlternativeNameExtension([{ type: 'dns', value: 'ca.example.com' }]), new x509.SubjectAlternativeNameExtension([{ type: 'dns', value: 'policy.example.com' }])],
     });
     expect(readCertificate(pemToDer(leaf.certPem)[0])).toBeUndefined();
     const identity = await verifyCertificateChain(leaf.certPem, { trustAnchors: [ca.certPem] });

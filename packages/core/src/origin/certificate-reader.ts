@@ -12,8 +12,9 @@
  * the library instead, which stays the judge of it (certificate.ts). Declined: BER forms (DER
  * only), name values other than PrintableString/UTF8String/IA5String in printable ASCII, times
  * other than `YYMMDDHHMMSSZ` and `YYYYMMDDHHMMSSZ`, unique identifiers, duplicate extensions,
- * and any extension whose contents the library decodes but this reader does not (certificate
- * policies, CRL distribution points, authority information access, issuer alternative name).
+ * and extensions the library decodes in forms this reader does not check: subjectAltName,
+ * CRL distribution points and authority information access other than DNS names, IP addresses
+ * and URIs; policy qualifiers other than CPS URIs; issuer alternative names.
  */
 import { formatIPAddress } from './ip-address.js';
 
@@ -64,6 +65,8 @@ const TAG = {
   version: 0xa0, // [0] EXPLICIT
   extensions: 0xa3, // [3] EXPLICIT
   dNSName: 0x82, // GeneralName [2] IMPLICIT IA5String
+  uniformResourceIdentifier: 0x86, // GeneralName [6] IMPLICIT IA5String
+  distributionPoint: 0xa0, // DistributionPoint [0] EXPLICIT, and its fullName [0] IMPLICIT GeneralNames
   iPAddress: 0x87, // GeneralName [7] IMPLICIT OCTET STRING
   keyIdentifier: 0x80, // AuthorityKeyIdentifier [0] IMPLICIT OCTET STRING
 } as const;
@@ -75,10 +78,13 @@ const EXTENSION = {
   basicConstraints: '2.5.29.19',
   authorityKeyIdentifier: '2.5.29.35',
   extKeyUsage: '2.5.29.37',
+  certificatePolicies: '2.5.29.32',
+  cRLDistributionPoints: '2.5.29.31',
+  authorityInfoAccess: '1.3.6.1.5.5.7.1.1',
 } as const;
 
 /** Extensions @peculiar/x509 decodes (its ExtensionFactory) that this reader does not: a certificate with one goes to the library. */
-const LIBRARY_DECODED_EXTENSIONS = new Set(['2.5.29.32', '2.5.29.31', '1.3.6.1.5.5.7.1.1', '2.5.29.18']);
+const LIBRARY_DECODED_EXTENSIONS = new Set(['2.5.29.18']); // issuerAltName
 
 /** Short names @peculiar/x509's `Name.toString()` uses for attribute types; others print as the OID. */
 const ATTRIBUTE_NAMES = new Map([
@@ -271,6 +277,42 @@ function extension(b: Uint8Array, ext: Element, fields: CertificateFields): void
       }
       return;
     }
+    case EXTENSION.certificatePolicies: {
+      // RFC 5280 §4.2.1.4: SEQUENCE OF PolicyInformation { policyIdentifier, policyQualifiers OPTIONAL }.
+      for (const info of sequenceOf(b, start, end, TAG.sequence)) {
+        const id = element(b, info.start, info.end, TAG.oid);
+        oid(b, id);
+        if (id.end === info.end) continue;
+        const qualifiers = element(b, id.end, info.end, TAG.sequence);
+        if (qualifiers.end !== info.end) decline();
+        for (const qualifier of children(b, qualifiers.start, qualifiers.end, TAG.sequence)) {
+          // Only id-qt-cps with its URI (an IA5String); user notices are the library's.
+          const qualifierId = element(b, qualifier.start, qualifier.end, TAG.oid);
+          if (oid(b, qualifierId) !== '1.3.6.1.5.5.7.2.1') decline();
+          if (element(b, qualifierId.end, qualifier.end, TAG.ia5String).end !== qualifier.end) decline();
+        }
+      }
+      return;
+    }
+    case EXTENSION.authorityInfoAccess: {
+      // RFC 5280 §4.2.2.1: SEQUENCE OF AccessDescription { accessMethod, accessLocation }; locations as URIs only.
+      for (const description of sequenceOf(b, start, end, TAG.sequence)) {
+        const method = element(b, description.start, description.end, TAG.oid);
+        oid(b, method);
+        if (element(b, method.end, description.end, TAG.uniformResourceIdentifier).end !== description.end) decline();
+      }
+      return;
+    }
+    case EXTENSION.cRLDistributionPoints: {
+      // RFC 5280 §4.2.1.13: SEQUENCE OF DistributionPoint; only { distributionPoint [0] { fullName [0] URIs } }.
+      for (const point of sequenceOf(b, start, end, TAG.sequence)) {
+        const name = element(b, point.start, point.end, TAG.distributionPoint);
+        const fullName = element(b, name.start, name.end, TAG.distributionPoint);
+        if (name.end !== point.end || fullName.end !== name.end) decline();
+        children(b, fullName.start, fullName.end, TAG.uniformResourceIdentifier);
+      }
+      return;
+    }
     case EXTENSION.subjectKeyIdentifier: {
       const id = element(b, start, end, TAG.octetString);
       if (id.end !== end || id.start === id.end) decline();
@@ -286,6 +328,25 @@ function extension(b: Uint8Array, ext: Element, fields: CertificateFields): void
     default:
       return; // not decoded by the library either: only its type and criticality matter
   }
+}
+
+/** The elements of the SEQUENCE that is exactly [start, end): at least one, each with tag `tag`. */
+function sequenceOf(b: Uint8Array, start: number, end: number, tag: number): Element[] {
+  const seq = element(b, start, end, TAG.sequence);
+  if (seq.end !== end) decline();
+  return children(b, seq.start, seq.end, tag);
+}
+
+/** The elements that fill [start, end) exactly: at least one, each with tag `tag`. */
+function children(b: Uint8Array, start: number, end: number, tag: number): Element[] {
+  if (start === end) decline();
+  const list: Element[] = [];
+  for (let p = start; p < end; ) {
+    const item = element(b, p, end, tag);
+    list.push(item);
+    p = item.end;
+  }
+  return list;
 }
 
 /** Reads the DER element at `at`, which must end by `limit` (and have tag `tag` when given). */
