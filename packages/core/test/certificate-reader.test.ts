@@ -185,3 +185,18 @@ describe('certificate-reader: declines, and the library reads instead', () => {
     for (const cut of [1, 2, 10, der.length - 1]) expect(readCertificate(der.subarray(0, cut))).toBeUndefined();
   });
 });
+
+describe('verifyCertificateChain: a chain that carries its trust anchor shares the anchor\'s parse', () => {
+  it('verifies the same as the leaf alone; a broken chain is still reported before broken anchors', async () => {
+    const ca = await createDevCa({ commonName: 'Carried CA' });
+    const leaf = await issueCertificate(ca, { dnsNames: ['carried.example.com'] });
+    const [withAnchor, alone] = await Promise.all([
+      verifyCertificateChain(leaf.certPem + ca.certPem, { trustAnchors: [ca.certPem] }),
+      verifyCertificateChain(leaf.certPem, { trustAnchors: [ca.certPem] }),
+    ]);
+    expect(withAnchor).toEqual(alone);
+    const broken = [pemToDer(leaf.certPem)[0], new Uint8Array([0x30, 0x03, 1, 2, 3])];
+    await expect(verifyCertificateChain(broken, { trustAnchors: ['not pem'] })).rejects.toThrow(/certificate 2 of the chain is not a valid X\.509 certificate/);
+    await expect(verifyCertificateChain(leaf.certPem + ca.certPem, { trustAnchors: ['not pem'] })).rejects.toThrow(/trust anchor 1: no "-----BEGIN CERTIFICATE-----" block/);
+  });
+});

@@ -470,14 +470,17 @@ function name(b: Uint8Array, seq: Element): string {
       attributes.push(`${ATTRIBUTE_NAMES.get(id) ?? id}=${escapeValue(latin1(b, value.start, value.end))}`);
       q = attribute.end;
     }
-    rdns.push(attributes.join('+'));
+    rdns.push(attributes.length === 1 ? attributes[0] : attributes.join('+'));
     p = set.end;
   }
   return rdns.join(', ');
 }
 
+const NEEDS_ESCAPING = /[,+"\\<>;]|^[ #]| $/;
+
 /** @peculiar/x509's escaping of a printable-ASCII attribute value (its control-character rule cannot apply). */
 function escapeValue(value: string): string {
+  if (!NEEDS_ESCAPING.test(value)) return value;
   return value
     .replace(/([,+"\\<>;])/g, '\\$1')
     .replace(/^([ #])/, '\\$1')
@@ -486,7 +489,11 @@ function escapeValue(value: string): string {
 
 /** Octets as char codes, as asn1js decodes IA5String and PrintableString (and ASCII UTF8String). */
 function latin1(b: Uint8Array, start: number, end: number): string {
+  if (end - start <= LATIN1_APPLY_LIMIT) return String.fromCharCode.apply(null, b.subarray(start, end) as unknown as number[]);
   let text = '';
   for (let i = start; i < end; i++) text += String.fromCharCode(b[i]);
   return text;
 }
+
+/** Longest string decoded with one `fromCharCode.apply`: names are short, and a hostile one must not reach the engine's argument limit. */
+const LATIN1_APPLY_LIMIT = 1024;

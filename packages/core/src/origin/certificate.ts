@@ -250,8 +250,19 @@ export async function verifyCertificateChain(chain: string | Uint8Array[], optio
   if (chainDer.length > MAX_CERTIFICATE_PATH_LENGTH) {
     throw new CertificateError('malformed', `the certificate chain has ${chainDer.length} certificates; at most ${MAX_CERTIFICATE_PATH_LENGTH} are accepted`);
   }
-  const certs = chainDer.map((der, i) => parseCertificate(der, i === 0 ? 'the leaf certificate' : `certificate ${i + 1} of the chain`, false));
-  const anchors = parseTrustAnchors(options.trustAnchors);
+  // The anchors are parsed first so that a chain that carries one (a private CA's chain often
+  // ends with its root) shares its parse; their errors still come after the chain's.
+  let anchors: ParsedCertificate[] = [];
+  let anchorError: unknown;
+  try {
+    anchors = parseTrustAnchors(options.trustAnchors);
+  } catch (error) {
+    anchorError = error;
+  }
+  const certs = chainDer.map(
+    (der, i) => anchorCopy(der, anchors) ?? parseCertificate(der, i === 0 ? 'the leaf certificate' : `certificate ${i + 1} of the chain`, false),
+  );
+  if (anchorError !== undefined) throw anchorError;
   if (anchors.length === 0) throw new CertificateError('untrusted', 'no trust anchors are configured, so no certificate can be trusted');
 
   const path = await buildPath(certs, anchors);
@@ -320,6 +331,12 @@ function libraryCertificate(der: Uint8Array, what: string): x509.X509Certificate
   } catch (cause) {
     throw new CertificateError('malformed', `${what} is not a valid X.509 certificate: ${message(cause)}`, { cause });
   }
+}
+
+/** A chain certificate that is byte for byte one of the trust anchors: the anchor's parse, as a chain member. */
+function anchorCopy(der: Uint8Array, anchors: ParsedCertificate[]): ParsedCertificate | undefined {
+  const anchor = anchors.find((a) => equalBytes(a.der, der));
+  return anchor === undefined ? undefined : { ...anchor, isAnchor: false };
 }
 
 /**
