@@ -27,6 +27,12 @@ export function drained(target: Drainable): Promise<void> {
  */
 export const TURN_WRITER_QUEUE_BYTES = 64 * 1024;
 
+/**
+ * Bun's node:http ClientRequest stalls a body written under cork while its response streams back
+ * (an echo upstream stopped after 124 KiB of 1 MiB, Bun 1.4.5), so under Bun every chunk goes as it comes.
+ */
+const CORK_HOLDS = typeof (globalThis as { Bun?: unknown }).Bun === 'undefined';
+
 /** A socket, a node:http request or response: what {@link TurnWriter} writes to. */
 export interface TurnWritable extends Drainable {
   write(chunk: Uint8Array): boolean;
@@ -56,7 +62,7 @@ export class TurnWriter {
 
   /** Cork the writable until the end of this I/O turn (nothing if it is held already). */
   hold(): void {
-    if (this.#held || typeof this.target.cork !== 'function') return;
+    if (this.#held || !CORK_HOLDS || typeof this.target.cork !== 'function') return;
     this.#held = true;
     this.target.cork();
     this.#turnEnd = setImmediate(this.#release);
