@@ -93,6 +93,8 @@ describe('Carrier 1 (draft-bt-httpbis-reverse-http-01): requests reach the agent
       expect(a.body).toBe('over h2c');
       expect(b.body).toBe('over h2c');
       expect(seen[0].get('via')).toMatch(/^2 rhttp/);
+      // Each finished exchange gives its client-budget slot back (a leak refuses the address for good once it reaches the cap).
+      await until(() => intermediary.status().browserExchanges.active === 0, 'the finished h2c exchanges to leave the client budget');
     } finally {
       client.close();
     }

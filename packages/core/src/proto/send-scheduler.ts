@@ -103,8 +103,9 @@ export class SendScheduler {
 
   /**
    * Queue DATA (and END_STREAM, or trailers after it) on `stream`; resolves once its last frame
-   * was handed to the transport, or at once when it is accepted (see {@link STREAM_QUEUE_BYTES}):
-   * then a later failure of the stream reaches the writer through its next write or end.
+   * was handed to the transport, or, when it does not end the stream, at once if it is accepted
+   * (see {@link STREAM_QUEUE_BYTES}): then a later failure of the stream reaches the writer
+   * through its next write or end.
    */
   queue(stream: Stream, data: Uint8Array, end: boolean, trailers: HeaderField[] | undefined): Promise<void> {
     const last = stream.pending.length > 0 ? stream.pending[stream.pending.length - 1] : undefined;
@@ -130,7 +131,8 @@ export class SendScheduler {
     // Not flushed here: frames queued in the same tick (many streams' responses, or a bulk body's
     // chunks as they arrive) go out in one write.
     this.scheduleFlush();
-    if (this.writable && stream.queued <= Math.min(STREAM_QUEUE_BYTES, stream.sendWindow.available) && this.queuedBytes <= this.connectionWindow.available) {
+    // A write that ends the stream resolves only once sent: its promise is how a stream learns it closed.
+    if (!end && this.writable && stream.queued <= Math.min(STREAM_QUEUE_BYTES, stream.sendWindow.available) && this.queuedBytes <= this.connectionWindow.available) {
       stream.pending.push({ data, offset: 0, end: end && !trailers, trailers, resolve: noop, reject: noop });
       return Promise.resolve();
     }
