@@ -4,38 +4,9 @@
 import { describe, expect, it } from 'vitest';
 import { createDevCa, issueCertificate, type IssuedCertificate } from '../../node/src/certs.js';
 import { readCertificate } from '../src/origin/certificate-reader.js';
-import { canonicalIPAddress } from '../src/origin/ip-address.js';
 import { derToPem, pemToDer, verifyCertificateChain } from '../src/origin/certificate.js';
 import { webCrypto, x509 } from '../src/origin/x509.js';
-
-const DAY = 24 * 60 * 60 * 1000;
-type KeyPair = { publicKey: never; privateKey: never };
-const EC = { name: 'ECDSA', namedCurve: 'P-256' };
-const RSA = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]) };
-
-/** The library's reading of `der`, in the reader's shape. */
-function libraryFields(der: Uint8Array) {
-  const cert = new x509.X509Certificate(der);
-  const bc = cert.getExtension(x509.BasicConstraintsExtension);
-  const ku = cert.getExtension(x509.KeyUsagesExtension);
-  const eku = cert.getExtension(x509.ExtendedKeyUsageExtension);
-  const names = cert.getExtensions(x509.SubjectAlternativeNameExtension).flatMap((san) => san.names.items);
-  return {
-    subject: cert.subject,
-    issuer: cert.issuer,
-    notBefore: cert.notBefore,
-    notAfter: cert.notAfter,
-    extensions: cert.extensions.map((e) => ({ type: e.type, critical: e.critical })),
-    basicConstraints: bc === null ? null : { ca: bc.ca, pathLength: bc.pathLength },
-    keyUsage: ku === null ? null : ku.usages,
-    extendedKeyUsage: eku === null ? null : eku.usages.map(String),
-    dnsNames: names.filter((n) => n.type === 'dns').map((n) => n.value),
-    ipAddresses: names.filter((n) => n.type === 'ip').map((n) => canonicalIPAddress(n.value) ?? n.value),
-    tbs: new Uint8Array(cert.tbs),
-    signature: new Uint8Array(cert.signature),
-    publicKey: new Uint8Array(cert.publicKey.rawData),
-  };
-}
+import { DAY, RSA, libraryFields, makeCertificate, type KeyPair } from './support/certificates.js';
 
 function expectReadAsLibrary(pem: string): void {
   const der = pemToDer(pem)[0];
@@ -46,32 +17,6 @@ function expectReadAsLibrary(pem: string): void {
   expect(signatureAlgorithm).toMatch(/^1\.2\.840\./);
   expect(publicKeyAlgorithm).toMatch(/^1\.2\.840\./);
   expect(namedCurve === undefined || namedCurve === '1.2.840.10045.3.1.7').toBe(true);
-}
-
-async function makeCertificate(opts: {
-  subject: x509.JsonName | string;
-  issuer?: { certPem: string; keys: KeyPair };
-  keys?: KeyPair;
-  notAfter?: Date;
-  extensions?: x509.Extension[];
-}): Promise<{ certPem: string; keys: KeyPair }> {
-  const keys = opts.keys ?? ((await webCrypto.subtle.generateKey(EC, true, ['sign', 'verify'])) as KeyPair);
-  const signingKeys = opts.issuer?.keys ?? keys;
-  const signingAlgorithm = (signingKeys.privateKey as { algorithm: { name: string } }).algorithm.name === 'ECDSA' ? { name: 'ECDSA', hash: 'SHA-256' } : RSA;
-  const cert = await x509.X509CertificateGenerator.create(
-    {
-      subject: opts.subject,
-      issuer: opts.issuer ? new x509.X509Certificate(opts.issuer.certPem).subjectName : opts.subject,
-      notBefore: new Date(Date.now() - DAY),
-      notAfter: opts.notAfter ?? new Date(Date.now() + 30 * DAY),
-      signingAlgorithm,
-      publicKey: keys.publicKey,
-      signingKey: signingKeys.privateKey,
-      extensions: opts.extensions ?? [new x509.BasicConstraintsExtension(true, undefined, true)],
-    },
-    webCrypto,
-  );
-  return { certPem: cert.toString('pem') + '\n', keys };
 }
 
 describe('certificate-reader: reads as @peculiar/x509 does', () => {
