@@ -12,9 +12,10 @@
  * the library instead, which stays the judge of it (certificate.ts). Declined: BER forms (DER
  * only), name values other than PrintableString/UTF8String/IA5String in printable ASCII, times
  * other than `YYMMDDHHMMSSZ` and `YYYYMMDDHHMMSSZ`, unique identifiers, duplicate extensions,
- * and extensions the library decodes in forms this reader does not check: subjectAltName,
- * CRL distribution points and authority information access other than DNS names, IP addresses
- * and URIs; policy qualifiers other than CPS URIs; issuer alternative names.
+ * public keys other than RSA and EC on a named curve, and extensions the library decodes in
+ * forms this reader does not check: subjectAltName, CRL distribution points and authority
+ * information access other than DNS names, IP addresses and URIs; policy qualifiers other than
+ * CPS URIs; issuer alternative names.
  */
 import { formatIPAddress } from './ip-address.js';
 
@@ -81,6 +82,11 @@ const EXTENSION = {
   certificatePolicies: '2.5.29.32',
   cRLDistributionPoints: '2.5.29.31',
   authorityInfoAccess: '1.3.6.1.5.5.7.1.1',
+} as const;
+
+const KEY_ALGORITHM = {
+  rsaEncryption: '1.2.840.113549.1.1.1',
+  ecPublicKey: '1.2.840.10045.2.1',
 } as const;
 
 /** Extensions @peculiar/x509 decodes (its ExtensionFactory) that this reader does not: a certificate with one goes to the library. */
@@ -159,6 +165,7 @@ function read(b: Uint8Array): CertificateFields {
   const keyBits = element(b, keyAlgorithm.end, spki.end, TAG.bitString);
   if (keyBits.end !== spki.end) decline();
   bitStringBytes(b, keyBits);
+  subjectPublicKey(b, keyAlgorithm, keyBits.start + 1, keyBits.end);
 
   const fields: CertificateFields = {
     subject: name(b, subjectName),
@@ -368,6 +375,23 @@ function element(b: Uint8Array, at: number, limit: number, tag?: number): Elemen
   const end = start + length;
   if (end > limit) decline();
   return { tag: t, at, start, end };
+}
+
+/**
+ * Only keys that @peculiar/x509's PublicKey reads without fail (it throws on an RSA key that is
+ * not an RSAPublicKey and on an EC key without parameters): RSA with its RSAPublicKey (RFC 8017
+ * §A.1.1) exactly, and EC on a named curve (RFC 5480 §2.1.1). Other keys are the library's.
+ */
+function subjectPublicKey(b: Uint8Array, algorithm: { oid: string; parameter: string | null | undefined }, start: number, end: number): void {
+  if (algorithm.oid === KEY_ALGORITHM.ecPublicKey && typeof algorithm.parameter === 'string') return;
+  if (algorithm.oid !== KEY_ALGORITHM.rsaEncryption || typeof algorithm.parameter === 'string') decline();
+  // RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }
+  const seq = element(b, start, end, TAG.sequence);
+  const modulus = element(b, seq.start, seq.end, TAG.integer);
+  const exponent = element(b, modulus.end, seq.end, TAG.integer);
+  integerBytes(b, modulus);
+  integerBytes(b, exponent);
+  if (exponent.end !== seq.end || seq.end !== end) decline();
 }
 
 /** AlgorithmIdentifier: the OID, and its parameter: absent (undefined), NULL (null) or an OID (a named curve). */
