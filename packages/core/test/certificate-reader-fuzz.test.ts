@@ -498,7 +498,7 @@ describe('certificate-reader on mutated certificates', () => {
   });
 });
 
-describe('certificate-reader: pinned examples (the first is a discrepancy the properties found)', () => {
+describe('certificate-reader: pinned examples (discrepancies found by the properties, and by review)', () => {
   const seedNamed = (name: string) => structuredClone(seeds.find((s) => s.name === name)!.tree);
   const spkiOf = (cert: Node) => cert.children![0].children!.find((n) => n.tag === 0x30 && n.children![0].tag === 0x30 && n.children![1].tag === 0x03)!;
 
@@ -511,6 +511,26 @@ describe('certificate-reader: pinned examples (the first is a discrepancy the pr
       expect(() => new x509.X509Certificate(der).publicKey).toThrow();
       expect(readCertificate(der)).toBeUndefined();
     }
+  });
+
+  it('declines a certificate longer than any the library is sure to take: it refuses more than 10,000 ASN.1 elements', async () => {
+    // Two octets per element, the densest there is: a private extension holding SEQUENCE { NULL, NULL, … }.
+    const dense = async (nulls: number) => {
+      const body = new Uint8Array(2 * nulls).map((_, i) => (i % 2 === 0 ? 0x05 : 0x00));
+      const value = concat([new Uint8Array([0x30, ...derLength(body.length)]), body]);
+      const { certPem } = await makeCertificate({ subject: 'CN=Dense', extensions: [new x509.Extension('1.3.6.1.4.1.99999.1', false, value)] });
+      return pemToDer(certPem)[0];
+    };
+    const tooMany = await dense(10_100);
+    expect(() => libraryFields(tooMany)).toThrow(/Maximum ASN.1 node count exceeded/);
+    expect(readCertificate(tooMany)).toBeUndefined();
+    // Read by the reader, this pinned certificate verified; the library refuses it.
+    await expect(verifyCertificateChain([tooMany], { trustAnchors: [tooMany] })).rejects.toThrow(/not a valid X\.509 certificate: Maximum ASN\.1 node count/);
+    // Just under the reader's bound (16 KiB), the densest certificate is still the library's to read, and the reader's.
+    const dense16k = await dense(8000);
+    expect(dense16k.length).toBeGreaterThan(16_000);
+    expect(dense16k.length).toBeLessThanOrEqual(16 * 1024);
+    expectReadAsLibrary(dense16k, readCertificate(dense16k)!);
   });
 
   it('declines a certificate with an extension twice (the library would keep both)', () => {

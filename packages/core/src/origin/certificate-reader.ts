@@ -133,7 +133,16 @@ export function readCertificate(der: Uint8Array): CertificateFields | undefined 
   }
 }
 
+/**
+ * Longest certificate read here; a longer one is the library's to judge. @peculiar/x509 (asn1js)
+ * refuses a certificate of more than 10,000 ASN.1 elements, counting those it finds inside OCTET
+ * and BIT STRINGs; each takes at least two octets, so no certificate this short reaches that
+ * bound. Real ones are 1–4 KB.
+ */
+const MAX_CERTIFICATE_LENGTH = 16 * 1024;
+
 function read(b: Uint8Array): CertificateFields {
+  if (b.length > MAX_CERTIFICATE_LENGTH) decline();
   const cert = element(b, 0, b.length, TAG.sequence);
   if (cert.end !== b.length) decline();
   const tbs = element(b, cert.start, cert.end, TAG.sequence);
@@ -191,9 +200,10 @@ function read(b: Uint8Array): CertificateFields {
     const wrapper = element(b, p, tbs.end, TAG.extensions);
     const list = element(b, wrapper.start, wrapper.end, TAG.sequence);
     if (list.end !== wrapper.end || list.start === list.end) decline();
+    const types = new Set<string>();
     for (let q = list.start; q < list.end; ) {
       const ext = element(b, q, list.end, TAG.sequence);
-      extension(b, ext, fields);
+      extension(b, ext, fields, types);
       q = ext.end;
     }
     p = wrapper.end;
@@ -202,7 +212,8 @@ function read(b: Uint8Array): CertificateFields {
   return fields;
 }
 
-function extension(b: Uint8Array, ext: Element, fields: CertificateFields): void {
+/** Reads one extension into `fields`; `types` holds the types read before it. */
+function extension(b: Uint8Array, ext: Element, fields: CertificateFields, types: Set<string>): void {
   const id = element(b, ext.start, ext.end, TAG.oid);
   const type = oid(b, id);
   let p = id.end;
@@ -214,7 +225,8 @@ function extension(b: Uint8Array, ext: Element, fields: CertificateFields): void
   }
   const value = element(b, p, ext.end, TAG.octetString);
   if (value.end !== ext.end) decline();
-  if (fields.extensions.some((e) => e.type === type)) decline(); // RFC 5280 §4.2: at most one instance of each
+  if (types.has(type)) decline(); // RFC 5280 §4.2: at most one instance of each (a Set: thousands of them must not cost n²)
+  types.add(type);
   fields.extensions.push({ type, critical });
   if (LIBRARY_DECODED_EXTENSIONS.has(type)) decline();
   const { start, end } = value;
