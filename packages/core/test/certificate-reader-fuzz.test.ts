@@ -16,10 +16,11 @@ import { webCrypto, x509 } from '../src/origin/x509.js';
 import { RSA, libraryAlgorithms, libraryFields, makeCertificate, type KeyPair } from './support/certificates.js';
 
 // verifyCertificateChain with the reader, or with the library alone: the reader declines every certificate while `forceLibrary` is set.
-const mode = vi.hoisted(() => ({ forceLibrary: false }));
+const mode = vi.hoisted(() => ({ forceLibrary: false, declined: 0 }));
 vi.mock('../src/origin/certificate-reader.js', async (importOriginal) => {
   const actual = await importOriginal<typeof import('../src/origin/certificate-reader.js')>();
-  return { ...actual, readCertificate: (der: Uint8Array) => (mode.forceLibrary ? undefined : actual.readCertificate(der)) };
+  const readCertificate = (der: Uint8Array) => (mode.forceLibrary ? void mode.declined++ : actual.readCertificate(der));
+  return { ...actual, readCertificate };
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -113,6 +114,9 @@ function flatten(root: Node): { node: Node; siblings: Node[] | undefined; index:
 
 const TAGS = [0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x0c, 0x13, 0x14, 0x16, 0x17, 0x18, 0x1e, 0x1f, 0x23, 0x24, 0x30, 0x31, 0x80, 0x81, 0x82, 0x86, 0x87, 0xa0, 0xa1, 0xa2, 0xa3, 0xff];
 const TIME_CHARACTERS = '0123456789Z+-.';
+/** Name values and GeneralNames: what a distinguished name escapes, and a few octets outside printable ASCII. */
+const TEXT_OCTETS = [...Array.from(',+"\\<>;#= aZ0.*@/:', (ch) => ch.charCodeAt(0)), 0x00, 0x09, 0x0a, 0x7f, 0x80, 0xc3, 0xff];
+const STRING_TAGS = [0x0c, 0x13, 0x16, 0x82, 0x86]; // UTF8String, PrintableString, IA5String, dNSName, URI
 
 type TreeMutation =
   | { kind: 'tag'; pick: number; tag: number }
@@ -122,8 +126,9 @@ type TreeMutation =
   | { kind: 'graft'; pick: number; from: number }
   | { kind: 'content'; pick: number; op: 'set' | 'truncate' | 'append' | 'replace'; at: number; bytes: number[] }
   | { kind: 'integer'; pick: number; op: 'pad-zero' | 'pad-ff' | 'replace'; bytes: number[] }
-  | { kind: 'time'; pick: number; tag: number; text: string }
-  | { kind: 'oid'; pick: number; bytes: number[] };
+  | { kind: 'time'; pick: number; time: { tag: number; text: string } }
+  | { kind: 'oid'; pick: number; bytes: number[] }
+  | { kind: 'text'; pick: number; where: 'prefix' | 'suffix' | 'replace'; text: number[] };
 
 type ByteMutation =
   | { kind: 'flip'; at: number; bit: number }
@@ -133,6 +138,9 @@ type ByteMutation =
   | { kind: 'truncate'; at: number };
 
 const pick = fc.nat();
+const twoDigits = fc.integer({ min: 0, max: 99 }).map((n) => String(n).padStart(2, '0'));
+/** MMDDHHMMSSZ, each field often at or past its edge. */
+const timeRest = fc.array(fc.oneof(fc.constantFrom('00', '01', '12', '13', '23', '24', '29', '31', '32', '59', '60', '99'), twoDigits), { minLength: 5, maxLength: 5 }).map((f) => `${f.join('')}Z`);
 const someBytes = (max: number) => fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 1, maxLength: max });
 const treeMutation: fc.Arbitrary<TreeMutation> = fc.oneof(
   fc.record({ kind: fc.constant('tag' as const), pick, tag: fc.oneof(fc.constantFrom(...TAGS), fc.integer({ min: 0, max: 255 })) }),
@@ -145,12 +153,19 @@ const treeMutation: fc.Arbitrary<TreeMutation> = fc.oneof(
   fc.record({
     kind: fc.constant('time' as const),
     pick,
-    tag: fc.constantFrom(0x17, 0x18),
-    text: fc.oneof(
-      fc.string({ unit: fc.constantFrom(...TIME_CHARACTERS), minLength: 10, maxLength: 20 }),
-      // The shapes the reader reads (YYMMDDHHMMSSZ, YYYYMMDDHHMMSSZ) with any digits: month 00, hour 99, year 0000 …
-      fc.constantFrom(12, 14).chain((digits) => fc.string({ unit: fc.constantFrom(...'0123456789'), minLength: digits, maxLength: digits }).map((d) => `${d}Z`)),
-    ),
+    // The shapes the reader reads (UTCTime YYMMDDHHMMSSZ, GeneralizedTime YYYYMMDDHHMMSSZ) with years at the edges and
+    // fields out of range (month 00, hour 99 …), and any string of time-like characters under either tag.
+    time: fc.oneof(
+      fc.tuple(fc.constant(0x17), fc.oneof(fc.constantFrom('00', '49', '50', '99'), twoDigits), timeRest),
+      fc.tuple(fc.constant(0x18), fc.oneof(fc.constantFrom('0000', '0049', '0050', '0099', '0100', '1949', '1950', '2049', '2050', '9999'), twoDigits.map((d) => `20${d}`)), timeRest),
+      fc.tuple(fc.constantFrom(0x17, 0x18), fc.string({ unit: fc.constantFrom(...TIME_CHARACTERS), minLength: 10, maxLength: 20 }), fc.constant('')),
+    ).map(([tag, year, rest]) => ({ tag, text: year + rest })),
+  }),
+  fc.record({
+    kind: fc.constant('text' as const),
+    pick,
+    where: fc.constantFrom('prefix' as const, 'suffix' as const, 'replace' as const),
+    text: fc.array(fc.constantFrom(...TEXT_OCTETS), { maxLength: 6 }),
   }),
   fc.record({ kind: fc.constant('oid' as const), pick, bytes: fc.array(fc.oneof(fc.integer({ min: 0, max: 0x7f }), fc.integer({ min: 0x80, max: 0xff })), { minLength: 0, maxLength: 12 }) }),
 );
@@ -178,7 +193,7 @@ type Mutations = { seed: number; tree: TreeMutation[]; bytes: ByteMutation[] };
 function targets(root: Node, kind: TreeMutation['kind']) {
   const all = flatten(root);
   if (kind === 'content') return all.filter((t) => t.node.content !== undefined);
-  const tags = kind === 'integer' ? [0x02] : kind === 'time' ? [0x17, 0x18] : kind === 'oid' ? [0x06] : undefined;
+  const tags = kind === 'integer' ? [0x02] : kind === 'time' ? [0x17, 0x18] : kind === 'oid' ? [0x06] : kind === 'text' ? STRING_TAGS : undefined;
   return tags === undefined ? all : all.filter((t) => tags.includes(t.node.tag));
 }
 
@@ -233,13 +248,20 @@ function applyTree(root: Node, m: TreeMutation): void {
       return;
     }
     case 'time':
-      node.tag = m.tag;
-      node.content = new Uint8Array(Array.from(m.text, (ch) => ch.charCodeAt(0)));
+      node.tag = m.time.tag;
+      node.content = new Uint8Array(Array.from(m.time.text, (ch) => ch.charCodeAt(0)));
       return;
     case 'oid':
       node.content = new Uint8Array(m.bytes);
       delete node.children;
       return;
+    case 'text': {
+      // Spliced into the value at either end, or replacing it: "#x", "x ", "a,b", "" …
+      const c = Array.from(node.content ?? []);
+      node.content = new Uint8Array(m.where === 'prefix' ? [...m.text, ...c] : m.where === 'suffix' ? [...c, ...m.text] : m.text);
+      delete node.children;
+      return;
+    }
   }
 }
 
@@ -422,6 +444,10 @@ beforeAll(async () => {
     // The re-signing itself is sound: the seed's own tbs, signed again, verifies as the seed does.
     const again = await s.sign(encode(s.tree.children![0]));
     expect(await outcome([again], s.anchor, false)).toMatchObject({ ok: true });
+    // And forcing the library reaches certificate.ts: it asked the (mocked) reader for the leaf and the anchor, and was declined.
+    const declined = mode.declined;
+    expect(await outcome([again], s.anchor, true)).toMatchObject({ ok: true });
+    expect(mode.declined - declined).toBe(2);
   }
 }, 60_000);
 
