@@ -6,6 +6,7 @@ export * from './hpack/index.js';
 export * from './qpack/index.js';
 export * from './proto/index.js';
 export * from './http/index.js';
+export * from './http1/index.js';
 export * from './transport/index.js';
 export * from './signature/index.js';
 export * from './dns/index.js';

@@ -1,0 +1,27 @@
+/**
+ * What was wrong with an HTTP/1.1 message's bytes, decided at the codec boundary. The code is
+ * stable; a proxy answers any of them with 502 (RFC 9112 §6.3: it "MUST close the connection to
+ * the server, discard the received response, and send a 502 (Bad Gateway) response").
+ */
+export type Http1ErrorCode =
+  /** The head (status line and fields) exceeds its size or field-count limit. */
+  | 'head_too_large'
+  /** The start line, a field line or a line ending is malformed. */
+  | 'invalid_head'
+  /** Content-Length / Transfer-Encoding do not frame the body unambiguously. */
+  | 'invalid_framing'
+  /** A chunk-size line, chunk terminator or trailer section is malformed or too large. */
+  | 'invalid_chunk'
+  /** The connection closed before the message was complete. */
+  | 'incomplete_message';
+
+/** An HTTP/1.1 message that cannot be read (RFC 9112). */
+export class Http1Error extends Error {
+  override readonly name = 'Http1Error';
+  constructor(
+    readonly code: Http1ErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,33 @@
+/** RFC 9112 §3, §5: the request head written to an HTTP/1.1 upstream, and what it refuses to write. */
+import { describe, expect, it } from 'vitest';
+import { InvalidRequestHeadError, requestHead } from '../src/index.js';
+
+describe('requestHead (RFC 9112 §3)', () => {
+  it('writes the request line, the fields in order with their names as given, and the empty line', () => {
+    expect(requestHead('GET', '/a?b=c', ['host', 'app.example', 'X-Trace', 'abc', 'cookie', 'a=1; b=2'])).toBe(
+      'GET /a?b=c HTTP/1.1\r\nhost: app.example\r\nX-Trace: abc\r\ncookie: a=1; b=2\r\n\r\n',
+    );
+    expect(requestHead('OPTIONS', '*', [])).toBe('OPTIONS * HTTP/1.1\r\n\r\n');
+  });
+
+  it('passes obs-text (0x80-0xFF) in values and targets, as latin1 octets', () => {
+    expect(requestHead('GET', '/caf\u00e9', ['x', '\u00ff'])).toBe('GET /caf\u00e9 HTTP/1.1\r\nx: \u00ff\r\n\r\n');
+  });
+
+  it.each([
+    ['GET /', '/', []],
+    ['', '/', []],
+    ['GET', '/a b', []],
+    ['GET', '/a\r\nX: injected', []],
+    ['GET', '', []],
+    ['GET', '/\u0100', []],
+    ['GET', '/', ['x y', '1']],
+    ['GET', '/', ['', '1']],
+    ['GET', '/', ['x', 'a\r\nInjected: 1']],
+    ['GET', '/', ['x', 'a\nb']],
+    ['GET', '/', ['x', 'a\u0000b']],
+    ['GET', '/', ['x', '\u0100']],
+  ] as [string, string, string[]][])('refuses method %j target %j fields %j (RFC 9110 §5.5: no field may split the message)', (method, target, fields) => {
+    expect(() => requestHead(method, target, fields)).toThrow(InvalidRequestHeadError);
+  });
+});
