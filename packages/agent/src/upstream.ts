@@ -1,6 +1,8 @@
 /**
- * Forwarding to a local upstream over HTTP/1.1 with `node:http` / `node:https` (not `fetch`:
- * fetch would decompress gzip bodies and follow redirects, and a proxy must do neither). Bodies
+ * Forwarding to a local upstream over HTTP/1.1 with our own client (upstream-pool.ts: node:net /
+ * node:tls sockets and @rhttp/core's HTTP/1.1 codec; not `fetch`, which would decompress gzip
+ * bodies and follow redirects, and a proxy must do neither; not node:http, whose per-request
+ * objects and streams cost the agent more CPU than the forwarding itself). Bodies
  * stream both ways without buffering: the response head goes on as soon as the upstream's headers
  * arrive, and each body chunk is handed on as it comes (Server-Sent Events arrive event by event).
  *
@@ -13,9 +15,9 @@
  * connectSocket(socket, { role: 'server', onStream: (stream) => void upstream.serve(stream) });
  * const response = await upstream.fetch(new Request('https://app.example.com/'));
  */
-import * as http from 'node:http';
-import * as https from 'node:https';
-import { connectionOptions, ErrorCode, hasNoContent, isHopByHop, type HeaderField, type ServerStream, type StreamInfo } from '@rhttp/core';
+import { STATUS_CODES } from 'node:http';
+import { connectionOptions, ErrorCode, hasNoContent, Http1Error, isHopByHop, type HeaderField, type ServerStream, type StreamInfo } from '@rhttp/core';
+import { UpstreamPool, UpstreamTimeoutError, type UpstreamExchange } from './upstream-pool.js';
 import { openWebSocketUpstream } from './websocket-upstream.js';
 import { TurnWriter } from '@rhttp/node/socket-streams';
 
@@ -41,8 +43,6 @@ const RETRYABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 export interface HttpUpstreamOptions {
   /** Time allowed for the upstream's response headers; then the answer is 504. */
   headersTimeoutMs?: number;
-  /** A `node:http(s)` Agent of your own; by default a keep-alive agent is made. */
-  agent?: http.Agent;
 }
 
 /** Counts what one exchange of `serve` carried (the agent's metrics). */
@@ -59,7 +59,7 @@ export interface ExchangeMeter {
 export class HttpUpstream {
   /** The upstream's base URL, e.g. `http://127.0.0.1:3000` (a path in it prefixes every request path). */
   readonly base: URL;
-  private readonly agent: http.Agent;
+  private readonly pool: UpstreamPool;
   private readonly headersTimeoutMs: number;
   private readonly basePath: string;
   /** The host to connect to, without an IPv6 literal's brackets. */
@@ -74,8 +74,9 @@ export class HttpUpstream {
     this.basePath = this.base.pathname.replace(/\/+$/, '');
     this.hostname = this.base.hostname.replace(/^\[|\]$/g, '');
     this.headersTimeoutMs = options.headersTimeoutMs ?? DEFAULT_UPSTREAM_HEADERS_TIMEOUT_MS;
-    const AgentClass = this.base.protocol === 'https:' ? https.Agent : http.Agent;
-    this.agent = options.agent ?? new AgentClass({ keepAlive: true, maxFreeSockets: MAX_FREE_UPSTREAM_SOCKETS });
+    const tls = this.base.protocol === 'https:';
+    const port = this.base.port ? Number(this.base.port) : tls ? 443 : 80;
+    this.pool = new UpstreamPool({ tls, host: this.hostname, port }, { headersTimeoutMs: this.headersTimeoutMs, maxFreeSockets: MAX_FREE_UPSTREAM_SOCKETS });
   }
 
   /** The upstream as shown in messages (no trailing slash). */
@@ -97,13 +98,13 @@ export class HttpUpstream {
     // GET and HEAD bodies are not forwarded (as on the Fetch path); their credit goes straight back.
     const withBody = !stream.received && method !== 'GET' && method !== 'HEAD';
     if (!stream.received && !withBody) void discardBody(stream);
-    let current: http.ClientRequest | undefined;
+    let current: UpstreamExchange | undefined;
     stream.onReset = (error) => current?.destroy(error);
     return new Promise<void>((done) => {
       // The raw :path as received, under the upstream's prefix ("*" of OPTIONS * goes as it is).
       const target = path.charCodeAt(0) === 0x2f /* / */ ? this.basePath + path : path;
-      this.send(method, target, forwardedRequestFields(fields, authority), withBody ? (req) => pumpStreamBody(stream, req, meter) : undefined, !withBody, (req) => (current = req)).then(
-        (res) => relayResponse(stream, res, method, meter, done),
+      this.send(method, target, forwardedRequestFields(fields, authority), withBody ? (exchange) => pumpStreamBody(stream, exchange, meter) : undefined, !withBody, (exchange) => (current = exchange)).then(
+        (exchange) => relayResponse(stream, exchange, method, meter, done),
         (error) => {
           answerFailure(stream, this.describeFailure(error), meter);
           done();
@@ -129,14 +130,15 @@ export class HttpUpstream {
     const headers = forwardedRequestFields(request.headers, authority);
     const body = request.body && request.method !== 'GET' && request.method !== 'HEAD' ? request.body : null;
     const signal = request.signal;
-    let current: http.ClientRequest | undefined;
+    let current: UpstreamExchange | undefined;
     const onAbort = () => current?.destroy(signal.reason instanceof Error ? signal.reason : new Error('the request was cancelled'));
     try {
       signal.throwIfAborted();
       signal.addEventListener('abort', onAbort, { once: true });
-      const res = await this.send(request.method, this.basePath + rawPath, headers, body ? (req) => pumpRequestBody(body, req) : undefined, body === null, (req) => (current = req));
-      res.on('close', () => signal.removeEventListener('abort', onAbort));
-      return toResponse(res, request.method);
+      const exchange = await this.send(request.method, this.basePath + rawPath, headers, body ? (ex) => pumpRequestBody(body, ex) : undefined, body === null, (ex) => (current = ex));
+      if (exchange.finished) signal.removeEventListener('abort', onAbort);
+      else exchange.onFinished = () => signal.removeEventListener('abort', onAbort);
+      return toResponse(exchange, request.method);
     } catch (error) {
       signal.removeEventListener('abort', onAbort);
       return plainError(this.describeFailure(error));
@@ -145,58 +147,38 @@ export class HttpUpstream {
 
   /** Close idle upstream sockets (in-flight requests finish). */
   close(): void {
-    this.agent.destroy();
+    this.pool.close();
   }
 
   /**
-   * One upstream request; resolves with the response once its head arrived. `sendBody` writes and
-   * ends the body (none: the request ends at once). `watch` hears each ClientRequest made (a retry
-   * makes a second), for cancellation. A request without a body is sent again, once, when a reused
-   * keep-alive socket turned out to be closed and the method is safe to repeat.
+   * One upstream request; resolves with the exchange once its response head arrived. `sendBody`
+   * writes and ends the body (none: the request ends with its head). `watch` hears each exchange
+   * made (a retry makes a second), for cancellation. A request without a body is sent again,
+   * once, when a reused keep-alive socket turned out to be closed and the method is safe to repeat.
    */
   private send(
     method: string,
     path: string,
     headers: string[],
-    sendBody: ((req: http.ClientRequest) => void) | undefined,
+    sendBody: ((exchange: UpstreamExchange) => void) | undefined,
     mayRetry: boolean,
-    watch: (req: http.ClientRequest) => void,
-  ): Promise<http.IncomingMessage> {
-    const mod = this.base.protocol === 'https:' ? https : http;
-    return new Promise<http.IncomingMessage>((resolve, reject) => {
-      let settled = false;
-      const req = mod.request({
-        protocol: this.base.protocol,
-        hostname: this.hostname,
-        port: this.base.port || undefined,
-        method,
-        path,
-        headers,
-        agent: this.agent,
-        servername: this.base.hostname,
-      });
-      watch(req);
-      const headersTimer = setTimeout(() => {
-        req.destroy(new UpstreamTimeoutError(this.headersTimeoutMs));
-      }, this.headersTimeoutMs);
-      req.on('error', (error: NodeJS.ErrnoException) => {
-        clearTimeout(headersTimer);
-        if (settled) return;
-        settled = true;
-        if (mayRetry && req.reusedSocket && error.code === 'ECONNRESET' && RETRYABLE_METHODS.has(method)) {
-          // The upstream closed an idle keep-alive socket just as we reused it: try a fresh one, once.
-          resolve(this.send(method, path, headers, sendBody, false, watch));
-          return;
-        }
-        reject(error);
-      });
-      req.on('response', (res) => {
-        clearTimeout(headersTimer);
-        settled = true;
-        resolve(res);
-      });
-      if (sendBody) sendBody(req);
-      else req.end();
+    watch: (exchange: UpstreamExchange) => void,
+  ): Promise<UpstreamExchange> {
+    let exchange: UpstreamExchange;
+    try {
+      exchange = this.pool.exchange(method, path, headers, sendBody !== undefined);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    watch(exchange);
+    if (sendBody) sendBody(exchange);
+    if (!mayRetry) return exchange.response;
+    return exchange.response.catch((error: NodeJS.ErrnoException) => {
+      if (exchange.reused && error?.code === 'ECONNRESET' && RETRYABLE_METHODS.has(method)) {
+        // The upstream closed an idle keep-alive socket just as we reused it: try a fresh one, once.
+        return this.send(method, path, headers, sendBody, false, watch);
+      }
+      throw error;
     });
   }
 
@@ -206,6 +188,11 @@ export class HttpUpstream {
     const at = `the upstream at ${this.label}`;
     if (e instanceof UpstreamTimeoutError) {
       return { status: 504, proxyError: 'connection_timeout', message: `${at} did not answer within ${Math.round(e.timeoutMs / 1000)} s` };
+    }
+    if (e instanceof Http1Error) {
+      // RFC 9209 §2.3: the upstream's response could not be read as HTTP/1.1.
+      const proxyError = e.code === 'head_too_large' ? 'http_response_header_section_size' : e.code === 'incomplete_message' ? 'http_response_incomplete' : 'http_protocol_error';
+      return { status: 502, proxyError, message: `${at} sent a response that cannot be read: ${e.message}` };
     }
     switch (e?.code) {
       case 'ECONNREFUSED':
@@ -222,12 +209,6 @@ export class HttpUpstream {
     }
   }
 }
-/** The upstream sent no response headers within the allowed time. */
-class UpstreamTimeoutError extends Error {
-  constructor(readonly timeoutMs: number) {
-    super(`no response headers within ${timeoutMs} ms`);
-  }
-}
 
 /** An answer made here when the upstream failed: status, RFC 9209 error type, plain sentence. */
 interface Failure {
@@ -242,7 +223,7 @@ function failureFields(failure: Failure): Record<string, string> {
 }
 
 function failureText(failure: Failure): string {
-  return `${failure.status} ${http.STATUS_CODES[failure.status]}: ${failure.message}\n`;
+  return `${failure.status} ${STATUS_CODES[failure.status]}: ${failure.message}\n`;
 }
 
 function plainError(failure: Failure): Response {
@@ -268,7 +249,7 @@ function answerFailure(stream: ServerStream, failure: Failure, meter: ExchangeMe
 function noop(): void {}
 
 /**
- * The request fields to send upstream, flat as node:http takes them (`[name, value, …]`): the
+ * The request fields to send upstream, flat (`[name, value, …]`) as requestHead takes them: the
  * end-to-end fields (pseudo-header and hop-by-hop fields dropped), and `Host` set to the original
  * authority. HTTP/2 cookie crumbs are joined with "; " (RFC 9113 §8.2.3: a proxy forwarding to
  * HTTP/1.1 MUST concatenate them into one field).
@@ -306,21 +287,22 @@ function responseFields(raw: string[]): HeaderField[] {
 }
 
 
-/** A status HTTP/2 cannot carry as a final response (1xx are informational; node:http reports them apart). */
+/** A status HTTP/2 cannot carry as a final response (interim 1xx are skipped by the parser; 101 and 600+ come here). */
 function unforwardableStatus(status: number): Failure | undefined {
   if (status >= 200 && status <= 599) return undefined;
   return { status: 502, proxyError: 'http_protocol_error', message: `the upstream answered with status ${status}, which cannot be forwarded` };
 }
 
-function toResponse(res: http.IncomingMessage, method: string): Response {
-  const status = res.statusCode ?? 502;
+function toResponse(exchange: UpstreamExchange, method: string): Response {
+  const head = exchange.head!;
+  const status = head.status;
   const refused = unforwardableStatus(status);
   if (refused) {
-    res.destroy();
+    exchange.destroy();
     return plainError(refused);
   }
   const headers = new Headers();
-  for (const [name, value] of responseFields(res.rawHeaders)) {
+  for (const [name, value] of responseFields(head.rawFields)) {
     try {
       headers.append(name, value);
     } catch {
@@ -328,30 +310,31 @@ function toResponse(res: http.IncomingMessage, method: string): Response {
     }
   }
   if (hasNoContent(method, status)) {
-    res.resume();
-    return new Response(null, { status, statusText: res.statusMessage, headers });
+    exchange.discard();
+    return new Response(null, { status, statusText: head.reason, headers });
   }
   // HTTP/1.1 response trailers are dropped (rare from apps); gRPC, which needs them, will use the h2c upstream.
-  return new Response(readableFrom(res), { status, statusText: res.statusMessage, headers });
+  return new Response(readableFrom(exchange), { status, statusText: head.reason, headers });
 }
 
 /**
  * The upstream's response onto the stream: HEADERS, then each body chunk as DATA. While a chunk
  * waits for flow-control credit (or the transport) the upstream socket is paused, so the bytes
- * held here for one stream are one chunk plus node's socket buffer, however many streams stall.
- * The last chunk carries END_STREAM, and a short response (head and body in one socket read)
- * goes out as HEADERS and one DATA frame in one write. HTTP/1.1 trailers are dropped.
+ * held here for one stream are one socket read, however many streams stall. The last chunk
+ * carries END_STREAM, and a short response (head and body in one socket read) goes out as
+ * HEADERS and one DATA frame in one write. HTTP/1.1 trailers are dropped.
  */
-function relayResponse(stream: ServerStream, res: http.IncomingMessage, method: string, meter: ExchangeMeter | undefined, done: () => void): void {
-  const status = res.statusCode ?? 502;
+function relayResponse(stream: ServerStream, exchange: UpstreamExchange, method: string, meter: ExchangeMeter | undefined, done: () => void): void {
+  const response = exchange.head!;
+  const status = response.status;
   const refused = unforwardableStatus(status);
   if (refused) {
-    res.destroy();
+    exchange.destroy();
     answerFailure(stream, refused, meter);
     done();
     return;
   }
-  const fields = responseFields(res.rawHeaders);
+  const fields = responseFields(response.rawFields);
   let finished = false;
   const finish = () => {
     if (!stream.received && stream.status !== 0) {
@@ -363,7 +346,7 @@ function relayResponse(stream: ServerStream, res: http.IncomingMessage, method: 
   };
   const fail = () => {
     finished = true;
-    res.destroy();
+    exchange.destroy();
     done();
   };
   const head = (endStream: boolean): boolean => {
@@ -371,9 +354,9 @@ function relayResponse(stream: ServerStream, res: http.IncomingMessage, method: 
     try {
       stream.respond(status, fields, { endStream });
     } catch {
-      // A field HTTP/2 cannot carry (node:http's parser lets few through): the answer is a 502.
+      // A field HTTP/2 cannot carry (the HTTP/1.1 parser lets few through): the answer is a 502.
       finished = true;
-      res.destroy();
+      exchange.destroy();
       answerFailure(stream, { status: 502, proxyError: 'http_response_header_invalid', message: 'the upstream sent a header field that HTTP/2 cannot carry' }, meter);
       done();
       return false;
@@ -382,84 +365,84 @@ function relayResponse(stream: ServerStream, res: http.IncomingMessage, method: 
     return true;
   };
   if (hasNoContent(method, status)) {
-    res.resume();
+    exchange.discard();
     if (head(true)) done();
     return;
   }
-  res.on('data', (chunk: Buffer) => {
-    if (finished) return;
-    meter?.responseBody?.(chunk.length);
-    if (res.complete && res.readableLength === 0) {
-      // The whole response has been read and this is its last chunk: it carries END_STREAM.
+  exchange.attach({
+    data(chunk, last) {
+      if (finished) return;
+      meter?.responseBody?.(chunk.length);
       if (!head(false)) return;
+      if (last) {
+        // The whole response has been read and this is its last chunk: it carries END_STREAM.
+        finished = true;
+        stream.end(chunk).then(finish, fail);
+        return;
+      }
+      exchange.pause();
+      stream.write(chunk).then(() => {
+        if (!finished) exchange.resume();
+      }, fail);
+    },
+    end() {
+      if (finished) return;
       finished = true;
-      stream.end(chunk).then(finish, fail);
-      return;
-    }
-    if (!head(false)) return;
-    res.pause();
-    stream.write(chunk).then(() => {
-      if (!finished) res.resume();
-    }, fail);
+      if (stream.status === 0) {
+        // No body at all: the HEADERS frame ends the stream.
+        if (head(true)) finish();
+        return;
+      }
+      stream.end().then(finish, fail);
+    },
+    abort() {
+      if (finished) return;
+      // The upstream closed the connection before the end of the body: a plain END_STREAM would make it look complete.
+      finished = true;
+      stream.reset(ErrorCode.CANCEL);
+      done();
+    },
   });
-  res.on('end', () => {
-    if (finished) return;
-    finished = true;
-    if (stream.status === 0) {
-      // No body at all: the HEADERS frame ends the stream.
-      if (head(true)) finish();
-      return;
-    }
-    stream.end().then(finish, fail);
-  });
-  res.on('error', noop); // an upstream that dies midway is handled on 'close'
-  res.on('close', () => {
-    if (finished) return;
-    // The upstream closed the connection before the end of the body: a plain END_STREAM would make it look complete.
-    finished = true;
-    stream.reset(ErrorCode.CANCEL);
-    done();
-  });
-  // The head goes out now even if no body comes yet (Server-Sent Events); a short response's
-  // body is delivered first, on the tick node:http resumes it, and ends it with its head.
-  process.nextTick(() => {
-    if (finished || stream.status !== 0) return;
-    if (res.complete && res.readableLength === 0) return; // 'end' follows and sends HEADERS with END_STREAM
-    head(false);
-  });
+  // The head goes out now even if no body comes yet (Server-Sent Events); the bytes read with the
+  // head were handed over by attach, and a complete short response went out with its head.
+  if (!finished && stream.status === 0) head(false);
 }
 
 /** The response body as a web stream, pausing the upstream socket while the reader is behind. */
-function readableFrom(res: http.IncomingMessage): ReadableStream<Uint8Array> {
+function readableFrom(exchange: UpstreamExchange): ReadableStream<Uint8Array> {
   let finished = false;
   return new ReadableStream<Uint8Array>(
     {
       start(controller) {
-        res.on('data', (chunk: Buffer) => {
-          controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-          if ((controller.desiredSize ?? 1) <= 0) res.pause();
-        });
-        res.on('end', () => {
-          finished = true;
-          controller.close();
-        });
-        res.on('error', (error) => {
-          if (finished) return;
-          finished = true;
-          controller.error(error);
-        });
-        res.on('close', () => {
-          if (finished) return;
-          finished = true;
-          controller.error(new Error('the upstream closed the connection in the middle of the response'));
+        exchange.attach({
+          data(chunk, last) {
+            if (finished) return;
+            controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+            if (last) {
+              finished = true;
+              controller.close();
+              return;
+            }
+            if ((controller.desiredSize ?? 1) <= 0) exchange.pause();
+          },
+          end() {
+            if (finished) return;
+            finished = true;
+            controller.close();
+          },
+          abort() {
+            if (finished) return;
+            finished = true;
+            controller.error(new Error('the upstream closed the connection in the middle of the response'));
+          },
         });
       },
       pull() {
-        res.resume();
+        exchange.resume();
       },
       cancel() {
         finished = true;
-        res.destroy();
+        exchange.destroy();
       },
     },
     new ByteLengthQueuingStrategy({ highWaterMark: RESPONSE_BUFFERED_BYTES }),
@@ -467,7 +450,7 @@ function readableFrom(res: http.IncomingMessage): ReadableStream<Uint8Array> {
 }
 
 /** Copy the request body to the upstream, waiting for 'drain' so a fast browser cannot fill our memory. */
-async function pumpRequestBody(body: ReadableStream<Uint8Array>, req: http.ClientRequest): Promise<void> {
+async function pumpRequestBody(body: ReadableStream<Uint8Array>, req: UpstreamExchange): Promise<void> {
   const reader = body.getReader();
   const out = new TurnWriter(req);
   try {
@@ -492,7 +475,7 @@ async function pumpRequestBody(body: ReadableStream<Uint8Array>, req: http.Clien
  * it is taken, and the next is taken only once the upstream socket drained: the browser sends no
  * faster than the upstream reads.
  */
-async function pumpStreamBody(stream: ServerStream, req: http.ClientRequest, meter: ExchangeMeter | undefined): Promise<void> {
+async function pumpStreamBody(stream: ServerStream, req: UpstreamExchange, meter: ExchangeMeter | undefined): Promise<void> {
   const out = new TurnWriter(req);
   try {
     for await (const chunk of stream) {
