@@ -32,6 +32,8 @@ export interface UpstreamPoolOptions {
   headersTimeoutMs: number;
   /** Idle keep-alive sockets kept (the rest are closed once their response ends). */
   maxFreeSockets?: number;
+  /** Certificates (PEM) to trust for an https upstream instead of the default CAs (a private CA). */
+  ca?: string | string[];
 }
 
 /** Where a response body goes, set by {@link UpstreamExchange.attach}. */
@@ -361,6 +363,7 @@ export class UpstreamPool {
   readonly #sweepMs: number;
   /** TLS server name: the host, unless it is an IP address (RFC 6066 §3: literal addresses are not sent). */
   readonly #servername: string | undefined;
+  readonly #ca: string | string[] | undefined;
 
   constructor(
     readonly address: UpstreamAddress,
@@ -370,6 +373,7 @@ export class UpstreamPool {
     this.#headersTimeoutMs = options.headersTimeoutMs;
     this.#sweepMs = Math.max(MIN_SWEEP_MS, Math.min(MAX_SWEEP_MS, Math.floor(options.headersTimeoutMs / 10)));
     this.#servername = net.isIP(address.host) === 0 ? address.host : undefined;
+    this.#ca = options.ca;
   }
 
   /**
@@ -455,7 +459,7 @@ export class UpstreamPool {
 
   #connect(): net.Socket {
     const { host, port } = this.address;
-    const socket = this.address.tls ? tls.connect({ host, port, servername: this.#servername, ALPNProtocols: ['http/1.1'] }) : net.connect({ host, port });
+    const socket = this.address.tls ? tls.connect({ host, port, servername: this.#servername, ALPNProtocols: ['http/1.1'], ...(this.#ca === undefined ? {} : { ca: this.#ca }) }) : net.connect({ host, port });
     socket.setNoDelay?.(true);
     return socket;
   }

@@ -6,6 +6,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import * as net from 'node:net';
+import * as tls from 'node:tls';
+import { createDevCa, issueCertificate } from '@rhttp/node/certs';
 import type { Http2Session, ServerStream } from '@rhttp/core';
 import { HttpUpstream } from '../src/upstream.js';
 import { UpstreamPool } from '../src/upstream-pool.js';
@@ -225,5 +227,37 @@ describe('UpstreamPool: responses', () => {
     expect(res.status).toBe(502);
     expect(res.headers.get('proxy-status')).toBe(`rhttp-agent; error=${proxyError}`);
     expect(await res.text()).toContain('sent a response that cannot be read');
+  });
+});
+
+describe('UpstreamPool: https upstreams', () => {
+  it('speaks TLS with the host as server name (SNI), checks the certificate, and reuses the connection', async () => {
+    const ca = await createDevCa();
+    const leaf = await issueCertificate(ca, { commonName: 'localhost', dnsNames: ['localhost'] });
+    const names: (string | false)[] = [];
+    let connections = 0;
+    const server = tls.createServer({ cert: leaf.chainPem, key: leaf.keyPem }, (socket) => {
+      connections++;
+      names.push((socket as tls.TLSSocket).servername);
+      socket.on('data', () => socket.write(ok('over tls')));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    closers.push(() => new Promise<void>((r) => server.close(() => r())));
+    const port = (server.address() as net.AddressInfo).port;
+    const read = async (pool: UpstreamPool) => {
+      const ex = pool.exchange('GET', '/', ['host', 'app.example'], false);
+      await ex.response;
+      return new Promise<string>((resolve, reject) => ex.attach({ data: (c, last) => last && resolve(new TextDecoder().decode(c)), end: () => resolve(''), abort: reject }));
+    };
+    const trusted = new UpstreamPool({ tls: true, host: 'localhost', port }, { headersTimeoutMs: 10_000, ca: ca.certPem });
+    closers.push(() => trusted.close());
+    expect(await read(trusted)).toBe('over tls');
+    expect(await read(trusted)).toBe('over tls');
+    expect(names).toEqual(['localhost']);
+    expect(connections).toBe(1);
+    // Without the CA the certificate is not trusted: no response, an error.
+    const untrusted = new UpstreamPool({ tls: true, host: 'localhost', port }, { headersTimeoutMs: 10_000 });
+    closers.push(() => untrusted.close());
+    await expect(untrusted.exchange('GET', '/', ['host', 'app.example'], false).response).rejects.toThrow(/certificate/);
   });
 });
