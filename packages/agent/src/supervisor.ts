@@ -14,6 +14,7 @@ import {
   ErrorCode,
   errorCodeName,
   isAdmissionPing,
+  REVERSED_RESETS_PER_WINDOW,
   RHTTP_ADMITTED_FRAME,
   RHTTP_AUTHENTICATE_FRAME,
   RHTTP_CHALLENGE_FRAME,
@@ -658,6 +659,7 @@ export class Supervisor {
       role: 'server',
       // RFC 8336 / draft §2: the agent sends SETTINGS and then, immediately, ORIGIN with the origins it claims.
       origins: this.options.origins,
+      limits: { maxResetsPerWindow: REVERSED_RESETS_PER_WINDOW },
       ...this.requestPaths(hooks),
       onPing: (opaque) => {
         if (isAdmissionPing(opaque)) hooks.admitted();
@@ -723,6 +725,7 @@ export class Supervisor {
       role: 'server',
       quicRole: 'client',
       origins: this.options.origins,
+      limits: { maxResetsPerWindow: REVERSED_RESETS_PER_WINDOW },
       ...this.requestPaths(hooks),
       onExtensionFrame: (type, payload) => {
         if (type === RHTTP_CHALLENGE_FRAME) {

@@ -4,7 +4,7 @@ import { gzipSync } from 'node:zlib';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ErrorCode } from '@rhttp/core';
+import { DEFAULT_LIMITS, ErrorCode } from '@rhttp/core';
 import { Agent, type AgentOptions } from '../src/agent.js';
 import { loadHandlerModule } from '../src/handler-module.js';
 import { deferred, EventLog, makeCertificates, startIntermediary, type TestCertificates, type TestIntermediary } from './intermediary-peer.js';
@@ -363,5 +363,30 @@ describe('graceful stop (RFC 9113 §6.8 GOAWAY)', () => {
     expect(stopped).toBe(true);
     expect(agent.status().state).toBe('stopped');
     expect(events.events.at(-1)).toEqual({ type: 'stopped' });
+  });
+});
+
+describe('the intermediary cancelling streams (browsers leaving, its budgets)', () => {
+  it('CVE-2023-44487: resets from the intermediary past the per-client Rapid Reset bound do not cost the reversed connection', async () => {
+    const { intermediary } = await setup({
+      handler: {
+        fetch(request) {
+          if (new URL(request.url).pathname === '/ok') return new Response('still serving');
+          // Held until the intermediary cancels it, as a slow app would be.
+          return new Promise<Response>((_, reject) => request.signal.addEventListener('abort', () => reject(new Error('cancelled'))));
+        },
+      },
+    });
+    const peer = await connected(intermediary);
+    const resets = 3 * DEFAULT_LIMITS.maxResetsPerWindow;
+    for (let i = 0; i < resets; i++) {
+      const exchange = peer.session.open({ method: 'GET', url: new URL(`${ORIGIN}/cancelled-${i}`) });
+      exchange.cancel();
+    }
+    // Well within one reset window (1 s), three times the bound one browser gets; then the connection still serves.
+    const goaway = await Promise.race([peer.goaway, peer.session.ping().then(() => undefined)]);
+    expect(goaway).toBeUndefined();
+    expect(peer.session.isClosed).toBe(false);
+    expect(await (await peer.session.fetch(`${ORIGIN}/ok`)).text()).toBe('still serving');
   });
 });

@@ -14,6 +14,7 @@ export * from './websocket/index.js';
 export * from './command-line.js';
 export * from './enrollment-token.js';
 export * from './reverse/admission.js';
+export * from './reverse/agent-limits.js';
 export * from './reverse/ptth.js';
 export * from './reverse/alpn.js';
 export * from './reverse/quic-authentication.js';
