@@ -14,7 +14,7 @@
  */
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import { ResponseParser, requestHead, type Http1ResponseHead } from '@rhttp/core';
+import { concatBytes, ResponseParser, requestHead, type Http1ResponseHead } from '@rhttp/core';
 import type { TurnWritable } from '@rhttp/node/socket-streams';
 
 /** Where the upstream listens. */
@@ -287,7 +287,7 @@ export class UpstreamExchange implements TurnWritable {
     const pending = this.#pending;
     if (pending.length > 0) {
       this.#pending = [];
-      const chunk = pending.length === 1 ? pending[0] : concat(pending);
+      const chunk = concatBytes(pending);
       const last = this.#responseEnded;
       if (last) this.#endDelivered = true;
       sink.data(chunk, last);
@@ -339,18 +339,6 @@ export class UpstreamExchange implements TurnWritable {
 }
 
 function noop(): void {}
-
-function concat(pieces: Uint8Array[]): Uint8Array {
-  let total = 0;
-  for (const p of pieces) total += p.length;
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of pieces) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 /** Keep-alive sockets to one upstream, and the headers-timeout sweep of its exchanges. */
 export class UpstreamPool {

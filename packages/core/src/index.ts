@@ -19,3 +19,4 @@ export * from './reverse/ptth.js';
 export * from './reverse/alpn.js';
 export * from './reverse/quic-authentication.js';
 export * from './h3/index.js';
+export { concatBytes } from './bytes.js';

@@ -34,7 +34,8 @@ export interface ResponseHead {
   headers: Headers;
 }
 
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/;
+/** A token (RFC 9110 §5.6.2) in lower case: what HTTP/2 field names must be (RFC 9113 §8.2.1), and how we list Connection options. */
+export const LOWER_CASE_TOKEN = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/;
 
 /**
  * Validate a received field block and split off its pseudo-header fields. Anything malformed
@@ -73,7 +74,7 @@ export function splitFields(streamId: number, fields: HeaderField[], allowed: Re
 function checkRegularField(streamId: number, name: string, value: string): void {
   // §8.2: field names MUST be lower case and valid tokens; values MUST NOT contain NUL, CR or
   // LF, nor start or end with whitespace.
-  if (!TOKEN.test(name)) throw malformed(streamId, `invalid field name ${JSON.stringify(name)}`);
+  if (!LOWER_CASE_TOKEN.test(name)) throw malformed(streamId, `invalid field name ${JSON.stringify(name)}`);
   if (!validValue(value)) throw malformed(streamId, `invalid value for field ${name}`);
   // §8.2.2: connection-specific fields make the message malformed.
   if (CONNECTION_SPECIFIC_FIELDS.has(name)) throw malformed(streamId, `connection-specific field ${name}`);

@@ -5,6 +5,7 @@
  * intermediary toward browsers), for the two shapes fields take: a Headers object and a list.
  */
 import type { HeaderField } from '../frame/types.js';
+import { LOWER_CASE_TOKEN } from './fields.js';
 
 /**
  * Always removed, whether or not `Connection` lists them (RFC 9110 §7.6.1, RFC 9113 §8.2.2), and
@@ -18,7 +19,6 @@ export const HOP_BY_HOP_FIELDS: ReadonlySet<string> = new Set(['connection', 'ke
  */
 export type NextHop = 'h2' | 'http/1.1';
 
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/;
 const NONE: ReadonlySet<string> = new Set();
 
 /**
@@ -33,7 +33,7 @@ export function connectionOptions(fields: Iterable<readonly [string, string]>): 
     if (name.length !== 10 || name.toLowerCase() !== 'connection') continue;
     for (const option of value.split(',')) {
       const n = option.trim().toLowerCase();
-      if (n !== '' && TOKEN.test(n)) (listed ??= new Set()).add(n);
+      if (n !== '' && LOWER_CASE_TOKEN.test(n)) (listed ??= new Set()).add(n);
     }
   }
   return listed ?? NONE;

@@ -2,7 +2,7 @@ import { ErrorCode, Http2UsageError, localReset, StreamResetError, type Http2Err
 import type { HeaderField } from '../frame/types.js';
 import type { Connection, Stream, StreamListener } from '../proto/connection.js';
 import type { PortStream, StreamPort } from './stream-port.js';
-import { CONNECTION_SPECIFIC_FIELDS, checkTrailerFields, malformed, type RequestFieldsHead } from './fields.js';
+import { CONNECTION_SPECIFIC_FIELDS, checkTrailerFields, LOWER_CASE_TOKEN, malformed, type RequestFieldsHead } from './fields.js';
 import { concatBytes } from '../bytes.js';
 
 /** What a server stream's request said: its pseudo-header fields and the raw field block. */
@@ -12,7 +12,6 @@ export type ServerStreamHead = RequestFieldsHead;
 export type OutgoingFields = HeaderField[] | Record<string, string>;
 
 const EMPTY = new Uint8Array(0);
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/;
 const noop = () => {};
 
 /**
@@ -340,10 +339,10 @@ function checkedFields(out: HeaderField[], fields: OutgoingFields | undefined, t
 
 function checkedField(name: string, value: string, trailers: boolean): HeaderField {
   if (typeof value !== 'string') value = String(value);
-  if (!TOKEN.test(name)) {
+  if (!LOWER_CASE_TOKEN.test(name)) {
     const lower = name.toLowerCase();
     if (name.charCodeAt(0) === 0x3a) throw new Http2UsageError(`pseudo-header ${name} cannot be set${trailers ? ' in trailers' : ''}: pass the status to respond()`);
-    if (!TOKEN.test(lower)) throw new Http2UsageError(`invalid field name ${JSON.stringify(name)}`);
+    if (!LOWER_CASE_TOKEN.test(lower)) throw new Http2UsageError(`invalid field name ${JSON.stringify(name)}`);
     name = lower;
   }
   // RFC 9113 §8.2.1: a field value MUST NOT contain NUL, CR or LF, nor start or end with whitespace.

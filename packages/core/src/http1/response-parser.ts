@@ -24,6 +24,7 @@
  * socket.on('data', (bytes) => parser.push(bytes));
  * socket.on('end', () => parser.finish());
  */
+import { concatBytes } from '../bytes.js';
 import { connectionOptions } from '../http/hop-by-hop.js';
 import { ChunkedDecoder } from './chunked.js';
 import { Http1Error } from './errors.js';
@@ -207,7 +208,7 @@ export class ResponseParser {
       head = bytes.subarray(start, j);
     } else {
       this.#headPieces.push(bytes.subarray(start, j));
-      head = concat(this.#headPieces, this.#headBytes + (j - start));
+      head = concatBytes(this.#headPieces, this.#headBytes + (j - start));
       this.#headPieces = [];
     }
     this.#lineEnd = 0;
@@ -373,12 +374,4 @@ function latin1(bytes: Uint8Array, end: number): string {
   return s;
 }
 
-function concat(pieces: Uint8Array[], total: number): Uint8Array {
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of pieces) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
+
