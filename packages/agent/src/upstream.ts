@@ -380,10 +380,19 @@ function relayResponse(stream: ServerStream, exchange: UpstreamExchange, method:
         stream.end(chunk).then(finish, fail);
         return;
       }
-      exchange.pause();
+      // Paused only when the engine did not take the chunk at once (no credit, or its queue is
+      // full): a write it accepts settles before the check below, so the socket reads on.
+      let taken = false;
+      let paused = false;
       stream.write(chunk).then(() => {
-        if (!finished) exchange.resume();
+        taken = true;
+        if (paused && !finished) exchange.resume();
       }, fail);
+      queueMicrotask(() => {
+        if (taken || finished) return;
+        paused = true;
+        exchange.pause();
+      });
     },
     end() {
       if (finished) return;
