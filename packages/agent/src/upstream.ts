@@ -380,19 +380,10 @@ function relayResponse(stream: ServerStream, exchange: UpstreamExchange, method:
         stream.end(chunk).then(finish, fail);
         return;
       }
-      // Paused only when the engine did not take the chunk at once (no credit, or its queue is
-      // full): a write it accepts settles before the check below, so the socket reads on.
-      let taken = false;
-      let paused = false;
+      exchange.pause();
       stream.write(chunk).then(() => {
-        taken = true;
-        if (paused && !finished) exchange.resume();
+        if (!finished) exchange.resume();
       }, fail);
-      queueMicrotask(() => {
-        if (taken || finished) return;
-        paused = true;
-        exchange.pause();
-      });
     },
     end() {
       if (finished) return;
