@@ -360,7 +360,6 @@ export class Connection {
     this.sender.scheduleFlush();
   }
 
-  /** Send PING (with `opaque`, 8 octets, or a counter); resolves with the round-trip time in ms. */
   /** PINGs the peer every `options.intervalMs` until the connection closes (ping.ts `keepAlive`); returns the function that stops it. */
   keepAlive(options: KeepAliveOptions): () => void {
     const connection = this;
@@ -374,6 +373,7 @@ export class Connection {
     return keepAlive(host, options);
   }
 
+  /** Send PING (with `opaque`, 8 octets, or a counter); resolves with the round-trip time in ms. */
   ping(opaque?: Uint8Array): Promise<number> {
     if (this.isClosed) return Promise.reject(this.closeError ?? new SessionClosedError('the connection is closed'));
     if (opaque !== undefined && opaque.length !== 8) return Promise.reject(new Http2UsageError('PING opaque data is 8 octets (RFC 9113 §6.7)'));

@@ -126,18 +126,21 @@ export class SendScheduler {
       });
     }
     if (stream.pending.length === 0) this.dataOrder.push(stream);
+    const write: PendingWrite = { data, offset: 0, end: end && !trailers, trailers, resolve: noop, reject: noop };
+    stream.pending.push(write);
     stream.queued += data.length;
     this.queuedBytes += data.length;
     // Not flushed here: frames queued in the same tick (many streams' responses, or a bulk body's
     // chunks as they arrive) go out in one write.
     this.scheduleFlush();
-    // A write that ends the stream resolves only once sent: its promise is how a stream learns it closed.
-    if (!end && this.writable && stream.queued <= Math.min(STREAM_QUEUE_BYTES, stream.sendWindow.available) && this.queuedBytes <= this.connectionWindow.available) {
-      stream.pending.push({ data, offset: 0, end: end && !trailers, trailers, resolve: noop, reject: noop });
+    // A write that ends the stream (END_STREAM or trailers) resolves only once sent: its promise is
+    // how a stream learns it closed.
+    if (!end && !trailers && this.writable && stream.queued <= Math.min(STREAM_QUEUE_BYTES, stream.sendWindow.available) && this.queuedBytes <= this.connectionWindow.available) {
       return Promise.resolve();
     }
     return new Promise((resolve, reject) => {
-      stream.pending.push({ data, offset: 0, end: end && !trailers, trailers, resolve, reject });
+      write.resolve = resolve;
+      write.reject = reject;
     });
   }
 
