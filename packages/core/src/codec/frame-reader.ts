@@ -64,9 +64,8 @@ export interface FrameReaderOptions {
   dataInPieces?: boolean;
 }
 
-/** A DATA frame being handed out in pieces. */
+/** A DATA frame (the reader's current header) being handed out in pieces. */
 interface DataInPieces {
-  header: FrameHeader;
   /** The Pad Length octet is yet to be read (PADDED). */
   padPending: boolean;
   /** Content octets not yet handed out. */
@@ -176,11 +175,11 @@ export class FrameReader {
           if (this.#dataInPieces && header.type === FrameType.DATA && !this.#headHolds(header.length)) {
             checkDataHeader(header);
             const padded = (header.flags & Flag.PADDED) !== 0;
-            this.#pieces = { header, padPending: padded, content: padded ? 0 : header.length, padding: 0, uncounted: 0 };
+            this.#pieces = { padPending: padded, content: padded ? 0 : header.length, padding: 0, uncounted: 0 };
           }
         }
         if (this.#pieces !== undefined) {
-          if (!this.#takePieces(this.#pieces, frames)) break;
+          if (!this.#takePieces(header, this.#pieces, frames)) break;
           this.#pieces = undefined;
           this.#header = undefined;
           continue;
@@ -214,8 +213,7 @@ export class FrameReader {
    * Hands out what has arrived of a DATA frame, a view per chunk; true once the frame is whole.
    * The Pad Length is checked as soon as it arrives, as `decodeData` checks it.
    */
-  #takePieces(p: DataInPieces, frames: Frame[]): boolean {
-    const { header } = p;
+  #takePieces(header: FrameHeader, p: DataInPieces, frames: Frame[]): boolean {
     if (p.padPending) {
       if (this.#buffered < 1) return false;
       const padLength = this.#chunks[this.#head][this.#offset];
