@@ -198,14 +198,8 @@ function read(b: Uint8Array): CertificateFields {
   if (p < tbs.end) {
     // issuerUniqueID [1] and subjectUniqueID [2] are declined by element()'s tag check.
     const wrapper = element(b, p, tbs.end, TAG.extensions);
-    const list = element(b, wrapper.start, wrapper.end, TAG.sequence);
-    if (list.end !== wrapper.end || list.start === list.end) decline();
     const types = new Set<string>();
-    for (let q = list.start; q < list.end; ) {
-      const ext = element(b, q, list.end, TAG.sequence);
-      extension(b, ext, fields, types);
-      q = ext.end;
-    }
+    for (const ext of sequenceOf(b, wrapper.start, wrapper.end, TAG.sequence)) extension(b, ext, fields, types);
     p = wrapper.end;
   }
   if (p !== tbs.end) decline();
@@ -269,22 +263,11 @@ function extension(b: Uint8Array, ext: Element, fields: CertificateFields, types
       return;
     }
     case EXTENSION.extKeyUsage: {
-      const seq = element(b, start, end, TAG.sequence);
-      if (seq.end !== end || seq.start === seq.end) decline();
-      const usages: string[] = [];
-      for (let q = seq.start; q < seq.end; ) {
-        const purpose = element(b, q, seq.end, TAG.oid);
-        usages.push(oid(b, purpose));
-        q = purpose.end;
-      }
-      fields.extendedKeyUsage = usages;
+      fields.extendedKeyUsage = sequenceOf(b, start, end, TAG.oid).map((purpose) => oid(b, purpose));
       return;
     }
     case EXTENSION.subjectAltName: {
-      const seq = element(b, start, end, TAG.sequence);
-      if (seq.end !== end || seq.start === seq.end) decline();
-      for (let q = seq.start; q < seq.end; ) {
-        const entry = element(b, q, seq.end);
+      for (const entry of sequenceOf(b, start, end)) {
         if (entry.tag === TAG.dNSName) {
           fields.dnsNames.push(latin1(b, entry.start, entry.end));
         } else if (entry.tag === TAG.iPAddress) {
@@ -292,7 +275,6 @@ function extension(b: Uint8Array, ext: Element, fields: CertificateFields, types
         } else {
           decline(); // other GeneralName forms: the library's to decode
         }
-        q = entry.end;
       }
       return;
     }
@@ -349,15 +331,15 @@ function extension(b: Uint8Array, ext: Element, fields: CertificateFields, types
   }
 }
 
-/** The elements of the SEQUENCE that is exactly [start, end): at least one, each with tag `tag`. */
-function sequenceOf(b: Uint8Array, start: number, end: number, tag: number): Element[] {
+/** The elements of the SEQUENCE that is exactly [start, end): at least one, each with tag `tag` when given. */
+function sequenceOf(b: Uint8Array, start: number, end: number, tag?: number): Element[] {
   const seq = element(b, start, end, TAG.sequence);
   if (seq.end !== end) decline();
   return children(b, seq.start, seq.end, tag);
 }
 
-/** The elements that fill [start, end) exactly: at least one, each with tag `tag`. */
-function children(b: Uint8Array, start: number, end: number, tag: number): Element[] {
+/** The elements that fill [start, end) exactly: at least one, each with tag `tag` when given. */
+function children(b: Uint8Array, start: number, end: number, tag?: number): Element[] {
   if (start === end) decline();
   const list: Element[] = [];
   for (let p = start; p < end; ) {
@@ -492,10 +474,8 @@ function name(b: Uint8Array, seq: Element): string {
   const rdns: string[] = [];
   for (let p = seq.start; p < seq.end; ) {
     const set = element(b, p, seq.end, TAG.set);
-    if (set.start === set.end) decline();
     const attributes: string[] = [];
-    for (let q = set.start; q < set.end; ) {
-      const attribute = element(b, q, set.end, TAG.sequence);
+    for (const attribute of children(b, set.start, set.end, TAG.sequence)) {
       const type = element(b, attribute.start, attribute.end, TAG.oid);
       const value = element(b, type.end, attribute.end);
       if (value.end !== attribute.end) decline();
@@ -504,7 +484,6 @@ function name(b: Uint8Array, seq: Element): string {
       for (let i = value.start; i < value.end; i++) if (b[i] < 0x20 || b[i] > 0x7e) decline(); // printable ASCII only
       const id = oid(b, type);
       attributes.push(`${ATTRIBUTE_NAMES.get(id) ?? id}=${escapeValue(latin1(b, value.start, value.end))}`);
-      q = attribute.end;
     }
     rdns.push(attributes.length === 1 ? attributes[0] : attributes.join('+'));
     p = set.end;
