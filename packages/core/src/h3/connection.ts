@@ -362,8 +362,7 @@ export class H3Connection implements StreamPort {
     if (!stream.local && !stream.localEnded) this.guard(stream, () => this.countReset());
     if (stream.reset || this.isClosed) return;
     stream.reset = true;
-    stream.io?.reset(H3ErrorCode.H3_REQUEST_CANCELLED);
-    if (!stream.remoteEnded) stream.io?.stopSending(H3ErrorCode.H3_REQUEST_CANCELLED);
+    this.cancelIo(stream, H3ErrorCode.H3_REQUEST_CANCELLED);
     if (stream.id >= 0) this.cancelDecoding(stream.id);
     // RFC 9114 §4.1.1: H3_REQUEST_REJECTED means the request was not processed, so it can be retried.
     const retryable = code === H3ErrorCode.H3_REQUEST_REJECTED;
@@ -423,10 +422,7 @@ export class H3Connection implements StreamPort {
       return;
     }
     stream.reset = true;
-    if (stream.io) {
-      stream.io.reset(code);
-      if (!stream.remoteEnded) stream.io.stopSending(code);
-    }
+    this.cancelIo(stream, code);
     if (stream.id >= 0 && !stream.remoteEnded) this.cancelDecoding(stream.id);
     const reason = error instanceof StreamError ? error.reason : error instanceof StreamResetError && error.cause instanceof StreamError ? error.cause.reason : error?.message;
     this.closeStream(stream, new StreamResetError(stream.id, code, 'local', reason ?? 'reset', false, error ? { cause: error } : undefined));
@@ -883,6 +879,13 @@ export class H3Connection implements StreamPort {
     void Promise.allSettled([...this.flushing]).then(() => this.finish(H3ErrorCode.H3_NO_ERROR, 'drained', undefined, true));
   }
 
+  /** Ends `stream` on the wire: RESET_STREAM, and STOP_SENDING unless the peer's message already ended. */
+  private cancelIo(stream: H3RequestStream, code: number): void {
+    if (!stream.io) return;
+    stream.io.reset(code);
+    if (!stream.remoteEnded) stream.io.stopSending(code);
+  }
+
   private fail(error: ConnectionError): void {
     if (this.isClosed) return;
     this.finish(error.errorCode, error.reason, error, true);
@@ -896,10 +899,7 @@ export class H3Connection implements StreamPort {
     const linger = sendClose && code === H3ErrorCode.H3_NO_ERROR && this.wroteLast;
     for (const stream of [...this.streams]) {
       // Lingering, CONNECTION_CLOSE is not ending these yet: RESET_STREAM and STOP_SENDING do, so the peer can finish and close.
-      if (linger && stream.io) {
-        stream.io.reset(H3ErrorCode.H3_REQUEST_CANCELLED);
-        if (!stream.remoteEnded) stream.io.stopSending(H3ErrorCode.H3_REQUEST_CANCELLED);
-      }
+      if (linger) this.cancelIo(stream, H3ErrorCode.H3_REQUEST_CANCELLED);
       const retryable = this.goawayReceived !== undefined && stream.id >= this.goawayReceived;
       const message = error ? `the connection closed (${h3ErrorCodeName(code)}${reason ? `: ${reason}` : ''})` : 'the connection closed';
       this.closeStream(stream, new StreamResetError(stream.id, code, 'connection', message, retryable, error ? { cause: error } : undefined));
