@@ -625,10 +625,17 @@ export class Supervisor {
   /**
    * How either engine's server session takes requests: every stream meets `serveStream` first
    * when there is one (it may leave the request to `handle`, the Fetch path); each is counted.
+   * The intermediary's resets are bounded as reverse/agent-limits.ts says, on both engines.
    */
-  private requestPaths(hooks: RunHooks): { onStream?: (stream: ServerStream) => void | false; handler: SupervisorOptions['handle']; onError: (error: unknown) => void } {
+  private requestPaths(hooks: RunHooks): {
+    onStream?: (stream: ServerStream) => void | false;
+    handler: SupervisorOptions['handle'];
+    onError: (error: unknown) => void;
+    limits: { maxResetsPerWindow: number };
+  } {
     const { serveStream, handle } = this.options;
     return {
+      limits: { maxResetsPerWindow: REVERSED_RESETS_PER_WINDOW },
       onStream: serveStream
         ? (stream) => {
             hooks.request();
@@ -659,7 +666,6 @@ export class Supervisor {
       role: 'server',
       // RFC 8336 / draft §2: the agent sends SETTINGS and then, immediately, ORIGIN with the origins it claims.
       origins: this.options.origins,
-      limits: { maxResetsPerWindow: REVERSED_RESETS_PER_WINDOW },
       ...this.requestPaths(hooks),
       onPing: (opaque) => {
         if (isAdmissionPing(opaque)) hooks.admitted();
@@ -725,7 +731,6 @@ export class Supervisor {
       role: 'server',
       quicRole: 'client',
       origins: this.options.origins,
-      limits: { maxResetsPerWindow: REVERSED_RESETS_PER_WINDOW },
       ...this.requestPaths(hooks),
       onExtensionFrame: (type, payload) => {
         if (type === RHTTP_CHALLENGE_FRAME) {
