@@ -94,8 +94,6 @@ export interface H3ConnectionEvents {
   onExtensionFrame?(type: number, payload: Uint8Array): void;
 }
 
-
-
 /** The most octets written per DATA frame: a body chunk larger than this goes out as several frames. */
 const MAX_DATA_FRAME_PAYLOAD = 64 * 1024;
 
@@ -598,7 +596,7 @@ export class H3Connection implements StreamPort {
         io.reset(code);
       },
       stopSending: (code) => {
-        if (this.inBandReset && stream.id >= 0 && !this.isClosed) this.sendExtensionFrame(RHTTP_STOP_SENDING_FRAME, encodeInBandStopSending(stream.id, code));
+        if (this.inBandReset && !this.isClosed) this.sendExtensionFrame(RHTTP_STOP_SENDING_FRAME, encodeInBandStopSending(stream.id, code));
         io.stopSending(code);
       },
     };
@@ -897,11 +895,11 @@ export class H3Connection implements StreamPort {
     this.closeError = error;
     // A graceful close after we wrote last lets the peer close first (the transport bounds the wait).
     const linger = sendClose && code === H3ErrorCode.H3_NO_ERROR && this.wroteLast;
+    const message = error ? `the connection closed (${h3ErrorCodeName(code)}${reason ? `: ${reason}` : ''})` : 'the connection closed';
     for (const stream of [...this.streams]) {
       // Lingering, CONNECTION_CLOSE is not ending these yet: RESET_STREAM and STOP_SENDING do, so the peer can finish and close.
       if (linger) this.cancelIo(stream, H3ErrorCode.H3_REQUEST_CANCELLED);
       const retryable = this.goawayReceived !== undefined && stream.id >= this.goawayReceived;
-      const message = error ? `the connection closed (${h3ErrorCodeName(code)}${reason ? `: ${reason}` : ''})` : 'the connection closed';
       this.closeStream(stream, new StreamResetError(stream.id, code, 'connection', message, retryable, error ? { cause: error } : undefined));
     }
     if (sendClose) this.transport.close(code, reason, linger);
