@@ -260,7 +260,7 @@ export async function verifyCertificateChain(chain: string | Uint8Array[], optio
     anchorError = error;
   }
   const certs = chainDer.map(
-    (der, i) => anchorCopy(der, anchors) ?? parseCertificate(der, i === 0 ? 'the leaf certificate' : `certificate ${i + 1} of the chain`, false),
+    (der, i) => sameAnchor(der, anchors) ?? parseCertificate(der, i === 0 ? 'the leaf certificate' : `certificate ${i + 1} of the chain`, false),
   );
   if (anchorError !== undefined) throw anchorError;
   if (anchors.length === 0) throw new CertificateError('untrusted', 'no trust anchors are configured, so no certificate can be trusted');
@@ -333,10 +333,9 @@ function libraryCertificate(der: Uint8Array, what: string): x509.X509Certificate
   }
 }
 
-/** A chain certificate that is byte for byte one of the trust anchors: the anchor's parse, as a chain member. */
-function anchorCopy(der: Uint8Array, anchors: ParsedCertificate[]): ParsedCertificate | undefined {
-  const anchor = anchors.find((a) => equalBytes(a.der, der));
-  return anchor === undefined ? undefined : { ...anchor, isAnchor: false };
+/** The trust anchor that a chain certificate is byte for byte: the chain uses the anchor's parse, and it ends the path there. */
+function sameAnchor(der: Uint8Array, anchors: ParsedCertificate[]): ParsedCertificate | undefined {
+  return anchors.find((a) => equalBytes(a.der, der));
 }
 
 /**
@@ -375,15 +374,12 @@ function parseTrustAnchors(trustAnchors: (string | Uint8Array)[]): ParsedCertifi
 
 /** Leaf first, ending at a trust anchor. */
 async function buildPath(certs: ParsedCertificate[], anchors: ParsedCertificate[]): Promise<ParsedCertificate[]> {
+  if (certs[0].isAnchor) return [certs[0]]; // a pinned certificate
   const path: ParsedCertificate[] = [];
-  const unused = new Set(certs.slice(1));
+  // The chain's copies of trust anchors are the anchors themselves (sameAnchor), candidates already.
+  const unused = new Set(certs.slice(1).filter((c) => !c.isAnchor));
   let current = certs[0];
   for (;;) {
-    const pinned = anchors.find((a) => equalBytes(a.der, current.der));
-    if (pinned !== undefined) {
-      path.push(pinned);
-      return path;
-    }
     path.push(current);
     if (path.length >= MAX_CERTIFICATE_PATH_LENGTH) {
       throw new CertificateError('untrusted', `no path to a trust anchor within ${MAX_CERTIFICATE_PATH_LENGTH} certificates`);
