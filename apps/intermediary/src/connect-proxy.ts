@@ -17,7 +17,7 @@ import { bodyReaderOf, ErrorCode, originCovers, parseAuthority, parseOrigin, typ
 import type { DispatchInfo } from '@rhttp/broker';
 import { clientAddressOf } from './browser-exchange.js';
 import { responseFields, streamBody, writeBody } from './browser-stream.js';
-import { TurnWriter } from '@rhttp/node/socket-streams';
+import { copyToWritable } from '@rhttp/node/socket-streams';
 
 /** The broker's `tunnel()` protocol for a plain CONNECT: no `:protocol` pseudo-header (RFC 9113 §8.5). */
 export const PLAIN_CONNECT = '';
@@ -216,20 +216,10 @@ async function pipeToWritable(body: ReadableStream<Uint8Array> | null, out: Dupl
     return;
   }
   const reader = body.getReader();
-  const writer = new TurnWriter(out);
   try {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      if (out.destroyed) return;
-      const full = writer.write(value);
-      if (full) await full;
-    }
-    writer.release();
-    end();
+    if (await copyToWritable(reader, out)) end();
   } catch {
     reader.cancel().catch(() => {});
-    writer.release(); // what the agent sent before the failure still goes
     out.destroy();
   }
 }

@@ -21,7 +21,7 @@ import { bodyReaderOf, connectionOptions, ErrorCode, isHopByHop, type ServerStre
 import { WEBSOCKET_PROTOCOL, tunnelRequest } from '@rhttp/broker';
 import { clientAddressOf, requestUrl, streamAuthority, type ExchangeInfo } from './browser-exchange.js';
 import { streamBody, writeBody } from './browser-stream.js';
-import { readableFromSocket, TurnWriter } from '@rhttp/node/socket-streams';
+import { copyToWritable, readableFromSocket } from '@rhttp/node/socket-streams';
 
 /** Sends one tunnel through the broker (the intermediary binds this to `registry.tunnel`). */
 export type TunnelAnswer = (request: Request, protocol: string, info: ExchangeInfo) => Promise<Response>;
@@ -86,21 +86,12 @@ async function pipeToBrowser(body: ReadableStream<Uint8Array> | null, target: Du
   const reader = body.getReader();
   const onClose = () => reader.cancel().catch(() => {});
   target.once('close', onClose);
-  const out = new TurnWriter(target);
   try {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      if (target.destroyed) return;
-      const full = out.write(value);
-      if (full) await full;
-    }
-    out.release();
+    if (!(await copyToWritable(reader, target))) return;
     ended();
     target.end();
   } catch {
     // The reversed stream was reset (the agent or upstream went away): no clean close to give.
-    out.release();
     target.destroy();
   } finally {
     target.off('close', onClose);

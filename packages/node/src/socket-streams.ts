@@ -92,21 +92,33 @@ export class TurnWriter {
  */
 export async function pumpToSocket(body: ReadableStream<Uint8Array>, socket: Duplex): Promise<void> {
   const reader = body.getReader();
-  const out = new TurnWriter(socket);
   try {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      if (socket.destroyed) throw new Error('the upstream connection closed');
-      const full = out.write(value);
-      if (full) await full;
-    }
-    out.release();
+    if (!(await copyToWritable(reader, socket))) throw new Error('the upstream connection closed');
     socket.end();
   } catch (error) {
     reader.cancel(error).catch(() => {});
-    out.release(); // what the body gave before it failed still goes
     socket.destroy();
+  }
+}
+
+/**
+ * Copies `reader`'s chunks into `target` through a {@link TurnWriter}. Resolves true at the body's
+ * end, false when `target` was destroyed first; rejects with the body's error. In every case what
+ * was handed over is released to the writable (the bytes before a failure still go); ending,
+ * destroying and cancelling are the caller's.
+ */
+export async function copyToWritable(reader: ReadableStreamDefaultReader<Uint8Array>, target: TurnWritable & { readonly destroyed: boolean }): Promise<boolean> {
+  const out = new TurnWriter(target);
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return true;
+      if (target.destroyed) return false;
+      const full = out.write(value);
+      if (full) await full;
+    }
+  } finally {
+    out.release();
   }
 }
 
