@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { connectQuic, type Http3Session, type Http3SessionOptions } from '../src/h3/index.js';
 import type { QuicBidirectionalStream, QuicConnection } from '../src/h3/quic.js';
-import { RHTTP_RESET_STREAM_FRAME, SETTINGS_RHTTP_IN_BAND_RESET, decodeInBandPayload, encodeInBandStopSending } from '../src/h3/in-band-reset.js';
+import { RHTTP_RESET_STREAM_FRAME, RHTTP_STOP_SENDING_FRAME, SETTINGS_RHTTP_IN_BAND_RESET, decodeInBandPayload, encodeInBandStopSending } from '../src/h3/in-band-reset.js';
 import { ErrorCode } from '../src/errors.js';
 import type { ServerStream } from '../src/http/server-stream.js';
 import { quicPair } from './support/quic-pair.js';
@@ -55,7 +55,7 @@ function pair(server: Partial<Http3SessionOptions>, client: Partial<Http3Session
 
 describe('in-band resets (SETTINGS_RHTTP_IN_BAND_RESET, RHTTP_RESET_STREAM, RHTTP_STOP_SENDING)', () => {
   it('the ids are extension values: not reserved (0x1f * N + 0x21), and the payloads decode exactly', () => {
-    for (const v of [SETTINGS_RHTTP_IN_BAND_RESET, RHTTP_RESET_STREAM_FRAME]) expect((v - 0x21) % 0x1f).not.toBe(0);
+    for (const v of [SETTINGS_RHTTP_IN_BAND_RESET, RHTTP_RESET_STREAM_FRAME, RHTTP_STOP_SENDING_FRAME]) expect((v - 0x21) % 0x1f).not.toBe(0);
     expect(decodeInBandPayload(encodeInBandStopSending(1_000_001, 0x10c), 2)).toEqual([1_000_001, 0x10c]);
     expect(decodeInBandPayload(new Uint8Array([0x05, 0x06]), 1)).toBeUndefined();
   });
