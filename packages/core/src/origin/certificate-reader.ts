@@ -72,7 +72,8 @@ const TAG = {
   keyIdentifier: 0x80, // AuthorityKeyIdentifier [0] IMPLICIT OCTET STRING
 } as const;
 
-const EXTENSION = {
+/** The extensions this reader decodes (certificate.ts recognizes the same). */
+export const EXTENSION = {
   subjectKeyIdentifier: '2.5.29.14',
   keyUsage: '2.5.29.15',
   subjectAltName: '2.5.29.17',
@@ -84,7 +85,7 @@ const EXTENSION = {
   authorityInfoAccess: '1.3.6.1.5.5.7.1.1',
 } as const;
 
-const KEY_ALGORITHM = {
+export const KEY_ALGORITHM = {
   rsaEncryption: '1.2.840.113549.1.1.1',
   ecPublicKey: '1.2.840.10045.2.1',
 } as const;

@@ -16,7 +16,7 @@ import { parse as parseDomain } from 'tldts';
 import { RhttpError } from '../errors.js';
 import { canonicalIPAddress } from './ip-address.js';
 import type { Origin } from './origin.js';
-import { readCertificate, type CertificateFields } from './certificate-reader.js';
+import { EXTENSION, KEY_ALGORITHM, readCertificate, type CertificateFields } from './certificate-reader.js';
 import { webCrypto, x509, type WebCryptoKey } from './x509.js';
 
 /** What a verified leaf certificate says about its holder. */
@@ -69,10 +69,6 @@ export interface VerifyOptions {
 export const MAX_CERTIFICATE_PATH_LENGTH = 8;
 
 const OID = {
-  basicConstraints: '2.5.29.19',
-  keyUsage: '2.5.29.15',
-  extKeyUsage: '2.5.29.37',
-  subjectAltName: '2.5.29.17',
   serverAuth: '1.3.6.1.5.5.7.3.1',
   clientAuth: '1.3.6.1.5.5.7.3.2',
   anyExtendedKeyUsage: '2.5.29.37.0',
@@ -85,15 +81,15 @@ const OID = {
  * critical is refused rather than silently trusted beyond its constraints.
  */
 const RECOGNIZED_EXTENSIONS = new Set<string>([
-  OID.basicConstraints,
-  OID.keyUsage,
-  OID.extKeyUsage,
-  OID.subjectAltName,
-  '2.5.29.14', // subjectKeyIdentifier
-  '2.5.29.35', // authorityKeyIdentifier
-  '2.5.29.32', // certificatePolicies (no policy is required of origins)
-  '2.5.29.31', // cRLDistributionPoints
-  '1.3.6.1.5.5.7.1.1', // authorityInfoAccess
+  EXTENSION.basicConstraints,
+  EXTENSION.keyUsage,
+  EXTENSION.extKeyUsage,
+  EXTENSION.subjectAltName,
+  EXTENSION.subjectKeyIdentifier,
+  EXTENSION.authorityKeyIdentifier,
+  EXTENSION.certificatePolicies, // no policy is required of origins
+  EXTENSION.cRLDistributionPoints,
+  EXTENSION.authorityInfoAccess,
 ]);
 
 // ---------------------------------------------------------------------------------------------
@@ -463,8 +459,6 @@ const RSA_PKCS1_HASHES = new Map([
   ['1.2.840.113549.1.1.12', 'SHA-384'],
   ['1.2.840.113549.1.1.13', 'SHA-512'],
 ]);
-const EC_PUBLIC_KEY = '1.2.840.10045.2.1';
-const RSA_ENCRYPTION = '1.2.840.113549.1.1.1';
 
 /**
  * How WebCrypto checks `subject`'s signature with `issuer`'s key, as @peculiar/x509's
@@ -477,14 +471,14 @@ function webSignature(
 ): { importAlgorithm: { name: string; namedCurve?: string; hash?: string }; verifyAlgorithm: { name: string; hash?: string }; signature: Uint8Array } | undefined {
   const ecdsaHash = ECDSA_HASHES.get(subject.signatureAlgorithm);
   const curve = issuer.namedCurve === undefined ? undefined : CURVES.get(issuer.namedCurve);
-  if (ecdsaHash !== undefined && issuer.publicKeyAlgorithm === EC_PUBLIC_KEY && curve !== undefined) {
+  if (ecdsaHash !== undefined && issuer.publicKeyAlgorithm === KEY_ALGORITHM.ecPublicKey && curve !== undefined) {
     // WebCrypto takes r‖s, each left-padded to the curve's size; the certificate has ECDSA-Sig-Value (RFC 5480 §2.2.3).
     const signature = ecdsaSignature(subject.signature, curve.size);
     if (signature === undefined) return undefined;
     return { importAlgorithm: { name: 'ECDSA', namedCurve: curve.name }, verifyAlgorithm: { name: 'ECDSA', hash: ecdsaHash }, signature };
   }
   const rsaHash = RSA_PKCS1_HASHES.get(subject.signatureAlgorithm);
-  if (rsaHash !== undefined && issuer.publicKeyAlgorithm === RSA_ENCRYPTION) {
+  if (rsaHash !== undefined && issuer.publicKeyAlgorithm === KEY_ALGORITHM.rsaEncryption) {
     return { importAlgorithm: { name: 'RSASSA-PKCS1-v1_5', hash: rsaHash }, verifyAlgorithm: { name: 'RSASSA-PKCS1-v1_5' }, signature: subject.signature };
   }
   return undefined;
