@@ -25,6 +25,7 @@
  * socket.on('end', () => parser.finish());
  */
 import { concatBytes } from '../bytes.js';
+import { decodeLatin1 } from '../hpack/latin1.js';
 import { connectionOptions } from '../http/hop-by-hop.js';
 import { ChunkedDecoder } from './chunked.js';
 import { Http1Error } from './errors.js';
@@ -195,12 +196,12 @@ export class ResponseParser {
       }
     }
     if (!found) {
-      if (j === limit && limit < n) throw new Http1Error('head_too_large', `response head larger than ${MAX_RESPONSE_HEAD_BYTES} octets`);
+      // The scan stopped at `limit` without the empty line: at the bound, whether this read had more or not.
+      if (this.#headBytes + (limit - start) >= MAX_RESPONSE_HEAD_BYTES) throw new Http1Error('head_too_large', `response head larger than ${MAX_RESPONSE_HEAD_BYTES} octets`);
       this.#lineEnd = s;
       this.#headHigh = high;
       this.#headBytes += n - start;
       this.#headPieces.push(bytes.subarray(start));
-      if (this.#headBytes >= MAX_RESPONSE_HEAD_BYTES) throw new Http1Error('head_too_large', `response head larger than ${MAX_RESPONSE_HEAD_BYTES} octets`);
       return n;
     }
     let head: Uint8Array;
@@ -214,7 +215,7 @@ export class ResponseParser {
     this.#lineEnd = 0;
     this.#headBytes = 0;
     this.#headHigh = 0;
-    this.#onHead(parseHead(high < 0x80 ? ASCII.decode(head.subarray(0, head.length - 4)) : latin1(head, head.length - 4)));
+    this.#onHead(parseHead(high < 0x80 ? ASCII.decode(head.subarray(0, head.length - 4)) : decodeLatin1(head, 0, head.length - 4)));
     return j;
   }
 
@@ -363,15 +364,3 @@ function isOws(c: number): boolean {
 
 /** Decodes an ASCII-only head (UTF-8 and ASCII agree there), far faster than char by char. */
 const ASCII = new TextDecoder();
-
-/** Octets as a latin1 string (one char per octet), up to `end`. */
-function latin1(bytes: Uint8Array, end: number): string {
-  const step = 4096;
-  let s = '';
-  for (let i = 0; i < end; i += step) {
-    s += String.fromCharCode.apply(null, bytes.subarray(i, Math.min(end, i + step)) as unknown as number[]);
-  }
-  return s;
-}
-
-
