@@ -16,7 +16,7 @@
  * const response = await upstream.fetch(new Request('https://app.example.com/'));
  */
 import { STATUS_CODES } from 'node:http';
-import { connectionOptions, ErrorCode, hasNoContent, Http1Error, isHopByHop, type HeaderField, type ServerStream, type StreamInfo } from '@rhttp/core';
+import { connectionOptions, ErrorCode, hasNoContent, Http1Error, isHopByHop, stripHopByHopFields, type HeaderField, type ServerStream, type StreamInfo } from '@rhttp/core';
 import { UpstreamPool, UpstreamTimeoutError, type UpstreamExchange } from './upstream-pool.js';
 import { openWebSocketUpstream } from './websocket-upstream.js';
 import { TurnWriter } from '@rhttp/node/socket-streams';
@@ -275,17 +275,13 @@ function forwardedRequestFields(incoming: Iterable<readonly [string, string]>, a
  */
 function responseFields(raw: string[]): HeaderField[] {
   const fields: HeaderField[] = [];
-  for (let i = 0; i < raw.length; i += 2) fields.push([raw[i].toLowerCase(), raw[i + 1]]);
-  const listed = connectionOptions(fields);
-  let kept = 0;
-  for (let i = 0; i < fields.length; i++) {
-    const [name, value] = fields[i];
-    if (name !== 'trailer' && !isHopByHop(name, value, listed)) fields[kept++] = fields[i];
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i].toLowerCase();
+    if (name !== 'trailer') fields.push([name, raw[i + 1]]);
   }
-  fields.length = kept;
+  stripHopByHopFields(fields);
   return fields;
 }
-
 
 /** A status HTTP/2 cannot carry as a final response (interim 1xx are skipped by the parser; 101 and 600+ come here). */
 function unforwardableStatus(status: number): Failure | undefined {
