@@ -178,7 +178,7 @@ export class UpstreamExchange implements TurnWritable {
   /** The body is not wanted (HEAD, 204, 304, 205): it is read and dropped, keeping the socket reusable. */
   discard(): void {
     this.#pending = [];
-    this.attach({ data: () => (this.#pending = []), end: noop, abort: noop });
+    this.attach({ data: noop, end: noop, abort: noop });
   }
 
   /** Stop reading the upstream socket (backpressure toward the upstream). */
