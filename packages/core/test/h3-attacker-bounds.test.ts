@@ -10,14 +10,7 @@ import type { ServerStream } from '../src/http/server-stream.js';
 import { MAX_PEER_ORIGINS } from '../src/origin/origin-set.js';
 import { quicPair } from './support/quic-pair.js';
 import { H3ScriptedPeer } from './support/h3-scripted-peer.js';
-
-async function until(cond: () => boolean, turns = 20_000): Promise<void> {
-  for (let i = 0; i < turns; i++) {
-    if (cond()) return;
-    await new Promise<void>((resolve) => setImmediate(resolve));
-  }
-  throw new Error('condition never held');
-}
+import { until } from './support/until.js';
 
 describe('the peer origin set (RFC 9412) is bounded', () => {
   it(`origins up to ${MAX_PEER_ORIGINS} are kept; one more closes the connection with H3_EXCESSIVE_LOAD`, async () => {

@@ -9,18 +9,11 @@ import { QpackEncoder } from '../src/qpack/index.js';
 import { quicPair } from './support/quic-pair.js';
 import { H3ScriptedPeer } from './support/h3-scripted-peer.js';
 import { hex } from './frame-vectors.js';
+import { until } from './support/until.js';
 
 function server(options: Partial<Http3SessionOptions>): { session: Http3Session; peer: H3ScriptedPeer } {
   const { client, server: quic } = quicPair();
   return { session: connectQuic(quic, { role: 'server', ...options }), peer: new H3ScriptedPeer(client) };
-}
-
-async function until(cond: () => boolean, turns = 20_000): Promise<void> {
-  for (let i = 0; i < turns; i++) {
-    if (cond()) return;
-    await new Promise<void>((resolve) => setImmediate(resolve));
-  }
-  throw new Error('condition never held');
 }
 
 const GET = (authority: string): Array<[string, string]> => [

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import type { ServerStream } from '../src/http/server-stream.js';
 import { H3ErrorCode } from '../src/h3/index.js';
 import { h3Pair, readAll } from './support/h3-pair.js';
+import { until } from './support/until.js';
 
 /** A response larger than what the QUIC pair and the client hold together (three windows), so the client must read to let it finish. */
 const BODY_BYTES = 256 * 1024;
@@ -40,10 +41,6 @@ function pattern(n: number): Uint8Array {
   const out = new Uint8Array(n);
   for (let i = 0; i < n; i++) out[i] = (i * 7 + (i >> 10)) & 0xff;
   return out;
-}
-
-async function until(condition: () => boolean): Promise<void> {
-  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 1));
 }
 
 /** Writes of this size keep what the QUIC pair queues close to its window. */

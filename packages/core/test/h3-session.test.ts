@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import type { ServerStream } from '../src/http/server-stream.js';
 import { H3ErrorCode } from '../src/h3/index.js';
 import { h3Pair, readAll } from './support/h3-pair.js';
+import { until } from './support/until.js';
 
 const text = (s: string) => new TextEncoder().encode(s);
 const decode = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -58,15 +59,6 @@ describe('RFC 9114 §4.1 a request and its response', () => {
     client.close();
   });
 });
-
-/** Event-loop turns until `cond` holds (no clock involved); throws if it never does. */
-async function until(cond: () => boolean, turns = 20_000): Promise<void> {
-  for (let i = 0; i < turns; i++) {
-    if (cond()) return;
-    await new Promise<void>((resolve) => setImmediate(resolve));
-  }
-  throw new Error('condition never held');
-}
 
 const settle = async (turns = 50) => {
   for (let i = 0; i < turns; i++) await new Promise<void>((resolve) => setImmediate(resolve));
