@@ -10,10 +10,11 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { createDevCa, issueCertificate } from '../../node/src/certs.js';
+import { concatBytes as concat } from '../src/bytes.js';
 import { readCertificate } from '../src/origin/certificate-reader.js';
 import { CertificateError, pemToDer, verifyCertificateChain } from '../src/origin/certificate.js';
 import { webCrypto, x509 } from '../src/origin/x509.js';
-import { RSA, libraryAlgorithms, libraryFields, makeCertificate, type KeyPair } from './support/certificates.js';
+import { ESCAPED_SUBJECT, RSA, libraryAlgorithms, libraryFields, makeCertificate, makeRsaCertificates, makeWebCertificates, unusualCaExtensions } from './support/certificates.js';
 
 // verifyCertificateChain with the reader, or with the library alone: the reader declines every certificate while `forceLibrary` is set.
 const mode = vi.hoisted(() => ({ forceLibrary: false, declined: 0 }));
@@ -85,16 +86,6 @@ function contents(node: Node): Uint8Array {
 function encode(node: Node): Uint8Array {
   const inner = contents(node);
   return concat([new Uint8Array([node.tag, ...(node.length ?? derLength(inner.length))]), inner, new Uint8Array(node.trailer ?? [])]);
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 /** Every node in pre-order, with where it sits. */
@@ -396,36 +387,12 @@ beforeAll(async () => {
   const devLeaf = await issueCertificate(devCa, { dnsNames: ['app.example.com', '*.app.example.com'], ipAddresses: ['192.0.2.1', '2001:db8::1'] });
   const devCaKey = await webCrypto.subtle.importKey('pkcs8', pemToDer(devCa.keyPem, 'PRIVATE KEY')[0], { name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign']);
   const names = await makeCertificate({
-    subject: [{ CN: ['a, b+c'], O: ['Example'] }, { OU: [' "quoted" <x>; #1 '] }, { '2.5.4.97': ['VATFR-123'] }, { E: ['ops@example.com'] }, { DC: ['example'] }],
+    subject: ESCAPED_SUBJECT,
     notAfter: new Date(Date.UTC(2051, 0, 2, 3, 4, 5)),
-    extensions: [
-      new x509.BasicConstraintsExtension(true, 3, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.decipherOnly, true),
-      new x509.ExtendedKeyUsageExtension(['2.5.29.37.0', '1.3.6.1.5.5.7.3.9']),
-      new x509.Extension('1.3.6.1.4.1.99999.1', false, new Uint8Array([0x05, 0x00])),
-    ],
+    extensions: unusualCaExtensions(),
   });
-  const publicCa = await makeCertificate({ subject: [{ C: ['US'] }, { O: ["Let's Encrypt"] }, { CN: ['E9'] }] });
-  const publicLeaf = await makeCertificate({
-    subject: 'CN=public.example.com',
-    issuer: publicCa,
-    extensions: [
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-      new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.AuthorityInfoAccessExtension({ ocsp: ['http://e9.o.lencr.org'], caIssuers: ['http://e9.i.lencr.org/'] }),
-      new x509.SubjectAlternativeNameExtension([{ type: 'dns', value: 'public.example.com' }, { type: 'ip', value: '192.0.2.7' }]),
-      new x509.CertificatePolicyExtension(['2.23.140.1.2.1']),
-      new x509.CRLDistributionPointsExtension(['http://e9.c.lencr.org/12.crl']),
-    ],
-  });
-  const rsaKeys = (await webCrypto.subtle.generateKey(RSA, true, ['sign', 'verify'])) as KeyPair;
-  const rsaCa = await makeCertificate({ subject: 'CN=RSA CA', keys: rsaKeys });
-  const rsaLeaf = await makeCertificate({
-    subject: 'CN=rsa.example.com',
-    issuer: rsaCa,
-    extensions: [new x509.SubjectAlternativeNameExtension([{ type: 'dns', value: 'rsa.example.com' }])],
-  });
+  const { ca: publicCa, leaf: publicLeaf } = await makeWebCertificates();
+  const { ca: rsaCa, leaf: rsaLeaf } = await makeRsaCertificates();
   seeds = [
     seed('the dev CA', devCa.certPem),
     seed('a dev leaf', devLeaf.certPem),
@@ -438,7 +405,7 @@ beforeAll(async () => {
   signedSeeds = [
     signedSeed('a dev leaf', devLeaf.certPem, devCa.certPem, devCaKey),
     signedSeed('a web leaf', publicLeaf.certPem, publicCa.certPem, publicCa.keys.privateKey),
-    signedSeed('an RSA-signed leaf', rsaLeaf.certPem, rsaCa.certPem, rsaKeys.privateKey),
+    signedSeed('an RSA-signed leaf', rsaLeaf.certPem, rsaCa.certPem, rsaCa.keys.privateKey),
   ];
   for (const s of signedSeeds) {
     // The re-signing itself is sound: the seed's own tbs, signed again, verifies as the seed does.

@@ -5,8 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { createDevCa, issueCertificate, type IssuedCertificate } from '../../node/src/certs.js';
 import { readCertificate } from '../src/origin/certificate-reader.js';
 import { derToPem, pemToDer, verifyCertificateChain } from '../src/origin/certificate.js';
-import { webCrypto, x509 } from '../src/origin/x509.js';
-import { DAY, RSA, libraryFields, makeCertificate, type KeyPair } from './support/certificates.js';
+import { x509 } from '../src/origin/x509.js';
+import { DAY, ESCAPED_SUBJECT, libraryFields, makeCertificate, makeRsaCertificates, makeWebCertificates, unusualCaExtensions } from './support/certificates.js';
 
 function expectReadAsLibrary(pem: string): void {
   const der = pemToDer(pem)[0];
@@ -30,9 +30,7 @@ describe('certificate-reader: reads as @peculiar/x509 does', () => {
   });
 
   it('names that need escaping, multi-valued RDNs, unnamed attribute types, IA5String and UTF8String values', async () => {
-    const { certPem } = await makeCertificate({
-      subject: [{ CN: ['a, b+c'], O: ['Example'] }, { OU: [' "quoted" <x>; #1 '] }, { '2.5.4.97': ['VATFR-123'] }, { E: ['ops@example.com'] }, { DC: ['example'] }],
-    });
+    const { certPem } = await makeCertificate({ subject: ESCAPED_SUBJECT });
     expect(new x509.X509Certificate(certPem).subject).toContain('\\,'); // the library escaped something
     expectReadAsLibrary(certPem);
   });
@@ -41,45 +39,21 @@ describe('certificate-reader: reads as @peculiar/x509 does', () => {
     const { certPem } = await makeCertificate({
       subject: 'CN=Long CA',
       notAfter: new Date(Date.UTC(2051, 0, 2, 3, 4, 5)),
-      extensions: [
-        new x509.BasicConstraintsExtension(true, 3, true),
-        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.decipherOnly, true),
-        new x509.ExtendedKeyUsageExtension(['2.5.29.37.0', '1.3.6.1.5.5.7.3.9']),
-        new x509.Extension('1.3.6.1.4.1.99999.1', false, new Uint8Array([0x05, 0x00])),
-      ],
+      extensions: unusualCaExtensions(),
     });
     expectReadAsLibrary(certPem);
     expect(readCertificate(pemToDer(certPem)[0])!.notAfter.toISOString()).toBe('2051-01-02T03:04:05.000Z');
   });
 
   it('what public CAs put in web certificates: certificate policies, AIA and CRL distribution point URIs', async () => {
-    const ca = await makeCertificate({ subject: [{ C: ['US'] }, { O: ["Let's Encrypt"] }, { CN: ['E9'] }] });
-    const leaf = await makeCertificate({
-      subject: 'CN=public.example.com',
-      issuer: ca,
-      extensions: [
-        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-        new x509.BasicConstraintsExtension(false, undefined, true),
-        new x509.AuthorityInfoAccessExtension({ ocsp: ['http://e9.o.lencr.org'], caIssuers: ['http://e9.i.lencr.org/'] }),
-        new x509.SubjectAlternativeNameExtension([{ type: 'dns', value: 'public.example.com' }]),
-        new x509.CertificatePolicyExtension(['2.23.140.1.2.1']),
-        new x509.CRLDistributionPointsExtension(['http://e9.c.lencr.org/12.crl']),
-      ],
-    });
+    const { ca, leaf } = await makeWebCertificates();
     expectReadAsLibrary(ca.certPem);
     expectReadAsLibrary(leaf.certPem);
     await expect(verifyCertificateChain(leaf.certPem, { trustAnchors: [ca.certPem] })).resolves.toMatchObject({ dnsNames: ['public.example.com'] });
   });
 
   it('an RSA CA and the leaf it signed (sha256WithRSAEncryption) verify as before', async () => {
-    const rsaKeys = (await webCrypto.subtle.generateKey(RSA, true, ['sign', 'verify'])) as KeyPair;
-    const rsaCa = await makeCertificate({ subject: 'CN=RSA CA', keys: rsaKeys });
-    const leaf = await makeCertificate({
-      subject: 'CN=rsa.example.com',
-      issuer: rsaCa,
-      extensions: [new x509.SubjectAlternativeNameExtension([{ type: 'dns', value: 'rsa.example.com' }])],
-    });
+    const { ca: rsaCa, leaf } = await makeRsaCertificates();
     expectReadAsLibrary(rsaCa.certPem);
     expectReadAsLibrary(leaf.certPem);
     const identity = await verifyCertificateChain(leaf.certPem, { trustAnchors: [rsaCa.certPem] });

@@ -6,7 +6,7 @@ import { webCrypto, x509 } from '../../src/origin/x509.js';
 
 export const DAY = 24 * 60 * 60 * 1000;
 export type KeyPair = { publicKey: never; privateKey: never };
-export const EC = { name: 'ECDSA', namedCurve: 'P-256' };
+const EC = { name: 'ECDSA', namedCurve: 'P-256' };
 export const RSA = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]) };
 
 /** The library's reading of `der`, in the reader's shape (without the algorithm OIDs: see {@link libraryAlgorithms}). */
@@ -77,4 +77,48 @@ export function libraryAlgorithms(der: Uint8Array) {
     publicKeyAlgorithm: key.algorithm,
     publicKeyParameters: parameters(key),
   };
+}
+
+/** A subject whose values need escaping, with multi-valued RDNs, an unnamed attribute type, IA5String and UTF8String values. */
+export const ESCAPED_SUBJECT: x509.JsonName = [{ CN: ['a, b+c'], O: ['Example'] }, { OU: [' "quoted" <x>; #1 '] }, { '2.5.4.97': ['VATFR-123'] }, { E: ['ops@example.com'] }, { DC: ['example'] }];
+
+/** A CA's extensions in less usual forms: pathLenConstraint, keyUsage bits of the second octet, any EKU, a private extension. */
+export function unusualCaExtensions(): x509.Extension[] {
+  return [
+    new x509.BasicConstraintsExtension(true, 3, true),
+    new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.decipherOnly, true),
+    new x509.ExtendedKeyUsageExtension(['2.5.29.37.0', '1.3.6.1.5.5.7.3.9']),
+    new x509.Extension('1.3.6.1.4.1.99999.1', false, new Uint8Array([0x05, 0x00])),
+  ];
+}
+
+/** What public CAs issue: a CA named like Let's Encrypt's and a web leaf with certificate policies, AIA and CRL distribution point URIs. */
+export async function makeWebCertificates() {
+  const ca = await makeCertificate({ subject: [{ C: ['US'] }, { O: ["Let's Encrypt"] }, { CN: ['E9'] }] });
+  const leaf = await makeCertificate({
+    subject: 'CN=public.example.com',
+    issuer: ca,
+    extensions: [
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.AuthorityInfoAccessExtension({ ocsp: ['http://e9.o.lencr.org'], caIssuers: ['http://e9.i.lencr.org/'] }),
+      new x509.SubjectAlternativeNameExtension([{ type: 'dns', value: 'public.example.com' }, { type: 'ip', value: '192.0.2.7' }]),
+      new x509.CertificatePolicyExtension(['2.23.140.1.2.1']),
+      new x509.CRLDistributionPointsExtension(['http://e9.c.lencr.org/12.crl']),
+    ],
+  });
+  return { ca, leaf };
+}
+
+/** An RSA CA and the leaf it signed (sha256WithRSAEncryption). */
+export async function makeRsaCertificates() {
+  const keys = (await webCrypto.subtle.generateKey(RSA, true, ['sign', 'verify'])) as KeyPair;
+  const ca = await makeCertificate({ subject: 'CN=RSA CA', keys });
+  const leaf = await makeCertificate({
+    subject: 'CN=rsa.example.com',
+    issuer: ca,
+    extensions: [new x509.SubjectAlternativeNameExtension([{ type: 'dns', value: 'rsa.example.com' }])],
+  });
+  return { ca, leaf };
 }
