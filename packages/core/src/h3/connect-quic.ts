@@ -154,7 +154,7 @@ class QuicTransport implements H3Transport {
     } catch (error) {
       // A stream failing because the whole connection closed is the close, not a reset of the
       // stream: give the connection's `closed` a turn to say so first.
-      await Promise.race([this.quic.closed.catch(noop), new Promise<void>((resolve) => setTimeout(resolve, 0))]);
+      await Promise.race([this.closed, new Promise<void>((resolve) => setTimeout(resolve, 0))]);
       this.connection.endUni(uni, resetCodeOf(error));
     }
   }
