@@ -171,8 +171,9 @@ function read(b: Uint8Array): CertificateFields {
   if (notAfter.end !== validity.end) decline();
   const subjectName = element(b, validity.end, tbs.end, TAG.sequence);
   const spki = element(b, subjectName.end, tbs.end, TAG.sequence);
-  const keyAlgorithm = algorithmIdentifier(b, element(b, spki.start, spki.end, TAG.sequence));
-  const keyBits = element(b, keyAlgorithm.end, spki.end, TAG.bitString);
+  const keyAlgorithmSequence = element(b, spki.start, spki.end, TAG.sequence);
+  const keyAlgorithm = algorithmIdentifier(b, keyAlgorithmSequence);
+  const keyBits = element(b, keyAlgorithmSequence.end, spki.end, TAG.bitString);
   if (keyBits.end !== spki.end) decline();
   bitStringBytes(b, keyBits);
   subjectPublicKey(b, keyAlgorithm, keyBits.start + 1, keyBits.end);
@@ -390,7 +391,7 @@ function subjectPublicKey(b: Uint8Array, algorithm: { oid: string; parameter: st
 }
 
 /** AlgorithmIdentifier: the OID, and its parameter: absent (undefined), NULL (null) or an OID (a named curve). */
-function algorithmIdentifier(b: Uint8Array, seq: Element): { oid: string; parameter: string | null | undefined; end: number } {
+function algorithmIdentifier(b: Uint8Array, seq: Element): { oid: string; parameter: string | null | undefined } {
   const id = element(b, seq.start, seq.end, TAG.oid);
   let parameter: string | null | undefined;
   let p = id.end;
@@ -402,7 +403,7 @@ function algorithmIdentifier(b: Uint8Array, seq: Element): { oid: string; parame
     p = param.end;
   }
   if (p !== seq.end) decline();
-  return { oid: oid(b, id), parameter, end: seq.end };
+  return { oid: oid(b, id), parameter };
 }
 
 /** OBJECT IDENTIFIER contents in dotted form (X.690 §8.19), minimal sub-identifiers only. */
@@ -486,7 +487,7 @@ function name(b: Uint8Array, seq: Element): string {
       const id = oid(b, type);
       attributes.push(`${ATTRIBUTE_NAMES.get(id) ?? id}=${escapeValue(latin1(b, value.start, value.end))}`);
     }
-    rdns.push(attributes.length === 1 ? attributes[0] : attributes.join('+'));
+    rdns.push(attributes.join('+'));
     p = set.end;
   }
   return rdns.join(', ');
