@@ -27,7 +27,7 @@ const LF = 0x0a;
 const enum State {
   /** Hex digits of chunk-size. */
   Size,
-  /** After chunk-size: chunk-ext up to CR. */
+  /** After chunk-size (its first octet checked there): chunk-ext up to CR. */
   Extension,
   /** The LF of the chunk-size line. */
   SizeLf,
@@ -70,7 +70,6 @@ export class ChunkedDecoder {
   #remaining = 0;
   #lineBytes = 0;
   #trailerBytes = 0;
-  #inExtension = false;
 
   /** The last chunk and the trailer section have been read. */
   get done(): boolean {
@@ -100,6 +99,9 @@ export class ChunkedDecoder {
           }
           // RFC 9112 §7.1: chunk-size = 1*HEXDIG.
           if (this.#digits === 0) throw new Http1Error('invalid_chunk', 'chunk size missing');
+          // RFC 9112 §7.1.1: chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] ):
+          // right after the size only CR, BWS or ";" may come.
+          if (c !== CR && c !== 0x3b && c !== 0x20 && c !== 0x09) throw new Http1Error('invalid_chunk', 'malformed chunk-size line');
           this.#state = State.Extension;
           break;
         }
@@ -110,20 +112,14 @@ export class ChunkedDecoder {
             this.#state = State.SizeLf;
             break;
           }
-          // RFC 9112 §7.1.1: chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] ).
-          // Extensions are ignored ("A recipient MUST ignore unrecognized chunk extensions"), but
-          // right after the size only BWS or ";" may come, and no control octet anywhere: a bare
-          // LF is not a line end here (see response-parser.ts).
-          const first = !this.#inExtension;
-          this.#inExtension = true;
-          if (first ? c !== 0x3b && c !== 0x20 && c !== 0x09 : c !== 0x09 && (c < 0x20 || c === 0x7f)) {
-            throw new Http1Error('invalid_chunk', 'malformed chunk-size line');
-          }
+          // Extensions are ignored (RFC 9112 §7.1.1: "A recipient MUST ignore unrecognized chunk
+          // extensions"), but no control octet may appear: a bare LF is not a line end here (see
+          // response-parser.ts).
+          if (c !== 0x09 && (c < 0x20 || c === 0x7f)) throw new Http1Error('invalid_chunk', 'malformed chunk-size line');
           break;
         }
         case State.SizeLf: {
           if (bytes[i++] !== LF) throw new Http1Error('invalid_chunk', 'chunk-size line not ended by CRLF');
-          this.#inExtension = false;
           this.#lineBytes = 0;
           if (this.#size === 0) {
             this.#state = State.TrailerLineStart;
