@@ -337,7 +337,7 @@ function ecdsaSigValue(raw: Uint8Array): Uint8Array {
   };
   const half = raw.length / 2;
   const body = [...integer(raw.subarray(0, half)), ...integer(raw.subarray(half))];
-  return new Uint8Array([0x30, ...derLength(body.length), ...body]);
+  return encode({ tag: 0x30, content: new Uint8Array(body) });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -372,9 +372,8 @@ function signedSeed(name: string, leafPem: string, anchorPem: string, privateKey
     sign: async (tbs) => {
       const raw = new Uint8Array(await webCrypto.subtle.sign(ec ? { name: 'ECDSA', hash: 'SHA-256' } : RSA, privateKey as never, tbs));
       const signature = ec ? ecdsaSigValue(raw) : raw;
-      const bitString = concat([new Uint8Array([0x03, ...derLength(signature.length + 1), 0]), signature]);
-      const body = concat([tbs, algorithm, bitString]);
-      return concat([new Uint8Array([0x30, ...derLength(body.length)]), body]);
+      const bitString = encode({ tag: 0x03, content: concat([new Uint8Array([0]), signature]) });
+      return encode({ tag: 0x30, content: concat([tbs, algorithm, bitString]) });
     },
   };
 }
@@ -443,7 +442,7 @@ describe('certificate-reader on mutated certificates', () => {
   it('throws nothing on arbitrary bytes, nor on DER-shaped garbage', () => {
     const garbage = fc.oneof(
       fc.uint8Array({ maxLength: 200 }),
-      fc.uint8Array({ minLength: 0, maxLength: 300 }).map((body) => concat([new Uint8Array([0x30, ...derLength(body.length)]), body])),
+      fc.uint8Array({ minLength: 0, maxLength: 300 }).map((body) => encode({ tag: 0x30, content: body })),
     );
     fc.assert(
       fc.property(garbage, (der) => {
@@ -510,7 +509,7 @@ describe('certificate-reader: pinned examples (discrepancies found by the proper
     // Two octets per element, the densest there is: a private extension holding SEQUENCE { NULL, NULL, … }.
     const dense = async (nulls: number) => {
       const body = new Uint8Array(2 * nulls).map((_, i) => (i % 2 === 0 ? 0x05 : 0x00));
-      const value = concat([new Uint8Array([0x30, ...derLength(body.length)]), body]);
+      const value = encode({ tag: 0x30, content: body });
       const { certPem } = await makeCertificate({ subject: 'CN=Dense', extensions: [new x509.Extension('1.3.6.1.4.1.99999.1', false, value)] });
       return pemToDer(certPem)[0];
     };
