@@ -102,7 +102,8 @@ export class Connection {
   private resetTimes: number[] = [];
   private readonly pings: OutstandingPings;
   private readonly now: () => number;
-  private readonly setTimer: (fn: () => void, ms: number) => () => void;
+  /** The injected timer (ConnectionOptions.setTimer), shared with the PING keepalive. */
+  readonly setTimer: (fn: () => void, ms: number) => () => void;
   /** Outbound frames, DATA waiting for credit, when a flush runs. */
   private readonly sender: SendScheduler;
   /** The GOAWAY we sent (in two phases for a graceful shutdown) and the one we received. */
@@ -362,15 +363,7 @@ export class Connection {
 
   /** PINGs the peer every `options.intervalMs` until the connection closes (ping.ts `keepAlive`); returns the function that stops it. */
   keepAlive(options: KeepAliveOptions): () => void {
-    const connection = this;
-    const host = {
-      ping: (opaque?: Uint8Array) => connection.ping(opaque),
-      get isClosed(): boolean {
-        return connection.isClosed;
-      },
-      setTimer: this.setTimer,
-    };
-    return keepAlive(host, options);
+    return keepAlive(this, options);
   }
 
   /** Send PING (with `opaque`, 8 octets, or a counter); resolves with the round-trip time in ms. */

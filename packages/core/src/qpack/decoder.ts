@@ -4,7 +4,8 @@
  */
 import type { HeaderField } from '../frame/types.js';
 import { QpackDynamicTable, ENTRY_OVERHEAD } from './dynamic-table.js';
-import { FieldSectionTooLargeError, H3_EXCESSIVE_LOAD, QpackError, QpackErrorCode } from './errors.js';
+import { H3ErrorCode } from '../h3/error-codes.js';
+import { FieldSectionTooLargeError, QpackError, QpackErrorCode } from './errors.js';
 import { markNeverIndexed } from './never-indexed.js';
 import {
   ByteWriter,
@@ -145,7 +146,7 @@ export class QpackDecoder {
     if (queue !== undefined) {
       // An earlier section of this stream is blocked: this one is delivered after it.
       if (queue.length >= MAX_SECTIONS_PER_BLOCKED_STREAM) {
-        throw new QpackError(H3_EXCESSIVE_LOAD, `stream ${streamId} has ${queue.length} field sections waiting on inserts`);
+        throw new QpackError(H3ErrorCode.H3_EXCESSIVE_LOAD, `stream ${streamId} has ${queue.length} field sections waiting on inserts`);
       }
       queue.push({ requiredInsertCount, base, section: section.slice(), start });
       return undefined;

@@ -12,9 +12,6 @@ export const QpackErrorCode = {
   DECODER_STREAM_ERROR: H3ErrorCode.QPACK_DECODER_STREAM_ERROR,
 } as const;
 
-/** H3_EXCESSIVE_LOAD (RFC 9114 §8.1): what a peer piling up more than our limits allow is answered with. */
-export const H3_EXCESSIVE_LOAD = H3ErrorCode.H3_EXCESSIVE_LOAD;
-
 /** `qpackErrorCodeName(0x200)` → `"QPACK_DECOMPRESSION_FAILED"`; unknown codes print as `UNKNOWN(0x…)`. The HTTP/3 table names them. */
 export const qpackErrorCodeName = h3ErrorCodeName;
 
@@ -44,7 +41,7 @@ export class FieldSectionTooLargeError extends QpackError {
   readonly size: number;
   readonly limit: number;
   constructor(streamId: number, size: number, limit: number) {
-    super(H3_EXCESSIVE_LOAD, `stream ${streamId}: field section of ${size} octets exceeds the limit of ${limit}`, undefined, 'ERR_QPACK_FIELD_SECTION_TOO_LARGE');
+    super(H3ErrorCode.H3_EXCESSIVE_LOAD, `stream ${streamId}: field section of ${size} octets exceeds the limit of ${limit}`, undefined, 'ERR_QPACK_FIELD_SECTION_TOO_LARGE');
     this.streamId = streamId;
     this.size = size;
     this.limit = limit;
