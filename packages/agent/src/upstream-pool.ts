@@ -369,18 +369,20 @@ export class UpstreamPool {
    * with `withBody` the caller writes the body to the exchange and ends it (chunked unless
    * `fields` has a Content-Length). Throws (synchronously) a head that cannot be written.
    */
-  exchange(method: string, target: string, fields: string[], withBody: boolean): UpstreamExchange {
+  exchange(method: string, target: string, fields: readonly string[], withBody: boolean): UpstreamExchange {
+    // The framing fields go on a copy: the caller's list is sent again as it is on a retry.
+    let framed = fields;
     let chunked = false;
     if (withBody) {
       if (!hasField(fields, 'content-length')) {
-        fields.push('transfer-encoding', 'chunked');
+        framed = [...fields, 'transfer-encoding', 'chunked'];
         chunked = true;
       }
     } else if (!NO_BODY_BY_DEFAULT.has(method) && !hasField(fields, 'content-length')) {
       // As node:http: a POST, PUT or PATCH without a body says so (RFC 9112 §6.3: else the upstream would wait for one).
-      fields.push('content-length', '0');
+      framed = [...fields, 'content-length', '0'];
     }
-    const head = requestHead(method, target, fields);
+    const head = requestHead(method, target, framed);
     let connection: Connection | undefined;
     while ((connection = this.#free.pop()) !== undefined) {
       if (!connection.socket.destroyed) break;
