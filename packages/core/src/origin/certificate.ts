@@ -279,12 +279,26 @@ export async function verifyCertificateChain(chain: string | Uint8Array[], optio
 export async function leafPublicKey(chain: string | Uint8Array[], algorithm?: { name: string; hash: string }): Promise<WebCryptoKey> {
   const der = typeof chain === 'string' ? pemToDer(chain)[0] : chain[0];
   if (der === undefined) throw new CertificateError('malformed', 'the certificate chain is empty');
-  const leaf = libraryCertificate(der, 'the leaf certificate');
+  // The caller has just verified this chain, which read the leaf with certificate-reader.ts: read
+  // it so again rather than with the library (a second, heavy parse per connection).
+  const read = readCertificate(der);
+  const readAlgorithm = read === undefined ? undefined : (algorithm ?? defaultKeyAlgorithm(read));
+  const leaf = readAlgorithm === undefined ? libraryCertificate(der, 'the leaf certificate') : undefined;
   try {
+    // Imported as the library's publicKey.export() imports it: extractable, for 'verify'.
+    if (leaf === undefined) return await webCrypto.subtle.importKey('spki', read!.publicKey, readAlgorithm!, true, ['verify']);
     return await (algorithm ? leaf.publicKey.export(algorithm, ['verify'], webCrypto) : leaf.publicKey.export(webCrypto));
   } catch (cause) {
-    throw new CertificateError('malformed', `the public key of "${leaf.subject}" cannot be used with WebCrypto: ${message(cause)}`, { cause });
+    throw new CertificateError('malformed', `the public key of "${read?.subject ?? leaf!.subject}" cannot be used with WebCrypto: ${message(cause)}`, { cause });
   }
+}
+
+/** The algorithm @peculiar/x509's `publicKey.export()` imports a key with by default (SHA-256 unless the key says otherwise); undefined for keys left to it. */
+function defaultKeyAlgorithm(read: CertificateFields): { name: string; namedCurve?: string; hash?: string } | undefined {
+  if (read.publicKeyAlgorithm === KEY_ALGORITHM.rsaEncryption) return { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
+  const curve = read.namedCurve === undefined ? undefined : CURVES.get(read.namedCurve);
+  if (read.publicKeyAlgorithm === KEY_ALGORITHM.ecPublicKey && curve !== undefined) return { name: 'ECDSA', namedCurve: curve.name, hash: 'SHA-256' };
+  return undefined;
 }
 
 /** Reads `der` with certificate-reader.ts, or with @peculiar/x509 when that declines it. */
