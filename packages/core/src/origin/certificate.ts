@@ -14,6 +14,7 @@
  */
 import { parse as parseDomain } from 'tldts';
 import { RhttpError } from '../errors.js';
+import { base64Decode, base64Encode } from '../bytes.js';
 import { canonicalIPAddress } from './ip-address.js';
 import type { Origin } from './origin.js';
 import { EXTENSION, KEY_ALGORITHM, readCertificate, type CertificateFields } from './certificate-reader.js';
@@ -166,7 +167,7 @@ export function pemToDer(pem: string, label = 'CERTIFICATE'): Uint8Array[] {
     if (!/^[A-Za-z0-9+/]*={0,2}$/.test(base64) || base64.length % 4 !== 0 || base64.length === 0) {
       throw new CertificateError('malformed', `PEM block ${index} ("${label}") is not valid base64`);
     }
-    blocks.push(base64ToBytes(base64));
+    blocks.push(base64Decode(base64));
   }
   if (blocks.length === 0) throw new CertificateError('malformed', `no "-----BEGIN ${label}-----" block found in the PEM text`);
   return blocks;
@@ -174,24 +175,10 @@ export function pemToDer(pem: string, label = 'CERTIFICATE'): Uint8Array[] {
 
 /** PEM text (RFC 7468 §2: 64-character lines) of DER bytes; `label` defaults to `CERTIFICATE`. */
 export function derToPem(der: Uint8Array, label = 'CERTIFICATE'): string {
-  const base64 = bytesToBase64(der);
+  const base64 = base64Encode(der);
   const lines: string[] = [];
   for (let i = 0; i < base64.length; i += 64) lines.push(base64.slice(i, i + 64));
   return `-----BEGIN ${label}-----\n${lines.join('\n')}\n-----END ${label}-----\n`;
-}
-
-function base64ToBytes(base64: string): Uint8Array {
-  const binary = atob(base64);
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  return bytes;
-}
-
-function bytesToBase64(bytes: Uint8Array): string {
-  let binary = '';
-  const CHUNK = 0x8000; // keeps String.fromCharCode's argument count well inside engine limits
-  for (let i = 0; i < bytes.length; i += CHUNK) binary += String.fromCharCode(...bytes.subarray(i, i + CHUNK));
-  return btoa(binary);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -4,6 +4,9 @@
  * the bare-item types integer, decimal, string, token, byte sequence and boolean. Parsing follows
  * RFC 8941 §4.2 (strict: any deviation throws `SyntaxError`); serializing follows §4.1.
  */
+import { base64Decode, base64Encode } from '../bytes.js';
+
+export { base64Decode, base64Encode };
 
 /** A bare item (RFC 8941 §3.3). Byte sequences are `Uint8Array`; tokens are {@link Token}. */
 export type BareItem = number | string | boolean | Uint8Array | Token;
@@ -230,20 +233,4 @@ export function serializeParameters(params: Parameters): string {
 /** Serializes an inner list (RFC 8941 §4.1.1.1). */
 export function serializeInnerList(list: InnerList): string {
   return `(${list.items.map((i) => serializeBareItem(i.value) + serializeParameters(i.params)).join(' ')})${serializeParameters(list.params)}`;
-}
-
-/** Standard base64 (RFC 4648 §4) of bytes. */
-export function base64Encode(bytes: Uint8Array): string {
-  let binary = '';
-  const CHUNK = 0x8000; // keeps String.fromCharCode's argument count well inside engine limits
-  for (let i = 0; i < bytes.length; i += CHUNK) binary += String.fromCharCode(...bytes.subarray(i, i + CHUNK));
-  return btoa(binary);
-}
-
-/** Bytes of standard base64 text. */
-export function base64Decode(text: string): Uint8Array {
-  const binary = atob(text);
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  return bytes;
 }
