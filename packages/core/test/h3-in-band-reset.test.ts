@@ -8,6 +8,7 @@ import { connectQuic, type Http3Session, type Http3SessionOptions } from '../src
 import type { QuicBidirectionalStream, QuicConnection } from '../src/h3/quic.js';
 import { RHTTP_RESET_STREAM_FRAME, RHTTP_STOP_SENDING_FRAME, SETTINGS_RHTTP_IN_BAND_RESET, decodeInBandPayload, encodeInBandStopSending } from '../src/h3/in-band-reset.js';
 import { ErrorCode } from '../src/errors.js';
+import { H3ErrorCode } from '../src/h3/error-codes.js';
 import type { ServerStream } from '../src/http/server-stream.js';
 import { quicPair } from './support/quic-pair.js';
 import { readAll } from './support/h3-pair.js';
@@ -69,7 +70,7 @@ describe('in-band resets (SETTINGS_RHTTP_IN_BAND_RESET, RHTTP_RESET_STREAM, RHTT
     });
     await client.ready;
     const response = await client.open({ method: 'GET', url: new URL('https://app.example.com/') }).response;
-    await expect(readAll(response.body)).rejects.toMatchObject({ code: expect.anything() });
+    await expect(readAll(response.body)).rejects.toMatchObject({ name: 'StreamResetError', by: 'peer', errorCode: H3ErrorCode.H3_INTERNAL_ERROR });
     client.close();
   });
 
@@ -174,7 +175,7 @@ describe('a QUIC API that cannot reset streams, and a peer without in-band reset
     await client.ready;
     const response = await client.open({ method: 'GET', url: new URL('https://app.example.com/') }).response;
     await expect(readAll(response.body)).rejects.toThrow();
-    expect(await client.closed).toMatchObject({ code: expect.anything() });
+    expect(await client.closed).toMatchObject({ name: 'ConnectionError', errorCode: H3ErrorCode.H3_INTERNAL_ERROR });
   });
 
   it('a reset before anything was sent stays a stream reset (the peer sees no response, not a complete one)', async () => {
