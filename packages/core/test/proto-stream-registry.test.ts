@@ -100,4 +100,17 @@ describe('RFC 9113 §5.1 stream registry', () => {
     expect(caught(() => server.frameForMissingStream(3, 'DATA'))).toBeUndefined();
     expect(caught(() => server.frameForMissingStream(5, 'HEADERS'))).toBeInstanceOf(ConnectionError);
   });
+
+  it('remembering an id again changes only how it ended; over many windows exactly the last ids are remembered, in closing order', () => {
+    const server = new StreamRegistry('server');
+    const total = 3 * CLOSED_STREAMS_REMEMBERED + 17;
+    for (let i = 0; i < total; i++) {
+      server.rememberClosed(2 * i + 1, 'reset');
+      server.rememberClosed(2 * i + 1, 'ended'); // an id remembered twice takes one place
+    }
+    const remembered: number[] = [];
+    for (let i = 0; i < total; i++) if (server.howClosed(2 * i + 1) !== undefined) remembered.push(i);
+    expect(remembered).toEqual(Array.from({ length: CLOSED_STREAMS_REMEMBERED }, (_, k) => total - CLOSED_STREAMS_REMEMBERED + k));
+    expect(server.howClosed(2 * (total - 1) + 1)).toBe('ended');
+  });
 });

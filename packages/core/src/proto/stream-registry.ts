@@ -24,6 +24,13 @@ export class StreamRegistry {
   openPeer = 0;
   /** How recently closed streams ended (created on the first close). */
   private closedStreams: Map<number, ClosedHow> | undefined;
+  /**
+   * The remembered ids in the order they closed, a ring of CLOSED_STREAMS_REMEMBERED slots: the
+   * oldest is found here, not by iterating the Map (whose deleted entries it would walk past).
+   */
+  private closedOrder: Uint32Array | undefined;
+  /** Next slot of `closedOrder` to write. */
+  private closedNext = 0;
   /** Highest id dropped from `closedStreams`: an unknown id at or below it may be a forgotten stream. */
   private forgottenUpTo = 0;
 
@@ -67,12 +74,19 @@ export class StreamRegistry {
   /** Remember a closed stream id; the oldest is forgotten past CLOSED_STREAMS_REMEMBERED. */
   rememberClosed(id: number, how: ClosedHow): void {
     const closed = (this.closedStreams ??= new Map());
-    closed.set(id, how);
-    if (closed.size > CLOSED_STREAMS_REMEMBERED) {
-      const oldest = closed.keys().next().value as number;
+    const order = (this.closedOrder ??= new Uint32Array(CLOSED_STREAMS_REMEMBERED));
+    if (closed.has(id)) {
+      closed.set(id, how); // already in the ring: only how it ended changes
+      return;
+    }
+    if (closed.size === CLOSED_STREAMS_REMEMBERED) {
+      const oldest = order[this.closedNext];
       closed.delete(oldest);
       if (oldest > this.forgottenUpTo) this.forgottenUpTo = oldest;
     }
+    closed.set(id, how);
+    order[this.closedNext] = id;
+    this.closedNext = (this.closedNext + 1) % CLOSED_STREAMS_REMEMBERED;
   }
 
   /** A frame (`what`: its type's name) for a stream we no longer (or never) hold: throws what §5.1 asks for, or returns to ignore it. */
