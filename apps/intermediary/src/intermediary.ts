@@ -20,7 +20,7 @@ import type { Server as HttpServer } from 'node:http';
 import { isIP, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import { ErrorCode, fromResponse, H2_REVERSE_ALPN, H3ErrorCode, isReversedH2Alpn, registrableDomain, REVERSED_H2_ALPNS, RH2_ALPN, type Http2Error, type QuicConnection, type ResponseMessage } from '@rhttp/core';
-import { BrokerRegistry, ClientBudgetError, originMatch, parseOriginEntry, requestOrigin, type BrokerStatus, type ParsedOrigin } from '@rhttp/broker';
+import { BrokerRegistry, ClientBudgetError, requestOrigin, secureOrigin, type BrokerStatus } from '@rhttp/broker';
 import { AgentSession, peerCertificateChain, type AgentCarrier, type AgentSessionEvents, type AgentSessionState } from './agent-session.js';
 import type { Answer, ListenerRequest } from './browser-exchange.js';
 import { createCleartextListener, createHttp3Browsers, createTlsListener, type BrowserListener, type Http3Browsers } from './browser-listeners.js';
@@ -184,8 +184,6 @@ export class Intermediary {
   private h3Browsers: Http3Browsers | undefined;
   /** Origins already sent to browsers in ORIGIN frames (RFC 8336 frames only add; nothing is withdrawn). */
   private readonly announced = new Set<string>();
-  /** Cache of {@link parsedServedOrigins}, keyed by the served set it was parsed from. */
-  private parsedServed: { key: string; origins: ParsedOrigin[] } | undefined;
   /** The https certificate's leaf, to tell which origins browsers would accept it for. */
   private httpsLeaf: X509Certificate | undefined;
   private addresses: IntermediaryAddresses | undefined;
@@ -611,25 +609,11 @@ export class Intermediary {
    */
   private routeCleartext(url: URL, scheme: 'http' | 'https'): URL {
     if (scheme !== 'http') return url;
-    const served = this.parsedServedOrigins();
-    const covers = (u: URL) => {
-      const target = requestOrigin(u);
-      return target !== undefined && served.some((o) => originMatch(o, target) !== undefined);
-    };
-    if (covers(url)) return url;
-    const secure = new URL(url);
-    secure.protocol = 'https:';
-    secure.port = '';
-    return covers(secure) ? secure : url;
-  }
-
-  /** The served origins parsed, re-parsed only when the set changed (routeCleartext runs per request). */
-  private parsedServedOrigins(): ParsedOrigin[] {
-    const key = this.servedOrigins().join(' ');
-    if (this.parsedServed?.key !== key) {
-      this.parsedServed = { key, origins: this.servedOrigins().map((o) => parseOriginEntry(o)).filter((o) => o !== undefined) };
-    }
-    return this.parsedServed.origins;
+    const target = requestOrigin(url);
+    if (target === undefined || this.registry.serves(target)) return url;
+    if (!this.registry.serves(secureOrigin(target))) return url;
+    // `hostname` keeps an IPv6 address's brackets; the port goes (https's default).
+    return new URL(`https://${url.hostname}${url.pathname}${url.search}`);
   }
 
   /** {@link routeCleartext} for a Request that is already built (WebSocket upgrades): a copy only when the URL changes. */

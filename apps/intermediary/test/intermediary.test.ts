@@ -77,6 +77,23 @@ describe('Carrier 1 (draft-bt-httpbis-reverse-http-01): requests reach the agent
     expect(seen[1].body.length).toBe(200_000);
   });
 
+  it('stands in for an https origin on the cleartext listener when no agent serves the http origin, and keeps http when one does', async () => {
+    const seen: string[] = [];
+    await agent({ origins: ['https://app.example.com'], handler: (request) => (seen.push(request.url), new Response('secure')) });
+    await served('https://app.example.com');
+    const secure = await http1(addresses.http!.port, httpHost, '/a?b=1');
+    expect(secure.status).toBe(200);
+    expect(secure.body).toBe('secure');
+    expect(seen).toEqual(['https://app.example.com/a?b=1']); // the https origin's URL: its default port, not the listener's
+    // Another host of the same domain is not served under either scheme: 503, not rerouted.
+    expect((await http1(addresses.http!.port, `other.example.com:${addresses.http!.port}`, '/')).status).toBe(503);
+    await agent({ origins: [httpOrigin], handler: () => new Response('plain') });
+    await served(httpOrigin);
+    const plain = await http1(addresses.http!.port, httpHost, '/a');
+    expect(plain.body).toBe('plain'); // the http origin is served as it is once an agent serves it
+    expect(seen).toHaveLength(1);
+  });
+
   it('forwards h2c (prior knowledge) requests on the same port', async () => {
     const seen: Headers[] = [];
     await agent({

@@ -366,6 +366,11 @@ export class Broker {
     return new OriginResetError(label, { sessionId: session.id, cause: error, details });
   }
 
+  /** True when a live, non-draining session covers `target` (a request to it would not get 503 `destination_unavailable`). */
+  serves(target: ParsedOrigin): boolean {
+    return this.#candidates(target).length > 0;
+  }
+
   /** Waits until a session can take a stream for `target` and reserves it (`pending`, released by the caller); throws NoSession/Busy errors or the signal's reason. */
   async #acquire(target: ParsedOrigin, label: string, exclude: BrokerSession | undefined, signal: AbortSignalLike | undefined, tunnel = false): Promise<SessionEntry> {
     let timer: ReturnType<typeof setTimeout> | undefined;

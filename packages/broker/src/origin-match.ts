@@ -68,6 +68,11 @@ export function requestOrigin(url: string | URL): ParsedOrigin | undefined {
   return { scheme, host, port: u.port === '' ? defaultPort : Number(u.port), wildcard: false };
 }
 
+/** The same host as `origin` on `https` and its default port (where a cleartext listener looks when no agent serves the `http` origin). */
+export function secureOrigin(origin: ParsedOrigin): ParsedOrigin {
+  return { scheme: 'https', host: origin.host, port: DEFAULT_PORTS.https, wildcard: origin.wildcard };
+}
+
 function isIpLiteral(host: string): boolean {
   return host.includes(':') || /^\d+(?:\.\d+){3}$/.test(host);
 }

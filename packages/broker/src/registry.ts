@@ -11,7 +11,7 @@
 import { toResponse, type ResponseMessage } from '@rhttp/core';
 import { Broker, type BrokerOptions, type BrokerStatus } from './broker.js';
 import { NoSessionError, SessionRefusedError, BadRequestError } from './errors.js';
-import { parseOriginEntry, requestOrigin, serializeOrigin } from './origin-match.js';
+import { parseOriginEntry, requestOrigin, serializeOrigin, type ParsedOrigin } from './origin-match.js';
 import type { BrokerSession, DispatchInfo, ForwardRequest } from './session.js';
 
 /**
@@ -37,8 +37,16 @@ export interface RegistryStatus {
   brokers: BrokerStatus[];
 }
 
+/**
+ * Hosts whose broker key is remembered (the key function, a Public Suffix List lookup in
+ * production, would otherwise run per request); past this the memory starts over, so a browser
+ * sending random Host names cannot grow it.
+ */
+const KEY_MEMO_HOSTS = 4_096;
+
 export class BrokerRegistry {
   readonly #keyFor: (host: string) => string;
+  readonly #keyMemo = new Map<string, string>();
   readonly #brokerOptions: Omit<BrokerOptions, 'key'>;
   readonly #brokers = new Map<string, Broker>();
   readonly #sessionKeys = new Map<BrokerSession, string>();
@@ -48,9 +56,20 @@ export class BrokerRegistry {
     this.#brokerOptions = options.broker ?? {};
   }
 
+  /** `keyFor(host)`, remembered (`host` lower case). */
+  #key(host: string): string {
+    let key = this.#keyMemo.get(host);
+    if (key === undefined) {
+      key = this.#keyFor(host);
+      if (this.#keyMemo.size >= KEY_MEMO_HOSTS) this.#keyMemo.clear();
+      this.#keyMemo.set(host, key);
+    }
+    return key;
+  }
+
   /** The broker for `host`'s key, created on first use. */
   brokerFor(host: string): Broker {
-    const key = this.#keyFor(host.toLowerCase());
+    const key = this.#key(host.toLowerCase());
     let broker = this.#brokers.get(key);
     if (broker === undefined) {
       broker = new Broker({ ...this.#brokerOptions, key });
@@ -74,7 +93,7 @@ export class BrokerRegistry {
       if (parsed === undefined) {
         throw new SessionRefusedError(`Session ${session.id} declares a malformed origin ${JSON.stringify(entry)}; expected e.g. "https://app.example.com" or "https://*.example.com".`);
       }
-      const key = this.#keyFor(parsed.host);
+      const key = this.#key(parsed.host);
       keys.set(key, [...(keys.get(key) ?? []), serializeOrigin(parsed)]);
     }
     if (keys.size > 1) {
@@ -116,9 +135,14 @@ export class BrokerRegistry {
     if (target === undefined) {
       return new BadRequestError('This request has no http or https authority to forward to.').toMessage();
     }
-    const broker = this.#brokers.get(this.#keyFor(target.host));
+    const broker = this.#brokers.get(this.#key(target.host));
     if (broker === undefined) return new NoSessionError(serializeOrigin(target)).toMessage();
     return broker.exchange(request, info);
+  }
+
+  /** True when a live, non-draining session serves `target` now (what a request to it would be routed to). */
+  serves(target: ParsedOrigin): boolean {
+    return this.#brokers.get(this.#key(target.host))?.serves(target) ?? false;
   }
 
   /** Routes an extended CONNECT (`Broker.tunnel`) by the request's host, like `dispatch`. */
@@ -127,7 +151,7 @@ export class BrokerRegistry {
     if (target === undefined) {
       return new BadRequestError('This request has no http or https authority to forward to.').toResponse();
     }
-    const broker = this.#brokers.get(this.#keyFor(target.host));
+    const broker = this.#brokers.get(this.#key(target.host));
     if (broker === undefined) return new NoSessionError(serializeOrigin(target)).toResponse();
     return broker.tunnel(request, protocol, info);
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BrokerError, BrokerRegistry, lastTwoLabels, SessionRefusedError } from '../src/index.js';
+import { BrokerError, BrokerRegistry, lastTwoLabels, requestOrigin, secureOrigin, SessionRefusedError } from '../src/index.js';
 import { FakeSession, get, INFO } from './fake-session.js';
 import { parseSfList } from './structured-field.js';
 
@@ -55,6 +55,34 @@ describe('DESIGN Broker semantics: one broker per registrable domain', () => {
     const registry = new BrokerRegistry({ keyFor: (host) => host.split('.').slice(-3).join('.') });
     const s = new FakeSession('uk', ['https://app.example.co.uk', 'https://*.example.co.uk']);
     expect(registry.register(s).key).toBe('example.co.uk');
+  });
+
+  it('serves(): true only for an origin a live, non-draining session covers', () => {
+    const registry = new BrokerRegistry();
+    const s = new FakeSession('s', ['https://app.example.com', 'https://*.shop.example.com']);
+    registry.register(s);
+    expect(registry.serves(requestOrigin('https://app.example.com/x')!)).toBe(true);
+    expect(registry.serves(requestOrigin('https://a.shop.example.com/')!)).toBe(true);
+    expect(registry.serves(requestOrigin('http://app.example.com/')!)).toBe(false); // scheme differs
+    expect(registry.serves(requestOrigin('https://app.example.com:8443/')!)).toBe(false); // port differs
+    expect(registry.serves(requestOrigin('https://app.example.org/')!)).toBe(false); // no broker for the domain
+    expect(registry.serves(secureOrigin(requestOrigin('http://app.example.com:8080/')!))).toBe(true);
+    s.draining = true;
+    expect(registry.serves(requestOrigin('https://app.example.com/')!)).toBe(false);
+  });
+
+  it('asks keyFor once per host, and its memory of hosts is bounded', async () => {
+    const asked: string[] = [];
+    const registry = new BrokerRegistry({ keyFor: (host) => (asked.push(host), lastTwoLabels(host)) });
+    registry.register(new FakeSession('s', ['https://app.example.com']));
+    for (let i = 0; i < 3; i++) expect(registry.serves(requestOrigin('https://app.example.com/')!)).toBe(true);
+    expect(asked).toEqual(['app.example.com']); // at registration, then remembered
+    // A browser naming ever new hosts: each is asked once, and the memory starts over instead of growing.
+    for (let i = 0; i < 10_000; i++) registry.serves(requestOrigin(`https://h${i}.example.org/`)!);
+    expect(asked).toHaveLength(10_001);
+    asked.length = 0;
+    registry.serves(requestOrigin('https://app.example.com/')!);
+    expect(asked).toEqual(['app.example.com']); // forgotten when the memory started over
   });
 
   it('drops a broker once its last session is unregistered; status() lists the rest', async () => {
