@@ -15,7 +15,7 @@ import { bytesBody, CONNECTION_SPECIFIC_FIELDS, ErrorCode, hasNoContent, nextChu
 import { Abort, type AbortSignalLike, type ForwardRequest } from '@rhttp/broker';
 import { TurnWriter } from '@rhttp/node/socket-streams';
 import { setAltSvc } from './alt-svc.js';
-import { discardBody, streamBody, writeBody } from './browser-stream.js';
+import { streamBody, writeBody } from './browser-stream.js';
 
 /** What the answering function learns besides the Request. */
 export interface ExchangeInfo {
@@ -352,11 +352,11 @@ export async function serveStream(stream: ServerStream, headersEnded: boolean, s
       target: stream.head.path,
       authority: streamAuthority(stream),
       request(url) {
-        if (!withBody) void discardBody(stream);
+        if (!withBody) stream.discard();
         const body = withBody ? streamBody(stream, answer.requestBytes, () => (bodyCancelled = true)) : null;
         return { method, url, headers: requestFieldList(stream), body };
       },
-      discard: () => void discardBody(stream),
+      discard: () => stream.discard(),
     },
     admitted,
     info,

@@ -45,15 +45,6 @@ export function streamBody(stream: ServerStream, countBytes?: (bytes: number) =>
   );
 }
 
-/** Reads and drops the rest of a request body, returning its credit (a GET's stray body, a refused request's). */
-export async function discardBody(stream: ServerStream): Promise<void> {
-  try {
-    for await (const _ of stream);
-  } catch {
-    // A reset stream has nothing more to discard.
-  }
-}
-
 /**
  * A web Response's fields for `respond` (a tunnel's answer, connect-proxy.ts and
  * websocket-upgrade.ts): Set-Cookie kept as separate fields, connection-specific ones dropped

@@ -97,7 +97,7 @@ export class HttpUpstream {
     const { method, path, fields, authority } = stream.head;
     // GET and HEAD bodies are not forwarded (as on the Fetch path); their credit goes straight back.
     const withBody = !stream.received && method !== 'GET' && method !== 'HEAD';
-    if (!stream.received && !withBody) void discardBody(stream);
+    if (!stream.received && !withBody) stream.discard();
     let current: UpstreamExchange | undefined;
     stream.onReset = (error) => current?.destroy(error);
     return new Promise<void>((done) => {
@@ -488,11 +488,3 @@ async function pumpStreamBody(stream: ServerStream, req: UpstreamExchange, meter
   }
 }
 
-/** Take a body that is not forwarded, so its flow-control credit goes back. */
-async function discardBody(stream: ServerStream): Promise<void> {
-  try {
-    for await (const _ of stream);
-  } catch {
-    // A reset stream has nothing more to discard.
-  }
-}

@@ -224,6 +224,28 @@ describe('server stream API: request bodies and flow control (RFC 9113 §5.2, §
     await peer.expectRst(1, ErrorCode.FLOW_CONTROL_ERROR);
   });
 
+  it('discard() gives back the credit of what is queued and of everything that arrives later, and keeps none of it', async () => {
+    let server!: ServerStream;
+    const peer = await ScriptedPeer.start({ role: 'server', settings: { initialWindowSize: 65_535 }, session: { onStream: (s) => (server = s) } });
+    peer.headers(1, POST, false);
+    const frame = pattern(16_384);
+    for (let i = 0; i < 3; i++) peer.data(1, frame);
+    await peer.settle();
+    expect((await peer.drain()).filter((f) => f.kind === 'window-update' && f.streamId === 1)).toEqual([]);
+    server.discard();
+    const first = await peer.expectEventually('window-update', (f) => f.streamId === 1);
+    expect(first.increment).toBe(3 * 16_384); // the queued chunks' credit, at once
+    // The sender may now send a whole window more (65,535 octets) without a FLOW_CONTROL_ERROR,
+    // because what arrives is dropped and credited as it comes.
+    for (let i = 0; i < 8; i++) peer.data(1, frame);
+    peer.data(1, new Uint8Array(0), true);
+    await peer.settle();
+    const frames = await peer.drain();
+    expect(frames.filter((f) => f.kind === 'rst-stream')).toEqual([]);
+    expect(server.received).toBe(true);
+    expect(await server.bytes()).toHaveLength(0); // nothing was kept
+  });
+
   it('request trailers arrive after the body; response trailers go after the last DATA', async () => {
     let seen!: ServerStream;
     const { client } = pair(async (stream) => {

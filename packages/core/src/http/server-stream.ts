@@ -53,6 +53,8 @@ export class ServerStream {
   private queue: Uint8Array[] | undefined;
   private waiting: ((error?: unknown) => void) | undefined;
   private collecting = false;
+  /** Set by `discard()`: DATA is dropped as it arrives, its credit going back at once. */
+  private discarding = false;
   private failure: StreamResetError | undefined;
   private receivedOctets = 0;
   private ended = false;
@@ -136,6 +138,18 @@ export class ServerStream {
     });
   }
 
+  /**
+   * Drops the rest of the request body: what is queued now and whatever arrives later, its
+   * credit going back at once. For a request answered without its body (a GET's stray DATA, a
+   * refused request); nothing is made for it, unlike draining the iterator.
+   */
+  discard(): void {
+    this.discarding = true;
+    const queue = this.queue;
+    this.queue = undefined;
+    this.release(queue);
+  }
+
   /** Take one queued chunk and return its credit. */
   private take(): Uint8Array | undefined {
     const queue = this.queue;
@@ -212,7 +226,9 @@ export class ServerStream {
       this.connection.resetStream(this.stream, ErrorCode.PROTOCOL_ERROR, new StreamResetError(this.stream.id, ErrorCode.PROTOCOL_ERROR, 'local', `malformed message: content-length ${expected} but more DATA (RFC 9113 §8.1.1)`));
       return;
     }
-    if (data.length > 0) {
+    if (data.length > 0 && this.discarding) {
+      this.credit(data.length);
+    } else if (data.length > 0) {
       (this.queue ??= []).push(data);
       // Collected bodies are taken as they arrive: their credit goes back now.
       if (this.collecting) this.credit(data.length);
