@@ -228,7 +228,7 @@ export class Broker {
    * {@link dispatch} as a message (status, fields, a body read chunk by chunk with credit going
    * back to the agent as it is read, trailers): what a listener relays without web objects.
    */
-  async exchange(request: ForwardRequest, info: DispatchInfo): Promise<ResponseMessage> {
+  exchange(request: ForwardRequest, info: DispatchInfo): Promise<ResponseMessage> {
     return this.#dispatch(request, info, undefined);
   }
 
@@ -296,7 +296,8 @@ export class Broker {
     let exclude: BrokerSession | undefined;
     try {
       for (let attempt = 0; ; attempt++) {
-        const entry = await this.#acquire(target, label, exclude, clientSignal, protocol !== undefined);
+        const acquired = this.#acquire(target, label, exclude, clientSignal, protocol !== undefined);
+        const entry = acquired instanceof Promise ? await acquired : acquired;
         timer ??= setTimeout(() => {
           timedOut = true;
           stop(new ResponseTimeoutError(label, this.#responseTimeoutMs, { sessionId: entry.session.id }));
@@ -371,31 +372,43 @@ export class Broker {
     return this.#candidates(target).length > 0;
   }
 
-  /** Waits until a session can take a stream for `target` and reserves it (`pending`, released by the caller); throws NoSession/Busy errors or the signal's reason. */
-  async #acquire(target: ParsedOrigin, label: string, exclude: BrokerSession | undefined, signal: AbortSignalLike | undefined, tunnel = false): Promise<SessionEntry> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
+  /**
+   * A session that can take a stream for `target` now, reserved (`pending`, released by the
+   * caller); undefined when every candidate is at its limit. Throws NoSessionError when none
+   * serves `target`, or the signal's reason.
+   */
+  #tryAcquire(target: ParsedOrigin, label: string, exclude: BrokerSession | undefined, signal: AbortSignalLike | undefined, tunnel: boolean): SessionEntry | undefined {
+    if (signal?.aborted) throw signal.reason;
+    const candidates = this.#candidates(target, tunnel);
+    if (candidates.length === 0) throw new NoSessionError(label);
+    const chosen = this.#choose(candidates, exclude);
+    // Reserve the stream now: between here and `session.open` other dispatches may choose too.
+    if (chosen) chosen.pending++;
+    return chosen;
+  }
+
+  /**
+   * {@link #tryAcquire}, waiting (queued, up to the queue timeout) while every candidate is at
+   * its limit: a promise only then, so the common case costs no await. Throws NoSession/Busy errors or the signal's reason.
+   */
+  #acquire(target: ParsedOrigin, label: string, exclude: BrokerSession | undefined, signal: AbortSignalLike | undefined, tunnel = false): SessionEntry | Promise<SessionEntry> {
+    return this.#tryAcquire(target, label, exclude, signal, tunnel) ?? this.#waitForSlot(target, label, exclude, signal, tunnel);
+  }
+
+  async #waitForSlot(target: ParsedOrigin, label: string, exclude: BrokerSession | undefined, signal: AbortSignalLike | undefined, tunnel: boolean): Promise<SessionEntry> {
+    if (this.#waiters.size >= this.#maxQueued) throw new SessionsBusyError(label, { details: 'wait queue full' });
     let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      this.#wake();
+    }, this.#queueTimeoutMs);
     try {
       for (;;) {
-        if (signal?.aborted) throw signal.reason;
-        const candidates = this.#candidates(target, tunnel);
-        if (candidates.length === 0) throw new NoSessionError(label);
-        const chosen = this.#choose(candidates, exclude);
-        if (chosen) {
-          // Reserve the stream now: between here and `session.open` other dispatches may choose too.
-          chosen.pending++;
-          return chosen;
-        }
-        if (timedOut) throw new SessionsBusyError(label);
-        if (timer === undefined) {
-          if (this.#waiters.size >= this.#maxQueued) throw new SessionsBusyError(label, { details: 'wait queue full' });
-          timer = setTimeout(() => {
-            timedOut = true;
-            this.#wake();
-          }, this.#queueTimeoutMs);
-        }
         // Woken by a session's `onSlotFree`, a reservation released, a session added or removed, or the queue timeout.
         await this.#nextWake(signal);
+        const chosen = this.#tryAcquire(target, label, exclude, signal, tunnel);
+        if (chosen) return chosen;
+        if (timedOut) throw new SessionsBusyError(label);
       }
     } finally {
       clearTimeout(timer);
@@ -438,21 +451,30 @@ export class Broker {
    * that just refused) is used only when no other candidate exists.
    */
   #choose(candidates: SessionEntry[], exclude: BrokerSession | undefined): SessionEntry | undefined {
-    let pool = exclude === undefined ? candidates : candidates.filter((e) => e.session !== exclude);
-    if (pool.length === 0) pool = candidates;
-    const load = (e: SessionEntry) => Math.max(e.session.openStreams, e.pending);
-    // RFC 9113 §5.1.2: "An endpoint that receives a HEADERS frame that causes its advertised
-    // concurrent stream limit to be exceeded MUST treat this as a stream error" — so never exceed it.
-    const open = pool.filter((e) => load(e) < e.session.maxConcurrentStreams);
-    if (open.length === 0) return undefined;
-    const now = this.#now();
-    const ramped = pool.length > 1
-      ? open.filter((e) => load(e) < slowStartLimit(now - e.registeredAt, e.session.maxConcurrentStreams))
-      : open;
-    const tier = ramped.length > 0 ? ramped : open;
-    let best = tier[0];
-    for (const e of tier) if (load(e) < load(best)) best = e;
-    return best;
+    const skip = exclude !== undefined && candidates.length > 1 && candidates.some((e) => e.session === exclude) ? exclude : undefined;
+    const rampApplies = candidates.length - (skip ? 1 : 0) > 1;
+    const now = rampApplies ? this.#now() : 0;
+    // The least loaded open candidate, and the least loaded within its slow-start allowance (preferred).
+    let open: SessionEntry | undefined;
+    let openLoad = Infinity;
+    let ramped: SessionEntry | undefined;
+    let rampedLoad = Infinity;
+    for (const e of candidates) {
+      if (e.session === skip) continue;
+      const load = Math.max(e.session.openStreams, e.pending);
+      // RFC 9113 §5.1.2: "An endpoint that receives a HEADERS frame that causes its advertised
+      // concurrent stream limit to be exceeded MUST treat this as a stream error" — so never exceed it.
+      if (load >= e.session.maxConcurrentStreams) continue;
+      if (load < openLoad) {
+        open = e;
+        openLoad = load;
+      }
+      if (rampApplies && load < rampedLoad && load < slowStartLimit(now - e.registeredAt, e.session.maxConcurrentStreams)) {
+        ramped = e;
+        rampedLoad = load;
+      }
+    }
+    return ramped ?? open;
   }
 
   #nextWake(signal: AbortSignalLike | undefined): Promise<void> {

@@ -130,13 +130,13 @@ export class BrokerRegistry {
   }
 
   /** {@link dispatch} as a message (`Broker.exchange`): what a listener relays without web objects. */
-  async exchange(request: ForwardRequest, info: DispatchInfo): Promise<ResponseMessage> {
+  exchange(request: ForwardRequest, info: DispatchInfo): Promise<ResponseMessage> {
     const target = requestOrigin(request.url);
     if (target === undefined) {
-      return new BadRequestError('This request has no http or https authority to forward to.').toMessage();
+      return Promise.resolve(new BadRequestError('This request has no http or https authority to forward to.').toMessage());
     }
     const broker = this.#brokers.get(this.#key(target.host));
-    if (broker === undefined) return new NoSessionError(serializeOrigin(target)).toMessage();
+    if (broker === undefined) return Promise.resolve(new NoSessionError(serializeOrigin(target)).toMessage());
     return broker.exchange(request, info);
   }
 
