@@ -2,7 +2,7 @@ import { ErrorCode, Http2Error, Http2UsageError, SessionClosedError, StreamError
 import type { GoawayFrame, HeaderField } from '../frame/types.js';
 import { Connection, type ConnectionOptions, type ConnectionSink, type Stream, type StreamListener } from '../proto/connection.js';
 import type { KeepAliveOptions } from '../proto/ping.js';
-import { IncomingRequest } from './incoming-request.js';
+import { serverRequest, type IncomingRequest, type ServerRequest } from './incoming-request.js';
 import { ClientExchange } from './client-exchange.js';
 import { toResponse, trailersToSendOf } from './response-message.js';
 import { IncomingBody, PumpControl } from './incoming-body.js';
@@ -305,7 +305,7 @@ export async function requestOn(slots: SlotWaiters, open: (init: ClientRequest) 
  */
 export class FetchExchange implements StreamListener {
   /** The Request given to the handler; undefined when the runtime refused to make it (the stream was reset). */
-  readonly request: IncomingRequest | undefined;
+  readonly request: ServerRequest | IncomingRequest | undefined;
   private readonly info: StreamInfo | undefined;
   private readonly incoming: IncomingBody;
   private readonly control = new PumpControl();
@@ -341,16 +341,26 @@ export class FetchExchange implements StreamListener {
     if (!hasBody && !endStream) incoming.discard();
     try {
       const url = tunnel && !head.protocol ? `https://${head.authority}/` : `${head.scheme}://${head.authority}${head.path}`;
-      // Its signal is made on first use and aborted from onReset (incoming-request.ts).
-      const request = new IncomingRequest(url, {
-        // The Fetch API refuses CONNECT; handlers see tunnels as POST-like requests and read `info.head`.
-        method: tunnel ? 'POST' : head.method,
-        body: hasBody ? incoming.readable : null,
-        duplex: 'half',
-      } as RequestInit);
-      appendRequestFields(request.headers, head.fields);
+      // A ServerRequest unless the runtime's Request would rewrite or refuse the method or URL
+      // (incoming-request.ts); its signal is made on first use and aborted from onReset.
+      // The Fetch API refuses CONNECT; handlers see tunnels as POST-like requests and read `info.head`.
+      const request = serverRequest(tunnel ? 'POST' : head.method, url, head.fields, hasBody ? incoming : null);
       this.request = request;
-      this.info = { streamId: stream.id, session, head: { method: head.method, scheme: head.scheme, authority: head.authority, path: head.path, protocol: head.protocol, headers: request.headers } };
+      // `headers` is the Request's own, made when someone first reads either.
+      this.info = {
+        streamId: stream.id,
+        session,
+        head: {
+          method: head.method,
+          scheme: head.scheme,
+          authority: head.authority,
+          path: head.path,
+          protocol: head.protocol,
+          get headers() {
+            return request.headers;
+          },
+        },
+      };
     } catch (error) {
       connection.resetStream(stream, ErrorCode.PROTOCOL_ERROR, new StreamResetError(stream.id, ErrorCode.PROTOCOL_ERROR, 'local', `request rejected: ${(error as Error).message}`));
     }
@@ -391,7 +401,7 @@ export class FetchExchange implements StreamListener {
     try {
       let response: Response;
       try {
-        response = await handler(this.request!, this.info!);
+        response = await handler(this.request as unknown as Request, this.info!);
         if (!(response instanceof Response)) throw new TypeError('the handler did not return a Response');
       } catch (error) {
         this.onError?.(error);
@@ -424,21 +434,6 @@ export class FetchExchange implements StreamListener {
       if (!this.responded && stream.state !== 'closed') this.connection.resetStream(stream, ErrorCode.INTERNAL_ERROR);
     }
   }
-}
-
-/** A request's regular fields into its Request's (empty) Headers; split cookie fields are joined with "; " (RFC 9113 §8.2.3). */
-function appendRequestFields(headers: Headers, fields: HeaderField[]): void {
-  let cookies: string[] | undefined;
-  for (let i = 0; i < fields.length; i++) {
-    const name = fields[i][0];
-    if (name.charCodeAt(0) === 0x3a /* : */) continue;
-    if (name === 'cookie') {
-      (cookies ??= []).push(fields[i][1]);
-      continue;
-    }
-    headers.append(name, fields[i][1]);
-  }
-  if (cookies) headers.append('cookie', cookies.join('; '));
 }
 
 /** Send a ReadableStream as DATA frames, waiting on flow control and the transport (either engine's, stream-port.ts). */
