@@ -140,29 +140,23 @@ export interface ExchangeSource {
  * (`answer.alternatives`, alt-svc.ts). Undefined when the browser left meanwhile (nobody to answer).
  */
 export async function answerExchange(answer: Answer, source: ExchangeSource, admitted: (() => void) | ResponseMessage | undefined, info: ExchangeInfo): Promise<ResponseMessage | undefined> {
-  const response = await exchangeResponse(answer, source, admitted, info);
-  const alternatives = response && answer.alternatives?.(info);
-  if (alternatives !== undefined) setAltSvc(response!.fields, alternatives);
+  let response: ResponseMessage;
+  const url = admitted === undefined || typeof admitted === 'function' ? requestUrl(source.target, source.authority, info.scheme) : undefined;
+  if (url === undefined || typeof url === 'string') {
+    source.discard();
+    response = url === undefined ? (admitted as ResponseMessage) : plainResponse(400, `Bad request: ${url}.`);
+  } else {
+    info.host = url.host;
+    try {
+      response = await answer(source.request(answer.route ? answer.route(url, info.scheme) : url), info);
+    } catch (error) {
+      if (info.signal.aborted) return undefined; // the browser left; nobody to answer
+      response = plainResponse(502, `Bad gateway: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  const alternatives = answer.alternatives?.(info);
+  if (alternatives !== undefined) setAltSvc(response.fields, alternatives);
   return response;
-}
-
-async function exchangeResponse(answer: Answer, source: ExchangeSource, admitted: (() => void) | ResponseMessage | undefined, info: ExchangeInfo): Promise<ResponseMessage | undefined> {
-  if (admitted !== undefined && typeof admitted !== 'function') {
-    source.discard();
-    return admitted;
-  }
-  const url = requestUrl(source.target, source.authority, info.scheme);
-  if (typeof url === 'string') {
-    source.discard();
-    return plainResponse(400, `Bad request: ${url}.`);
-  }
-  info.host = url.host;
-  try {
-    return await answer(source.request(answer.route ? answer.route(url, info.scheme) : url), info);
-  } catch (error) {
-    if (info.signal.aborted) return undefined; // the browser left; nobody to answer
-    return plainResponse(502, `Bad gateway: ${error instanceof Error ? error.message : String(error)}`);
-  }
 }
 
 // ------------------------------------------------------------------ HTTP/1.x on node:http
