@@ -318,8 +318,8 @@ export class ServerRequest {
   }
 }
 
-/** `to` made equal to `from` (names, values, order of Set-Cookie). */
-function syncHeaders(to: Headers, from: Headers): void {
+/** `to` made equal to `from` (names, values, order of Set-Cookie): the runtime's object kept in step with ours. */
+export function syncHeaders(to: Headers, from: Headers): void {
   for (const name of [...to.keys()]) to.delete(name);
   from.forEach((value, name) => {
     if (name !== 'set-cookie') to.append(name, value);

@@ -7,6 +7,7 @@ import type { HeaderField } from '../frame/types.js';
 import type { ResponseMessage } from './client-exchange.js';
 import { fieldsToHeaders } from './fields.js';
 import { readableOf, type BodyReader } from './incoming-body.js';
+import { FastResponse } from './fast-response.js';
 
 const trailersByResponse = new WeakMap<Response, Promise<Headers>>();
 const trailersToSend = new WeakMap<Response, () => Headers | Promise<Headers>>();
@@ -144,8 +145,53 @@ export function bodyReaderOf(source: ReadableStream<Uint8Array>, onEnd?: () => P
   };
 }
 
-/** A message from a web Response: its body read through the Response's own stream, its trailers (`responseTrailers`) final once the body ended. */
+/**
+ * Where the runtime keeps a Response's body source (Node's undici: the string or bytes it was
+ * made from, beside the ReadableStream it built of them). Found once on a probe; undefined on
+ * runtimes that keep it elsewhere, whose Responses are then read through their stream.
+ */
+const STATE_SLOT: symbol | undefined = (() => {
+  try {
+    const probe = new Response('probe');
+    const slot = Object.getOwnPropertySymbols(probe).find((s) => s.description === 'state');
+    const body = slot && (probe as unknown as Record<symbol, { body?: { source?: unknown; stream?: unknown } }>)[slot].body;
+    return body && body.source === 'probe' && body.stream === probe.body ? slot : undefined;
+  } catch {
+    return undefined;
+  }
+})();
+
+const utf8 = new TextEncoder();
+
+/** The bytes of a runtime Response made from a string or bytes, read from its source (its stream is cancelled, so the body counts as used); undefined for others. */
+function sourceBytes(response: Response): Uint8Array | undefined {
+  if (STATE_SLOT === undefined || !Object.hasOwn(response, STATE_SLOT)) return undefined;
+  const body = (response as unknown as Record<symbol, { body?: { source?: unknown; stream?: ReadableStream } | null }>)[STATE_SLOT].body;
+  const source = body?.source;
+  if ((typeof source !== 'string' && !(source instanceof Uint8Array)) || !body!.stream || body!.stream.locked || response.bodyUsed) return undefined;
+  body!.stream.cancel().catch(() => {});
+  return typeof source === 'string' ? utf8.encode(source) : source;
+}
+
+/**
+ * A Response's status and headers, and its body's bytes when they are all here: a FastResponse's
+ * held body, or a runtime Response made from a string or bytes. `bytes` is undefined when the
+ * body is to be read from `response.body` (null when there is none). Taking the bytes uses the body.
+ */
+export function takeResponse(response: Response): { status: number; headers: Headers; bytes: Uint8Array | null | undefined } {
+  const held = FastResponse.take(response);
+  if (held) return { status: held.status, headers: held.headers, bytes: held.body };
+  return { status: response.status, headers: response.headers, bytes: sourceBytes(response) };
+}
+
+/** A message from a web Response: its body read through the Response's own stream (or from its bytes, when they are all here), its trailers (`responseTrailers`) final once the body ended. */
 export function fromResponse(response: Response): ResponseMessage {
+  if (!trailersByResponse.has(response)) {
+    const { status, headers, bytes } = takeResponse(response);
+    // All here: no trailers were received with it, so they are final (none) from the start.
+    if (bytes !== undefined) return { status, fields: headersToFields(headers), body: bytes === null ? null : bytesBody(bytes), trailers: bytes === null ? undefined : [] };
+    if (response.body === null) return { status, fields: headersToFields(headers), body: null, trailers: undefined };
+  }
   const message: { status: number; fields: HeaderField[]; body: BodyReader | null; trailers: HeaderField[] | undefined } = { status: response.status, fields: headersToFields(response.headers), body: null, trailers: undefined };
   if (response.body !== null) {
     message.body = bodyReaderOf(response.body, async () => {

@@ -4,7 +4,7 @@ import { Connection, type ConnectionOptions, type ConnectionSink, type Stream, t
 import type { KeepAliveOptions } from '../proto/ping.js';
 import { serverRequest, type IncomingRequest, type ServerRequest } from './incoming-request.js';
 import { ClientExchange } from './client-exchange.js';
-import { toResponse, trailersToSendOf } from './response-message.js';
+import { takeResponse, toResponse, trailersToSendOf } from './response-message.js';
 import { IncomingBody, PumpControl } from './incoming-body.js';
 import { checkTrailerFields, hasNoContent, malformed, outgoingFields, requestFields, requestHeadFields, type RequestFieldsHead, type RequestHead } from './fields.js';
 import { attachServerStream, type ServerStream, type ServerStreamHead } from './server-stream.js';
@@ -413,26 +413,51 @@ export class FetchExchange implements StreamListener {
         return;
       }
       this.responded = true;
-      const fields = outgoingFields([[':status', String(response.status)]], response.headers, false);
-      const body = response.body !== null && !hasNoContent(this.method, response.status) ? response.body : null;
+      // A body that is all here (a FastResponse's, or one made from a string or bytes) is sent
+      // from its bytes, without reading the Response's web stream.
+      const { status, headers, bytes } = takeResponse(response);
+      const fields = outgoingFields([[':status', String(status)]], headers, false);
+      const noContent = hasNoContent(this.method, status);
+      const body = bytes === undefined && response.body !== null && !noContent ? response.body : null;
+      const held = bytes && !noContent ? bytes : null;
       const trailers = trailersToSendOf(response);
       try {
-        this.connection.sendHeaders(stream, fields, body === null && !trailers);
+        this.connection.sendHeaders(stream, fields, body === null && held === null && !trailers);
       } catch (error) {
         this.onError?.(error);
         return;
       }
-      if (body) await pumpBody(this.connection, stream, body, trailers, this.control);
+      if (held) await sendBytes(this.connection, stream, held, trailers);
+      else if (body) await pumpBody(this.connection, stream, body, trailers, this.control);
       else if (trailers) {
         const t = outgoingFields([], await trailers(), false);
         this.connection.sendHeaders(stream, t, true);
-      } else response.body?.cancel().catch(noop);
+      } else if (bytes === undefined) response.body?.cancel().catch(noop);
       this.responseEnded = true;
       if (this.requestCancelled) this.stopRequest();
     } catch (error) {
       this.onError?.(error);
       if (!this.responded && stream.state !== 'closed') this.connection.resetStream(stream, ErrorCode.INTERNAL_ERROR);
     }
+  }
+}
+
+/** Send a body that is all here as DATA frames, then the trailers if any (either engine's). */
+async function sendBytes(connection: StreamPort, stream: PortStream, bytes: Uint8Array, trailers?: () => Headers | Promise<Headers>): Promise<void> {
+  try {
+    if (trailers) {
+      if (bytes.length > 0) await connection.sendData(stream, bytes);
+      const fields = outgoingFields([], await trailers(), false);
+      if (fields.length > 0) {
+        connection.sendHeaders(stream, fields, true);
+        return;
+      }
+      await connection.sendData(stream, EMPTY, true);
+      return;
+    }
+    await connection.sendData(stream, bytes, true);
+  } catch (error) {
+    if (stream.state !== 'closed') connection.resetStream(stream, ErrorCode.CANCEL, new StreamResetError(stream.id, ErrorCode.CANCEL, 'local', `the body could not be sent: ${(error as Error)?.message}`));
   }
 }
 
