@@ -3,17 +3,19 @@
  * An HTTP/2 server built on @rhttp/core only: answers every request with 200 and echoes the
  * request body (or "ok" when it is empty). h2c with prior knowledge, or TLS with ALPN h2.
  * `--api fetch` (the default) answers with a Fetch API handler (Request in, Response out);
+ * `--api fetch-fast` runs the same handler with FastResponse installed as the global Response
+ * (`installFastResponse()`, opt-in: string and byte bodies skip the runtime's web stream);
  * `--api stream` does the same work on the low-level ServerStream API (`onStream`).
  *
- *   npm run example:h2-server -- --port 8080 [--host 127.0.0.1] [--tls --cert cert.pem --key key.pem] [--api fetch|stream]
+ *   npm run example:h2-server -- --port 8080 [--host 127.0.0.1] [--tls --cert cert.pem --key key.pem] [--api fetch|fetch-fast|stream]
  */
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
 import { parseArgs } from 'node:util';
-import { connectSocket, type Handler, type Http2SessionOptions, type ServerStream } from '@rhttp/core';
+import { connectSocket, installFastResponse, type Handler, type Http2SessionOptions, type ServerStream } from '@rhttp/core';
 
-const usage = 'usage: h2-server --port N [--host 127.0.0.1] [--tls --cert FILE --key FILE] [--api fetch|stream]';
+const usage = 'usage: h2-server --port N [--host 127.0.0.1] [--tls --cert FILE --key FILE] [--api fetch|fetch-fast|stream]';
 let args;
 try {
   args = parseArgs({
@@ -41,10 +43,12 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
   process.exit(2);
 }
 
-if (args.api !== 'fetch' && args.api !== 'stream') {
-  console.error(`--api must be fetch or stream\n${usage}`);
+if (args.api !== 'fetch' && args.api !== 'fetch-fast' && args.api !== 'stream') {
+  console.error(`--api must be fetch, fetch-fast or stream\n${usage}`);
   process.exit(2);
 }
+// From here on `new Response(…)` makes a FastResponse (the handler below is unchanged).
+if (args.api === 'fetch-fast') installFastResponse();
 
 const handler: Handler = async (request) => {
   const body = new Uint8Array(await request.arrayBuffer());
@@ -84,7 +88,7 @@ if (args.tls) {
 }
 server.listen(port, args.host, () => {
   const address = server.address() as net.AddressInfo;
-  console.log(`h2-server listening on ${args.tls ? 'https' : 'http'}://${args.host}:${address.port} (${args.tls ? 'TLS, ALPN h2' : 'h2c prior knowledge'}${args.api === 'stream' ? '; stream API' : ''})`);
+  console.log(`h2-server listening on ${args.tls ? 'https' : 'http'}://${args.host}:${address.port} (${args.tls ? 'TLS, ALPN h2' : 'h2c prior knowledge'}${args.api === 'stream' ? '; stream API' : args.api === 'fetch-fast' ? '; FastResponse as the global Response' : ''})`);
 });
 const stop = () => server.close(() => process.exit(0));
 process.on('SIGTERM', stop);
