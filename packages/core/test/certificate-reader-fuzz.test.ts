@@ -298,9 +298,10 @@ function expectReadAsLibrary(der: Uint8Array, read: NonNullable<ReturnType<typeo
   } catch (error) {
     throw new Error(`the reader accepted a certificate @peculiar/x509 cannot read (${String(error)}): ${Buffer.from(der).toString('hex')}`);
   }
-  const { signatureAlgorithm, publicKeyAlgorithm, namedCurve, ...fields } = read;
+  const { signatureAlgorithm, signatureAlgorithmsMatch, publicKeyAlgorithm, namedCurve, ...fields } = read;
   expect(fields).toEqual(library);
   expect(signatureAlgorithm).toBe(algorithms.signatureAlgorithm);
+  expect(signatureAlgorithmsMatch).toBe(algorithms.signatureAlgorithmsMatch);
   expect(algorithms.signatureParameters === null || Buffer.from(algorithms.signatureParameters).equals(Buffer.from([0x05, 0x00]))).toBe(true);
   expect(publicKeyAlgorithm).toBe(algorithms.publicKeyAlgorithm);
   const parameters = algorithms.publicKeyParameters;
@@ -493,6 +494,24 @@ describe('certificate-reader on mutated certificates', () => {
 describe('certificate-reader: pinned examples (discrepancies found by the properties, and by review)', () => {
   const seedNamed = (name: string) => structuredClone(seeds.find((s) => s.name === name)!.tree);
   const spkiOf = (cert: Node) => cert.children![0].children!.find((n) => n.tag === 0x30 && n.children![0].tag === 0x30 && n.children![1].tag === 0x03)!;
+
+  it('RFC 5280 §4.1.1.2: a certificate signed by its real issuer whose signed algorithm differs from its outer one is refused, with the reader and the library', async () => {
+    for (const s of signedSeeds) {
+      const tbs = structuredClone(s.tree.children![0]);
+      // tbsCertificate: [0] version, serial, then the `signature` AlgorithmIdentifier.
+      const at = tbs.children![0].tag === 0xa0 ? 2 : 1;
+      const outer = s.tree.children![1].children![0];
+      const other = outer.content !== undefined && oidDer('1.2.840.10045.4.3.3').subarray(2).every((v, i) => v === outer.content![i]) ? '1.2.840.10045.4.3.2' : '1.2.840.10045.4.3.3';
+      tbs.children![at] = { tag: 0x30, children: [{ tag: 0x06, content: oidDer(other).subarray(2) }] };
+      const leaf = await s.sign(encode(tbs));
+      expect(readCertificate(leaf)?.signatureAlgorithmsMatch, s.name).toBe(false);
+      for (const forceLibrary of [false, true]) {
+        expect(await outcome([leaf], s.anchor, forceLibrary), `${s.name}, library ${forceLibrary}`).toMatchObject({ ok: false, reason: 'malformed', message: expect.stringContaining('RFC 5280 §4.1.1.2') });
+      }
+      // The same re-signing with the seed's own algorithm verifies: the refusal is the mismatch's.
+      expect(await outcome([await s.sign(encode(s.tree.children![0]))], s.anchor, false)).toMatchObject({ ok: true });
+    }
+  });
 
   it('declines a key the library cannot read: an RSA key that is no RSAPublicKey, an EC key without its curve', () => {
     const rsa = seedNamed('an RSA CA');

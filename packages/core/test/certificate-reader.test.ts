@@ -12,9 +12,10 @@ function expectReadAsLibrary(pem: string): void {
   const der = pemToDer(pem)[0];
   const read = readCertificate(der);
   expect(read, 'the reader declined a certificate it should read').toBeDefined();
-  const { signatureAlgorithm, publicKeyAlgorithm, namedCurve, ...fields } = read!;
+  const { signatureAlgorithm, signatureAlgorithmsMatch, publicKeyAlgorithm, namedCurve, ...fields } = read!;
   expect(fields).toEqual(libraryFields(der));
   expect(signatureAlgorithm).toMatch(/^1\.2\.840\./);
+  expect(signatureAlgorithmsMatch).toBe(true);
   expect(publicKeyAlgorithm).toMatch(/^1\.2\.840\./);
   expect(namedCurve === undefined || namedCurve === '1.2.840.10045.3.1.7').toBe(true);
 }

@@ -43,6 +43,8 @@ export interface CertificateFields {
   signatureAlgorithm: string;
   /** The signatureValue BIT STRING's bytes. */
   signature: Uint8Array;
+  /** Whether tbsCertificate's `signature` AlgorithmIdentifier is the outer `signatureAlgorithm`, octet for octet (RFC 5280 §4.1.1.2). */
+  signatureAlgorithmsMatch: boolean;
   /** subjectPublicKeyInfo's DER, its algorithm, and the named curve of an EC key. */
   publicKey: Uint8Array;
   publicKeyAlgorithm: string;
@@ -192,6 +194,7 @@ function read(b: Uint8Array): CertificateFields {
     tbs: b.subarray(tbs.at, tbs.end),
     signatureAlgorithm: signatureAlgorithm.oid,
     signature: bitStringBytes(b, signatureValue),
+    signatureAlgorithmsMatch: equalRange(b, innerAlgorithm, outerAlgorithm),
     publicKey: b.subarray(spki.at, spki.end),
     publicKeyAlgorithm: keyAlgorithm.oid,
     namedCurve: typeof keyAlgorithm.parameter === 'string' ? keyAlgorithm.parameter : undefined,
@@ -391,6 +394,13 @@ function subjectPublicKey(b: Uint8Array, algorithm: { oid: string; parameter: st
 }
 
 /** AlgorithmIdentifier: the OID, and its parameter: absent (undefined), NULL (null) or an OID (a named curve). */
+/** Whether two elements of `b` are the same octets (tag, length and contents). */
+function equalRange(b: Uint8Array, x: Element, y: Element): boolean {
+  if (x.end - x.at !== y.end - y.at) return false;
+  for (let i = 0; i < x.end - x.at; i++) if (b[x.at + i] !== b[y.at + i]) return false;
+  return true;
+}
+
 function algorithmIdentifier(b: Uint8Array, seq: Element): { oid: string; parameter: string | null | undefined } {
   const id = element(b, seq.start, seq.end, TAG.oid);
   let parameter: string | null | undefined;

@@ -252,6 +252,7 @@ export async function verifyCertificateChain(chain: string | Uint8Array[], optio
   const anchorWord = options.anchorWord ?? 'trust anchor';
   path.forEach((c) => checkValidity(c, now, anchorWord));
   path.forEach((c) => checkCriticalExtensions(c));
+  path.forEach((c) => c.isAnchor || checkSignatureAlgorithms(c));
   for (let k = 1; k < path.length; k++) checkIssuer(path[k], k - 1, anchorWord);
   const leaf = path[0];
   checkLeafUsage(leaf);
@@ -522,6 +523,34 @@ function checkCriticalExtensions(c: ParsedCertificate): void {
       throw new CertificateError('untrusted', `certificate "${c.subject}" has critical extension ${ext.type}, which rhttp does not process, so it cannot be trusted`);
     }
   }
+}
+
+/**
+ * RFC 5280 §4.1.1.2: signatureAlgorithm "MUST contain the same algorithm identifier as the
+ * signature field in the sequence tbsCertificate". Checked on every certificate whose signature
+ * the path relies on (a trust anchor's own signature is not one of them).
+ */
+function checkSignatureAlgorithms(c: ParsedCertificate): void {
+  if (c.read ? c.read.signatureAlgorithmsMatch : librarySignatureAlgorithmsMatch(c.cert!)) return;
+  throw new CertificateError('malformed', `certificate "${c.subject}" names one signature algorithm in its signed part and another outside it (RFC 5280 §4.1.1.2)`);
+}
+
+/**
+ * {@link checkSignatureAlgorithms} on the library's view: the same algorithm and the same
+ * parameters, a NULL parameter (null) not being an absent one (undefined), as the reader's octet
+ * comparison and OpenSSL's X509_ALGOR_cmp have it.
+ */
+function librarySignatureAlgorithmsMatch(cert: x509.X509Certificate): boolean {
+  const { asn } = cert as unknown as { asn: { tbsCertificate: { signature: AlgorithmIdentifierAsn }; signatureAlgorithm: AlgorithmIdentifierAsn } };
+  const [inner, outer] = [asn.tbsCertificate.signature, asn.signatureAlgorithm];
+  const [p, q] = [inner.parameters, outer.parameters];
+  return inner.algorithm === outer.algorithm && (p instanceof ArrayBuffer && q instanceof ArrayBuffer ? equalBytes(new Uint8Array(p), new Uint8Array(q)) : p === q);
+}
+
+/** An AlgorithmIdentifier as @peculiar/asn1-x509 parses it: the parameters' DER, null for NULL, undefined when absent. */
+interface AlgorithmIdentifierAsn {
+  algorithm: string;
+  parameters?: ArrayBuffer | null;
 }
 
 /** `below` = how many non-leaf certificates sit under `c` on the path. */

@@ -67,13 +67,17 @@ export async function makeCertificate(opts: {
 export function libraryAlgorithms(der: Uint8Array) {
   type AlgorithmIdentifier = { algorithm: string; parameters?: ArrayBuffer | null };
   const { asn } = new x509.X509Certificate(der) as unknown as {
-    asn: { signatureAlgorithm: AlgorithmIdentifier; tbsCertificate: { subjectPublicKeyInfo: { algorithm: AlgorithmIdentifier } } };
+    asn: { signatureAlgorithm: AlgorithmIdentifier; tbsCertificate: { signature: AlgorithmIdentifier; subjectPublicKeyInfo: { algorithm: AlgorithmIdentifier } } };
   };
   const parameters = (a: AlgorithmIdentifier) => (a.parameters == null ? null : new Uint8Array(a.parameters));
   const key = asn.tbsCertificate.subjectPublicKeyInfo.algorithm;
+  const [inner, outer] = [asn.tbsCertificate.signature, asn.signatureAlgorithm];
+  const [p, q] = [inner.parameters, outer.parameters];
   return {
-    signatureAlgorithm: asn.signatureAlgorithm.algorithm,
-    signatureParameters: parameters(asn.signatureAlgorithm),
+    signatureAlgorithm: outer.algorithm,
+    signatureParameters: parameters(outer),
+    /** The tbsCertificate's `signature` is the outer one (RFC 5280 §4.1.1.2); the library reads NULL parameters as null, absent ones as undefined. */
+    signatureAlgorithmsMatch: inner.algorithm === outer.algorithm && (p instanceof ArrayBuffer && q instanceof ArrayBuffer ? Buffer.from(p).equals(Buffer.from(q)) : p === q),
     publicKeyAlgorithm: key.algorithm,
     publicKeyParameters: parameters(key),
   };
