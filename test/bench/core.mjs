@@ -78,6 +78,7 @@ async function h2load(port, extra, pid) {
 /** Our two server APIs, each compared with node:http2's `stream` API doing the same work. */
 const OUR_APIS = [
   { key: 'fetch', label: 'Fetch API (Request in, Response out)' },
+  { key: 'fetchFast', label: 'Fetch API, FastResponse as the global Response (opt-in `installFastResponse()`)' },
   { key: 'stream', label: 'stream API (ServerStream, `onStream`)' },
 ];
 
@@ -92,10 +93,11 @@ async function benchRequests(rows, cpuRows) {
   writeFileSync(bodyFile, new Uint8Array(1024).fill(0x62));
   const servers = {
     fetch: await startServer(['examples/dist/h2-server.js', '--port', '0', '--api', 'fetch'], 'examples h2-server --api fetch'),
+    fetchFast: await startServer(['examples/dist/h2-server.js', '--port', '0', '--api', 'fetch-fast'], 'examples h2-server --api fetch-fast'),
     stream: await startServer(['examples/dist/h2-server.js', '--port', '0', '--api', 'stream'], 'examples h2-server --api stream'),
     node: await startServer(['test/bench/node-h2-server.mjs', '--port', '0'], 'node-h2-server'),
   };
-  const contenders = ['fetch', 'stream', 'node'];
+  const contenders = ['fetch', 'fetchFast', 'stream', 'node'];
   try {
     const variants = [
       { name: `GET, ${H2LOAD_ARGS.slice(0, 4).join(' ')}`, extra: [] },
@@ -117,7 +119,7 @@ async function benchRequests(rows, cpuRows) {
       for (const api of OUR_APIS) {
         rows.push({ section: 'Requests/s (h2load), against node:http2\'s `stream` API', name: `${variant.name} — ours: ${api.label}`, ours: median(samples[api.key]), node: median(samples.node), unit: 'req/s' });
       }
-      cpuRows.push({ name: variant.name, fetch: median(cpu.fetch), stream: median(cpu.stream), node: median(cpu.node) });
+      cpuRows.push({ name: variant.name, fetch: median(cpu.fetch), fetchFast: median(cpu.fetchFast), stream: median(cpu.stream), node: median(cpu.node) });
     }
   } finally {
     for (const c of contenders) servers[c].stop();
@@ -204,10 +206,10 @@ function cpuMarkdown(cpuRows) {
   const lines = [
     '**Server CPU per request** (µs of user + system CPU of the server process, from `/proc/PID/stat` around each h2load run, divided by wall time × req/s; medians)',
     '',
-    '| Load | ours: Fetch API | ours: stream API | node:http2 `stream` API | Fetch / node | stream / node |',
-    '|---|---:|---:|---:|---:|---:|',
+    '| Load | ours: Fetch API | ours: Fetch API, FastResponse global | ours: stream API | node:http2 `stream` API | Fetch / node | Fetch FastResponse / node | stream / node |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
   ];
-  for (const r of cpuRows) lines.push(`| ${r.name} | ${r.fetch.toFixed(1)} | ${r.stream.toFixed(1)} | ${r.node.toFixed(1)} | ${(r.fetch / r.node).toFixed(2)}× | ${(r.stream / r.node).toFixed(2)}× |`);
+  for (const r of cpuRows) lines.push(`| ${r.name} | ${r.fetch.toFixed(1)} | ${r.fetchFast.toFixed(1)} | ${r.stream.toFixed(1)} | ${r.node.toFixed(1)} | ${(r.fetch / r.node).toFixed(2)}× | ${(r.fetchFast / r.node).toFixed(2)}× | ${(r.stream / r.node).toFixed(2)}× |`);
   return lines.join('\n');
 }
 
@@ -251,7 +253,7 @@ function writeDocs(table, cpuTable, date) {
     ...(cpuTable ? [cpuTable, ''] : []),
     `Medians of ${ROUNDS} rounds; within a round the contenders run one after the other, order alternating between rounds.`,
     '',
-    '- Requests/s: `h2load ' + H2LOAD_ARGS.join(' ') + ' http://127.0.0.1:PORT/` (POST adds `-d` with a 1 KiB file) against `examples/dist/h2-server.js` twice — `--api fetch` (our Fetch API: Request in, Response out) and `--api stream` (our low-level ServerStream API, `onStream`, the counterpart of node\'s) — and `test/bench/node-h2-server.mjs` (node:http2 `stream` API); all three do the same work (200, the request body echoed or "ok", content-type copied), each server in its own process. Each of our rows is divided by the same node:http2 median. The three run one after the other, the first one rotating every round. h2load takes one core, the server the other.',
+    '- Requests/s: `h2load ' + H2LOAD_ARGS.join(' ') + ' http://127.0.0.1:PORT/` (POST adds `-d` with a 1 KiB file) against `examples/dist/h2-server.js` three times — `--api fetch` (our Fetch API: Request in, Response out, the handler making the runtime\'s own `Response`), `--api fetch-fast` (the same handler after the opt-in `installFastResponse()` made `FastResponse` the global `Response`) and `--api stream` (our low-level ServerStream API, `onStream`, the counterpart of node\'s) — and `test/bench/node-h2-server.mjs` (node:http2 `stream` API); all four do the same work (200, the request body echoed or "ok", content-type copied), each server in its own process. Each of our rows is divided by the same node:http2 median. The four run one after the other, the first one rotating every round. h2load takes one core, the server the other.',
     '- Bulk: `test/bench/bulk-client.mjs` → `test/bench/bulk-server.mjs`, one stream over loopback TCP, timed in the client from request to last byte (download) or to the response (upload), after a 4 MiB warm-up on the same connection. node:http2 runs with our window sizes (1 MiB stream window, 16 MiB connection window, 64 KiB frames; `test/bench/bulk-settings.mjs`), not its 64 KiB defaults. "our server (node client)" compares node client → our server with node → node; "our client (node server)" compares our client → node server with node → node.',
     '- HPACK: `test/bench/hpack.mjs` (encode and decode every raw-data story of hpack-test-case, fresh context per story), against hpack.js.',
     '- Targets (not tests): ≥ 1.0× node:http2 for requests/s and bulk, ≥ 2× hpack.js for HPACK.',
@@ -275,5 +277,5 @@ await benchHpackRows(rows);
 const date = new Date().toISOString().slice(0, 10);
 console.log(`\n@rhttp/core vs node:http2 / hpack.js — ${date}, ${machine()}\n`);
 console.log(plain(rows));
-if (cpuRows.length > 0) console.log(`\nserver CPU µs/request (Fetch API / stream API / node:http2):\n${cpuRows.map((r) => `  ${r.name}: ${r.fetch.toFixed(1)} / ${r.stream.toFixed(1)} / ${r.node.toFixed(1)}`).join('\n')}`);
+if (cpuRows.length > 0) console.log(`\nserver CPU µs/request (Fetch API / Fetch API with FastResponse global / stream API / node:http2):\n${cpuRows.map((r) => `  ${r.name}: ${r.fetch.toFixed(1)} / ${r.fetchFast.toFixed(1)} / ${r.stream.toFixed(1)} / ${r.node.toFixed(1)}`).join('\n')}`);
 if (process.env.BENCH_NO_DOCS !== '1') console.log(`\nwritten to ${writeDocs(markdown(rows), cpuMarkdown(cpuRows), date)}`);
