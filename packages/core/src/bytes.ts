@@ -25,6 +25,18 @@ export function base64Encode(bytes: Uint8Array): string {
   return btoa(binary);
 }
 
+/** RFC 4648 §5 base64url without padding (RFC 8484's `dns` parameter, enrollment tokens, nonces). */
+export function base64UrlEncode(bytes: Uint8Array): string {
+  return base64Encode(bytes).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+/** Inverse of `base64UrlEncode` (padding optional). Throws `TypeError` on bad input. */
+export function base64UrlDecode(text: string): Uint8Array {
+  if (!/^[A-Za-z0-9_-]*$/.test(text)) throw new TypeError('not base64url');
+  const b64 = text.replace(/-/g, '+').replace(/_/g, '/');
+  return base64Decode(b64 + '='.repeat((4 - (b64.length % 4)) % 4));
+}
+
 /** Bytes of standard base64 text. */
 export function base64Decode(text: string): Uint8Array {
   const binary = atob(text);

@@ -10,7 +10,7 @@
  * const token = encodeEnrollmentToken({ address: '127.0.0.1:8443', fingerprint, id, secret });
  * decodeEnrollmentToken(token); // { address: '127.0.0.1:8443', fingerprint, id, secret }
  */
-import { base64UrlDecode, base64UrlEncode } from './dns/doh.js';
+import { base64UrlDecode, base64UrlEncode } from './bytes.js';
 
 /** Prefix and version of the token text; a future format gets `rhttp2.`. */
 export const ENROLLMENT_TOKEN_PREFIX = 'rhttp1.';

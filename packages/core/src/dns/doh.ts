@@ -6,6 +6,7 @@
  * const reply = await dohQuery('_http-reverse.proxy.example.net', RRType.SVCB, { doh: DEFAULT_DOH_URL });
  * ```
  */
+import { base64UrlDecode, base64UrlEncode } from '../bytes.js';
 import { DnsRcodeError, DohError, SvcbFormatError } from './errors.js';
 import { decodeMessage, type DnsMessage, encodeQuery, MAX_DNS_MESSAGE_LENGTH, Rcode, rcodeName, rrTypeName } from './message.js';
 import { fqdn, namesEqual } from './name.js';
@@ -29,20 +30,8 @@ export interface DohOptions {
   timeoutMs?: number;
 }
 
-/** RFC 4648 §5 base64url without padding, as RFC 8484 §4.1 requires for the `dns` parameter. */
-export function base64UrlEncode(bytes: Uint8Array): string {
-  let binary = '';
-  for (const b of bytes) binary += String.fromCharCode(b);
-  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-}
-
-/** Inverse of `base64UrlEncode` (padding optional). Throws `TypeError` on bad input. */
-export function base64UrlDecode(text: string): Uint8Array {
-  if (!/^[A-Za-z0-9_-]*$/.test(text)) throw new TypeError('not base64url');
-  const b64 = text.replace(/-/g, '+').replace(/_/g, '/');
-  const binary = atob(b64 + '='.repeat((4 - (b64.length % 4)) % 4));
-  return Uint8Array.from(binary, (c) => c.charCodeAt(0));
-}
+// RFC 8484 §4.1: the `dns` parameter is base64url without padding (bytes.ts); re-exported for callers of this module.
+export { base64UrlDecode, base64UrlEncode };
 
 /**
  * Sends one query (class IN, ID 0, RD) to a DoH server and returns the decoded response.

@@ -15,6 +15,7 @@
  * const verified = await verifyMessageSignature(request, { key: leafKey, requiredComponents: [...], maxAgeSeconds: 60 });
  */
 import { webCrypto, type WebCryptoKey } from '../origin/x509.js';
+import { base64UrlEncode } from '../bytes.js';
 import { SignatureError } from './signature-error.js';
 import {
   Token,
@@ -320,6 +321,6 @@ function readParams(params: Parameters): SignatureParameters {
 
 function randomNonce(): string {
   const bytes = webCrypto.getRandomValues(new Uint8Array(NONCE_BYTES));
-  return base64Encode(bytes).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  return base64UrlEncode(bytes);
 }
 
