@@ -64,42 +64,74 @@ export function responseFields(headers: Headers, skip?: ReadonlySet<string>): He
  * the stream (`failure`, INTERNAL_ERROR by default) so a truncated body never looks complete;
  * `signal` aborting cancels the body. Resolves true when the body ended cleanly.
  */
-export async function writeBody(
-  stream: ServerStream,
-  body: BodyReader,
-  options: { signal?: AbortSignalLike; countBytes?: (bytes: number) => void; trailers?: () => HeaderField[] | undefined; failure?: number } = {},
-): Promise<boolean> {
+export function writeBody(stream: ServerStream, body: BodyReader, options: WriteBodyOptions = {}): Promise<boolean> {
+  let first: ReturnType<typeof nextChunk>;
+  try {
+    first = nextChunk(body);
+  } catch {
+    return Promise.resolve(failed(stream, body, options));
+  }
+  // The common short response: its one chunk and its end arrived together, and leave together,
+  // without the loop's listener and awaits.
+  if (first !== null && !(first instanceof Promise) && body.ended) {
+    if (first.byteLength > 0) options.countBytes?.(first.byteLength);
+    return stream.end(first.byteLength > 0 ? first : undefined, trailersOf(options)).then(
+      () => true,
+      () => failed(stream, body, options),
+    );
+  }
+  return writeChunks(stream, body, options, first);
+}
+
+/** Options of {@link writeBody}. */
+interface WriteBodyOptions {
+  signal?: AbortSignalLike;
+  countBytes?: (bytes: number) => void;
+  trailers?: () => HeaderField[] | undefined;
+  failure?: number;
+}
+
+/** The trailers to send, or undefined when there are none. */
+function trailersOf(options: WriteBodyOptions): HeaderField[] | undefined {
+  const fields = options.trailers?.();
+  return fields !== undefined && fields.length > 0 ? fields : undefined;
+}
+
+/**
+ * The body failed midway (or the browser reset the stream, which makes reset() a no-op): reset
+ * the stream so that a truncated body never looks complete. Resolves false.
+ */
+function failed(stream: ServerStream, body: BodyReader, options: WriteBodyOptions): boolean {
+  body.cancel();
+  if (!options.signal?.aborted) stream.reset(options.failure ?? ErrorCode.INTERNAL_ERROR);
+  return false;
+}
+
+/** {@link writeBody}'s loop, from the chunk (or its promise) already taken. */
+async function writeChunks(stream: ServerStream, body: BodyReader, options: WriteBodyOptions, first: ReturnType<typeof nextChunk>): Promise<boolean> {
   const { signal, countBytes } = options;
   const onAbort = () => body.cancel();
   signal?.addEventListener('abort', onAbort, { once: true });
-  const trailers = () => {
-    const fields = options.trailers?.();
-    return fields !== undefined && fields.length > 0 ? fields : undefined;
-  };
   let sent: Promise<void> | undefined;
+  let next = first;
   try {
-    for (;;) {
-      const next = nextChunk(body);
+    for (;; next = nextChunk(body)) {
       const chunk = next instanceof Promise ? await next : next;
       if (chunk === null) break;
       if (chunk.byteLength === 0) continue;
       if (sent) await sent;
       countBytes?.(chunk.byteLength);
-      // The common short response: its one chunk and its end arrived together, and leave together.
       if (body.ended) {
-        await stream.end(chunk, trailers());
+        await stream.end(chunk, trailersOf(options));
         return true;
       }
       sent = stream.write(chunk);
     }
     if (sent) await sent;
-    await stream.end(undefined, trailers());
+    await stream.end(undefined, trailersOf(options));
     return true;
   } catch {
-    body.cancel();
-    // The agent's body failed midway (or the browser reset the stream, which makes reset() a no-op).
-    if (!signal?.aborted) stream.reset(options.failure ?? ErrorCode.INTERNAL_ERROR);
-    return false;
+    return failed(stream, body, options);
   } finally {
     signal?.removeEventListener('abort', onAbort);
   }
