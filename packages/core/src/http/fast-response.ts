@@ -44,6 +44,24 @@ const RESPONSE_SLOTS: symbol[] = (() => {
   }
 })();
 
+/** A held body as the server sends it: status, headers and the bytes. */
+export interface HeldResponse {
+  status: number;
+  headers: Headers;
+  body: Uint8Array | null;
+}
+
+let takeHeld!: (response: Response) => HeldResponse | undefined;
+
+/**
+ * For the server's Fetch adapter: a FastResponse's status, headers and body bytes if its body is
+ * still held as it was given (it then counts as used); undefined for other Responses and once the
+ * runtime's Response for it exists. Not a static, so the global Response gets no extra member.
+ */
+export function takeHeldBody(response: Response): HeldResponse | undefined {
+  return takeHeld(response);
+}
+
 /** A Response whose string or byte body waits, as it was given, until someone needs a web stream of it. */
 export class FastResponse {
   #body: HeldBody = null;
@@ -115,19 +133,6 @@ export class FastResponse {
     return this.#real ? this.#real.bodyUsed : this.#sent;
   }
 
-  /**
-   * For the server's Fetch adapter: status, headers and the body's bytes, if the body is still
-   * held as it was given (then it counts as used); undefined once the runtime's Response exists.
-   */
-  static take(response: Response): { status: number; headers: Headers; body: Uint8Array | null } | undefined {
-    if (!(#body in response)) return undefined;
-    const self = response as unknown as FastResponse;
-    if (self.#real !== undefined || self.#sent) return undefined;
-    self.#sent = true;
-    const body = self.#body;
-    return { status: self.#status, headers: self.#headers!, body: typeof body === 'string' ? utf8.encode(body) : body };
-  }
-
   /** The runtime's Response for this one: made once, its headers brought in step with ours. */
   #response(): Response {
     let real = this.#real;
@@ -142,6 +147,14 @@ export class FastResponse {
   }
 
   static {
+    takeHeld = (response) => {
+      if (!(#body in response)) return undefined;
+      const self = response as unknown as FastResponse;
+      if (self.#real !== undefined || self.#sent) return undefined;
+      self.#sent = true;
+      const body = self.#body;
+      return { status: self.#status, headers: self.#headers!, body: typeof body === 'string' ? utf8.encode(body) : body };
+    };
     // Response.json, Response.error and Response.redirect come from the runtime's (they make its Responses).
     Object.setPrototypeOf(FastResponse, NativeResponse);
     Object.setPrototypeOf(FastResponse.prototype, NativeResponse.prototype);

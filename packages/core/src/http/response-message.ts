@@ -7,7 +7,7 @@ import type { HeaderField } from '../frame/types.js';
 import type { ResponseMessage } from './client-exchange.js';
 import { fieldsToHeaders } from './fields.js';
 import { readableOf, type BodyReader } from './incoming-body.js';
-import { FastResponse } from './fast-response.js';
+import { takeHeldBody } from './fast-response.js';
 
 const trailersByResponse = new WeakMap<Response, Promise<Headers>>();
 const trailersToSend = new WeakMap<Response, () => Headers | Promise<Headers>>();
@@ -179,7 +179,7 @@ function sourceBytes(response: Response): Uint8Array | undefined {
  * body is to be read from `response.body` (null when there is none). Taking the bytes uses the body.
  */
 export function takeResponse(response: Response): { status: number; headers: Headers; bytes: Uint8Array | null | undefined } {
-  const held = FastResponse.take(response);
+  const held = takeHeldBody(response);
   if (held) return { status: held.status, headers: held.headers, bytes: held.body };
   return { status: response.status, headers: response.headers, bytes: sourceBytes(response) };
 }
