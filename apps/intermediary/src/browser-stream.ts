@@ -7,7 +7,7 @@
  * exchange (browser-exchange.ts), WebSockets (websocket-upgrade.ts) and CONNECT (connect-proxy.ts).
  */
 import type { AbortSignalLike } from '@rhttp/broker';
-import { CONNECTION_SPECIFIC_FIELDS, ErrorCode, headersToFields, nextChunk, type BodyReader, type HeaderField, type ServerStream } from '@rhttp/core';
+import { concatBytes, CONNECTION_SPECIFIC_FIELDS, ErrorCode, headersToFields, nextChunk, type BodyReader, type HeaderField, type ServerStream } from '@rhttp/core';
 
 
 /**
@@ -65,23 +65,41 @@ export function responseFields(headers: Headers, skip?: ReadonlySet<string>): He
  * `signal` aborting cancels the body. Resolves true when the body ended cleanly.
  */
 export function writeBody(stream: ServerStream, body: BodyReader, options: WriteBodyOptions = {}): Promise<boolean> {
-  let first: ReturnType<typeof nextChunk>;
-  try {
-    first = nextChunk(body);
-  } catch {
-    return Promise.resolve(failed(stream, body, options));
+  // A short response whose end has arrived (often in pieces: a DATA frame split across TLS
+  // records) leaves whole, with its end and trailers, in one call: no loop, listener or awaits.
+  // Only a body already here in whole is taken at once, so nothing is held beyond the stream window.
+  if (body.arrived === true) {
+    const here: Uint8Array[] = [];
+    let bytes = 0;
+    let chunk: Uint8Array | null | undefined;
+    try {
+      while ((chunk = body.read()) !== null && chunk !== undefined && bytes + chunk.byteLength <= WHOLE_BODY_BYTES) {
+        if (chunk.byteLength > 0) here.push(chunk);
+        bytes += chunk.byteLength;
+      }
+    } catch {
+      return Promise.resolve(failed(stream, body, options));
+    }
+    if (chunk === null) {
+      if (bytes > 0) options.countBytes?.(bytes);
+      const whole = here.length === 0 ? undefined : here.length === 1 ? here[0] : concatBytes(here);
+      return stream.end(whole, trailersOf(options)).then(
+        () => true,
+        () => failed(stream, body, options),
+      );
+    }
+    // Longer than that: written chunk by chunk, from what was taken.
+    if (chunk !== undefined) here.push(chunk);
+    return writeChunks(stream, body, options, here);
   }
-  // The common short response: its one chunk and its end arrived together, and leave together,
-  // without the loop's listener and awaits.
-  if (first !== null && !(first instanceof Promise) && body.ended) {
-    if (first.byteLength > 0) options.countBytes?.(first.byteLength);
-    return stream.end(first.byteLength > 0 ? first : undefined, trailersOf(options)).then(
-      () => true,
-      () => failed(stream, body, options),
-    );
-  }
-  return writeChunks(stream, body, options, first);
+  return writeChunks(stream, body, options, []);
 }
+
+/**
+ * A body that has arrived in whole, up to this many bytes, is sent as one (joined when it came in
+ * pieces): the pieces of one short response are copied once rather than written one by one.
+ */
+const WHOLE_BODY_BYTES = 64 * 1024;
 
 /** Options of {@link writeBody}. */
 interface WriteBodyOptions {
@@ -107,21 +125,27 @@ function failed(stream: ServerStream, body: BodyReader, options: WriteBodyOption
   return false;
 }
 
-/** {@link writeBody}'s loop, from the chunk (or its promise) already taken. */
-async function writeChunks(stream: ServerStream, body: BodyReader, options: WriteBodyOptions, first: ReturnType<typeof nextChunk>): Promise<boolean> {
+/** {@link writeBody}'s loop: first the chunks already taken (`here`), then the rest as it comes. */
+async function writeChunks(stream: ServerStream, body: BodyReader, options: WriteBodyOptions, here: Uint8Array[]): Promise<boolean> {
   const { signal, countBytes } = options;
   const onAbort = () => body.cancel();
   signal?.addEventListener('abort', onAbort, { once: true });
   let sent: Promise<void> | undefined;
-  let next = first;
+  let taken = 0;
   try {
-    for (;; next = nextChunk(body)) {
-      const chunk = next instanceof Promise ? await next : next;
+    for (;;) {
+      let chunk: Uint8Array | null;
+      if (taken < here.length) chunk = here[taken++];
+      else {
+        const next = nextChunk(body);
+        chunk = next instanceof Promise ? await next : next;
+      }
       if (chunk === null) break;
       if (chunk.byteLength === 0) continue;
       if (sent) await sent;
       countBytes?.(chunk.byteLength);
-      if (body.ended) {
+      // The last chunk carries END_STREAM (and the trailers).
+      if (body.ended && taken === here.length) {
         await stream.end(chunk, trailersOf(options));
         return true;
       }

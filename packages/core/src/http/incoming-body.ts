@@ -24,6 +24,11 @@ export interface BodyReader {
   read(): Uint8Array | null | undefined;
   /** True once the end arrived and nothing is left to read: the chunk just read was the last. */
   readonly ended: boolean;
+  /**
+   * True once the whole body has arrived (its end included, no failure): what is left to read is
+   * all here, so a reader may take it at once. Undefined when the reader cannot tell.
+   */
+  readonly arrived?: boolean;
   /** Resolves when `read` has something new to say (a chunk, the end, or the error). */
   wait(): Promise<void>;
   /** Nobody will read the rest: it is dropped (its credit goes back) and, unless the body ended, the stream is reset with CANCEL. */
@@ -133,6 +138,10 @@ export class IncomingBody implements BodyReader {
 
   get ended(): boolean {
     return this.done && this.queue.length === 0 && this.failure === undefined;
+  }
+
+  get arrived(): boolean {
+    return this.done && this.failure === undefined;
   }
 
   wait(): Promise<void> {
