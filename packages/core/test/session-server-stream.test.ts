@@ -91,6 +91,28 @@ describe('server stream API: requests and responses (RFC 9113 §8.1, §8.3)', ()
     expect(onStream1).toEqual(['headers', 'data+END_STREAM']);
   });
 
+  it("responses made in the same turn leave each with its DATA right behind its HEADERS (a 1xx first, trailers last)", async () => {
+    const streams: ServerStream[] = [];
+    const peer = await ScriptedPeer.start({ role: 'server', session: { onStream: (stream) => void streams.push(stream) } });
+    for (const id of [1, 3, 5]) peer.headers(id, GET, true);
+    await peer.settle();
+    expect(await peer.drain()).toEqual([]);
+    // The three answers in one turn: one flush, in which every HEADERS is queued before any DATA is framed.
+    for (const stream of streams) {
+      if (stream.id === 3) stream.respond(103, { link: '</a.css>; rel=preload' });
+      stream.respond(200, { 'content-type': 'text/plain' });
+      if (stream.id === 5) {
+        void stream.write(enc.encode('five'));
+        void stream.end(undefined, [['x-checksum', '5']]);
+      } else void stream.end(enc.encode(`body ${stream.id}`));
+    }
+    await peer.settle();
+    const order = (await peer.drain())
+      .filter((f) => f.kind === 'headers' || f.kind === 'data')
+      .map((f) => `${f.kind}${f.streamId}${'endStream' in f && f.endStream ? '+END' : ''}`);
+    expect(order).toEqual(['headers1', 'data1+END', 'headers3', 'headers3', 'data3+END', 'headers5', 'data5', 'headers5+END']);
+  });
+
   it('respond(status, fields, { endStream: true }) sends one HEADERS frame with END_STREAM', async () => {
     const { client, serverWrites } = pair((stream) => stream.respond(204, undefined, { endStream: true }));
     const res = await client.fetch('https://app.example.com/');

@@ -310,7 +310,7 @@ export class Connection {
     }
     stream.state = transition(stream.id, stream.state, 'send-headers');
     const block = this.encoder.encode(fields);
-    this.sender.emit(encodeHeaderBlock(stream.id, block, { endStream, maxFrameSize: this.remote.maxFrameSize }));
+    this.sender.emitHeaders(stream, encodeHeaderBlock(stream.id, block, { endStream, maxFrameSize: this.remote.maxFrameSize }), endStream);
     if (endStream) this.endLocal(stream);
     this.sender.scheduleFlush();
   }

@@ -61,6 +61,10 @@ export class SendScheduler {
   /** The connection-level send window (§6.9.1), grown by WINDOW_UPDATE on stream 0. */
   readonly connectionWindow = new FlowWindow(DEFAULT_INITIAL_WINDOW_SIZE);
   private out: Uint8Array[] = [];
+  /** Which output `out` is: bumped whenever it starts over, so a stream's `headersAt` from an earlier one is stale. */
+  private output = 0;
+  /** DATA framed for streams whose header block is in `out`, by that block's index: written right behind it. */
+  private dataAfter: Map<number, Uint8Array[]> | undefined;
   /** Streams with pending DATA, in the order they get their next frame. */
   private readonly dataOrder: Stream[] = [];
   private writable = true;
@@ -83,6 +87,43 @@ export class SendScheduler {
   /** Queue an encoded frame (or the preface) for the next flush. */
   emit(bytes: Uint8Array): void {
     this.out.push(bytes);
+  }
+
+  /**
+   * Queue `stream`'s encoded header block. A block that leaves the stream open (a request's or a
+   * response's HEADERS, or a 1xx) is where the stream's DATA framed before this output is written
+   * goes: right behind it, not behind every other stream's HEADERS. A peer then reads a short
+   * response whole in the same record instead of its HEADERS in one and its DATA in a later one.
+   * Header blocks themselves keep their order (HPACK's dynamic table depends on it).
+   */
+  emitHeaders(stream: Stream, block: Uint8Array, endStream: boolean): void {
+    this.out.push(block);
+    if (endStream) return;
+    stream.headersAt = this.out.length - 1;
+    stream.headersOutput = this.output;
+  }
+
+  /** Where DATA framed now for `stream` goes: behind its header block when that is in `out`, else at the end. */
+  private dataTarget(stream: Stream): Uint8Array[] {
+    if (stream.headersOutput !== this.output) return this.out;
+    const after = (this.dataAfter ??= new Map());
+    let list = after.get(stream.headersAt);
+    if (list === undefined) after.set(stream.headersAt, (list = []));
+    return list;
+  }
+
+  /** `out` with each stream's DATA behind its header block ({@link emitHeaders}). */
+  private interleaved(): Uint8Array[] {
+    const after = this.dataAfter;
+    if (after === undefined) return this.out;
+    this.dataAfter = undefined;
+    const out: Uint8Array[] = [];
+    for (let i = 0; i < this.out.length; i++) {
+      out.push(this.out[i]);
+      const data = after.get(i);
+      if (data !== undefined) for (const chunk of data) out.push(chunk);
+    }
+    return out;
   }
 
   /** A control frame answering the peer (SETTINGS or PING ACK) is about to be queued. */
@@ -180,8 +221,10 @@ export class SendScheduler {
     if (!final && this.host.isClosed()) return;
     if (!final && this.writable) this.scheduleData();
     if (this.out.length === 0) return;
-    const chunks = this.out.length > 1 ? coalesce(this.out) : this.out;
+    const all = this.interleaved();
+    const chunks = all.length > 1 ? coalesce(all) : all;
     this.out = [];
+    this.output++;
     const sink = this.host.sink;
     let ok: boolean | void;
     if (chunks.length === 1) ok = sink.write(chunks[0]);
@@ -199,6 +242,8 @@ export class SendScheduler {
   /** Drop what is queued and not yet written. */
   discard(): void {
     this.out = [];
+    this.dataAfter = undefined;
+    this.output++;
   }
 
   /** Round-robin DATA across streams with pending writes, within both windows and the frame size. */
@@ -231,8 +276,9 @@ export class SendScheduler {
         if (size > 0 || endStream) {
           const header = new Uint8Array(FRAME_HEADER_LENGTH);
           encodeFrameHeader({ length: size, type: FrameType.DATA, flags: endStream ? Flag.END_STREAM : 0, streamId: stream.id }, header);
-          this.out.push(header);
-          if (size > 0) this.out.push(write.data.subarray(write.offset, write.offset + size));
+          const target = this.dataTarget(stream);
+          target.push(header);
+          if (size > 0) target.push(write.data.subarray(write.offset, write.offset + size));
         }
         write.offset += size;
         stream.queued -= size;

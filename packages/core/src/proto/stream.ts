@@ -35,6 +35,9 @@ export class Stream {
   queued = 0;
   /** When the stream's DATA started waiting on a zero window (for the stall timeout). */
   stalledSince = 0;
+  /** Where the stream's last open header block sits in the scheduler's output, and in which output (send-scheduler.ts, `emitHeaders`). */
+  headersAt = -1;
+  headersOutput = -1;
   /** Octets received but not yet consumed by the application. */
   unconsumed = 0;
   /** When the application last consumed this stream's DATA, as the connection's consume counter (for the buffer budget). */
