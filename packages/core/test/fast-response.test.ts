@@ -4,23 +4,13 @@
  * `installFastResponse()`, the opt-in that makes it the global Response.
  */
 import { describe, expect, it } from 'vitest';
-import { FastResponse, fromResponse, Http2Session, installFastResponse, nextChunk, responseTrailers, withTrailers, type BodyReader, type Handler } from '../src/index.js';
+import { sessionPair } from './support/session-pair.js';
+import { FastResponse, fromResponse, installFastResponse, nextChunk, responseTrailers, withTrailers, type BodyReader, type Handler } from '../src/index.js';
 
 const NativeResponse = Response;
 const dec = new TextDecoder();
 
-function pair(handler: Handler) {
-  let client!: Http2Session;
-  let server!: Http2Session;
-  const deliver = (to: () => Http2Session) => (chunk: Uint8Array) => {
-    const copy = chunk.slice();
-    setImmediate(() => to().receive(copy));
-    return true;
-  };
-  client = new Http2Session({ write: deliver(() => server), close: () => setImmediate(() => server.receiveEnd()) }, { role: 'client' });
-  server = new Http2Session({ write: deliver(() => client), close: () => setImmediate(() => client.receiveEnd()) }, { role: 'server', handler });
-  return { client, server };
-}
+const pair = (handler: Handler) => sessionPair(handler);
 
 async function readAll(body: BodyReader): Promise<Uint8Array> {
   const parts: number[] = [];

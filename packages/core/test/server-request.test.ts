@@ -4,23 +4,13 @@
  * a signal that a reset aborts — and requests the runtime would rewrite go to its own Request.
  */
 import { describe, expect, it } from 'vitest';
-import { ErrorCode, Http2Session, StreamResetError, type Handler } from '../src/index.js';
+import { sessionPair } from './support/session-pair.js';
+import { ErrorCode, StreamResetError, type Handler } from '../src/index.js';
 import { IncomingRequest, ServerRequest, serverRequest, serverRequestsAreLight, type RequestBodySource } from '../src/http/incoming-request.js';
 import { readableOf, type BodyReader } from '../src/http/incoming-body.js';
 
 /** Two sessions back to back through asynchronous delivery. */
-function pair(handler: Handler) {
-  let client!: Http2Session;
-  let server!: Http2Session;
-  const deliver = (to: () => Http2Session) => (chunk: Uint8Array) => {
-    const copy = chunk.slice();
-    setImmediate(() => to().receive(copy));
-    return true;
-  };
-  client = new Http2Session({ write: deliver(() => server), close: () => setImmediate(() => server.receiveEnd()) }, { role: 'client' });
-  server = new Http2Session({ write: deliver(() => client), close: () => setImmediate(() => client.receiveEnd()) }, { role: 'server', handler });
-  return { client, server };
-}
+const pair = (handler: Handler) => sessionPair(handler);
 
 /** A body of the given chunks, readable as a BodyReader or as a web stream (as IncomingBody is). */
 function bodyOf(...parts: string[]): RequestBodySource & { reads: number } {

@@ -14,6 +14,8 @@
  * const handler = () => new FastResponse('ok', { headers: { 'content-type': 'text/plain' } });
  */
 
+import { NULL_BODY_STATUSES } from './fields.js';
+import { delegateToRuntime } from './runtime-delegate.js';
 import { syncHeaders } from './incoming-request.js';
 
 /** The global Response when this module loaded (installFastResponse replaces the global). */
@@ -25,8 +27,6 @@ type HeldBody = string | Uint8Array | null;
 /** Response init statuses the runtime refuses (RangeError) lie outside these; it converts non-integers. */
 const MIN_STATUS = 200;
 const MAX_STATUS = 599;
-/** Fetch: a body with one of these statuses is a TypeError ("null body status"). */
-const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
 /** RFC 9110 §15 reason-phrase: HTAB, SP, VCHAR, obs-text. */
 const REASON_PHRASE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
@@ -80,6 +80,7 @@ export class FastResponse {
       held === undefined ||
       (status !== undefined && !(Number.isInteger(status) && status >= MIN_STATUS && status <= MAX_STATUS)) ||
       (statusText !== undefined && !(typeof statusText === 'string' && REASON_PHRASE.test(statusText))) ||
+      // Fetch: a body with a null body status is a TypeError.
       (held !== null && NULL_BODY_STATUSES.has(status ?? 200))
     ) {
       // Converted, refused, or a body kind kept by the runtime: its own Response decides.
@@ -158,42 +159,8 @@ export class FastResponse {
     // Response.json, Response.error and Response.redirect come from the runtime's (they make its Responses).
     Object.setPrototypeOf(FastResponse, NativeResponse);
     Object.setPrototypeOf(FastResponse.prototype, NativeResponse.prototype);
-    const own = new Set(Object.getOwnPropertyNames(FastResponse.prototype));
-    const response = (self: FastResponse) => self.#response();
-    for (const name of Object.getOwnPropertyNames(NativeResponse.prototype)) {
-      if (own.has(name)) continue;
-      const d = Object.getOwnPropertyDescriptor(NativeResponse.prototype, name)!;
-      if (d.get) {
-        Object.defineProperty(FastResponse.prototype, name, {
-          get(this: FastResponse) {
-            return (response(this) as unknown as Record<string, unknown>)[name];
-          },
-          configurable: true,
-        });
-      } else if (typeof d.value === 'function') {
-        // arrayBuffer, blob, bytes, clone, formData, json, text, and whatever else the runtime has.
-        Object.defineProperty(FastResponse.prototype, name, {
-          value(this: FastResponse, ...args: unknown[]) {
-            const real = response(this) as unknown as Record<string, (...a: unknown[]) => unknown>;
-            return real[name](...args);
-          },
-          writable: true,
-          configurable: true,
-        });
-      }
-    }
-    // The runtime's internal slots answer from its Response for this one.
-    for (const slot of RESPONSE_SLOTS) {
-      Object.defineProperty(FastResponse.prototype, slot, {
-        get(this: FastResponse) {
-          return (response(this) as unknown as Record<symbol, unknown>)[slot];
-        },
-        set(this: FastResponse, value: unknown) {
-          (response(this) as unknown as Record<symbol, unknown>)[slot] = value;
-        },
-        configurable: true,
-      });
-    }
+    // Every other getter and method, and the runtime's internal slots, answer from its Response for this one.
+    delegateToRuntime(FastResponse, NativeResponse, RESPONSE_SLOTS, (self) => self.#response());
   }
 
   /** Every Response is one to `instanceof FastResponse` (the runtime's too), so the class can stand in for the global. */

@@ -17,6 +17,7 @@
 import type { HeaderField } from '../frame/types.js';
 import { concatBytes } from '../bytes.js';
 import type { BodyReader } from './incoming-body.js';
+import { delegateToRuntime } from './runtime-delegate.js';
 
 /** The global Request when this module loaded (someone may replace the global later). */
 const NativeRequest = Request;
@@ -278,43 +279,10 @@ export class ServerRequest {
     Object.setPrototypeOf(ServerRequest.prototype, NativeRequest.prototype);
     // `new request.constructor(…)` makes a Request, as it would on the runtime's own.
     Object.defineProperty(ServerRequest.prototype, 'constructor', { value: NativeRequest, writable: true, configurable: true });
-    const own = new Set(Object.getOwnPropertyNames(ServerRequest.prototype));
-    const request = (self: ServerRequest) => self.#request();
-    // Everything else a Request has (mode, cache, redirect, duplex, …) comes from the runtime's.
-    for (const name of Object.getOwnPropertyNames(NativeRequest.prototype)) {
-      if (own.has(name)) continue;
-      const d = Object.getOwnPropertyDescriptor(NativeRequest.prototype, name)!;
-      if (d.get) {
-        Object.defineProperty(ServerRequest.prototype, name, {
-          get(this: ServerRequest) {
-            return (request(this) as unknown as Record<string, unknown>)[name];
-          },
-          configurable: true,
-        });
-      } else if (typeof d.value === 'function') {
-        Object.defineProperty(ServerRequest.prototype, name, {
-          value(this: ServerRequest, ...args: unknown[]) {
-            const real = request(this) as unknown as Record<string, (...a: unknown[]) => unknown>;
-            return real[name](...args);
-          },
-          writable: true,
-          configurable: true,
-        });
-      }
-    }
-    // The runtime's internal slots (Node's undici reads them to copy a Request: `new Request(r)`,
-    // `fetch(r)`) answer from the runtime's Request for this one.
-    for (const slot of REQUEST_SLOTS) {
-      Object.defineProperty(ServerRequest.prototype, slot, {
-        get(this: ServerRequest) {
-          return (request(this) as unknown as Record<symbol, unknown>)[slot];
-        },
-        set(this: ServerRequest, value: unknown) {
-          (request(this) as unknown as Record<symbol, unknown>)[slot] = value;
-        },
-        configurable: true,
-      });
-    }
+    // Everything else a Request has (mode, cache, redirect, duplex, …) and the runtime's internal
+    // slots (Node's undici reads them to copy a Request: `new Request(r)`, `fetch(r)`) answer
+    // from the runtime's Request for this one.
+    delegateToRuntime(ServerRequest, NativeRequest, REQUEST_SLOTS, (self) => self.#request());
   }
 }
 
