@@ -103,7 +103,7 @@ export class HttpUpstream {
     return new Promise<void>((done) => {
       // The raw :path as received, under the upstream's prefix ("*" of OPTIONS * goes as it is).
       const target = path.charCodeAt(0) === 0x2f /* / */ ? this.basePath + path : path;
-      this.send(method, target, forwardedRequestFields(fields, authority), withBody ? (exchange) => pumpStreamBody(stream, exchange, meter) : undefined, !withBody, (exchange) => (current = exchange)).then(
+      this.send(method, target, forwardedRequestFields(fields, authority), withBody ? (exchange) => pumpBody(stream, exchange, meter) : undefined, !withBody, (exchange) => (current = exchange)).then(
         (exchange) => relayResponse(stream, exchange, method, meter, done),
         (error) => {
           answerFailure(stream, this.describeFailure(error), meter);
@@ -135,7 +135,7 @@ export class HttpUpstream {
     try {
       signal.throwIfAborted();
       signal.addEventListener('abort', onAbort, { once: true });
-      const exchange = await this.send(request.method, this.basePath + rawPath, headers, body ? (ex) => pumpRequestBody(body, ex) : undefined, body === null, (ex) => (current = ex));
+      const exchange = await this.send(request.method, this.basePath + rawPath, headers, body ? (ex) => pumpBody(body, ex) : undefined, body === null, (ex) => (current = ex));
       if (exchange.finished) signal.removeEventListener('abort', onAbort);
       else exchange.onFinished = () => signal.removeEventListener('abort', onAbort);
       return toResponse(exchange, request.method);
@@ -445,36 +445,16 @@ function readableFrom(exchange: UpstreamExchange): ReadableStream<Uint8Array> {
   );
 }
 
-/** Copy the request body to the upstream, waiting for 'drain' so a fast browser cannot fill our memory. */
-async function pumpRequestBody(body: ReadableStream<Uint8Array>, req: UpstreamExchange): Promise<void> {
-  const reader = body.getReader();
-  const out = new TurnWriter(req);
-  try {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      if (req.destroyed) throw new Error('the upstream request ended');
-      const full = out.write(value);
-      if (full) await full;
-    }
-    out.release();
-    req.end();
-  } catch (error) {
-    reader.cancel(error).catch(() => {});
-    out.release();
-    req.destroy(error instanceof Error ? error : new Error(String(error)));
-  }
-}
-
 /**
- * Copy a stream's request body to the upstream. Each chunk's credit goes back to the browser as
- * it is taken, and the next is taken only once the upstream socket drained: the browser sends no
- * faster than the upstream reads.
+ * Copy a request body to the upstream: a browser stream's (each chunk's credit goes back to the
+ * browser as it is taken) or a Fetch Request's. The next chunk is taken only once the upstream
+ * socket drained, so the browser sends no faster than the upstream reads. A failure on either
+ * side destroys the upstream request (leaving the loop cancels a web stream).
  */
-async function pumpStreamBody(stream: ServerStream, req: UpstreamExchange, meter: ExchangeMeter | undefined): Promise<void> {
+async function pumpBody(chunks: AsyncIterable<Uint8Array>, req: UpstreamExchange, meter?: ExchangeMeter): Promise<void> {
   const out = new TurnWriter(req);
   try {
-    for await (const chunk of stream) {
+    for await (const chunk of chunks) {
       if (req.destroyed) throw new Error('the upstream request ended');
       meter?.requestBody?.(chunk.length);
       const full = out.write(chunk);
