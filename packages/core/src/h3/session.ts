@@ -49,6 +49,7 @@ export class Http3Session {
   private readonly slots = new SlotWaiters(
     () => this.connection,
     () => new SessionClosedError('the HTTP/3 connection is shutting down (GOAWAY)', H3ErrorCode.H3_NO_ERROR, true),
+    () => this.options.onSlotFree?.(),
   );
 
   /** Made by `connectQuic` (connect-quic.ts), or with any H3Transport (tests). */
@@ -69,18 +70,18 @@ export class Http3Session {
       onSettings: () => {
         settled = true;
         resolveReady();
-        this.wakeSlotWaiters();
+        this.slots.wake();
       },
       onOrigin: (origins, added) => options.onOrigin?.(origins, added),
       onGoaway: (id) => {
         options.onGoaway?.(id);
-        this.wakeSlotWaiters();
+        this.slots.wake();
       },
-      onStreamClosed: () => this.wakeSlotWaiters(),
+      onStreamClosed: () => this.slots.wake(),
       onExtensionFrame: (type, payload) => options.onExtensionFrame?.(type, payload),
       onClose: (error) => {
         if (!settled) rejectReady(error ?? new SessionClosedError('the HTTP/3 connection closed before SETTINGS'));
-        this.wakeSlotWaiters();
+        this.slots.wake();
         const done = () => {
           options.onClose?.(error);
           resolveClosed(error);
@@ -170,11 +171,6 @@ export class Http3Session {
     if (protocol && !this.connection.peerSettings?.enableConnectProtocol) {
       throw new Http2UsageError('the peer did not enable extended CONNECT (SETTINGS_ENABLE_CONNECT_PROTOCOL, RFC 9220); await session.ready first');
     }
-  }
-
-  private wakeSlotWaiters(): void {
-    this.slots.wake();
-    this.options.onSlotFree?.();
   }
 
   // ---------------------------------------------------------------- server role

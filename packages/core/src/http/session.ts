@@ -74,6 +74,7 @@ export class Http2Session {
   private readonly slots = new SlotWaiters(
     () => this.connection,
     () => new SessionClosedError('the connection is shutting down (GOAWAY)', ErrorCode.NO_ERROR, true),
+    () => this.options.onSlotFree?.(),
   );
   /** Resolves when the session is finished (with the error that ended it, if any). */
   readonly closed: Promise<Http2Error | undefined>;
@@ -87,15 +88,15 @@ export class Http2Session {
       onOrigin: (origins, added) => options.onOrigin?.(origins, added),
       onGoaway: (frame) => {
         options.onGoaway?.(frame);
-        this.wakeSlotWaiters();
+        this.slots.wake();
       },
       onClose: (error) => {
-        this.wakeSlotWaiters();
+        this.slots.wake();
         options.onClose?.(error);
         resolveClosed(error);
       },
-      onStreamClosed: () => this.wakeSlotWaiters(),
-      onRemoteSettings: () => this.wakeSlotWaiters(),
+      onStreamClosed: () => this.slots.wake(),
+      onRemoteSettings: () => this.slots.wake(),
       onPing: options.onPing && ((opaque) => options.onPing!(opaque)),
     });
   }
@@ -199,11 +200,6 @@ export class Http2Session {
   /** Send a ReadableStream as DATA frames, waiting on flow control and the transport. */
   private pumpBody(stream: Stream, body: ReadableStream<Uint8Array>, trailers?: () => Headers | Promise<Headers>, control?: PumpControl): Promise<void> {
     return pumpBody(this.connection, stream, body, trailers, control);
-  }
-
-  private wakeSlotWaiters(): void {
-    this.slots.wake();
-    this.options.onSlotFree?.();
   }
 
   // ---------------------------------------------------------------- server role

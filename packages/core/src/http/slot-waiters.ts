@@ -19,10 +19,12 @@ export class SlotWaiters {
   /**
    * `source`: the engine's connection (read when needed, so a session may make this before it).
    * `shuttingDown`: the error for a request refused because the connection drains (GOAWAY) without an error of its own.
+   * `onSlotFree`: the session's own listener (its `onSlotFree` option), told after the waiters on every `wake`.
    */
   constructor(
     private readonly source: () => SlotSource,
     private readonly shuttingDown: () => Error,
+    private readonly onSlotFree: () => void,
   ) {}
 
   /** A stream may open now. */
@@ -50,5 +52,6 @@ export class SlotWaiters {
   /** A slot may have freed (a stream closed, SETTINGS, GOAWAY, the close): every waiter looks again. */
   wake(): void {
     for (const w of this.waiters.splice(0)) w();
+    this.onSlotFree();
   }
 }
