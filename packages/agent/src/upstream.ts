@@ -32,7 +32,7 @@ export const DEFAULT_UPSTREAM_HEADERS_TIMEOUT_MS = 100_000;
 const MAX_FREE_UPSTREAM_SOCKETS = 256;
 /**
  * Bytes the Fetch path's response body holds ahead of its reader before the upstream socket is
- * paused: one socket read. (`serve` holds no queue at all: one chunk, while HTTP/2 takes it.)
+ * paused: one socket read. (`serve` holds no queue of its own: at most two chunks in the engine, see relayResponse.)
  */
 const RESPONSE_BUFFERED_BYTES = 64 * 1024;
 
@@ -88,8 +88,8 @@ export class HttpUpstream {
    * Forward one request stream, the agent's hot path: its head becomes the upstream request, the
    * upstream's response goes back as HEADERS and DATA frames, and no Request, Response or web
    * stream is made. The response body is read from the upstream only as fast as the HTTP/2 stream
-   * takes it: the socket is paused while a chunk waits for flow-control credit, so at most one
-   * chunk per stream is held here whatever the browser does. Same forwarding rules as `fetch`;
+   * takes it: the socket is paused while chunks wait for flow-control credit, so at most two
+   * chunks per stream are held whatever the browser does (relayResponse). Same forwarding rules as `fetch`;
    * a reset stream destroys the upstream request. Resolves when the exchange is over, never
    * rejects. Not for CONNECT (tunnels go through `fetch` or the CONNECT relay).
    */
@@ -314,9 +314,12 @@ function toResponse(exchange: UpstreamExchange, method: string): Response {
 }
 
 /**
- * The upstream's response onto the stream: HEADERS, then each body chunk as DATA. While a chunk
- * waits for flow-control credit (or the transport) the upstream socket is paused, so the bytes
- * held here for one stream are one socket read, however many streams stall. The last chunk
+ * The upstream's response onto the stream: HEADERS, then each body chunk as DATA. On HTTP/2 the
+ * next chunk is read while the last one's write is unsettled, and the upstream socket is paused
+ * once two are (a write settles at once within the windows and the engine's per-stream queue, so a
+ * flowing body costs no pause and resume per chunk); on HTTP/3 it is paused until each write
+ * settles. The bytes held for one stream are at most two socket reads, however many streams
+ * stall. The last chunk
  * carries END_STREAM, and a short response (head and body in one socket read) goes out as
  * HEADERS and one DATA frame in one write. HTTP/1.1 trailers are dropped.
  */
@@ -332,6 +335,9 @@ function relayResponse(stream: ServerStream, exchange: UpstreamExchange, method:
   }
   const fields = responseFields(response.rawFields);
   let finished = false;
+  /** Body writes not yet settled, and whether the upstream socket is paused until they are. */
+  let unsettled = 0;
+  let paused = false;
   const finish = () => {
     if (!stream.received && stream.status !== 0) {
       // RFC 9113 §8.1: after a complete response, a server MAY ask the client to stop sending the
@@ -376,9 +382,19 @@ function relayResponse(stream: ServerStream, exchange: UpstreamExchange, method:
         stream.end(chunk).then(finish, fail);
         return;
       }
-      exchange.pause();
+      // The upstream is read no further than the stream takes: one chunk ahead of an unsettled
+      // write where the engine bounds what it accepts (HTTP/2), none where it does not (HTTP/3).
+      unsettled++;
+      if (unsettled > 1 || !stream.writesBounded) {
+        paused = true;
+        exchange.pause();
+      }
       stream.write(chunk).then(() => {
-        if (!finished) exchange.resume();
+        unsettled--;
+        if (paused && unsettled === 0 && !finished) {
+          paused = false;
+          exchange.resume();
+        }
       }, fail);
     },
     end() {

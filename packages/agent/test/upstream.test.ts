@@ -49,6 +49,22 @@ beforeAll(async () => {
       res.writeHead(302, { location: '/elsewhere' }).end();
       return;
     }
+    if (req.url === '/big') {
+      // 16 MiB in 64 KiB writes, as fast as the socket takes them.
+      const chunk = Buffer.alloc(64 * 1024, 0x62);
+      let left = 256;
+      const pump = () => {
+        while (left > 0) {
+          left--;
+          if (!res.write(chunk)) return void res.once('drain', pump);
+        }
+        res.end();
+      };
+      res.writeHead(200, { 'content-length': String(256 * chunk.length) });
+      pump();
+      req.on('close', () => (left = 0));
+      return;
+    }
     res.setHeader('content-length', '5');
     res.end(req.method === 'HEAD' ? undefined : 'hello');
   });
@@ -216,6 +232,24 @@ describe('HttpUpstream.serve: from a ServerStream, no Fetch objects (RFC 9110 §
     expect(refused.headers.get('proxy-status')).toBe('rhttp-agent; error=connection_refused');
     client2.close();
     dead.close();
+  });
+
+  it('a browser that does not read holds the upstream: at most two socket reads are taken beyond its stream window (HTTP/2)', async () => {
+    const upstream = new HttpUpstream(base);
+    const { seen, meter } = recordingMeter();
+    const window = 65_535;
+    const { client } = sessionPair(undefined, { onStream: (stream: ServerStream) => void upstream.serve(stream, meter) }, { settings: { initialWindowSize: window } });
+    const exchange = client.open({ method: 'GET', url: new URL('https://app.example.com/big'), headers: new Headers() });
+    const response = await exchange.response;
+    expect(response.status).toBe(200);
+    // Nothing reads the body: let the upstream, the agent and the engine go as far as they will.
+    for (let i = 0; i < 20; i++) await new Promise((r) => setTimeout(r, 10));
+    // One socket read is at most 64 KiB: the relay reads one chunk ahead of an unsettled write and then pauses.
+    expect(seen.responseBody).toBeGreaterThan(0);
+    expect(seen.responseBody).toBeLessThanOrEqual(window + 2 * 64 * 1024);
+    exchange.cancel();
+    client.close();
+    upstream.close();
   });
 
   it('a reset stream cancels the upstream request', async () => {

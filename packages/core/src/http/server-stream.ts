@@ -76,6 +76,16 @@ export class ServerStream {
     return this.stream.id;
   }
 
+  /**
+   * True when `write` resolves at once only for bytes the engine holds within the peer's windows
+   * and a bounded per-stream queue (HTTP/2): a relay may then read its next chunk before the last
+   * write settled, holding at most one more. False on HTTP/3, where a write can settle before QUIC
+   * took the bytes, so a relay should wait for each write.
+   */
+  get writesBounded(): boolean {
+    return this.connection.writesBounded === true;
+  }
+
   /** The first value of a request field (name in lower case), found by a scan of the raw block. */
   header(name: string): string | undefined {
     const fields = this.head.fields;

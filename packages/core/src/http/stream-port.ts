@@ -29,4 +29,11 @@ export interface StreamPort {
   sendHeaders(stream: PortStream, fields: HeaderField[], endStream: boolean): void;
   /** Resolves once the engine took the bytes (within flow control, see ServerStream.write); `trailers` follow the data and end the stream. */
   sendData(stream: PortStream, data: Uint8Array, end?: boolean, trailers?: HeaderField[]): Promise<void>;
+  /**
+   * True when `sendData` resolves at once only for bytes within the peer's flow-control windows and
+   * a bounded per-stream queue (HTTP/2's send scheduler, STREAM_QUEUE_BYTES), so a writer may read
+   * its next chunk before the last write settled. Absent (false) where a write may settle before the
+   * transport took the bytes (HTTP/3 over Deno's QUIC streams, whose writers buffer on their own).
+   */
+  readonly writesBounded?: boolean;
 }

@@ -85,6 +85,8 @@ const defaultSetTimer = (fn: () => void, ms: number) => {
  * defences in `Limits`; HTTP semantics live in `../http/`.
  */
 export class Connection {
+  /** StreamPort: a DATA write resolves at once only within both windows and STREAM_QUEUE_BYTES (send-scheduler.ts). */
+  readonly writesBounded = true;
   readonly role: Role;
   readonly local: Readonly<Settings>;
   /** Our SETTINGS awaiting their ACK, and the peer's in force. */
