@@ -223,15 +223,20 @@ describe('server stream API: request bodies and flow control (RFC 9113 §5.2, §
     expect(Buffer.compare(new Uint8Array(await res.arrayBuffer()), body)).toBe(0);
   });
 
-  it('credit goes back only as the consumer takes chunks: a consumer that does not read holds the sender at the window', async () => {
+  /** A POST on stream 1 with three 16 KiB DATA frames received and not taken: no stream credit has gone back yet. */
+  async function postHeldAtWindow() {
     let server!: ServerStream;
     const peer = await ScriptedPeer.start({ role: 'server', settings: { initialWindowSize: 65_535 }, session: { onStream: (s) => (server = s) } });
     peer.headers(1, POST, false);
     const frame = pattern(16_384);
     for (let i = 0; i < 3; i++) peer.data(1, frame);
     await peer.settle();
-    const before = await peer.drain();
-    expect(before.filter((f) => f.kind === 'window-update' && f.streamId === 1)).toEqual([]);
+    expect((await peer.drain()).filter((f) => f.kind === 'window-update' && f.streamId === 1)).toEqual([]);
+    return { server, peer, frame };
+  }
+
+  it('credit goes back only as the consumer takes chunks: a consumer that does not read holds the sender at the window', async () => {
+    const { server, peer, frame } = await postHeldAtWindow();
     // Credit follows what was taken: one chunk is below the half-window batching threshold
     // (flow-control.ts), the second crosses it, and exactly the two chunks' octets come back.
     const iterator = server[Symbol.asyncIterator]();
@@ -247,13 +252,7 @@ describe('server stream API: request bodies and flow control (RFC 9113 §5.2, §
   });
 
   it('discard() gives back the credit of what is queued and of everything that arrives later, and keeps none of it', async () => {
-    let server!: ServerStream;
-    const peer = await ScriptedPeer.start({ role: 'server', settings: { initialWindowSize: 65_535 }, session: { onStream: (s) => (server = s) } });
-    peer.headers(1, POST, false);
-    const frame = pattern(16_384);
-    for (let i = 0; i < 3; i++) peer.data(1, frame);
-    await peer.settle();
-    expect((await peer.drain()).filter((f) => f.kind === 'window-update' && f.streamId === 1)).toEqual([]);
+    const { server, peer, frame } = await postHeldAtWindow();
     server.discard();
     const first = await peer.expectEventually('window-update', (f) => f.streamId === 1);
     expect(first.increment).toBe(3 * 16_384); // the queued chunks' credit, at once
