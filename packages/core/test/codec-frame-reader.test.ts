@@ -16,18 +16,11 @@ import {
   type PushPromiseFrame,
 } from '../src/frame/index.js';
 import { errorCases, hex, vectors } from './frame-vectors.js';
+import { concatBytes } from '../src/bytes.js';
+
+const concat = (...parts: Uint8Array[]): Uint8Array => concatBytes(parts);
 
 const EMPTY = new Uint8Array(0);
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 /** Feeds `wire` cut at `cuts` (sorted offsets) into a fresh reader; returns every frame. */
 function readAt(wire: Uint8Array, cuts: number[], reader = new FrameReader()): Frame[] {

@@ -1,6 +1,7 @@
 /** RFC 9112 §7.1: the chunked transfer coding, decoded on its own: extensions, trailers, limits, hostile lines. */
 import { describe, expect, it } from 'vitest';
-import { ChunkedDecoder, Http1Error, MAX_CHUNK_LINE_BYTES, MAX_TRAILER_BYTES } from '../src/index.js';
+import { ChunkedDecoder, MAX_CHUNK_LINE_BYTES, MAX_TRAILER_BYTES } from '../src/index.js';
+import { http1ErrorCode } from './support/http1.js';
 
 const bytes = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
 
@@ -11,15 +12,7 @@ function decode(wire: string): { data: string; done: boolean; next: number } {
   return { data, done: decoder.done, next };
 }
 
-function codeOf(wire: string): string | undefined {
-  try {
-    decode(wire);
-  } catch (error) {
-    expect(error).toBeInstanceOf(Http1Error);
-    return (error as Http1Error).code;
-  }
-  return undefined;
-}
+const codeOf = (wire: string): string | undefined => http1ErrorCode(() => decode(wire));
 
 describe('ChunkedDecoder (RFC 9112 §7.1)', () => {
   it('hands on chunk data, ignores extensions (§7.1.1), drops the trailer section (§7.1.2), stops at the end', () => {

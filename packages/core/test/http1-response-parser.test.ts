@@ -5,6 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { Http1Error, MAX_RESPONSE_FIELDS, MAX_RESPONSE_HEAD_BYTES, ResponseParser, type Http1ResponseHead } from '../src/index.js';
+import { concatBytes } from '../src/bytes.js';
+import { http1ErrorCode } from './support/http1.js';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -36,30 +38,12 @@ function parse(wire: string | Uint8Array, { method = 'GET', pieces, close = fals
   }
   if (at < data.length) parser.push(data.subarray(at));
   if (close) parser.finish();
-  out.body = dec.decode(concat(chunks));
+  out.body = dec.decode(concatBytes(chunks));
   out.keepAlive = parser.keepAlive;
   return out;
 }
 
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
-}
-
-function codeOf(run: () => unknown): string | undefined {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(Http1Error);
-    return (error as Http1Error).code;
-  }
-  return undefined;
-}
+const codeOf = http1ErrorCode;
 
 describe('RFC 9112 §4, §5: the response head', () => {
   it('reads the status line, the reason phrase and the fields with their names as received', () => {
@@ -78,7 +62,7 @@ describe('RFC 9112 §4, §5: the response head', () => {
   });
 
   it('keeps obs-text octets (0x80-0xFF) in values as latin1 characters', () => {
-    const wire = concat([bytes('HTTP/1.1 204 No Content\r\nX-Name: '), enc.encode('café'), bytes('\r\n\r\n')]);
+    const wire = concatBytes([bytes('HTTP/1.1 204 No Content\r\nX-Name: '), enc.encode('café'), bytes('\r\n\r\n')]);
     expect(parse(wire).heads[0].rawFields[1]).toBe('caf\u00c3\u00a9');
   });
 

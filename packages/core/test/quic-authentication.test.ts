@@ -19,6 +19,9 @@ import {
   signQuicChallenge,
   verifyQuicAuthenticate,
 } from '../src/reverse/quic-authentication.js';
+import { concatBytes } from '../src/bytes.js';
+
+const concat = (...parts: Uint8Array[]): Uint8Array => concatBytes(parts);
 
 async function reason(promise: Promise<unknown> | (() => unknown)): Promise<string> {
   try {
@@ -28,16 +31,6 @@ async function reason(promise: Promise<unknown> | (() => unknown)): Promise<stri
     return (error as SignatureError).reason;
   }
   throw new Error('expected a SignatureError');
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
 }
 
 describe('rhttp h3-reverse authentication frames (docs/carriers.md)', () => {

@@ -12,6 +12,7 @@ import {
   encodeWebSocketFrame,
   type WebSocketEvent,
 } from '../src/index.js';
+import { concatBytes } from '../src/bytes.js';
 
 const text = (s: string) => new TextEncoder().encode(s);
 
@@ -20,16 +21,6 @@ function decodeAll(decoder: WebSocketFrameDecoder, bytes: Uint8Array, step = byt
   const events: WebSocketEvent[] = [];
   for (let i = 0; i < bytes.length; i += step) events.push(...decoder.push(bytes.subarray(i, i + step)));
   return events;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 describe('RFC 6455 §5.2 base framing', () => {
@@ -90,7 +81,7 @@ describe('RFC 6455 §5.2 base framing', () => {
 describe('RFC 6455 §5.4 fragmentation', () => {
   it('reassembles a fragmented message with control frames in between', () => {
     const parts = [text('hel'), text('lo '), text('world')];
-    const bytes = concat([
+    const bytes = concatBytes([
       encodeWebSocketFrame({ opcode: WebSocketOpcode.TEXT, payload: parts[0], fin: false }, { mask: false }),
       encodeWebSocketFrame({ opcode: WebSocketOpcode.PING, payload: text('p') }, { mask: false }),
       encodeWebSocketFrame({ opcode: WebSocketOpcode.CONTINUATION, payload: parts[1], fin: false }, { mask: false }),
@@ -105,7 +96,7 @@ describe('RFC 6455 §5.4 fragmentation', () => {
     expect(() => new WebSocketFrameDecoder({ role: 'client' }).push(cont)).toThrow(/continuation/);
     const start = encodeWebSocketFrame({ opcode: WebSocketOpcode.TEXT, payload: text('x'), fin: false }, { mask: false });
     const other = encodeWebSocketFrame({ opcode: WebSocketOpcode.BINARY, payload: text('y') }, { mask: false });
-    expect(() => new WebSocketFrameDecoder({ role: 'client' }).push(concat([start, other]))).toThrow(/in progress/);
+    expect(() => new WebSocketFrameDecoder({ role: 'client' }).push(concatBytes([start, other]))).toThrow(/in progress/);
   });
 });
 
