@@ -417,9 +417,9 @@ export class UpstreamPool {
 
   /** @internal The exchange has its head (or failed): no more headers timeout. */
   unwatch(exchange: UpstreamExchange): void {
-    if (!this.#waiting.delete(exchange) || this.#waiting.size > 0 || this.#sweep === undefined) return;
-    clearInterval(this.#sweep);
-    this.#sweep = undefined;
+    // The sweep stops itself once it finds nothing to watch: stopping it here would make and clear
+    // a timer per request whenever requests come one at a time.
+    this.#waiting.delete(exchange);
   }
 
   /** Closes the idle sockets; sockets in use close when their exchange ends. */
@@ -441,6 +441,11 @@ export class UpstreamPool {
   }
 
   #expire(): void {
+    if (this.#waiting.size === 0) {
+      clearInterval(this.#sweep);
+      this.#sweep = undefined;
+      return;
+    }
     const now = Date.now();
     for (const exchange of this.#waiting) {
       if (exchange.deadline <= now) exchange.destroy(new UpstreamTimeoutError(this.#headersTimeoutMs));
