@@ -271,6 +271,26 @@ export function fieldsToHeaders(fields: readonly HeaderField[]): Headers {
   return headers;
 }
 
+/**
+ * A request's regular fields as Headers (into `headers`, empty, when given): pseudo-header fields
+ * left out, and the cookie crumbs of HTTP/2 and HTTP/3 joined into one field with "; " (RFC 9113
+ * §8.2.3, RFC 9114 §4.2.1).
+ */
+export function requestFieldHeaders(fields: readonly HeaderField[], headers = new Headers()): Headers {
+  let cookies: string[] | undefined;
+  for (let i = 0; i < fields.length; i++) {
+    const name = fields[i][0];
+    if (name.charCodeAt(0) === 0x3a /* : */) continue;
+    if (name === 'cookie') {
+      (cookies ??= []).push(fields[i][1]);
+      continue;
+    }
+    headers.append(name, fields[i][1]);
+  }
+  if (cookies) headers.append('cookie', cookies.join('; '));
+  return headers;
+}
+
 /** A field's value from a Headers object or a list with lower-case names (repeated lines joined with ", ", RFC 9110 §5.3), or null. */
 export function fieldValue(fields: Headers | Iterable<readonly [string, string]>, name: string): string | null {
   if (fields instanceof Headers) return fields.get(name);

@@ -17,6 +17,7 @@
 import type { HeaderField } from '../frame/types.js';
 import { concatBytes } from '../bytes.js';
 import type { BodyReader } from './incoming-body.js';
+import { requestFieldHeaders } from './fields.js';
 import { delegateToRuntime } from './runtime-delegate.js';
 
 /** The global Request when this module loaded (someone may replace the global later). */
@@ -114,22 +115,6 @@ export class IncomingRequest extends NativeRequest {
   }
 }
 
-/** A request's regular fields as Headers; split cookie fields are joined with "; " (RFC 9113 §8.2.3). */
-export function headersOfFields(fields: readonly HeaderField[], headers = new Headers()): Headers {
-  let cookies: string[] | undefined;
-  for (let i = 0; i < fields.length; i++) {
-    const name = fields[i][0];
-    if (name.charCodeAt(0) === 0x3a /* : */) continue;
-    if (name === 'cookie') {
-      (cookies ??= []).push(fields[i][1]);
-      continue;
-    }
-    headers.append(name, fields[i][1]);
-  }
-  if (cookies) headers.append('cookie', cookies.join('; '));
-  return headers;
-}
-
 /** The symbol-keyed slots a Request instance carries on this runtime (none where they are private fields). */
 const REQUEST_SLOTS: symbol[] = (() => {
   try {
@@ -178,7 +163,7 @@ export class ServerRequest {
 
   /** One Headers object for the request's life; the runtime's Request, once made, is kept in step with it. */
   get headers(): Headers {
-    return (this.#headers ??= this.#real ? this.#real.headers : headersOfFields(this.#fields));
+    return (this.#headers ??= this.#real ? this.#real.headers : requestFieldHeaders(this.#fields));
   }
 
   get signal(): AbortSignal {
@@ -264,7 +249,7 @@ export class ServerRequest {
     let real = this.#real;
     if (real === undefined) {
       const body = this.#body;
-      const init: RequestInit & { duplex: 'half' } = { method: this.#method, headers: this.#headers ?? headersOfFields(this.#fields), body: null, duplex: 'half' };
+      const init: RequestInit & { duplex: 'half' } = { method: this.#method, headers: this.#headers ?? requestFieldHeaders(this.#fields), body: null, duplex: 'half' };
       if (body !== null) init.body = this.#used ? new ReadableStream({ start: (c) => c.close() }) : body.readable;
       real = this.#real = new IncomingRequest(this.#url, init, this.#abort);
       // Already read through its bytes: the Request's body must say so (bodyUsed, a second read rejects).
@@ -341,7 +326,7 @@ function isPlainUrl(url: string): boolean {
 export function serverRequest(method: string, url: string, fields: readonly HeaderField[], body: RequestBodySource | null): ServerRequest | IncomingRequest {
   if (COPIES_WORK && PLAIN_METHODS.has(method) && isPlainUrl(url)) return new ServerRequest(method, url, fields, body);
   const request = new IncomingRequest(url, { method, body: body === null ? null : body.readable, duplex: 'half' } as RequestInit);
-  headersOfFields(fields, request.headers);
+  requestFieldHeaders(fields, request.headers);
   return request;
 }
 

@@ -2,7 +2,7 @@ import { ErrorCode, Http2UsageError, localReset, StreamResetError, type Http2Err
 import type { HeaderField } from '../frame/types.js';
 import type { Connection, Stream, StreamListener } from '../proto/connection.js';
 import type { PortStream, StreamPort } from './stream-port.js';
-import { CONNECTION_SPECIFIC_FIELDS, checkTrailerFields, LOWER_CASE_TOKEN, malformed, type RequestFieldsHead } from './fields.js';
+import { CONNECTION_SPECIFIC_FIELDS, checkTrailerFields, LOWER_CASE_TOKEN, malformed, requestFieldHeaders, type RequestFieldsHead } from './fields.js';
 import { concatBytes } from '../bytes.js';
 
 /** What a server stream's request said: its pseudo-header fields and the raw field block. */
@@ -95,15 +95,7 @@ export class ServerStream {
 
   /** The request's regular fields as a Headers object, made on each call (cookie crumbs joined, RFC 9113 §8.2.3). */
   headers(): Headers {
-    const headers = new Headers();
-    let cookies: string[] | undefined;
-    for (const [name, value] of this.head.fields) {
-      if (name.charCodeAt(0) === 0x3a) continue;
-      if (name === 'cookie') (cookies ??= []).push(value);
-      else headers.append(name, value);
-    }
-    if (cookies) headers.set('cookie', cookies.join('; '));
-    return headers;
+    return requestFieldHeaders(this.head.fields);
   }
 
   /** Resolves when the stream is finished: undefined when both sides ended it, the reset otherwise. */
