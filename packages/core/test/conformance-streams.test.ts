@@ -481,6 +481,37 @@ describe('RFC 9113 §6.9 flow control', () => {
       await peer.expectAlive();
     });
 
+    it(`${role}: a stream opened later that never reads is reset before an earlier one that keeps up (staleness counts from the first unread DATA)`, async () => {
+      const peer = await ScriptedPeer.start({ role, limits: { maxBufferedBytes: 100_000 } });
+      let nextPeerId = 1;
+      const open = async (): Promise<number> => {
+        if (role === 'server') {
+          const id = nextPeerId;
+          nextPeerId += 2;
+          peer.request(id, false, [], 'POST');
+          return id;
+        }
+        const s = peer.open(undefined, true);
+        await peer.expectFrame('headers', { streamId: s.id });
+        peer.headers(s.id, [[':status', '200']], false);
+        return s.id;
+      };
+      const keepsUp = await open();
+      peer.data(keepsUp, new Uint8Array(40_000));
+      await peer.settle();
+      peer.connection.consume(peer.connection.streams.get(keepsUp)!, 40_000);
+      // Two streams opened after its last read, which never read what they get.
+      const late = [await open(), await open()];
+      for (const id of late) peer.data(id, new Uint8Array(40_000));
+      await peer.settle();
+      // More for the stream that keeps up, just arrived: over the budget.
+      peer.data(keepsUp, new Uint8Array(30_000));
+      await peer.expectRst(late[0], ErrorCode.CANCEL);
+      expect(peer.streams.get(keepsUp)?.reset).toBeUndefined();
+      expect(peer.connection.budgetResets).toBe(1);
+      await peer.expectAlive();
+    });
+
     it(`${role}: a stream that ended with its DATA unread stays in the buffer budget until it is read`, async () => {
       const peer = await ScriptedPeer.start({ role, limits: { maxBufferedBytes: 50_000 } });
       const id = await peerSendingStream(peer, true);

@@ -545,6 +545,10 @@ export class Connection {
     // connection's, which every other stream (every other tenant, on a reversed connection) needs.
     // Buffered octets stay bounded by the stream windows and by `limits.maxBufferedBytes`.
     this.releaseConnection(frame.data.length);
+    // A reader that had taken everything is as fresh as this arrival: a stream's staleness (the
+    // budget's victim order) counts from when its data started waiting, not from when it opened,
+    // so streams opened later that never read are not taken for fresher than one that keeps up.
+    if (stream.unconsumed === 0 && frame.data.length > 0) stream.lastConsumed = ++this.consumeTick;
     stream.unconsumed += frame.data.length;
     this.buffered += frame.data.length;
     if (frame.endStream) stream.state = transition(stream.id, stream.state, 'recv-end-stream');
