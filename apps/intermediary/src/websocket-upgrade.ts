@@ -31,6 +31,14 @@ const WEBSOCKET_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 /** Chunks read from the browser ahead of the reversed stream before its socket is paused. */
 const BROWSER_BUFFERED_CHUNKS = 16;
 const browserClosedAbruptly = () => new Error('the browser closed the WebSocket connection abruptly');
+/**
+ * How long a tunnel may still run after its browser ended its side cleanly and then closed (an
+ * HTTP/1.1 socket closes both ways once the browser's FIN arrives). The browser's last bytes, its
+ * close frame among them, are still on their way to the upstream, which closes the tunnel itself
+ * once it has them (RFC 6455 §7.1.1: the server closes the TCP connection first); only an
+ * upstream that never does is cut off after this.
+ */
+const CLOSED_BROWSER_GRACE_MS = 5_000;
 /** Connection-specific fields (RFC 9113 §8.2.2, RFC 9110 §7.6.1) and the HTTP/1.1 handshake's own: never copied into a 101/200. */
 /** Fields of the tunnel's answer that the browser's 101 does not take: its own framing and handshake (besides hop-by-hop ones). */
 const HANDSHAKE_FIELDS = new Set(['content-length', 'sec-websocket-accept', 'sec-websocket-key']);
@@ -76,18 +84,34 @@ function headersFrom(raw: string[]): Headers {
 }
 
 
-/** Writes the tunnel's bytes to the browser, waiting for 'drain'; ends cleanly on END_STREAM, destroys on a reset. */
-async function pipeToBrowser(body: ReadableStream<Uint8Array> | null, target: Duplex, ended: () => void): Promise<void> {
+/**
+ * Writes the tunnel's bytes to the browser, waiting for 'drain'; ends cleanly on END_STREAM,
+ * destroys on a reset. The browser's socket closing cancels the tunnel at once, unless the browser
+ * had ended its side cleanly (`browserEnded`): then the tunnel gets CLOSED_BROWSER_GRACE_MS to end
+ * by itself, so that the browser's last bytes still reach the upstream instead of being cut off
+ * by a reset.
+ */
+async function pipeToBrowser(body: ReadableStream<Uint8Array> | null, target: Duplex, ended: () => void, browserEnded: () => boolean): Promise<void> {
   if (!body) {
     target.end();
     ended();
     return;
   }
   const reader = body.getReader();
-  const onClose = () => reader.cancel().catch(() => {});
+  let closed = false;
+  const onClose = () => {
+    if (closed) return;
+    closed = true;
+    const cancel = () => reader.cancel().catch(() => {});
+    if (!browserEnded()) return void cancel();
+    (setTimeout(cancel, CLOSED_BROWSER_GRACE_MS) as { unref?: () => void }).unref?.();
+  };
   target.once('close', onClose);
   try {
-    if (!(await copyToWritable(reader, target))) return;
+    if (!(await copyToWritable(reader, target))) {
+      onClose(); // the browser's socket went away before the tunnel ended
+      return;
+    }
     ended();
     target.end();
   } catch {
@@ -138,7 +162,9 @@ export async function serveWebSocketUpgrade(req: IncomingMessage, socket: Duplex
   const controller = new AbortController();
   const clean = { up: false, down: false };
   socket.once('close', () => {
-    if (!(clean.up && clean.down)) controller.abort(new Error('the browser closed the WebSocket connection'));
+    // A browser gone without ending its side aborts the tunnel. One that ended it cleanly has sent
+    // everything: the tunnel carries its last bytes up and ends (pipeToBrowser bounds the wait).
+    if (!clean.up) controller.abort(new Error('the browser closed the WebSocket connection'));
   });
   const body = readableFromSocket(socket, { head, highWaterMark: BROWSER_BUFFERED_CHUNKS, onEnd: () => (clean.up = true), abruptClose: browserClosedAbruptly });
   const request = tunnelRequest(url, headersFrom(req.rawHeaders), body, controller.signal);
@@ -168,7 +194,7 @@ export async function serveWebSocketUpgrade(req: IncomingMessage, socket: Duplex
   for (const [name, value] of copiedFields(response.headers)) lines.push(`${name}: ${value}`);
   socket.write(`${lines.join('\r\n')}\r\n\r\n`, 'latin1');
   (socket as { setNoDelay?(v: boolean): void }).setNoDelay?.(true);
-  await pipeToBrowser(response.body, socket, () => (clean.down = true));
+  await pipeToBrowser(response.body, socket, () => (clean.down = true), () => clean.up);
 }
 
 /**
