@@ -1,6 +1,6 @@
 /** RFC 9112 §3, §5: the request head written to an HTTP/1.1 upstream, and what it refuses to write. */
 import { describe, expect, it } from 'vitest';
-import { InvalidRequestHeadError, requestHead } from '../src/index.js';
+import { InvalidRequestHeadError, requestHead, responseHead } from '../src/index.js';
 
 describe('requestHead (RFC 9112 §3)', () => {
   it('writes the request line, the fields in order with their names as given, and the empty line', () => {
@@ -29,5 +29,31 @@ describe('requestHead (RFC 9112 §3)', () => {
     ['GET', '/', ['x', '\u0100']],
   ] as [string, string, string[]][])('refuses method %j target %j fields %j (RFC 9110 §5.5: no field may split the message)', (method, target, fields) => {
     expect(() => requestHead(method, target, fields)).toThrow(InvalidRequestHeadError);
+  });
+});
+
+describe('responseHead (RFC 9112 §4)', () => {
+  it('writes the status line, the fields not skipped, the extra fields, and the empty line', () => {
+    const fields: [string, string][] = [['content-type', 'text/plain'], ['connection', 'close'], ['set-cookie', 'a=1'], ['set-cookie', 'b=2']];
+    expect(responseHead(200, 'OK', fields, new Set(['connection']), ['content-length', '5'])).toBe(
+      'HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\nset-cookie: a=1\r\nset-cookie: b=2\r\ncontent-length: 5\r\n\r\n',
+    );
+    expect(responseHead(204, '', [])).toBe('HTTP/1.1 204 \r\n\r\n');
+  });
+
+  it.each([
+    [99, 'OK', []],
+    [1000, 'OK', []],
+    [200.5, 'OK', []],
+    [200, 'OK\r\nX: injected', []],
+    [200, 'OK', [['x', 'a\r\nInjected: 1']]],
+    [200, 'OK', [['x y', '1']]],
+    [200, 'OK', [['x', 'a\u0000b']]],
+  ] as [number, string, [string, string][]][])('refuses status %j reason %j fields %j', (status, reason, fields) => {
+    expect(() => responseHead(status, reason, fields)).toThrow(InvalidRequestHeadError);
+  });
+
+  it('checks the extra fields too', () => {
+    expect(() => responseHead(200, 'OK', [], undefined, ['content-length', '1\r\nx: y'])).toThrow(InvalidRequestHeadError);
   });
 });
