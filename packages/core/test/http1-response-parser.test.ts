@@ -192,6 +192,7 @@ describe('RFC 9112 §6.3: message body length', () => {
     expect(parse('HTTP/1.1 200 OK\r\nConnection: x-a, close\r\nContent-Length: 0\r\n\r\n').keepAlive).toBe(false);
     expect(parse('HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n').keepAlive).toBe(false);
     expect(parse('HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n').keepAlive).toBe(true);
+    expect(parse('HTTP/1.0 200 OK\r\nConnection: keep-alive, close\r\nContent-Length: 0\r\n\r\n').keepAlive).toBe(false);
     const extra = parse('HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nxHTTP/1.1 200 OK\r\n\r\n');
     expect([extra.body, extra.ended, extra.keepAlive]).toEqual(['x', true, false]);
     expect(extra.heads.length).toBe(1);

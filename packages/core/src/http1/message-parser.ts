@@ -347,8 +347,9 @@ export function transferCodings(transferEncoding: string, minorVersion: number, 
 }
 
 /**
- * RFC 9112 §9.3: whether the connection persists after this message: HTTP/1.1 unless the
- * Connection field lists "close", HTTP/1.0 only when it lists "keep-alive".
+ * RFC 9112 §9.3: whether the connection persists after this message: "If the "close" connection
+ * option is present ..., the connection will not persist"; else HTTP/1.1 persists, and HTTP/1.0
+ * only when the "keep-alive" option is present.
  */
 export function persists(minorVersion: number, connection: string | undefined): boolean {
   if (connection === undefined) return minorVersion >= 1;
@@ -359,7 +360,7 @@ export function persists(minorVersion: number, connection: string | undefined): 
     if (only === 'close') return false;
   }
   const options = connectionOptions([['connection', connection]]);
-  return minorVersion >= 1 ? !options.has('close') : options.has('keep-alive');
+  return !options.has('close') && (minorVersion >= 1 || options.has('keep-alive'));
 }
 
 function isOws(c: number): boolean {
