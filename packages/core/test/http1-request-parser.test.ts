@@ -156,6 +156,33 @@ describe('RFC 9112 §3: the request line', () => {
     expect(codeOf(() => parse(wire))).toBe('invalid_head');
   });
 
+  it('refuses a control octet or DEL anywhere in a long head, whatever the alignment of the bytes (the scan reads words)', () => {
+    const wire = 'GET /a/long/enough/path?with=query HTTP/1.1\r\nHost: a.example\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64) Chrome/130.0\r\nAccept: text/html,application/xhtml+xml\r\n\r\n';
+    for (let shift = 0; shift < 4; shift++) {
+      const backing = new Uint8Array(wire.length + shift);
+      const view = backing.subarray(shift);
+      backing.set(bytes(wire), shift);
+      expect(parse(view).heads[0].fields).toHaveLength(3);
+      for (let k = 0; k < wire.length; k++) {
+        if (wire[k] === '\r' || wire[k] === '\n') continue;
+        for (const octet of [0x00, 0x0b, 0x1f, 0x7f]) {
+          backing.set(bytes(wire), shift);
+          backing[shift + k] = octet;
+          expect(codeOf(() => parse(view)), `0x${octet.toString(16)} at ${k}, shift ${shift}`).toBe('invalid_head');
+        }
+      }
+    }
+  });
+
+  it('accepts obs-text (0x80-0xFF) anywhere in a long value, whatever the alignment', () => {
+    const prefix = 'GET / HTTP/1.1\r\nHost: a\r\nX-Long: ';
+    const value = Uint8Array.from({ length: 100 }, (_, k) => (k % 7 === 3 ? 0x80 + k : 0x61 + (k % 26)));
+    for (let shift = 0; shift < 4; shift++) {
+      const wire = concatBytes([new Uint8Array(shift), bytes(prefix), value, bytes('\r\n\r\n')]).subarray(shift);
+      expect(parse(wire).heads[0].fields[1]).toEqual(['x-long', latin1(value)]);
+    }
+  });
+
   it(`refuses a target longer than MAX_REQUEST_TARGET_BYTES (${MAX_REQUEST_TARGET_BYTES}) as target_too_long (414), and accepts one of that length`, () => {
     const target = (n: number) => `/${'a'.repeat(n - 1)}`;
     expect(parse(`GET ${target(MAX_REQUEST_TARGET_BYTES)} HTTP/1.1\r\nHost: a\r\n\r\n`).heads[0].target.length).toBe(MAX_REQUEST_TARGET_BYTES);

@@ -28,11 +28,35 @@ export const MAX_HEAD_BYTES = 64 * 1024;
  * would be 16,384 of them; no application sends more than a few hundred.
  */
 export const MAX_HEAD_FIELDS = 1000;
+/**
+ * Octets a read must offer before the head's scan reads it by words: the word view of the buffer
+ * costs an allocation that a few octets do not repay.
+ */
+const WORD_SCAN_FROM = 64;
 /** Decimal digits of a Content-Length: 15 keep it within a JavaScript number's exact integers. */
 const MAX_CONTENT_LENGTH_DIGITS = 15;
 
 const CR = 0x0d;
 const LF = 0x0a;
+
+/**
+ * What each octet is to the head's scan: every octet of a head outside its line ends is an HTAB,
+ * SP, VCHAR or obs-text (field values, RFC 9110 §5.5, and every part of a start line are made of
+ * these), so the one scan checks them all: NUL, the other controls and DEL are refused there.
+ */
+const enum Octet {
+  Invalid,
+  Plain,
+  Cr,
+  Lf,
+}
+const OCTET: Uint8Array = (() => {
+  const table = new Uint8Array(256);
+  for (let c = 0; c < 256; c++) table[c] = isFieldValueOctet(c) ? Octet.Plain : Octet.Invalid;
+  table[CR] = Octet.Cr;
+  table[LF] = Octet.Lf;
+  return table;
+})();
 
 /** What a message parser hands its body to. */
 export interface MessageBodyHandler {
@@ -63,6 +87,9 @@ export abstract class MessageParser {
   #headPieces: Uint8Array[] = [];
   /** The OR of the head's octets so far: below 0x80, the head is ASCII and decodes natively. */
   #headHigh = 0;
+  /** Where each line of the head so far ends (the offset of its CR from the head's start). */
+  readonly #lineEnds = new Int32Array(MAX_HEAD_FIELDS + 1);
+  #lines = 0;
   #remaining = 0;
   #chunked: ChunkedDecoder | undefined;
   readonly #body: MessageBodyHandler;
@@ -105,8 +132,11 @@ export abstract class MessageParser {
     return this.#state === State.UntilClose;
   }
 
-  /** The head text (without its final CRLF CRLF): parse it, report it, {@link startBody}. */
-  protected abstract parseHead(text: string): void;
+  /**
+   * The head text (without its final CRLF CRLF), its first line ending at `startLineEnd`: parse
+   * the start line, then {@link parseFieldLines}, report the head, {@link startBody}.
+   */
+  protected abstract parseHead(text: string, startLineEnd: number): void;
 
   /** One field line of the head being parsed, its name lower-cased when the parser asks for that. */
   protected abstract addField(name: string, value: string): void;
@@ -174,6 +204,7 @@ export abstract class MessageParser {
     this.#headBytes = 0;
     this.#headPieces = [];
     this.#headHigh = 0;
+    this.#lines = 0;
     this.#remaining = 0;
     this.#chunked = undefined;
   }
@@ -188,27 +219,55 @@ export abstract class MessageParser {
   #readHead(bytes: Uint8Array, start: number): number {
     let s = this.#lineEnd;
     let high = this.#headHigh;
+    let lines = this.#lines;
+    const lineEnds = this.#lineEnds;
     const n = bytes.length;
     const limit = Math.min(n, start + MAX_HEAD_BYTES - this.#headBytes);
+    /** Offset in the head of the octet at index 0 of `bytes`. */
+    const base = this.#headBytes - start;
+    // Within a line, whole aligned words of printable ASCII are skipped four octets at a time.
+    const offset = bytes.byteOffset;
+    const words = limit - start >= WORD_SCAN_FROM ? new Int32Array(bytes.buffer, 0, (offset + limit) >>> 2) : undefined;
     let j = start;
     let found = false;
     for (; j < limit; j++) {
+      if (s === 0 && words !== undefined && ((offset + j) & 3) === 0) {
+        let w = (offset + j) >>> 2;
+        for (const end = words.length; w < end; w++) {
+          const x = words[w];
+          // Some octet below 0x20 (x - 0x20202020 & ~x), above 0x7E (x + 0x01010101) or 0x80 and up (x).
+          if ((((x - 0x20202020) & ~x) | (x + 0x01010101) | x) & 0x80808080) break;
+        }
+        j = w * 4 - offset;
+        if (j >= limit) break;
+      }
       const c = bytes[j];
-      high |= c;
-      if (c === CR) {
+      const octet = OCTET[c];
+      if (octet === Octet.Plain) {
         // RFC 9112 §2.2: "A recipient of such a bare CR MUST consider that element to be invalid".
+        if (s !== 0) {
+          if (s !== 2) throw new Http1Error('invalid_head', `bare CR in the ${this.role} head`);
+          s = 0;
+        }
+        high |= c;
+      } else if (octet === Octet.Cr) {
         if (s === 1 || s === 3) throw new Http1Error('invalid_head', `bare CR in the ${this.role} head`);
         s = s === 2 ? 3 : 1;
-      } else if (c === LF) {
-        if (s === 1) s = 2;
-        else if (s === 3) {
+      } else if (octet === Octet.Lf) {
+        if (s === 1) {
+          s = 2;
+          // The start line and MAX_HEAD_FIELDS field lines: refused here, before the head ends.
+          if (lines === lineEnds.length) throw new Http1Error('head_too_large', `more than ${MAX_HEAD_FIELDS} fields in the ${this.role} head`);
+          lineEnds[lines++] = base + j - 1;
+        } else if (s === 3) {
           j++;
           found = true;
           break;
         } else throw new Http1Error('invalid_head', `bare LF in the ${this.role} head (only CRLF ends a line here)`);
       } else {
-        if (s === 1 || s === 3) throw new Http1Error('invalid_head', `bare CR in the ${this.role} head`);
-        s = 0;
+        // RFC 9110 §5.5: field-value = *field-content (VCHAR, obs-text, SP, HTAB); NUL, CR, LF and
+        // other controls are refused, and no other part of a head has them either.
+        throw new Http1Error('invalid_head', `invalid octet 0x${c.toString(16).padStart(2, '0')} in the ${this.role} head`);
       }
     }
     if (!found) {
@@ -218,6 +277,7 @@ export abstract class MessageParser {
       }
       this.#lineEnd = s;
       this.#headHigh = high;
+      this.#lines = lines;
       this.#headBytes += n - start;
       this.#headPieces.push(bytes.subarray(start));
       return n;
@@ -233,27 +293,24 @@ export abstract class MessageParser {
     this.#lineEnd = 0;
     this.#headBytes = 0;
     this.#headHigh = 0;
-    this.parseHead(high < 0x80 ? ASCII.decode(head.subarray(0, head.length - 4)) : decodeLatin1(head, 0, head.length - 4));
+    this.#lines = lines;
+    this.parseHead(high < 0x80 ? ASCII.decode(head.subarray(0, head.length - 4)) : decodeLatin1(head, 0, head.length - 4), lineEnds[0]);
+    this.#lines = 0;
     return j;
   }
 
   /**
-   * The field lines of a head's text from `at` (the start of the line after the start line), RFC
-   * 9112 §5; each goes to {@link addField}, and the framing fields are noted for the subclass.
+   * The field lines of the head's text being parsed (the lines after the start line, where the scan
+   * found them), RFC 9112 §5; each goes to {@link addField}, and the framing fields are noted for
+   * the subclass.
    */
-  protected parseFieldLines(text: string, at: number): void {
+  protected parseFieldLines(text: string): void {
     this.contentLength = undefined;
     this.transferEncoding = undefined;
     this.connection = undefined;
-    let count = 0;
-    while (at < text.length) {
-      // The scan refused any CR not followed by LF, so CRLF is the only line end here.
-      let end = text.indexOf('\r\n', at);
-      if (end === -1) end = text.length;
-      if (count++ >= MAX_HEAD_FIELDS) throw new Http1Error('head_too_large', `more than ${MAX_HEAD_FIELDS} fields in the ${this.role} head`);
-      this.#parseFieldLine(text, at, end);
-      at = end + 2;
-    }
+    const lineEnds = this.#lineEnds;
+    const lines = this.#lines;
+    for (let k = 1; k < lines; k++) this.#parseFieldLine(text, lineEnds[k - 1] + 2, lineEnds[k]);
   }
 
   /** One field line, RFC 9112 §5: field-line = field-name ":" OWS field-value OWS. */
@@ -264,11 +321,11 @@ export abstract class MessageParser {
     // replace it with a 502"; unfolding would read the field differently from the next hop.
     if (first === 0x20 || first === 0x09) throw new Http1Error('invalid_head', `obs-fold (a field line continued on the next line) in the ${this.role} head`);
     let colon = start;
-    let upper = false;
+    let kinds = 0;
     for (; colon < end; colon++) {
-      const c = text.charCodeAt(colon);
-      if (TCHAR[c] !== 1) break;
-      if (c <= 0x5a && c >= 0x41) upper = true;
+      const kind = NAME_OCTET[text.charCodeAt(colon)];
+      if (kind === 0) break;
+      kinds |= kind;
     }
     // RFC 9112 §5.1: "No whitespace is allowed between the field name and colon"; the name is a token.
     if (colon === start || colon === end || text.charCodeAt(colon) !== 0x3a /* : */) throw new Http1Error('invalid_head', `invalid field line ${JSON.stringify(text.slice(start, Math.min(end, start + 64)))}`);
@@ -276,14 +333,11 @@ export abstract class MessageParser {
     let w = end;
     while (v < w && isOws(text.charCodeAt(v))) v++;
     while (w > v && isOws(text.charCodeAt(w - 1))) w--;
-    for (let k = v; k < w; k++) {
-      // RFC 9110 §5.5: field-value = *field-content (VCHAR, obs-text, SP, HTAB); NUL, CR, LF and other controls are refused.
-      if (!isFieldValueOctet(text.charCodeAt(k))) throw new Http1Error('invalid_head', `invalid octet in the value of ${text.slice(start, colon)}`);
-    }
+    // The value's octets were checked by the scan (RFC 9110 §5.5, see OCTET).
     let name = text.slice(start, colon);
     const value = text.slice(v, w);
     const length = colon - start;
-    if (this.#lowerCaseNames && upper) name = name.toLowerCase();
+    if (this.#lowerCaseNames && kinds > 1) name = name.toLowerCase();
     if (length === 14 || length === 17 || length === 10) {
       const lower = this.#lowerCaseNames ? name : name.toLowerCase();
       if (lower === 'content-length') this.contentLength = this.contentLength === undefined ? value : `${this.contentLength}, ${value}`;
@@ -362,6 +416,13 @@ export function persists(minorVersion: number, connection: string | undefined): 
   const options = connectionOptions([['connection', connection]]);
   return !options.has('close') && (minorVersion >= 1 || options.has('keep-alive'));
 }
+
+/** `NAME_OCTET[c]`: 0 when `c` is not a tchar, 2 for an upper-case letter, 1 for the other tchars. */
+const NAME_OCTET: Uint8Array = (() => {
+  const table = TCHAR.slice();
+  for (let c = 0x41; c <= 0x5a; c++) table[c] = 2;
+  return table;
+})();
 
 function isOws(c: number): boolean {
   return c === 0x20 || c === 0x09;

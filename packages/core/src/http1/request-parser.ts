@@ -157,9 +157,7 @@ export class RequestParser extends MessageParser {
   }
 
   /** Parses a head (without its final CRLF CRLF): request line and field lines, RFC 9112 §3 and §5. */
-  protected override parseHead(text: string): void {
-    let lineEnd = text.indexOf('\r\n');
-    if (lineEnd === -1) lineEnd = text.length;
+  protected override parseHead(text: string, lineEnd: number): void {
     // RFC 9112 §3: request-line = method SP request-target SP HTTP-version; method = token.
     let sp = 0;
     while (sp < lineEnd && TCHAR[text.charCodeAt(sp)] === 1) sp++;
@@ -180,7 +178,7 @@ export class RequestParser extends MessageParser {
     this.#fields = [];
     this.#host = undefined;
     this.#hosts = 0;
-    this.parseFieldLines(text, lineEnd + 2);
+    this.parseFieldLines(text);
     const method = text.slice(0, sp);
     const host = this.#host as string | undefined; // set by addField, during parseFieldLines
     // RFC 9112 §3.2: "A server MUST respond with a 400 (Bad Request) status code to any HTTP/1.1

@@ -109,9 +109,7 @@ export class ResponseParser extends MessageParser {
   }
 
   /** Parses a head (without its final CRLF CRLF): status line and field lines, RFC 9112 §4 and §5. */
-  protected override parseHead(text: string): void {
-    let lineEnd = text.indexOf('\r\n');
-    if (lineEnd === -1) lineEnd = text.length;
+  protected override parseHead(text: string, lineEnd: number): void {
     const statusLine = text.slice(0, lineEnd);
     // RFC 9112 §4: status-line = HTTP-version SP status-code SP [ reason-phrase ]; HTTP-version = "HTTP/" DIGIT "." DIGIT.
     const m = /^HTTP\/1\.([0-9]) ([1-9][0-9][0-9])(?: (.*))?$/.exec(statusLine);
@@ -122,7 +120,7 @@ export class ResponseParser extends MessageParser {
     }
     const rawFields: string[] = [];
     this.#rawFields = rawFields;
-    this.parseFieldLines(text, lineEnd + 2);
+    this.parseFieldLines(text);
     this.#onHead({ status: Number(m[2]), reason, minorVersion: m[1].charCodeAt(0) - 0x30, rawFields });
   }
 
