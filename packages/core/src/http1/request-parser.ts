@@ -18,8 +18,10 @@
  * socket.on('data', (bytes) => {
  *   let at = 0;
  *   while (at < bytes.length) {
- *     at = parser.push(bytes, at);
- *     if (parser.done) parser.reset(); // or hand bytes[at..] to a tunnel after CONNECT / Upgrade
+ *     at = parser.push(bytes, at); // all of them, unless a request ended before their end
+ *     if (!parser.done) break;
+ *     if (tunnelling) return tunnel.write(bytes.subarray(at)); // after CONNECT or an accepted Upgrade
+ *     parser.reset(); // a pipelined request may follow
  *   }
  * });
  * socket.on('end', () => parser.finish());
