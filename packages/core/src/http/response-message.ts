@@ -94,6 +94,8 @@ export function bytesBody(bytes: Uint8Array): BodyReader {
     get ended() {
       return state !== 0;
     },
+    // All of it is here from the start: a writer may send it with its end in one go.
+    arrived: true,
     wait: () => Promise.resolve(),
     cancel() {
       state = 2;
