@@ -1,19 +1,16 @@
 /**
  * One browser request/response, the same rules on every listener: the URL from the listener's
  * scheme and the authority, the per-client admission, routing, the answer, byte counts. Two
- * front ends share them (`answerExchange`): node:http for HTTP/1.x (`serveExchange`, a node
- * request turned into a web `Request`, the `Response` written back with `res.write`) and
+ * front ends share them (`answerExchange`): HTTP/1.1 on core's RequestParser (http1-server.ts) and
  * @rhttp/core's ServerStream for HTTP/2 and HTTP/3 (`serveStream`, browser-stream.ts). Both stream: the
  * request body is read as the origin consumes it, each response chunk is written as it arrives
  * (Server-Sent Events arrive event by event), and a response body that fails midway resets the
  * browser's stream (or closes its HTTP/1.1 connection) so the failure is visible rather than a
  * truncated success.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Readable } from 'node:stream';
-import { bytesBody, CONNECTION_SPECIFIC_FIELDS, ErrorCode, hasNoContent, nextChunk, type HeaderField, type ResponseMessage, type ServerStream } from '@rhttp/core';
+import type { IncomingMessage } from 'node:http';
+import { bytesBody, ErrorCode, hasNoContent, type HeaderField, type ResponseMessage, type ServerStream } from '@rhttp/core';
 import { Abort, type AbortSignalLike, type ForwardRequest } from '@rhttp/broker';
-import { TurnWriter } from '@rhttp/node/socket-streams';
 import { setAltSvc } from './alt-svc.js';
 import { streamBody, writeBody } from './browser-stream.js';
 
@@ -159,170 +156,10 @@ export async function answerExchange(answer: Answer, source: ExchangeSource, adm
   return response;
 }
 
-// ------------------------------------------------------------------ HTTP/1.x on node:http
-
-/** True when an HTTP/1.x browser sends (or may send) a request body. */
-function hasBody(req: IncomingMessage): boolean {
-  const h = req.headers;
-  return h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0');
-}
-
-/**
- * The node request as the broker takes it: its fields as a list, the routed URL, and the body as a
- * web stream (null for GET, HEAD and requests without one). No web Request or Headers is built:
- * their construction costs more than the rest of the hop; the browser leaving is told by
- * ExchangeInfo.signal.
- */
-export function listenerRequest(req: IncomingMessage, url: URL, countBytes?: (bytes: number) => void): ListenerRequest {
-  // node:http already rejected invalid fields on the wire; names go lower case, as HTTP/2 has them.
-  const raw = req.rawHeaders;
-  const headers: HeaderField[] = [];
-  for (let i = 0; i + 1 < raw.length; i += 2) headers.push([raw[i].toLowerCase(), raw[i + 1]]);
-  const method = req.method ?? 'GET';
-  const bodyless = method === 'GET' || method === 'HEAD' || !hasBody(req);
-  if (bodyless) req.resume(); // the Fetch API cannot carry a GET body; let node discard it
-  const body = bodyless ? null : (Readable.toWeb(req as Readable) as unknown as ReadableStream<Uint8Array>);
-  // Counted on node's side: a second 'data' listener sees every chunk, no extra stream layer.
-  if (body && countBytes) req.on('data', (chunk: Buffer) => countBytes(chunk.byteLength));
-  return { method, url, headers, body };
-}
-
-/**
- * Node-style header object from a response's fields (repeated fields as arrays, Set-Cookie kept
- * as separate lines), without connection-specific fields: node:http manages its own framing (the
- * broker strips hop-by-hop fields already; this is the last line of defence at the socket).
- */
-function nodeHeaders(fields: readonly HeaderField[]): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  for (let i = 0; i < fields.length; i++) {
-    const [name, value] = fields[i];
-    if (CONNECTION_SPECIFIC_FIELDS.has(name)) continue;
-    const seen = out[name];
-    if (seen === undefined) out[name] = value;
-    else if (Array.isArray(seen)) seen.push(value);
-    else out[name] = [seen, value];
-  }
-  return out;
-}
-
-/**
- * Passes the origin's trailers (gRPC's status) on to an HTTP/1.1 browser only when it said
- * `TE: trailers` (RFC 9110 §6.5.1) and the body is chunked (node drops them otherwise).
- */
-function addTrailers(req: IncomingMessage, res: ServerResponse, trailers: readonly HeaderField[] | undefined): void {
-  if (trailers === undefined || res.destroyed) return;
-  const fields: Record<string, string> = {};
-  let any = false;
-  for (const [name, value] of trailers) {
-    if (CONNECTION_SPECIFIC_FIELDS.has(name)) continue;
-    fields[name] = name in fields ? `${fields[name]}, ${value}` : value;
-    any = true;
-  }
-  if (!any) return;
-  const te = (req.headers.te ?? '').toString().toLowerCase();
-  if (!te.split(',').some((t) => t.trim().split(';')[0] === 'trailers')) return;
-  try {
-    res.addTrailers(fields);
-  } catch {
-    // A field node refuses in trailers: the body is complete, drop them rather than the response.
-  }
-}
-
-/**
- * Serves one HTTP/1.x exchange: builds the Request, asks `answer`, writes the Response back
- * streaming. Never throws; failures end in an error status or a destroyed connection.
- */
-export async function serveExchange(req: IncomingMessage, res: ServerResponse, scheme: 'http' | 'https', answer: Answer): Promise<void> {
-  const browserGone = new Abort();
-  const address = clientAddressOf(req);
-  const admitted = answer.admit?.(address);
-  res.once('close', () => {
-    if (typeof admitted === 'function') admitted();
-    if (!res.writableFinished) browserGone.abort(new Error('the browser went away before the response was complete'));
-  });
-  const info: ExchangeInfo = { clientAddress: address, scheme, httpVersion: req.httpVersion === '1.0' ? '1.0' : '1.1', signal: browserGone };
-  const response = await answerExchange(
-    answer,
-    {
-      method: req.method ?? 'GET',
-      target: req.url ?? '',
-      authority: req.headers.host,
-      // The browser leaving is told by info.signal: the Request gets no signal to follow.
-      request: (url) => listenerRequest(req, url, answer.requestBytes),
-      discard: () => req.resume(),
-    },
-    admitted,
-    info,
-  );
-  if (response) await writeResponse(req, res, response, browserGone, answer.responseBytes);
-}
-
-/** Writes status, headers and the streaming body; destroys the connection if the body fails. */
-async function writeResponse(req: IncomingMessage, res: ServerResponse, response: ResponseMessage, signal: AbortSignalLike, countBytes?: (bytes: number) => void): Promise<void> {
-  const body = response.body;
-  if (res.destroyed || signal.aborted) {
-    body?.cancel();
-    return;
-  }
-  const bodyless = body === null || hasNoContent(req.method ?? 'GET', response.status);
-  try {
-    if (bodyless) {
-      res.statusCode = response.status;
-      for (const [name, value] of Object.entries(nodeHeaders(response.fields))) res.setHeader(name, value);
-    } else {
-      res.writeHead(response.status, nodeHeaders(response.fields));
-    }
-  } catch (error) {
-    body?.cancel();
-    res.destroy(error instanceof Error ? error : new Error(String(error)));
-    return;
-  }
-  if (bodyless) {
-    body?.cancel();
-    res.end();
-    return;
-  }
-  // Headers go out in this I/O turn, not with the first chunk: a stream that starts late (SSE)
-  // shows its status at once. What one turn brings leaves in one write (TurnWriter): a short
-  // response (HEADERS and DATA in one read from the agent) as head, body and end together instead
-  // of three writes, and a bulk body as one write per turn, not one per TLS record.
-  const out = new TurnWriter(res);
-  out.hold();
-  res.flushHeaders();
-  const onAbort = () => body.cancel();
-  signal.addEventListener('abort', onAbort, { once: true });
-  try {
-    for (;;) {
-      const next = nextChunk(body);
-      const value = next instanceof Promise ? await next : next;
-      if (value === null) break;
-      if (res.destroyed) {
-        body.cancel();
-        return;
-      }
-      countBytes?.(value.byteLength);
-      // Past TurnWriter's bound the next chunk waits until the browser has read (the body waits in its stream window).
-      const full = out.write(value);
-      if (full) await full;
-    }
-    addTrailers(req, res, response.trailers);
-    res.end();
-  } catch (error) {
-    if (signal.aborted || res.destroyed) return;
-    // The origin's body failed midway: a plain end() would look like a complete response.
-    // Destroying closes the HTTP/1.1 connection before the last chunk.
-    out.release();
-    res.destroy(error instanceof Error ? error : new Error(String(error)));
-  } finally {
-    out.release();
-    signal.removeEventListener('abort', onAbort);
-  }
-}
-
 // ------------------------------------------------------------------ HTTP/2 and HTTP/3 on @rhttp/core
 
 /**
- * Serves one HTTP/2 or HTTP/3 exchange on a ServerStream (both engines hand out the same class): the same rules as `serveExchange`, with the
+ * Serves one HTTP/2 or HTTP/3 exchange on a ServerStream (both engines hand out the same class): the same rules as HTTP/1.1's, with the
  * response written by `respond` / `write` / `end` (browser-stream.ts). The browser resetting the
  * stream aborts the exchange's signal, so the broker cancels the reversed stream. `headersEnded`
  * is `stream.received` as `onStream` saw it: whether the HEADERS frame itself ended the request

@@ -3,14 +3,16 @@
  * told apart by the first bytes), TLS (HTTP/2 and HTTP/1.1 by ALPN), and HTTP/3 on the QUIC
  * listener's `h3` connections (quic-listener.ts hands them over). HTTP/2 and HTTP/3 run on
  * @rhttp/core in the server role, on its stream API (one ServerStream per exchange, served the same
- * way on both, its defences in limits.ts and h3/limits.ts); HTTP/1.1 on node:http.
+ * way on both, its defences in limits.ts and h3/limits.ts); HTTP/1.1 on core's RequestParser
+ * (http1-server.ts), with node:http taking over the connections that upgrade to WebSocket or PTTH
+ * or ask for CONNECT.
  */
-import { serveIgnoringUpgrade } from './ignored-upgrade.js';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
-import { connectQuic, connectSocket, type Http2Session, type Http3Session, type QuicConnection, type ServerStream } from '@rhttp/core';
-import { clientAddress, serveExchange, serveStream, type Answer } from './browser-exchange.js';
+import { connectQuic, connectSocket, PTTH_PROTOCOL, type Http2Session, type Http3Session, type QuicConnection, type ServerStream } from '@rhttp/core';
+import { clientAddress, serveStream, type Answer } from './browser-exchange.js';
+import { fieldOf, listsToken, serveHttp1, type Http1Connection, type Http1Serving } from './http1-server.js';
 import type { ConnectProxy } from './connect-proxy.js';
 import { isExtendedConnect, isWebSocketUpgrade, serveExtendedConnect, serveWebSocketUpgrade, type TunnelAnswer } from './websocket-upgrade.js';
 import { isPtthConnect, isPtthUpgrade, type PtthAcceptor } from './ptth-upgrade.js';
@@ -19,10 +21,6 @@ import { isPtthConnect, isPtthUpgrade, type PtthAcceptor } from './ptth-upgrade.
 const H2_PREFACE_START = Buffer.from('PRI * HTTP/2.0');
 /** A browser that has not sent its first bytes within this time holds a socket for nothing. */
 export const FIRST_BYTES_TIMEOUT_MS = 30_000;
-/** Keep-alive idle time for HTTP/1.1 browser connections (node's default of 5 s is short for browsers behind a proxy). */
-const KEEP_ALIVE_TIMEOUT_MS = 65_000;
-/** Time to receive a request's header section; the whole request has no time limit (uploads may be long). */
-const HEADERS_TIMEOUT_MS = 60_000;
 /** ALPN ids on the TLS listener, HTTP/2 preferred (RFC 9113 §3.2). */
 const BROWSER_ALPN = ['h2', 'http/1.1'];
 /**
@@ -139,31 +137,80 @@ export function listensWith(http1: HttpServer, listener: NetServer): void {
   else listener.once('listening', () => http1.emit('listening'));
 }
 
-/** The node:http server for HTTP/1.x browsers of one listener (handed its sockets with `emit('connection')`; see {@link listensWith}). */
-function createHttp1Server(scheme: 'http' | 'https', answer: Answer, websockets?: TunnelAnswer, ptth?: PtthAcceptor): HttpServer {
-  const http1: HttpServer = createHttpServer({ requestTimeout: 0, headersTimeout: HEADERS_TIMEOUT_MS, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS }, (req: IncomingMessage, res: ServerResponse) => {
-    void serveExchange(req, res, scheme, answer);
+/**
+ * The node:http server that takes over the HTTP/1.1 connections whose request changes protocol
+ * (http1-server.ts hands them over with the request unread): RFC 6455 WebSocket upgrades become
+ * RFC 8441 extended CONNECTs on the reversed session (websocket-upgrade.ts), agents' `Upgrade: ptth`
+ * (draft-kazuho-ptth-ptth-01) their reversed connection (ptth-upgrade.ts), and CONNECT a transport
+ * tunnel (connect-proxy.ts). Undefined when the listener serves none of them.
+ */
+function createUpgradeServer(scheme: 'http' | 'https', websockets?: TunnelAnswer, ptth?: PtthAcceptor, connectProxy?: ConnectProxy): HttpServer | undefined {
+  if (!websockets && !ptth && !connectProxy) return undefined;
+  // Only requests node:http also takes for upgrades or CONNECT are handed over (see upgradeHandOff),
+  // so 'request' never fires; should it, the connection ends rather than serving on a second path.
+  const http1: HttpServer = createHttpServer({ requestTimeout: 0 }, (_req: IncomingMessage, res: ServerResponse) => {
+    res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' });
+    res.end('Bad request: expected a protocol upgrade.\n');
   });
-  // RFC 6455 upgrades become RFC 8441 extended CONNECTs on the reversed session (websocket-upgrade.ts).
-  if (websockets) http1.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => isWebSocketUpgrade(req) && void serveWebSocketUpgrade(req, socket, head, scheme, websockets));
-  // Agents' `Upgrade: ptth` (draft-kazuho-ptth-ptth-01) becomes their reversed connection (ptth-upgrade.ts).
-  if (ptth) http1.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => isPtthUpgrade(req) && void ptth.upgrade(req, socket, head, scheme));
-  refuseUpgrades(http1, websockets !== undefined, ptth !== undefined);
+  http1.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    if (websockets && isWebSocketUpgrade(req)) void serveWebSocketUpgrade(req, socket, head, scheme, websockets);
+    else if (ptth && isPtthUpgrade(req)) void ptth.upgrade(req, socket, head, scheme);
+    else socket.destroy();
+  });
+  // Draft §3.1 transport proxying (connect-proxy.ts).
+  if (connectProxy) http1.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => void connectProxy.http1(req, socket, head));
   return http1;
 }
 
 /**
+ * Which HTTP/1.1 requests go to the upgrade server: CONNECT when the listener proxies it, and an
+ * upgrade to a protocol it serves, asked for as node:http recognises one (`Upgrade` with a
+ * `Connection: upgrade` option). Every other request, other upgrades included, is served by
+ * http1-server.ts.
+ */
+function upgradeHandOff(http1: HttpServer | undefined, websockets?: TunnelAnswer, ptth?: PtthAcceptor, connectProxy?: ConnectProxy): Http1Serving['handOff'] {
+  if (http1 === undefined) return undefined;
+  const toNode = (socket: Socket, unread: Buffer) => {
+    socket.unshift(unread);
+    http1.emit('connection', socket);
+    // node:http reads the socket's handle directly once it owns it; resuming lets the unshifted bytes reach its parser first.
+    socket.resume();
+  };
+  return (head) => {
+    if (head.method === 'CONNECT') return connectProxy ? toNode : undefined;
+    const upgrade = fieldOf(head, 'upgrade');
+    if (upgrade === undefined || !listsToken(fieldOf(head, 'connection'), 'upgrade')) return undefined;
+    if ((websockets && listsToken(upgrade, 'websocket')) || (ptth && listsToken(upgrade, PTTH_PROTOCOL))) return toNode;
+    return undefined;
+  };
+}
+
+/** HTTP/1.1 connections of one listener, for close(). */
+class Http1Connections {
+  readonly #open = new Set<Http1Connection>();
+  constructor(readonly serving: Http1Serving) {}
+
+  serve(socket: Socket, initial?: Buffer): void {
+    const connection = serveHttp1(socket, this.serving, initial);
+    this.#open.add(connection);
+    socket.once('close', () => this.#open.delete(connection));
+  }
+
+  /** Idle connections end now, busy ones after their current response. */
+  close(): void {
+    for (const connection of this.#open) connection.close();
+  }
+}
+
+/**
  * `--http`: one TCP port for HTTP/1.1 and h2c. The first bytes decide: the HTTP/2 preface goes
- * to an @rhttp/core session, anything else to a node:http server.
+ * to an @rhttp/core session, anything else to the HTTP/1.1 server (http1-server.ts).
  */
 export function createCleartextListener(answer: Answer, connectProxy?: ConnectProxy, websockets?: TunnelAnswer, ptth?: PtthAcceptor): BrowserListener {
   const sockets = new Set<Socket>();
   const sessions = new Set<Http2Session>();
-  const http1 = createHttp1Server('http', answer, websockets, ptth);
-  if (connectProxy) {
-    // Draft §3.1 transport proxying (connect-proxy.ts); without a listener node would just close the connection.
-    http1.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => void connectProxy.http1(req, socket, head));
-  }
+  const upgrades = createUpgradeServer('http', websockets, ptth, connectProxy);
+  const http1 = new Http1Connections({ scheme: 'http', answer, handOff: upgradeHandOff(upgrades, websockets, ptth, connectProxy) });
   const serving: Http2Serving = { scheme: 'http', answer, connectProxy, websockets, ptth, sessions };
   // noDelay: node:http would set TCP_NODELAY on sockets it accepts itself, but it is handed these;
   // with Nagle on, a response head, its body and the last chunk (separate small writes) wait for
@@ -180,28 +227,23 @@ export function createCleartextListener(answer: Answer, connectProxy?: ConnectPr
       socket.off('data', onData);
       socket.pause();
       socket.setTimeout(0);
+      // Either takes the bytes read so far first, then the socket's.
       if (isH2) {
-        // The session takes the bytes read so far first, then the socket's.
         const session = serveHttp2(socket, serving);
         session.receive(buffered);
-      } else {
-        socket.unshift(buffered);
-        http1.emit('connection', socket);
-      }
-      // node:http reads the socket's handle directly once it owns it; resuming lets the bytes
-      // we unshifted flow to its parser first (without this, HTTP/1.1 requests hang).
-      socket.resume();
+        socket.resume();
+      } else http1.serve(socket, buffered);
     };
     socket.on('data', onData);
     socket.on('error', () => socket.destroy());
   });
-  listensWith(http1, server);
+  if (upgrades) listensWith(upgrades, server);
   return {
     server,
     async close() {
       const closing = closeServer(server);
       for (const session of sessions) session.goaway();
-      http1.closeIdleConnections();
+      http1.close();
       await closing;
     },
     destroyAll() {
@@ -226,7 +268,8 @@ export function createTlsListener(
 ): BrowserListener & { announce(origins: readonly string[]): void } {
   const sockets = new Set<Socket>();
   const sessions = new Set<Http2Session>();
-  const http1 = createHttp1Server('https', answer, websockets, ptth);
+  const upgrades = createUpgradeServer('https', websockets, ptth);
+  const http1 = new Http1Connections({ scheme: 'https', answer, handOff: upgradeHandOff(upgrades, websockets, ptth) });
   const serving: Http2Serving = { scheme: 'https', answer, websockets, ptth, sessions };
   // noDelay as on the cleartext listener: responses are several small writes. A client certificate
   // is requested for ptth agents but checked by us (ptth-upgrade.ts), never by the TLS stack:
@@ -238,11 +281,11 @@ export function createTlsListener(
     noDelay: true,
     ...(ptth ? { requestCert: true, rejectUnauthorized: false } : {}),
   });
-  listensWith(http1, server);
+  if (upgrades) listensWith(upgrades, server);
   server.on('connection', (socket: Socket) => track(sockets, socket));
   server.on('secureConnection', (socket: TLSSocket) => {
     if (socket.alpnProtocol === 'h2') serveHttp2(socket, serving, exactOrigins(servedOrigins()));
-    else http1.emit('connection', socket); // ALPN http/1.1, or none
+    else http1.serve(socket); // ALPN http/1.1, or none
   });
   return {
     server,
@@ -254,7 +297,7 @@ export function createTlsListener(
     async close() {
       const closing = closeServer(server);
       for (const session of sessions) session.goaway();
-      http1.closeIdleConnections();
+      http1.close();
       await closing;
     },
     destroyAll() {
@@ -349,18 +392,4 @@ export function quicClientAddress(remoteAddress: string): string {
  */
 function exactOrigins(origins: readonly string[]): string[] {
   return origins.filter((o) => o.startsWith('https://') && !o.includes('*'));
-}
-
-/**
- * Upgrades other than WebSocket: one without a body (curl --http2 sends `Upgrade: h2c`) is served as
- * the plain HTTP/1.1 request it also is (ignored-upgrade.ts); the rest get 501.
- */
-function refuseUpgrades(server: HttpServer, websocketsServed = false, ptthServed = false): void {
-  server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
-    if (websocketsServed && isWebSocketUpgrade(req)) return; // websocket-upgrade.ts answers those
-    if (ptthServed && isPtthUpgrade(req)) return; // ptth-upgrade.ts answers those
-    if (serveIgnoringUpgrade(server, req, socket, head)) return;
-    const text = `Upgrades to ${JSON.stringify(req.headers.upgrade ?? '')} are not forwarded by rhttp; WebSocket is.\n`;
-    socket.end(`HTTP/1.1 501 Not Implemented\r\ncontent-type: text/plain; charset=utf-8\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
-  });
 }

@@ -99,7 +99,7 @@ export function writeBody(stream: ServerStream, body: BodyReader, options: Write
  * A body that has arrived in whole, up to this many bytes, is sent as one (joined when it came in
  * pieces): the pieces of one short response are copied once rather than written one by one.
  */
-const WHOLE_BODY_BYTES = 64 * 1024;
+export const WHOLE_BODY_BYTES = 64 * 1024;
 
 /** Options of {@link writeBody}. */
 interface WriteBodyOptions {
