@@ -120,9 +120,13 @@ describe('RFC 9112 §3: the request line', () => {
     expect(codeOf(() => parse('\nGET / HTTP/1.1\r\nHost: a\r\n\r\n'))).toBe('invalid_head');
   });
 
+  it('RFC 9110 §6.2: reads a higher minor version of HTTP/1 (HTTP/1.2) as HTTP/1.1', () => {
+    const r = parse('GET / HTTP/1.2\r\nHost: a\r\n\r\n');
+    expect(r.heads.map((h) => [h.minorVersion, h.keepAlive])).toEqual([[1, true]]);
+  });
+
   it.each([
     ['HTTP/2.0', 'HTTP/2'],
-    ['HTTP/1.2', 'a minor version above 1'],
     ['HTTP/0.9', 'HTTP/0.9'],
   ])('refuses version %j (%s) as unsupported_version (505)', (version) => {
     expect(codeOf(() => parse(`GET / ${version}\r\nHost: a\r\n\r\n`))).toBe('unsupported_version');

@@ -222,14 +222,17 @@ export class RequestParser extends MessageParser {
 
 /**
  * The minor version of `text[start..end]`, RFC 9112 §2.3: HTTP-version = HTTP-name "/" DIGIT "."
- * DIGIT, HTTP-name case-sensitive. Any version but 1.0 and 1.1 is `unsupported_version` (505).
+ * DIGIT, HTTP-name case-sensitive. A higher minor version of HTTP/1 is read as HTTP/1.1 (RFC 9110
+ * §6.2: a recipient "SHOULD process the message as if it were in the highest minor version within
+ * that major version to which the recipient is conformant"); any other major version is
+ * `unsupported_version` (505).
  */
 function httpVersion(text: string, start: number, end: number): number {
   if (end - start === 8 && text.startsWith('HTTP/', start) && text.charCodeAt(start + 6) === 0x2e /* . */) {
     const major = text.charCodeAt(start + 5) - 0x30;
     const minor = text.charCodeAt(start + 7) - 0x30;
     if (major >= 0 && major <= 9 && minor >= 0 && minor <= 9) {
-      if (major === 1 && minor <= 1) return minor;
+      if (major === 1) return minor === 0 ? 0 : 1;
       throw new Http1Error('unsupported_version', `HTTP/${major}.${minor} is not supported`);
     }
   }
