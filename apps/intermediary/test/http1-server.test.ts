@@ -152,6 +152,28 @@ describe('HTTP/1.1 browser server (core RequestParser)', () => {
     expect(read).toBeLessThanOrEqual(REQUEST_BODY_BUFFER_BYTES + 2 * 64 * 1024 + 1024);
   });
 
+  it('answers a browser that pipelines and never reads only while its socket holds less than 64 KiB', async () => {
+    let answered = 0;
+    const piece = new Uint8Array(32 * 1024).fill(0x62);
+    const { port, sockets } = await serve(async () => {
+      answered++;
+      return message(200, [], bytesBody(piece));
+    });
+    const c = await client(port);
+    c.socket.pause(); // never reads
+    const requests = 400; // 12.5 MiB of responses, far beyond what the kernel's buffers take
+    c.socket.write('GET / HTTP/1.1\r\nHost: a\r\n\r\n'.repeat(requests));
+    await until(() => answered > 2 && sockets[0].writableLength > 0, 'responses to back up');
+    const settle = answered;
+    await new Promise((r) => setTimeout(r, 200));
+    // Stopped: the kernel's buffers and at most 64 KiB (+ one response) queued in the process.
+    expect(answered).toBeLessThan(requests);
+    expect(answered - settle).toBeLessThanOrEqual(1);
+    expect(sockets[0].writableLength).toBeLessThanOrEqual(64 * 1024 + piece.length + 1024);
+    c.socket.resume();
+    await until(() => answered === requests, 'every request to be answered once the browser reads');
+  });
+
   it('streams a late body chunked, with the trailers when the browser said TE: trailers', async () => {
     const { port } = await serve(async () => message(200, [['content-type', 'text/event-stream']], trickle(['data: a\n\n', 'data: b\n\n']), [['grpc-status', '0']]));
     const c = await client(port);
