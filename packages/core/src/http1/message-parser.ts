@@ -87,8 +87,13 @@ export abstract class MessageParser {
   #headPieces: Uint8Array[] = [];
   /** The OR of the head's octets so far: below 0x80, the head is ASCII and decodes natively. */
   #headHigh = 0;
-  /** Where each line of the head so far ends (the offset of its CR from the head's start). */
-  readonly #lineEnds = new Int32Array(MAX_HEAD_FIELDS + 1);
+  /**
+   * Where each line of the head so far ends (the offset of its CR from the head's start); entries
+   * past `#lines` are stale. A plain array grown as lines come, not a typed array of the bound:
+   * that was 4 KiB outside the JavaScript heap per parser, and the agent makes a parser per
+   * upstream exchange.
+   */
+  readonly #lineEnds: number[] = [];
   #lines = 0;
   #remaining = 0;
   #chunked: ChunkedDecoder | undefined;
@@ -257,7 +262,7 @@ export abstract class MessageParser {
         if (s === 1) {
           s = 2;
           // The start line and MAX_HEAD_FIELDS field lines: refused here, before the head ends.
-          if (lines === lineEnds.length) throw new Http1Error('head_too_large', `more than ${MAX_HEAD_FIELDS} fields in the ${this.role} head`);
+          if (lines === MAX_HEAD_FIELDS + 1) throw new Http1Error('head_too_large', `more than ${MAX_HEAD_FIELDS} fields in the ${this.role} head`);
           lineEnds[lines++] = base + j - 1;
         } else if (s === 3) {
           j++;
