@@ -16,7 +16,7 @@ import {
 } from './errors.js';
 import { NULL_BODY_STATUSES, toResponse, type ResponseMessage } from '@rhttp/core';
 import { forwardRequestFields, rewriteResponseFields } from './forwarding-headers.js';
-import { originMatch, parseOriginEntry, requestOrigin, serializeOrigin, type ParsedOrigin } from './origin-match.js';
+import { originMatch, originOf, parseOriginEntry, serializeOrigin, type ParsedOrigin } from './origin-match.js';
 import { DEFAULT_PROXY_NAME } from './proxy-status.js';
 import type { AbortSignalLike, BrokerSession, DispatchInfo, Exchange, ForwardRequest, OutgoingRequest } from './session.js';
 import { stripTunnelHandshakeFields } from './tunnel.js';
@@ -265,7 +265,7 @@ export class Broker {
     } catch {
       throw new BadRequestError('This request has no http or https authority to forward to.');
     }
-    const target = requestOrigin(url);
+    const target = originOf(request, url);
     if (target === undefined) throw new BadRequestError('This request has no http or https authority to forward to.');
     const label = serializeOrigin(target);
     if (request.bodyUsed) throw new BadRequestError('The request body was already read before it could be forwarded.');

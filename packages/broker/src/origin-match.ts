@@ -68,6 +68,16 @@ export function requestOrigin(url: string | URL): ParsedOrigin | undefined {
   return { scheme, host, port: u.port === '' ? defaultPort : Number(u.port), wildcard: false };
 }
 
+/**
+ * The origin a request is routed by: the one it carries (`ForwardRequest.origin`, parsed by the
+ * listener that built it) or else {@link requestOrigin} of its URL. `url` is the request's URL
+ * when the caller has parsed it already (so a string is not parsed twice). Every hop that routes
+ * reads the origin through here.
+ */
+export function originOf(request: { readonly url: string | URL; readonly origin?: ParsedOrigin | undefined }, url: string | URL = request.url): ParsedOrigin | undefined {
+  return request.origin ?? requestOrigin(url);
+}
+
 /** The same host as `origin` on `https` and its default port (where a cleartext listener looks when no agent serves the `http` origin). */
 export function secureOrigin(origin: ParsedOrigin): ParsedOrigin {
   return { scheme: 'https', host: origin.host, port: DEFAULT_PORTS.https, wildcard: origin.wildcard };

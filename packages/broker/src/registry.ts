@@ -11,7 +11,7 @@
 import { toResponse, type ResponseMessage } from '@rhttp/core';
 import { Broker, type BrokerOptions, type BrokerStatus } from './broker.js';
 import { NoSessionError, SessionRefusedError, BadRequestError } from './errors.js';
-import { parseOriginEntry, requestOrigin, serializeOrigin, type ParsedOrigin } from './origin-match.js';
+import { originOf, parseOriginEntry, serializeOrigin, type ParsedOrigin } from './origin-match.js';
 import type { BrokerSession, DispatchInfo, ForwardRequest } from './session.js';
 
 /**
@@ -131,7 +131,7 @@ export class BrokerRegistry {
 
   /** {@link dispatch} as a message (`Broker.exchange`): what a listener relays without web objects. */
   exchange(request: ForwardRequest, info: DispatchInfo): Promise<ResponseMessage> {
-    const target = requestOrigin(request.url);
+    const target = originOf(request);
     if (target === undefined) {
       return Promise.resolve(new BadRequestError('This request has no http or https authority to forward to.').toMessage());
     }
@@ -147,7 +147,7 @@ export class BrokerRegistry {
 
   /** Routes an extended CONNECT (`Broker.tunnel`) by the request's host, like `dispatch`. */
   async tunnel(request: ForwardRequest, protocol: string, info: DispatchInfo): Promise<Response> {
-    const target = requestOrigin(request.url);
+    const target = originOf(request);
     if (target === undefined) {
       return new BadRequestError('This request has no http or https authority to forward to.').toResponse();
     }

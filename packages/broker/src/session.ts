@@ -1,4 +1,5 @@
 import type { HeaderField, ResponseMessage } from '@rhttp/core';
+import type { ParsedOrigin } from './origin-match.js';
 
 /**
  * The minimal view of one reversed HTTP/2 connection that the broker schedules over. The
@@ -53,13 +54,18 @@ export interface BrokerSession {
 }
 
 /**
- * A browser request as the broker reads it. The listener parses the URL once, into a `URL` that
- * every later hop reads; a web `Request` (the edge's, a handler's) has this shape too, with `url`
- * as a string that the broker parses.
+ * A browser request as the broker reads it. The listener parses the URL and its origin once, into
+ * a `URL` and a ParsedOrigin that every later hop reads; a web `Request` (the edge's, a
+ * handler's) has this shape too, with `url` as a string that the broker parses, and no `origin`.
  */
 export interface ForwardRequest {
   readonly method: string;
   readonly url: URL | string;
+  /**
+   * The origin of `url`, parsed by whoever built the request (must equal `requestOrigin(url)`);
+   * the registry and the broker route by it (`originOf`) instead of deriving it again. Absent: they parse `url`.
+   */
+  readonly origin?: ParsedOrigin | undefined;
   /** The browser's fields: a Headers object, or a list with lower-case names (what an HTTP/2 listener received, read as is). */
   readonly headers: Headers | readonly HeaderField[];
   /** The browser's body, passed on untouched (null for none). */

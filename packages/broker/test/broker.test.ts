@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { Broker, DEFAULT_QUEUE_TIMEOUT_MS, SLOW_START_DURATION_MS, SLOW_START_INITIAL_STREAMS, type DispatchInfo, type OutgoingRequest } from '../src/index.js';
+import { Broker, DEFAULT_QUEUE_TIMEOUT_MS, requestOrigin, SLOW_START_DURATION_MS, SLOW_START_INITIAL_STREAMS, type DispatchInfo, type OutgoingRequest } from '../src/index.js';
 import { fieldsToHeaders } from '@rhttp/core';
 import { deferred, exchangeOf, FakeSession, FakeStreamError, get, INFO } from './fake-session.js';
 import { parseSfList } from './structured-field.js';
@@ -73,6 +73,19 @@ describe('DESIGN Broker semantics: routing (RFC 8336 origin sets, exact beats wi
     s.origins = [...s.origins, 'https://api.example.com'];
     expect((await broker.dispatch(get('https://api.example.com/'), INFO)).status).toBe(200);
     expect(broker.origins()).toEqual(['https://app.example.com', 'https://api.example.com']);
+  });
+
+  it('routes by the origin a request carries (ForwardRequest.origin, parsed by the listener), not by its URL parsed again', async () => {
+    const { broker } = setup();
+    broker.register(new FakeSession('www', ['https://www.example.com']));
+    broker.register(new FakeSession('api', ['https://api.example.com']));
+    // The carried origin differs from the URL's here only so the test can see which one routes; a listener carries the URL's own.
+    const carried = { method: 'GET', url: new URL('https://www.example.com/x'), origin: requestOrigin('https://api.example.com/'), headers: [], body: null };
+    expect(await (await broker.dispatch(carried, INFO)).text()).toBe('hello from api for www.example.com');
+    expect(await (await broker.dispatch({ ...carried, origin: undefined }, INFO)).text()).toBe('hello from www for www.example.com');
+    // An origin nobody serves is 503 even though the URL's origin is served.
+    const nobody = await broker.dispatch({ ...carried, origin: requestOrigin('https://old.example.com/') }, INFO);
+    expect(nobody.status).toBe(503);
   });
 });
 

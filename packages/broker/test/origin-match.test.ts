@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { originCovers, originMatch, parseOriginEntry, requestOrigin, serializeOrigin } from '../src/index.js';
+import { originCovers, originMatch, originOf, parseOriginEntry, requestOrigin, serializeOrigin } from '../src/index.js';
 
 const covers = (entry: string, url: string) => originCovers(parseOriginEntry(entry)!, requestOrigin(url)!);
 
@@ -45,6 +45,14 @@ describe('draft-bt-httpbis-reverse-http wildcard entries', () => {
     expect(covers('https://*.example.com', 'http://app.example.com/')).toBe(false);
     expect(covers('https://*.example.com:8443', 'https://app.example.com:8443/')).toBe(true);
     expect(covers('https://*.example.com:8443', 'https://app.example.com/')).toBe(false);
+  });
+
+  it('originOf: the origin a request carries, else its URL\'s (parsed from the URL the caller passes, if any)', () => {
+    const carried = requestOrigin('https://api.example.com/')!;
+    expect(originOf({ url: 'https://www.example.com/', origin: carried })).toBe(carried);
+    expect(originOf({ url: 'https://WWW.example.com:8443/x' })).toEqual({ scheme: 'https', host: 'www.example.com', port: 8443, wildcard: false });
+    expect(originOf({ url: 'not a url' }, new URL('http://app.example.com/'))).toEqual({ scheme: 'http', host: 'app.example.com', port: 80, wildcard: false });
+    expect(originOf({ url: 'ftp://app.example.com/' })).toBeUndefined();
   });
 
   it('wildcards never cover IP literals', () => {

@@ -51,6 +51,18 @@ describe('DESIGN Broker semantics: one broker per registrable domain', () => {
     expect(registry.brokerFor('x.example.org').sessions).toEqual([org]);
   });
 
+  it('picks the broker by the origin a request carries (ForwardRequest.origin), not by its URL parsed again', async () => {
+    const registry = new BrokerRegistry();
+    registry.register(new FakeSession('com', ['https://app.example.com']));
+    registry.register(new FakeSession('org', ['https://app.example.org']));
+    // The carried origin differs from the URL's here only so the test can see which one routes; a listener carries the URL's own.
+    const carried = { method: 'GET', url: new URL('https://app.example.org/'), origin: requestOrigin('https://app.example.com/'), headers: [], body: null };
+    expect(await (await registry.dispatch(carried, INFO)).text()).toBe('hello from com for app.example.org');
+    expect(await (await registry.dispatch({ ...carried, origin: undefined }, INFO)).text()).toBe('hello from org for app.example.org');
+    const elsewhere = await registry.dispatch({ ...carried, origin: requestOrigin('https://app.example.net/') }, INFO);
+    expect(elsewhere.status).toBe(503);
+  });
+
   it('uses the keyFor function it is given', () => {
     const registry = new BrokerRegistry({ keyFor: (host) => host.split('.').slice(-3).join('.') });
     const s = new FakeSession('uk', ['https://app.example.co.uk', 'https://*.example.co.uk']);
