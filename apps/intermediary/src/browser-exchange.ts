@@ -10,7 +10,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { bytesBody, ErrorCode, hasNoContent, type HeaderField, type ResponseMessage, type ServerStream } from '@rhttp/core';
-import { Abort, type AbortSignalLike, type ForwardRequest } from '@rhttp/broker';
+import { Abort, requestOrigin, type AbortSignalLike, type ForwardRequest, type ParsedOrigin } from '@rhttp/broker';
 import { setAltSvc } from './alt-svc.js';
 import { streamBody, writeBody } from './browser-stream.js';
 
@@ -34,17 +34,30 @@ export interface ExchangeInfo {
 export type Answer = ((request: ListenerRequest, info: ExchangeInfo) => Promise<ResponseMessage>) & ExchangeHooks;
 
 /**
- * A browser request as a listener hands it on: the URL parsed (and routed) once, here, and read
- * as that object by every later hop; no web Request is built for it (the broker takes this shape).
+ * A browser request as a listener hands it on: the URL and its origin parsed (and routed) once,
+ * here, and read as those objects by every later hop; no web Request is built for it (the broker
+ * takes this shape).
  */
 export interface ListenerRequest extends ForwardRequest {
   readonly url: URL;
+  /** `requestOrigin(url)`, as routing found it (undefined only when the URL has no http or https origin). */
+  readonly origin: ParsedOrigin | undefined;
+}
+
+/** A URL as routing chose it, with its origin (`requestOrigin(url)`), parsed once for every later hop. */
+export interface RoutedUrl {
+  readonly url: URL;
+  readonly origin: ParsedOrigin | undefined;
 }
 
 /** Optional hooks of an {@link Answer}. */
 export interface ExchangeHooks {
-  /** Chooses the URL the Request is built with (e.g. the cleartext listener standing in for https origins); called once per request. */
-  route?: (url: URL, scheme: 'http' | 'https') => URL;
+  /**
+   * Chooses the URL the request is built with (e.g. the cleartext listener standing in for https
+   * origins) and returns it with its origin, which routing parses anyway; called once per request.
+   * Without it the URL is used as is and its origin parsed here.
+   */
+  route?: (url: URL, scheme: 'http' | 'https') => RoutedUrl;
   /** Called with the size of each request body chunk read from the browser. */
   requestBytes?: (bytes: number) => void;
   /** Called with the size of each response body chunk written to the browser. */
@@ -124,8 +137,8 @@ export interface ExchangeSource {
   target: string;
   /** `Host` or `:authority`; undefined when the browser sent none. */
   authority: string | undefined;
-  /** Builds the request (with its body) for the routed URL; called at most once. */
-  request(url: URL): ListenerRequest;
+  /** Builds the request (with its body) for the routed URL and its origin; called at most once. */
+  request(url: URL, origin: ParsedOrigin | undefined): ListenerRequest;
   /** Drops the request body: the exchange is answered without it reaching the broker. */
   discard(): void;
 }
@@ -145,7 +158,15 @@ export async function answerExchange(answer: Answer, source: ExchangeSource, adm
   } else {
     info.host = url.host;
     try {
-      response = await answer(source.request(answer.route ? answer.route(url, info.scheme) : url), info);
+      // The origin is parsed once, here or by routing, and carried with the request to the broker.
+      let request: ListenerRequest;
+      if (answer.route) {
+        const routed = answer.route(url, info.scheme);
+        request = source.request(routed.url, routed.origin);
+      } else {
+        request = source.request(url, requestOrigin(url));
+      }
+      response = await answer(request, info);
     } catch (error) {
       if (info.signal.aborted) return undefined; // the browser left; nobody to answer
       response = plainResponse(502, `Bad gateway: ${error instanceof Error ? error.message : String(error)}`);
@@ -182,10 +203,10 @@ export async function serveStream(stream: ServerStream, headersEnded: boolean, s
       method,
       target: stream.head.path,
       authority: streamAuthority(stream),
-      request(url) {
+      request(url, origin) {
         if (!withBody) stream.discard();
         const body = withBody ? streamBody(stream, answer.requestBytes, () => (bodyCancelled = true)) : null;
-        return { method, url, headers: requestFieldList(stream), body };
+        return { method, url, origin, headers: requestFieldList(stream), body };
       },
       discard: () => stream.discard(),
     },

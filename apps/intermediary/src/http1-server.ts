@@ -450,7 +450,7 @@ export class Http1Connection implements RequestParserHandler {
           method: head.method,
           target: head.target,
           authority: head.host,
-          request: (url) => ({ method: head.method, url, headers: head.fields, body: body === undefined ? null : body.stream }),
+          request: (url, origin) => ({ method: head.method, url, origin, headers: head.fields, body: body === undefined ? null : body.stream }),
           discard: () => body?.discard(),
         },
         admitted,

@@ -22,7 +22,7 @@ import { createServer as createTlsServer, type Server as TlsServer, type TLSSock
 import { ErrorCode, fromResponse, H2_REVERSE_ALPN, H3ErrorCode, isReversedH2Alpn, registrableDomain, REVERSED_H2_ALPNS, RH2_ALPN, type Http2Error, type QuicConnection, type ResponseMessage } from '@rhttp/core';
 import { BrokerRegistry, ClientBudgetError, requestOrigin, secureOrigin, type BrokerStatus } from '@rhttp/broker';
 import { AgentSession, peerCertificateChain, type AgentCarrier, type AgentSessionEvents, type AgentSessionState } from './agent-session.js';
-import type { Answer, ListenerRequest } from './browser-exchange.js';
+import type { Answer, ListenerRequest, RoutedUrl } from './browser-exchange.js';
 import { createCleartextListener, createHttp3Browsers, createTlsListener, type BrowserListener, type Http3Browsers } from './browser-listeners.js';
 import { altSvcValue } from './alt-svc.js';
 import { ClientBudget } from './client-budget.js';
@@ -605,22 +605,24 @@ export class Intermediary {
    * when no agent serves that origin, as `https://host`: the listener then stands in front of the
    * https origins, as in development or behind a TLS-terminating load balancer. The origin sees
    * the https URL it serves; X-Forwarded-Proto still tells it the browser used http. Decided
-   * before the browser's Request is built (browser-exchange.ts), so it is built once.
+   * before the browser's Request is built (browser-exchange.ts), so it is built once. The origin
+   * routing parses is returned with the URL (on every listener), for the broker to route by.
    */
-  private routeCleartext(url: URL, scheme: 'http' | 'https'): URL {
-    if (scheme !== 'http') return url;
+  private routeCleartext(url: URL, scheme: 'http' | 'https'): RoutedUrl {
     const target = requestOrigin(url);
-    if (target === undefined || this.registry.serves(target)) return url;
-    if (!this.registry.serves(secureOrigin(target))) return url;
-    // `hostname` keeps an IPv6 address's brackets; the port goes (https's default).
-    return new URL(`https://${url.hostname}${url.pathname}${url.search}`);
+    if (scheme !== 'http' || target === undefined || this.registry.serves(target)) return { url, origin: target };
+    const secure = secureOrigin(target);
+    if (!this.registry.serves(secure)) return { url, origin: target };
+    // `hostname` keeps an IPv6 address's brackets; the port goes (https's default). `secure` is
+    // this URL's origin: the same host, lower-case and without a trailing dot, on https:443.
+    return { url: new URL(`https://${url.hostname}${url.pathname}${url.search}`), origin: secure };
   }
 
   /** {@link routeCleartext} for a Request that is already built (WebSocket upgrades): a copy only when the URL changes. */
   private routeRequest(request: Request, scheme: 'http' | 'https'): Request {
     if (scheme !== 'http') return request;
     const url = new URL(request.url);
-    const routed = this.routeCleartext(url, scheme);
+    const routed = this.routeCleartext(url, scheme).url;
     if (routed === url) return request;
     return new Request(routed, { method: request.method, headers: request.headers, body: request.body, signal: request.signal, duplex: 'half' } as RequestInit);
   }
