@@ -369,7 +369,10 @@ export class Broker {
 
   /** True when a live, non-draining session covers `target` (a request to it would not get 503 `destination_unavailable`). */
   serves(target: ParsedOrigin): boolean {
-    return this.#candidates(target).length > 0;
+    this.#reap();
+    // Asked on the cleartext listener per request: the first covering session answers, no candidate list is built.
+    for (const entry of this.#entries.values()) if (this.#coverage(entry, target, false) !== undefined) return true;
+    return false;
   }
 
   /**
@@ -424,24 +427,27 @@ export class Broker {
     const exact: SessionEntry[] = [];
     const wildcard: SessionEntry[] = [];
     for (const entry of this.#entries.values()) {
-      const { session } = entry;
-      // DESIGN "Drain": a session that sent or received GOAWAY takes no new streams.
-      if (session.draining || session.isClosed) continue;
-      if (tunnel && !session.tunnels) continue;
-      let best: 'exact' | 'wildcard' | undefined;
-      for (const o of session.origins) {
-        const parsed = this.#parse(o);
-        const m = parsed && originMatch(parsed, target);
-        if (m === 'exact') {
-          best = m;
-          break;
-        }
-        if (m === 'wildcard') best = m;
-      }
+      const best = this.#coverage(entry, target, tunnel);
       if (best === 'exact') exact.push(entry);
       else if (best === 'wildcard') wildcard.push(entry);
     }
     return exact.length > 0 ? exact : wildcard;
+  }
+
+  /** How `entry`'s session may take a new stream for `target`: by an exact entry, a wildcard one, or not at all (draining, closed, no tunnels when one is asked for, or no entry covers it). */
+  #coverage(entry: SessionEntry, target: ParsedOrigin, tunnel: boolean): 'exact' | 'wildcard' | undefined {
+    const { session } = entry;
+    // DESIGN "Drain": a session that sent or received GOAWAY takes no new streams.
+    if (session.draining || session.isClosed) return undefined;
+    if (tunnel && !session.tunnels) return undefined;
+    let best: 'exact' | 'wildcard' | undefined;
+    for (const o of session.origins) {
+      const parsed = this.#parse(o);
+      const m = parsed && originMatch(parsed, target);
+      if (m === 'exact') return m;
+      if (m === 'wildcard') best = m;
+    }
+    return best;
   }
 
   /**
