@@ -471,3 +471,49 @@ describe('property: random valid requests read back as written (fast-check)', ()
     );
   });
 });
+
+describe('RFC 9112 §7.1.1 and §7.1.2: chunk extensions and trailer lines are read by their grammar (found against llhttp, http1-request-parser-differential.test.ts)', () => {
+  const chunked = (body: string) => `POST /u HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n${body}`;
+
+  it('§7.1.2: a request line after a last-chunk without its final CRLF is not swallowed as a trailer field line', () => {
+    // Read leniently, the second request became the first one's trailer section, one request where a stricter hop sees two.
+    const wire = chunked('0\r\nGET /smuggled HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n');
+    expect(codeOf(() => parse(wire))).toBe('invalid_chunk');
+  });
+
+  it.each([
+    ['0\r\nno-colon\r\n\r\n', 'a line without a colon'],
+    ['0\r\n folded\r\n\r\n', 'obs-fold'],
+    ['0\r\nX: 1\r\n continued\r\n\r\n', 'obs-fold after a field line'],
+    ['0\r\na b: c\r\n\r\n', 'a space in the name'],
+    ['0\r\nX : 1\r\n\r\n', 'whitespace before the colon'],
+    ['0\r\n: 1\r\n\r\n', 'an empty name'],
+    ['0\r\nX: \x01\r\n\r\n', 'a control octet in the value'],
+    ['0\r\nX: \x7f\r\n\r\n', 'DEL in the value'],
+  ])('§7.1.2: refuses the trailer section %j (%s) as invalid_chunk', (body) => {
+    expect(codeOf(() => parse(chunked(body)))).toBe('invalid_chunk');
+  });
+
+  it.each([
+    ['1 x\r\na\r\n0\r\n\r\n', 'a word after the size'],
+    ['1 \r\na\r\n0\r\n\r\n', 'whitespace after the size, no extension'],
+    ['0 \r\n\r\n', 'whitespace after the last chunk size'],
+    ['1;\r\na\r\n0\r\n\r\n', 'an empty extension name'],
+    ['1;=b\r\na\r\n0\r\n\r\n', 'a value without a name'],
+    ['1;a=\r\na\r\n0\r\n\r\n', 'an empty value'],
+    ['1;a="b\r\na\r\n0\r\n\r\n', 'an unclosed quoted-string'],
+    ['1;a=b c\r\na\r\n0\r\n\r\n', 'two words as a value'],
+    ['1;a=\x80\r\na\r\n0\r\n\r\n', 'obs-text in a token'],
+  ])('§7.1.1: refuses the chunk-size line in %j (%s) as invalid_chunk', (body) => {
+    expect(codeOf(() => parse(chunked(body)))).toBe('invalid_chunk');
+  });
+
+  it('§7.1.1: accepts extensions by the grammar, with BWS around ";" and "=", tokens and quoted-strings, in any split', () => {
+    const body = '1 ;a\r\nx\r\n1\t; a = b ;c="q\\"; r\x80"\r\ny\r\n1;a;b=c\r\nz\r\n0;last\r\nX-Trailer: 1\r\nEmpty:\r\n\r\n';
+    const wire = chunked(body);
+    for (let cut = 0; cut <= wire.length; cut++) {
+      const r = parse(wire, { pieces: [cut] });
+      expect([r.body, r.ends, r.taken], `cut at ${cut}`).toEqual(['xyz', 1, wire.length]);
+    }
+  });
+});

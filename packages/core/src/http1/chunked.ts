@@ -9,6 +9,7 @@
  *   last-chunk     = 1*("0") [ chunk-ext ] CRLF
  */
 import { Http1Error } from './errors.js';
+import { isFieldValueOctet, TCHAR } from './token.js';
 
 /**
  * Octets of one chunk-size line, extensions included: a chunk-ext is not length-bounded by the
@@ -27,7 +28,7 @@ const LF = 0x0a;
 const enum State {
   /** Hex digits of chunk-size. */
   Size,
-  /** After chunk-size (its first octet checked there): chunk-ext up to CR. */
+  /** After chunk-size (its first octet checked there): chunk-ext up to CR, checked there. */
   Extension,
   /** The LF of the chunk-size line. */
   SizeLf,
@@ -39,14 +40,23 @@ const enum State {
   DataLf,
   /** At the start of a trailer line (or the final CRLF). */
   TrailerLineStart,
-  /** Inside a trailer field line. */
-  TrailerLine,
+  /** The field name of a trailer field line, up to its colon. */
+  TrailerName,
+  /** The rest of a trailer field line, up to CR. */
+  TrailerValue,
   /** The LF of a trailer line. */
   TrailerLf,
   /** The LF of the final empty line. */
   FinalLf,
   Done,
 }
+
+/**
+ * RFC 9112 §7.1.1: chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] ),
+ * chunk-ext-name = token, chunk-ext-val = token / quoted-string (RFC 9110 §5.6.4: qdtext = HTAB /
+ * SP / %x21 / %x23-5B / %x5D-7E / obs-text, quoted-pair = "\" ( HTAB / SP / VCHAR / obs-text )).
+ */
+const CHUNK_EXT = /^(?:[ \t]*;[ \t]*[-!#$%&'*+.^_`|~0-9A-Za-z]+(?:[ \t]*=[ \t]*(?:[-!#$%&'*+.^_`|~0-9A-Za-z]+|"(?:[\t !#-\[\]-~\x80-\xff]|\\[\t -~\x80-\xff])*"))?)*$/;
 
 function hexValue(c: number): number {
   if (c >= 0x30 && c <= 0x39) return c - 0x30;
@@ -70,6 +80,8 @@ export class ChunkedDecoder {
   #remaining = 0;
   #lineBytes = 0;
   #trailerBytes = 0;
+  /** The chunk-ext of the chunk-size line being read, as latin1 characters. */
+  #extension = '';
 
   /** The last chunk and the trailer section have been read. */
   get done(): boolean {
@@ -109,13 +121,18 @@ export class ChunkedDecoder {
           const c = bytes[i++];
           this.#countLine();
           if (c === CR) {
+            // Extensions are ignored (RFC 9112 §7.1.1: "A recipient MUST ignore unrecognized chunk
+            // extensions"), but only once they are known to be extensions: one outside the grammar
+            // (a stray word, an empty name, an unclosed quoted-string) is where parsers part ways
+            // on where the chunk-size line ends, so the chunk is refused.
+            if (this.#extension !== '' && !CHUNK_EXT.test(this.#extension)) throw new Http1Error('invalid_chunk', 'malformed chunk extension');
+            this.#extension = '';
             this.#state = State.SizeLf;
             break;
           }
-          // Extensions are ignored (RFC 9112 §7.1.1: "A recipient MUST ignore unrecognized chunk
-          // extensions"), but no control octet may appear: a bare LF is not a line end here (see
-          // response-parser.ts).
+          // No control octet may appear: a bare LF is not a line end here (see response-parser.ts).
           if (c !== 0x09 && (c < 0x20 || c === 0x7f)) throw new Http1Error('invalid_chunk', 'malformed chunk-size line');
+          this.#extension += String.fromCharCode(c);
           break;
         }
         case State.SizeLf: {
@@ -152,14 +169,26 @@ export class ChunkedDecoder {
           this.#countTrailer();
           if (c === CR) this.#state = State.FinalLf;
           else if (c === LF) throw new Http1Error('invalid_chunk', 'bare LF in the trailer section');
-          else this.#state = State.TrailerLine;
+          // RFC 9112 §7.1.2: trailer-section = *( field-line CRLF ), field-line = field-name ":" OWS
+          // field-value OWS, the name a token: the lines are dropped, but only well-formed ones
+          // (obs-fold, a line without a colon, a control octet are refused as in a head).
+          else if (TCHAR[c] === 1) this.#state = State.TrailerName;
+          else throw new Http1Error('invalid_chunk', 'malformed trailer field line');
           break;
         }
-        case State.TrailerLine: {
+        case State.TrailerName: {
+          const c = bytes[i++];
+          this.#countTrailer();
+          if (c === 0x3a /* : */) this.#state = State.TrailerValue;
+          else if (TCHAR[c] !== 1) throw new Http1Error('invalid_chunk', 'malformed trailer field line');
+          break;
+        }
+        case State.TrailerValue: {
           const c = bytes[i++];
           this.#countTrailer();
           if (c === CR) this.#state = State.TrailerLf;
-          else if (c === LF || c === 0) throw new Http1Error('invalid_chunk', 'malformed trailer field line');
+          // RFC 9110 §5.5: field-value octets are HTAB, SP, VCHAR and obs-text.
+          else if (!isFieldValueOctet(c)) throw new Http1Error('invalid_chunk', 'malformed trailer field line');
           break;
         }
         case State.TrailerLf:
