@@ -52,6 +52,22 @@ describe('Http2Session.open (client role, no web objects)', () => {
     expect([head.status, head.body]).toEqual([200, null]);
   });
 
+  it('a body that ended on the wire and is then cancelled unread leaves the buffer budget (the browser left mid-body)', async () => {
+    const { client } = streamPair((stream) => {
+      stream.respond(200, {});
+      void stream.end(new Uint8Array(40_000).fill(7));
+    });
+    const exchange = client.open({ method: 'GET', url: URL_ });
+    const response = await exchange.response;
+    // Everything arrived and the stream is closed, its DATA unread: still counted, as it should be.
+    for (let i = 0; i < 30 && !response.body!.arrived; i++) await new Promise((r) => setImmediate(r));
+    expect(response.body!.arrived).toBe(true);
+    expect(client.connection.bufferedBytes).toBe(40_000);
+    // The reader goes away (a broker cancels the exchange when its browser leaves): the octets go too.
+    exchange.cancel(new Error('the browser went away'));
+    expect(client.connection.bufferedBytes).toBe(0);
+  });
+
   it('returns stream credit only as the body is read (a reader that stops holds the sender at the window)', async () => {
     let size = 0;
     const { client } = streamPair((stream) => {

@@ -192,7 +192,7 @@ export class IncomingBody implements BodyReader {
     if (this.done && this.queue.length === 0) return;
     this.failure = error;
     // The body is incomplete either way: unread chunks go now, not when (or if) the reader comes back.
-    this.queue.length = 0;
+    this.dropQueued();
     this.finish();
     this.wake();
   }
@@ -200,8 +200,19 @@ export class IncomingBody implements BodyReader {
   /** Nobody will read: return credit for everything, now and later. */
   discard(): void {
     this.discarding = true;
+    this.dropQueued();
+  }
+
+  /**
+   * Drops the unread chunks and gives their octets back to the connection: its buffer budget (a
+   * stream that ended on the wire keeps them counted until they are read, so a body dropped
+   * unread without this held them there for good) and, while the peer may still send, the
+   * stream's credit. A reset stream's were written off already (consume takes no more than is left).
+   */
+  private dropQueued(): void {
     let octets = 0;
-    for (const c of this.queue.splice(0)) octets += c.length;
+    for (const c of this.queue) octets += c.length;
+    this.queue.length = 0;
     if (this.stream && octets > 0) this.connection.consume(this.stream, octets);
   }
 
