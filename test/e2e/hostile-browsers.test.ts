@@ -6,9 +6,13 @@
  * from another address downloads and fetches: every one of its requests must complete with the
  * right bytes. The intermediary's gauges (buffered bytes per agent session, exchanges in flight)
  * must stay within their budgets, no reset stream may reach the upstream, and both processes'
- * memory must stay bounded. Counts and bytes only, never elapsed time.
+ * memory must stay bounded. Counts and bytes only, never elapsed time. The same holds against
+ * HTTP/1.1 attackers: connections that pipeline requests and never read (their responses larger
+ * than the socket buffers, or ending on the wire unread), heads that never end (slowloris), and
+ * uploads whose echoed response is never read.
  */
 import * as http from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HostileConnection } from '../support/hostile-h2.js';
 import { describeRunning, patternSha256, rssBytes, sha256, sleep, startTunnel, waitUntil, type Tunnel } from './support.js';
@@ -161,8 +165,97 @@ describe('hostile browsers do not cost other tenants anything (issue 10)', () =>
     expect(forwardedResets).toBe(0);
 
     // Once the attackers are gone, everything they held is released: no stream stays stuck.
+    // Everything they held is released, on every agent session: a response that had ended on the
+    // wire with its bytes unread when its browser left used to stay in the buffer budget for good.
     await waitUntil('the attackers’ streams and buffers to be released', async () => {
       const s = await status();
+      const sessions = s.sessions.filter((x) => x.state === 'authorized');
+      return sessions.length > 0 && sessions.every((x) => x.openStreams === 0 && x.bufferedBytes === 0) && s.browserExchanges.active <= 1 ? true : undefined;
+    }, 30_000);
+    await wellBehaved(2);
+  }, 240_000);
+});
+
+/** A raw HTTP/1.1 connection from `localAddress` that sends `bytes` and then never reads (its socket is paused). */
+async function rawNeverReading(localAddress: string, bytes: string): Promise<Socket> {
+  const socket = connect({ host: '127.0.0.1', port: tunnel.ports.http, localAddress });
+  socket.on('error', () => {});
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', reject);
+  });
+  socket.pause();
+  socket.write(bytes);
+  return socket;
+}
+
+describe('hostile HTTP/1.1 browsers do not cost other tenants anything (issue 10)', () => {
+  it('never-reading pipeliners, slowloris heads and unread echo uploads: the good client completes, pipelined requests wait unread, budgets hold', async () => {
+    const rssBefore = { intermediary: rssBytes(tunnel.intermediary.pid)!, agent: rssBytes(tunnel.agents[0].pid)! };
+    const sample = sampler();
+    const hostile: Socket[] = [];
+    const PIPELINERS = 100;
+    const uploadChunk = Buffer.alloc(64 << 10, 0x75);
+    try {
+      await wellBehaved(1);
+
+      // 1. 100 connections, each pipelining 10 requests for 32 MiB (more than the loopback socket
+      // buffers of both ends take), never reading a byte.
+      for (let c = 0; c < PIPELINERS; c++) {
+        let requests = '';
+        for (let r = 0; r < 10; r++) requests += `GET /bytes?n=${8 * BIG}&pipelined=${c}.${r} HTTP/1.1\r\nHost: ${tunnel.appHost}\r\n\r\n`;
+        hostile.push(await rawNeverReading('127.0.0.6', requests));
+      }
+      await wellBehaved(2);
+
+      // 1b. 100 more pipelining 4 MiB requests: what the socket buffers do not take of a response
+      // ends on the wire from the agent while its browser reads nothing.
+      for (let c = 0; c < 100; c++) {
+        let requests = '';
+        for (let r = 0; r < 10; r++) requests += `GET /bytes?n=${BIG}&ends-unread=${c}.${r} HTTP/1.1\r\nHost: ${tunnel.appHost}\r\n\r\n`;
+        hostile.push(await rawNeverReading('127.0.0.9', requests));
+      }
+      await wellBehaved(2);
+
+      // 2. 100 heads that never end.
+      for (let c = 0; c < 100; c++) hostile.push(await rawNeverReading('127.0.0.7', `GET /hello?slowloris=${c} HTTP/1.1\r\nHost: ${tunnel.appHost}\r\nX-Never: `));
+      await wellBehaved(2);
+
+      // 3. 20 uploads of 64 MiB to /echo, written as fast as the socket takes them; the echo is never read.
+      for (let c = 0; c < 20; c++) {
+        const socket = await rawNeverReading('127.0.0.8', `POST /echo?upload=${c} HTTP/1.1\r\nHost: ${tunnel.appHost}\r\nContent-Length: ${64 << 20}\r\n\r\n`);
+        const pump = () => {
+          while (!socket.destroyed && socket.write(uploadChunk));
+        };
+        socket.on('drain', pump);
+        pump();
+        hostile.push(socket);
+      }
+      await wellBehaved(3);
+    } catch (error) {
+      throw new Error(`${(error as Error).message}\n${describeRunning()}`, { cause: error });
+    } finally {
+      for (const socket of hostile) socket.destroy();
+      await sample.stop();
+    }
+
+    console.log(`hostile-browsers (HTTP/1.1): maxima ${JSON.stringify(sample.max)}, RSS before ${JSON.stringify(rssBefore)}`);
+    expect(sample.max.buffered, 'bytes buffered per agent session').toBeLessThanOrEqual(SESSION_BUFFER_BUDGET + FRAME_SLACK);
+    const grown = { intermediary: sample.max.intermediaryRss - rssBefore.intermediary, agent: sample.max.agentRss - rssBefore.agent };
+    expect(grown.intermediary, `intermediary RSS grew by ${grown.intermediary} bytes`).toBeLessThan(MEMORY_BOUND);
+    expect(grown.agent, `agent RSS grew by ${grown.agent} bytes`).toBeLessThan(MEMORY_BOUND);
+    // A pipelined request is read only once the one before it is answered, and no connection took
+    // its first response: each connection's first request at most reached the upstream.
+    const pipelined = tunnel.upstream.requests.filter((r) => r.url.includes('pipelined='));
+    expect(pipelined.length).toBeGreaterThan(0);
+    expect(pipelined.length).toBeLessThanOrEqual(PIPELINERS);
+    expect(pipelined.every((r) => r.url.endsWith('.0'))).toBe(true);
+    // No head that never ended reached the upstream.
+    expect(tunnel.upstream.requests.filter((r) => r.url.includes('slowloris=')).length).toBe(0);
+
+    await waitUntil('the attackers’ streams and buffers to be released', async () => {
+      const s = await status();
+      console.log('DBG', JSON.stringify({ sessions: s.sessions, ex: s.browserExchanges }));
       const session = s.sessions.find((x) => x.state === 'authorized');
       return session && session.openStreams === 0 && session.bufferedBytes === 0 && s.browserExchanges.active <= 1 ? true : undefined;
     }, 30_000);
