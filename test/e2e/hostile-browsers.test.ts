@@ -94,6 +94,15 @@ function sampler() {
   };
 }
 
+/** Waits until every agent session has no open stream and no buffered byte, and no exchange but the status request is in flight. */
+async function released(): Promise<void> {
+  await waitUntil('the attackers’ streams and buffers to be released', async () => {
+    const s = await status();
+    const sessions = s.sessions.filter((x) => x.state === 'authorized');
+    return sessions.length > 0 && sessions.every((x) => x.openStreams === 0 && x.bufferedBytes === 0) && s.browserExchanges.active <= 1 ? true : undefined;
+  }, 30_000);
+}
+
 /** The well-behaved tenant: 4 MiB downloads and small requests, a few at a time; all must succeed. */
 async function wellBehaved(rounds: number): Promise<void> {
   for (let i = 0; i < rounds; i++) {
@@ -165,13 +174,7 @@ describe('hostile browsers do not cost other tenants anything (issue 10)', () =>
     expect(forwardedResets).toBe(0);
 
     // Once the attackers are gone, everything they held is released: no stream stays stuck.
-    // Everything they held is released, on every agent session: a response that had ended on the
-    // wire with its bytes unread when its browser left used to stay in the buffer budget for good.
-    await waitUntil('the attackers’ streams and buffers to be released', async () => {
-      const s = await status();
-      const sessions = s.sessions.filter((x) => x.state === 'authorized');
-      return sessions.length > 0 && sessions.every((x) => x.openStreams === 0 && x.bufferedBytes === 0) && s.browserExchanges.active <= 1 ? true : undefined;
-    }, 30_000);
+    await released();
     await wellBehaved(2);
   }, 240_000);
 });
@@ -253,12 +256,9 @@ describe('hostile HTTP/1.1 browsers do not cost other tenants anything (issue 10
     // No head that never ended reached the upstream.
     expect(tunnel.upstream.requests.filter((r) => r.url.includes('slowloris=')).length).toBe(0);
 
-    await waitUntil('the attackers’ streams and buffers to be released', async () => {
-      const s = await status();
-      console.log('DBG', JSON.stringify({ sessions: s.sessions, ex: s.browserExchanges }));
-      const session = s.sessions.find((x) => x.state === 'authorized');
-      return session && session.openStreams === 0 && session.bufferedBytes === 0 && s.browserExchanges.active <= 1 ? true : undefined;
-    }, 30_000);
+    // Everything they held is released: a response that had ended on the wire with its bytes
+    // unread when its browser left used to stay in the buffer budget for good.
+    await released();
     await wellBehaved(2);
   }, 240_000);
 });
