@@ -2,11 +2,28 @@ import { ConnectionError, ErrorCode, StreamError } from '../errors.js';
 import { firstLocalStreamId, isPeerInitiated, type Role } from './role.js';
 import type { Stream } from './stream.js';
 
-/** How many recently closed stream ids we remember to tell "closed" from "idle" (RFC 9113 §5.1). */
+/**
+ * How many recently closed stream ids of each side (the odd and the even ids) we remember to tell
+ * "closed" from "idle" (RFC 9113 §5.1). A power of two: the memory is direct-mapped.
+ */
 export const CLOSED_STREAMS_REMEMBERED = 1_024;
 
 /** How a stream ended: reset by us, reset by the peer, or END_STREAM both ways. */
 export type ClosedHow = 'reset' | 'peer-reset' | 'ended';
+
+/** {@link ClosedHow} by its code in a {@link ClosedIds} table (0: an empty slot). */
+const HOWS: readonly (ClosedHow | undefined)[] = [undefined, 'reset', 'peer-reset', 'ended'];
+
+/**
+ * One side's closed ids, direct-mapped: id `n` lives in slot `(n >>> 1) mod CLOSED_STREAMS_REMEMBERED`,
+ * so consecutive ids of a side never share a slot, and as ids only grow, a slot is taken over by
+ * the id CLOSED_STREAMS_REMEMBERED later. It replaced a Map with a ring of ids: a Map's delete and
+ * set per closed stream cost about 1 µs, 3% of the intermediary's time under h2load.
+ */
+class ClosedIds {
+  readonly ids = new Uint32Array(CLOSED_STREAMS_REMEMBERED);
+  readonly hows = new Uint8Array(CLOSED_STREAMS_REMEMBERED);
+}
 
 /**
  * The streams of one connection (RFC 9113 §5.1): the open ones by id, the ids each side used, a
@@ -22,16 +39,10 @@ export class StreamRegistry {
   openLocal = 0;
   /** Streams the peer opened that are still active. */
   openPeer = 0;
-  /** How recently closed streams ended (created on the first close). */
-  private closedStreams: Map<number, ClosedHow> | undefined;
-  /**
-   * The remembered ids in the order they closed, a ring of CLOSED_STREAMS_REMEMBERED slots: the
-   * oldest is found here, not by iterating the Map (whose deleted entries it would walk past).
-   */
-  private closedOrder: Uint32Array | undefined;
-  /** Next slot of `closedOrder` to write. */
-  private closedNext = 0;
-  /** Highest id dropped from `closedStreams`: an unknown id at or below it may be a forgotten stream. */
+  /** How recently closed streams ended, for the odd and the even ids (each made on its first close). */
+  private closedOdd: ClosedIds | undefined;
+  private closedEven: ClosedIds | undefined;
+  /** Highest id forgotten (its slot taken by a later one): an unknown id at or below it may be a forgotten stream. */
   private forgottenUpTo = 0;
 
   constructor(private readonly role: Role) {
@@ -68,30 +79,25 @@ export class StreamRegistry {
 
   /** How a remembered closed stream ended, or undefined (never opened, forgotten, or still open). */
   howClosed(streamId: number): ClosedHow | undefined {
-    return this.closedStreams?.get(streamId);
+    const table = streamId & 1 ? this.closedOdd : this.closedEven;
+    if (table === undefined) return undefined;
+    const slot = (streamId >>> 1) & (CLOSED_STREAMS_REMEMBERED - 1);
+    return table.ids[slot] === streamId ? HOWS[table.hows[slot]] : undefined;
   }
 
-  /** Remember a closed stream id; the oldest is forgotten past CLOSED_STREAMS_REMEMBERED. */
+  /** Remember a closed stream id; the one CLOSED_STREAMS_REMEMBERED ids before it on its side is forgotten. */
   rememberClosed(id: number, how: ClosedHow): void {
-    const closed = (this.closedStreams ??= new Map());
-    const order = (this.closedOrder ??= new Uint32Array(CLOSED_STREAMS_REMEMBERED));
-    if (closed.has(id)) {
-      closed.set(id, how); // already in the ring: only how it ended changes
-      return;
-    }
-    if (closed.size === CLOSED_STREAMS_REMEMBERED) {
-      const oldest = order[this.closedNext];
-      closed.delete(oldest);
-      if (oldest > this.forgottenUpTo) this.forgottenUpTo = oldest;
-    }
-    closed.set(id, how);
-    order[this.closedNext] = id;
-    this.closedNext = (this.closedNext + 1) % CLOSED_STREAMS_REMEMBERED;
+    const table = id & 1 ? (this.closedOdd ??= new ClosedIds()) : (this.closedEven ??= new ClosedIds());
+    const slot = (id >>> 1) & (CLOSED_STREAMS_REMEMBERED - 1);
+    const previous = table.ids[slot];
+    if (previous !== id && table.hows[slot] !== 0 && previous > this.forgottenUpTo) this.forgottenUpTo = previous;
+    table.ids[slot] = id;
+    table.hows[slot] = HOWS.indexOf(how);
   }
 
   /** A frame (`what`: its type's name) for a stream we no longer (or never) hold: throws what §5.1 asks for, or returns to ignore it. */
   frameForMissingStream(streamId: number, what: string): void {
-    const how = this.closedStreams?.get(streamId);
+    const how = this.howClosed(streamId);
     const peerStream = isPeerInitiated(this.role, streamId);
     if (this.isIdle(streamId)) {
       // §5.1: idle: receiving any frame other than HEADERS or PRIORITY on a stream in this state
