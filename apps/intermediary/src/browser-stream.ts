@@ -69,28 +69,23 @@ export function writeBody(stream: ServerStream, body: BodyReader, options: Write
   // records) leaves whole, with its end and trailers, in one call: no loop, listener or awaits.
   // Only a body already here in whole is taken at once, so nothing is held beyond the stream window.
   if (body.arrived === true) {
-    const here: Uint8Array[] = [];
-    let bytes = 0;
-    let chunk: Uint8Array | null | undefined;
+    let taken: ArrivedBody;
     try {
-      while ((chunk = body.read()) !== null && chunk !== undefined && bytes + chunk.byteLength <= WHOLE_BODY_BYTES) {
-        if (chunk.byteLength > 0) here.push(chunk);
-        bytes += chunk.byteLength;
-      }
+      taken = takeArrived(body);
     } catch {
       return Promise.resolve(failed(stream, body, options));
     }
-    if (chunk === null) {
+    if (taken.complete) {
+      const { chunks, bytes } = taken;
       if (bytes > 0) options.countBytes?.(bytes);
-      const whole = here.length === 0 ? undefined : here.length === 1 ? here[0] : concatBytes(here);
+      const whole = chunks.length === 0 ? undefined : chunks.length === 1 ? chunks[0] : concatBytes(chunks, bytes);
       return stream.end(whole, trailersOf(options)).then(
         () => true,
         () => failed(stream, body, options),
       );
     }
     // Longer than that: written chunk by chunk, from what was taken.
-    if (chunk !== undefined) here.push(chunk);
-    return writeChunks(stream, body, options, here);
+    return writeChunks(stream, body, options, taken.chunks);
   }
   return writeChunks(stream, body, options, []);
 }
@@ -100,6 +95,52 @@ export function writeBody(stream: ServerStream, body: BodyReader, options: Write
  * pieces): the pieces of one short response are copied once rather than written one by one.
  */
 export const WHOLE_BODY_BYTES = 64 * 1024;
+
+/** What {@link takeArrived} took. */
+export interface ArrivedBody {
+  chunks: Uint8Array[];
+  bytes: number;
+  /** All of the body: its end was reached within {@link WHOLE_BODY_BYTES}. */
+  complete: boolean;
+}
+
+/**
+ * Reads what has arrived of `body` (call it when `body.arrived`): all of it (`complete`) when it is
+ * at most {@link WHOLE_BODY_BYTES}, else what was taken up to passing that bound, for the writer to
+ * go on from ({@link ChunksAfter}). Throws the body's failure.
+ */
+export function takeArrived(body: BodyReader): ArrivedBody {
+  const chunks: Uint8Array[] = [];
+  let bytes = 0;
+  for (;;) {
+    const chunk = body.read();
+    if (chunk === null) return { chunks, bytes, complete: true };
+    if (chunk === undefined) return { chunks, bytes, complete: false };
+    if (chunk.byteLength === 0) continue;
+    chunks.push(chunk);
+    bytes += chunk.byteLength;
+    if (bytes > WHOLE_BODY_BYTES) return { chunks, bytes, complete: false };
+  }
+}
+
+/** The rest of a body after the chunks already taken from it ({@link takeArrived}): those first, then each as it comes. */
+export class ChunksAfter {
+  #k = 0;
+  constructor(
+    readonly taken: readonly Uint8Array[],
+    readonly body: BodyReader,
+  ) {}
+
+  /** The next chunk, null at the end; throws the body's failure. */
+  next(): Uint8Array | null | Promise<Uint8Array | null> {
+    return this.#k < this.taken.length ? this.taken[this.#k++] : nextChunk(this.body);
+  }
+
+  /** The chunk just returned was the body's last (nothing taken is left, and the body has ended). */
+  get last(): boolean {
+    return this.#k >= this.taken.length && this.body.ended;
+  }
+}
 
 /** Options of {@link writeBody}. */
 interface WriteBodyOptions {
@@ -131,21 +172,17 @@ async function writeChunks(stream: ServerStream, body: BodyReader, options: Writ
   const onAbort = () => body.cancel();
   signal?.addEventListener('abort', onAbort, { once: true });
   let sent: Promise<void> | undefined;
-  let taken = 0;
+  const chunks = new ChunksAfter(here, body);
   try {
     for (;;) {
-      let chunk: Uint8Array | null;
-      if (taken < here.length) chunk = here[taken++];
-      else {
-        const next = nextChunk(body);
-        chunk = next instanceof Promise ? await next : next;
-      }
+      const next = chunks.next();
+      const chunk = next instanceof Promise ? await next : next;
       if (chunk === null) break;
       if (chunk.byteLength === 0) continue;
       if (sent) await sent;
       countBytes?.(chunk.byteLength);
       // The last chunk carries END_STREAM (and the trailers).
-      if (body.ended && taken === here.length) {
+      if (chunks.last) {
         await stream.end(chunk, trailersOf(options));
         return true;
       }

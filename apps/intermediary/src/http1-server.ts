@@ -19,10 +19,10 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { Abort } from '@rhttp/broker';
-import { CONNECTION_SPECIFIC_FIELDS, fieldLine, hasNoContent, Http1Error, nextChunk, RequestParser, responseHead, type BodyReader, type HeaderField, type Http1RequestHead, type RequestParserHandler, type ResponseMessage } from '@rhttp/core';
+import { CONNECTION_SPECIFIC_FIELDS, fieldLine, hasNoContent, Http1Error, RequestParser, responseHead, type BodyReader, type HeaderField, type Http1RequestHead, type RequestParserHandler, type ResponseMessage } from '@rhttp/core';
 import { drained, TURN_WRITER_QUEUE_BYTES, TurnWriter } from '@rhttp/node/socket-streams';
 import { answerExchange, clientAddress, type Answer, type ExchangeInfo } from './browser-exchange.js';
-import { WHOLE_BODY_BYTES } from './browser-stream.js';
+import { ChunksAfter, takeArrived } from './browser-stream.js';
 
 /** Keep-alive idle time for HTTP/1.1 browser connections (node's default of 5 s is short for browsers behind a proxy). */
 export const KEEP_ALIVE_TIMEOUT_MS = 65_000;
@@ -512,7 +512,7 @@ export class Http1Connection implements RequestParserHandler {
     // A body that is here in whole (the usual short response) leaves with its head in one write, its length counted.
     let taken: Uint8Array[] = [];
     if (body.arrived === true) {
-      const whole = takeWhole(body);
+      const whole = takeArrived(body);
       if (whole.complete) {
         extra.push('content-length', String(whole.bytes));
         this.#persistence(head, extra);
@@ -562,15 +562,11 @@ export class Http1Connection implements RequestParserHandler {
     const onAbort = () => body.cancel();
     gone.addEventListener('abort', onAbort);
     let sent = 0;
-    let k = 0;
+    const chunks = new ChunksAfter(taken, body);
     try {
       for (;;) {
-        let chunk: Uint8Array | null;
-        if (k < taken.length) chunk = taken[k++];
-        else {
-          const next = nextChunk(body);
-          chunk = next instanceof Promise ? await next : next;
-        }
+        const next = chunks.next();
+        const chunk = next instanceof Promise ? await next : next;
         if (chunk === null) break;
         if (socket.destroyed) {
           body.cancel();
@@ -606,22 +602,6 @@ export class Http1Connection implements RequestParserHandler {
   }
 }
 
-/**
- * Reads a body that has arrived whole: all of it (`complete`) when it is at most
- * {@link WHOLE_BODY_BYTES}, else what was taken before passing that bound (the writer goes on from there).
- */
-function takeWhole(body: BodyReader): { chunks: Uint8Array[]; bytes: number; complete: boolean } {
-  const chunks: Uint8Array[] = [];
-  let bytes = 0;
-  for (;;) {
-    const chunk = body.read();
-    if (chunk === null) return { chunks, bytes, complete: true };
-    if (chunk === undefined) return { chunks, bytes, complete: false };
-    chunks.push(chunk);
-    bytes += chunk.byteLength;
-    if (bytes > WHOLE_BODY_BYTES) return { chunks, bytes, complete: false };
-  }
-}
 
 /**
  * The origin's trailers for the last chunk (gRPC's status), only when the browser said `TE:
