@@ -26,8 +26,10 @@ afterEach(async () => {
 describe('draft §7.2 connection rotation (--max-connection-age) under load', () => {
   for (const { connections, loadMs } of [
     { connections: 2, loadMs: 8_000 },
-    // One connection: its replacement must be registered before it stops taking requests.
-    { connections: 1, loadMs: 4_000 },
+    // One connection: its replacement must be registered before it stops taking requests. Its
+    // second rotation is due at 4 s: 5 s of load leaves a second for the third session to be seen
+    // (with 4 s, a run where the sampler's last look came just before it failed).
+    { connections: 1, loadMs: 5_000 },
   ]) {
     it(`--connections ${connections} --max-connection-age 2: ${loadMs / 1000} s of parallel requests, zero failures, every body whole, always a live session`, async () => {
       tunnel = await startTunnel(`rotation-${connections}`, { agentExtra: ['--connections', String(connections), '--max-connection-age', '2'] });
