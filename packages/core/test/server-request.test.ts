@@ -8,6 +8,7 @@ import { sessionPair } from './support/session-pair.js';
 import { ErrorCode, StreamResetError, type Handler } from '../src/index.js';
 import { IncomingRequest, ServerRequest, serverRequest, serverRequestsAreLight, type RequestBodySource } from '../src/http/incoming-request.js';
 import { readableOf, type BodyReader } from '../src/http/incoming-body.js';
+import { takeResponse } from '../src/http/response-message.js';
 
 /** Two sessions back to back through asynchronous delivery. */
 const pair = (handler: Handler) => sessionPair(handler);
@@ -282,5 +283,25 @@ describe('server Request over a session: the signal (RFC 9113 §6.4 RST_STREAM a
     controller.abort();
     const error = await read;
     expect(error).toBeInstanceOf(StreamResetError);
+  });
+});
+
+/**
+ * The light paths depend on where Node's undici keeps a Request's and a Response's state, found
+ * by probes at load (incoming-request.ts, response-message.ts). Elsewhere they fall back, correct
+ * but slower; on the Node this repository pins they must be found, or a Node update has taken
+ * the fast paths away without a word.
+ */
+describe.runIf(process.versions.node?.startsWith('20.'))('on the pinned Node (20): the probes find undici’s internals', () => {
+  it('server requests are ServerRequests, which the runtime’s Request copies', () => {
+    expect(serverRequestsAreLight).toBe(true);
+    expect(serverRequest('POST', URL_1, FIELDS, null)).toBeInstanceOf(ServerRequest);
+  });
+
+  it('a Response made from a string or bytes gives its bytes without its stream', () => {
+    const taken = takeResponse(new Response('hello'));
+    expect(taken.bytes && new TextDecoder().decode(taken.bytes)).toBe('hello');
+    const bytes = new Uint8Array([1, 2, 3]);
+    expect(takeResponse(new Response(bytes)).bytes).toEqual(bytes);
   });
 });
