@@ -10,9 +10,9 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
-import { connectQuic, connectSocket, PTTH_PROTOCOL, type Http2Session, type Http3Session, type QuicConnection, type ServerStream } from '@rhttp/core';
+import { connectQuic, connectSocket, fieldValue, listsToken, PTTH_PROTOCOL, type Http2Session, type Http3Session, type QuicConnection, type ServerStream } from '@rhttp/core';
 import { clientAddress, serveStream, type Answer } from './browser-exchange.js';
-import { fieldOf, listsToken, serveHttp1, type Http1Connection, type Http1Serving } from './http1-server.js';
+import { serveHttp1, type Http1Connection, type Http1Serving } from './http1-server.js';
 import type { ConnectProxy } from './connect-proxy.js';
 import { isExtendedConnect, isWebSocketUpgrade, serveExtendedConnect, serveWebSocketUpgrade, type TunnelAnswer } from './websocket-upgrade.js';
 import { isPtthConnect, isPtthUpgrade, type PtthAcceptor } from './ptth-upgrade.js';
@@ -178,8 +178,8 @@ function upgradeHandOff(http1: HttpServer | undefined, websockets?: TunnelAnswer
   };
   return (head) => {
     if (head.method === 'CONNECT') return connectProxy ? toNode : undefined;
-    const upgrade = fieldOf(head, 'upgrade');
-    if (upgrade === undefined || !listsToken(fieldOf(head, 'connection'), 'upgrade')) return undefined;
+    const upgrade = fieldValue(head.fields, 'upgrade');
+    if (upgrade === null || !listsToken(fieldValue(head.fields, 'connection'), 'upgrade')) return undefined;
     if ((websockets && listsToken(upgrade, 'websocket')) || (ptth && listsToken(upgrade, PTTH_PROTOCOL))) return toNode;
     return undefined;
   };

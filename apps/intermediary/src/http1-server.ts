@@ -19,7 +19,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { Abort } from '@rhttp/broker';
-import { CONNECTION_SPECIFIC_FIELDS, fieldLine, hasNoContent, Http1Error, RequestParser, responseHead, type BodyReader, type HeaderField, type Http1RequestHead, type RequestParserHandler, type ResponseMessage } from '@rhttp/core';
+import { CONNECTION_SPECIFIC_FIELDS, contentLengthValue, fieldLine, fieldValue, hasNoContent, Http1Error, listsToken, RequestParser, responseHead, type BodyReader, type HeaderField, type Http1RequestHead, type RequestParserHandler, type ResponseMessage } from '@rhttp/core';
 import { drained, TURN_WRITER_QUEUE_BYTES, TurnWriter } from '@rhttp/node/socket-streams';
 import { answerExchange, clientAddress, type Answer, type ExchangeInfo } from './browser-exchange.js';
 import { ChunksAfter, takeArrived } from './browser-stream.js';
@@ -165,30 +165,18 @@ function httpDate(): string {
 const SKIP_WITH_LENGTH: ReadonlySet<string> = new Set([...CONNECTION_SPECIFIC_FIELDS, 'content-length']);
 const CRLF = Buffer.from('\r\n');
 
-/** Content-Length of a response as the origin gave it: one value of digits (repeats equal), else undefined. */
+/**
+ * Content-Length of a response as the origin gave it, read by the HTTP/1.1 parsers' own rule
+ * (contentLengthValue: repeated equal values stand for one); undefined when absent or invalid.
+ */
 function declaredLength(fields: readonly HeaderField[]): number | undefined {
-  let length: number | undefined;
-  for (let i = 0; i < fields.length; i++) {
-    if (fields[i][0] !== 'content-length') continue;
-    const value = fields[i][1];
-    if (!/^[0-9]{1,15}$/.test(value)) return undefined;
-    const n = Number(value);
-    if (length !== undefined && length !== n) return undefined;
-    length = n;
+  const value = fieldValue(fields, 'content-length');
+  if (value === null) return undefined;
+  try {
+    return contentLengthValue(value);
+  } catch {
+    return undefined;
   }
-  return length;
-}
-
-/** The first value of `name` in a parsed head's fields. */
-export function fieldOf(head: Http1RequestHead, name: string): string | undefined {
-  const fields = head.fields;
-  for (let i = 0; i < fields.length; i++) if (fields[i][0] === name) return fields[i][1];
-  return undefined;
-}
-
-/** Whether a comma-separated field value lists `token` (case-insensitive). */
-export function listsToken(value: string | undefined, token: string): boolean {
-  return value !== undefined && value.split(',').some((t) => t.trim().split(';')[0].toLowerCase() === token);
 }
 
 /**
@@ -318,8 +306,8 @@ export class Http1Connection implements RequestParserHandler {
       this.#writeRefusal(501, 'CONNECT is not served on this listener.');
       return;
     }
-    const expect = fieldOf(head, 'expect');
-    if (expect !== undefined) {
+    const expect = fieldValue(head.fields, 'expect');
+    if (expect !== null) {
       // RFC 9110 §10.1.1: 100-continue is the only expectation; "A server that receives an Expect
       // field value containing a member other than 100-continue MAY respond with a 417".
       if (expect.toLowerCase() !== '100-continue') {
@@ -500,7 +488,7 @@ export class Http1Connection implements RequestParserHandler {
     const reason = STATUS_CODES[status] ?? '';
     const countBytes = this.serving.answer.responseBytes;
     const extra: string[] = [];
-    if (!response.fields.some((f) => f[0] === 'date')) extra.push('date', httpDate());
+    if (fieldValue(response.fields, 'date') === null) extra.push('date', httpDate());
     if (body === null || hasNoContent(head.method, status)) {
       body?.cancel();
       // RFC 9110 §8.6: the origin's Content-Length of a HEAD response stands; an empty body says 0.
@@ -608,7 +596,7 @@ export class Http1Connection implements RequestParserHandler {
  * trailers` (RFC 9110 §6.5.1); connection-specific ones and any that cannot be written are left out.
  */
 function trailerLines(head: Http1RequestHead, trailers: readonly HeaderField[] | undefined): string {
-  if (trailers === undefined || trailers.length === 0 || !listsToken(fieldOf(head, 'te'), 'trailers')) return '';
+  if (trailers === undefined || trailers.length === 0 || !listsToken(fieldValue(head.fields, 'te'), 'trailers')) return '';
   let lines = '';
   for (const [name, value] of trailers) {
     if (CONNECTION_SPECIFIC_FIELDS.has(name)) continue;

@@ -22,7 +22,7 @@ import { Duplex } from 'node:stream';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { ErrorCode, OriginError, PTTH_PROTOCOL, parsePtthPath, ptthAlpnRefusal, type CertificateIdentity, type Origin, type ServerStream, type SignableMessage } from '@rhttp/core';
+import { ErrorCode, listsToken, OriginError, PTTH_PROTOCOL, parsePtthPath, ptthAlpnRefusal, type CertificateIdentity, type Origin, type ServerStream, type SignableMessage } from '@rhttp/core';
 import { AgentRefusal, NonceCache, SIGNATURE_MAX_AGE_SECONDS, authenticateAgent } from '@rhttp/broker';
 import { peerCertificateChain } from './agent-session.js';
 import type { LogFunction } from './log-format.js';
@@ -70,8 +70,7 @@ interface Refusal {
 
 /** True when an HTTP/1.1 request asks to upgrade to ptth (RFC 9110 §7.8: Upgrade is a list of protocols, case-insensitive). */
 export function isPtthUpgrade(req: IncomingMessage): boolean {
-  const upgrade = req.headers.upgrade;
-  return typeof upgrade === 'string' && upgrade.split(',').some((p) => p.trim().toLowerCase() === PTTH_PROTOCOL);
+  return listsToken(req.headers.upgrade, PTTH_PROTOCOL);
 }
 
 /** True for an RFC 8441 extended CONNECT with `:protocol ptth`. */

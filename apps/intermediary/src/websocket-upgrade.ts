@@ -17,7 +17,7 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { bodyReaderOf, connectionOptions, ErrorCode, isHopByHop, type ServerStream } from '@rhttp/core';
+import { bodyReaderOf, connectionOptions, ErrorCode, isHopByHop, listsToken, type ServerStream } from '@rhttp/core';
 import { WEBSOCKET_PROTOCOL, tunnelRequest } from '@rhttp/broker';
 import { clientAddressOf, requestUrl, streamAuthority, type ExchangeInfo } from './browser-exchange.js';
 import { streamBody, writeBody } from './browser-stream.js';
@@ -52,7 +52,7 @@ export function websocketAccept(key: string): string {
 
 /** True when an HTTP/1.1 request asks to upgrade to WebSocket (RFC 6455 §4.1: `Upgrade` lists the token `websocket`). */
 export function isWebSocketUpgrade(req: IncomingMessage): boolean {
-  return (req.headers.upgrade ?? '').toLowerCase().split(',').some((t) => t.trim() === 'websocket');
+  return listsToken(req.headers.upgrade, 'websocket');
 }
 
 /** True for an RFC 8441 extended CONNECT (it has `:protocol`), as opposed to a plain CONNECT (RFC 9113 §8.5). */

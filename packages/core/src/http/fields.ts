@@ -291,6 +291,19 @@ export function requestFieldHeaders(fields: readonly HeaderField[], headers = ne
   return headers;
 }
 
+/**
+ * Whether a comma-separated field value (RFC 9110 §5.6.1: `#token`, as Connection, Upgrade and TE
+ * are) lists `token` (lower case), compared case-insensitively and without its parameters.
+ */
+export function listsToken(value: string | null | undefined, token: string): boolean {
+  if (value === null || value === undefined) return false;
+  for (const member of value.split(',')) {
+    const semicolon = member.indexOf(';');
+    if ((semicolon === -1 ? member : member.slice(0, semicolon)).trim().toLowerCase() === token) return true;
+  }
+  return false;
+}
+
 /** A field's value from a Headers object or a list with lower-case names (repeated lines joined with ", ", RFC 9110 §5.3), or null. */
 export function fieldValue(fields: Headers | Iterable<readonly [string, string]>, name: string): string | null {
   if (fields instanceof Headers) return fields.get(name);
