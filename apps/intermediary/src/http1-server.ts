@@ -403,7 +403,7 @@ export class Http1Connection implements RequestParserHandler {
       'connection',
       'close',
     ]);
-    if (this.#busy) return; // the answer under way ends the connection
+    // Never while an answer is under way: a new head is read only once the last one was answered.
     this.socket.end(Buffer.concat([Buffer.from(head, 'latin1'), body]));
   }
 

@@ -207,7 +207,7 @@ export abstract class MessageParser {
     this.#state = State.Head;
     this.#lineEnd = 0;
     this.#headBytes = 0;
-    this.#headPieces = [];
+    if (this.#headPieces.length > 0) this.#headPieces = [];
     this.#headHigh = 0;
     this.#lines = 0;
     this.#remaining = 0;

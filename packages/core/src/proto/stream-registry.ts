@@ -11,8 +11,9 @@ export const CLOSED_STREAMS_REMEMBERED = 1_024;
 /** How a stream ended: reset by us, reset by the peer, or END_STREAM both ways. */
 export type ClosedHow = 'reset' | 'peer-reset' | 'ended';
 
-/** {@link ClosedHow} by its code in a {@link ClosedIds} table (0: an empty slot). */
+/** {@link ClosedHow} by its code in a {@link ClosedIds} table (0: an empty slot), and the codes. */
 const HOWS: readonly (ClosedHow | undefined)[] = [undefined, 'reset', 'peer-reset', 'ended'];
+const HOW_CODES: Readonly<Record<ClosedHow, number>> = { reset: 1, 'peer-reset': 2, ended: 3 };
 
 /**
  * One side's closed ids, direct-mapped: id `n` lives in slot `(n >>> 1) mod CLOSED_STREAMS_REMEMBERED`,
@@ -92,7 +93,7 @@ export class StreamRegistry {
     const previous = table.ids[slot];
     if (previous !== id && table.hows[slot] !== 0 && previous > this.forgottenUpTo) this.forgottenUpTo = previous;
     table.ids[slot] = id;
-    table.hows[slot] = HOWS.indexOf(how);
+    table.hows[slot] = HOW_CODES[how];
   }
 
   /** A frame (`what`: its type's name) for a stream we no longer (or never) hold: throws what §5.1 asks for, or returns to ignore it. */
