@@ -8,6 +8,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Agent, describeAgentEvent } from '../../packages/agent/dist/index.js';
+import { tuneForProxying } from '../../packages/node/dist/v8-tuning.js';
+
+// As the rhttp-agent CLI does before it serves (packages/node/src/v8-tuning.ts).
+tuneForProxying();
 
 const { values } = parseArgs({
   options: {

@@ -11,6 +11,10 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { writeHeapSnapshot } from 'node:v8';
 import { Intermediary } from '../../apps/intermediary/dist/index.js';
+import { tuneForProxying } from '../../packages/node/dist/v8-tuning.js';
+
+// As the rhttp-intermediary CLI does before it serves (packages/node/src/v8-tuning.ts).
+tuneForProxying();
 
 const { values } = parseArgs({ options: { certs: { type: 'string' } } });
 const read = (name) => readFileSync(join(values.certs, name), 'utf8');

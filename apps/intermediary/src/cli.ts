@@ -17,6 +17,7 @@ import { Enrollment } from './enrollment.js';
 import { certificateFingerprint, runTokenCommand, writeEnrollmentAdvert } from './token-cli.js';
 import { TokenStore } from './token-store.js';
 import { quicListenerUnavailable } from './quic-listener.js';
+import { tuneForProxying } from '@rhttp/node/v8-tuning';
 import { cluster, leaveCluster, onStopRequest, reportFailed, reportListening, runPrimary, workerAddress, workerIndex } from './workers.js';
 
 /** Host of the development origin: browsers resolve *.localhost to loopback (RFC 6761 §6.3), so it works with no DNS setup. */
@@ -237,6 +238,8 @@ async function main(argv: string[]): Promise<number> {
       ready: (all) => process.stdout.write(banner(all[0], certs, statusToken !== undefined, all)),
     });
   }
+  // This process serves requests from here on (the --workers primary returned above).
+  tuneForProxying();
   const intermediary = new Intermediary({
     agents: worker === undefined ? config.agents : workerAddress(config.agents, worker),
     http: config.http,

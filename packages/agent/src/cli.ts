@@ -20,6 +20,7 @@ import { discoverIntermediaryDetails, formatDiscovery, parseBareIntermediary } f
 import { loadHandlerModule } from './handler-module.js';
 import { IngressRouter, ingressOrigins } from './ingress.js';
 import { parseListenAddress, serveMetrics, type MetricsServer } from './metrics-server.js';
+import { tuneForProxying } from '@rhttp/node/v8-tuning';
 import { checkServiceName, DEFAULT_SERVICE_NAME, DEFAULT_UNIT_DIR, installSystemdUnit, renderSystemdUnit, runtimeCommand, uninstallSystemdUnit } from './service.js';
 
 /** Exit status for a bad command line (as in BSD sysexits' tradition of 2 for usage errors). */
@@ -316,6 +317,7 @@ function checkIntermediary(value: string, from: string): void {
 }
 
 async function runAgent(argv: string[]): Promise<number> {
+  tuneForProxying();
   const { values } = parseFlags(
     {
       args: argv,

@@ -1,0 +1,40 @@
+/**
+ * V8 settings for a proxy process (rhttp-agent, rhttp-intermediary), set by their CLIs at start.
+ *
+ * A proxy allocates a few KiB of short-lived objects per request: parsed heads, field lists,
+ * closures, frames. V8's allocation-site pretenuring watches object and array literals, and when
+ * most objects from one site are still alive at a scavenge it allocates that site's objects in the
+ * old generation from then on. Under a steady request load it takes the in-flight requests'
+ * literals for long-lived ones. Pretenured objects die young anyway. Until the next full GC, every
+ * young object they point to (the rest of each request) counts as alive in each scavenge, so it is
+ * copied and then promoted. That makes the promoted requests look long-lived too, and the state
+ * feeds itself.
+ *
+ * Measured on the agent of `npm run bench:tunnel` (h2load -c 10 -m 10 through the tunnel, Node 20,
+ * `--trace-gc-nvp`): with pretenuring on, 40–46% of each scavenge's new space survived, about
+ * 3 MB a time was promoted, and each scavenge paused 10–20 ms. With it off, under 2% survived,
+ * nothing was promoted, and pauses were 1–2 ms. In a side-by-side A/B the agent's CPU per request
+ * went from 69 to 39 µs (docs/benchmarks.md). The process may fall into the state or not, run to
+ * run: part of what looked like noise between benchmark runs was this.
+ *
+ * Bun (JavaScriptCore) has no such flag: there `node:v8`'s setter does nothing, as it does for any
+ * runtime that refuses it. Deno runs V8 and takes the flag through its `node:v8`.
+ */
+import * as v8 from 'node:v8';
+
+/** The V8 flag {@link tuneForProxying} sets. */
+export const NO_PRETENURING_FLAG = '--no-allocation-site-pretenuring';
+
+/**
+ * Turn off V8's allocation-site pretenuring for this process (see the module's comment). Call it
+ * once at the start of a process that serves requests, before the load begins; an embedder of
+ * `Agent` or `Intermediary` may call it too, or start node with the flag. It changes when the
+ * garbage collector runs and what it copies, never what a program computes.
+ */
+export function tuneForProxying(): void {
+  try {
+    v8.setFlagsFromString(NO_PRETENURING_FLAG);
+  } catch {
+    // A runtime without V8 flags: nothing to tune.
+  }
+}
