@@ -14,7 +14,7 @@
  */
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import { concatBytes, ResponseParser, requestHead, type Http1ResponseHead } from '@rhttp/core';
+import { concatBytes, IdTable, ResponseParser, requestHead, type Http1ResponseHead } from '@rhttp/core';
 import type { TurnWritable } from '@rhttp/node/socket-streams';
 
 /** Where the upstream listens. */
@@ -113,6 +113,8 @@ export class UpstreamExchange implements TurnWritable {
   head: Http1ResponseHead | undefined;
   /** When the headers timeout fires (ms since the epoch), while waiting for the head. */
   deadline = 0;
+  /** This exchange's key among the pool's exchanges waiting for a head (0: not waiting). */
+  waitingId = 0;
   /** Called once when the exchange is over (the response ended, or it failed or was destroyed). */
   onFinished: (() => void) | undefined;
   #connection: Connection | undefined;
@@ -343,7 +345,9 @@ function noop(): void {}
 /** Keep-alive sockets to one upstream, and the headers-timeout sweep of its exchanges. */
 export class UpstreamPool {
   readonly #free: Connection[] = [];
-  readonly #waiting = new Set<UpstreamExchange>();
+  /** Exchanges waiting for their head, by `waitingId`: an IdTable, not a Set (@rhttp/core id-table.ts says why). */
+  readonly #waiting = new IdTable<UpstreamExchange>();
+  #lastWaitingId = 0;
   #sweep: ReturnType<typeof setInterval> | undefined;
   #closed = false;
   readonly #maxFree: number;
@@ -419,7 +423,9 @@ export class UpstreamPool {
   unwatch(exchange: UpstreamExchange): void {
     // The sweep stops itself once it finds nothing to watch: stopping it here would make and clear
     // a timer per request whenever requests come one at a time.
-    this.#waiting.delete(exchange);
+    if (exchange.waitingId === 0) return;
+    this.#waiting.delete(exchange.waitingId);
+    exchange.waitingId = 0;
   }
 
   /** Closes the idle sockets; sockets in use close when their exchange ends. */
@@ -434,7 +440,10 @@ export class UpstreamPool {
   #watch(exchange: UpstreamExchange): void {
     if (exchange.head !== undefined || exchange.destroyed) return;
     exchange.deadline = Date.now() + this.#headersTimeoutMs;
-    this.#waiting.add(exchange);
+    // Ids run from 1 to 2^32 - 1 and wrap; an exchange waits seconds, so a wrapped id is long free.
+    this.#lastWaitingId = this.#lastWaitingId === 0xffff_ffff ? 1 : this.#lastWaitingId + 1;
+    exchange.waitingId = this.#lastWaitingId;
+    this.#waiting.set(exchange.waitingId, exchange);
     if (this.#sweep !== undefined) return;
     this.#sweep = setInterval(() => this.#expire(), this.#sweepMs);
     (this.#sweep as { unref?: () => void }).unref?.();
@@ -447,7 +456,7 @@ export class UpstreamPool {
       return;
     }
     const now = Date.now();
-    for (const exchange of this.#waiting) {
+    for (const exchange of this.#waiting.values()) {
       if (exchange.deadline <= now) exchange.destroy(new UpstreamTimeoutError(this.#headersTimeoutMs));
     }
   }

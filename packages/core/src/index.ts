@@ -20,3 +20,4 @@ export * from './reverse/alpn.js';
 export * from './reverse/quic-authentication.js';
 export * from './h3/index.js';
 export { concatBytes } from './bytes.js';
+export * from './id-table.js';

@@ -12,6 +12,7 @@ import { localCanSend, peerCanSend, transition } from './stream-state.js';
 import { keepAlive, OutstandingPings, type KeepAliveOptions } from './ping.js';
 import { Stream, type StreamListener } from './stream.js';
 import { StreamRegistry, type ClosedHow } from './stream-registry.js';
+import type { ReadonlyIdTable } from '../id-table.js';
 import { SettingsSync } from './settings-sync.js';
 import { Goaway, unprocessedByGoaway } from './goaway.js';
 import { SendScheduler } from './send-scheduler.js';
@@ -197,7 +198,7 @@ export class Connection {
   }
 
   /** The active streams, by id. */
-  get streams(): ReadonlyMap<number, Stream> {
+  get streams(): ReadonlyIdTable<Stream> {
     return this.registry.streams;
   }
 

@@ -1,6 +1,7 @@
 import { ConnectionError, ErrorCode, StreamError } from '../errors.js';
 import { firstLocalStreamId, isPeerInitiated, type Role } from './role.js';
 import type { Stream } from './stream.js';
+import { IdTable } from '../id-table.js';
 
 /**
  * How many recently closed stream ids of each side (the odd and the even ids) we remember to tell
@@ -31,7 +32,8 @@ class ClosedIds {
  * bounded memory of recently closed ones, and the rules that tell an idle id from a closed one.
  */
 export class StreamRegistry {
-  readonly streams = new Map<number, Stream>();
+  /** Open streams by id; not a Map, whose churn V8 11.3 turns into promotions (id-table.ts). */
+  readonly streams = new IdTable<Stream>();
   /** Highest stream id the peer opened (for GOAWAY's last-stream-id). */
   lastPeerStreamId = 0;
   /** The id our next stream gets. */
