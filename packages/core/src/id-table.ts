@@ -48,7 +48,7 @@ export class IdTable<V> {
 
   /** Adds or replaces the value of `id` (a whole number from 1 to 2^32 - 1). */
   set(id: number, value: V): this {
-    if (!(id >= 1 && id <= MAX_ID && Number.isInteger(id))) throw new RangeError(`an IdTable id is a whole number from 1 to ${MAX_ID}, got ${id}`);
+    if (!isId(id)) throw new RangeError(`an IdTable id is a whole number from 1 to ${MAX_ID}, got ${id}`);
     if ((this.#size + 1) * 2 > this.#mask + 1) this.#grow();
     const keys = this.#keys;
     for (let i = this.#home(id); ; i = (i + 1) & this.#mask) {
@@ -68,16 +68,11 @@ export class IdTable<V> {
 
   /** Removes `id`; false when it was not there. */
   delete(id: number): boolean {
-    if (this.#size === 0) return false;
+    let hole = this.#find(id);
+    if (hole === -1) return false;
     const keys = this.#keys;
     const values = this.#values;
     const mask = this.#mask;
-    let hole = this.#home(id);
-    for (; ; hole = (hole + 1) & mask) {
-      const key = keys[hole];
-      if (key === id) break;
-      if (key === 0) return false;
-    }
     // Backward shift: each later key of the run that may live at the hole (its home is not
     // cyclically within (hole, j]) moves into it, and its old slot becomes the hole.
     for (let j = (hole + 1) & mask; keys[j] !== 0; j = (j + 1) & mask) {
@@ -105,7 +100,8 @@ export class IdTable<V> {
 
   /** The slot holding `id`, or -1. */
   #find(id: number): number {
-    if (this.#size === 0) return -1;
+    // 0 marks an empty slot, so it (and anything not a key) is never found.
+    if (this.#size === 0 || !isId(id)) return -1;
     const keys = this.#keys;
     for (let i = this.#home(id); ; i = (i + 1) & this.#mask) {
       const key = keys[i];
@@ -137,5 +133,9 @@ export class IdTable<V> {
 export type ReadonlyIdTable<V> = Pick<IdTable<V>, 'get' | 'has' | 'size' | 'values'>;
 
 const MAX_ID = 0xffff_ffff;
+
+function isId(id: number): boolean {
+  return id >= 1 && id <= MAX_ID && Number.isInteger(id);
+}
 const INITIAL_SLOTS = 8;
 const EMPTY_KEYS = new Uint32Array(0);

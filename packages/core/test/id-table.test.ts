@@ -58,7 +58,15 @@ describe('IdTable', () => {
     const table = new IdTable<string>();
     for (const id of [0, -1, 1.5, 2 ** 32, Number.NaN]) expect(() => table.set(id, 'x')).toThrow(RangeError);
     expect(table.size).toBe(0);
-    expect(table.delete(0)).toBe(false);
+    // 0 marks an empty slot inside: with entries present it is still neither found nor deleted.
+    table.set(7, 'seven');
+    for (const id of [0, -1, 1.5, 2 ** 32]) {
+      expect(table.has(id)).toBe(false);
+      expect(table.get(id)).toBeUndefined();
+      expect(table.delete(id)).toBe(false);
+    }
+    expect(table.size).toBe(1);
+    expect(table.get(7)).toBe('seven');
   });
 
   it('is not promoted scavenge after scavenge once a full GC ran, as a churned Map is (V8 11.3)', () => {
