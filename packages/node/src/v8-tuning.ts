@@ -14,8 +14,9 @@
  * `--trace-gc-nvp`): with pretenuring on, 40–46% of each scavenge's new space survived, about
  * 3 MB a time was promoted, and each scavenge paused 10–20 ms. With it off, under 2% survived,
  * nothing was promoted, and pauses were 1–2 ms. In a side-by-side A/B the agent's CPU per request
- * went from 69 to 39 µs (docs/benchmarks.md). The process may fall into the state or not, run to
- * run: part of what looked like noise between benchmark runs was this.
+ * went from 69 to 39 µs. The same kind of state has a second cause, churned Maps and Sets, which
+ * @rhttp/core's IdTable removes (id-table.ts); with that fixed this flag still matters: three
+ * alternating rounds, agent CPU per request 48–52 µs with it and 72–101 µs without.
  *
  * Node 20 (V8 11.3) is where this was measured and where it helps. Bun (JavaScriptCore) has no such
  * flag, and Deno's `node:v8` setter does nothing: there the call changes nothing. Deno 2.9 (V8 15)
