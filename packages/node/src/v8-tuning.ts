@@ -26,7 +26,7 @@
 import * as v8 from 'node:v8';
 
 /** The V8 flag {@link tuneForProxying} sets. */
-export const NO_PRETENURING_FLAG = '--no-allocation-site-pretenuring';
+const NO_PRETENURING_FLAG = '--no-allocation-site-pretenuring';
 
 /**
  * Turn off V8's allocation-site pretenuring for this process (see the module's comment). Call it
