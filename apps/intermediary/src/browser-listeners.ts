@@ -218,7 +218,8 @@ export function createCleartextListener(answer: Answer, connectProxy?: ConnectPr
   const server = createNetServer({ noDelay: true }, (socket) => {
     track(sockets, socket);
     let buffered: Buffer = Buffer.alloc(0);
-    socket.setTimeout(FIRST_BYTES_TIMEOUT_MS, () => socket.destroy());
+    const firstBytesTimedOut = () => socket.destroy();
+    socket.setTimeout(FIRST_BYTES_TIMEOUT_MS, firstBytesTimedOut);
     const onData = (chunk: Buffer) => {
       buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
       const n = Math.min(buffered.length, H2_PREFACE_START.length);
@@ -226,7 +227,9 @@ export function createCleartextListener(answer: Answer, connectProxy?: ConnectPr
       if (isH2 && n < H2_PREFACE_START.length) return; // not enough bytes to decide yet
       socket.off('data', onData);
       socket.pause();
-      socket.setTimeout(0);
+      // With its listener: the HTTP/1.1 server sets a keep-alive timeout of its own on this socket,
+      // which would otherwise fire this one too and destroy a busy connection (a quiet SSE stream).
+      socket.setTimeout(0, firstBytesTimedOut);
       // Either takes the bytes read so far first, then the socket's.
       if (isH2) {
         const session = serveHttp2(socket, serving);

@@ -228,8 +228,9 @@ export class Http1Connection implements RequestParserHandler {
     this.#onData(bytes);
   }
 
-  /** Graceful close: an idle connection ends now; a busy one after its current response. */
+  /** Graceful close: an idle connection ends now; a busy one after its current response; one handed over is no longer ours. */
   close(): void {
+    if (this.#handOff !== undefined) return;
     if (this.busy) this.#closing = true;
     else this.socket.destroy();
   }
@@ -372,6 +373,8 @@ export class Http1Connection implements RequestParserHandler {
       // after its answer; with the answer already out, the connection just ends.
       this.#body?.fail(error instanceof Error ? error : new Error(String(error)));
       this.#closing = true;
+      // No more of this request is read: once it is answered the connection ends (#answered).
+      this.#phase = Phase.Done;
       this.#stopReading();
       if (!this.#busy) this.socket.destroy();
       return;

@@ -9,7 +9,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { bytesBody, type BodyReader, type HeaderField, type ResponseMessage } from '@rhttp/core';
 import type { Answer, ListenerRequest } from '../src/browser-exchange.js';
-import { REQUEST_BODY_BUFFER_BYTES, serveHttp1, type Http1Serving } from '../src/http1-server.js';
+import { REQUEST_BODY_BUFFER_BYTES, serveHttp1, type Http1Connection, type Http1Serving } from '../src/http1-server.js';
 import { until } from './harness.js';
 
 const open: Array<{ close(): void }> = [];
@@ -289,6 +289,41 @@ describe('HTTP/1.1 browser server (core RequestParser)', () => {
     await until(() => c.closed(), 'the taker to end the socket');
     expect(handed?.toString('latin1')).toBe(upgrade + 'frame-bytes');
     expect(c.text().endsWith('taken')).toBe(true);
+  });
+
+  it('leaves a handed-over socket to its taker when the listener closes', async () => {
+    let connection: Http1Connection | undefined;
+    let taken: Socket | undefined;
+    const server: Server = createServer({ noDelay: true }, (socket) => {
+      connection = serveHttp1(socket, { scheme: 'http', answer: echo, handOff: () => (s) => (taken = s) });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    open.push({ close: () => (server.close(), taken?.destroy()) });
+    const c = await client((server.address() as { port: number }).port);
+    c.socket.write('GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
+    await until(() => taken !== undefined, 'the hand-over');
+    // A graceful stop closes the listener's connections: this one belongs to its taker now.
+    connection!.close();
+    taken!.write('still open');
+    await until(() => c.text() === 'still open', 'the taker to write');
+    expect(taken!.destroyed).toBe(false);
+    expect(c.closed()).toBe(false);
+  });
+
+  it('ends the connection after its answer when the request body turns out malformed midway', async () => {
+    let answered = false;
+    const { port } = await serve(async () => {
+      // Answers without reading the body, after the bad chunk has arrived.
+      await new Promise((r) => setTimeout(r, 50));
+      answered = true;
+      return message(200, [], bytesBody(new TextEncoder().encode('done')));
+    });
+    const c = await client(port);
+    c.socket.write('POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\nzz\r\n');
+    await until(() => answered, 'the answer');
+    await until(() => c.closed(), 'the connection to end after the answer');
+    expect(c.text()).toMatch(/\r\nconnection: close\r\n/i);
+    expect(c.text().endsWith('done')).toBe(true);
   });
 
   it('closes the connection without the last chunk when the body fails midway', async () => {
