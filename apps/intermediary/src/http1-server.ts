@@ -223,9 +223,10 @@ export class Http1Connection implements RequestParserHandler {
     return this.#busy || this.#phase === Phase.Head || this.#phase === Phase.Body;
   }
 
-  /** Feeds bytes read before this connection took the socket (the listener's sniffing). */
-  receive(bytes: Buffer): void {
-    this.#onData(bytes);
+  /** Starts reading: the bytes read before this connection took the socket (the listener's sniffing) first. */
+  begin(initial: Buffer | undefined): void {
+    if (initial !== undefined && initial.length > 0) this.#onData(initial);
+    this.#resumeReading();
   }
 
   /** Graceful close: an idle connection ends now; a busy one after its current response; one handed over is no longer ours. */
@@ -239,9 +240,9 @@ export class Http1Connection implements RequestParserHandler {
 
   readonly #onData = (chunk: Buffer): void => {
     if (this.#ended) return;
-    if (this.#backlog !== undefined || (this.#phase === Phase.Done && (this.#busy || this.#closing))) {
-      // A request is answered: what follows waits (unparsed, the socket paused) until it is.
-      this.#backlog = this.#backlog === undefined ? chunk : Buffer.concat([this.#backlog, chunk]);
+    if (this.#backlog !== undefined) {
+      // A request is being answered: what follows waits (unparsed, the socket paused) until it is (#parse starts the backlog).
+      this.#backlog = Buffer.concat([this.#backlog, chunk]);
       this.socket.pause();
       return;
     }
@@ -336,9 +337,14 @@ export class Http1Connection implements RequestParserHandler {
     this.#body = undefined;
   }
 
-  /** The body's reader took bytes: reading may go on. */
+  /** The body's reader took bytes (or dropped them): reading may go on. */
   bodyTaken(): void {
-    if (this.#backlog === undefined && !this.#ended && this.socket.isPaused()) this.socket.resume();
+    this.#resumeReading();
+  }
+
+  /** Reading goes on unless a request waits unread, the connection is done, or the current request's body is at its budget. */
+  #resumeReading(): void {
+    if (this.#backlog === undefined && !this.#ended && !this.#body?.full && this.socket.isPaused()) this.socket.resume();
   }
 
   readonly #onEnd = (): void => {
@@ -463,10 +469,10 @@ export class Http1Connection implements RequestParserHandler {
     this.#busy = false;
     if (this.socket.destroyed) return;
     if (this.#phase === Phase.Body) {
-      // Answered before the request body ended: the rest is read and dropped, then the next request.
-      this.#body?.discard();
+      // Answered before the request body ended: the rest is read and dropped (discard resumes reading), then the next request.
+      const body = this.#body;
       this.#body = undefined;
-      this.bodyTaken();
+      body?.discard();
       return;
     }
     if (this.#closing) {
@@ -476,7 +482,7 @@ export class Http1Connection implements RequestParserHandler {
     const backlog = this.#backlog;
     this.#backlog = undefined;
     if (backlog !== undefined) this.#parse(backlog);
-    if (this.#backlog === undefined && !this.#ended && !this.#body?.full) this.socket.resume();
+    this.#resumeReading();
   }
 
   /** Writes status, fields and body; destroys the connection when the body fails midway (a truncated body must not look complete). */
@@ -492,12 +498,14 @@ export class Http1Connection implements RequestParserHandler {
     const countBytes = this.serving.answer.responseBytes;
     const extra: string[] = [];
     if (fieldValue(response.fields, 'date') === null) extra.push('date', httpDate());
-    if (body === null || hasNoContent(head.method, status)) {
+    const noContent = hasNoContent(head.method, status);
+    if (body === null || noContent) {
       body?.cancel();
-      // RFC 9110 §8.6: the origin's Content-Length of a HEAD response stands; an empty body says 0.
-      if (body === null && !hasNoContent(head.method, status) && declaredLength(response.fields) === undefined) extra.push('content-length', '0');
+      // RFC 9110 §8.6: the origin's Content-Length of a HEAD response stands; an empty body says 0,
+      // in place of whatever length the origin gave it.
+      if (!noContent) extra.push('content-length', '0');
       this.#persistence(head, extra);
-      await this.#written(socket.write(responseHead(status, reason, response.fields, CONNECTION_SPECIFIC_FIELDS, extra), 'latin1'));
+      await this.#written(socket.write(responseHead(status, reason, response.fields, noContent ? CONNECTION_SPECIFIC_FIELDS : SKIP_WITH_LENGTH, extra), 'latin1'));
       return;
     }
     // A body that is here in whole (the usual short response) leaves with its head in one write, its length counted.
@@ -615,8 +623,7 @@ function trailerLines(head: Http1RequestHead, trailers: readonly HeaderField[] |
 /** Serves HTTP/1.1 on `socket`, starting with `initial` (bytes the listener read to tell HTTP/1.1 from HTTP/2). */
 export function serveHttp1(socket: Socket, serving: Http1Serving, initial?: Buffer): Http1Connection {
   const connection = new Http1Connection(socket, serving);
-  if (initial !== undefined && initial.length > 0) connection.receive(initial);
-  socket.resume();
+  connection.begin(initial);
   return connection;
 }
 

@@ -205,6 +205,15 @@ describe('HTTP/1.1 browser server (core RequestParser)', () => {
     expect(get).toMatch(/content-length: 0\r\n/);
   });
 
+  it('gives a bodyless answer one Content-Length: 0, whatever length its fields claimed', async () => {
+    const { port } = await serve(async () => message(200, [['content-length', '5']], null));
+    const c = await client(port);
+    c.socket.write('GET /a HTTP/1.1\r\nHost: a\r\n\r\nGET /b HTTP/1.1\r\nHost: a\r\n\r\n');
+    // Both answers arrive: the first did not promise five octets that never come.
+    await until(() => c.text().split('HTTP/1.1 200').length === 3, 'both answers');
+    expect(c.text().match(/content-length: [^\r]*/gi)).toEqual(['content-length: 0', 'content-length: 0']);
+  });
+
   it('HTTP/1.0: a streamed body without a length ends with the connection', async () => {
     const { port } = await serve(async () => message(200, [], trickle(['one', 'two'])));
     const c = await client(port);
