@@ -189,7 +189,7 @@ function allowedDifference(wire: string, start: number, message: Message, theirs
   // "Recipients MUST accept such bad optional whitespace and remove it before interpreting"; strict
   // llhttp refuses whitespace after the chunk size ("1 ;a").
   // (In an Upgrade request Node hands back a bare llhttp error number, an octet or so late.)
-  if (llhttpError !== undefined && llhttpError.at > headEnd && /^[0-9a-f]+(?=[^\r]*[ \t])[ \t]*;/i.test(lineAt(wire, llhttpError.at))) return 'BWS in a chunk extension';
+  if (inBody(llhttpError, headEnd, message) && /^[0-9a-f]+(?=[^\r]*[ \t])[ \t]*;/i.test(lineAt(wire, llhttpError!.at))) return 'BWS in a chunk extension';
   // RFC 9110 §5.6.1.2: "A recipient MUST parse and ignore a reasonable number of empty list
   // elements"; ours reads "chunked," as chunked, llhttp as a coding list not ending in chunked.
   const codings = [...head.matchAll(/\r\ntransfer-encoding:([^\r]*)/gi)].map((m) => m[1]).join(',');
@@ -199,8 +199,17 @@ function allowedDifference(wire: string, start: number, message: Message, theirs
   // section whole. llhttp checks a Content-Length or Transfer-Encoding trailer line as if it framed.
   // (In an Upgrade request llhttp stops there with a negative error number.)
   const trailerFraming = headEnd === -1 ? -1 : wire.slice(headEnd + 2, message.end === -1 ? undefined : message.end).search(/\r\n(content-length|transfer-encoding)[ \t]*:/i);
-  if (trailerFraming !== -1 && llhttpError !== undefined && llhttpError.at >= headEnd + 2 + trailerFraming) return 'a framing field in the trailer section';
+  if (trailerFraming !== -1 && inBody(llhttpError, headEnd, message) && llhttpError!.at >= headEnd + 2 + trailerFraming) return 'a framing field in the trailer section';
   return undefined;
+}
+
+/**
+ * Whether llhttp's error lies after this message's head and before its end: only then can a
+ * difference in its body excuse it (an error in a later pipelined request must not stop this one
+ * being compared).
+ */
+function inBody(llhttpError: LlhttpResult['error'], headEnd: number, message: Message): boolean {
+  return llhttpError !== undefined && headEnd !== -1 && llhttpError.at > headEnd && (message.end === -1 || llhttpError.at < message.end);
 }
 
 /** Where the head of the request at `start` ends (its CRLF CRLF), past empty lines before it; -1 if it does not. */

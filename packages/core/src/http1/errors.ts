@@ -5,7 +5,7 @@
  * response"); a server answers a request's with 400 unless the code says otherwise.
  */
 export type Http1ErrorCode =
-  /** The head (status line and fields) exceeds its size or field-count limit. */
+  /** The head (start line and fields; for a request, with the empty lines before it) exceeds its size or field-count limit. */
   | 'head_too_large'
   /** The start line, a field line or a line ending is malformed. */
   | 'invalid_head'

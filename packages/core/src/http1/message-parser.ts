@@ -214,7 +214,7 @@ export abstract class MessageParser {
     this.#chunked = undefined;
   }
 
-  /** The error for a head that reached {@link MAX_HEAD_BYTES}; `startLineEnded` says whether its first line had ended. */
+  /** The error for a head that reached {@link MAX_HEAD_BYTES}; `startLineEnded` says whether its first line had ended (the request parser's distinction). */
   protected headTooLarge(startLineEnded: boolean): Http1Error {
     void startLineEnded;
     return new Http1Error('head_too_large', `${this.role} head larger than ${MAX_HEAD_BYTES} octets`);
@@ -278,7 +278,8 @@ export abstract class MessageParser {
     if (!found) {
       // The scan stopped at `limit` without the empty line: at the bound, whether this read had more or not.
       if (this.#headBytes + (limit - start) >= MAX_HEAD_BYTES) {
-        throw this.headTooLarge(this.#headPieces.some((piece) => piece.includes(LF)) || bytes.subarray(start, limit).includes(LF));
+        // Every LF of a head so far ended a line the scan counted (a bare one was refused).
+        throw this.headTooLarge(lines > 0);
       }
       this.#lineEnd = s;
       this.#headHigh = high;

@@ -4,7 +4,7 @@
  * taking bytes, so that what follows (a pipelined request, or the bytes of a CONNECT or Upgrade
  * tunnel) stays with the caller. No timers, no sockets: the caller owns those.
  *
- * The head's scan, the field lines and the body machinery are the response parser's
+ * The head's scan, the field lines and the body machinery are shared with the response parser
  * (message-parser.ts): CRLF only, obs-fold refused, Content-Length and Transfer-Encoding never
  * guessed at. What is a request's own, each at its check: the request line (§3), empty lines before
  * it (§2.2), Host (§3.2), the request's body length (§6.3) and the codings a server reads (§6.1).
@@ -168,9 +168,10 @@ export class RequestParser extends MessageParser {
     let targetEnd = targetStart;
     for (; targetEnd < lineEnd; targetEnd++) {
       const c = text.charCodeAt(targetEnd);
-      // RFC 9112 §3.2: the request-target has no whitespace or controls; octets above 0x7E pass
-      // (as requestHead sends them), the target's own grammar is the application's to check.
-      if (c <= 0x20 || c === 0x7f) break;
+      // RFC 9112 §3.2: the request-target has no whitespace or controls (the head's scan refused
+      // the other controls and DEL); octets above 0x7E pass (as requestHead sends them), the
+      // target's own grammar is the application's to check.
+      if (c <= 0x20) break;
     }
     if (targetEnd - targetStart > MAX_REQUEST_TARGET_BYTES) throw new Http1Error('target_too_long', `request-target longer than ${MAX_REQUEST_TARGET_BYTES} octets`);
     // RFC 9112 §3: a single SP between the parts; "Recipients of an invalid request-line SHOULD
@@ -264,14 +265,14 @@ function isHostValue(value: string): boolean {
   let k = 0;
   if (value.charCodeAt(0) === 0x5b /* [ */) {
     for (k = 1; k < n && value.charCodeAt(k) !== 0x5d /* ] */; k++) {
-      if (HOST_OCTET[value.charCodeAt(k) & 0xff] === 0 || value.charCodeAt(k) > 0xff) return false;
+      if (HOST_OCTET[value.charCodeAt(k)] === 0) return false;
     }
     if (k === n) return false;
     k++;
   } else {
     for (; k < n; k++) {
       const c = value.charCodeAt(k);
-      if (c > 0xff || HOST_OCTET[c] !== 1) break;
+      if (HOST_OCTET[c] !== 1) break;
     }
   }
   if (k === n) return true;

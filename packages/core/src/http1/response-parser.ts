@@ -26,7 +26,6 @@
  */
 import { Http1Error } from './errors.js';
 import { contentLengthValue, MAX_HEAD_BYTES, MAX_HEAD_FIELDS, MessageParser, persists, transferCodings } from './message-parser.js';
-import { isFieldValueOctet } from './token.js';
 
 /**
  * Octets of a response head (status line and field lines), as the engine's maxHeaderListSize for
@@ -114,10 +113,8 @@ export class ResponseParser extends MessageParser {
     // RFC 9112 §4: status-line = HTTP-version SP status-code SP [ reason-phrase ]; HTTP-version = "HTTP/" DIGIT "." DIGIT.
     const m = /^HTTP\/1\.([0-9]) ([1-9][0-9][0-9])(?: (.*))?$/.exec(statusLine);
     if (m === null) throw new Http1Error('invalid_head', `invalid status line ${JSON.stringify(statusLine.slice(0, 64))}`);
+    // The head's scan already refused every octet a reason phrase may not have (message-parser.ts).
     const reason = m[3] ?? '';
-    for (let k = 0; k < reason.length; k++) {
-      if (!isFieldValueOctet(reason.charCodeAt(k))) throw new Http1Error('invalid_head', 'invalid octet in the reason phrase');
-    }
     const rawFields: string[] = [];
     this.#rawFields = rawFields;
     this.parseFieldLines(text);

@@ -1,6 +1,6 @@
 /**
- * The HTTP/1.1 token grammar (RFC 9110 §5.6.2), shared by the request head writer and the
- * response parser: a method and a field name are tokens.
+ * The HTTP/1.1 token grammar (RFC 9110 §5.6.2), shared by the head writers and the parsers: a
+ * method and a field name are tokens.
  *
  *   token = 1*tchar
  *   tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA
