@@ -20,7 +20,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { Abort } from '@rhttp/broker';
 import { CONNECTION_SPECIFIC_FIELDS, contentLengthValue, fieldLine, fieldValue, hasNoContent, Http1Error, listsToken, RequestParser, responseHead, type BodyReader, type HeaderField, type Http1RequestHead, type RequestParserHandler, type ResponseMessage } from '@rhttp/core';
-import { drained, TURN_WRITER_QUEUE_BYTES, TurnWriter } from '@rhttp/node/socket-streams';
+import { afterWrite, TurnWriter } from '@rhttp/node/socket-streams';
 import { answerExchange, clientAddress, type Answer, type ExchangeInfo } from './browser-exchange.js';
 import { ChunksAfter, takeArrived } from './browser-stream.js';
 
@@ -505,7 +505,9 @@ export class Http1Connection implements RequestParserHandler {
       // in place of whatever length the origin gave it.
       if (!noContent) extra.push('content-length', '0');
       this.#persistence(head, extra);
-      await this.#written(socket.write(responseHead(status, reason, response.fields, noContent ? CONNECTION_SPECIFIC_FIELDS : SKIP_WITH_LENGTH, extra), 'latin1'));
+      // After each response's last write, a browser that does not read (pipelining all the while)
+      // gets its next response only once the socket holds less than TURN_WRITER_QUEUE_BYTES.
+      await afterWrite(socket, socket.write(responseHead(status, reason, response.fields, noContent ? CONNECTION_SPECIFIC_FIELDS : SKIP_WITH_LENGTH, extra), 'latin1'));
       return;
     }
     // A body that is here in whole (the usual short response) leaves with its head in one write, its length counted.
@@ -523,21 +525,12 @@ export class Http1Connection implements RequestParserHandler {
           at += chunk.byteLength;
         }
         if (whole.bytes > 0) countBytes?.(whole.bytes);
-        await this.#written(socket.write(out));
+        await afterWrite(socket, socket.write(out));
         return;
       }
       taken = whole.chunks;
     }
     await this.#stream(head, response, body, taken, extra, gone);
-  }
-
-  /**
-   * After a response's last write: a browser that does not read (pipelining all the while) gets
-   * its next response only once the socket holds less than {@link TURN_WRITER_QUEUE_BYTES}.
-   */
-  #written(accepted: boolean): Promise<void> | undefined {
-    if (accepted || this.socket.writableLength < TURN_WRITER_QUEUE_BYTES) return undefined;
-    return drained(this.socket);
   }
 
   /** The Connection field of a response (RFC 9112 §9.6: "A server that sends a "close" connection option MUST initiate a close of the connection"). */
@@ -588,7 +581,8 @@ export class Http1Connection implements RequestParserHandler {
       if (declared !== undefined && sent !== declared) throw new Error(`the response body ended short of its Content-Length (${sent} of ${declared})`);
       if (chunked) out.write(Buffer.from(`0\r\n${trailerLines(head, response.trailers)}\r\n`, 'latin1'));
       out.release();
-      await this.#written(false);
+      // What is still queued past the budget goes before the next response (the browser may not read).
+      await afterWrite(socket, false);
     } catch (error) {
       out.release();
       if (gone.aborted || socket.destroyed) return;

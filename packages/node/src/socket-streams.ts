@@ -33,6 +33,17 @@ export const TURN_WRITER_QUEUE_BYTES = 64 * 1024;
  */
 const CORK_HOLDS = typeof (globalThis as { Bun?: unknown }).Bun === 'undefined';
 
+/**
+ * What a writer waits for after `target.write` returned `accepted`: nothing while less than
+ * {@link TURN_WRITER_QUEUE_BYTES} are queued (or the write was taken), else 'drain'. A writable
+ * that does not say what it holds is waited for whenever it refused a write.
+ */
+export function afterWrite(target: Pick<TurnWritable, 'writableLength' | 'on' | 'off'>, accepted: boolean): Promise<void> | undefined {
+  if (accepted) return undefined;
+  const queued = target.writableLength;
+  return typeof queued === 'number' && queued < TURN_WRITER_QUEUE_BYTES ? undefined : drained(target);
+}
+
 /** A socket, a node:http request or response: what {@link TurnWriter} writes to. */
 export interface TurnWritable extends Drainable {
   write(chunk: Uint8Array): boolean;
@@ -71,9 +82,7 @@ export class TurnWriter {
   /** Queue `chunk` within the turn's write; a promise when the caller should wait before the next one. */
   write(chunk: Uint8Array): Promise<void> | undefined {
     this.hold();
-    if (this.target.write(chunk)) return undefined;
-    const queued = this.target.writableLength;
-    return typeof queued === 'number' && queued < TURN_WRITER_QUEUE_BYTES ? undefined : drained(this.target);
+    return afterWrite(this.target, this.target.write(chunk));
   }
 
   /** Send what is held now (before an end, or when the body is done). */
