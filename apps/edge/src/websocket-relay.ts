@@ -22,6 +22,7 @@ import {
   WebSocketProtocolError,
   closeFramePayload,
   encodeWebSocketFrame,
+  listsToken,
   sendableCloseCode,
 } from '@rhttp/core';
 import { WEBSOCKET_PROTOCOL, tunnelRequest } from '@rhttp/broker';
@@ -49,7 +50,7 @@ const PASSED_TO_BROWSER = ['sec-websocket-protocol', 'set-cookie'];
 
 /** True for a browser's WebSocket upgrade request (RFC 6455 §4.1). */
 export function isWebSocketUpgrade(request: Request): boolean {
-  return request.method === 'GET' && (request.headers.get('upgrade') ?? '').toLowerCase().split(',').some((t) => t.trim() === 'websocket');
+  return request.method === 'GET' && listsToken(request.headers.get('upgrade'), 'websocket');
 }
 
 /**

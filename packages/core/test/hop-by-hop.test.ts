@@ -1,6 +1,6 @@
 /** RFC 9110 §7.6.1 / RFC 9113 §8.2.2: the one hop-by-hop rule, for Headers and field lists, per next hop. */
 import { describe, expect, it } from 'vitest';
-import { connectionOptions, isHopByHop, stripHopByHop, stripHopByHopFields, type HeaderField } from '../src/index.js';
+import { connectionOptions, isHopByHop, listsToken, stripHopByHop, stripHopByHopFields, type HeaderField } from '../src/index.js';
 
 describe('hop-by-hop fields (RFC 9110 §7.6.1)', () => {
   it('drops the always-hop-by-hop fields and those Connection lists, in both shapes alike', () => {
@@ -24,5 +24,18 @@ describe('hop-by-hop fields (RFC 9110 §7.6.1)', () => {
     expect(isHopByHop('te', 'trailers', none, 'http/1.1')).toBe(true);
     expect(isHopByHop('x-any', 'v', connectionOptions([['Connection', 'X-Any']]))).toBe(true);
     expect(isHopByHop('x-any', 'v', connectionOptions([['connection', 'bad token!']]))).toBe(false);
+  });
+
+  it('listsToken finds a #token list member (Connection, Upgrade, TE) by name, whatever its case, spaces or parameters', () => {
+    expect(listsToken('keep-alive, Upgrade', 'upgrade')).toBe(true);
+    expect(listsToken('  WebSocket ,h2c', 'websocket')).toBe(true);
+    expect(listsToken('trailers;q=0.5', 'trailers')).toBe(true);
+    expect(listsToken(',,close,', 'close')).toBe(true);
+    // Only whole members count.
+    expect(listsToken('keep-alive-ish, upgraded', 'upgrade')).toBe(false);
+    expect(listsToken('x;upgrade', 'upgrade')).toBe(false);
+    expect(listsToken('', 'close')).toBe(false);
+    expect(listsToken(null, 'close')).toBe(false);
+    expect(listsToken(undefined, 'close')).toBe(false);
   });
 });

@@ -24,6 +24,7 @@ import {
   PTTH_PROTOCOL,
   connectSocket,
   importSigningKey,
+  listsToken,
   parseOrigin,
   ptthPath,
   ptthRequestFields,
@@ -176,7 +177,7 @@ export async function dialPtth(peer: CarrierPeer, options: PtthCarrierOptions, s
         }
         if (head.status === 101) {
           // RFC 9110 §7.8: the server names the protocol it switches to.
-          if (!head.headers.get('upgrade')?.split(',').some((p) => p.trim().toLowerCase() === PTTH_PROTOCOL)) {
+          if (!listsToken(head.headers.get('upgrade'), PTTH_PROTOCOL)) {
             fail(new CarrierDialError(`${where} switched protocols, but not to ${PTTH_PROTOCOL} (Upgrade: ${head.headers.get('upgrade') ?? 'none'})`, { refused: true, unreached: false }));
             return;
           }
