@@ -159,14 +159,8 @@ export async function answerExchange(answer: Answer, source: ExchangeSource, adm
     info.host = url.host;
     try {
       // The origin is parsed once, here or by routing, and carried with the request to the broker.
-      let request: ListenerRequest;
-      if (answer.route) {
-        const routed = answer.route(url, info.scheme);
-        request = source.request(routed.url, routed.origin);
-      } else {
-        request = source.request(url, requestOrigin(url));
-      }
-      response = await answer(request, info);
+      const routed = answer.route?.(url, info.scheme) ?? { url, origin: requestOrigin(url) };
+      response = await answer(source.request(routed.url, routed.origin), info);
     } catch (error) {
       if (info.signal.aborted) return undefined; // the browser left; nobody to answer
       response = plainResponse(502, `Bad gateway: ${error instanceof Error ? error.message : String(error)}`);

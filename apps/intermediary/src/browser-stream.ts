@@ -94,7 +94,7 @@ export function writeBody(stream: ServerStream, body: BodyReader, options: Write
  * A body that has arrived in whole, up to this many bytes, is sent as one (joined when it came in
  * pieces): the pieces of one short response are copied once rather than written one by one.
  */
-export const WHOLE_BODY_BYTES = 64 * 1024;
+const WHOLE_BODY_BYTES = 64 * 1024;
 
 /** What {@link takeArrived} took. */
 export interface ArrivedBody {
