@@ -170,6 +170,33 @@ describe('FastResponse through the server Fetch adapter', () => {
     expect(sent.bodyUsed).toBe(true);
   });
 
+  it('a runtime Response whose body the handler already read from is sent through its stream, not its source', async () => {
+    const { client } = pair(async () => {
+      const response = new NativeResponse('native');
+      const reader = response.body!.getReader();
+      await reader.read();
+      reader.releaseLock();
+      return response;
+    });
+    const res = await client.fetch('https://app.example.com/');
+    // The one chunk was taken by the handler: what is left is the end.
+    expect(await res.text()).toBe('');
+  });
+
+  it('a runtime Response whose body is locked by a reader is not taken from its source: the stream is reset', async () => {
+    const { client } = pair(() => {
+      const response = new NativeResponse('native');
+      response.body!.getReader();
+      return response;
+    });
+    // Before, the HEADERS went out and the stream then waited forever for a body nobody could read.
+    const outcome = await client.fetch('https://app.example.com/').then(
+      (res) => res.text().then((text) => `read ${JSON.stringify(text)}`, (error: Error) => `reset: ${error.message}`),
+      (error: Error) => `reset: ${error.message}`,
+    );
+    expect(outcome).toMatch(/^reset: .*CANCEL/);
+  });
+
   it('fromResponse reads a held body as one chunk; trailers final (none)', async () => {
     const message = fromResponse(fast('from bytes', { status: 201 }));
     expect(message.status).toBe(201);

@@ -17,6 +17,7 @@
 import { NULL_BODY_STATUSES } from './fields.js';
 import { delegateToRuntime } from './runtime-delegate.js';
 import { syncHeaders } from './incoming-request.js';
+import { encodeUtf8 } from './utf8.js';
 
 /** The global Response when this module loaded (installFastResponse replaces the global). */
 const NativeResponse = Response;
@@ -29,8 +30,6 @@ const MIN_STATUS = 200;
 const MAX_STATUS = 599;
 /** RFC 9110 §15 reason-phrase: HTAB, SP, VCHAR, obs-text. */
 const REASON_PHRASE = /^[\t\x20-\x7e\x80-\xff]*$/;
-
-const utf8 = new TextEncoder();
 
 /** What `new Response(body)` takes. */
 type ResponseBody = ConstructorParameters<typeof Response>[0];
@@ -154,7 +153,7 @@ export class FastResponse {
       if (self.#real !== undefined || self.#sent) return undefined;
       self.#sent = true;
       const body = self.#body;
-      return { status: self.#status, headers: self.#headers!, body: typeof body === 'string' ? utf8.encode(body) : body };
+      return { status: self.#status, headers: self.#headers!, body: typeof body === 'string' ? encodeUtf8(body) : body };
     };
     // Response.json, Response.error and Response.redirect come from the runtime's (they make its Responses).
     Object.setPrototypeOf(FastResponse, NativeResponse);

@@ -181,8 +181,9 @@ export class ServerRequest {
 
   arrayBuffer(): Promise<ArrayBuffer> {
     if (this.#real) return this.#real.arrayBuffer();
-    // #bytes() gives a new Uint8Array over the whole of a new ArrayBuffer.
-    return this.#bytes().then((bytes) => bytes.buffer as ArrayBuffer);
+    if (this.#body === null) return Promise.resolve(new ArrayBuffer(0));
+    // #read() gives a new Uint8Array over the whole of a new ArrayBuffer.
+    return this.#read(this.#body).then((bytes) => bytes.buffer as ArrayBuffer);
   }
 
   bytes(): Promise<Uint8Array> {
@@ -218,9 +219,11 @@ export class ServerRequest {
   }
 
   /** The whole body as one copy of its bytes (empty for a bodyless request, which stays unused). */
-  async #bytes(): Promise<Uint8Array> {
-    const body = this.#body;
-    if (body === null) return new Uint8Array(0);
+  #bytes(): Promise<Uint8Array> {
+    return this.#body === null ? Promise.resolve(new Uint8Array(0)) : this.#read(this.#body);
+  }
+
+  async #read(body: BodyReader): Promise<Uint8Array> {
     if (this.#used) throw bodyUnusable();
     this.#used = true;
     const chunks: Uint8Array[] = [];

@@ -342,21 +342,7 @@ export class FetchExchange implements StreamListener {
       // The Fetch API refuses CONNECT; handlers see tunnels as POST-like requests and read `info.head`.
       const request = serverRequest(tunnel ? 'POST' : head.method, url, head.fields, hasBody ? incoming : null);
       this.request = request;
-      // `headers` is the Request's own, made when someone first reads either.
-      this.info = {
-        streamId: stream.id,
-        session,
-        head: {
-          method: head.method,
-          scheme: head.scheme,
-          authority: head.authority,
-          path: head.path,
-          protocol: head.protocol,
-          get headers() {
-            return request.headers;
-          },
-        },
-      };
+      this.info = { streamId: stream.id, session, head: new FetchRequestHead(head, request) };
     } catch (error) {
       connection.resetStream(stream, ErrorCode.PROTOCOL_ERROR, new StreamResetError(stream.id, ErrorCode.PROTOCOL_ERROR, 'local', `request rejected: ${(error as Error).message}`));
     }
@@ -438,6 +424,33 @@ export class FetchExchange implements StreamListener {
   }
 }
 
+/**
+ * `info.head` of a Fetch request: the pseudo-header values, and `headers`, the Request's own, made
+ * when someone first reads either. A class, so that the getter is not made per request as an
+ * object literal's would be.
+ */
+class FetchRequestHead implements RequestHead {
+  readonly method: string;
+  readonly scheme: string;
+  readonly authority: string;
+  readonly path: string;
+  readonly protocol: string | undefined;
+  readonly #request: ServerRequest | IncomingRequest;
+
+  constructor(head: RequestFieldsHead, request: ServerRequest | IncomingRequest) {
+    this.method = head.method;
+    this.scheme = head.scheme;
+    this.authority = head.authority;
+    this.path = head.path;
+    this.protocol = head.protocol;
+    this.#request = request;
+  }
+
+  get headers(): Headers {
+    return this.#request.headers;
+  }
+}
+
 /** Send a body that is all here as DATA frames, then the trailers if any (either engine's). */
 async function sendBytes(connection: StreamPort, stream: PortStream, bytes: Uint8Array, trailers?: () => Headers | Promise<Headers>): Promise<void> {
   try {
@@ -459,7 +472,14 @@ async function sendBytes(connection: StreamPort, stream: PortStream, bytes: Uint
 
 /** Send a ReadableStream as DATA frames, waiting on flow control and the transport (either engine's, stream-port.ts). */
 export async function pumpBody(connection: StreamPort, stream: PortStream, body: ReadableStream<Uint8Array>, trailers?: () => Headers | Promise<Headers>, control?: PumpControl): Promise<void> {
-  const reader = body.getReader();
+  let reader: ReadableStreamDefaultReader<Uint8Array>;
+  try {
+    reader = body.getReader();
+  } catch (error) {
+    // A body someone else is reading (locked): the stream cannot end well, so it ends now.
+    unreadable(connection, stream, error);
+    return;
+  }
   const cancel = (reason: unknown) => {
     reader.cancel(reason).catch(noop);
   };
@@ -491,10 +511,15 @@ export async function pumpBody(connection: StreamPort, stream: PortStream, body:
     await connection.sendData(stream, EMPTY, true);
   } catch (error) {
     cancel(error);
-    if (stream.state !== 'closed') connection.resetStream(stream, ErrorCode.CANCEL, new StreamResetError(stream.id, ErrorCode.CANCEL, 'local', `the body could not be read: ${(error as Error)?.message}`));
+    unreadable(connection, stream, error);
   } finally {
     control?.listen(undefined);
   }
+}
+
+/** A response body failed to be read: its stream is reset (CANCEL), unless it is already closed. */
+function unreadable(connection: StreamPort, stream: PortStream, error: unknown): void {
+  if (stream.state !== 'closed') connection.resetStream(stream, ErrorCode.CANCEL, new StreamResetError(stream.id, ErrorCode.CANCEL, 'local', `the body could not be read: ${(error as Error)?.message}`));
 }
 
 const noop = () => {};
