@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ConnectionError, Http2UsageError, StreamError } from '../src/errors.js';
 import {
@@ -6,6 +7,7 @@ import {
   encodeFrame,
   encodeFrameHeader,
   encodeHeaderBlock,
+  encodeHeaderBlockInPlace,
   encodePushPromiseBlock,
   type Frame,
   FRAME_HEADER_LENGTH,
@@ -197,5 +199,29 @@ describe('RFC 9113 §4.3, §6.10 encodeHeaderBlock', () => {
 
   it('rejects an illegal maxFrameSize', () => {
     expect(() => encodeHeaderBlock(1, block, { endStream: false, maxFrameSize: 100 })).toThrow(Http2UsageError);
+    expect(() => encodeHeaderBlockInPlace(1, new Uint8Array(9 + 10), { endStream: false, maxFrameSize: 100 })).toThrow(Http2UsageError);
+  });
+
+  it('encodeHeaderBlockInPlace gives the same octets as encodeHeaderBlock, writing one frame into the reserved octets', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 40_000 }),
+        fc.boolean(),
+        fc.option(fc.record({ exclusive: fc.boolean(), dependency: fc.integer({ min: 0, max: 0x7fffffff }), weight: fc.integer({ min: 1, max: 256 }) }), { nil: undefined }),
+        fc.constantFrom(16384, 20_000, (1 << 24) - 1),
+        fc.integer({ min: 1, max: 0x7fffffff }),
+        (length, endStream, priority, maxFrameSize, streamId) => {
+          const opts = { endStream, priority, maxFrameSize };
+          const reserved = new Uint8Array(FRAME_HEADER_LENGTH + length).fill(0xee);
+          reserved.set(block.subarray(0, length), FRAME_HEADER_LENGTH);
+          const expected = encodeHeaderBlock(streamId, block.subarray(0, length), opts);
+          const out = encodeHeaderBlockInPlace(streamId, reserved, opts);
+          expect(toHex(out)).toBe(toHex(expected));
+          // One frame without priority: the same buffer, not a copy.
+          expect(out === reserved).toBe(!priority && length <= maxFrameSize);
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 });

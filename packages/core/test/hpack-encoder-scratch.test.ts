@@ -29,6 +29,14 @@ describe('RFC 7541 §6 HPACK encoder with a shared output scratch', () => {
     expect(blockA2.length).toBe(listA.length);
   });
 
+  it('a block encoded behind reserved octets is the same block, starting that far in', () => {
+    const list: HeaderField[] = [[':status', '200'], ['x-a', 'first'], ['content-type', 'text/plain'], ['x-long', 'l'.repeat(5000)]];
+    const plain = new HpackEncoder().encode(list);
+    const reserved = new HpackEncoder().encode(list, 9);
+    expect(reserved.length).toBe(plain.length + 9);
+    expect(Array.from(reserved.subarray(9))).toEqual(Array.from(plain));
+  });
+
   it('a failed encode (non-Latin-1 value) does not disturb the next block', () => {
     const encoder = new HpackEncoder();
     const decoder = new HpackDecoder();

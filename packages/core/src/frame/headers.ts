@@ -103,6 +103,21 @@ export function encodeHeaderBlock(streamId: number, block: Uint8Array, opts: Hea
 }
 
 /**
+ * `encodeHeaderBlock` for a field block encoded behind FRAME_HEADER_LENGTH reserved octets
+ * (`HpackEncoder.encode(fields, FRAME_HEADER_LENGTH)`). A block that fits one frame, the usual
+ * case, gets its frame header written into those octets: no second buffer and no copy.
+ */
+export function encodeHeaderBlockInPlace(streamId: number, reserved: Uint8Array, opts: HeaderBlockOptions): Uint8Array {
+  const length = reserved.length - FRAME_HEADER_LENGTH;
+  if (opts.priority || length > opts.maxFrameSize) return encodeHeaderBlock(streamId, reserved.subarray(FRAME_HEADER_LENGTH), opts);
+  checkMaxFrameSize(opts.maxFrameSize);
+  checkStreamId(streamId);
+  const flags = Flag.END_HEADERS | (opts.endStream ? Flag.END_STREAM : 0);
+  encodeFrameHeader({ length, type: FrameType.HEADERS, flags, streamId }, reserved, 0);
+  return reserved;
+}
+
+/**
  * Lays out a field block as a first frame (`type`, `flags`, with `prefixLength` octets of fixed
  * fields left for the caller to fill at offset 9) plus CONTINUATION frames, in one buffer.
  * END_HEADERS is set on the last frame.

@@ -26,7 +26,7 @@ import { decodeWindowUpdate, encodeWindowUpdate } from './window-update.js';
 export * from './types.js';
 export { encodeFrameHeader, decodeFrameHeader, MAX_STREAM_ID } from './frame-header.js';
 export { encodeData, decodeData } from './data.js';
-export { encodeHeaders, decodeHeaders, encodeHeaderBlock, type HeaderBlockOptions } from './headers.js';
+export { encodeHeaders, decodeHeaders, encodeHeaderBlock, encodeHeaderBlockInPlace, type HeaderBlockOptions } from './headers.js';
 export { encodePriority, decodePriority } from './priority.js';
 export { encodeRstStream, decodeRstStream } from './rst-stream.js';
 export { encodeSettings, decodeSettings } from './settings.js';

@@ -150,13 +150,14 @@ export class HpackEncoder implements EvictionListener {
   /**
    * Encode one header list (names already lower-case, names and values Latin-1). Fields whose
    * name is in `neverIndex` use Literal Never Indexed. Throws Http2UsageError for a char above
-   * U+00FF.
+   * U+00FF. With `reserve`, the block starts that many octets into the result, room for a frame
+   * header to be written in front of it without a copy (`encodeHeaderBlockInPlace`).
    */
-  encode(fields: HeaderField[]): Uint8Array {
+  encode(fields: HeaderField[], reserve = 0): Uint8Array {
     const table = this.table;
     this.buf = scratch;
-    let pos = 0;
-    this.ensure(0, 12);
+    let pos = reserve;
+    this.ensure(0, reserve + 12);
     // RFC 7541 §4.2: a change of the maximum table size MUST be signaled at the beginning of the
     // first header block after it, and the smallest size in between too if it is smaller.
     if (this.lowestSize < this.signaledSize) {

@@ -1,8 +1,8 @@
 import { growOriginSet, MAX_PEER_ORIGINS } from '../origin/origin-set.js';
 import { CompressionError, ConnectionError, ErrorCode, Http2Error, Http2UsageError, SessionClosedError, StreamError, StreamResetError, errorCodeName } from '../errors.js';
 import { FrameReader } from '../codec/frame-reader.js';
-import { encodeFrame, encodeHeaderBlock } from '../frame/index.js';
-import { type Frame, type HeaderField, type DataFrame, type HeadersFrame, type SettingsFrame, type GoawayFrame, type WindowUpdateFrame } from '../frame/types.js';
+import { encodeFrame, encodeHeaderBlockInPlace } from '../frame/index.js';
+import { FRAME_HEADER_LENGTH, type Frame, type HeaderField, type DataFrame, type HeadersFrame, type SettingsFrame, type GoawayFrame, type WindowUpdateFrame } from '../frame/types.js';
 import { HeaderListTooLargeError, HpackDecoder, HpackEncoder } from '../hpack/index.js';
 import { MAX_WINDOW_SIZE, ReceiveWindow, windowOverflow, DEFAULT_INITIAL_WINDOW_SIZE } from './flow-control.js';
 import { DEFAULT_LIMITS, type Limits } from './limits.js';
@@ -312,8 +312,8 @@ export class Connection {
       return;
     }
     stream.state = transition(stream.id, stream.state, 'send-headers');
-    const block = this.encoder.encode(fields);
-    this.sender.emitHeaders(stream, encodeHeaderBlock(stream.id, block, { endStream, maxFrameSize: this.remote.maxFrameSize }), endStream);
+    const block = this.encoder.encode(fields, FRAME_HEADER_LENGTH);
+    this.sender.emitHeaders(stream, encodeHeaderBlockInPlace(stream.id, block, { endStream, maxFrameSize: this.remote.maxFrameSize }), endStream);
     if (endStream) this.endLocal(stream);
     this.sender.scheduleFlush();
   }
