@@ -194,8 +194,9 @@ const STREAM_RECORD: symbol | undefined = (() => {
 
 /** The bytes of a runtime Response made from a string or bytes, read from its source (its body then counts as used); undefined for others. */
 function sourceBytes(response: Response): Uint8Array | undefined {
-  if (STATE_SLOT === undefined) return undefined;
-  const body = (response as unknown as Record<symbol, { body?: { source?: unknown; stream?: ReadableStream } | null } | undefined>)[STATE_SLOT]?.body;
+  // Own slots only: a FastResponse answers the runtime's slots through getters that make its runtime Response.
+  if (STATE_SLOT === undefined || !Object.hasOwn(response, STATE_SLOT)) return undefined;
+  const body = (response as unknown as Record<symbol, { body?: { source?: unknown; stream?: ReadableStream } | null }>)[STATE_SLOT].body;
   const source = body?.source;
   if ((typeof source !== 'string' && !(source instanceof Uint8Array)) || !body!.stream) return undefined;
   const stream = body!.stream;
