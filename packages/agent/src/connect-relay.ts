@@ -14,9 +14,10 @@
  * // in a handler, for info.head.method === 'CONNECT' && !info.head.protocol:
  * return relay.open(request, info);
  */
-import * as net from 'node:net';
+import type * as net from 'node:net';
 import { originCovers, parseAuthority, parseOrigin, type Origin, type StreamInfo } from '@rhttp/core';
 import { pumpToSocket, readableFromSocket } from '@rhttp/node/socket-streams';
+import { dialTcp } from './dial.js';
 
 /** TCP connect budget toward the upstream; the browser's proxy client is waiting for the 200. */
 export const DEFAULT_RELAY_CONNECT_TIMEOUT_MS = 10_000;
@@ -86,19 +87,7 @@ export class ConnectRelay {
   }
 
   private dial(): Promise<net.Socket> {
-    return new Promise((resolve, reject) => {
-      const socket = net.connect({ host: this.target.host, port: this.target.port });
-      socket.setNoDelay(true);
-      const timer = setTimeout(() => socket.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })), this.connectTimeoutMs);
-      socket.once('error', (error) => {
-        clearTimeout(timer);
-        reject(error);
-      });
-      socket.once('connect', () => {
-        clearTimeout(timer);
-        resolve(socket);
-      });
-    });
+    return dialTcp(this.target.host, this.target.port, this.connectTimeoutMs);
   }
 }
 

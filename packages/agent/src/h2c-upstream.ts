@@ -10,10 +10,10 @@
  * const upstream = new H2cUpstream('h2c://127.0.0.1:50051');
  * const response = await upstream.fetch(request, info);   // trailers: responseTrailers(response)
  */
-import * as net from 'node:net';
 import { carryTrailers, connectSocket, responseTrailers, stripHopByHop, type Http2Session, type StreamInfo } from '@rhttp/core';
 import { DEFAULT_UPSTREAM_HEADERS_TIMEOUT_MS } from './upstream.js';
 import { grpcWebModeOf, toGrpcRequest, toGrpcWebResponse } from './grpc-web.js';
+import { dialTcp } from './dial.js';
 
 /** TCP connect budget for the upstream; a local app that does not accept within this is down. */
 export const DEFAULT_UPSTREAM_CONNECT_TIMEOUT_MS = 10_000;
@@ -127,20 +127,10 @@ export class H2cUpstream {
   }
 
   private dial(): Promise<Http2Session> {
-    return new Promise((resolve, reject) => {
-      const socket = net.connect({ host: this.base.hostname.replace(/^\[|\]$/g, ''), port: Number(this.base.port) });
-      socket.setNoDelay(true);
-      const timer = setTimeout(() => socket.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })), this.connectTimeoutMs);
-      socket.once('error', (error) => {
-        clearTimeout(timer);
-        reject(error);
-      });
-      socket.once('connect', () => {
-        clearTimeout(timer);
-        socket.on('error', () => {}); // the session sees transport errors through its close
-        // RFC 9113 §3.3: prior knowledge — the client preface goes out at once, no Upgrade dance.
-        resolve(connectSocket(socket, { role: 'client' }));
-      });
+    return dialTcp(this.base.hostname.replace(/^\[|\]$/g, ''), Number(this.base.port), this.connectTimeoutMs).then((socket) => {
+      socket.on('error', () => {}); // the session sees transport errors through its close
+      // RFC 9113 §3.3: prior knowledge — the client preface goes out at once, no Upgrade dance.
+      return connectSocket(socket, { role: 'client' });
     });
   }
 
