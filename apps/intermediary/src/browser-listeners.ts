@@ -120,6 +120,22 @@ function closeServer(server: NetServer): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
+/** A TCP or TLS listener's BrowserListener: its server, its HTTP/2 sessions and HTTP/1.1 connections, and every socket it accepted. */
+function browserListener(server: NetServer, sessions: Set<Http2Session>, http1: Http1Connections, sockets: Set<Socket>): BrowserListener {
+  return {
+    server,
+    async close() {
+      const closing = closeServer(server);
+      for (const session of sessions) session.goaway();
+      http1.close();
+      await closing;
+    },
+    destroyAll() {
+      for (const socket of sockets) socket.destroy();
+    },
+  };
+}
+
 /**
  * The node:http server of a listener is handed its sockets (`emit('connection')`) and never listens
  * itself, so it takes the listening state of the listener that accepts them:
@@ -241,18 +257,7 @@ export function createCleartextListener(answer: Answer, connectProxy?: ConnectPr
     socket.on('error', () => socket.destroy());
   });
   if (upgrades) listensWith(upgrades, server);
-  return {
-    server,
-    async close() {
-      const closing = closeServer(server);
-      for (const session of sessions) session.goaway();
-      http1.close();
-      await closing;
-    },
-    destroyAll() {
-      for (const socket of sockets) socket.destroy();
-    },
-  };
+  return browserListener(server, sessions, http1, sockets);
 }
 
 /**
@@ -291,20 +296,11 @@ export function createTlsListener(
     else http1.serve(socket); // ALPN http/1.1, or none
   });
   return {
-    server,
+    ...browserListener(server, sessions, http1, sockets),
     announce(origins) {
       const exact = exactOrigins(origins);
       if (exact.length === 0) return;
       for (const session of sessions) if (!session.isClosed && !session.draining) session.connection.sendOrigin(exact);
-    },
-    async close() {
-      const closing = closeServer(server);
-      for (const session of sessions) session.goaway();
-      http1.close();
-      await closing;
-    },
-    destroyAll() {
-      for (const socket of sockets) socket.destroy();
     },
   };
 }
