@@ -17,6 +17,7 @@ import { bodyReaderOf, ErrorCode, originCovers, parseAuthority, parseOrigin, typ
 import type { DispatchInfo } from '@rhttp/broker';
 import { clientAddressOf } from './browser-exchange.js';
 import { responseFields, streamBody, writeBody } from './browser-stream.js';
+import { closingResponse } from './closing-response.js';
 import { copyToWritable } from '@rhttp/node/socket-streams';
 
 /** The broker's `tunnel()` protocol for a plain CONNECT: no `:protocol` pseudo-header (RFC 9113 §8.5). */
@@ -156,13 +157,7 @@ async function limitedText(response: Response): Promise<string> {
 /** A refusal on a raw HTTP/1.1 socket, then close (the tunnel never opened). */
 async function writeHttp1Refusal(socket: Duplex, response: Response): Promise<void> {
   const text = await limitedText(response);
-  const lines = [`HTTP/1.1 ${response.status} ${STATUS_CODES[response.status] ?? ''}`];
-  response.headers.forEach((value, name) => {
-    if (name === 'content-length' || name === 'transfer-encoding' || name === 'connection') return;
-    lines.push(`${name}: ${value.replace(/[\r\n]/g, ' ')}`);
-  });
-  lines.push(`content-length: ${Buffer.byteLength(text)}`, 'connection: close');
-  socket.end(`${lines.join('\r\n')}\r\n\r\n${text}`);
+  socket.end(closingResponse(response.status, text, [...response.headers]));
 }
 
 /** A refusal on an HTTP/2 CONNECT stream: the tunnel never opened. */

@@ -23,6 +23,7 @@ import { CONNECTION_SPECIFIC_FIELDS, contentLengthValue, fieldLine, fieldValue, 
 import { afterWrite, TurnWriter } from '@rhttp/node/socket-streams';
 import { answerExchange, clientAddress, type Answer, type ExchangeInfo } from './browser-exchange.js';
 import { ChunksAfter, takeArrived } from './browser-stream.js';
+import { closingRefusal, httpDate } from './closing-response.js';
 
 /** Keep-alive idle time for HTTP/1.1 browser connections (node's default of 5 s is short for browsers behind a proxy). */
 export const KEEP_ALIVE_TIMEOUT_MS = 65_000;
@@ -146,19 +147,6 @@ function refusalStatus(error: Http1Error): number {
     default:
       return 400;
   }
-}
-
-/** `Date` for responses that lack one (RFC 9110 §6.6.1), formatted once a second. */
-let dateSecond = -1;
-let dateValue = '';
-function httpDate(): string {
-  const now = Date.now();
-  const second = Math.floor(now / 1000);
-  if (second !== dateSecond) {
-    dateSecond = second;
-    dateValue = new Date(now).toUTCString();
-  }
-  return dateValue;
 }
 
 /** Connection-specific fields and Content-Length: the writer chooses the framing of a body it has whole. */
@@ -399,21 +387,8 @@ export class Http1Connection implements RequestParserHandler {
   #writeRefusal(status: number, text: string): void {
     this.#stopReading();
     this.#phase = Phase.Done;
-    const body = Buffer.from(`${text}\n`);
-    const head = responseHead(status, STATUS_CODES[status] ?? '', [], undefined, [
-      'content-type',
-      'text/plain; charset=utf-8',
-      'cache-control',
-      'no-store',
-      'content-length',
-      String(body.length),
-      'date',
-      httpDate(),
-      'connection',
-      'close',
-    ]);
     // Never while an answer is under way: a new head is read only once the last one was answered.
-    this.socket.end(Buffer.concat([Buffer.from(head, 'latin1'), body]));
+    this.socket.end(closingRefusal(status, text));
   }
 
   #handOver(unread: Buffer): void {

@@ -25,6 +25,7 @@ import type { TLSSocket } from 'node:tls';
 import { ErrorCode, listsToken, OriginError, PTTH_PROTOCOL, parsePtthPath, ptthAlpnRefusal, type CertificateIdentity, type Origin, type ServerStream, type SignableMessage } from '@rhttp/core';
 import { AgentRefusal, NonceCache, SIGNATURE_MAX_AGE_SECONDS, authenticateAgent } from '@rhttp/broker';
 import { peerCertificateChain } from './agent-session.js';
+import { closingRefusal } from './closing-response.js';
 import type { LogFunction } from './log-format.js';
 import type { RefusalReason } from './metrics.js';
 
@@ -199,16 +200,8 @@ function fieldOf(value: string | string[] | undefined): string | null {
   return Array.isArray(value) ? value.join(', ') : value;
 }
 
-/** STATUS_CODES for the few statuses a refusal uses. */
-const REASON_PHRASES: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 405: 'Method Not Allowed', 503: 'Service Unavailable' };
-
 function writeRefusal(socket: Socket, result: Refusal): void {
-  const body = `${result.message}\n`;
-  const fields = { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', ...result.headers, 'content-length': String(Buffer.byteLength(body)), connection: 'close' };
-  const head = Object.entries(fields)
-    .map(([name, value]) => `${name}: ${value}\r\n`)
-    .join('');
-  socket.end(`HTTP/1.1 ${result.status} ${REASON_PHRASES[result.status] ?? 'Refused'}\r\n${head}\r\n${body}`);
+  socket.end(closingRefusal(result.status, result.message, Object.entries(result.headers ?? {})));
 }
 
 /**

@@ -21,6 +21,7 @@ import { bodyReaderOf, connectionOptions, ErrorCode, isHopByHop, listsToken, typ
 import { WEBSOCKET_PROTOCOL, tunnelRequest } from '@rhttp/broker';
 import { clientAddressOf, requestUrl, streamAuthority, type ExchangeInfo } from './browser-exchange.js';
 import { streamBody, writeBody } from './browser-stream.js';
+import { closingRefusal, closingResponse } from './closing-response.js';
 import { copyToWritable, readableFromSocket } from '@rhttp/node/socket-streams';
 
 /** Sends one tunnel through the broker (the intermediary binds this to `registry.tunnel`). */
@@ -59,16 +60,6 @@ export function isWebSocketUpgrade(req: IncomingMessage): boolean {
 export function isExtendedConnect(stream: ServerStream): boolean {
   return stream.head.method === 'CONNECT' && stream.head.protocol !== undefined;
 }
-
-/** A complete HTTP/1.1 response with Connection: close, for refusals before any upgrade. */
-function rawResponse(status: number, text: string, extra: Record<string, string> = {}): string {
-  const body = `${text}\n`;
-  const lines = [`HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}`, 'content-type: text/plain; charset=utf-8', 'connection: close', `content-length: ${Buffer.byteLength(body)}`];
-  for (const [name, value] of Object.entries(extra)) lines.push(`${name}: ${value}`);
-  return `${lines.join('\r\n')}\r\n\r\n${body}`;
-}
-
-const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 426: 'Upgrade Required', 501: 'Not Implemented', 502: 'Bad Gateway' };
 
 function headersFrom(raw: string[]): Headers {
   const headers = new Headers();
@@ -140,23 +131,23 @@ function copiedFields(headers: Headers): Array<[string, string]> {
 export async function serveWebSocketUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, scheme: 'http' | 'https', tunnel: TunnelAnswer): Promise<void> {
   socket.on('error', () => socket.destroy());
   if (!isWebSocketUpgrade(req)) {
-    socket.end(rawResponse(501, `Upgrades to ${JSON.stringify(req.headers.upgrade ?? '')} are not forwarded by rhttp; WebSocket is.`));
+    socket.end(closingRefusal(501, `Upgrades to ${JSON.stringify(req.headers.upgrade ?? '')} are not forwarded by rhttp; WebSocket is.`));
     return;
   }
   const key = req.headers['sec-websocket-key'];
   // RFC 6455 §4.2.1: the handshake is a GET with a 16-octet base64 key and version 13.
   if (req.method !== 'GET' || typeof key !== 'string' || !WEBSOCKET_KEY.test(key)) {
-    socket.end(rawResponse(400, 'Bad WebSocket handshake: a GET with a Sec-WebSocket-Key (16 octets, base64) is required (RFC 6455 §4.1).'));
+    socket.end(closingRefusal(400, 'Bad WebSocket handshake: a GET with a Sec-WebSocket-Key (16 octets, base64) is required (RFC 6455 §4.1).'));
     return;
   }
   if (req.headers['sec-websocket-version'] !== '13') {
     // RFC 6455 §4.4: answer 426 with the versions we understand.
-    socket.end(rawResponse(426, 'Only WebSocket version 13 is supported (RFC 6455).', { 'sec-websocket-version': '13' }));
+    socket.end(closingRefusal(426, 'Only WebSocket version 13 is supported (RFC 6455).', [['sec-websocket-version', '13']]));
     return;
   }
   const url = requestUrl(req.url ?? '', req.headers.host, scheme);
   if (typeof url === 'string') {
-    socket.end(rawResponse(400, `Bad request: ${url}.`));
+    socket.end(closingRefusal(400, `Bad request: ${url}.`));
     return;
   }
   const controller = new AbortController();
@@ -173,7 +164,7 @@ export async function serveWebSocketUpgrade(req: IncomingMessage, socket: Duplex
     response = await tunnel(request, WEBSOCKET_PROTOCOL, { clientAddress: clientAddressOf(req), scheme, httpVersion: req.httpVersion === '1.0' ? '1.0' : '1.1', signal: controller.signal });
   } catch (error) {
     if (controller.signal.aborted) return;
-    socket.end(rawResponse(502, `Bad gateway: ${error instanceof Error ? error.message : String(error)}`));
+    socket.end(closingRefusal(502, `Bad gateway: ${error instanceof Error ? error.message : String(error)}`));
     return;
   }
   if (socket.destroyed) {
@@ -183,11 +174,8 @@ export async function serveWebSocketUpgrade(req: IncomingMessage, socket: Duplex
   if (response.status < 200 || response.status > 299) {
     // The origin refused (or there is no session: 503 with Proxy-Status): a plain HTTP response, then
     // close. The browser's body stream is left alone: cancelling it would destroy the socket first.
-    const bytes = Buffer.from(await response.arrayBuffer().catch(() => new ArrayBuffer(0)));
-    const lines = [`HTTP/1.1 ${response.status} ${response.statusText || STATUS_TEXT[response.status] || ''}`.trimEnd()];
-    for (const [name, value] of copiedFields(response.headers)) lines.push(`${name}: ${value}`);
-    lines.push('connection: close', `content-length: ${bytes.length}`);
-    socket.end(Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1'), bytes]));
+    const bytes = new Uint8Array(await response.arrayBuffer().catch(() => new ArrayBuffer(0)));
+    socket.end(closingResponse(response.status, bytes, copiedFields(response.headers)));
     return;
   }
   const lines = ['HTTP/1.1 101 Switching Protocols', 'upgrade: websocket', 'connection: Upgrade', `sec-websocket-accept: ${websocketAccept(key)}`];

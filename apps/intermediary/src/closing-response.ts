@@ -1,0 +1,37 @@
+/**
+ * Whole HTTP/1.1 responses that end their connection, written straight onto a socket: the
+ * refusals of the HTTP/1.1 server, of WebSocket and PTTH upgrades and of CONNECT tunnels, where
+ * no response writer is (or is any longer) in charge of the connection. One rule for their head:
+ * the standard reason phrase, the given fields but the framing ones, then Content-Length, Date and
+ * Connection: close.
+ */
+import { STATUS_CODES } from 'node:http';
+import { responseHead } from '@rhttp/core';
+
+/** Fields a closing response sets itself. */
+const FRAMING_FIELDS: ReadonlySet<string> = new Set(['content-length', 'transfer-encoding', 'connection', 'date']);
+
+/** `Date` for responses that lack one (RFC 9110 §6.6.1), formatted once a second. */
+let dateSecond = -1;
+let dateValue = '';
+export function httpDate(): string {
+  const now = Date.now();
+  const second = Math.floor(now / 1000);
+  if (second !== dateSecond) {
+    dateSecond = second;
+    dateValue = new Date(now).toUTCString();
+  }
+  return dateValue;
+}
+
+/** `status` with `fields` and `body`, then the connection ends (Connection: close). */
+export function closingResponse(status: number, body: string | Uint8Array, fields: readonly (readonly [string, string])[] = []): Buffer {
+  const bytes = typeof body === 'string' ? Buffer.from(body) : body;
+  const head = responseHead(status, STATUS_CODES[status] ?? '', fields, FRAMING_FIELDS, ['content-length', String(bytes.length), 'date', httpDate(), 'connection', 'close']);
+  return Buffer.concat([Buffer.from(head, 'latin1'), bytes]);
+}
+
+/** A plain-text refusal of ours (`text` and a newline; not cached), then the connection ends. */
+export function closingRefusal(status: number, text: string, fields: readonly (readonly [string, string])[] = []): Buffer {
+  return closingResponse(status, `${text}\n`, [['content-type', 'text/plain; charset=utf-8'], ['cache-control', 'no-store'], ...fields]);
+}
