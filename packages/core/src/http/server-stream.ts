@@ -86,6 +86,15 @@ export class ServerStream {
     return this.connection.writesBounded === true;
   }
 
+  /**
+   * Octets the peer's flow-control windows let this stream send now beyond what it has written and
+   * not yet sent (HTTP/2; 0 while the connection's transport is full). Undefined where the engine
+   * does not know (HTTP/3). A relay reads its source no further than this.
+   */
+  get sendCredit(): number | undefined {
+    return this.connection.sendCredit?.(this.stream);
+  }
+
   /** The first value of a request field (name in lower case), found by a scan of the raw block. */
   header(name: string): string | undefined {
     const fields = this.head.fields;

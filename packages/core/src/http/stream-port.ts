@@ -36,4 +36,6 @@ export interface StreamPort {
    * transport took the bytes (HTTP/3 over Deno's QUIC streams, whose writers buffer on their own).
    */
   readonly writesBounded?: boolean;
+  /** Octets the stream could send now beyond what it has queued, where the engine knows (HTTP/2's windows); absent where it does not (HTTP/3). */
+  sendCredit?(stream: PortStream): number;
 }

@@ -185,6 +185,15 @@ export class SendScheduler {
     });
   }
 
+  /**
+   * Octets `stream` could send now beyond what it has queued: what both flow-control windows allow,
+   * 0 while the transport is full. A relay sizes its reads by it (the agent's upstream reads).
+   */
+  credit(stream: Stream): number {
+    if (!this.writable) return 0;
+    return Math.max(0, Math.min(stream.sendWindow.available - stream.queued, this.connectionWindow.available - this.queuedBytes));
+  }
+
   /** The stream closed: its pending writes fail with `error` and it leaves the rotation. */
   drop(stream: Stream, error: Error | undefined): void {
     this.queuedBytes -= stream.queued;
