@@ -16,6 +16,7 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { concatBytes, IdTable, ResponseParser, requestHead, type Http1ResponseHead } from '@rhttp/core';
 import type { TurnWritable } from '@rhttp/node/socket-streams';
+import { ReadBuffers } from './read-buffers.js';
 
 /** Where the upstream listens. */
 export interface UpstreamAddress {
@@ -75,20 +76,28 @@ class Connection {
   exchange: UpstreamExchange | undefined;
   idle = false;
 
+  /**
+   * `reads`: the read buffers of a plain TCP socket, made before it (its `onread`), which deliver
+   * to `onBytes`; without them (TLS) the socket's 'data' events do.
+   */
   constructor(
     readonly socket: net.Socket,
     readonly pool: UpstreamPool,
+    readonly reads?: ReadBuffers,
   ) {
-    socket.on('data', (bytes: Uint8Array) => {
-      if (this.exchange) this.exchange.onBytes(bytes);
-      else this.gone(); // bytes nobody asked for: the socket cannot be trusted
-    });
+    socket.setNoDelay?.(true);
+    if (reads === undefined) socket.on('data', (bytes: Uint8Array) => this.onBytes(bytes));
     socket.on('end', () => {
       if (this.exchange) this.exchange.onEof();
       this.gone();
     });
     socket.on('error', (error: Error) => this.gone(error));
     socket.on('close', () => this.gone());
+  }
+
+  onBytes(bytes: Uint8Array): void {
+    if (this.exchange) this.exchange.onBytes(bytes);
+    else this.gone(); // bytes nobody asked for: the socket cannot be trusted
   }
 
   /** The socket is closed or closing: its exchange (if any) fails, an idle one leaves the pool. */
@@ -117,6 +126,8 @@ export class UpstreamExchange implements TurnWritable {
   waitingId = 0;
   /** Called once when the exchange is over (the response ended, or it failed or was destroyed). */
   onFinished: (() => void) | undefined;
+  /** How far the response's reader takes bytes now (its stream's credit): the socket reads no more at once (read-buffers.ts). */
+  readLimit: (() => number | undefined) | undefined;
   #connection: Connection | undefined;
   readonly #parser: ResponseParser;
   #resolve!: (exchange: UpstreamExchange) => void;
@@ -392,7 +403,7 @@ export class UpstreamPool {
       if (!connection.socket.destroyed) break;
     }
     const reused = connection !== undefined;
-    if (connection === undefined) connection = new Connection(this.#connect(), this);
+    if (connection === undefined) connection = this.#connect();
     connection.idle = false;
     const exchange = new UpstreamExchange(this, connection, method, reused, chunked);
     connection.exchange = exchange;
@@ -409,6 +420,7 @@ export class UpstreamPool {
       return;
     }
     connection.idle = true;
+    connection.reads?.idle();
     this.#free.push(connection);
   }
 
@@ -461,11 +473,16 @@ export class UpstreamPool {
     }
   }
 
-  #connect(): net.Socket {
+  #connect(): Connection {
     const { host, port } = this.address;
-    const socket = this.address.tls ? tls.connect({ host, port, servername: this.#servername, ALPNProtocols: ['http/1.1'], ...(this.#ca === undefined ? {} : { ca: this.#ca }) }) : net.connect({ host, port });
-    socket.setNoDelay?.(true);
-    return socket;
+    if (this.address.tls) return new Connection(tls.connect({ host, port, servername: this.#servername, ALPNProtocols: ['http/1.1'], ...(this.#ca === undefined ? {} : { ca: this.#ca }) }), this);
+    let connection: Connection | undefined;
+    const reads = new ReadBuffers(
+      (bytes) => connection!.onBytes(bytes),
+      () => connection?.exchange?.readLimit?.(), // the first buffer is asked for while the socket is made
+    );
+    connection = new Connection(net.connect({ host, port, onread: reads.onread }), this, reads);
+    return connection;
   }
 }
 

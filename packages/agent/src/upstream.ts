@@ -318,8 +318,8 @@ function toResponse(exchange: UpstreamExchange, method: string): Response {
  * next chunk is read while the last one's write is unsettled, and the upstream socket is paused
  * once two are (a write settles at once within the windows and the engine's per-stream queue, so a
  * flowing body costs no pause and resume per chunk); on HTTP/3 it is paused until each write
- * settles. The bytes held for one stream are at most two socket reads, however many streams
- * stall. The last chunk
+ * settles. The bytes held for one stream are at most two socket reads, each no larger than the
+ * stream's credit when it was made (at least 16 KiB), however many streams stall. The last chunk
  * carries END_STREAM, and a short response (head and body in one socket read) goes out as
  * HEADERS and one DATA frame in one write. HTTP/1.1 trailers are dropped.
  */
@@ -371,6 +371,8 @@ function relayResponse(stream: ServerStream, exchange: UpstreamExchange, method:
     if (head(true)) done();
     return;
   }
+  // Each socket read takes no more than the stream's credit (read-buffers.ts).
+  exchange.readLimit = () => stream.sendCredit;
   exchange.attach({
     data(chunk, last) {
       if (finished) return;
