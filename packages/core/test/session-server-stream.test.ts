@@ -267,6 +267,27 @@ describe('server stream API: request bodies and flow control (RFC 9113 §5.2, §
     expect(await server.bytes()).toHaveLength(0); // nothing was kept
   });
 
+  it('sendCredit: the peer’s stream window less what is queued or sent, never below 0', async () => {
+    const credits: number[] = [];
+    let stream!: ServerStream;
+    const { client } = pair((s) => {
+      stream = s;
+      s.respond(200);
+      credits.push(s.sendCredit!);
+      void s.write(new Uint8Array(100_000)).catch(() => {});
+      credits.push(s.sendCredit!); // queued, not yet sent
+    });
+    const res = await client.request({ method: 'GET', url: new URL('https://app.example.com/credit') });
+    expect(res.response.status).toBe(200);
+    await new Promise((r) => setImmediate(r));
+    credits.push(stream.sendCredit!); // sent, and nobody read it: no WINDOW_UPDATE yet
+    void stream.write(new Uint8Array(2 << 20)).catch(() => {});
+    credits.push(stream.sendCredit!); // more than the window: none left
+    const window = 1 << 20; // the client's initial stream window (DEFAULT_LOCAL_SETTINGS)
+    expect(credits).toEqual([window, window - 100_000, window - 100_000, 0]);
+    stream.reset();
+  });
+
   it('request trailers arrive after the body; response trailers go after the last DATA', async () => {
     let seen!: ServerStream;
     const { client } = pair(async (stream) => {
