@@ -31,7 +31,14 @@ export function closingResponse(status: number, body: string | Uint8Array, field
   return Buffer.concat([Buffer.from(head, 'latin1'), bytes]);
 }
 
-/** A plain-text refusal of ours (`text` and a newline; not cached), then the connection ends. */
+/** What a refusal of ours says of itself unless its fields say otherwise: plain text, not cached. */
+const REFUSAL_FIELDS: readonly (readonly [string, string])[] = [
+  ['content-type', 'text/plain; charset=utf-8'],
+  ['cache-control', 'no-store'],
+];
+
+/** A plain-text refusal of ours (`text` and a newline), then the connection ends; `fields` come after, or instead of, REFUSAL_FIELDS. */
 export function closingRefusal(status: number, text: string, fields: readonly (readonly [string, string])[] = []): Buffer {
-  return closingResponse(status, `${text}\n`, [['content-type', 'text/plain; charset=utf-8'], ['cache-control', 'no-store'], ...fields]);
+  const defaults = REFUSAL_FIELDS.filter(([name]) => !fields.some(([given]) => given === name));
+  return closingResponse(status, `${text}\n`, [...defaults, ...fields]);
 }
