@@ -6,12 +6,12 @@
  * A bulk response arrives faster than the agent forwards it, so each read could take more than
  * 64 KiB. Four times fewer reads mean four times fewer system calls, ACKs sent from the read path,
  * callbacks and DATA frames scheduled. On the bench's 256 MiB downloads after request load the
- * agent's CPU fell from 420–540 to 360–430 ms per transfer (two alternating rounds of three).
+ * agent's CPU fell from 410–570 to 360–460 ms per transfer (two alternating rounds of three).
  *
  * - A read that fills its buffer doubles the next one, up to {@link READ_MAX}; one that fills less
  *   than a quarter halves it, down to {@link READ_MIN}.
  * - No read is larger than `limit()`, the credit of the stream the bytes go to (the peer's
- *   flow-control windows less what is queued; at least {@link READ_MIN}), or {@link READ_START}
+ *   flow-control windows less what is queued; at least {@link READ_MIN}), or {@link READ_WITHOUT_CREDIT}
  *   where that is not known: the agent reads from its upstream only as far as the stream takes, and
  *   a stalled stream holds at most two small reads beyond its window.
  * - A read that fills at least half of its buffer is handed on as a view of it, and the next read
@@ -26,7 +26,7 @@ import { Buffer } from 'node:buffer';
 /** The smallest read buffer, and the one an idle socket holds. */
 export const READ_MIN = 16 * 1024;
 /** The largest read where the stream's credit is not known: what the runtime would read into. */
-export const READ_START = 64 * 1024;
+export const READ_WITHOUT_CREDIT = 64 * 1024;
 /** The largest read buffer. */
 export const READ_MAX = 256 * 1024;
 
@@ -56,7 +56,7 @@ export class ReadBuffers {
   }
 
   #next(): Uint8Array {
-    const credit = this.limit() ?? READ_START;
+    const credit = this.limit() ?? READ_WITHOUT_CREDIT;
     // Whole multiples of READ_MIN, so that a buffer is read into again while the credit moves a little.
     const size = Math.min(this.#size, Math.max(READ_MIN, credit - (credit % READ_MIN)));
     let buffer = this.#buffer;

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import * as net from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { READ_MAX, READ_MIN, READ_START, ReadBuffers } from '../src/read-buffers.js';
+import { READ_MAX, READ_MIN, READ_WITHOUT_CREDIT, ReadBuffers } from '../src/read-buffers.js';
 
 /** Fill the next buffer with `length` bytes of `value`, as a read of that length would. */
 function read(reads: ReadBuffers, length: number, value: number): Uint8Array {
@@ -29,7 +29,7 @@ describe('ReadBuffers', () => {
     credit = 0; // a stalled stream still reads READ_MIN at a time
     expect(read(reads, Infinity, 1).length).toBe(READ_MIN);
     credit = undefined; // unknown credit: what the runtime would read
-    expect(read(reads, Infinity, 1).length).toBe(READ_START);
+    expect(read(reads, Infinity, 1).length).toBe(READ_WITHOUT_CREDIT);
     credit = 10 * READ_MAX;
     const big = read(reads, 10, 1).length; // a short read: the next buffer is halved
     expect(read(reads, 10, 1).length).toBe(big / 2);
