@@ -126,8 +126,8 @@ export class UpstreamExchange implements TurnWritable {
   waitingId = 0;
   /** Called once when the exchange is over (the response ended, or it failed or was destroyed). */
   onFinished: (() => void) | undefined;
-  /** How far the response's reader takes bytes now (its stream's credit): the socket reads no more at once (read-buffers.ts). */
-  readLimit: (() => number | undefined) | undefined;
+  /** Where the response goes, for its credit: the socket reads no more than that at once (read-buffers.ts). */
+  creditOf: { readonly sendCredit: number | undefined } | undefined;
   #connection: Connection | undefined;
   readonly #parser: ResponseParser;
   #resolve!: (exchange: UpstreamExchange) => void;
@@ -479,7 +479,7 @@ export class UpstreamPool {
     let connection: Connection | undefined;
     const reads = new ReadBuffers(
       (bytes) => connection!.onBytes(bytes),
-      () => connection?.exchange?.readLimit?.(), // the first buffer is asked for while the socket is made
+      () => connection?.exchange?.creditOf?.sendCredit, // the first buffer is asked for while the socket is made
     );
     connection = new Connection(net.connect({ host, port, onread: reads.onread }), this, reads);
     return connection;

@@ -372,7 +372,7 @@ function relayResponse(stream: ServerStream, exchange: UpstreamExchange, method:
     return;
   }
   // Each socket read takes no more than the stream's credit (read-buffers.ts).
-  exchange.readLimit = () => stream.sendCredit;
+  exchange.creditOf = stream;
   exchange.attach({
     data(chunk, last) {
       if (finished) return;
