@@ -88,11 +88,6 @@ const defaultSetTimer = (fn: () => void, ms: number) => {
 export class Connection {
   /** StreamPort: a DATA write resolves at once only within both windows and STREAM_QUEUE_BYTES (send-scheduler.ts). */
   readonly writesBounded = true;
-
-  /** StreamPort: octets `stream` could send now beyond what it has queued (both windows; 0 while the transport is full). */
-  sendCredit(stream: Stream): number {
-    return this.sender.credit(stream);
-  }
   readonly role: Role;
   readonly local: Readonly<Settings>;
   /** Our SETTINGS awaiting their ACK, and the peer's in force. */
@@ -321,6 +316,11 @@ export class Connection {
     this.sender.emitHeaders(stream, encodeHeaderBlockInPlace(stream.id, block, { endStream, maxFrameSize: this.remote.maxFrameSize }), endStream);
     if (endStream) this.endLocal(stream);
     this.sender.scheduleFlush();
+  }
+
+  /** StreamPort: octets `stream` could send now beyond what it has queued (both windows; 0 while the transport is full). */
+  sendCredit(stream: Stream): number {
+    return this.sender.credit(stream);
   }
 
   /**
