@@ -265,7 +265,7 @@ function isHostValue(value: string): boolean {
   let k = 0;
   if (value.charCodeAt(0) === 0x5b /* [ */) {
     for (k = 1; k < n && value.charCodeAt(k) !== 0x5d /* ] */; k++) {
-      if (HOST_OCTET[value.charCodeAt(k)] === 0) return false;
+      if (!HOST_OCTET[value.charCodeAt(k)]) return false;
     }
     if (k === n) return false;
     k++;
