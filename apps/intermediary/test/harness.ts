@@ -77,6 +77,22 @@ export async function until(check: () => boolean, what: string): Promise<void> {
   throw new Error(`timed out waiting for ${what}`);
 }
 
+/**
+ * Polls until `value` holds still for `quietMs` and returns it. For counters that stop growing
+ * only after the read in flight lands (a paused node:net socket still takes one more read before
+ * its buffer reaches the high-water mark and libuv stops reading).
+ */
+export async function steady(value: () => number, what: string, quietMs = 100): Promise<number> {
+  let last = value();
+  for (let i = 0; i < 50; i++) {
+    await new Promise((r) => setTimeout(r, quietMs));
+    const now = value();
+    if (now === last) return now;
+    last = now;
+  }
+  throw new Error(`timed out waiting for ${what} to hold still`);
+}
+
 export interface Http1Result {
   status: number;
   headers: IncomingHttpHeaders;
