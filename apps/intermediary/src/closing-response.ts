@@ -6,23 +6,10 @@
  * Connection: close.
  */
 import { STATUS_CODES } from 'node:http';
-import { responseHead } from '@rhttp/core';
+import { httpDate, responseHead } from '@rhttp/core';
 
 /** Fields a closing response sets itself. */
 const FRAMING_FIELDS: ReadonlySet<string> = new Set(['content-length', 'transfer-encoding', 'connection', 'date']);
-
-/** `Date` for responses that lack one (RFC 9110 §6.6.1), formatted once a second. */
-let dateSecond = -1;
-let dateValue = '';
-export function httpDate(): string {
-  const now = Date.now();
-  const second = Math.floor(now / 1000);
-  if (second !== dateSecond) {
-    dateSecond = second;
-    dateValue = new Date(now).toUTCString();
-  }
-  return dateValue;
-}
 
 /** `status` with `fields` and `body`, then the connection ends (Connection: close). */
 export function closingResponse(status: number, body: string | Uint8Array, fields: readonly (readonly [string, string])[] = []): Buffer {

@@ -16,7 +16,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { CertificateError, ENROLL_PATH, RENEW_PATH, parseOrigin, verifyCertificateChain } from '@rhttp/core';
+import { CertificateError, ENROLL_PATH, RENEW_PATH, parseOrigin, verifyCertificateChain, unbracketHost } from '@rhttp/core';
 import { certificateRequestKey, issueCertificateForKey, type IssuedCertificate } from '@rhttp/node/certs';
 import { peerCertificateChain } from './agent-session.js';
 import type { LogFunction } from './log-format.js';
@@ -159,6 +159,6 @@ async function parseRequest(pem: unknown) {
 
 /** The subjectAltNames that cover `origins`: their hosts, wildcards included, IP literals as iPAddress. */
 export function hostNames(origins: string[]): { dnsNames: string[]; ipAddresses: string[] } {
-  const hosts = [...new Set(origins.map((o) => parseOrigin(o).host.replace(/^\[|\]$/g, '')))];
+  const hosts = [...new Set(origins.map((o) => unbracketHost(parseOrigin(o).host)))];
   return { dnsNames: hosts.filter((h) => isIP(h) === 0), ipAddresses: hosts.filter((h) => isIP(h) !== 0) };
 }

@@ -19,11 +19,11 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { Abort } from '@rhttp/broker';
-import { CONNECTION_SPECIFIC_FIELDS, contentLengthValue, fieldLine, fieldValue, hasNoContent, Http1Error, listsToken, RequestParser, responseHead, type BodyReader, type HeaderField, type Http1RequestHead, type RequestParserHandler, type ResponseMessage } from '@rhttp/core';
+import { CONNECTION_SPECIFIC_FIELDS, contentLengthValue, fieldLine, fieldValue, hasNoContent, Http1Error, httpDate, listsToken, RequestParser, responseHead, type BodyReader, type HeaderField, type Http1RequestHead, type RequestParserHandler, type ResponseMessage } from '@rhttp/core';
 import { afterWrite, TurnWriter } from '@rhttp/node/socket-streams';
 import { answerExchange, clientAddress, type Answer, type ExchangeInfo } from './browser-exchange.js';
 import { ChunksAfter, takeArrived } from './browser-stream.js';
-import { closingRefusal, httpDate } from './closing-response.js';
+import { closingRefusal } from './closing-response.js';
 
 /** Keep-alive idle time for HTTP/1.1 browser connections (node's default of 5 s is short for browsers behind a proxy). */
 export const KEEP_ALIVE_TIMEOUT_MS = 65_000;

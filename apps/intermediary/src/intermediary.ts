@@ -19,7 +19,7 @@ import { X509Certificate } from 'node:crypto';
 import type { Server as HttpServer } from 'node:http';
 import { isIP, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
-import { ErrorCode, fromResponse, H2_REVERSE_ALPN, H3ErrorCode, isReversedH2Alpn, registrableDomain, REVERSED_H2_ALPNS, RH2_ALPN, type Http2Error, type QuicConnection, type ResponseMessage } from '@rhttp/core';
+import { ErrorCode, fromResponse, H2_REVERSE_ALPN, H3ErrorCode, isReversedH2Alpn, registrableDomain, REVERSED_H2_ALPNS, RH2_ALPN, unbracketHost, type Http2Error, type QuicConnection, type ResponseMessage } from '@rhttp/core';
 import { BrokerRegistry, ClientBudgetError, requestOrigin, secureOrigin, type BrokerStatus } from '@rhttp/broker';
 import { AgentSession, peerCertificateChain, type AgentCarrier, type AgentSessionEvents, type AgentSessionState } from './agent-session.js';
 import type { Answer, ListenerRequest, RoutedUrl } from './browser-exchange.js';
@@ -543,7 +543,7 @@ export class Intermediary {
 
   private httpsCovers(origin: string): boolean {
     if (!this.httpsLeaf) return false;
-    const host = new URL(origin).hostname.replace(/^\[|\]$/g, '');
+    const host = unbracketHost(new URL(origin).hostname);
     return isIP(host) ? this.httpsLeaf.checkIP(host) !== undefined : this.httpsLeaf.checkHost(host) !== undefined;
   }
 

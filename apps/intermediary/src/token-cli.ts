@@ -7,7 +7,7 @@ import { X509Certificate } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { encodeEnrollmentToken, flagErrorMessage, parseOrigin, registrableDomain } from '@rhttp/core';
+import { encodeEnrollmentToken, flagErrorMessage, parseOrigin, registrableDomain, unbracketHost } from '@rhttp/core';
 import { UsageError, parseListenAddress, positiveDurationFlag } from './cli-args.js';
 import { formatAddress } from './intermediary.js';
 import { DEFAULT_TOKEN_TTL_MS, MAX_TOKEN_TTL_MS, TokenStore } from './token-store.js';
@@ -112,7 +112,7 @@ export async function runTokenCommand(argv: string[]): Promise<number> {
         }
       }
       // The intermediary admits one registrable domain per agent connection (intermediary.ts onAuthorized): say so now, not at the agent's first connection.
-      const domains = [...new Set(origins.map((o) => registrableDomain(parseOrigin(o).host.replace(/^\[|\]$/g, ''))))];
+      const domains = [...new Set(origins.map((o) => registrableDomain(unbracketHost(parseOrigin(o).host))))];
       if (domains.length > 1) {
         throw new UsageError(`the --origin values span ${domains.length} registrable domains (${domains.join(', ')}); an agent connection serves one: make one token per domain`);
       }

@@ -25,7 +25,7 @@
  * process.on('SIGTERM', () => agent.stop({ graceful: true }));
  */
 import { isIP } from 'node:net';
-import { carryTrailers, DEFAULT_DOH_URL, parseOrigin, serializeOrigin, type ReversedH2Alpn, type ServerStream, type StreamInfo } from '@rhttp/core';
+import { carryTrailers, DEFAULT_DOH_URL, parseOrigin, serializeOrigin, unbracketHost, type ReversedH2Alpn, type ServerStream, type StreamInfo } from '@rhttp/core';
 import { DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
 import type { AgentEvent } from './agent-events.js';
 import { toFetchHandler, type FetchHandlerLike } from './handler-module.js';
@@ -173,13 +173,13 @@ export function parseIntermediary(text: string): IntermediaryAddress {
   if (scheme === 'https') {
     // draft-kazuho-ptth-ptth-01: HTTPS to the intermediary's browser port, upgraded to ptth (carriers/ptth.ts).
     const https = authorityUrl(text, 'https://host[:port]', ' (the PTTH path is added by the agent)');
-    return { carrier: 'ptth', host: https.hostname.replace(/^\[|\]$/g, ''), port: https.port ? Number(https.port) : 443, url: `https://${https.host}` };
+    return { carrier: 'ptth', host: unbracketHost(https.hostname), port: https.port ? Number(https.port) : 443, url: `https://${https.host}` };
   }
   if (scheme === 'ws' || scheme === 'wss') {
     // Carrier 2 (DESIGN.md): the PTTH-shaped WebSocket to an edge (carriers/websocket.ts).
     const ws = authorityUrl(text, `${scheme}://host[:port]`);
     const port = ws.port ? Number(ws.port) : scheme === 'wss' ? 443 : 80;
-    return { carrier: 'ws', host: ws.hostname.replace(/^\[|\]$/g, ''), port, url: `${scheme}://${ws.host}` };
+    return { carrier: 'ws', host: unbracketHost(ws.hostname), port, url: `${scheme}://${ws.host}` };
   }
   if (scheme === undefined) {
     throw new TypeError(`--intermediary ${text} is a bare name: it is found through SVCB discovery (resolveIntermediary), not parsed as an address`);
@@ -187,7 +187,7 @@ export function parseIntermediary(text: string): IntermediaryAddress {
   // quic://: QUIC with ALPN h3-reverse (carriers/quic.ts), addressed as tls:// is.
   if (scheme !== 'tls' && scheme !== 'quic') throw new TypeError(`--intermediary must be tls://host:port, quic://host:port, https://host[:port], ws://host:port or wss://host[:port], got ${text}`);
   const url = authorityUrl(text, `${scheme}://host:port`);
-  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const host = unbracketHost(url.hostname);
   return { carrier: scheme, host, port: url.port ? Number(url.port) : DEFAULT_TLS_PORT };
 }
 

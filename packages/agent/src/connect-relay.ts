@@ -15,7 +15,7 @@
  * return relay.open(request, info);
  */
 import type * as net from 'node:net';
-import { originCovers, parseAuthority, parseOrigin, type Origin, type StreamInfo } from '@rhttp/core';
+import { originCovers, parseAuthority, parseOrigin, unbracketHost, type Origin, type StreamInfo } from '@rhttp/core';
 import { pumpToSocket, readableFromSocket } from '@rhttp/node/socket-streams';
 import { dialTcp } from './dial.js';
 
@@ -40,7 +40,7 @@ export function relayTargetOf(upstream: URL): RelayTarget {
   const defaults: Record<string, number> = { 'http:': 80, 'https:': 443 };
   const port = upstream.port ? Number(upstream.port) : defaults[upstream.protocol];
   if (!port) throw new TypeError(`the upstream ${upstream.href} has no port to relay CONNECT tunnels to`);
-  return { host: upstream.hostname.replace(/^\[|\]$/g, ''), port };
+  return { host: unbracketHost(upstream.hostname), port };
 }
 
 /** Opens CONNECT tunnels to one upstream, for destinations in an Origin Set. */

@@ -18,6 +18,7 @@ import {
   type IntermediaryDiscovery,
   lookupIntermediary,
   svcbQueryName,
+  unbracketHost,
 } from '@rhttp/core';
 
 /** Options of `resolveIntermediary` / `discoverIntermediaryDetails`: the DoH resolver and friends. */
@@ -65,7 +66,7 @@ function urlEndpoint(value: string, scheme: string): Endpoint {
   }
   const carrier = scheme === 'tls' || scheme === 'quic' ? scheme : 'ws';
   return {
-    target: url.hostname.replace(/^\[|\]$/g, ''),
+    target: unbracketHost(url.hostname),
     port: url.port ? Number(url.port) : DEFAULT_URL_PORT[scheme],
     alpn: carrier === 'ws' ? [] : [CARRIER_ALPN[carrier]],
     carrier,

@@ -23,7 +23,7 @@ import * as http from 'node:http';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import * as tls from 'node:tls';
-import { ENROLL_PATH, RENEW_PATH, type EnrollmentToken } from '@rhttp/core';
+import { ENROLL_PATH, RENEW_PATH, unbracketHost, type EnrollmentToken } from '@rhttp/core';
 import { createCertificateRequest } from '@rhttp/node/certs';
 
 /** Renewal point, as a fraction of the certificate's life since we got it: a third left to retry in. */
@@ -111,7 +111,7 @@ export async function enroll(token: EnrollmentToken, opts: { stateDir: string })
 /** Gets a new certificate (and key) for the same names over mTLS with the current one; writes the state directory. */
 export async function renewEnrolled(current: EnrolledIdentity, opts: { stateDir: string }): Promise<EnrolledIdentity> {
   const url = new URL(current.intermediary.replace(/^tls:/, 'https:'));
-  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const host = unbracketHost(url.hostname);
   const { csrPem, keyPem } = await createCertificateRequest();
   const answer = await postJson(
     { host, port: Number(url.port || 443), servername: current.servername ?? (isIP(host) ? undefined : host), ca: current.ca, cert: current.cert, key: current.key, ALPNProtocols: [ENROLLMENT_ALPN] },

@@ -10,7 +10,7 @@
  * const upstream = new H2cUpstream('h2c://127.0.0.1:50051');
  * const response = await upstream.fetch(request, info);   // trailers: responseTrailers(response)
  */
-import { carryTrailers, connectSocket, responseTrailers, stripHopByHop, type Http2Session, type StreamInfo } from '@rhttp/core';
+import { carryTrailers, connectSocket, responseTrailers, stripHopByHop, unbracketHost, type Http2Session, type StreamInfo } from '@rhttp/core';
 import { DEFAULT_UPSTREAM_HEADERS_TIMEOUT_MS } from './upstream.js';
 import { grpcWebModeOf, toGrpcRequest, toGrpcWebResponse } from './grpc-web.js';
 import { dialTcp } from './dial.js';
@@ -127,7 +127,7 @@ export class H2cUpstream {
   }
 
   private dial(): Promise<Http2Session> {
-    return dialTcp(this.base.hostname.replace(/^\[|\]$/g, ''), Number(this.base.port), this.connectTimeoutMs).then((socket) => {
+    return dialTcp(unbracketHost(this.base.hostname), Number(this.base.port), this.connectTimeoutMs).then((socket) => {
       socket.on('error', () => {}); // the session sees transport errors through its close
       // RFC 9113 §3.3: prior knowledge — the client preface goes out at once, no Upgrade dance.
       return connectSocket(socket, { role: 'client' });

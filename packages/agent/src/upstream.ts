@@ -16,7 +16,7 @@
  * const response = await upstream.fetch(new Request('https://app.example.com/'));
  */
 import { STATUS_CODES } from 'node:http';
-import { connectionOptions, ErrorCode, hasNoContent, Http1Error, isHopByHop, stripHopByHopFields, type HeaderField, type ServerStream, type StreamInfo } from '@rhttp/core';
+import { connectionOptions, ErrorCode, hasNoContent, Http1Error, isHopByHop, stripHopByHopFields, unbracketHost, type HeaderField, type ServerStream, type StreamInfo } from '@rhttp/core';
 import { UpstreamPool, UpstreamTimeoutError, type UpstreamExchange } from './upstream-pool.js';
 import { openWebSocketUpstream } from './websocket-upstream.js';
 import { TurnWriter } from '@rhttp/node/socket-streams';
@@ -72,7 +72,7 @@ export class HttpUpstream {
     }
     if (this.base.search || this.base.hash) throw new TypeError(`the upstream URL ${this.base.href} must not have a query or fragment`);
     this.basePath = this.base.pathname.replace(/\/+$/, '');
-    this.hostname = this.base.hostname.replace(/^\[|\]$/g, '');
+    this.hostname = unbracketHost(this.base.hostname);
     this.headersTimeoutMs = options.headersTimeoutMs ?? DEFAULT_UPSTREAM_HEADERS_TIMEOUT_MS;
     const tls = this.base.protocol === 'https:';
     const port = this.base.port ? Number(this.base.port) : tls ? 443 : 80;

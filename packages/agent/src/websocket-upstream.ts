@@ -11,7 +11,7 @@
  * // inside a handler, for a request whose info.head.protocol === 'websocket':
  * return openWebSocketUpstream(new URL('http://127.0.0.1:3000'), '/chat', 'app.example.com', request);
  */
-import { connectionOptions, isHopByHop, NULL_BODY_STATUSES } from '@rhttp/core';
+import { connectionOptions, isHopByHop, NULL_BODY_STATUSES, unbracketHost } from '@rhttp/core';
 import { createHash, randomBytes } from 'node:crypto';
 import * as http from 'node:http';
 import * as https from 'node:https';
@@ -87,7 +87,7 @@ export function openWebSocketUpstream(base: URL, path: string, authority: string
       resolve(response);
     };
     const req = (secure ? https : http).request({
-      hostname: base.hostname.replace(/^\[|\]$/g, ''),
+      hostname: unbracketHost(base.hostname),
       port: base.port || undefined,
       method: 'GET',
       path,

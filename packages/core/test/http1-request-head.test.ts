@@ -1,6 +1,6 @@
 /** RFC 9112 §3, §5: the request head written to an HTTP/1.1 upstream, and what it refuses to write. */
-import { describe, expect, it } from 'vitest';
-import { InvalidRequestHeadError, requestHead, responseHead } from '../src/index.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { httpDate, InvalidRequestHeadError, requestHead, responseHead } from '../src/index.js';
 
 describe('requestHead (RFC 9112 §3)', () => {
   it('writes the request line, the fields in order with their names as given, and the empty line', () => {
@@ -55,5 +55,18 @@ describe('responseHead (RFC 9112 §4)', () => {
 
   it('checks the extra fields too', () => {
     expect(() => responseHead(200, 'OK', [], undefined, ['content-length', '1\r\nx: y'])).toThrow(InvalidRequestHeadError);
+  });
+});
+
+describe('httpDate (RFC 9110 §5.6.7 IMF-fixdate)', () => {
+  afterEach(() => vi.useRealTimers());
+
+  it('gives the current second in IMF-fixdate and a new value when the second changes', () => {
+    vi.useFakeTimers({ now: Date.UTC(1994, 10, 6, 8, 49, 37, 250) });
+    expect(httpDate()).toBe('Sun, 06 Nov 1994 08:49:37 GMT');
+    vi.setSystemTime(Date.UTC(1994, 10, 6, 8, 49, 37, 999));
+    expect(httpDate()).toBe('Sun, 06 Nov 1994 08:49:37 GMT');
+    vi.setSystemTime(Date.UTC(1994, 10, 6, 8, 49, 38, 0));
+    expect(httpDate()).toBe('Sun, 06 Nov 1994 08:49:38 GMT');
   });
 });

@@ -9,6 +9,7 @@ import {
   registrableDomain,
   serializeOrigin,
   serializeOriginList,
+  unbracketHost,
 } from '../src/origin/index.js';
 
 describe('RFC 6454 §4 origins: parseOrigin', () => {
@@ -258,5 +259,16 @@ describe('registrableDomain (Public Suffix List eTLD+1)', () => {
 
   it('keys a wildcard origin and its parent together', () => {
     expect(registrableDomain(parseOrigin('https://*.app.example.com').host)).toBe(registrableDomain(parseOrigin('https://app.example.com').host));
+  });
+});
+
+describe('unbracketHost: a host as sockets and certificate checks take it', () => {
+  it('drops the brackets of an IPv6 literal, as URL and parseOrigin write it', () => {
+    expect(unbracketHost(new URL('https://[::1]:8443/').hostname)).toBe('::1');
+    expect(unbracketHost(parseOrigin('https://[2001:DB8::1]').host)).toBe('2001:db8::1');
+  });
+
+  it('leaves names, IPv4 and lone or unpaired brackets as they are', () => {
+    for (const host of ['app.example.com', '127.0.0.1', '[', '[x', 'x]', '']) expect(unbracketHost(host)).toBe(host);
   });
 });

@@ -64,3 +64,16 @@ export function responseHead(status: number, reason: string, fields: readonly (r
   if (extra !== undefined) for (let i = 0; i + 1 < extra.length; i += 2) head += fieldLine(extra[i], extra[i + 1]);
   return `${head}\r\n`;
 }
+
+/** The `Date` field value for a response that lacks one (RFC 9110 §6.6.1, IMF-fixdate), formatted once a second. */
+let dateSecond = -1;
+let dateValue = '';
+export function httpDate(): string {
+  const now = Date.now();
+  const second = Math.floor(now / 1000);
+  if (second !== dateSecond) {
+    dateSecond = second;
+    dateValue = new Date(now).toUTCString();
+  }
+  return dateValue;
+}

@@ -43,6 +43,14 @@ const MAX_DNS_LABEL_LENGTH = 63;
 const DEFAULT_PORT = { https: 443, http: 80 } as const;
 
 /**
+ * A host as URLs and origins write it, without an IPv6 literal's brackets: the form that socket
+ * connects, DNS lookups and certificate name checks take (`[::1]` → `::1`; names and IPv4 as they are).
+ */
+export function unbracketHost(host: string): string {
+  return host.length > 1 && host.charCodeAt(0) === 0x5b && host.charCodeAt(host.length - 1) === 0x5d ? host.slice(1, -1) : host;
+}
+
+/**
  * Parses `scheme://host[:port]`. Scheme and host are case-insensitive and come back lower-case;
  * an explicit default port is dropped on serialization. Throws {@link OriginError} with a plain
  * explanation for anything else: paths (even a lone "/"), queries, fragments, userinfo,
