@@ -8,12 +8,12 @@
 // Environment: BENCH_ROUNDS (default 5), BENCH_DURATION (h2load seconds per run, default 4),
 // BENCH_BULK_MIB (default 256), BENCH_NO_DOCS=1 to leave docs/benchmarks.md alone.
 import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchHpack } from './hpack.mjs';
-import { cpuSeconds, median } from './support.mjs';
+import { cpuSeconds, median, writeBenchSection } from './support.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');
@@ -237,11 +237,7 @@ function machine() {
 }
 
 function writeDocs(table, cpuTable, date) {
-  const file = join(root, 'docs/benchmarks.md');
-  const start = '<!-- bench:core start -->';
-  const end = '<!-- bench:core end -->';
-  const section = [
-    start,
+  const lines = [
     '## Core: @rhttp/core against node:http2 and hpack.js',
     '',
     `Measured ${date} on ${machine()}; load average ${os.loadavg().map((l) => l.toFixed(1)).join(' / ')} (1/5/15 min) at the end of the run — other work on the box makes the figures noisy.`,
@@ -257,15 +253,8 @@ function writeDocs(table, cpuTable, date) {
     '- Bulk: `test/bench/bulk-client.mjs` → `test/bench/bulk-server.mjs`, one stream over loopback TCP, timed in the client from request to last byte (download) or to the response (upload), after a 4 MiB warm-up on the same connection. node:http2 runs with our window sizes (1 MiB stream window, 16 MiB connection window, 64 KiB frames; `test/bench/bulk-settings.mjs`), not its 64 KiB defaults. "our server (node client)" compares node client → our server with node → node; "our client (node server)" compares our client → node server with node → node.',
     '- HPACK: `test/bench/hpack.mjs` (encode and decode every raw-data story of hpack-test-case, fresh context per story), against hpack.js.',
     '- Targets (not tests): ≥ 1.0× node:http2 for requests/s and bulk, ≥ 2× hpack.js for HPACK.',
-    end,
-  ].join('\n');
-  let doc = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n\nFigures measured on one machine in one run, with the command that produced them.\n';
-  const a = doc.indexOf(start);
-  const b = doc.indexOf(end);
-  if (a >= 0 && b > a) doc = doc.slice(0, a) + section + doc.slice(b + end.length);
-  else doc = `${doc.trimEnd()}\n\n${section}\n`;
-  writeFileSync(file, doc);
-  return file;
+  ];
+  return writeBenchSection('core', lines);
 }
 
 const rows = [];

@@ -1,7 +1,10 @@
 // What every benchmark script shares: medians, CPU seconds of processes from /proc, a process's
-// children, and children killed when the script exits. Node built-ins only.
+// children, children killed when the script exits, and its section of docs/benchmarks.md. Node
+// built-ins only.
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /** The median of a list of numbers (the mean of the middle two for an even count). */
 export function median(xs) {
@@ -53,4 +56,29 @@ export function track(child) {
   children.add(child);
   child.once('exit', () => children.delete(child));
   return child;
+}
+
+/** The file every benchmark writes its figures into. */
+export const BENCHMARKS_FILE = join(dirname(fileURLToPath(import.meta.url)), '../../docs/benchmarks.md');
+
+/**
+ * Writes one benchmark's section of docs/benchmarks.md: `lines` between the markers
+ * `<!-- bench:NAME start -->` and `<!-- bench:NAME end -->`, in place of the section's last run;
+ * a new section goes right after the section `after` when that is there, else at the end.
+ * Returns the file's path.
+ */
+export function writeBenchSection(name, lines, after) {
+  const start = `<!-- bench:${name} start -->`;
+  const end = `<!-- bench:${name} end -->`;
+  const section = [start, ...lines, end].join('\n');
+  let doc = existsSync(BENCHMARKS_FILE) ? readFileSync(BENCHMARKS_FILE, 'utf8') : '# Benchmarks\n\nFigures measured on one machine in one run, with the command that produced them.\n';
+  const a = doc.indexOf(start);
+  const b = doc.indexOf(end);
+  const afterEnd = after === undefined ? '' : `<!-- bench:${after} end -->`;
+  const t = after === undefined ? -1 : doc.indexOf(afterEnd);
+  if (a >= 0 && b > a) doc = doc.slice(0, a) + section + doc.slice(b + end.length);
+  else if (t >= 0) doc = `${doc.slice(0, t + afterEnd.length)}\n\n${section}${doc.slice(t + afterEnd.length)}`;
+  else doc = `${doc.trimEnd()}\n\n${section}\n`;
+  writeFileSync(BENCHMARKS_FILE, doc);
+  return BENCHMARKS_FILE;
 }

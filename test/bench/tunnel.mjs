@@ -28,7 +28,7 @@ import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeDevCertificates } from '../../packages/node/dist/certs.js';
-import { cpuSeconds, median, sleep, track, withChildren } from './support.mjs';
+import { cpuSeconds, median, sleep, track, withChildren, writeBenchSection } from './support.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');
@@ -697,12 +697,8 @@ function tablesH3(h3) {
 
 /** The h3-reverse part of docs/benchmarks.md, between its own markers (after the tunnel's), so either can be re-run alone. */
 function writeDocsH3(body, date, nginxVersion, loadBefore, deno) {
-  const file = join(root, 'docs/benchmarks.md');
-  const start = '<!-- bench:tunnel-h3 start -->';
-  const end = '<!-- bench:tunnel-h3 end -->';
   const only = process.env.BENCH_ONLY ? `BENCH_ONLY=${process.env.BENCH_ONLY} ` : '';
-  const section = [
-    start,
+  const lines = [
     '### h3-reverse: the tunnel over QUIC against h2-reverse, both under Deno',
     '',
     `Measured ${date} on ${machine(nginxVersion)}, Deno ${deno}; load average ${loadBefore} before and ${os.loadavg().map((l) => l.toFixed(1)).join(' / ')} (1/5/15 min) after the run.`,
@@ -713,20 +709,8 @@ function writeDocsH3(body, date, nginxVersion, loadBefore, deno) {
     `Both rows run the built CLIs under Deno (\`deno run -A --unstable-net apps/intermediary/dist/cli.js --agents … --http … --quic … --cert … --key … --trust …\` and \`deno run -A --unstable-net packages/agent/dist/cli.js --intermediary tls://…|quic://… --connections ${AGENT_CONNECTIONS} …\`), one intermediary and one agent per carrier, the same Node upstream (\`test/bench/tunnel-upstream.mjs\`) behind both; so the runtime is the same and the ratio shows the carrier: TLS over TCP with reversed HTTP/2 against QUIC with reversed HTTP/3 (our own HTTP/3 and QPACK in @rhttp/core over Deno's QUIC: Deno.QuicEndpoint and Deno.connectQuic). The browser leg is the same h2c to \`--http\` in both. Within a round the two run one after the other, the order reversed every other round. CPU ms/req: user + system CPU of each Deno process (all its threads) from /proc/PID/stat around each h2load run, divided by wall time × req/s, medians; "proxy" is intermediary + agent. Skipped, with the reason printed, when Deno cannot start.`,
     '',
     "- Where the time goes (measured 2026-12-05 by hand, not re-measured by the script; Deno has no `--cpu-prof`, so the intermediary ran with `--inspect` and was profiled over the inspector protocol for 4 s of the same h2load load (`test/bench/deno-cpu-profile.mjs`, summarised by `test/bench/profile-top.mjs`), and each thread's CPU read from /proc/PID/task/TID/stat): over both carriers about 70% of each Deno process's CPU is its main thread and 30% V8's worker threads (concurrent GC). In the intermediary's JavaScript, h3-reverse adds Deno's Web Streams (`ext:deno_web/06_streams.js`: every request is a QUIC bidirectional stream handed to us as a ReadableStream/WritableStream pair, read and written chunk by chunk), \u224826% of its busy main-thread time, which the TLS carrier (one socket, HTTP/2 framing in @rhttp/core) does not have; GC is \u224820% of it on both. QUIC's own packet work (quinn, packet protection, UDP sends) runs in Rust during the event loop and is not in a JavaScript profile. The agent's profile under `--inspect` was dominated by the inspector's own network events for node:http (its upstream client then), so only its /proc figures are used.",
-    end,
-  ].join('\n');
-  let doc = readFileSync(file, 'utf8');
-  const a = doc.indexOf(start);
-  const b = doc.indexOf(end);
-  if (a >= 0 && b > a) doc = doc.slice(0, a) + section + doc.slice(b + end.length);
-  else {
-    // Right after the tunnel's own section.
-    const tunnelEnd = '<!-- bench:tunnel end -->';
-    const t = doc.indexOf(tunnelEnd);
-    doc = t >= 0 ? `${doc.slice(0, t + tunnelEnd.length)}\n\n${section}${doc.slice(t + tunnelEnd.length)}` : `${doc.trimEnd()}\n\n${section}\n`;
-  }
-  writeFileSync(file, doc);
-  return file;
+  ];
+  return writeBenchSection('tunnel-h3', lines, 'tunnel');
 }
 
 function machine(nginxVersion) {
@@ -739,11 +723,7 @@ function machine(nginxVersion) {
 }
 
 function writeDocs(body, date, nginxVersion, loadBefore) {
-  const file = join(root, 'docs/benchmarks.md');
-  const start = '<!-- bench:tunnel start -->';
-  const end = '<!-- bench:tunnel end -->';
-  const section = [
-    start,
+  const lines = [
     '## Tunnel: rhttp against direct and against nginx',
     '',
     `Measured ${date} on ${machine(nginxVersion)}; load average ${loadBefore} before and ${os.loadavg().map((l) => l.toFixed(1)).join(' / ')} (1/5/15 min) after the run — other work on the box makes the figures noisy.`,
@@ -764,15 +744,8 @@ function writeDocs(body, date, nginxVersion, loadBefore) {
     "- Memory: a bare node:tls connection already costs \u224860 KiB RSS (OpenSSL's TLS state and record buffers, Node's TLSWrap/TCP/socket objects; glibc `arena_max=1:trim_threshold=0` does not lower it, so it is live memory, not allocator slack), which is why the target is stated above that floor. Above it rhttp keeps \u224813.8 KiB of used V8 heap per session, \u22488 KiB of which is its own data (the core session \u22483 KiB, the HPACK tables, Http2Session and AgentSession). Until 2026-12-05 most of the gap (\u224836 KiB) was verifying each agent's certificate chain with @peculiar/x509: \u22481 MB allocated per verification grew V8's young generation to its maximum during the connection storm and touched every page. Core now reads certificates with a lean DER reader (`origin/certificate-reader.ts`, \u224830 KB allocated per verification of leaf and CA), which declines anything it cannot read exactly as the library does and leaves those to @peculiar/x509 (checked field by field against the library, and by a property test of mutated certificates). What remains above the floor is the sessions' own long-lived heap growing the young generation during the storm.",
     `- Targets (issue 10; not tests): tunnel ≥ 0.8× nginx requests/s (aim 1.0×), proxy CPU ≤ 0.2 ms per request, HTTP/1.1 keep-alive leg ≥ 1.0× ssh -R (requests/s and MB/s), bulk ≥ 0.5× direct, RSS per idle session ≤ the node:tls floor + 16 KiB.`,
     '- HTTP/1.1 against ssh -R: a private sshd on 127.0.0.1 (its own host key and authorized key in a temp dir, `sshd -D -e -f FILE`) and `ssh -N -R 127.0.0.1:PORT:127.0.0.1:UPSTREAM` into it, the plain tunnel behind localhost.run-style services; the same h2load `--h1` load and curl download against it, rhttp\'s --http listener and the upstream directly, alternating. Needs Debian\'s openssh-server (skipped with a message otherwise).',
-    end,
-  ].join('\n');
-  let doc = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n\nFigures measured on one machine in one run, with the command that produced them.\n';
-  const a = doc.indexOf(start);
-  const b = doc.indexOf(end);
-  if (a >= 0 && b > a) doc = doc.slice(0, a) + section + doc.slice(b + end.length);
-  else doc = `${doc.trimEnd()}\n\n${section}\n`;
-  writeFileSync(file, doc);
-  return file;
+  ];
+  return writeBenchSection('tunnel', lines);
 }
 
 // ------------------------------------------------------------------ main
