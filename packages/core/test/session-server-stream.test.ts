@@ -6,7 +6,7 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { FrameReader } from '../src/codec/frame-reader.js';
-import { connectSocket, ErrorCode, Http2Session, Http2UsageError, responseTrailers, StreamResetError, type Frame, type Handler, type HeaderField, type ServerStream } from '../src/index.js';
+import { connectSocket, ErrorCode, Http2Session, Http2UsageError, responseTrailers, StreamResetError, TAKE_JOIN_BYTES, type Frame, type Handler, type HeaderField, type ServerStream } from '../src/index.js';
 import { ScriptedPeer } from './support/scripted-peer.js';
 
 const enc = new TextEncoder();
@@ -235,20 +235,36 @@ describe('server stream API: request bodies and flow control (RFC 9113 §5.2, §
     return { server, peer, frame };
   }
 
-  it('credit goes back only as the consumer takes chunks: a consumer that does not read holds the sender at the window', async () => {
+  it('credit goes back only as the consumer takes: what arrived is one chunk, credited when taken; a consumer that does not read holds the sender at the window', async () => {
     const { server, peer, frame } = await postHeldAtWindow();
-    // Credit follows what was taken: one chunk is below the half-window batching threshold
-    // (flow-control.ts), the second crosses it, and exactly the two chunks' octets come back.
+    // The three DATA frames queued unread come as one chunk, in order, and exactly their octets
+    // come back as credit, not before.
     const iterator = server[Symbol.asyncIterator]();
-    expect((await iterator.next()).value?.length).toBe(16_384);
-    expect((await peer.drain()).filter((f) => f.kind === 'window-update' && f.streamId === 1)).toEqual([]);
-    expect((await iterator.next()).value?.length).toBe(16_384);
+    const chunk = (await iterator.next()).value!;
+    expect(chunk.length).toBe(3 * 16_384);
+    for (let i = 0; i < 3; i++) expect(chunk.subarray(i * 16_384, (i + 1) * 16_384)).toEqual(frame);
     const update = await peer.expectEventually('window-update', (f) => f.streamId === 1);
-    expect(update.increment).toBe(32_768);
-    // The sender is held at the window: 65,535 − 49,152 + 32,768 = 49,151 octets may follow, and
-    // three more frames (49,152) are one too many: FLOW_CONTROL_ERROR (§6.9.1).
-    for (let i = 0; i < 3; i++) peer.data(1, frame);
+    expect(update.increment).toBe(3 * 16_384);
+    // The sender is held at the window: 65,535 − 49,152 + 49,152 = 65,535 octets may follow, and
+    // four more frames (65,536) are one too many: FLOW_CONTROL_ERROR (§6.9.1).
+    for (let i = 0; i < 4; i++) peer.data(1, frame);
     await peer.expectRst(1, ErrorCode.FLOW_CONTROL_ERROR);
+  });
+
+  it(`joins at most TAKE_JOIN_BYTES (${TAKE_JOIN_BYTES / 1024} KiB) of what arrived into one chunk`, async () => {
+    let server!: ServerStream;
+    const peer = await ScriptedPeer.start({ role: 'server', settings: { initialWindowSize: 1 << 20 }, session: { onStream: (s) => (server = s) } });
+    peer.headers(1, POST, false);
+    const frames = TAKE_JOIN_BYTES / 16_384 + 4;
+    for (let i = 0; i < frames; i++) peer.data(1, pattern(16_384, i));
+    peer.data(1, new Uint8Array(0), true);
+    await peer.settle();
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of server) chunks.push(chunk);
+    expect(chunks.map((c) => c.length)).toEqual([TAKE_JOIN_BYTES, 4 * 16_384]);
+    const all = new Uint8Array(frames * 16_384);
+    for (let i = 0; i < frames; i++) all.set(pattern(16_384, i), i * 16_384);
+    expect(Buffer.concat(chunks).equals(all)).toBe(true);
   });
 
   it('discard() gives back the credit of what is queued and of everything that arrives later, and keeps none of it', async () => {
