@@ -1,4 +1,5 @@
 import { Http2Session, type Http2SessionOptions } from '../http/session.js';
+import { BulkCounter } from './bulk-allocator.js';
 
 /**
  * The part of a Node-style socket (node:net / node:tls, also in Bun and Deno's Node layer) that
@@ -29,14 +30,21 @@ export function connectSocket(socket: NodeStyleSocket, options: Http2SessionOpti
   // each), which over TLS cut bulk throughput fifty-fold in our measurements.
   socket.setNoDelay?.(true);
   let ended = false;
+  const bulk = new BulkCounter();
   const session = new Http2Session(
     {
-      write: (chunk) => socket.write(chunk),
+      write(chunk) {
+        bulk.add(chunk.length);
+        return socket.write(chunk);
+      },
       writev(chunks) {
         // One writev for the frames of one flush.
         socket.cork();
         let ok = true;
-        for (const c of chunks) ok = socket.write(c);
+        for (const c of chunks) {
+          bulk.add(c.length);
+          ok = socket.write(c);
+        }
         socket.uncork();
         return ok;
       },
@@ -50,7 +58,10 @@ export function connectSocket(socket: NodeStyleSocket, options: Http2SessionOpti
     },
     options,
   );
-  socket.on('data', (chunk) => session.receive(chunk));
+  socket.on('data', (chunk) => {
+    bulk.add(chunk.length);
+    session.receive(chunk);
+  });
   socket.on('drain', () => session.resume());
   socket.on('end', () => session.receiveEnd());
   socket.on('close', () => session.receiveEnd());
