@@ -14,7 +14,7 @@ import * as x509 from '@peculiar/x509';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseOrigin } from '@rhttp/core';
+import { parseOrigin, unbracketHost } from '@rhttp/core';
 
 /** A certificate with its private key. */
 export interface IssuedCertificate {
@@ -107,7 +107,7 @@ export async function issueCertificateForKey(ca: IssuedCertificate, publicKey: x
     new x509.BasicConstraintsExtension(false, undefined, true),
     new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
     new x509.SubjectAlternativeNameExtension(
-      [...dnsNames.map((value) => ({ type: 'dns' as const, value })), ...ipAddresses.map((value) => ({ type: 'ip' as const, value: stripBrackets(value) }))],
+      [...dnsNames.map((value) => ({ type: 'dns' as const, value })), ...ipAddresses.map((value) => ({ type: 'ip' as const, value: unbracketHost(value) }))],
       false,
     ),
     await x509.SubjectKeyIdentifierExtension.create(publicKey, false, webCrypto),
@@ -218,11 +218,7 @@ export async function writeDevCertificates(
 /** Sorts host names into dNSName and iPAddress SANs. */
 function splitNames(names: string[]): { dnsNames: string[]; ipAddresses: string[] } {
   const isIp = (n: string) => /^[0-9.]+$/.test(n) || n.includes(':');
-  return { dnsNames: names.filter((n) => !isIp(n)), ipAddresses: names.filter(isIp).map(stripBrackets) };
-}
-
-function stripBrackets(host: string): string {
-  return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+  return { dnsNames: names.filter((n) => !isIp(n)), ipAddresses: names.filter(isIp).map(unbracketHost) };
 }
 
 async function writePair(certPath: string, certPem: string, keyPath: string, keyPem: string): Promise<void> {

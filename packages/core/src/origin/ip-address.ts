@@ -105,13 +105,20 @@ export function formatIPAddress(bytes: Uint8Array): string | null {
 }
 
 /**
+ * A host as URLs and origins write it, without an IPv6 literal's brackets: the form that socket
+ * connects, DNS lookups and certificate name checks take (`[::1]` → `::1`; names and IPv4 as they are).
+ */
+export function unbracketHost(host: string): string {
+  return host.length > 1 && host.charCodeAt(0) === 0x5b && host.charCodeAt(host.length - 1) === 0x5d ? host.slice(1, -1) : host;
+}
+
+/**
  * Canonical text of an IP literal given as IPv4, bare IPv6 or bracketed IPv6; null if `text` is
  * not an IP literal. IPv6 comes back without brackets.
  */
 export function canonicalIPAddress(text: string): string | null {
   const v4 = parseIPv4(text);
   if (v4 !== null) return v4.join('.');
-  const inner = text.startsWith('[') && text.endsWith(']') ? text.slice(1, -1) : text;
-  const v6 = parseIPv6(inner);
+  const v6 = parseIPv6(unbracketHost(text));
   return v6 === null ? null : formatIPv6(v6);
 }

@@ -14,6 +14,8 @@ import { getDomain } from 'tldts';
 import { RhttpError } from '../errors.js';
 import { canonicalIPAddress, formatIPv6, parseIPv4, parseIPv6 } from './ip-address.js';
 
+export { unbracketHost } from './ip-address.js';
+
 /** A parsed ASCII-serialized origin, possibly a wildcard ("https://*.example.com"). Ports: default (443/80) omitted when serialized. */
 export interface Origin {
   scheme: 'https' | 'http';
@@ -41,14 +43,6 @@ const MAX_DNS_NAME_LENGTH = 253;
 const MAX_DNS_LABEL_LENGTH = 63;
 
 const DEFAULT_PORT = { https: 443, http: 80 } as const;
-
-/**
- * A host as URLs and origins write it, without an IPv6 literal's brackets: the form that socket
- * connects, DNS lookups and certificate name checks take (`[::1]` → `::1`; names and IPv4 as they are).
- */
-export function unbracketHost(host: string): string {
-  return host.length > 1 && host.charCodeAt(0) === 0x5b && host.charCodeAt(host.length - 1) === 0x5d ? host.slice(1, -1) : host;
-}
 
 /**
  * Parses `scheme://host[:port]`. Scheme and host are case-insensitive and come back lower-case;
